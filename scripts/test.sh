@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# qredge test harness: the command CI runs (via .ci/run).
+#
+# What it does, in order:
+#   1. cargo fmt --all -- --check
+#   2. cargo clippy --release --all-targets -- -D warnings
+#   3. installs the test services if missing: Debian's redis-server (apt) and
+#      the tansu Kafka-protocol broker 0.6.0 (cargo install, ~15-25 min on 2 cores)
+#   4. starts a throw-away redis-server and tansu broker on free loopback ports,
+#      everything (data, logs) inside one `mktemp -d` directory
+#   5. waits until both answer (redis PING; tansu TCP connect + a topic create)
+#   6. exports QREDGE_TEST_REDIS_URL / QREDGE_TEST_KAFKA_BROKERS and runs
+#      `cargo test --release "$@"` (extra script args go to cargo test, e.g.
+#      `scripts/test.sh -- --nocapture` or `scripts/test.sh some_test_name`)
+#   7. on exit (success, failure or signal) stops both services and deletes the
+#      temp dir; the script's exit status is cargo test's (or the first failure's).
+# A service that does not come up is a hard failure (its log is printed): tests
+# are never silently skipped.
+#
+# Environment knobs (all optional):
+#   QREDGE_HARNESS_ONLY=1     developer mode: skip fmt/clippy/tests; install and
+#                             start the services, print the exported variables,
+#                             ping both, then stop everything and exit.
+#                             Add QREDGE_HARNESS_HOLD=1 to keep them running until
+#                             Ctrl-C (handy to run `cargo test` from another shell
+#                             with the printed exports).
+#   QREDGE_SKIP_LINT=1        skip the fmt and clippy steps.
+#   QREDGE_SERVICE_TIMEOUT=N  seconds to wait for each service (default 60).
+#   QREDGE_TANSU_STORAGE=URL  override tansu's --storage-engine (default: a sqlite
+#                             file in the temp dir). Used to test the failure path.
+#                             NB: tansu resolves sqlite URLs relative to its working
+#                             directory (the temp dir), e.g. sqlite://./tansu.db.
+set -euo pipefail
+
+TANSU_VERSION=0.6.0
+SERVICE_TIMEOUT="${QREDGE_SERVICE_TIMEOUT:-60}"
+HARNESS_ONLY="${QREDGE_HARNESS_ONLY:-0}"
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO_ROOT="$(pwd)"
+
+# cargo-installed binaries (tansu) live here; CI's PATH may not have it.
+if [[ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ]]; then
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
+
+log() { printf '==> %s\n' "$*"; }
+err() { printf '==> ERROR: %s\n' "$*" >&2; }
+now() { date +%s; }
+
+# --------------------------------------------------------------------------
+# cleanup: runs on every exit path, keeps the exit status
+# --------------------------------------------------------------------------
+WORKDIR=""
+REDIS_PID=""
+TANSU_PID=""
+
+stop_pid() { # name pid
+    local name=$1 pid=$2 i
+    [[ -n "$pid" ]] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do # up to 10 s
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "==> $name (pid $pid) ignored SIGTERM, sending SIGKILL" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    if [[ -n "$REDIS_PID$TANSU_PID" ]]; then
+        log "stopping services"
+    fi
+    stop_pid tansu "$TANSU_PID"
+    stop_pid redis-server "$REDIS_PID"
+    if [[ -n "$WORKDIR" && -d "$WORKDIR" ]]; then
+        rm -rf -- "$WORKDIR"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --------------------------------------------------------------------------
+# 1-2. lint
+# --------------------------------------------------------------------------
+if [[ "$HARNESS_ONLY" != 1 && "${QREDGE_SKIP_LINT:-0}" != 1 ]]; then
+    log "cargo fmt --all -- --check"
+    cargo fmt --all -- --check
+    log "cargo clippy --release --all-targets -- -D warnings"
+    cargo clippy --release --all-targets -- -D warnings
+fi
+
+# --------------------------------------------------------------------------
+# 3. install services if missing
+# --------------------------------------------------------------------------
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    log "installing redis-server (apt)"
+    t0=$(now)
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq redis-server </dev/null
+    log "redis-server installed in $(($(now) - t0))s"
+fi
+log "using $(redis-server --version | cut -d' ' -f1-3)"
+
+tansu_version_ok() {
+    command -v tansu >/dev/null && [[ "$(tansu --version 2>/dev/null)" == "tansu $TANSU_VERSION" ]]
+}
+
+if ! tansu_version_ok; then
+    # Someone (e.g. a developer's earlier run) may already be building it:
+    # wait for that instead of racing a second build of the same thing.
+    if pgrep -f "cargo install tansu" >/dev/null; then
+        log "waiting for an already running 'cargo install tansu' to finish"
+        t0=$(now)
+        while pgrep -f "cargo install tansu" >/dev/null; do sleep 10; done
+        log "it finished after $(($(now) - t0))s"
+    fi
+fi
+if ! tansu_version_ok; then
+    force=()
+    if command -v tansu >/dev/null; then
+        log "found '$(tansu --version 2>&1 || true)', want $TANSU_VERSION"
+        force=(--force)
+    fi
+    log "installing tansu $TANSU_VERSION (cargo install, takes a while)"
+    t0=$(now)
+    cargo install tansu --version "$TANSU_VERSION" --features libsql --locked "${force[@]}"
+    log "tansu installed in $(($(now) - t0))s"
+    tansu_version_ok || { err "tansu $TANSU_VERSION still not on PATH after install"; exit 1; }
+fi
+log "using $(tansu --version)"
+
+# --------------------------------------------------------------------------
+# 4. start services
+# --------------------------------------------------------------------------
+WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/qredge-test.XXXXXX")"
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints N distinct free loopback ports. Prefer the kernel's choice (bind to
+# port 0); fall back to probing random high ports with bash's /dev/tcp.
+free_ports() {
+    local n=$1
+    if command -v python3 >/dev/null && python3 - "$n" <<'EOF' 2>/dev/null; then
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+        return 0
+    fi
+    local ports=() p
+    while ((${#ports[@]} < n)); do
+        p=$((20000 + RANDOM % 40000))
+        [[ " ${ports[*]} " == *" $p "* ]] && continue
+        port_in_use "$p" || ports+=("$p")
+    done
+    echo "${ports[*]}"
+}
+
+read -r REDIS_PORT KAFKA_PORT < <(free_ports 2)
+[[ -n "${REDIS_PORT:-}" && -n "${KAFKA_PORT:-}" ]] || { err "could not pick free ports"; exit 1; }
+
+show_log() { # name file
+    echo "----- $1 log ($2) -----" >&2
+    if [[ -s "$2" ]]; then tail -n 100 "$2" >&2; else echo "(empty)" >&2; fi
+    echo "----- end of $1 log -----" >&2
+}
+
+REDIS_LOG="$WORKDIR/redis.log"
+log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$WORKDIR" --daemonize no </dev/null >>"$REDIS_LOG" 2>&1 &
+REDIS_PID=$!
+
+TANSU_LOG="$WORKDIR/tansu.log"
+TANSU_STORAGE="${QREDGE_TANSU_STORAGE:-sqlite://./tansu.db}"
+log "starting tansu broker on 127.0.0.1:$KAFKA_PORT (storage $TANSU_STORAGE)"
+# Run from the temp dir: tansu resolves sqlite paths relative to its cwd and
+# also reads a .env file from the cwd (or a parent). Variables it would read as
+# defaults are cleared so the flags below are the whole configuration.
+(
+    cd "$WORKDIR"
+    exec env -u CLUSTER_ID -u LISTENER_URL -u ADVERTISED_LISTENER_URL \
+        -u STORAGE_ENGINE -u SCHEMA_REGISTRY -u OTEL_EXPORTER_OTLP_ENDPOINT \
+        tansu broker \
+        --cluster-id qredge-test \
+        --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+        --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+        --storage-engine "$TANSU_STORAGE"
+) </dev/null >>"$TANSU_LOG" 2>&1 &
+TANSU_PID=$!
+
+# --------------------------------------------------------------------------
+# 5. wait for readiness
+# --------------------------------------------------------------------------
+redis_ready() {
+    [[ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]
+}
+
+TANSU_CHECK_OUT="$WORKDIR/tansu-topic-create.out"
+tansu_ready() {
+    port_in_use "$KAFKA_PORT" || return 1
+    if timeout 20 tansu topic create qredge-harness-check --partitions 1 \
+        --broker "tcp://127.0.0.1:$KAFKA_PORT" </dev/null >"$TANSU_CHECK_OUT" 2>&1; then
+        return 0
+    fi
+    # an earlier attempt may have created it even though it reported failure
+    grep -q TopicAlreadyExists "$TANSU_CHECK_OUT"
+}
+
+wait_ready() { # name pid check-fn logfile
+    local name=$1 pid=$2 check=$3 logfile=$4 t0
+    t0=$(now)
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            err "$name exited before becoming ready"
+            show_log "$name" "$logfile"
+            exit 1
+        fi
+        if "$check"; then
+            log "$name ready after $(($(now) - t0))s"
+            return 0
+        fi
+        if (($(now) - t0 >= SERVICE_TIMEOUT)); then
+            err "$name not ready after ${SERVICE_TIMEOUT}s"
+            show_log "$name" "$logfile"
+            if [[ "$name" == tansu && -s "$TANSU_CHECK_OUT" ]]; then
+                show_log "tansu topic create" "$TANSU_CHECK_OUT"
+            fi
+            exit 1
+        fi
+        sleep 0.5
+    done
+}
+
+wait_ready redis-server "$REDIS_PID" redis_ready "$REDIS_LOG"
+wait_ready tansu "$TANSU_PID" tansu_ready "$TANSU_LOG"
+
+export QREDGE_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
+export QREDGE_TEST_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+log "redis on 127.0.0.1:$REDIS_PORT, kafka (tansu) on 127.0.0.1:$KAFKA_PORT, files in $WORKDIR"
+
+# --------------------------------------------------------------------------
+# developer mode
+# --------------------------------------------------------------------------
+if [[ "$HARNESS_ONLY" == 1 ]]; then
+    echo "export QREDGE_TEST_REDIS_URL=$QREDGE_TEST_REDIS_URL"
+    echo "export QREDGE_TEST_KAFKA_BROKERS=$QREDGE_TEST_KAFKA_BROKERS"
+    log "redis-cli -u $QREDGE_TEST_REDIS_URL ping: $(redis-cli -u "$QREDGE_TEST_REDIS_URL" ping)"
+    log "tansu topic list: $(tansu topic list --broker "tcp://$QREDGE_TEST_KAFKA_BROKERS" </dev/null 2>&1 | tr '\n' ' ')"
+    if [[ "${QREDGE_HARNESS_HOLD:-0}" == 1 ]]; then
+        log "services running; Ctrl-C to stop"
+        wait -n "$TANSU_PID" "$REDIS_PID" || true
+        err "a service exited"
+        exit 1
+    fi
+    exit 0
+fi
+
+# --------------------------------------------------------------------------
+# 6. tests
+# --------------------------------------------------------------------------
+log "cargo test --release $*"
+cd "$REPO_ROOT"
+cargo test --release "$@"

@@ -1,0 +1,173 @@
+//! Analytics endpoints: detailed events of a code, events of several codes in a time range, and
+//! the headline counts (today / yesterday / total).
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::body::ApiJson;
+use super::qrs::team_qr;
+use super::view::ok;
+use super::{blocking, ApiError, AppState};
+use crate::clock::{format_day, now_ms};
+
+/// Codes one analytics request may name.
+const MAX_QR_IDS: usize = 100;
+/// Events one answer carries at most (newest first); `limit` asks for fewer.
+const MAX_EVENTS: usize = 10_000;
+const DEFAULT_EVENTS: usize = 1_000;
+
+fn check_qr_ids(qr_ids: &[String]) -> Result<(), ApiError> {
+    if qr_ids.is_empty() || qr_ids.len() > MAX_QR_IDS {
+        return Err(ApiError::bad_request(format!(
+            "qrIds must name 1 to {MAX_QR_IDS} QR codes"
+        )));
+    }
+    Ok(())
+}
+
+fn optional_number(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(name)
+        .map(|text| {
+            text.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("{name} must be an integer")))
+        })
+        .transpose()
+}
+
+pub async fn detailed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let start = optional_number(&params, "startTime")?.unwrap_or(i64::MIN);
+    let end = optional_number(&params, "endTime")?.unwrap_or(i64::MAX);
+    let limit = match optional_number(&params, "limit")? {
+        None => DEFAULT_EVENTS,
+        Some(n) if (1..=MAX_EVENTS as i64).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "limit must be from 1 to {MAX_EVENTS}"
+            )))
+        }
+    };
+    let store = state.store.clone();
+    let analytics = state.analytics.clone();
+    let events = blocking(move || {
+        team_qr(&store, &caller.team.id, &id)?;
+        Ok(analytics.events(&id, start, end, limit)?)
+    })
+    .await?;
+    Ok(ok(events))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkRequest {
+    qr_ids: Vec<String>,
+    start_time: i64,
+    end_time: i64,
+}
+
+pub async fn bulk(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<BulkRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_qr_ids(&request.qr_ids)?;
+    if request.start_time > request.end_time {
+        return Err(ApiError::bad_request("startTime must not be after endTime"));
+    }
+    let store = state.store.clone();
+    let analytics = state.analytics.clone();
+    let events = blocking(move || {
+        let mut events = Vec::new();
+        for id in &request.qr_ids {
+            team_qr(&store, &caller.team.id, id)?;
+        }
+        for id in &request.qr_ids {
+            events.extend(analytics.events(
+                id,
+                request.start_time,
+                request.end_time,
+                MAX_EVENTS,
+            )?);
+        }
+        events.sort_by_key(|e| std::cmp::Reverse(e.scan_time));
+        events.truncate(MAX_EVENTS);
+        Ok(events)
+    })
+    .await?;
+    Ok(ok(events))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverviewsRequest {
+    qr_ids: Vec<String>,
+}
+
+/// The reference's overview record. qredge captures no leads, so the lead counts are zero.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OverviewView {
+    id: String,
+    total_scans: u64,
+    today_scans: u64,
+    yesterday_scans: u64,
+    /// Bots and link previews, kept out of the counts above.
+    bot_scans: u64,
+    today_date: String,
+    created_at: i64,
+    /// The newest scan's time (the code's creation time before the first scan).
+    updated_at: i64,
+    total_leads_count: u64,
+    leads_today_count: u64,
+    leads_yesterday_count: u64,
+    leads_today_date: String,
+    leads_updated_at: i64,
+}
+
+pub async fn overviews(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<OverviewsRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_qr_ids(&request.qr_ids)?;
+    let store = state.store.clone();
+    let analytics = state.analytics.clone();
+    let views = blocking(move || {
+        let now = now_ms();
+        let mut views = Vec::with_capacity(request.qr_ids.len());
+        for id in &request.qr_ids {
+            let qr = team_qr(&store, &caller.team.id, id)?;
+            let o = analytics.overview(id, now)?;
+            let today_date = format_day(o.today);
+            views.push(OverviewView {
+                id: qr.id,
+                total_scans: o.total_scans,
+                today_scans: o.today_scans,
+                yesterday_scans: o.yesterday_scans,
+                bot_scans: o.bot_scans,
+                today_date: today_date.clone(),
+                created_at: qr.created_at,
+                updated_at: o.last_scan_time.unwrap_or(qr.created_at),
+                total_leads_count: 0,
+                leads_today_count: 0,
+                leads_yesterday_count: 0,
+                leads_today_date: today_date,
+                leads_updated_at: qr.created_at,
+            });
+        }
+        Ok(views)
+    })
+    .await?;
+    Ok(ok(views))
+}

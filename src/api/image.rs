@@ -1,0 +1,51 @@
+//! The QR image of a code as SVG: what `qrImageUrl` points at.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use qrcode::render::svg;
+use qrcode::QrCode;
+
+use super::auth::Caller;
+use super::qrs::team_qr;
+use super::{blocking, ApiError, AppState};
+
+const DEFAULT_SIZE: u32 = 256;
+const SIZES: std::ops::RangeInclusive<u32> = 64..=2048;
+
+pub async fn svg(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let size = match params.get("size") {
+        None => DEFAULT_SIZE,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| SIZES.contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "size must be from {} to {} pixels",
+                    SIZES.start(),
+                    SIZES.end()
+                ))
+            })?,
+    };
+    let store = state.store.clone();
+    let qr = blocking(move || team_qr(&store, &caller.team.id, &id)).await?;
+    let url = qr.short_url(&state.edge_base_url);
+    let code = QrCode::new(url.as_bytes())
+        .map_err(|e| ApiError::bad_request(format!("cannot encode {url:?} as a QR code: {e}")))?;
+    let image = code
+        .render::<svg::Color>()
+        .min_dimensions(size, size)
+        .quiet_zone(true)
+        .build();
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], image))
+}

@@ -1,0 +1,66 @@
+//! The management REST API (axum), modelled on the QRTRAC reference: `{success, data}` envelopes,
+//! team-scoped credentials in `x-request-*` headers, codes and analytics.
+
+mod analytics;
+mod auth;
+mod body;
+mod error;
+mod image;
+mod qr_input;
+mod qrs;
+mod view;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::aggregate::Analytics;
+use crate::store::Store;
+
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub analytics: Arc<Analytics>,
+    /// The base URL printed codes carry (ends in '/').
+    pub edge_base_url: Arc<str>,
+    /// The API's own base URL (ends in '/'), for `qrImageUrl`.
+    pub api_base_url: Arc<str>,
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/api/qrs-api", post(qrs::create).get(qrs::list))
+        .route(
+            "/api/qrs-api/{id}",
+            get(qrs::get).put(qrs::update).delete(qrs::delete),
+        )
+        .route("/api/qrs-api/teams/{id}", get(qrs::get))
+        .route("/api/qrs-api/{id}/image.svg", get(image::svg))
+        .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
+        .route("/api/analytics-api/bulk", post(analytics::bulk))
+        .route("/api/analytics-api/overviews", post(analytics::overviews))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this endpoint",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Runs blocking store work off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("a storage task failed: {e}")))?
+}

@@ -1,0 +1,299 @@
+//! From a create or update request to a valid stored code. Pure: no I/O, unit-tested here.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::model::validate;
+use crate::model::{Qr, QrType, Team};
+
+const MAX_NAME_LEN: usize = 256;
+const MAX_TAGS: usize = 50;
+const MAX_TAG_LEN: usize = 64;
+
+/// The body of `POST /api/qrs-api` and `PUT /api/qrs-api/{id}` (reference field names).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QrInput {
+    pub name: Option<String>,
+    pub qr_type: Option<String>,
+    pub display_id: Option<String>,
+    pub qr_redirect_url: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+    pub settings: Option<Map<String, Value>>,
+    pub tags: Option<Vec<String>>,
+    pub folder_id: Option<String>,
+    pub folder_ids: Option<Vec<String>>,
+    pub template_id: Option<String>,
+    pub base_url: Option<String>,
+    pub expiry_date: Option<i64>,
+}
+
+/// Who is writing, where, and when.
+pub struct WriteContext<'a> {
+    pub team: &'a Team,
+    pub member_id: &'a str,
+    pub now: i64,
+}
+
+fn parse_type(name: &str) -> Result<QrType, String> {
+    let qr_type = QrType::parse(name).ok_or_else(|| {
+        let all: Vec<_> = QrType::ALL.iter().map(|t| t.as_str()).collect();
+        format!(
+            "unknown qrType {name:?}; expected one of {}",
+            all.join(", ")
+        )
+    })?;
+    if !qr_type.is_redirect() {
+        return Err(format!(
+            "qrType {name} is not yet supported by this edge; supported: WEB, SHORT_LINK"
+        ));
+    }
+    Ok(qr_type)
+}
+
+/// A new code from a create request; `display_id` is used when the request names none.
+pub fn new_qr(
+    input: QrInput,
+    id: String,
+    generated_display_id: String,
+    ctx: &WriteContext,
+) -> Result<Qr, String> {
+    let qr_type = parse_type(input.qr_type.as_deref().ok_or("qrType is required")?)?;
+    let qr = Qr {
+        id,
+        display_id: input.display_id.unwrap_or(generated_display_id),
+        name: input.name.unwrap_or_else(|| "Untitled".into()),
+        qr_type,
+        team_id: ctx.team.id.clone(),
+        org_id: ctx.team.org_id.clone(),
+        qr_redirect_url: input.qr_redirect_url,
+        metadata: input.metadata.unwrap_or_default(),
+        settings: input.settings.unwrap_or_default(),
+        tags: input.tags.unwrap_or_default(),
+        folder_id: input.folder_id,
+        folder_ids: input.folder_ids.unwrap_or_default(),
+        batch_id: None,
+        template_id: input.template_id,
+        base_url: input.base_url,
+        deleted: false,
+        expiry_date: input.expiry_date,
+        created_at: ctx.now,
+        created_by: ctx.member_id.to_owned(),
+        updated_at: ctx.now,
+        updated_by: ctx.member_id.to_owned(),
+    };
+    validated(qr, ctx.team)
+}
+
+/// An existing code with the fields the request names replaced.
+pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Qr, String> {
+    let mut qr = existing.clone();
+    if let Some(name) = input.qr_type {
+        qr.qr_type = parse_type(&name)?;
+    }
+    macro_rules! replace {
+        ($($field:ident),*) => {$(
+            if let Some(value) = input.$field {
+                qr.$field = value;
+            }
+        )*};
+    }
+    replace!(name, display_id, metadata, settings, tags, folder_ids);
+    macro_rules! replace_optional {
+        ($($field:ident),*) => {$(
+            if input.$field.is_some() {
+                qr.$field = input.$field;
+            }
+        )*};
+    }
+    replace_optional!(
+        qr_redirect_url,
+        folder_id,
+        template_id,
+        base_url,
+        expiry_date
+    );
+    qr.updated_at = ctx.now;
+    qr.updated_by = ctx.member_id.to_owned();
+    validated(qr, ctx.team)
+}
+
+fn validated(mut qr: Qr, team: &Team) -> Result<Qr, String> {
+    validate::display_id(&qr.display_id)?;
+    qr.name = qr.name.trim().to_owned();
+    if qr.name.is_empty() {
+        qr.name = "Untitled".into();
+    }
+    if qr.name.chars().count() > MAX_NAME_LEN {
+        return Err(format!("name is longer than {MAX_NAME_LEN} characters"));
+    }
+    if qr.tags.len() > MAX_TAGS {
+        return Err(format!("at most {MAX_TAGS} tags"));
+    }
+    if let Some(tag) = qr
+        .tags
+        .iter()
+        .find(|t| t.is_empty() || t.chars().count() > MAX_TAG_LEN)
+    {
+        return Err(format!("tag {tag:?} must be 1 to {MAX_TAG_LEN} characters"));
+    }
+    if let Some(at) = qr.expiry_date {
+        if at < 0 {
+            return Err("expiryDate must be epoch milliseconds".into());
+        }
+    }
+    if let Some(base_url) = &qr.base_url {
+        let url = validate::base_url(base_url)?;
+        let domain = validate::domain_of(&url);
+        if !team.domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
+            return Err(format!(
+                "baseUrl domain {domain:?} is not configured for this team (domains: {})",
+                team.domains.join(", ")
+            ));
+        }
+    }
+    if qr.qr_type.is_redirect() {
+        let url = qr.qr_redirect_url.as_deref().ok_or_else(|| {
+            format!(
+                "qrRedirectUrl is required for qrType {}",
+                qr.qr_type.as_str()
+            )
+        })?;
+        qr.qr_redirect_url = Some(validate::redirect_url("qrRedirectUrl", url)?);
+    }
+    Ok(qr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team() -> Team {
+        Team {
+            id: "team_1".into(),
+            org_id: "org_1".into(),
+            name: "t".into(),
+            default_domain: "localhost:8080".into(),
+            domains: vec!["localhost:8080".into(), "qr.acme.example".into()],
+            created_at: 0,
+            created_by: "m".into(),
+            updated_at: 0,
+            updated_by: "m".into(),
+        }
+    }
+
+    fn input(json: &str) -> QrInput {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn create(json: &str) -> Result<Qr, String> {
+        let team = team();
+        let ctx = WriteContext {
+            team: &team,
+            member_id: "mem_1",
+            now: 42,
+        };
+        new_qr(input(json), "qr_1".into(), "gen1234".into(), &ctx)
+    }
+
+    #[test]
+    fn the_reference_example_creates_a_web_code() {
+        let qr = create(
+            r#"{"name": "Product Launch Landing Page", "qrType": "WEB",
+                "displayId": "product-launch-2024",
+                "qrRedirectUrl": "https://acmecorp.com/product-launch"}"#,
+        )
+        .unwrap();
+        assert_eq!(qr.display_id, "product-launch-2024");
+        assert_eq!(qr.team_id, "team_1");
+        assert_eq!(qr.org_id, "org_1");
+        assert_eq!((qr.created_at, qr.created_by.as_str()), (42, "mem_1"));
+        assert!(!qr.deleted);
+    }
+
+    #[test]
+    fn defaults_fill_what_the_request_leaves_out() {
+        let qr =
+            create(r#"{"qrType": "SHORT_LINK", "qrRedirectUrl": "https://a.example"}"#).unwrap();
+        assert_eq!(qr.name, "Untitled");
+        assert_eq!(qr.display_id, "gen1234");
+        assert_eq!(qr.qr_redirect_url.as_deref(), Some("https://a.example/"));
+    }
+
+    #[test]
+    fn bad_requests_say_what_is_wrong() {
+        let cases = [
+            (
+                r#"{"qrRedirectUrl": "https://a.example"}"#,
+                "qrType is required",
+            ),
+            (
+                r#"{"qrType": "WEBSITE", "qrRedirectUrl": "https://a.example"}"#,
+                "unknown qrType",
+            ),
+            (r#"{"qrType": "PDF"}"#, "not yet supported"),
+            (r#"{"qrType": "WEB"}"#, "qrRedirectUrl is required"),
+            (
+                r#"{"qrType": "WEB", "qrRedirectUrl": "javascript:alert(1)"}"#,
+                "http or https",
+            ),
+            (
+                r#"{"qrType": "WEB", "qrRedirectUrl": "/relative"}"#,
+                "absolute",
+            ),
+            (
+                r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "displayId": "a b"}"#,
+                "displayId",
+            ),
+            (
+                r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "baseUrl": "https://evil.example/"}"#,
+                "not configured for this team",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = create(body).unwrap_err();
+            assert!(err.contains(expected), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_configured_custom_domain_is_accepted() {
+        let qr = create(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "baseUrl": "https://qr.acme.example/"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            qr.short_url("http://localhost:8080/"),
+            format!("https://qr.acme.example/{}", qr.display_id)
+        );
+    }
+
+    #[test]
+    fn updates_replace_only_the_named_fields() {
+        let team = team();
+        let ctx = WriteContext {
+            team: &team,
+            member_id: "mem_2",
+            now: 99,
+        };
+        let qr = create(r#"{"name": "a", "qrType": "WEB", "qrRedirectUrl": "https://a.example", "tags": ["x"]}"#)
+            .unwrap();
+        let updated = updated_qr(
+            &qr,
+            input(r#"{"qrRedirectUrl": "https://b.example/new"}"#),
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(
+            updated.qr_redirect_url.as_deref(),
+            Some("https://b.example/new")
+        );
+        assert_eq!(
+            (updated.name.as_str(), updated.tags.clone()),
+            ("a", vec!["x".to_string()])
+        );
+        assert_eq!((updated.created_at, updated.updated_at), (42, 99));
+        assert_eq!(updated.updated_by, "mem_2");
+        assert!(updated_qr(&qr, input(r#"{"qrRedirectUrl": "data:text/html,x"}"#), &ctx).is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! QR code endpoints: create, get, list, update, soft delete.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Serialize;
+
+use super::auth::Caller;
+use super::body::ApiJson;
+use super::qr_input::{new_qr, updated_qr, QrInput, WriteContext};
+use super::view::{ok, qr_view, QrView};
+use super::{blocking, ApiError, AppState};
+use crate::clock::now_ms;
+use crate::ids::{new_display_id, new_id};
+use crate::model::Qr;
+use crate::store::{Store, StoreError};
+
+/// Attempts at a free generated displayId before giving up (collisions are ~never).
+const DISPLAY_ID_ATTEMPTS: usize = 5;
+
+/// The code `id` if it belongs to `team_id`; codes of other teams are as unknown as missing ones.
+pub(super) fn team_qr(store: &Store, team_id: &str, id: &str) -> Result<Qr, ApiError> {
+    match store.qr(id)? {
+        Some(qr) if qr.team_id == team_id => Ok(qr),
+        _ => Err(ApiError::not_found(format!("QR code {id:?} not found"))),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<QrInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_code_writer()?;
+    let store = state.store.clone();
+    let qr = blocking(move || {
+        let ctx = WriteContext {
+            team: &caller.team,
+            member_id: &caller.member.id,
+            now: now_ms(),
+        };
+        let chosen = input.display_id.is_some();
+        for _ in 0..DISPLAY_ID_ATTEMPTS {
+            let qr = new_qr(input.clone(), new_id("qr"), new_display_id(), &ctx)
+                .map_err(ApiError::bad_request)?;
+            match store.create_qr(&qr) {
+                Err(StoreError::DisplayIdTaken(_)) if !chosen => continue,
+                other => return other.map(|()| qr).map_err(ApiError::from),
+            }
+        }
+        Err(ApiError::internal(
+            "no free displayId after several attempts",
+        ))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, ok(qr_view(qr, &state))))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let store = state.store.clone();
+    let qr = blocking(move || team_qr(&store, &caller.team.id, &id)).await?;
+    Ok(ok(qr_view(qr, &state)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<QrInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_code_writer()?;
+    let store = state.store.clone();
+    let qr = blocking(move || {
+        let existing = team_qr(&store, &caller.team.id, &id)?;
+        if existing.deleted {
+            return Err(ApiError::conflict("cannot update a deleted QR code"));
+        }
+        let ctx = WriteContext {
+            team: &caller.team,
+            member_id: &caller.member.id,
+            now: now_ms(),
+        };
+        let qr = updated_qr(&existing, input, &ctx).map_err(ApiError::bad_request)?;
+        store.update_qr(&qr)?;
+        Ok(qr)
+    })
+    .await?;
+    Ok(ok(qr_view(qr, &state)))
+}
+
+/// Soft delete: the record stays (`deleted: true`), the edge stops serving it, and its displayId
+/// stays taken so a printed code never starts pointing somewhere else.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_code_writer()?;
+    let store = state.store.clone();
+    let qr = blocking(move || {
+        let mut qr = team_qr(&store, &caller.team.id, &id)?;
+        if !qr.deleted {
+            qr.deleted = true;
+            qr.updated_at = now_ms();
+            qr.updated_by = caller.member.id.clone();
+            store.update_qr(&qr)?;
+        }
+        Ok(qr)
+    })
+    .await?;
+    Ok(ok(qr_view(qr, &state)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SortBy {
+    CreatedAt,
+    UpdatedAt,
+    Name,
+}
+
+/// The list endpoint's query, checked: limit 1..=100 (10), page >= 1 (1), sortBy, sortOrder.
+struct ListQuery {
+    limit: usize,
+    page: usize,
+    search: Option<String>,
+    sort_by: SortBy,
+    descending: bool,
+}
+
+impl ListQuery {
+    fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let number = |name: &str, default: usize, min: usize, max: usize| match params.get(name) {
+            None => Ok(default),
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::bad_request(format!(
+                    "{name} must be an integer from {min} to {max}"
+                ))),
+            },
+        };
+        let sort_by = match params.get("sortBy").map(String::as_str) {
+            None | Some("updatedAt") => SortBy::UpdatedAt,
+            Some("createdAt") => SortBy::CreatedAt,
+            Some("name") => SortBy::Name,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "sortBy {other:?} must be one of createdAt, updatedAt, name"
+                )))
+            }
+        };
+        let descending = match params.get("sortOrder").map(String::as_str) {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "sortOrder {other:?} must be asc or desc"
+                )))
+            }
+        };
+        Ok(Self {
+            limit: number("limit", 10, 1, 100)?,
+            page: number("page", 1, 1, usize::MAX)?,
+            search: params
+                .get("search")
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty()),
+            sort_by,
+            descending,
+        })
+    }
+
+    fn compare(&self, a: &Qr, b: &Qr) -> Ordering {
+        let order = match self.sort_by {
+            SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
+            SortBy::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+            SortBy::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        }
+        .then_with(|| a.id.cmp(&b.id));
+        if self.descending {
+            order.reverse()
+        } else {
+            order
+        }
+    }
+
+    fn matches(&self, qr: &Qr) -> bool {
+        !qr.deleted
+            && self.search.as_ref().is_none_or(|needle| {
+                qr.name.to_lowercase().contains(needle)
+                    || qr.display_id.to_lowercase().contains(needle)
+            })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    qrs: Vec<QrView>,
+    total_count: usize,
+    page: usize,
+    limit: usize,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let query = ListQuery::parse(&params)?;
+    let store = state.store.clone();
+    let team_id = caller.team.id.clone();
+    let mut qrs = blocking(move || Ok(store.team_qrs(&team_id)?)).await?;
+    qrs.retain(|qr| query.matches(qr));
+    qrs.sort_by(|a, b| query.compare(a, b));
+    let total_count = qrs.len();
+    let start = (query.page - 1).saturating_mul(query.limit);
+    let page = qrs.iter().skip(start).take(query.limit);
+    Ok(ok(Page {
+        qrs: page.map(|qr| qr_view(qr.clone(), &state)).collect(),
+        total_count,
+        page: query.page,
+        limit: query.limit,
+    })
+    .into_response())
+}

@@ -1,0 +1,45 @@
+//! What successful answers look like: `{"success": true, "data": ...}`, and the QR object with
+//! the fields derived at answer time.
+
+use axum::Json;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::model::Qr;
+
+#[derive(Serialize)]
+pub struct Envelope<T> {
+    success: bool,
+    data: T,
+}
+
+pub fn ok<T: Serialize>(data: T) -> Json<Envelope<T>> {
+    Json(Envelope {
+        success: true,
+        data,
+    })
+}
+
+/// The reference's QR object: the stored code plus where its image is and what it encodes.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QrView {
+    #[serde(flatten)]
+    qr: Qr,
+    qr_image_url: String,
+    /// Changes exactly when the printed image would (it hashes the encoded URL).
+    qr_image_hash: String,
+    /// The URL the code encodes: where phones land when they scan it.
+    short_url: String,
+}
+
+pub fn qr_view(qr: Qr, state: &AppState) -> QrView {
+    let short_url = qr.short_url(&state.edge_base_url);
+    QrView {
+        qr_image_url: format!("{}api/qrs-api/{}/image.svg", state.api_base_url, qr.id),
+        qr_image_hash: hex::encode(&Sha256::digest(short_url.as_bytes())[..16]),
+        short_url,
+        qr,
+    }
+}

@@ -1,0 +1,273 @@
+//! The one typed configuration: an optional TOML file, then environment overrides.
+//!
+//! Every key is documented in `config/embedded.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid value {value:?} for {key}: {reason}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store, analytics and spool live.
+    pub data_dir: PathBuf,
+    pub edge: EdgeConfig,
+    pub api: ApiConfig,
+    pub geoip: GeoipConfig,
+    pub pipeline: PipelineConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeConfig {
+    pub listen: SocketAddr,
+    /// The base URL that printed codes carry, ending in '/'. Derived from `listen` when empty.
+    pub public_url: String,
+    /// Largest request head (request line and headers) the edge reads before answering 431/400.
+    pub max_header_bytes: usize,
+    /// A client that has not sent its whole request head by then is disconnected.
+    pub header_read_timeout_ms: u64,
+    /// Open connections beyond this wait for a free slot before they are accepted.
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    /// The base URL of the API as clients reach it, ending in '/'. Derived from `listen` when empty.
+    pub public_url: String,
+    /// Request bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoipConfig {
+    /// Path of a GeoIP2/GeoLite2 City database. Empty: scans carry no country or city.
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Scans held in memory between the edge and the aggregator; beyond it they go to the spool.
+    pub queue_capacity: usize,
+    /// Most scans written to the analytics store in one transaction.
+    pub batch_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            edge: EdgeConfig::default(),
+            api: ApiConfig::default(),
+            geoip: GeoipConfig::default(),
+            pipeline: PipelineConfig::default(),
+        }
+    }
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            public_url: String::new(),
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            public_url: String::new(),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 65_536,
+            batch_size: 2_048,
+        }
+    }
+}
+
+/// Environment variables that override the file, with the key each one sets.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("QREDGE_DATA_DIR", "data_dir"),
+    ("QREDGE_EDGE_LISTEN", "edge.listen"),
+    ("QREDGE_EDGE_PUBLIC_URL", "edge.public_url"),
+    ("QREDGE_API_LISTEN", "api.listen"),
+    ("QREDGE_API_PUBLIC_URL", "api.public_url"),
+    ("QREDGE_GEOIP_DB", "geoip.database"),
+];
+
+impl Config {
+    /// The file (when given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Applies overrides from `lookup` (the environment in production, a map in tests).
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        for &(name, key) in ENV_OVERRIDES {
+            let Some(value) = lookup(name) else { continue };
+            match key {
+                "data_dir" => self.data_dir = PathBuf::from(value),
+                "edge.listen" => self.edge.listen = parse_addr(key, value)?,
+                "edge.public_url" => self.edge.public_url = value,
+                "api.listen" => self.api.listen = parse_addr(key, value)?,
+                "api.public_url" => self.api.public_url = value,
+                "geoip.database" => {
+                    self.geoip.database = (!value.is_empty()).then(|| PathBuf::from(value))
+                }
+                _ => unreachable!("every override names a key handled here"),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_addr(key: &'static str, value: String) -> Result<SocketAddr, ConfigError> {
+    value
+        .parse()
+        .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+            key,
+            reason: e.to_string(),
+            value,
+        })
+}
+
+/// The public base URL for a listener: the configured one (with a trailing '/'), or one derived
+/// from the address it actually bound (an unspecified IP becomes `localhost`).
+pub fn public_base_url(configured: &str, bound: SocketAddr) -> String {
+    if !configured.is_empty() {
+        let mut url = configured.to_owned();
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        return url;
+    }
+    let host = if bound.ip().is_unspecified() {
+        "localhost".to_owned()
+    } else {
+        match bound {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        }
+    };
+    format!("http://{host}:{}/", bound.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let c = Config::default();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.edge.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.api.listen.to_string(), "127.0.0.1:8081");
+        assert!(c.geoip.database.is_none());
+    }
+
+    #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/embedded.toml");
+        let c = Config::from_file(&path).expect("config/embedded.toml parses");
+        let d = Config::default();
+        assert_eq!(c.edge.listen, d.edge.listen);
+        assert_eq!(c.api.listen, d.api.listen);
+        assert_eq!(c.api.max_body_bytes, d.api.max_body_bytes);
+        assert_eq!(c.pipeline.queue_capacity, d.pipeline.queue_capacity);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env: HashMap<&str, &str> = [
+            ("QREDGE_DATA_DIR", "/tmp/q"),
+            ("QREDGE_EDGE_LISTEN", "127.0.0.1:0"),
+            ("QREDGE_GEOIP_DB", "/geo/City.mmdb"),
+        ]
+        .into();
+        let mut c = Config::default();
+        c.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/q"));
+        assert_eq!(c.edge.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(c.geoip.database, Some(PathBuf::from("/geo/City.mmdb")));
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_a_clear_error() {
+        let mut c = Config::default();
+        let err = c
+            .apply_env(|k| (k == "QREDGE_API_LISTEN").then(|| "not-an-addr".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("api.listen"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        assert!(toml::from_str::<Config>("[edge]\nlisten_port = 1\n").is_err());
+    }
+
+    #[test]
+    fn public_urls_are_derived_from_the_bound_address() {
+        let bound: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(public_base_url("", bound), "http://localhost:8080/");
+        assert_eq!(
+            public_base_url("https://qr.example.com", bound),
+            "https://qr.example.com/"
+        );
+    }
+}

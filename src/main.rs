@@ -1,0 +1,52 @@
+//! The `qredge` command: one binary, one subcommand per role.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use qredge::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "qredge",
+    version,
+    about = "Dynamic QR codes and short links: a fast scan edge with exact analytics"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every role in one process: API, edge, scan pipeline and aggregator.
+    Serve {
+        /// A TOML configuration file (see config/); environment variables override it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => match Config::load(config.as_deref()) {
+            Ok(config) => qredge::serve::run(config).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("qredge: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! A QR code as the management API stores and returns it (the reference document's QR object).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The twelve types of the reference document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum QrType {
+    Web,
+    Pdf,
+    Vcard,
+    MultiLocale,
+    AppDownload,
+    LinkList,
+    ShortLink,
+    CouponCode,
+    ImageGallery,
+    SocialBio,
+    VideoPreview,
+    RestaurantMenu,
+}
+
+impl QrType {
+    pub const ALL: [QrType; 12] = [
+        QrType::Web,
+        QrType::Pdf,
+        QrType::Vcard,
+        QrType::MultiLocale,
+        QrType::AppDownload,
+        QrType::LinkList,
+        QrType::ShortLink,
+        QrType::CouponCode,
+        QrType::ImageGallery,
+        QrType::SocialBio,
+        QrType::VideoPreview,
+        QrType::RestaurantMenu,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QrType::Web => "WEB",
+            QrType::Pdf => "PDF",
+            QrType::Vcard => "VCARD",
+            QrType::MultiLocale => "MULTI_LOCALE",
+            QrType::AppDownload => "APP_DOWNLOAD",
+            QrType::LinkList => "LINK_LIST",
+            QrType::ShortLink => "SHORT_LINK",
+            QrType::CouponCode => "COUPON_CODE",
+            QrType::ImageGallery => "IMAGE_GALLERY",
+            QrType::SocialBio => "SOCIAL_BIO",
+            QrType::VideoPreview => "VIDEO_PREVIEW",
+            QrType::RestaurantMenu => "RESTAURANT_MENU",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<QrType> {
+        QrType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// Types the edge answers with a plain redirect to `qrRedirectUrl`.
+    pub fn is_redirect(self) -> bool {
+        matches!(self, QrType::Web | QrType::ShortLink)
+    }
+}
+
+/// A stored QR code. Field names and meanings follow the reference document; times are epoch ms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Qr {
+    pub id: String,
+    pub display_id: String,
+    pub name: String,
+    pub qr_type: QrType,
+    pub team_id: String,
+    pub org_id: String,
+    pub qr_redirect_url: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub settings: Map<String, Value>,
+    pub tags: Vec<String>,
+    pub folder_id: Option<String>,
+    pub folder_ids: Vec<String>,
+    pub batch_id: Option<String>,
+    pub template_id: Option<String>,
+    /// The custom-domain base URL the code is printed with (ends in '/'); None: the default domain.
+    pub base_url: Option<String>,
+    pub deleted: bool,
+    pub expiry_date: Option<i64>,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+impl Qr {
+    /// The URL the printed code encodes: its base URL (or the edge's) followed by the displayId.
+    pub fn short_url(&self, default_base: &str) -> String {
+        format!(
+            "{}{}",
+            self.base_url.as_deref().unwrap_or(default_base),
+            self.display_id
+        )
+    }
+}

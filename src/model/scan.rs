@@ -1,0 +1,65 @@
+//! Scans: what the edge hands off (`RawScan`) and the enriched event that is stored and streamed.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hyper::header::HeaderValue;
+use serde::{Deserialize, Serialize};
+
+/// What the edge knows about a scan when it answers: cheap to build (reference-counted strings,
+/// header values shared with the request's buffer), enriched later off the request path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawScan {
+    pub event_id: u128,
+    pub qr_id: Arc<str>,
+    pub team_id: Arc<str>,
+    pub display_id: Arc<str>,
+    pub scan_time: i64,
+    pub ip: IpAddr,
+    #[serde(with = "opt_header")]
+    pub user_agent: Option<HeaderValue>,
+    #[serde(with = "opt_header")]
+    pub referrer: Option<HeaderValue>,
+}
+
+/// An enriched scan: the detailed analytics record, and the schema of the scan stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanEvent {
+    /// Unique per scan (32 hex digits): replays are counted once by it.
+    pub event_id: String,
+    pub qr_id: String,
+    pub team_id: String,
+    pub display_id: String,
+    pub scan_time: i64,
+    /// "mobile", "desktop", "tablet", "bot" or "other".
+    pub device: String,
+    pub browser: String,
+    pub os: String,
+    /// ISO 3166-1 alpha-2, empty when unknown.
+    pub country: String,
+    pub city: String,
+    pub ip_address: String,
+    pub referrer: String,
+    pub user_agent: String,
+    /// Crawlers and link-preview fetchers: kept, but out of the headline counts.
+    pub bot: bool,
+}
+
+/// Header values as text in the spool (lossy for the rare non-UTF-8 byte).
+mod opt_header {
+    use hyper::header::HeaderValue;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<HeaderValue>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_some(&String::from_utf8_lossy(v.as_bytes())),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HeaderValue>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.and_then(|s| HeaderValue::from_str(&s).ok()))
+    }
+}

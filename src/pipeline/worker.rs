@@ -1,0 +1,131 @@
+//! The pipeline worker: takes scans off the queue in batches, enriches them and hands each batch
+//! to the aggregator in one transaction; replays the spool when the queue has room.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Enricher, Spool};
+use crate::aggregate::{Analytics, AnalyticsError};
+use crate::model::RawScan;
+
+/// How often the worker looks at the spool when no scan arrives.
+const SPOOL_POLL: Duration = Duration::from_millis(500);
+/// Pause after a failed delivery, so a broken disk is not hammered.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+pub struct Worker {
+    pub receiver: mpsc::Receiver<RawScan>,
+    pub spool: Arc<Spool>,
+    pub enricher: Arc<Enricher>,
+    pub analytics: Arc<Analytics>,
+    pub batch_size: usize,
+}
+
+impl Worker {
+    /// Runs until `stop` is cancelled, then delivers what is queued and spooled, and returns.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let mut batch = Vec::with_capacity(self.batch_size);
+        let mut poll = tokio::time::interval(SPOOL_POLL);
+        loop {
+            tokio::select! {
+                biased;
+                received = self.receiver.recv_many(&mut batch, self.batch_size) => {
+                    if received == 0 {
+                        break;
+                    }
+                }
+                _ = stop.cancelled() => break,
+                _ = poll.tick() => {}
+            }
+            if !batch.is_empty() {
+                self.deliver_live(std::mem::take(&mut batch)).await;
+            }
+            // Replay only when the live queue is not busy, so the spool never delays fresh scans.
+            if self.spool.has_pending() && self.receiver.len() <= self.receiver.max_capacity() / 2 {
+                self.replay_spool().await;
+            }
+        }
+        // Shutting down: whatever is still queued, then the spool.
+        while let Ok(scan) = self.receiver.try_recv() {
+            batch.push(scan);
+            if batch.len() == self.batch_size {
+                self.deliver_live(std::mem::take(&mut batch)).await;
+            }
+        }
+        if !batch.is_empty() {
+            self.deliver_live(batch).await;
+        }
+        if self.spool.has_pending() {
+            self.replay_spool().await;
+        }
+    }
+
+    /// Enriches and stores a batch (on a blocking thread: enrichment is CPU, the commit is I/O).
+    async fn apply(&self, scans: Vec<RawScan>) -> (Vec<RawScan>, Result<usize, AnalyticsError>) {
+        let enricher = Arc::clone(&self.enricher);
+        let analytics = Arc::clone(&self.analytics);
+        tokio::task::spawn_blocking(move || {
+            let events: Vec<_> = scans.iter().map(|s| enricher.enrich(s)).collect();
+            let result = analytics.apply(&events);
+            (scans, result)
+        })
+        .await
+        .expect("enrichment and aggregation do not panic")
+    }
+
+    /// A live batch that cannot be stored goes to the spool, to be retried from there.
+    async fn deliver_live(&self, scans: Vec<RawScan>) {
+        let (scans, result) = self.apply(scans).await;
+        match result {
+            Ok(new) => metrics::counter!("qredge_scans_aggregated_total").increment(new as u64),
+            Err(e) => {
+                tracing::error!(error = %e, scans = scans.len(), "storing scans failed; spooling them");
+                for scan in &scans {
+                    if let Err(e) = self.spool.append(scan) {
+                        tracing::error!(error = %e, "scan could not be spooled");
+                        metrics::counter!("qredge_scans_lost_total").increment(1);
+                    }
+                }
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+
+    /// Delivers the spool file by file; a file is removed only once all its scans are stored.
+    async fn replay_spool(&self) {
+        let files = match self.spool.seal() {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the spool");
+                self.spool.mark_pending();
+                return;
+            }
+        };
+        for file in files {
+            let scans = match Spool::read(&file) {
+                Ok(scans) => scans,
+                Err(e) => {
+                    tracing::error!(file = %file.display(), error = %e, "cannot read a spool file");
+                    self.spool.mark_pending();
+                    return;
+                }
+            };
+            for chunk in scans.chunks(self.batch_size) {
+                let (_, result) = self.apply(chunk.to_vec()).await;
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "replaying the spool failed; will retry");
+                    self.spool.mark_pending();
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    return;
+                }
+            }
+            if let Err(e) = Spool::remove(&file) {
+                tracing::error!(file = %file.display(), error = %e, "cannot remove a replayed spool file");
+            }
+            tracing::info!(file = %file.display(), scans = scans.len(), "spool file replayed");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The first start: an organization, a team and an owner credential, shown once.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError};
+use crate::clock::now_ms;
+use crate::ids::{new_id, new_secret};
+use crate::model::{Credential, Member, Org, Role, Team};
+
+/// What `bootstrap.json` holds; the secret exists nowhere else in clear.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bootstrap {
+    pub org_id: String,
+    pub team_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Hex SHA-256 of a client secret, as credentials store it.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl Store {
+    /// On an empty store, creates the first organization, team and owner credential and writes
+    /// them to `data_dir/bootstrap.json` (mode 0600). Returns None when the store was set up.
+    pub fn bootstrap_if_empty(
+        &self,
+        data_dir: &Path,
+        default_domain: &str,
+    ) -> Result<Option<Bootstrap>, StoreError> {
+        if self.has_any_org()? {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let org = Org {
+            id: new_id("org"),
+            name: "Default organization".into(),
+            created_at: now,
+        };
+        let member = Member {
+            id: new_id("mem"),
+            org_id: org.id.clone(),
+            name: "Owner".into(),
+            email: "owner@localhost".into(),
+            teams: BTreeMap::new(),
+            paused: false,
+            created_at: now,
+        };
+        let team = Team {
+            id: new_id("team"),
+            org_id: org.id.clone(),
+            name: "Default team".into(),
+            default_domain: default_domain.into(),
+            domains: vec![default_domain.into()],
+            created_at: now,
+            created_by: member.id.clone(),
+            updated_at: now,
+            updated_by: member.id.clone(),
+        };
+        let member = Member {
+            teams: BTreeMap::from([(team.id.clone(), Role::Owner)]),
+            ..member
+        };
+        let secret = new_secret();
+        let credential = Credential {
+            client_id: new_id("cli"),
+            secret_sha256: hash_secret(&secret),
+            member_id: member.id.clone(),
+            created_at: now,
+        };
+        let bootstrap = Bootstrap {
+            org_id: org.id.clone(),
+            team_id: team.id.clone(),
+            client_id: credential.client_id.clone(),
+            client_secret: secret,
+        };
+        // The file first: if the commit then fails, the next start overwrites it; the other order
+        // could commit a credential whose secret nobody ever saw.
+        write_private_json(&data_dir.join("bootstrap.json"), &bootstrap)?;
+        self.insert_org_with_owner(&org, &team, &member, &credential)?;
+        Ok(Some(bootstrap))
+    }
+}
+
+/// Writes `value` to `path` readable by the owner only, atomically (temp file, then rename).
+fn write_private_json(path: &Path, value: &impl Serialize) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("json.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(StoreError::Io)?;
+    let mut text = serde_json::to_vec_pretty(value).expect("bootstrap serialises");
+    text.push(b'\n');
+    file.write_all(&text).map_err(StoreError::Io)?;
+    file.sync_all().map_err(StoreError::Io)?;
+    std::fs::rename(&tmp, path).map_err(StoreError::Io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn bootstrap_happens_once_and_keeps_only_a_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let first = store
+            .bootstrap_if_empty(dir.path(), "localhost:8080")
+            .unwrap()
+            .expect("an empty store bootstraps");
+        let file = dir.path().join("bootstrap.json");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(saved["clientSecret"], first.client_secret.as_str());
+        assert_eq!(saved["teamId"], first.team_id.as_str());
+
+        let credential = store.credential(&first.client_id).unwrap().unwrap();
+        assert_eq!(credential.secret_sha256, hash_secret(&first.client_secret));
+        assert_ne!(credential.secret_sha256, first.client_secret);
+
+        assert!(store
+            .bootstrap_if_empty(dir.path(), "localhost:8080")
+            .unwrap()
+            .is_none());
+    }
+}

@@ -1,0 +1,17 @@
+//! Errors at the store's boundary.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("displayId {0:?} is already in use")]
+    DisplayIdTaken(String),
+    #[error("not found")]
+    NotFound,
+    #[error("storage error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(serde_json::Error),
+    #[error("i/o error: {0}")]
+    Io(std::io::Error),
+}
+
+from_redb_errors!(StoreError);

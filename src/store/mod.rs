@@ -1,0 +1,104 @@
+//! The store of codes, teams and credentials. The embedded default keeps it in a redb file in the
+//! data directory; every committed change to a code is also published on a change feed that the
+//! edge follows.
+
+mod access;
+mod bootstrap;
+mod error;
+mod qrs;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::model::Qr;
+
+pub use bootstrap::{hash_secret, Bootstrap};
+pub use error::StoreError;
+
+// Records are JSON: readable in a dump, and tolerant of added fields.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const ORGS: TableDefinition<&str, &[u8]> = TableDefinition::new("orgs");
+const TEAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("teams");
+const MEMBERS: TableDefinition<&str, &[u8]> = TableDefinition::new("members");
+const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
+const QRS: TableDefinition<&str, &[u8]> = TableDefinition::new("qrs");
+/// displayId -> qr id. Deleted codes keep theirs: a printed code's URL is never silently reused.
+const DISPLAY_IDS: TableDefinition<&str, &str> = TableDefinition::new("display_ids");
+/// (team id, qr id): the codes of a team.
+const TEAM_QRS: TableDefinition<(&str, &str), ()> = TableDefinition::new("team_qrs");
+
+/// How many changes the edge may fall behind before it rebuilds its table from scratch.
+const CHANGE_FEED_CAPACITY: usize = 4096;
+
+/// One committed change to a code: the code as it is now, and its displayId before, if other.
+#[derive(Debug, Clone)]
+pub struct QrChange {
+    pub qr: Arc<Qr>,
+    pub previous_display_id: Option<String>,
+}
+
+/// Cheap to clone; all clones share the database and the change feed.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    changes: broadcast::Sender<QrChange>,
+}
+
+impl Store {
+    /// Opens (or creates) `DIR/store.redb`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
+        let db = Database::create(dir.join("store.redb"))?;
+        let txn = db.begin_write()?;
+        for table in [META, ORGS, TEAMS, MEMBERS, CREDENTIALS, QRS] {
+            txn.open_table(table)?;
+        }
+        txn.open_table(DISPLAY_IDS)?;
+        txn.open_table(TEAM_QRS)?;
+        txn.commit()?;
+        let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
+        Ok(Self {
+            db: Arc::new(db),
+            changes,
+        })
+    }
+
+    /// Every committed create, update or delete of a code, in commit order.
+    pub fn subscribe(&self) -> broadcast::Receiver<QrChange> {
+        self.changes.subscribe()
+    }
+
+    fn publish(&self, qr: &Qr, previous_display_id: Option<String>) {
+        // No subscriber (an API-only process) is fine: the edge reads the store when it starts.
+        let _ = self.changes.send(QrChange {
+            qr: Arc::new(qr.clone()),
+            previous_display_id,
+        });
+    }
+
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(table)?;
+        match table.get(key)? {
+            Some(bytes) => Ok(Some(decode(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialise to JSON")
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
+}

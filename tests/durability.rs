@@ -1,0 +1,92 @@
+//! Everything survives a restart, and no scan is lost when the in-memory queue overflows.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use support::{Launch, Server, IPHONE_SAFARI};
+
+#[test]
+fn codes_counts_and_events_survive_a_restart() {
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    let qr = server.create_qr(
+        json!({"qrType": "WEB", "displayId": "durable", "qrRedirectUrl": "https://example.com/d"}),
+    );
+    let id = qr["id"].as_str().unwrap().to_owned();
+    server.edge_within_a_second("durable", |r| r.status() == 302);
+    for _ in 0..3 {
+        assert_eq!(server.scan("durable", IPHONE_SAFARI).status(), 302);
+    }
+    assert_eq!(server.wait_for_total(&id, 3)["totalScans"], 3);
+    // Scans still in flight at the stop are delivered before the process exits.
+    for _ in 0..20 {
+        assert_eq!(server.scan("durable", IPHONE_SAFARI).status(), 302);
+    }
+    assert_eq!(server.stop().code(), Some(0));
+
+    let server = Server::start(&data);
+    assert_eq!(
+        server.scan("durable", IPHONE_SAFARI).status(),
+        302,
+        "the code is served after a restart"
+    );
+    let overview = server.wait_for_total(&id, 24);
+    assert_eq!(overview["totalScans"], 24, "{overview}");
+    let (_, detailed) = server.call(
+        Method::GET,
+        &format!("/api/analytics-api/detailed/{id}"),
+        None,
+    );
+    assert_eq!(detailed["data"].as_array().unwrap().len(), 24);
+    let (_, fetched) = server.call(Method::GET, &format!("/api/qrs-api/{id}"), None);
+    assert_eq!(fetched["data"]["qrRedirectUrl"], "https://example.com/d");
+}
+
+#[test]
+fn a_full_queue_spills_to_the_spool_and_every_scan_is_counted() {
+    let (_tmp, data) = support::data_dir();
+    // A queue of one scan: nearly every scan of a burst goes through the disk spool.
+    let server = Launch::new(&data)
+        .config("[pipeline]\nqueue_capacity = 1\nbatch_size = 1\n")
+        .start();
+    let qr = server.create_qr(
+        json!({"qrType": "WEB", "displayId": "burst", "qrRedirectUrl": "https://example.com/b"}),
+    );
+    let id = qr["id"].as_str().unwrap().to_owned();
+    server.edge_within_a_second("burst", |r| r.status() == 302);
+
+    let per_thread = 100;
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let client = server.client.clone();
+            let url = format!("{}/burst", server.edge);
+            std::thread::spawn(move || {
+                for _ in 0..per_thread {
+                    let response = client
+                        .get(&url)
+                        .header("user-agent", IPHONE_SAFARI)
+                        .send()
+                        .unwrap();
+                    assert_eq!(
+                        response.status(),
+                        302,
+                        "a full queue never fails a redirect"
+                    );
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+
+    let overview = server.wait_for_total(&id, 400);
+    assert_eq!(overview["totalScans"], 400, "{overview}");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(server.overview(&id)["totalScans"], 400, "and none twice");
+    assert!(
+        server.log().contains("spool file replayed"),
+        "the spool was used"
+    );
+}

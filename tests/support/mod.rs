@@ -1,0 +1,297 @@
+//! Runs the real `qredge` binary on free loopback ports and talks to it over HTTP.
+#![allow(dead_code)]
+
+pub mod mmdb;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{Client, Response};
+use reqwest::Method;
+use serde_json::Value;
+
+pub const IPHONE_SAFARI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+pub const MAC_SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15";
+
+/// The credentials `bootstrap.json` holds.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub org_id: String,
+    pub team_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+pub struct Server {
+    child: Child,
+    pub data_dir: PathBuf,
+    pub edge: String,
+    pub api: String,
+    /// Everything the process printed on stdout up to "ready".
+    pub stdout: String,
+    pub credentials: Credentials,
+    pub client: Client,
+}
+
+/// How to start a server: a data directory, optional config file text, extra environment.
+pub struct Launch {
+    pub data_dir: PathBuf,
+    pub config: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_owned(),
+            config: None,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config = Some(toml.to_owned());
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn start(self) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_qredge"));
+        command.arg("serve");
+        if let Some(text) = &self.config {
+            let path = self.data_dir.with_extension("toml");
+            std::fs::write(&path, text).unwrap();
+            command.arg("--config").arg(path);
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.with_extension("log"))
+            .unwrap();
+        command
+            .env("QREDGE_DATA_DIR", &self.data_dir)
+            .env("QREDGE_EDGE_LISTEN", "127.0.0.1:0")
+            .env("QREDGE_API_LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        let mut child = command.spawn().expect("the qredge binary starts");
+
+        // Read stdout on a thread until the ready line, with a deadline.
+        let stdout = child.stdout.take().unwrap();
+        let (lines_tx, lines_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut printed = String::new();
+        let ready = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    printed.push_str(&line);
+                    printed.push('\n');
+                    if let Some(rest) = line.strip_prefix("qredge ready ") {
+                        break rest.to_owned();
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let log = std::fs::read_to_string(self.data_dir.with_extension("log"))
+                        .unwrap_or_default();
+                    panic!("qredge did not become ready; stdout:\n{printed}\nlog:\n{log}");
+                }
+            }
+        };
+        let field = |name: &str| {
+            ready
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("ready line names {name}: {ready}"))
+                .trim_end_matches('/')
+                .to_owned()
+        };
+        let (edge, api) = (field("edge"), field("api"));
+        let credentials = read_bootstrap(&self.data_dir);
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Server {
+            child,
+            data_dir: self.data_dir,
+            edge,
+            api,
+            stdout: printed,
+            credentials,
+            client,
+        }
+    }
+}
+
+pub fn read_bootstrap(data_dir: &Path) -> Credentials {
+    let text = std::fs::read_to_string(data_dir.join("bootstrap.json")).expect("bootstrap.json");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let field = |k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("{k} in bootstrap.json"))
+            .to_owned()
+    };
+    Credentials {
+        org_id: field("orgId"),
+        team_id: field("teamId"),
+        client_id: field("clientId"),
+        client_secret: field("clientSecret"),
+    }
+}
+
+impl Server {
+    pub fn start(data_dir: &Path) -> Server {
+        Launch::new(data_dir).start()
+    }
+
+    /// An authenticated API call as the bootstrap owner; returns the status and JSON body.
+    pub fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(
+            &self.credentials,
+            &self.credentials.team_id,
+            method,
+            path,
+            body,
+        )
+    }
+
+    pub fn call_as(
+        &self,
+        credentials: &Credentials,
+        team_id: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.api))
+            .header("x-request-team-id", team_id)
+            .header("x-request-client-id", &credentials.client_id)
+            .header("x-request-client-secret", &credentials.client_secret);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_of(request.send().expect("the API answers"))
+    }
+
+    /// Creates a code and returns its JSON object (asserting success).
+    pub fn create_qr(&self, body: Value) -> Value {
+        let (status, json) = self.call(Method::POST, "/api/qrs-api", Some(body));
+        assert_eq!(status, 201, "create failed: {json}");
+        assert_eq!(json["success"], true);
+        json["data"].clone()
+    }
+
+    /// A GET of the edge as a phone would make it (no redirect following).
+    pub fn scan(&self, display_id: &str, user_agent: &str) -> Response {
+        self.client
+            .get(format!("{}/{display_id}", self.edge))
+            .header("user-agent", user_agent)
+            .send()
+            .expect("the edge answers")
+    }
+
+    pub fn overview(&self, qr_id: &str) -> Value {
+        let (status, json) = self.call(
+            Method::POST,
+            "/api/analytics-api/overviews",
+            Some(serde_json::json!({ "qrIds": [qr_id] })),
+        );
+        assert_eq!(status, 200, "overview failed: {json}");
+        json["data"][0].clone()
+    }
+
+    /// Polls the overview until `totalScans` reaches `expected` (scans flow asynchronously),
+    /// then returns it; panics with the last value after 20 s.
+    pub fn wait_for_total(&self, qr_id: &str, expected: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let overview = self.overview(qr_id);
+            if overview["totalScans"].as_u64() == Some(expected) || Instant::now() > deadline {
+                return overview;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Polls the edge until `check` accepts its answer for `display_id`, or 1 s passes.
+    pub fn edge_within_a_second(
+        &self,
+        display_id: &str,
+        check: impl Fn(&Response) -> bool,
+    ) -> Response {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let response = self
+                .client
+                .head(format!("{}/{display_id}", self.edge))
+                .send()
+                .expect("the edge answers");
+            if check(&response) || Instant::now() > deadline {
+                return response;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGTERM, then wait for the exit.
+    pub fn stop(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "qredge did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn json_of(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, json)
+}
+
+/// A fresh data directory inside a temp dir that lives as long as the returned guard.
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
