@@ -1,1 +1,190 @@
-fn main() {}
+//! Criterion benchmarks of the edge's hot path pieces: route lookup, response building,
+//! enrichment (user agent with and without the cache, GeoIP) and event serialisation.
+//!
+//! `cargo bench --bench hot_path`; compare two runs with criterion's saved baselines
+//! (`-- --save-baseline before` / `-- --baseline before`).
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use hyper::header::HeaderValue;
+use hyper::Request;
+use qredge::aggregate::Analytics;
+use qredge::edge::handler::{respond, EdgeState};
+use qredge::edge::RouteTable;
+use qredge::ids::EventIds;
+use qredge::model::{Qr, QrType, RawScan};
+use qredge::pipeline::geoip::GeoIp;
+use qredge::pipeline::user_agent;
+use qredge::pipeline::{Enricher, ScanSink, Spool};
+
+#[path = "../tests/support/mmdb.rs"]
+mod mmdb;
+
+const CODES: usize = 1_000_000;
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+
+fn qr(n: usize) -> Qr {
+    Qr {
+        id: format!("qr_{n:020}"),
+        display_id: format!("c{n:07}"),
+        name: "bench".into(),
+        qr_type: QrType::Web,
+        team_id: "team_bench".into(),
+        org_id: "org_bench".into(),
+        qr_redirect_url: Some(format!("https://example.com/landing/{n}")),
+        metadata: Default::default(),
+        settings: Default::default(),
+        tags: vec![],
+        folder_id: None,
+        folder_ids: vec![],
+        batch_id: None,
+        template_id: None,
+        base_url: None,
+        deleted: false,
+        expiry_date: None,
+        created_at: 0,
+        created_by: "m".into(),
+        updated_at: 0,
+        updated_by: "m".into(),
+    }
+}
+
+fn raw_scan(n: u128) -> RawScan {
+    RawScan {
+        event_id: n,
+        qr_id: "qr_00000000000000000042".into(),
+        team_id: "team_bench".into(),
+        display_id: "c0000042".into(),
+        scan_time: 1_768_412_112_787,
+        ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
+        user_agent: Some(HeaderValue::from_static(IPHONE)),
+        referrer: None,
+    }
+}
+
+/// Pseudo-random code numbers, so lookups miss the CPU caches as real scans do.
+fn spread(i: usize) -> usize {
+    (i.wrapping_mul(2_654_435_761)) % CODES
+}
+
+fn benches(c: &mut Criterion) {
+    let table = RouteTable::from_qrs((0..CODES).map(qr));
+    let keys: Vec<String> = (0..4096).map(|i| format!("c{:07}", spread(i))).collect();
+
+    c.bench_function("route_lookup_1m_random", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(table.lookup(black_box(&keys[i])))
+        })
+    });
+
+    // The full answer for one GET, scan hand-off included (queue drained between batches).
+    let spool_dir = tempfile::tempdir().unwrap();
+    let spool = Arc::new(Spool::open(spool_dir.path()).unwrap());
+    let (sink, mut receiver) = ScanSink::new(1 << 16, spool);
+    let state = EdgeState {
+        table: Arc::new(ArcSwap::from_pointee(table)),
+        sink,
+        event_ids: EventIds::new(),
+    };
+    let peer: SocketAddr = "203.0.113.7:50000".parse().unwrap();
+    let requests: Vec<Request<()>> = keys
+        .iter()
+        .map(|k| {
+            Request::get(format!("/{k}"))
+                .header("user-agent", IPHONE)
+                .body(())
+                .unwrap()
+        })
+        .collect();
+    c.bench_function("respond_redirect_with_scan_handoff", |b| {
+        let mut i = 0;
+        b.iter_batched(
+            || {
+                while receiver.try_recv().is_ok() {}
+            },
+            |()| {
+                for _ in 0..1024 {
+                    i = (i + 1) & 4095;
+                    black_box(respond(&state, peer, &requests[i]));
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    // The same answers without the hand-off (HEAD is never counted): the difference is its cost.
+    let heads: Vec<Request<()>> = keys
+        .iter()
+        .map(|k| Request::head(format!("/{k}")).body(()).unwrap())
+        .collect();
+    c.bench_function("respond_head_without_scan", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(respond(&state, peer, &heads[i]))
+        })
+    });
+
+    c.bench_function("user_agent_parse_uncached", |b| {
+        b.iter(|| black_box(user_agent::parse(black_box(IPHONE))))
+    });
+
+    let enricher = Enricher::new(None);
+    let scan = raw_scan(1);
+    c.bench_function("enrich_cached_user_agent", |b| {
+        b.iter(|| black_box(enricher.enrich(black_box(&scan))))
+    });
+
+    let geo_dir = tempfile::tempdir().unwrap();
+    let geo_path = geo_dir.path().join("City.mmdb");
+    mmdb::write_city_db(
+        &geo_path,
+        &[mmdb::CityRecord {
+            network: "203.0.113.0/24",
+            country_iso: "DE",
+            city_en: "Berlin",
+        }],
+    )
+    .unwrap();
+    let with_geoip = Enricher::new(Some(GeoIp::open(&geo_path).unwrap()));
+    assert_eq!(with_geoip.enrich(&scan).city, "Berlin");
+    c.bench_function("enrich_cached_user_agent_and_geoip", |b| {
+        b.iter(|| black_box(with_geoip.enrich(black_box(&scan))))
+    });
+
+    let event = enricher.enrich(&scan);
+    c.bench_function("scan_event_to_json", |b| {
+        b.iter(|| black_box(serde_json::to_vec(black_box(&event)).unwrap()))
+    });
+
+    // One aggregator transaction of 2048 new events (fsync included): divide by 2048 for the
+    // per-scan cost of counting and keeping the detailed event.
+    let analytics_dir = tempfile::tempdir().unwrap();
+    let analytics = Analytics::open(analytics_dir.path()).unwrap();
+    let mut next_id = 0u128;
+    c.bench_function("aggregate_batch_of_2048", |b| {
+        b.iter_batched(
+            || {
+                (0..2048)
+                    .map(|i| {
+                        next_id += 1;
+                        let mut scan = raw_scan(next_id);
+                        scan.qr_id = format!("qr_{:020}", spread(i)).into();
+                        enricher.enrich(&scan)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |events| black_box(analytics.apply(&events).unwrap()),
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+criterion_group!(hot_path, benches);
+criterion_main!(hot_path);

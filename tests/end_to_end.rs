@@ -38,6 +38,10 @@ fn first_start_bootstraps_an_owner_credential_once() {
 
     let (status, _) = server.call(Method::GET, "/api/qrs-api", None);
     assert_eq!(status, 200, "the printed credential works");
+    for base in [&server.edge, &server.api] {
+        let health = server.client.get(format!("{base}/healthz")).send().unwrap();
+        assert_eq!(health.status(), 200, "{base}/healthz once ready");
+    }
     let credentials = c.clone();
     assert_eq!(server.stop().code(), Some(0), "SIGTERM stops cleanly");
 
