@@ -105,9 +105,10 @@ fi
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
     log "installing redis-server (apt)"
     t0=$(now)
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq redis-server </dev/null
+    SUDO=()
+    if [[ $EUID -ne 0 ]] && command -v sudo >/dev/null; then SUDO=(sudo -n); fi
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server </dev/null
     log "redis-server installed in $(($(now) - t0))s"
 fi
 log "using $(redis-server --version | cut -d' ' -f1-3)"

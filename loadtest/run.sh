@@ -1,0 +1,734 @@
+#!/usr/bin/env bash
+# loadtest/run.sh: qredge's scan edge against nginx serving the same redirects, over loopback.
+#
+# WHAT IT MEASURES
+#   Redirect throughput and latency of one server core. The server under test (nginx, then qredge)
+#   is pinned to CPU $SERVER_CPU (default 0: for qredge that is the whole process, i.e. the edge,
+#   the scan pipeline, the aggregator and redb's commits); wrk is pinned to CPU $CLIENT_CPU
+#   (default 1). Every server holds the same $CODES codes (c000001 -> https://example.com/c000001,
+#   ...), and wrk asks for the same pre-built list of random codes, with the same settings
+#   (-t$THREADS -c$CONNECTIONS -d$DURATION, a browser User-Agent, keep-alive), after a discarded
+#   $WARMUP warm-up. Three servers, in this order, in one invocation:
+#     nginx-nolog   nginx, worker_processes 1, `map $uri $target` + `return 302`, access_log off
+#     nginx-log     the same with `access_log FILE combined buffer=64k`: nginx doing *some* per-scan
+#                   bookkeeping, the fairer comparison for a server that records every scan
+#     qredge        `qredge serve` on a fresh data dir (codes created through the API beforehand)
+#   Then, for qredge only: whether every scan was counted (analytics settle, then the sum of
+#   totalScans over all codes vs. the requests wrk completed, and an exact test: $HOT_REQUESTS
+#   GETs on one extra code "hot" vs. its totalScans), and the process's peak RSS (VmHWM).
+#
+# HOW TO READ THE OUTPUT
+#   One line per server:  req/s   p50   p99   non-2xx/3xx   socket errors   requests
+#     - req/s, p50, p99 are wrk's (--latency) for the measured run only.
+#     - non-2xx/3xx is wrk's count of responses with status >= 400; it must be 0 (a wrong path
+#       list would show up here as 404s). Before each run a sample of codes is also checked to
+#       answer 302 with the exact Location, and an unknown code 404.
+#     - socket errors (connect/read/write/timeout) must be 0 too.
+#   Then the ratios qredge/nginx-nolog and qredge/nginx-log for req/s (1.00 = as fast as nginx)
+#   and p99, qredge's RSS, and "counted X of Y" lines: X must equal Y for the exact test; for
+#   the full run X may exceed Y by at most the requests in flight when wrk stopped
+#   (<= 2 x CONNECTIONS, warm-up + measured run).
+#   All logs (qredge stdout/stderr, nginx error log, raw wrk output) are in the work dir, which is
+#   printed at the start and kept when the script fails or KEEP_WORKDIR=1.
+#
+# USAGE
+#   loadtest/run.sh                      # 10k codes, 10 s runs, 64 connections
+#   CODES=100000 DURATION=20s loadtest/run.sh
+#   Environment knobs (defaults): CODES=10000 DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=1
+#   PATHS=10000 (distinct request strings wrk cycles through) HOT_REQUESTS=5000 SERVER_CPU=0
+#   CLIENT_CPU=1 LOADER=api (how codes get into qredge: api | import) CREATE_WORKERS=16
+#   FULL_COUNT=1 (sum totalScans over every code after the run) KEEP_WORKDIR=0 SKIP_BUILD=0.
+#   Needs root or sudo-less apt only if wrk/nginx/curl are missing. Everything listens on
+#   127.0.0.1 on free ports; every process started here is stopped on exit, even on failure.
+
+set -Eeuo pipefail
+
+CODES=${CODES:-10000}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-1}
+PATHS=${PATHS:-10000}
+HOT_REQUESTS=${HOT_REQUESTS:-5000}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+LOADER=${LOADER:-api}
+CREATE_WORKERS=${CREATE_WORKERS:-16}
+FULL_COUNT=${FULL_COUNT:-1}
+KEEP_WORKDIR=${KEEP_WORKDIR:-0}
+SKIP_BUILD=${SKIP_BUILD:-0}
+READY_TIMEOUT=${READY_TIMEOUT:-120}    # seconds for a server to come up
+SETTLE_TIMEOUT=${SETTLE_TIMEOUT:-120}  # seconds for qredge's analytics to catch up
+CREATE_TIMEOUT=${CREATE_TIMEOUT:-3600} # seconds for populating qredge
+USER_AGENT=${USER_AGENT:-"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"}
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+QREDGE=$REPO/target/release/qredge
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+seconds_of() { # "10s" / "2m" / "10" -> seconds
+    local v=$1
+    case $v in
+        *s) echo "${v%s}" ;;
+        *m) echo $(( ${v%m} * 60 )) ;;
+        *) echo "$v" ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping: every background process is recorded, and stopped on exit.
+# ---------------------------------------------------------------------------------------------
+PIDS=()
+WORK=""
+
+stop_pid() { # pid [signal]: TERM (or the given signal), wait up to 15 s, then KILL; children too.
+    local pid=$1 sig=${2:-TERM} children i
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    children=$(pgrep -P "$pid" || true)
+    kill -s "$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "pid $pid did not stop after SIG$sig; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    for c in $children; do kill -KILL "$c" 2>/dev/null || true; done
+}
+
+forget_pid() {
+    local keep=() p
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    local p
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$p"; done
+    if [[ -n $WORK && -d $WORK ]]; then
+        if [[ $rc -eq 0 && $KEEP_WORKDIR != 1 ]]; then
+            rm -rf "$WORK"
+        else
+            log "work dir kept: $WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# 1. Tools
+# ---------------------------------------------------------------------------------------------
+install_tools() {
+    local missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    [[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null || missing+=(nginx)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v taskset >/dev/null || missing+=(util-linux)
+    command -v python3 >/dev/null || missing+=(python3)
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]}"
+        local sudo=""
+        [[ $(id -u) -eq 0 ]] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # Debian starts nginx's service on install where there is an init; we run our own.
+        if pgrep -x nginx >/dev/null && command -v service >/dev/null; then
+            $sudo service nginx stop >/dev/null 2>&1 || true
+        fi
+    fi
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    local ncpu
+    ncpu=$(nproc --all)
+    ((SERVER_CPU < ncpu && CLIENT_CPU < ncpu)) || die "need CPUs $SERVER_CPU and $CLIENT_CPU; have $ncpu"
+    [[ $SERVER_CPU != "$CLIENT_CPU" ]] || log "WARNING: server and wrk share CPU $SERVER_CPU"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2. Build
+# ---------------------------------------------------------------------------------------------
+build_qredge() {
+    if [[ $SKIP_BUILD == 1 && -x $QREDGE ]]; then
+        log "SKIP_BUILD=1: using $QREDGE"
+        return
+    fi
+    log "cargo build --release --bin qredge"
+    (cd "$REPO" && cargo build --release --bin qredge 2>&1 | tail -n 3) >&2
+    [[ -x $QREDGE ]] || die "no $QREDGE after the build"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Helpers in Python (stdlib only): code list, path list, creating codes, checks, counting.
+# ---------------------------------------------------------------------------------------------
+write_helpers() {
+    cat >"$WORK/helper.py" <<'PY'
+import http.client, json, random, socket, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+
+def hostport(url):
+    # "http://127.0.0.1:123/" -> ("127.0.0.1", 123)
+    hp = url.split("//", 1)[1].split("/", 1)[0]
+    h, p = hp.rsplit(":", 1)
+    return h, int(p)
+
+class Api:
+    """One keep-alive connection per thread to qredge's API."""
+    def __init__(self, url, bootstrap):
+        self.host, self.port = hostport(url)
+        b = json.load(open(bootstrap))
+        self.headers = {
+            "x-request-team-id": b["teamId"],
+            "x-request-client-id": b["clientId"],
+            "x-request-client-secret": b["clientSecret"],
+            "content-type": "application/json",
+        }
+        self.local = threading.local()
+
+    def post(self, path, body):
+        for attempt in range(5):
+            conn = getattr(self.local, "conn", None)
+            if conn is None:
+                conn = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            try:
+                conn.request("POST", path, json.dumps(body), self.headers)
+                r = conn.getresponse()
+                data = r.read()
+                return r.status, data
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self.local.conn = None
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+def gen(n, out):
+    width = max(6, len(str(n)))
+    with open(out, "w") as f:
+        for i in range(1, n + 1):
+            d = "c%0*d" % (width, i)
+            f.write("%s\thttps://example.com/%s\n" % (d, d))
+
+def paths(tsv, count, out, seed=42):
+    ids = [line.split("\t", 1)[0] for line in open(tsv)]
+    rng = random.Random(seed)
+    with open(out, "w") as f:
+        for _ in range(count):
+            f.write("/%s\n" % rng.choice(ids))
+
+def create(api_url, bootstrap, tsv, workers, out_ids):
+    api = Api(api_url, bootstrap)
+    rows = [line.rstrip("\n").split("\t") for line in open(tsv)]
+    failures, ids, lock = [], {}, threading.Lock()
+    def one(row):
+        d, url = row
+        status, data = api.post("/api/qrs-api", {"qrType": "WEB", "displayId": d, "qrRedirectUrl": url})
+        with lock:
+            if status == 201:
+                ids[d] = json.loads(data)["data"]["id"]
+            else:
+                failures.append((d, status, data[:200]))
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(one, rows):
+            pass
+    took = time.monotonic() - t0
+    with open(out_ids, "a") as f:
+        for d, _ in rows:
+            if d in ids:
+                f.write("%s\t%s\n" % (d, ids[d]))
+    print("created %d of %d codes in %.1f s (%.0f/s, %d workers)%s"
+          % (len(ids), len(rows), took, len(ids) / took if took else 0, workers,
+             "" if not failures else "; %d FAILED, e.g. %r" % (len(failures), failures[0])))
+    return 0 if not failures else 1
+
+def check(edge_url, tsv, sample, ua):
+    h, p = hostport(edge_url)
+    rows = [line.rstrip("\n").split("\t") for line in open(tsv)]
+    rng = random.Random(7)
+    picks = rng.sample(rows, min(sample, len(rows)))
+    conn = http.client.HTTPConnection(h, p, timeout=10)
+    bad = []
+    for d, url in picks:
+        # HEAD: a real GET, but qredge does not count it (link checkers), so counts stay exact.
+        conn.request("HEAD", "/" + d, headers={"User-Agent": ua})
+        r = conn.getresponse(); r.read()
+        if r.status != 302 or r.getheader("Location") != url:
+            bad.append((d, r.status, r.getheader("Location")))
+    conn.request("HEAD", "/no-such-code-xyz", headers={"User-Agent": ua})
+    r = conn.getresponse(); r.read()
+    if r.status != 404:
+        bad.append(("no-such-code-xyz", r.status, "expected 404"))
+    if bad:
+        print("check: %d bad answers, e.g. %r" % (len(bad), bad[:3]))
+        return 1
+    print("check: %d sampled codes answer 302 with the right Location; unknown code 404" % len(picks))
+    return 0
+
+def fire(edge_url, path, count, threads, ua):
+    """Exactly `count` GETs (keep-alive); prints how many got a 302."""
+    h, p = hostport(edge_url)
+    per = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
+    results = []
+    def run(n):
+        conn = http.client.HTTPConnection(h, p, timeout=30)
+        got = {}
+        for _ in range(n):
+            conn.request("GET", path, headers={"User-Agent": ua})
+            r = conn.getresponse(); r.read()
+            got[r.status] = got.get(r.status, 0) + 1
+        conn.close()
+        return got
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        for got in pool.map(run, per):
+            results.append(got)
+    statuses = {}
+    for got in results:
+        for k, v in got.items():
+            statuses[k] = statuses.get(k, 0) + v
+    took = time.monotonic() - t0
+    print("%d %s %.2f" % (statuses.get(302, 0), json.dumps(statuses, separators=(",", ":")), took))
+    return 0
+
+def count(api_url, bootstrap, ids_file):
+    """Sum of totalScans and botScans over every code in ids_file (100 per call)."""
+    api = Api(api_url, bootstrap)
+    ids = [line.rstrip("\n").split("\t")[1] for line in open(ids_file) if line.strip()]
+    total = bots = 0
+    for i in range(0, len(ids), 100):
+        status, data = api.post("/api/analytics-api/overviews", {"qrIds": ids[i:i + 100]})
+        if status != 200:
+            print("overviews answered %d: %r" % (status, data[:200]), file=sys.stderr)
+            return 1
+        for o in json.loads(data)["data"]:
+            total += o.get("totalScans", 0)
+            bots += o.get("botScans", 0)
+    print(total, bots)
+    return 0
+
+def settle(api_url, bootstrap, ids_file, expected, timeout):
+    """Polls the count until it reaches `expected` and then stops moving, or `timeout` s pass."""
+    import io, contextlib
+    t0 = time.monotonic()
+    last, stable = None, 0
+    while True:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            if count(api_url, bootstrap, ids_file):
+                return 1
+        total, bots = map(int, buf.getvalue().split())
+        waited = time.monotonic() - t0
+        stable = stable + 1 if total == last else 0
+        last = total
+        if (total >= expected and stable >= 2) or waited > timeout:
+            print(total, bots, "%.1f" % waited)
+            return 0
+        time.sleep(1)
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "gen": gen(int(args[0]), args[1]); rc = 0
+    elif cmd == "paths": paths(args[0], int(args[1]), args[2]); rc = 0
+    elif cmd == "create": rc = create(args[0], args[1], args[2], int(args[3]), args[4])
+    elif cmd == "check": rc = check(args[0], args[1], int(args[2]), args[3])
+    elif cmd == "fire": rc = fire(args[0], args[1], int(args[2]), int(args[3]), args[4])
+    elif cmd == "count": rc = count(args[0], args[1], args[2])
+    elif cmd == "settle": rc = settle(args[0], args[1], args[2], int(args[3]), float(args[4]))
+    elif cmd == "freeports":
+        socks = [socket.socket() for _ in range(int(args[0]))]
+        for s in socks: s.bind(("127.0.0.1", 0))
+        print(" ".join(str(s.getsockname()[1]) for s in socks))
+        for s in socks: s.close()
+        rc = 0
+    else: raise SystemExit("unknown command " + cmd)
+    sys.exit(rc)
+PY
+    # wrk: a pre-built table of complete requests, handed out round-robin. Building them in init
+    # keeps request() to a table index; a per-request random path in Lua tops out near 70k req/s
+    # on one core and would measure wrk instead of the server.
+    cat >"$WORK/paths.lua" <<'LUA'
+local counter = 0
+function setup(thread)
+   thread:set("tid", counter)
+   counter = counter + 1
+end
+
+local reqs, n, i = {}, 0, 0
+function init(args)
+   wrk.headers["User-Agent"] = args[2]
+   for path in io.lines(args[1]) do
+      n = n + 1
+      reqs[n] = wrk.format("GET", path)
+   end
+   assert(n > 0, "empty path list")
+   i = ((tid or 0) * 7919) % n   -- threads start at different places in the list
+end
+
+function request()
+   i = i + 1
+   if i > n then i = 1 end
+   return reqs[i]
+end
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format(
+      "RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d " ..
+      "status_errors=%d connect=%d read=%d write=%d timeout=%d\n",
+      summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
+      latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+      e.status, e.connect, e.read, e.write, e.timeout))
+end
+LUA
+}
+
+# ---------------------------------------------------------------------------------------------
+# wrk runs: warm-up (discarded), then the measured run. Sets RESULT_<name>.
+# ---------------------------------------------------------------------------------------------
+declare -A RPS P50 P99 STATUS_ERR SOCK_ERR REQS WARM_REQS CPUUSE
+SERVER_PIDS=()
+
+wrk_run() { # name url duration outfile
+    local dur_s
+    dur_s=$(seconds_of "$3")
+    timeout --kill-after=5 $((dur_s + 30)) \
+        taskset -c "$CLIENT_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$3" --latency \
+        -s "$WORK/paths.lua" "$2" -- "$WORK/paths.txt" "$USER_AGENT" >"$4" 2>&1 \
+        || { cat "$4" >&2; die "wrk failed against $1"; }
+}
+
+measure() { # name url
+    local name=$1 url=$2 line
+    wait_quiet "$name"
+    log "$name: warm-up $WARMUP (discarded)"
+    wrk_run "$name" "$url" "$WARMUP" "$WORK/wrk-$name-warmup.txt"
+    log "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU)"
+    local pids=("${SERVER_PIDS[@]}") p sb st cb ct ps0 ps1 sb1 st1 cb1 ct1 w0 w1
+    for p in "${SERVER_PIDS[@]}"; do pids+=($(pgrep -P "$p" || true)); done   # nginx's worker
+    read -r sb st < <(cpu_ticks "$SERVER_CPU")
+    read -r cb ct < <(cpu_ticks "$CLIENT_CPU")
+    ps0=$(proc_ticks "${pids[@]}")
+    w0=$(date +%s%N)
+    wrk_run "$name" "$url" "$DURATION" "$WORK/wrk-$name.txt"
+    w1=$(date +%s%N)
+    ps1=$(proc_ticks "${pids[@]}")
+    read -r sb1 st1 < <(cpu_ticks "$SERVER_CPU")
+    read -r cb1 ct1 < <(cpu_ticks "$CLIENT_CPU")
+    # server process CPU (% of one core), server core busy %, wrk core busy %
+    CPUUSE[$name]=$(awk -v dp=$((ps1 - ps0)) -v hz="$(getconf CLK_TCK)" -v dw=$((w1 - w0)) \
+        -v sb=$((sb1 - sb)) -v st=$((st1 - st)) -v cb=$((cb1 - cb)) -v ct=$((ct1 - ct)) \
+        'BEGIN { printf "%.0f%%/%.0f%%/%.0f%%", dp / hz / (dw / 1e9) * 100, sb * 100 / (st ? st : 1), cb * 100 / (ct ? ct : 1) }')
+    sed 's/^/    /' "$WORK/wrk-$name.txt" | grep -v '^    RESULT' >&2
+    line=$(grep '^RESULT' "$WORK/wrk-$name.txt") || die "no RESULT line from wrk ($name)"
+    local -A r=()
+    local kv
+    for kv in ${line#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+    RPS[$name]=${r[rps]}
+    P50[$name]=${r[p50_us]}
+    P99[$name]=${r[p99_us]}
+    STATUS_ERR[$name]=${r[status_errors]}
+    SOCK_ERR[$name]="$((r[connect] + r[read] + r[write] + r[timeout])) (c${r[connect]}/r${r[read]}/w${r[write]}/t${r[timeout]})"
+    REQS[$name]=${r[requests]}
+    WARM_REQS[$name]=$(grep -o 'requests=[0-9]*' "$WORK/wrk-$name-warmup.txt" | cut -d= -f2)
+    if [[ ${r[status_errors]} != 0 ]]; then
+        log "WARNING: $name answered ${r[status_errors]} non-2xx/3xx responses"
+    fi
+}
+
+# CPU accounting, so that a run disturbed by other work on the machine shows it.
+cpu_ticks() { # cpu index -> "busy total" (jiffies) from /proc/stat
+    awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+proc_ticks() { # pids... -> their utime+stime (all threads), jiffies
+    local t=0 p v
+    for p in "$@"; do
+        v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+        t=$((t + v))
+    done
+    echo "$t"
+}
+
+# Waits (up to QUIET_WAIT s) until the machine is idle before a measurement: the other CPUs'
+# work (a compiler, a test suite) would otherwise land on the server's or wrk's core.
+QUIET_WAIT=${QUIET_WAIT:-600}
+QUIET_MAX=${QUIET_MAX:-10}   # % of all CPUs busy over 2 s that still counts as quiet
+NOISY_RUNS=()
+wait_quiet() { # name
+    local start=$SECONDS b0 t0 b1 t1 busy warned=0
+    while :; do
+        read -r b0 t0 < <(awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat)
+        sleep 2
+        read -r b1 t1 < <(awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat)
+        busy=$(( (b1 - b0) * 100 / (t1 - t0 > 0 ? t1 - t0 : 1) ))
+        ((busy <= QUIET_MAX)) && return 0
+        if ((SECONDS - start >= QUIET_WAIT)); then
+            log "WARNING: machine still ${busy}% busy after ${QUIET_WAIT}s; measuring $1 anyway"
+            NOISY_RUNS+=("$1 (machine ${busy}% busy before the run)")
+            return 0
+        fi
+        if ((!warned)); then
+            log "machine ${busy}% busy; waiting up to ${QUIET_WAIT}s for it to be quiet. Top:"
+            ps -eo pid,pcpu,etime,comm --sort=-pcpu | head -n 4 | sed 's/^/    /' >&2
+            warned=1
+        fi
+    done
+}
+
+wait_http() { # url timeout_s pid: until the URL answers anything
+    local url=$1 t=$2 pid=$3 i
+    for ((i = 0; i < t * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# nginx: the same codes in a map.
+# ---------------------------------------------------------------------------------------------
+write_nginx_conf() { # variant(nolog|log) port
+    local variant=$1 port=$2 dir=$WORK/nginx-$1 access
+    mkdir -p "$dir/tmp"
+    if [[ $variant == log ]]; then
+        access="access_log $dir/access.log combined buffer=64k;"
+    else
+        access="access_log off;"
+    fi
+    # map_hash_max_size: at least the number of entries; bucket size fits "/c0000001".
+    cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 8192; }
+http {
+    $access
+    server_tokens off;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;   # qredge has no per-connection request limit either
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    map_hash_bucket_size 128;
+    map_hash_max_size $(( CODES * 2 + 1024 ));
+    map \$uri \$target {
+        default "";
+        include $WORK/nginx-codes.map;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            if (\$target = "") { return 404; }
+            add_header Cache-Control "no-store, no-cache, must-revalidate, max-age=0" always;
+            return 302 \$target;
+        }
+    }
+}
+EOF
+}
+
+run_nginx() { # variant
+    local variant=$1 port pid
+    port=$(python3 "$WORK/helper.py" freeports 1)
+    write_nginx_conf "$variant" "$port"
+    "$NGINX" -t -q -c "$WORK/nginx-$variant/nginx.conf" -p "$WORK/nginx-$variant" \
+        || die "nginx rejected its config"
+    taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx-$variant/nginx.conf" -p "$WORK/nginx-$variant" \
+        >"$WORK/nginx-$variant/stdout" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    SERVER_PIDS=("$pid")
+    wait_http "http://127.0.0.1:$port/healthz" "$READY_TIMEOUT" "$pid" \
+        || { cat "$WORK/nginx-$variant/error.log" >&2; die "nginx-$variant did not come up"; }
+    python3 "$WORK/helper.py" check "http://127.0.0.1:$port/" "$WORK/codes.tsv" 200 "$USER_AGENT" >&2 \
+        || die "nginx-$variant answers wrongly"
+    measure "nginx-$variant" "http://127.0.0.1:$port/"
+    stop_pid "$pid" QUIT   # graceful: flushes the access log buffer
+    forget_pid "$pid"
+    if [[ $variant == log ]]; then
+        log "nginx-log wrote $(wc -l <"$WORK/nginx-log/access.log") access log lines ($(du -h "$WORK/nginx-log/access.log" | cut -f1))"
+        rm -f "$WORK/nginx-log/access.log"
+    fi
+    if grep -q '\[\(error\|crit\|alert\|emerg\)\]' "$WORK/nginx-$variant/error.log" 2>/dev/null; then
+        log "WARNING: nginx-$variant error log:"; tail -n 5 "$WORK/nginx-$variant/error.log" >&2
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# qredge
+# ---------------------------------------------------------------------------------------------
+QPID=""
+EDGE_URL=""
+API_URL=""
+
+start_qredge() { # tag: starts `qredge serve` on $WORK/data pinned to SERVER_CPU; sets QPID, URLs
+    local tag=$1 ports edge api i
+    ports=$(python3 "$WORK/helper.py" freeports 2)
+    edge=${ports% *}
+    api=${ports#* }
+    QREDGE_DATA_DIR=$WORK/data QREDGE_EDGE_LISTEN=127.0.0.1:$edge QREDGE_API_LISTEN=127.0.0.1:$api \
+        taskset -c "$SERVER_CPU" "$QREDGE" serve >"$WORK/qredge-$tag.stdout" 2>"$WORK/qredge-$tag.stderr" &
+    QPID=$!
+    PIDS+=("$QPID")
+    for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+        grep -q '^qredge ready' "$WORK/qredge-$tag.stdout" 2>/dev/null && break
+        kill -0 "$QPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q '^qredge ready' "$WORK/qredge-$tag.stdout" \
+        || { tail -n 20 "$WORK/qredge-$tag.stderr" >&2; die "qredge ($tag) did not print its ready line"; }
+    EDGE_URL=http://127.0.0.1:$edge/
+    API_URL=http://127.0.0.1:$api/
+}
+
+stop_qredge() {
+    stop_pid "$QPID" TERM
+    forget_pid "$QPID"
+    QPID=""
+}
+
+# Populating qredge. The API path works today; `qredge import` (CSV, for 1M codes) will replace
+# it: implement populate_import and run with LOADER=import. Contract for either: qredge is *not*
+# running afterwards, $WORK/data holds codes.tsv's codes plus the code "hot", and
+# $WORK/ids.tsv lists "displayId<TAB>qrId" for them (needed for the scan counts).
+populate_api() {
+    start_qredge populate
+    [[ -s $WORK/data/bootstrap.json ]] || die "no bootstrap.json in $WORK/data"
+    log "creating $CODES codes through POST /api/qrs-api ($CREATE_WORKERS keep-alive connections, client on CPU $CLIENT_CPU)"
+    timeout "$CREATE_TIMEOUT" taskset -c "$CLIENT_CPU" python3 "$WORK/helper.py" create \
+        "$API_URL" "$WORK/data/bootstrap.json" "$WORK/codes.tsv" "$CREATE_WORKERS" "$WORK/ids.tsv" \
+        | tee "$WORK/create.txt" >&2 || die "creating codes failed"
+    printf 'hot\thttps://example.com/hot\n' >"$WORK/hot.tsv"
+    python3 "$WORK/helper.py" create "$API_URL" "$WORK/data/bootstrap.json" "$WORK/hot.tsv" 1 "$WORK/hot-id.tsv" >/dev/null \
+        || die "creating the code hot failed"
+    CREATE_SUMMARY=$(cat "$WORK/create.txt")
+    stop_qredge
+}
+
+populate_import() {
+    # Sketch, for when `qredge import` exists (interface to be confirmed):
+    #   { printf 'displayId,qrRedirectUrl\n'; tr '\t' , <"$WORK/codes.tsv"; echo 'hot,https://example.com/hot'; } >"$WORK/codes.csv"
+    #   t0=$(date +%s.%N); QREDGE_DATA_DIR=$WORK/data "$QREDGE" import "$WORK/codes.csv"; ...
+    #   then list the codes (GET /api/qrs-api, paged) into ids.tsv / hot-id.tsv, or set FULL_COUNT=0.
+    die "LOADER=import: qredge import is not available yet"
+}
+
+vm() { awk -v k="$2:" '$1 == k { print $2 " " $3 }' "/proc/$1/status"; }
+
+run_qredge() {
+    start_qredge measure
+    SERVER_PIDS=("$QPID")
+    local threads rss_idle
+    threads=$(ls "/proc/$QPID/task" | wc -l)
+    rss_idle=$(vm "$QPID" VmRSS)
+    log "qredge pid $QPID: $threads threads, affinity $(taskset -pc "$QPID" | sed 's/.*: //'), VmRSS $rss_idle after start"
+    python3 "$WORK/helper.py" check "$EDGE_URL" "$WORK/codes.tsv" 200 "$USER_AGENT" >&2 \
+        || die "qredge answers wrongly"
+    measure qredge "$EDGE_URL"
+    QREDGE_HWM=$(vm "$QPID" VmHWM)
+    QREDGE_RSS=$(vm "$QPID" VmRSS)
+    QREDGE_RSS_IDLE=$rss_idle
+    QREDGE_THREADS=$threads
+
+    # Every scan counted? Full run: sum over all codes, once the pipeline has caught up.
+    local sent=$(( REQS[qredge] + WARM_REQS[qredge] ))
+    if [[ $FULL_COUNT == 1 ]]; then
+        log "waiting for qredge's analytics to settle (up to ${SETTLE_TIMEOUT}s)"
+        read -r FULL_X FULL_BOTS FULL_WAIT < <(python3 "$WORK/helper.py" settle "$API_URL" \
+            "$WORK/data/bootstrap.json" "$WORK/ids.tsv" "$sent" "$SETTLE_TIMEOUT") || die "counting scans failed"
+        FULL_Y=$sent
+    fi
+    # Exact test: HOT_REQUESTS GETs on the code "hot", every one answered, every one counted.
+    log "exact count test: $HOT_REQUESTS GETs on /hot"
+    local fired statuses took
+    read -r fired statuses took < <(taskset -c "$CLIENT_CPU" python3 "$WORK/helper.py" fire \
+        "$EDGE_URL" /hot "$HOT_REQUESTS" 4 "$USER_AGENT") || die "firing at /hot failed"
+    HOT_Y=$fired
+    HOT_STATUSES=$statuses
+    HOT_TOOK=$took
+    read -r HOT_X HOT_BOTS HOT_WAIT < <(python3 "$WORK/helper.py" settle "$API_URL" \
+        "$WORK/data/bootstrap.json" "$WORK/hot-id.tsv" "$fired" "$SETTLE_TIMEOUT") || die "counting hot failed"
+    QREDGE_HWM_END=$(vm "$QPID" VmHWM)
+    SPOOL_FILES=$(find "$WORK/data/spool" -type f 2>/dev/null | wc -l)
+    stop_qredge
+    QREDGE_LOG_PROBLEMS=$(cat "$WORK"/qredge-*.stderr | grep -cE ' (WARN|ERROR) ' || true)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+main() {
+    install_tools
+    build_qredge
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/qredge-loadtest.XXXXXX")
+    log "work dir: $WORK"
+    write_helpers
+
+    python3 "$WORK/helper.py" gen "$CODES" "$WORK/codes.tsv"
+    python3 "$WORK/helper.py" paths "$WORK/codes.tsv" "$PATHS" "$WORK/paths.txt"
+    awk -F'\t' '{ printf "    /%s %s;\n", $1, $2 }' "$WORK/codes.tsv" >"$WORK/nginx-codes.map"
+
+    CREATE_SUMMARY=""
+    case $LOADER in
+        api) populate_api ;;
+        import) populate_import ;;
+        *) die "LOADER must be api or import" ;;
+    esac
+
+    run_nginx nolog
+    run_nginx log
+    run_qredge
+
+    # -------------------------------------------------------------------------------- report
+    local n
+    echo
+    echo "=== qredge vs nginx: $CODES codes, wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP discarded)," \
+        "$PATHS random paths round-robin, server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU ==="
+    [[ -n $CREATE_SUMMARY ]] && echo "populate ($LOADER): $CREATE_SUMMARY"
+    printf '%-12s %10s %10s %10s %12s %20s %10s %16s\n' server req/s p50 p99 non-2xx/3xx "socket errors" requests "cpu srv/core/wrk"
+    for n in nginx-nolog nginx-log qredge; do
+        awk -v n="$n" -v rps="${RPS[$n]}" -v p50="${P50[$n]}" -v p99="${P99[$n]}" \
+            -v st="${STATUS_ERR[$n]}" -v se="${SOCK_ERR[$n]}" -v rq="${REQS[$n]}" -v cpu="${CPUUSE[$n]}" \
+            'BEGIN { printf "%-12s %10.0f %8.3fms %8.3fms %12s %20s %10s %16s\n", n, rps, p50 / 1000, p99 / 1000, st, se, rq, cpu }'
+    done
+    python3 - "${RPS[qredge]}" "${RPS[nginx-nolog]}" "${RPS[nginx-log]}" \
+        "${P99[qredge]}" "${P99[nginx-nolog]}" "${P99[nginx-log]}" <<'PY'
+import sys
+q, a, b, q99, a99, b99 = map(float, sys.argv[1:])
+print("ratio req/s  qredge/nginx-nolog = %.2f   qredge/nginx-log = %.2f" % (q / a, q / b))
+print("ratio p99    qredge/nginx-nolog = %.2f   qredge/nginx-log = %.2f" % (q99 / a99, q99 / b99))
+PY
+    echo "qredge memory: VmHWM $QREDGE_HWM after the load (VmRSS $QREDGE_RSS; $QREDGE_RSS_IDLE just after start;" \
+        "VmHWM $QREDGE_HWM_END at the end); $QREDGE_THREADS threads"
+    if [[ $FULL_COUNT == 1 ]]; then
+        echo "qredge counted $FULL_X of $FULL_Y requests wrk completed (warm-up + run; up to $((2 * CONNECTIONS)) more may have been in flight)," \
+            "bot scans $FULL_BOTS, settled after ${FULL_WAIT}s" \
+            "$( ((FULL_X >= FULL_Y && FULL_X <= FULL_Y + 2 * CONNECTIONS)) && echo OK || echo MISMATCH)"
+    fi
+    echo "qredge counted $HOT_X of $HOT_Y on /hot (exact test: $HOT_REQUESTS GETs sent in ${HOT_TOOK}s, statuses $HOT_STATUSES)," \
+        "settled after ${HOT_WAIT}s $( ((HOT_X == HOT_Y && HOT_Y == HOT_REQUESTS)) && echo OK || echo MISMATCH)"
+    echo "qredge spool files left: $SPOOL_FILES; WARN/ERROR lines in qredge's logs: $QREDGE_LOG_PROBLEMS"
+    local bad=0 nn
+    if ((${#NOISY_RUNS[@]})); then
+        echo "NOTE: measured on a busy machine: ${NOISY_RUNS[*]}"
+    fi
+    for nn in nginx-nolog nginx-log qredge; do
+        [[ ${STATUS_ERR[$nn]} == 0 ]] || { echo "NOTE: $nn had ${STATUS_ERR[$nn]} non-2xx/3xx responses"; bad=1; }
+    done
+    [[ $QREDGE_LOG_PROBLEMS == 0 ]] || { echo "NOTE: qredge logged:"; grep -hE ' (WARN|ERROR) ' "$WORK"/qredge-*.stderr | head -n 5; }
+    return 0
+}
+
+main "$@"
