@@ -6,5 +6,6 @@ pub mod pages;
 pub mod route_table;
 pub mod server;
 pub mod sync;
+pub mod sync_redis;
 
-pub use route_table::{Route, RouteTable};
+pub use route_table::{Route, RouteTable, RouteUpdate};

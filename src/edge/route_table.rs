@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use hyper::header::HeaderValue;
 
-use crate::model::Qr;
+use crate::model::{Qr, RouteRecord};
 use crate::store::QrChange;
 
 /// Overlay entries beyond which the next change folds the overlay into a new base.
@@ -29,16 +29,17 @@ pub struct Route {
 impl Route {
     /// The route of a live redirect code; None for a deleted code or a type the edge cannot serve.
     pub fn for_qr(qr: &Qr) -> Option<Route> {
-        if qr.deleted || !qr.qr_type.is_redirect() {
-            return None;
-        }
-        let location = HeaderValue::from_str(qr.qr_redirect_url.as_deref()?).ok()?;
+        Route::from_record(&qr.display_id, &RouteRecord::for_qr(qr)?)
+    }
+
+    /// None when the stored target is not a valid header value (the API never stores one).
+    pub fn from_record(display_id: &str, record: &RouteRecord) -> Option<Route> {
         Some(Route {
-            qr_id: qr.id.as_str().into(),
-            team_id: qr.team_id.as_str().into(),
-            display_id: qr.display_id.as_str().into(),
-            location,
-            expires_at: qr.expiry_date,
+            qr_id: record.qr_id.as_str().into(),
+            team_id: record.team_id.as_str().into(),
+            display_id: display_id.into(),
+            location: HeaderValue::from_str(&record.location).ok()?,
+            expires_at: record.expires_at,
         })
     }
 
@@ -48,6 +49,33 @@ impl Route {
 }
 
 type Routes = HashMap<Box<str>, Route>;
+
+/// One change to the table: the route now at `display_id`, or None to remove it.
+#[derive(Debug, Clone)]
+pub struct RouteUpdate {
+    pub display_id: Box<str>,
+    pub route: Option<Route>,
+}
+
+impl RouteUpdate {
+    /// What a committed change to a code means for the table: its current displayId gets its
+    /// current route (None when deleted), and a displayId it no longer has is removed.
+    pub fn from_change(change: &QrChange) -> impl Iterator<Item = RouteUpdate> + '_ {
+        let qr = &change.qr;
+        let released = change
+            .previous_display_id
+            .as_deref()
+            .filter(|old| *old != qr.display_id)
+            .map(|old| RouteUpdate {
+                display_id: old.into(),
+                route: None,
+            });
+        released.into_iter().chain(std::iter::once(RouteUpdate {
+            display_id: qr.display_id.as_str().into(),
+            route: Route::for_qr(qr),
+        }))
+    }
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct RouteTable {
@@ -59,17 +87,24 @@ pub struct RouteTable {
 
 impl RouteTable {
     pub fn from_qrs(qrs: impl IntoIterator<Item = Qr>) -> Self {
-        let mut base = Routes::new();
-        for qr in qrs {
-            if let Some(route) = Route::for_qr(&qr) {
-                base.insert(qr.display_id.into_boxed_str(), route);
-            }
-        }
+        Self::from_routes(qrs.into_iter().filter_map(|qr| {
+            let route = Route::for_qr(&qr)?;
+            Some((qr.display_id.into_boxed_str(), route))
+        }))
+    }
+
+    pub fn from_routes(routes: impl IntoIterator<Item = (Box<str>, Route)>) -> Self {
         RouteTable {
-            base: Arc::new(base),
+            base: Arc::new(routes.into_iter().collect()),
             overlay: HashMap::new(),
             generation: 1,
         }
+    }
+
+    /// A table rebuilt from scratch replaces this one: keep the generation moving forward.
+    pub fn succeeding(mut self, previous: &RouteTable) -> RouteTable {
+        self.generation = previous.generation + 1;
+        self
     }
 
     #[inline]
@@ -104,23 +139,19 @@ impl RouteTable {
         self.generation
     }
 
-    /// A new table with `changes` applied, sharing the base with `self` unless the overlay has
-    /// grown past [`FOLD_THRESHOLD`].
-    pub fn with_changes(&self, changes: &[QrChange]) -> RouteTable {
+    /// A new table with `updates` applied in order, sharing the base with `self` unless the
+    /// overlay has grown past [`FOLD_THRESHOLD`].
+    pub fn with_updates(&self, updates: impl IntoIterator<Item = RouteUpdate>) -> RouteTable {
         let mut overlay = self.overlay.clone();
-        for change in changes {
-            let qr = &change.qr;
-            if let Some(old) = &change.previous_display_id {
-                if *old != qr.display_id {
-                    overlay.insert(old.as_str().into(), None);
-                }
-            }
-            overlay.insert(qr.display_id.as_str().into(), Route::for_qr(qr));
+        let mut applied = 0;
+        for update in updates {
+            overlay.insert(update.display_id, update.route);
+            applied += 1;
         }
         let mut table = RouteTable {
             base: Arc::clone(&self.base),
             overlay,
-            generation: self.generation + changes.len() as u64,
+            generation: self.generation + applied,
         };
         if table.overlay.len() > FOLD_THRESHOLD {
             table.fold();
@@ -171,11 +202,12 @@ mod tests {
         }
     }
 
-    fn change(qr: Qr, previous: Option<&str>) -> QrChange {
-        QrChange {
+    fn change(qr: Qr, previous: Option<&str>) -> Vec<RouteUpdate> {
+        let change = QrChange {
             qr: Arc::new(qr),
             previous_display_id: previous.map(str::to_owned),
-        }
+        };
+        RouteUpdate::from_change(&change).collect()
     }
 
     #[test]
@@ -184,7 +216,7 @@ mod tests {
         assert_eq!(table.lookup("a").unwrap().location, "https://a.example/");
         assert!(table.lookup("b").is_none());
 
-        let next = table.with_changes(&[change(qr("qr_b", "b", "https://b.example/"), None)]);
+        let next = table.with_updates(change(qr("qr_b", "b", "https://b.example/"), None));
         assert_eq!(next.lookup("b").unwrap().qr_id.as_ref(), "qr_b");
         assert!(next.lookup("a").is_some());
         assert!(table.lookup("b").is_none(), "the old table is unchanged");
@@ -201,7 +233,11 @@ mod tests {
         let mut deleted = qr("qr_a", "a", "https://a.example/");
         deleted.deleted = true;
         let renamed = qr("qr_b", "b2", "https://b.example/");
-        let next = table.with_changes(&[change(deleted, None), change(renamed, Some("b"))]);
+        let next = table.with_updates(
+            change(deleted, None)
+                .into_iter()
+                .chain(change(renamed, Some("b"))),
+        );
         assert!(next.lookup("a").is_none());
         assert!(next.lookup("b").is_none());
         assert_eq!(next.lookup("b2").unwrap().qr_id.as_ref(), "qr_b");
@@ -216,7 +252,7 @@ mod tests {
                 qr(&format!("qr_{i}"), &format!("d{i}"), "https://x.example/"),
                 None,
             );
-            table = table.with_changes(&[c]);
+            table = table.with_updates(c);
         }
         assert!(table.overlay.len() <= FOLD_THRESHOLD);
         assert_eq!(table.len(), FOLD_THRESHOLD + 10);

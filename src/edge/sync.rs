@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
+use super::route_table::RouteUpdate;
 use super::RouteTable;
 use crate::store::{QrChange, Store, StoreError};
 
@@ -51,7 +52,10 @@ pub async fn follow_changes(
                     batch.push(more);
                 }
                 let current = table.load_full();
-                let next = tokio::task::spawn_blocking(move || current.with_changes(&batch)).await;
+                let next = tokio::task::spawn_blocking(move || {
+                    current.with_updates(batch.iter().flat_map(RouteUpdate::from_change))
+                })
+                .await;
                 match next {
                     Ok(next) => table.store(Arc::new(next)),
                     Err(e) => tracing::error!(error = %e, "applying route changes failed"),
@@ -61,7 +65,10 @@ pub async fn follow_changes(
                 tracing::warn!(missed, "route feed lagged; rebuilding the table");
                 let store = store.clone();
                 match tokio::task::spawn_blocking(move || build_table(&store)).await {
-                    Ok(Ok(fresh)) => table.store(Arc::new(fresh)),
+                    Ok(Ok(fresh)) => {
+                        let fresh = fresh.succeeding(&table.load());
+                        table.store(Arc::new(fresh));
+                    }
                     Ok(Err(e)) => tracing::error!(error = %e, "route table rebuild failed"),
                     Err(e) => tracing::error!(error = %e, "route table rebuild panicked"),
                 }

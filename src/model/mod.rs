@@ -2,11 +2,13 @@
 
 pub mod access;
 pub mod qr;
+pub mod route;
 pub mod scan;
 pub mod team;
 pub mod validate;
 
 pub use access::{Credential, Member, Role};
 pub use qr::{Qr, QrType};
+pub use route::RouteRecord;
 pub use scan::{RawScan, ScanEvent};
 pub use team::{Org, Team};

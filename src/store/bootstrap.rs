@@ -27,32 +27,24 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-impl Store {
-    /// On an empty store, creates the first organization, team and owner credential and writes
-    /// them to `data_dir/bootstrap.json` (mode 0600). Returns None when the store was set up.
-    pub fn bootstrap_if_empty(
-        &self,
-        data_dir: &Path,
-        default_domain: &str,
-    ) -> Result<Option<Bootstrap>, StoreError> {
-        if self.has_any_org()? {
-            return Ok(None);
-        }
+/// The first organization with its team, owner member and credential, and what to show once.
+pub struct FirstOwner {
+    pub org: Org,
+    pub team: Team,
+    pub member: Member,
+    pub credential: Credential,
+    pub bootstrap: Bootstrap,
+}
+
+impl FirstOwner {
+    pub fn new(default_domain: &str) -> Self {
         let now = now_ms();
         let org = Org {
             id: new_id("org"),
             name: "Default organization".into(),
             created_at: now,
         };
-        let member = Member {
-            id: new_id("mem"),
-            org_id: org.id.clone(),
-            name: "Owner".into(),
-            email: "owner@localhost".into(),
-            teams: BTreeMap::new(),
-            paused: false,
-            created_at: now,
-        };
+        let member_id = new_id("mem");
         let team = Team {
             id: new_id("team"),
             org_id: org.id.clone(),
@@ -60,13 +52,18 @@ impl Store {
             default_domain: default_domain.into(),
             domains: vec![default_domain.into()],
             created_at: now,
-            created_by: member.id.clone(),
+            created_by: member_id.clone(),
             updated_at: now,
-            updated_by: member.id.clone(),
+            updated_by: member_id.clone(),
         };
         let member = Member {
+            id: member_id,
+            org_id: org.id.clone(),
+            name: "Owner".into(),
+            email: "owner@localhost".into(),
             teams: BTreeMap::from([(team.id.clone(), Role::Owner)]),
-            ..member
+            paused: false,
+            created_at: now,
         };
         let secret = new_secret();
         let credential = Credential {
@@ -81,11 +78,39 @@ impl Store {
             client_id: credential.client_id.clone(),
             client_secret: secret,
         };
-        // The file first: if the commit then fails, the next start overwrites it; the other order
-        // could commit a credential whose secret nobody ever saw.
-        write_private_json(&data_dir.join("bootstrap.json"), &bootstrap)?;
-        self.insert_org_with_owner(&org, &team, &member, &credential)?;
-        Ok(Some(bootstrap))
+        Self {
+            org,
+            team,
+            member,
+            credential,
+            bootstrap,
+        }
+    }
+
+    /// Writes `bootstrap.json` (mode 0600) into `data_dir`. Done *before* the records are
+    /// committed: if the commit then fails, the next start overwrites the file; the other order
+    /// could commit a credential whose secret nobody ever saw.
+    pub fn write_file(&self, data_dir: &Path) -> Result<(), StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(StoreError::Io)?;
+        write_private_json(&data_dir.join("bootstrap.json"), &self.bootstrap)
+    }
+}
+
+impl Store {
+    /// On an empty store, creates the first organization, team and owner credential and writes
+    /// them to `data_dir/bootstrap.json` (mode 0600). Returns None when the store was set up.
+    pub fn bootstrap_if_empty(
+        &self,
+        data_dir: &Path,
+        default_domain: &str,
+    ) -> Result<Option<Bootstrap>, StoreError> {
+        if self.has_any_org()? {
+            return Ok(None);
+        }
+        let first = FirstOwner::new(default_domain);
+        first.write_file(data_dir)?;
+        self.insert_org_with_owner(&first.org, &first.team, &first.member, &first.credential)?;
+        Ok(Some(first.bootstrap))
     }
 }
 

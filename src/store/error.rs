@@ -12,6 +12,8 @@ pub enum StoreError {
     Corrupt(serde_json::Error),
     #[error("i/o error: {0}")]
     Io(std::io::Error),
+    #[error("the store (Redis) is unavailable: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 from_redb_errors!(StoreError);

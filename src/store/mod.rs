@@ -6,6 +6,7 @@ mod access;
 mod bootstrap;
 mod error;
 mod qrs;
+pub mod redis;
 
 use std::path::Path;
 use std::sync::Arc;

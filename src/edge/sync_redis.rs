@@ -1,0 +1,133 @@
+//! Keeps an edge's route table in step with the Redis store: load every route at start, then
+//! follow the change stream. When Redis is away the edge keeps serving the table it has, and
+//! catches up (or reloads, if the stream was trimmed past it) when Redis returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use super::{Route, RouteTable, RouteUpdate};
+use crate::store::redis::{RedisStore, RouteChangeEntry};
+use crate::store::StoreError;
+
+/// How long one XREAD waits for a change: bounds how late a stop is noticed.
+const BLOCK_MS: usize = 1_000;
+const READ_COUNT: usize = 1_000;
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Loads every servable route. Returns the table and the change id to follow from, read
+/// *before* the routes so that no change made during the load is missed.
+pub async fn load_table(store: &RedisStore) -> Result<(RouteTable, String), StoreError> {
+    let after = store.last_change_id().await?;
+    let mut routes = Vec::new();
+    store
+        .for_each_route(|display_id, record| {
+            if let Some(route) = Route::from_record(&display_id, &record) {
+                routes.push((display_id.into_boxed_str(), route));
+            }
+        })
+        .await?;
+    let table = tokio::task::spawn_blocking(move || RouteTable::from_routes(routes))
+        .await
+        .expect("building a table does not panic");
+    Ok((table, after))
+}
+
+fn updates(entries: &[RouteChangeEntry]) -> Vec<RouteUpdate> {
+    let mut out = Vec::with_capacity(entries.len() * 2);
+    for entry in entries {
+        if let Some(released) = &entry.released {
+            out.push(RouteUpdate {
+                display_id: released.as_str().into(),
+                route: None,
+            });
+        }
+        out.push(RouteUpdate {
+            display_id: entry.display_id.as_str().into(),
+            route: entry
+                .route
+                .as_ref()
+                .and_then(|r| Route::from_record(&entry.display_id, r)),
+        });
+    }
+    out
+}
+
+/// Follows the change stream from `after` until `stop` is cancelled.
+pub async fn follow_changes(
+    store: RedisStore,
+    table: Arc<ArcSwap<RouteTable>>,
+    mut after: String,
+    stop: CancellationToken,
+) {
+    let mut retry = RETRY_FIRST;
+    let mut outage = false;
+    loop {
+        let read = tokio::select! {
+            _ = stop.cancelled() => return,
+            read = store.changes_after(&after, BLOCK_MS, READ_COUNT) => read,
+        };
+        let result = match read {
+            Ok(entries) if outage => recover(&store, &table, &mut after, entries).await,
+            Ok(entries) => {
+                apply(&table, &mut after, entries).await;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                if outage {
+                    tracing::info!("Redis is back; the route table is current again");
+                }
+                outage = false;
+                retry = RETRY_FIRST;
+            }
+            Err(e) => {
+                if !outage {
+                    tracing::warn!(error = %e, "cannot follow route changes; serving the table we have");
+                }
+                outage = true;
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(retry) => {}
+                }
+                retry = (retry * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
+async fn apply(table: &ArcSwap<RouteTable>, after: &mut String, entries: Vec<RouteChangeEntry>) {
+    let Some(last) = entries.last() else { return };
+    *after = last.id.clone();
+    let updates = updates(&entries);
+    let current = table.load_full();
+    let next = tokio::task::spawn_blocking(move || current.with_updates(updates))
+        .await
+        .expect("applying updates does not panic");
+    table.store(Arc::new(next));
+}
+
+/// After an outage: if the stream still holds everything since `after`, apply as usual;
+/// otherwise reload every route.
+async fn recover(
+    store: &RedisStore,
+    table: &ArcSwap<RouteTable>,
+    after: &mut String,
+    entries: Vec<RouteChangeEntry>,
+) -> Result<(), StoreError> {
+    if store.changes_kept_since(after).await? {
+        apply(table, after, entries).await;
+        return Ok(());
+    }
+    tracing::warn!(%after, "the change stream was trimmed past this edge; reloading all routes");
+    let (fresh, newest) = load_table(store).await?;
+    let fresh = fresh.succeeding(&table.load());
+    table.store(Arc::new(fresh));
+    *after = newest;
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! The production store on Redis: the same records as the embedded store, plus the two things
+//! edges read — a hash of every servable route, and a stream of changes that edges follow.
+//!
+//! Keys (all under one `{prefix}`, whose hash tag keeps them in one Redis Cluster slot so that the
+//! scripts below can touch several atomically; the store is small next to the analytics):
+//! - `{prefix}org:{id}`, `team:{id}`, `member:{id}`, `cred:{clientId}`, `qr:{id}`: JSON records
+//! - `{prefix}display`: hash displayId → qr id (uniqueness; deleted codes keep theirs)
+//! - `{prefix}team-qrs:{teamId}`: set of the team's qr ids
+//! - `{prefix}routes`: hash displayId → compact [`RouteRecord`] JSON, servable codes only
+//! - `{prefix}changes`: stream of `d` (a displayId whose route changed) and `p` (one released)
+//! - `{prefix}initialized`: set once the first organization exists
+
+use std::path::Path;
+
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::bootstrap::FirstOwner;
+use super::{Bootstrap, StoreError};
+use crate::model::{Credential, Member, Org, Qr, RouteRecord, Team};
+
+/// Changes kept in the stream; an edge further behind than this reloads all routes.
+const CHANGES_MAX_LEN: usize = 1_000_000;
+/// Routes fetched per HSCAN step when an edge loads the table.
+const SCAN_BATCH: usize = 10_000;
+
+/// KEYS: display, qr, team-qrs, routes, changes. ARGV: displayId, qrId, qr JSON, route JSON or
+/// "", stream max length. 0 when the displayId is taken.
+const CREATE_QR: &str = r#"
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[4]) end
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[1])
+return 1
+"#;
+
+/// KEYS: display, qr, routes, changes. ARGV: qrId, displayId, qr JSON, route JSON or "", max
+/// length. -1 when the code does not exist, 0 when the new displayId is taken. The previous
+/// displayId is read here, inside the script, so concurrent renames cannot race.
+const UPDATE_QR: &str = r#"
+local current = redis.call('GET', KEYS[2])
+if not current then return -1 end
+local old = cjson.decode(current)['displayId']
+if old ~= ARGV[2] then
+  if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[1]) == 0 then return 0 end
+  redis.call('HDEL', KEYS[1], old)
+  redis.call('HDEL', KEYS[3], old)
+end
+redis.call('SET', KEYS[2], ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
+else redis.call('HDEL', KEYS[3], ARGV[2]) end
+if old ~= ARGV[2] then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[2], 'p', old)
+else
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[2])
+end
+return 1
+"#;
+
+/// KEYS: initialized, org, team, member, cred. ARGV: the four JSON records. 0 when another
+/// process bootstrapped first.
+const BOOTSTRAP: &str = r#"
+if redis.call('SET', KEYS[1], '1', 'NX') == false then return 0 end
+for i = 2, 5 do redis.call('SET', KEYS[i], ARGV[i - 1]) end
+return 1
+"#;
+
+/// One entry of the change stream, resolved against the routes hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteChangeEntry {
+    /// The stream id: read on from after it.
+    pub id: String,
+    pub display_id: String,
+    /// The route there now (None: nothing is served at this displayId).
+    pub route: Option<RouteRecord>,
+    /// A displayId this change released.
+    pub released: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisStore {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.prefix)
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>, StoreError> {
+        let mut conn = self.conn.clone();
+        let text: Option<String> = conn.get(key).await?;
+        text.map(|t| serde_json::from_str(&t).map_err(StoreError::Corrupt))
+            .transpose()
+    }
+
+    pub async fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
+        self.get_json(self.key(&format!("org:{id}"))).await
+    }
+
+    pub async fn team(&self, id: &str) -> Result<Option<Team>, StoreError> {
+        self.get_json(self.key(&format!("team:{id}"))).await
+    }
+
+    pub async fn member(&self, id: &str) -> Result<Option<Member>, StoreError> {
+        self.get_json(self.key(&format!("member:{id}"))).await
+    }
+
+    pub async fn credential(&self, client_id: &str) -> Result<Option<Credential>, StoreError> {
+        self.get_json(self.key(&format!("cred:{client_id}"))).await
+    }
+
+    pub async fn qr(&self, id: &str) -> Result<Option<Qr>, StoreError> {
+        self.get_json(self.key(&format!("qr:{id}"))).await
+    }
+
+    /// Like the embedded store's: bootstraps an empty store once, across all API processes.
+    pub async fn bootstrap_if_empty(
+        &self,
+        data_dir: &Path,
+        default_domain: &str,
+    ) -> Result<Option<Bootstrap>, StoreError> {
+        let mut conn = self.conn.clone();
+        if conn.exists(self.key("initialized")).await? {
+            return Ok(None);
+        }
+        let first = FirstOwner::new(default_domain);
+        first.write_file(data_dir)?;
+        let created: i64 = Script::new(BOOTSTRAP)
+            .key(self.key("initialized"))
+            .key(self.key(&format!("org:{}", first.org.id)))
+            .key(self.key(&format!("team:{}", first.team.id)))
+            .key(self.key(&format!("member:{}", first.member.id)))
+            .key(self.key(&format!("cred:{}", first.credential.client_id)))
+            .arg(json(&first.org))
+            .arg(json(&first.team))
+            .arg(json(&first.member))
+            .arg(json(&first.credential))
+            .invoke_async(&mut conn)
+            .await?;
+        if created == 0 {
+            // Another process won the race; its credential is the valid one.
+            let _ = std::fs::remove_file(data_dir.join("bootstrap.json"));
+            return Ok(None);
+        }
+        Ok(Some(first.bootstrap))
+    }
+
+    pub async fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let created: i64 = Script::new(CREATE_QR)
+            .key(self.key("display"))
+            .key(self.key(&format!("qr:{}", qr.id)))
+            .key(self.key(&format!("team-qrs:{}", qr.team_id)))
+            .key(self.key("routes"))
+            .key(self.key("changes"))
+            .arg(&qr.display_id)
+            .arg(&qr.id)
+            .arg(json(qr))
+            .arg(route_json(qr))
+            .arg(CHANGES_MAX_LEN)
+            .invoke_async(&mut conn)
+            .await?;
+        match created {
+            1 => Ok(()),
+            _ => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
+        }
+    }
+
+    pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let updated: i64 = Script::new(UPDATE_QR)
+            .key(self.key("display"))
+            .key(self.key(&format!("qr:{}", qr.id)))
+            .key(self.key("routes"))
+            .key(self.key("changes"))
+            .arg(&qr.id)
+            .arg(&qr.display_id)
+            .arg(json(qr))
+            .arg(route_json(qr))
+            .arg(CHANGES_MAX_LEN)
+            .invoke_async(&mut conn)
+            .await?;
+        match updated {
+            1 => Ok(()),
+            0 => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    /// Every code of a team, deleted ones included.
+    pub async fn team_qrs(&self, team_id: &str) -> Result<Vec<Qr>, StoreError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn
+            .smembers(self.key(&format!("team-qrs:{team_id}")))
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            let keys: Vec<String> = chunk
+                .iter()
+                .map(|id| self.key(&format!("qr:{id}")))
+                .collect();
+            let texts: Vec<Option<String>> = conn.mget(keys).await?;
+            for text in texts.into_iter().flatten() {
+                out.push(serde_json::from_str(&text).map_err(StoreError::Corrupt)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest change's id ("0-0" when there is none): an edge loads the routes after
+    /// reading it and follows the stream from it, so no change between the two is missed.
+    pub async fn last_change_id(&self) -> Result<String, StoreError> {
+        let mut conn = self.conn.clone();
+        let newest: redis::streams::StreamRangeReply = conn
+            .xrevrange_count(self.key("changes"), "+", "-", 1)
+            .await?;
+        Ok(newest
+            .ids
+            .first()
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| "0-0".into()))
+    }
+
+    /// Whether every change after `id` is surely still in the stream. False when the oldest entry
+    /// kept is newer than `id` (the stream may have been trimmed past it): the follower reloads.
+    pub async fn changes_kept_since(&self, id: &str) -> Result<bool, StoreError> {
+        if id == "0-0" {
+            return Ok(true);
+        }
+        let mut conn = self.conn.clone();
+        let oldest: redis::streams::StreamRangeReply =
+            conn.xrange_count(self.key("changes"), "-", "+", 1).await?;
+        Ok(oldest
+            .ids
+            .first()
+            .is_none_or(|first| stream_id_le(&first.id, id)))
+    }
+
+    /// Calls `visit` with every servable route, `SCAN_BATCH` at a time.
+    pub async fn for_each_route(
+        &self,
+        mut visit: impl FnMut(String, RouteRecord),
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key("routes");
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, entries): (u64, Vec<(String, String)>) = redis::cmd("HSCAN")
+                .arg(&key)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(SCAN_BATCH)
+                .query_async(&mut conn)
+                .await?;
+            for (display_id, text) in entries {
+                match serde_json::from_str(&text) {
+                    Ok(record) => visit(display_id, record),
+                    Err(e) => {
+                        tracing::warn!(%display_id, error = %e, "skipping an unreadable route")
+                    }
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// Changes after `after`, waiting up to `block_ms` for the first; each resolved against the
+    /// routes hash as it is now (so applying them in order gives the current table).
+    pub async fn changes_after(
+        &self,
+        after: &str,
+        block_ms: usize,
+        count: usize,
+    ) -> Result<Vec<RouteChangeEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let options = redis::streams::StreamReadOptions::default()
+            .block(block_ms)
+            .count(count);
+        let reply: Option<redis::streams::StreamReadReply> = conn
+            .xread_options(&[self.key("changes")], &[after], &options)
+            .await?;
+        let entries: Vec<_> = reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .collect();
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let display_ids: Vec<String> = entries
+            .iter()
+            .map(|e| e.get::<String>("d").unwrap_or_default())
+            .collect();
+        let routes: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.key("routes"))
+            .arg(&display_ids)
+            .query_async(&mut conn)
+            .await?;
+        Ok(entries
+            .iter()
+            .zip(display_ids)
+            .zip(routes)
+            .map(|((entry, display_id), route)| RouteChangeEntry {
+                id: entry.id.clone(),
+                display_id,
+                route: route.and_then(|text| serde_json::from_str(&text).ok()),
+                released: entry.get::<String>("p"),
+            })
+            .collect())
+    }
+}
+
+fn json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("records serialise to JSON")
+}
+
+fn route_json(qr: &Qr) -> String {
+    RouteRecord::for_qr(qr)
+        .map(|r| json(&r))
+        .unwrap_or_default()
+}
+
+/// Stream ids compare as (milliseconds, sequence).
+fn stream_id_le(a: &str, b: &str) -> bool {
+    let parse = |id: &str| -> (u64, u64) {
+        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+    };
+    parse(a) <= parse(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stream_id_le;
+
+    #[test]
+    fn stream_ids_compare_numerically() {
+        assert!(stream_id_le("9-1", "10-0"));
+        assert!(stream_id_le("10-2", "10-10"));
+        assert!(!stream_id_le("11-0", "10-99"));
+        assert!(stream_id_le("5-5", "5-5"));
+    }
+}

@@ -1,0 +1,191 @@
+//! The Redis store and the edge's change follower, against a real Redis (started by
+//! scripts/test.sh, which exports QREDGE_TEST_REDIS_URL).
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use qredge::edge::{sync_redis, RouteTable};
+use qredge::model::{Qr, QrType};
+use qredge::store::redis::RedisStore;
+use qredge::store::StoreError;
+use tokio_util::sync::CancellationToken;
+
+fn redis_url() -> String {
+    std::env::var("QREDGE_TEST_REDIS_URL")
+        .expect("QREDGE_TEST_REDIS_URL is not set: run the tests through scripts/test.sh")
+}
+
+/// A key prefix of its own, so tests share one Redis without seeing each other.
+fn prefix() -> String {
+    format!("qredge-test-{}:", qredge::ids::random_alphanumeric(10))
+}
+
+fn qr(id: &str, display_id: &str, url: &str) -> Qr {
+    Qr {
+        id: id.into(),
+        display_id: display_id.into(),
+        name: "n".into(),
+        qr_type: QrType::Web,
+        team_id: "team_1".into(),
+        org_id: "org_1".into(),
+        qr_redirect_url: Some(url.into()),
+        metadata: Default::default(),
+        settings: Default::default(),
+        tags: vec![],
+        folder_id: None,
+        folder_ids: vec![],
+        batch_id: None,
+        template_id: None,
+        base_url: None,
+        deleted: false,
+        expiry_date: None,
+        created_at: 1,
+        created_by: "m".into(),
+        updated_at: 1,
+        updated_by: "m".into(),
+    }
+}
+
+#[tokio::test]
+async fn only_one_of_two_racing_processes_bootstraps() {
+    let prefix = prefix();
+    let a = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
+    let b = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ra, rb) = tokio::join!(
+        a.bootstrap_if_empty(dir_a.path(), "localhost:8080"),
+        b.bootstrap_if_empty(dir_b.path(), "localhost:8080")
+    );
+    let winners: Vec<_> = [ra.unwrap(), rb.unwrap()].into_iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "exactly one bootstrap");
+    let won = &winners[0];
+    let credential = a.credential(&won.client_id).await.unwrap().unwrap();
+    assert_eq!(
+        credential.secret_sha256,
+        qredge::store::hash_secret(&won.client_secret)
+    );
+    let files = [dir_a.path(), dir_b.path()]
+        .iter()
+        .filter(|d| d.join("bootstrap.json").exists())
+        .count();
+    assert_eq!(files, 1, "only the winner keeps a bootstrap.json");
+    assert!(a.team(&won.team_id).await.unwrap().is_some());
+    assert!(a
+        .bootstrap_if_empty(dir_a.path(), "x")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn codes_are_stored_renamed_and_deleted_with_unique_display_ids() {
+    let store = RedisStore::connect(&redis_url(), &prefix()).await.unwrap();
+    let first = qr("qr_1", "menu", "https://example.com/menu");
+    store.create_qr(&first).await.unwrap();
+    assert_eq!(store.qr("qr_1").await.unwrap().as_ref(), Some(&first));
+    let clash = qr("qr_2", "menu", "https://example.com/other");
+    assert!(matches!(
+        store.create_qr(&clash).await,
+        Err(StoreError::DisplayIdTaken(_))
+    ));
+    assert!(store.qr("qr_2").await.unwrap().is_none(), "nothing stored");
+
+    let mut renamed = first.clone();
+    renamed.display_id = "menu-2024".into();
+    store.update_qr(&renamed).await.unwrap();
+    store
+        .create_qr(&qr("qr_2", "menu", "https://example.com/other"))
+        .await
+        .expect("the old displayId was released by the rename");
+    let mut onto_taken = renamed.clone();
+    onto_taken.display_id = "menu".into();
+    assert!(matches!(
+        store.update_qr(&onto_taken).await,
+        Err(StoreError::DisplayIdTaken(_))
+    ));
+    assert!(matches!(
+        store.update_qr(&qr("qr_none", "x", "https://e.com/")).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut ids: Vec<String> = store
+        .team_qrs("team_1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["qr_1", "qr_2"]);
+}
+
+/// Polls `table` until `check` holds or one second passes; returns whether it held.
+async fn within_a_second(table: &ArcSwap<RouteTable>, check: impl Fn(&RouteTable) -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if check(&table.load()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    check(&table.load())
+}
+
+#[tokio::test]
+async fn edges_load_the_routes_and_follow_every_change() {
+    let prefix = prefix();
+    let store = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
+    store
+        .create_qr(&qr("qr_a", "a", "https://example.com/a"))
+        .await
+        .unwrap();
+    let mut deleted = qr("qr_gone", "gone", "https://example.com/gone");
+    store.create_qr(&deleted).await.unwrap();
+    deleted.deleted = true;
+    store.update_qr(&deleted).await.unwrap();
+
+    // Two edges, each with its own connection, table and follower.
+    let stop = CancellationToken::new();
+    let mut tables = Vec::new();
+    for _ in 0..2 {
+        let edge_store = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
+        let (table, after) = sync_redis::load_table(&edge_store).await.unwrap();
+        assert_eq!(table.len(), 1, "only servable codes are loaded");
+        assert_eq!(table.lookup("a").unwrap().location, "https://example.com/a");
+        assert!(table.lookup("gone").is_none());
+        let table = Arc::new(ArcSwap::from_pointee(table));
+        tokio::spawn(sync_redis::follow_changes(
+            edge_store,
+            Arc::clone(&table),
+            after,
+            stop.clone(),
+        ));
+        tables.push(table);
+    }
+
+    store
+        .create_qr(&qr("qr_b", "b", "https://example.com/b"))
+        .await
+        .unwrap();
+    let mut a = qr("qr_a", "a2", "https://example.com/a-v2");
+    a.updated_at = 2;
+    store.update_qr(&a).await.unwrap();
+    for table in &tables {
+        assert!(within_a_second(table, |t| t.lookup("b").is_some()).await);
+        assert!(
+            within_a_second(table, |t| t.lookup("a").is_none()
+                && t.lookup("a2")
+                    .is_some_and(|r| r.location == "https://example.com/a-v2"))
+            .await
+        );
+    }
+    a.deleted = true;
+    store.update_qr(&a).await.unwrap();
+    for table in &tables {
+        assert!(within_a_second(table, |t| t.lookup("a2").is_none()).await);
+        assert_eq!(table.load().len(), 1);
+    }
+    stop.cancel();
+}
