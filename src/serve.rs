@@ -18,7 +18,7 @@ use crate::model::validate::domain_of;
 use crate::pipeline::geoip::{GeoIp, GeoIpError};
 use crate::pipeline::worker::Worker;
 use crate::pipeline::{Enricher, ScanSink, Spool};
-use crate::store::{Bootstrap, Store, StoreError};
+use crate::store::{Bootstrap, EmbeddedStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -49,7 +49,8 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError>
 
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let data_dir = config.data_dir.clone();
-    let store = Store::open(&data_dir)?;
+    let embedded = EmbeddedStore::open(&data_dir)?;
+    let store = Store::Embedded(embedded.clone());
     let analytics = Arc::new(Analytics::open(&data_dir)?);
     let spool = Arc::new(Spool::open(&data_dir.join("spool")).map_err(ServeError::Spool)?);
     let geoip = config
@@ -69,7 +70,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let default_domain = url::Url::parse(&edge_base_url)
         .map(|u| domain_of(&u))
         .unwrap_or_else(|_| format!("localhost:{}", edge_addr.port()));
-    if let Some(bootstrap) = store.bootstrap_if_empty(&data_dir, &default_domain)? {
+    if let Some(bootstrap) = store.bootstrap_if_empty(&data_dir, &default_domain).await? {
         print_bootstrap(&bootstrap, &data_dir);
     }
 
@@ -87,9 +88,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     // Edge: the route table, kept in step with the store, and the server.
     let stop = CancellationToken::new();
-    let (table, changes) = sync::initial_table(&store).await?;
+    let (table, changes) = sync::initial_table(&embedded).await?;
     tokio::spawn(sync::follow_changes(
-        store.clone(),
+        embedded,
         Arc::clone(&table),
         changes,
         stop.clone(),

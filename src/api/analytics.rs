@@ -58,13 +58,9 @@ pub async fn detailed(
             )))
         }
     };
-    let store = state.store.clone();
+    team_qr(&state.store, &caller.team.id, &id).await?;
     let analytics = state.analytics.clone();
-    let events = blocking(move || {
-        team_qr(&store, &caller.team.id, &id)?;
-        Ok(analytics.events(&id, start, end, limit)?)
-    })
-    .await?;
+    let events = blocking(move || Ok(analytics.events(&id, start, end, limit)?)).await?;
     Ok(ok(events))
 }
 
@@ -85,13 +81,12 @@ pub async fn bulk(
     if request.start_time > request.end_time {
         return Err(ApiError::bad_request("startTime must not be after endTime"));
     }
-    let store = state.store.clone();
+    for id in &request.qr_ids {
+        team_qr(&state.store, &caller.team.id, id).await?;
+    }
     let analytics = state.analytics.clone();
     let events = blocking(move || {
         let mut events = Vec::new();
-        for id in &request.qr_ids {
-            team_qr(&store, &caller.team.id, id)?;
-        }
         for id in &request.qr_ids {
             events.extend(analytics.events(
                 id,
@@ -141,14 +136,16 @@ pub async fn overviews(
     ApiJson(request): ApiJson<OverviewsRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     check_qr_ids(&request.qr_ids)?;
-    let store = state.store.clone();
+    let mut qrs = Vec::with_capacity(request.qr_ids.len());
+    for id in &request.qr_ids {
+        qrs.push(team_qr(&state.store, &caller.team.id, id).await?);
+    }
     let analytics = state.analytics.clone();
     let views = blocking(move || {
         let now = now_ms();
-        let mut views = Vec::with_capacity(request.qr_ids.len());
-        for id in &request.qr_ids {
-            let qr = team_qr(&store, &caller.team.id, id)?;
-            let o = analytics.overview(id, now)?;
+        let mut views = Vec::with_capacity(qrs.len());
+        for qr in qrs {
+            let o = analytics.overview(&qr.id, now)?;
             let today_date = format_day(o.today);
             views.push(OverviewView {
                 id: qr.id,

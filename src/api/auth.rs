@@ -4,7 +4,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
-use super::{blocking, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::model::{Member, Role, Team};
 use crate::store::hash_secret;
 
@@ -50,30 +50,29 @@ impl FromRequestParts<AppState> for Caller {
         let client_id = header(parts, CLIENT_ID_HEADER)?.to_owned();
         let secret = header(parts, CLIENT_SECRET_HEADER)?.to_owned();
         let team_id = header(parts, TEAM_HEADER)?.to_owned();
-        let store = state.store.clone();
-        blocking(move || {
-            let invalid = || ApiError::unauthorized("invalid client id or secret");
-            let credential = store.credential(&client_id)?.ok_or_else(invalid)?;
-            let presented = hash_secret(&secret);
-            if !bool::from(
-                presented
-                    .as_bytes()
-                    .ct_eq(credential.secret_sha256.as_bytes()),
-            ) {
-                return Err(invalid());
-            }
-            let member = store.member(&credential.member_id)?.ok_or_else(invalid)?;
-            if member.paused {
-                return Err(ApiError::forbidden("this member is paused"));
-            }
-            // An unknown team and someone else's team look the same: nothing leaks.
-            let no_access = || {
-                ApiError::forbidden(format!("this credential has no access to team {team_id:?}"))
-            };
-            let role = *member.teams.get(&team_id).ok_or_else(no_access)?;
-            let team = store.team(&team_id)?.ok_or_else(no_access)?;
-            Ok(Caller { member, team, role })
-        })
-        .await
+        let store = &state.store;
+        let invalid = || ApiError::unauthorized("invalid client id or secret");
+        let credential = store.credential(&client_id).await?.ok_or_else(invalid)?;
+        let presented = hash_secret(&secret);
+        if !bool::from(
+            presented
+                .as_bytes()
+                .ct_eq(credential.secret_sha256.as_bytes()),
+        ) {
+            return Err(invalid());
+        }
+        let member = store
+            .member(&credential.member_id)
+            .await?
+            .ok_or_else(invalid)?;
+        if member.paused {
+            return Err(ApiError::forbidden("this member is paused"));
+        }
+        // An unknown team and someone else's team look the same: nothing leaks.
+        let no_access =
+            || ApiError::forbidden(format!("this credential has no access to team {team_id:?}"));
+        let role = *member.teams.get(&team_id).ok_or_else(no_access)?;
+        let team = store.team(&team_id).await?.ok_or_else(no_access)?;
+        Ok(Caller { member, team, role })
     }
 }

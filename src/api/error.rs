@@ -66,6 +66,13 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(format!("displayId {id:?} is already in use"))
             }
             StoreError::NotFound => ApiError::not_found("not found"),
+            StoreError::Redis(e) => {
+                tracing::warn!(error = %e, "the store is unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store (Redis) is unavailable; retry shortly",
+                )
+            }
             other => ApiError::internal(other),
         }
     }

@@ -11,7 +11,7 @@ use qrcode::QrCode;
 
 use super::auth::Caller;
 use super::qrs::team_qr;
-use super::{blocking, ApiError, AppState};
+use super::{ApiError, AppState};
 
 const DEFAULT_SIZE: u32 = 256;
 const SIZES: std::ops::RangeInclusive<u32> = 64..=2048;
@@ -37,8 +37,7 @@ pub async fn svg(
                 ))
             })?,
     };
-    let store = state.store.clone();
-    let qr = blocking(move || team_qr(&store, &caller.team.id, &id)).await?;
+    let qr = team_qr(&state.store, &caller.team.id, &id).await?;
     let url = qr.short_url(&state.edge_base_url);
     let code = QrCode::new(url.as_bytes())
         .map_err(|e| ApiError::bad_request(format!("cannot encode {url:?} as a QR code: {e}")))?;

@@ -13,7 +13,7 @@ use super::auth::Caller;
 use super::body::ApiJson;
 use super::qr_input::{new_qr, updated_qr, QrInput, WriteContext};
 use super::view::{ok, qr_view, QrView};
-use super::{blocking, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_display_id, new_id};
 use crate::model::Qr;
@@ -23,8 +23,8 @@ use crate::store::{Store, StoreError};
 const DISPLAY_ID_ATTEMPTS: usize = 5;
 
 /// The code `id` if it belongs to `team_id`; codes of other teams are as unknown as missing ones.
-pub(super) fn team_qr(store: &Store, team_id: &str, id: &str) -> Result<Qr, ApiError> {
-    match store.qr(id)? {
+pub(super) async fn team_qr(store: &Store, team_id: &str, id: &str) -> Result<Qr, ApiError> {
+    match store.qr(id).await? {
         Some(qr) if qr.team_id == team_id => Ok(qr),
         _ => Err(ApiError::not_found(format!("QR code {id:?} not found"))),
     }
@@ -36,28 +36,24 @@ pub async fn create(
     ApiJson(input): ApiJson<QrInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    let store = state.store.clone();
-    let qr = blocking(move || {
-        let ctx = WriteContext {
-            team: &caller.team,
-            member_id: &caller.member.id,
-            now: now_ms(),
-        };
-        let chosen = input.display_id.is_some();
-        for _ in 0..DISPLAY_ID_ATTEMPTS {
-            let qr = new_qr(input.clone(), new_id("qr"), new_display_id(), &ctx)
-                .map_err(ApiError::bad_request)?;
-            match store.create_qr(&qr) {
-                Err(StoreError::DisplayIdTaken(_)) if !chosen => continue,
-                other => return other.map(|()| qr).map_err(ApiError::from),
-            }
+    let ctx = WriteContext {
+        team: &caller.team,
+        member_id: &caller.member.id,
+        now: now_ms(),
+    };
+    let chosen = input.display_id.is_some();
+    for _ in 0..DISPLAY_ID_ATTEMPTS {
+        let qr = new_qr(input.clone(), new_id("qr"), new_display_id(), &ctx)
+            .map_err(ApiError::bad_request)?;
+        match state.store.create_qr(&qr).await {
+            Err(StoreError::DisplayIdTaken(_)) if !chosen => continue,
+            Err(e) => return Err(e.into()),
+            Ok(()) => return Ok((StatusCode::CREATED, ok(qr_view(qr, &state)))),
         }
-        Err(ApiError::internal(
-            "no free displayId after several attempts",
-        ))
-    })
-    .await?;
-    Ok((StatusCode::CREATED, ok(qr_view(qr, &state))))
+    }
+    Err(ApiError::internal(
+        "no free displayId after several attempts",
+    ))
 }
 
 pub async fn get(
@@ -65,8 +61,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let store = state.store.clone();
-    let qr = blocking(move || team_qr(&store, &caller.team.id, &id)).await?;
+    let qr = team_qr(&state.store, &caller.team.id, &id).await?;
     Ok(ok(qr_view(qr, &state)))
 }
 
@@ -77,22 +72,17 @@ pub async fn update(
     ApiJson(input): ApiJson<QrInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    let store = state.store.clone();
-    let qr = blocking(move || {
-        let existing = team_qr(&store, &caller.team.id, &id)?;
-        if existing.deleted {
-            return Err(ApiError::conflict("cannot update a deleted QR code"));
-        }
-        let ctx = WriteContext {
-            team: &caller.team,
-            member_id: &caller.member.id,
-            now: now_ms(),
-        };
-        let qr = updated_qr(&existing, input, &ctx).map_err(ApiError::bad_request)?;
-        store.update_qr(&qr)?;
-        Ok(qr)
-    })
-    .await?;
+    let existing = team_qr(&state.store, &caller.team.id, &id).await?;
+    if existing.deleted {
+        return Err(ApiError::conflict("cannot update a deleted QR code"));
+    }
+    let ctx = WriteContext {
+        team: &caller.team,
+        member_id: &caller.member.id,
+        now: now_ms(),
+    };
+    let qr = updated_qr(&existing, input, &ctx).map_err(ApiError::bad_request)?;
+    state.store.update_qr(&qr).await?;
     Ok(ok(qr_view(qr, &state)))
 }
 
@@ -104,18 +94,13 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    let store = state.store.clone();
-    let qr = blocking(move || {
-        let mut qr = team_qr(&store, &caller.team.id, &id)?;
-        if !qr.deleted {
-            qr.deleted = true;
-            qr.updated_at = now_ms();
-            qr.updated_by = caller.member.id.clone();
-            store.update_qr(&qr)?;
-        }
-        Ok(qr)
-    })
-    .await?;
+    let mut qr = team_qr(&state.store, &caller.team.id, &id).await?;
+    if !qr.deleted {
+        qr.deleted = true;
+        qr.updated_at = now_ms();
+        qr.updated_by = caller.member.id.clone();
+        state.store.update_qr(&qr).await?;
+    }
     Ok(ok(qr_view(qr, &state)))
 }
 
@@ -216,9 +201,7 @@ pub async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let query = ListQuery::parse(&params)?;
-    let store = state.store.clone();
-    let team_id = caller.team.id.clone();
-    let mut qrs = blocking(move || Ok(store.team_qrs(&team_id)?)).await?;
+    let mut qrs = state.store.team_qrs(&caller.team.id).await?;
     qrs.retain(|qr| query.matches(qr));
     qrs.sort_by(|a, b| query.compare(a, b));
     let total_count = qrs.len();

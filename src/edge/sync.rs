@@ -9,10 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::route_table::RouteUpdate;
 use super::RouteTable;
-use crate::store::{QrChange, Store, StoreError};
+use crate::store::{EmbeddedStore, QrChange, StoreError};
 
 /// Reads every code in the store into a new table (blocking: call off the async workers).
-pub fn build_table(store: &Store) -> Result<RouteTable, StoreError> {
+pub fn build_table(store: &EmbeddedStore) -> Result<RouteTable, StoreError> {
     let mut qrs = Vec::new();
     store.for_each_qr(|qr| qrs.push(qr))?;
     Ok(RouteTable::from_qrs(qrs))
@@ -21,7 +21,7 @@ pub fn build_table(store: &Store) -> Result<RouteTable, StoreError> {
 /// Builds the first table and returns it with a subscription taken *before* the build, so no
 /// change committed during the build is missed (applying one twice is harmless).
 pub async fn initial_table(
-    store: &Store,
+    store: &EmbeddedStore,
 ) -> Result<(Arc<ArcSwap<RouteTable>>, broadcast::Receiver<QrChange>), StoreError> {
     let changes = store.subscribe();
     let store = store.clone();
@@ -35,7 +35,7 @@ pub async fn initial_table(
 /// Applies changes until `stop` is cancelled. Changes that arrive together are applied as one
 /// new table; a subscriber that fell behind the feed rebuilds from the store.
 pub async fn follow_changes(
-    store: Store,
+    store: EmbeddedStore,
     table: Arc<ArcSwap<RouteTable>>,
     mut changes: broadcast::Receiver<QrChange>,
     stop: CancellationToken,

@@ -2,10 +2,10 @@
 
 use redb::ReadableDatabase;
 
-use super::{encode, Store, StoreError, CREDENTIALS, MEMBERS, ORGS, TEAMS};
+use super::{encode, EmbeddedStore, StoreError, CREDENTIALS, MEMBERS, ORGS, TEAMS};
 use crate::model::{Credential, Member, Org, Team};
 
-impl Store {
+impl EmbeddedStore {
     pub fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
         self.get_json(ORGS, id)
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError};
+use super::{EmbeddedStore, StoreError};
 use crate::clock::now_ms;
 use crate::ids::{new_id, new_secret};
 use crate::model::{Credential, Member, Org, Role, Team};
@@ -96,7 +96,7 @@ impl FirstOwner {
     }
 }
 
-impl Store {
+impl EmbeddedStore {
     /// On an empty store, creates the first organization, team and owner credential and writes
     /// them to `data_dir/bootstrap.json` (mode 0600). Returns None when the store was set up.
     pub fn bootstrap_if_empty(
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn bootstrap_happens_once_and_keeps_only_a_hash() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
         let first = store
             .bootstrap_if_empty(dir.path(), "localhost:8080")
             .unwrap()

@@ -1,6 +1,6 @@
-//! The store of codes, teams and credentials. The embedded default keeps it in a redb file in the
-//! data directory; every committed change to a code is also published on a change feed that the
-//! edge follows.
+//! The store of codes, teams and credentials: `Store` is what the rest of qredge calls, backed by
+//! the embedded store (a redb file in the data directory; the default) or by Redis (production).
+//! Every committed change to a code is also published on a change feed that edges follow.
 
 mod access;
 mod bootstrap;
@@ -43,14 +43,14 @@ pub struct QrChange {
     pub previous_display_id: Option<String>,
 }
 
-/// Cheap to clone; all clones share the database and the change feed.
+/// The embedded store. Cheap to clone; all clones share the database and the change feed.
 #[derive(Clone)]
-pub struct Store {
+pub struct EmbeddedStore {
     db: Arc<Database>,
     changes: broadcast::Sender<QrChange>,
 }
 
-impl Store {
+impl EmbeddedStore {
     /// Opens (or creates) `DIR/store.redb`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
@@ -93,6 +93,77 @@ impl Store {
             Some(bytes) => Ok(Some(decode(bytes.value())?)),
             None => Ok(None),
         }
+    }
+}
+
+/// The store, on either backend. Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Embedded(EmbeddedStore),
+    Redis(redis::RedisStore),
+}
+
+/// Runs the embedded store's blocking call off the async workers, or awaits the Redis one.
+macro_rules! on_backend {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Store::Embedded(embedded) => {
+                let $store = embedded.clone();
+                tokio::task::spawn_blocking(move || $call)
+                    .await
+                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+            }
+            Store::Redis($store) => $call.await,
+        }
+    };
+}
+
+impl Store {
+    pub async fn qr(&self, id: &str) -> Result<Option<Qr>, StoreError> {
+        let id = id.to_owned();
+        on_backend!(self, store => store.qr(&id))
+    }
+
+    pub async fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        let qr = qr.clone();
+        on_backend!(self, store => store.create_qr(&qr))
+    }
+
+    pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        let qr = qr.clone();
+        on_backend!(self, store => store.update_qr(&qr))
+    }
+
+    pub async fn team_qrs(&self, team_id: &str) -> Result<Vec<Qr>, StoreError> {
+        let team_id = team_id.to_owned();
+        on_backend!(self, store => store.team_qrs(&team_id))
+    }
+
+    pub async fn team(&self, id: &str) -> Result<Option<crate::model::Team>, StoreError> {
+        let id = id.to_owned();
+        on_backend!(self, store => store.team(&id))
+    }
+
+    pub async fn member(&self, id: &str) -> Result<Option<crate::model::Member>, StoreError> {
+        let id = id.to_owned();
+        on_backend!(self, store => store.member(&id))
+    }
+
+    pub async fn credential(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<crate::model::Credential>, StoreError> {
+        let client_id = client_id.to_owned();
+        on_backend!(self, store => store.credential(&client_id))
+    }
+
+    pub async fn bootstrap_if_empty(
+        &self,
+        data_dir: &Path,
+        default_domain: &str,
+    ) -> Result<Option<Bootstrap>, StoreError> {
+        let (data_dir, domain) = (data_dir.to_owned(), default_domain.to_owned());
+        on_backend!(self, store => store.bootstrap_if_empty(&data_dir, &domain))
     }
 }
 

@@ -2,10 +2,10 @@
 
 use redb::{ReadableDatabase, ReadableTable};
 
-use super::{decode, encode, Store, StoreError, DISPLAY_IDS, QRS, TEAM_QRS};
+use super::{decode, encode, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, TEAM_QRS};
 use crate::model::Qr;
 
-impl Store {
+impl EmbeddedStore {
     /// Stores a new code; its displayId must be free.
     pub fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
