@@ -175,6 +175,7 @@ mod tests {
             name: "t".into(),
             default_domain: "localhost:8080".into(),
             domains: vec!["localhost:8080".into(), "qr.acme.example".into()],
+            time_zone: "UTC".into(),
             created_at: 0,
             created_by: "m".into(),
             updated_at: 0,

@@ -51,6 +51,7 @@ impl FirstOwner {
             name: "Default team".into(),
             default_domain: default_domain.into(),
             domains: vec![default_domain.into()],
+            time_zone: "UTC".into(),
             created_at: now,
             created_by: member_id.clone(),
             updated_at: now,
