@@ -96,7 +96,7 @@ if [[ "$HARNESS_ONLY" != 1 && "${QREDGE_SKIP_LINT:-0}" != 1 ]]; then
     log "cargo fmt --all -- --check"
     cargo fmt --all -- --check
     log "cargo clippy --release --all-targets -- -D warnings"
-    cargo clippy --release --all-targets -- -D warnings
+    cargo clippy --locked --release --all-targets -- -D warnings
 fi
 
 # --------------------------------------------------------------------------
@@ -277,4 +277,4 @@ fi
 # --------------------------------------------------------------------------
 log "cargo test --release $*"
 cd "$REPO_ROOT"
-cargo test --release "$@"
+cargo test --locked --release "$@"

@@ -16,7 +16,7 @@ use crate::edge::{server, sync};
 use crate::ids::EventIds;
 use crate::model::validate::domain_of;
 use crate::pipeline::geoip::{GeoIp, GeoIpError};
-use crate::pipeline::worker::Worker;
+use crate::pipeline::worker::{Delivery, Worker};
 use crate::pipeline::{Enricher, ScanSink, Spool};
 use crate::store::{Bootstrap, EmbeddedStore, Store, StoreError};
 
@@ -80,7 +80,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         receiver,
         spool,
         enricher: Arc::new(Enricher::new(geoip)),
-        analytics: Arc::clone(&analytics),
+        delivery: Delivery::Embedded(Arc::clone(&analytics)),
         batch_size: config.pipeline.batch_size.max(1),
     };
     let pipeline_stop = CancellationToken::new();

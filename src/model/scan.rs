@@ -63,3 +63,25 @@ mod opt_header {
         Ok(Option::<String>::deserialize(d)?.and_then(|s| HeaderValue::from_str(&s).ok()))
     }
 }
+
+impl RawScan {
+    /// The scan an enriched event came from, for spooling an event Kafka did not take: everything
+    /// enrichment needs is in the event, so enriching it again gives the same event.
+    pub fn from_event(event: &ScanEvent) -> Option<RawScan> {
+        let header = |text: &str| {
+            (!text.is_empty())
+                .then(|| HeaderValue::from_str(text).ok())
+                .flatten()
+        };
+        Some(RawScan {
+            event_id: u128::from_str_radix(&event.event_id, 16).ok()?,
+            qr_id: event.qr_id.as_str().into(),
+            team_id: event.team_id.as_str().into(),
+            display_id: event.display_id.as_str().into(),
+            scan_time: event.scan_time,
+            ip: event.ip_address.parse().ok()?,
+            user_agent: header(&event.user_agent),
+            referrer: header(&event.referrer),
+        })
+    }
+}

@@ -66,3 +66,28 @@ fn header_text(value: Option<&HeaderValue>) -> String {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn a_spooled_event_enriches_back_to_itself() {
+        let enricher = Enricher::new(None);
+        let raw = RawScan {
+            event_id: 0xabc_u128 << 64 | 7,
+            qr_id: "qr_1".into(),
+            team_id: "team_1".into(),
+            display_id: "menu".into(),
+            scan_time: 1_768_412_112_787,
+            ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)),
+            user_agent: Some(HeaderValue::from_static("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Mobile/15E148 Safari/604.1")),
+            referrer: Some(HeaderValue::from_static("https://news.example/")),
+        };
+        let event = enricher.enrich(&raw);
+        let back = RawScan::from_event(&event).expect("events convert back");
+        assert_eq!(enricher.enrich(&back), event);
+        assert_eq!(back.event_id, raw.event_id);
+    }
+}

@@ -1,5 +1,6 @@
-//! The pipeline worker: takes scans off the queue in batches, enriches them and hands each batch
-//! to the aggregator in one transaction; replays the spool when the queue has room.
+//! The pipeline worker: takes scans off the queue in batches, enriches them and delivers each
+//! batch — to the embedded aggregator in one transaction, or to Kafka; replays the spool when the
+//! queue has room.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,9 +8,19 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::kafka::ScanProducer;
 use super::{Enricher, Spool};
 use crate::aggregate::{Analytics, AnalyticsError};
 use crate::model::RawScan;
+
+/// Where enriched scans go.
+#[derive(Clone)]
+pub enum Delivery {
+    /// The embedded aggregator, in this process.
+    Embedded(Arc<Analytics>),
+    /// The Kafka topic of scans; what Kafka does not take is spooled and sent again later.
+    Kafka(Arc<ScanProducer>),
+}
 
 /// How often the worker looks at the spool when no scan arrives.
 const SPOOL_POLL: Duration = Duration::from_millis(500);
@@ -20,7 +31,7 @@ pub struct Worker {
     pub receiver: mpsc::Receiver<RawScan>,
     pub spool: Arc<Spool>,
     pub enricher: Arc<Enricher>,
-    pub analytics: Arc<Analytics>,
+    pub delivery: Delivery,
     pub batch_size: usize,
 }
 
@@ -63,17 +74,45 @@ impl Worker {
         }
     }
 
-    /// Enriches and stores a batch (on a blocking thread: enrichment is CPU, the commit is I/O).
+    /// Enriches and delivers a batch (enrichment and the embedded commit on a blocking thread).
+    /// An error means nothing of the batch was kept; events Kafka did not take are spooled here,
+    /// one by one, so that nothing delivered is ever sent again by the spool.
     async fn apply(&self, scans: Vec<RawScan>) -> (Vec<RawScan>, Result<usize, AnalyticsError>) {
         let enricher = Arc::clone(&self.enricher);
-        let analytics = Arc::clone(&self.analytics);
-        tokio::task::spawn_blocking(move || {
-            let events: Vec<_> = scans.iter().map(|s| enricher.enrich(s)).collect();
-            let result = analytics.apply(&events);
-            (scans, result)
-        })
-        .await
-        .expect("enrichment and aggregation do not panic")
+        match &self.delivery {
+            Delivery::Embedded(analytics) => {
+                let analytics = Arc::clone(analytics);
+                tokio::task::spawn_blocking(move || {
+                    let events: Vec<_> = scans.iter().map(|s| enricher.enrich(s)).collect();
+                    let result = analytics.apply(&events);
+                    (scans, result)
+                })
+                .await
+                .expect("enrichment and aggregation do not panic")
+            }
+            Delivery::Kafka(producer) => {
+                let (scans, events) = tokio::task::spawn_blocking(move || {
+                    let events: Vec<_> = scans.iter().map(|s| enricher.enrich(s)).collect();
+                    (scans, events)
+                })
+                .await
+                .expect("enrichment does not panic");
+                let sent = events.len();
+                let undelivered = producer.send_batch(events).await;
+                for event in &undelivered {
+                    self.spool_event(event);
+                }
+                (scans, Ok(sent - undelivered.len()))
+            }
+        }
+    }
+
+    fn spool_event(&self, event: &crate::model::ScanEvent) {
+        let stored = RawScan::from_event(event).map(|scan| self.spool.append(&scan));
+        if !matches!(stored, Some(Ok(()))) {
+            tracing::error!(event_id = %event.event_id, "an undelivered scan could not be spooled");
+            metrics::counter!("qredge_scans_lost_total").increment(1);
+        }
     }
 
     /// A live batch that cannot be stored goes to the spool, to be retried from there.
