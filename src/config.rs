@@ -36,6 +36,45 @@ pub struct Config {
     pub api: ApiConfig,
     pub geoip: GeoipConfig,
     pub pipeline: PipelineConfig,
+    pub redis: RedisConfig,
+    pub kafka: crate::pipeline::kafka::KafkaConfig,
+    pub aggregator: AggregatorConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`. Empty (the default): the embedded store in `data_dir`.
+    pub url: String,
+    /// Prefix of every key qredge writes; the `{…}` hash tag keeps the store in one Cluster slot.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AggregatorConfig {
+    /// The Kafka consumer group the aggregators share.
+    pub group: String,
+    /// Days the detailed scan events are kept.
+    pub retention_days: u32,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            key_prefix: "qredge:{s}:".into(),
+        }
+    }
+}
+
+impl Default for AggregatorConfig {
+    fn default() -> Self {
+        Self {
+            group: "qredge-aggregator".into(),
+            retention_days: 90,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +125,9 @@ impl Default for Config {
             api: ApiConfig::default(),
             geoip: GeoipConfig::default(),
             pipeline: PipelineConfig::default(),
+            redis: RedisConfig::default(),
+            kafka: Default::default(),
+            aggregator: AggregatorConfig::default(),
         }
     }
 }
@@ -129,6 +171,9 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("QREDGE_API_LISTEN", "api.listen"),
     ("QREDGE_API_PUBLIC_URL", "api.public_url"),
     ("QREDGE_GEOIP_DB", "geoip.database"),
+    ("QREDGE_REDIS_URL", "redis.url"),
+    ("QREDGE_KAFKA_BROKERS", "kafka.brokers"),
+    ("QREDGE_KAFKA_TOPIC", "kafka.topic"),
 ];
 
 impl Config {
@@ -169,6 +214,9 @@ impl Config {
                 "geoip.database" => {
                     self.geoip.database = (!value.is_empty()).then(|| PathBuf::from(value))
                 }
+                "redis.url" => self.redis.url = value,
+                "kafka.brokers" => self.kafka.brokers = value,
+                "kafka.topic" => self.kafka.topic = value,
                 _ => unreachable!("every override names a key handled here"),
             }
         }

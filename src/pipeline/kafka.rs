@@ -40,7 +40,8 @@ use crate::model::ScanEvent;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
-    /// Bootstrap brokers, `host:port,host:port`.
+    /// Bootstrap brokers, `host:port,host:port`. Empty (the default): scans do not go through
+    /// Kafka; the embedded pipeline counts them in-process.
     pub brokers: String,
     /// The topic of scans.
     pub topic: String,
@@ -59,7 +60,7 @@ pub struct KafkaConfig {
 impl Default for KafkaConfig {
     fn default() -> Self {
         Self {
-            brokers: "127.0.0.1:9092".into(),
+            brokers: String::new(),
             topic: "qredge.scans".into(),
             partitions: 6,
             replication: 1,
@@ -308,6 +309,7 @@ mod tests {
             Err(KafkaError::Config(_))
         ));
         let codec = KafkaConfig {
+            brokers: "127.0.0.1:9092".into(),
             compression: "brotli".into(),
             ..KafkaConfig::default()
         };
