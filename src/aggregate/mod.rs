@@ -1,8 +1,11 @@
 //! The aggregator: rolls scan events up into counts and keeps the detailed events.
-//! `rollup` is the pure arithmetic; `embedded` stores it in a local redb file.
+//! `rollup` is the pure arithmetic; `embedded` stores it in a local redb file, `redis` in Redis
+//! (the production topology, fed by the Kafka consumer).
 
 pub mod embedded;
+pub mod redis;
 pub mod rollup;
 
 pub use embedded::{Analytics, AnalyticsError};
-pub use rollup::Overview;
+pub use redis::{RedisAnalytics, RedisAnalyticsError};
+pub use rollup::{Dimension, Overview};

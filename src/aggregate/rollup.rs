@@ -1,7 +1,13 @@
-//! Rollup arithmetic, free of storage: which counts a batch adds, and how "today" and
-//! "yesterday" come out of per-day counts.
+//! Rollup arithmetic, free of storage: which counts a batch adds, how "today" and "yesterday"
+//! come out of per-day counts, and the per-event values the Redis rollups are keyed by (a day in
+//! the team's zone, a 5-minute bucket, a visitor key, a breakdown value).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
 
 use crate::clock::utc_day;
 use crate::model::ScanEvent;
@@ -37,7 +43,8 @@ pub struct Overview {
     pub bot_scans: u64,
     /// The newest scan's time, None before the first scan.
     pub last_scan_time: Option<i64>,
-    /// The UTC day "today" refers to.
+    /// The day "today" refers to (days since 1970-01-01): a UTC day in the embedded store, a day
+    /// in the team's time zone in Redis.
     pub today: i64,
 }
 
@@ -50,6 +57,126 @@ pub fn increments<'a>(
         by_qr.entry(event.qr_id.clone()).or_default().add(event);
     }
     by_qr
+}
+
+/// The width of the live-chart buckets.
+pub const BUCKET_MS: i64 = 5 * 60 * 1000;
+
+/// The start of the 5-minute bucket that holds `ms` (buckets are aligned on the epoch, so they
+/// are the same in every zone whose offset is a multiple of 5 minutes: all of today's).
+pub fn bucket_start(ms: i64) -> i64 {
+    ms - ms.rem_euclid(BUCKET_MS)
+}
+
+/// The calendar date a team in `zone` sees a scan at `ms` on.
+pub fn local_date(ms: i64, zone: Tz) -> NaiveDate {
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&zone)
+        .date_naive()
+}
+
+/// Days since 1970-01-01 of a calendar date (the inverse of `day_date`).
+pub fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce()) - 719_163
+}
+
+/// The calendar date of a day number; out-of-range numbers clamp to the representable dates.
+pub fn day_date(day: i64) -> NaiveDate {
+    let ce = (day + 719_163).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    NaiveDate::from_num_days_from_ce_opt(ce).unwrap_or(if day < 0 {
+        NaiveDate::MIN
+    } else {
+        NaiveDate::MAX
+    })
+}
+
+/// Who counts as the same visitor for unique scans: the client address and user agent, hashed
+/// so the HyperLogLog input is short and fixed-size (64 bits is plenty for a probabilistic count).
+pub fn visitor_key(ip: &str, user_agent: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(ip.as_bytes());
+    hasher.update([0]);
+    hasher.update(user_agent.as_bytes());
+    hex::encode(&hasher.finalize()[..8])
+}
+
+/// Breakdown values longer than this are cut: they are hash fields, and a hostile client controls
+/// some of them.
+pub const MAX_DIMENSION_VALUE: usize = 200;
+
+/// What scans are broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    Country,
+    City,
+    Device,
+    Browser,
+    Os,
+    Referrer,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 6] = [
+        Dimension::Country,
+        Dimension::City,
+        Dimension::Device,
+        Dimension::Browser,
+        Dimension::Os,
+        Dimension::Referrer,
+    ];
+
+    /// The name used in storage keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Country => "country",
+            Dimension::City => "city",
+            Dimension::Device => "device",
+            Dimension::Browser => "browser",
+            Dimension::Os => "os",
+            Dimension::Referrer => "referrer",
+        }
+    }
+
+    /// The event's value in this dimension; empty when unknown. Referrers count by host: full
+    /// URLs (with their query strings) would make one breakdown entry per click.
+    pub fn value(self, event: &ScanEvent) -> Cow<'_, str> {
+        let raw = match self {
+            Dimension::Country => &event.country,
+            Dimension::City => &event.city,
+            Dimension::Device => &event.device,
+            Dimension::Browser => &event.browser,
+            Dimension::Os => &event.os,
+            Dimension::Referrer => return referrer_host(&event.referrer),
+        };
+        Cow::Borrowed(truncate(raw))
+    }
+}
+
+/// The host of a `Referer` header (lowercase), the header itself (cut) when it is not a URL with
+/// a host, empty when absent.
+pub fn referrer_host(referrer: &str) -> Cow<'_, str> {
+    if referrer.is_empty() {
+        return Cow::Borrowed("");
+    }
+    match url::Url::parse(referrer) {
+        Ok(url) => match url.host_str() {
+            Some(host) => Cow::Owned(truncate(host).to_ascii_lowercase()),
+            None => Cow::Borrowed(truncate(referrer)),
+        },
+        Err(_) => Cow::Borrowed(truncate(referrer)),
+    }
+}
+
+fn truncate(value: &str) -> &str {
+    if value.len() <= MAX_DIMENSION_VALUE {
+        return value;
+    }
+    let mut end = MAX_DIMENSION_VALUE;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }
 
 #[cfg(test)]
@@ -91,5 +218,44 @@ mod tests {
         assert_eq!(a.per_day[&20_000], 1);
         assert_eq!(a.per_day[&19_999], 1);
         assert_eq!(inc["b"].scans, 1);
+    }
+
+    #[test]
+    fn local_dates_follow_the_zone() {
+        // 2026-01-14T04:30:00Z is 23:30 on the 13th in New York and 05:30 on the 14th in Berlin.
+        let ms = 1_768_365_000_000;
+        let ny = local_date(ms, chrono_tz::America::New_York);
+        assert_eq!(ny.to_string(), "2026-01-13");
+        assert_eq!(
+            local_date(ms, chrono_tz::Europe::Berlin).to_string(),
+            "2026-01-14"
+        );
+        assert_eq!(local_date(ms, chrono_tz::UTC).to_string(), "2026-01-14");
+        assert_eq!(day_date(day_number(ny)), ny);
+        assert_eq!(day_number(local_date(ms, chrono_tz::UTC)), utc_day(ms));
+    }
+
+    #[test]
+    fn buckets_are_five_minutes_on_the_epoch() {
+        assert_eq!(bucket_start(0), 0);
+        assert_eq!(bucket_start(BUCKET_MS - 1), 0);
+        assert_eq!(bucket_start(BUCKET_MS), BUCKET_MS);
+        assert_eq!(bucket_start(-1), -BUCKET_MS);
+    }
+
+    #[test]
+    fn dimension_values_are_bounded_and_referrers_count_by_host() {
+        let mut e = event("a", 1, false);
+        e.referrer = "https://WWW.Example.com/path?q=1".into();
+        assert_eq!(Dimension::Referrer.value(&e), "www.example.com");
+        e.referrer = "not a url".into();
+        assert_eq!(Dimension::Referrer.value(&e), "not a url");
+        e.city = "é".repeat(150);
+        let city = Dimension::City.value(&e);
+        assert!(city.len() <= MAX_DIMENSION_VALUE && city.chars().all(|c| c == 'é'));
+        assert_eq!(Dimension::Device.value(&e), "mobile");
+        assert_eq!(visitor_key("1.2.3.4", "ua").len(), 16);
+        assert_ne!(visitor_key("1.2.3.4", "ua"), visitor_key("1.2.3.40", "ua"));
+        assert_ne!(visitor_key("1.2.3.4", "x"), visitor_key("1.2.3.4x", ""));
     }
 }

@@ -1,0 +1,413 @@
+//! The production aggregator's storage: rollups and detailed events in Redis.
+//!
+//! The Kafka consumer hands over batches of `(partition, offset, event)`; each batch is applied by
+//! ONE Lua script call (EVALSHA), which Redis runs atomically. The script records the highest
+//! offset per partition in the same call, so the counts and the offsets they reflect always move
+//! together: after a crash at any point the consumer seeks to the stored offset + 1, and events
+//! replayed at or below it are skipped. An event that reached the topic twice (a producer retry, a
+//! spool replay) has its id already in the code's event set and is skipped too.
+//!
+//! Everything that needs a time zone, a hash or a URL parse is computed here in Rust and passed to
+//! the script as arguments, so the Lua only adds numbers and writes keys.
+//!
+//! Keys (`{p}` is the key prefix, e.g. `qredge:`; dates are `YYYY-MM-DD`; times epoch ms):
+//!
+//! - `{p}offsets:{topic}:{group}` hash: partition → highest offset applied.
+//! - `{p}qr:{qrId}:counts` hash, every counter of a code (so one batch reads and writes them with one HMGET and one HSET):
+//!   `total` headline scans, `bots` bot scans, `last` newest scan time (bots included),
+//!   `day:{localDate}` headline scans per date in the team's zone (kept forever: a field a day),
+//!   `{dimension}:{value}` all-time headline scans per country, city, device, browser, os and referrer host,
+//!   and the script's bookkeeping: `exp:events`, `exp:5m`, `exp:uniq` (expiries already set), `trimmed` (last trim).
+//! - `{p}qr:{qrId}:5m:{utcDate}` hash: 5-minute bucket start → headline scans; a key per UTC day, expiring a retention after the day ends.
+//! - `{p}qr:{qrId}:uniq:{localDate}` HyperLogLog of visitor keys (a hash of IP + user agent); expires a retention after the date ends.
+//! - `{p}qr:{qrId}:events` sorted set: event id scored by scan time. It is also the dedupe set: an id found in it was applied.
+//! - `{p}qr:{qrId}:events:json` hash: event id → the event as JSON.
+//!
+//! Retention: a batch removes from both event keys of a code the events older than
+//! `retention_days` (hourly per code, or at once when the batch brings an event that old), at
+//! most 1000 per code and batch so that a lowered retention cannot stall Redis; and both keys
+//! expire about `retention_days` after the code's newest scan, so codes nobody scans any more lose
+//! their events too. Event ids are remembered for dedupe exactly as long as the events: a
+//! duplicate that arrives after its original left retention is counted again (spool replays are
+//! hours old, not weeks). Counts in `counts` are kept forever.
+//!
+//! Redis Cluster: a script may only touch keys of one hash slot, and one batch touches the
+//! offsets key and the keys of many codes. No hash tag is added here; instead the prefix may carry
+//! one: a prefix such as `{qredge}:` puts every key in one slot, which is valid on Cluster but
+//! puts all the data on one primary (Cluster then buys failover, not scale). Real sharding would
+//! tag keys by Kafka partition (codes are keyed by qrId, so a code lives in one partition) and
+//! apply one script per partition, at the cost of readers having to know a code's partition.
+//! Tests and the default deployment use a single Redis node.
+//!
+//! The script must not fail half-way: Redis does not roll a script back, so an error after some
+//! writes would leave them without the offsets. So the arguments are built here such that the
+//! script cannot hit a Lua error (every number it parses was formatted by Rust, every day it looks
+//! up is in the table it is given), it touches only keys of the types above, and its `#!lua`
+//! shebang makes Redis refuse the whole call up front when out of memory, rather than fail at
+//! some write in the middle. Run this Redis with `maxmemory-policy noeviction`: an evicted
+//! event set or offsets hash would mean counting twice. Needs Redis 7.0 or later (the shebang).
+//!
+//! Cost: Redis runs every script on its one thread, and the calls the script makes cost far more
+//! than the Lua around them, so the script makes a handful of calls per code in the batch and none
+//! per event (see `redis_apply.lua`); a batch of events for few, busy codes is cheapest.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script, ScriptInvocation};
+
+use super::rollup::{
+    bucket_start, day_date, day_number, local_date, visitor_key, Dimension, Overview,
+};
+use crate::clock::{now_ms, utc_day, MS_PER_DAY};
+use crate::model::ScanEvent;
+
+/// Values passed to the script per event: partition, offset, eventId, qrId, scanTime, bot (1/0),
+/// JSON, local day number, visitor key, then one value per `Dimension::ALL`. Bots carry empty
+/// strings after the JSON: they are stored, not counted.
+const FIELDS_PER_EVENT: usize = 9 + Dimension::ALL.len();
+
+/// The batch script: see the file for what it does per code and why.
+const APPLY_LUA: &str = include_str!("redis_apply.lua");
+
+/// How long one call may take before the client gives up on it. A batch of thousands of events
+/// takes tens of milliseconds; the client's default (500 ms) would turn a slow moment into a
+/// retry. A timed-out call may still have been applied: the retry is then skipped by its offsets.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Scan times the script works with: within what a Lua number (a double) holds exactly and chrono
+/// can date (about ±250 000 years). Only a corrupt event is outside; it is kept (its JSON says
+/// what it said) and counted at the nearest representable time rather than failing the batch.
+const MAX_SCRIPT_TIME: i64 = 8_000_000_000_000_000;
+
+fn script_time(scan_time: i64) -> i64 {
+    scan_time.clamp(-MAX_SCRIPT_TIME, MAX_SCRIPT_TIME)
+}
+
+/// `total`, `bots`, `last` and the two days' counts, as HMGET returns them.
+type OverviewFields = (
+    Option<u64>,
+    Option<u64>,
+    Option<i64>,
+    Option<u64>,
+    Option<u64>,
+);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedisAnalyticsError {
+    #[error("redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("a scan event could not be encoded or read: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("invalid redis analytics configuration: {0}")]
+    Config(&'static str),
+}
+
+/// Rollups and detailed events in Redis. Cheap to clone: clones share one multiplexed
+/// connection, on which concurrent calls are pipelined.
+#[derive(Clone)]
+pub struct RedisAnalytics {
+    conn: ConnectionManager,
+    apply_script: Script,
+    prefix: String,
+    retention_days: u32,
+}
+
+impl std::fmt::Debug for RedisAnalytics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAnalytics")
+            .field("prefix", &self.prefix)
+            .field("retention_days", &self.retention_days)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisAnalytics {
+    /// Connects (reconnecting on its own later) and loads the script, so that a Redis that cannot
+    /// run it fails here rather than at the first batch.
+    pub async fn connect(
+        url: &str,
+        key_prefix: &str,
+        retention_days: u32,
+    ) -> Result<Self, RedisAnalyticsError> {
+        if retention_days == 0 {
+            return Err(RedisAnalyticsError::Config(
+                "retention_days must be at least 1: event ids are deduplicated for as long as events are kept",
+            ));
+        }
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(Duration::from_secs(5)));
+        let mut conn = ConnectionManager::new_with_config(client, config).await?;
+        let apply_script = Script::new(APPLY_LUA);
+        apply_script.prepare_invoke().load_async(&mut conn).await?;
+        Ok(Self {
+            conn,
+            apply_script,
+            prefix: key_prefix.to_owned(),
+            retention_days,
+        })
+    }
+
+    fn retention_ms(&self) -> i64 {
+        i64::from(self.retention_days) * MS_PER_DAY
+    }
+
+    fn qr_key(&self, qr_id: &str, suffix: &str) -> String {
+        format!("{}qr:{qr_id}:{suffix}", self.prefix)
+    }
+
+    fn offsets_key(&self, topic: &str, group: &str) -> String {
+        format!("{}offsets:{topic}:{group}", self.prefix)
+    }
+
+    /// Applies one batch consumed from `topic` by `group` in one atomic script call: events at or
+    /// below their partition's stored offset, and events whose id was already applied, are
+    /// skipped; the rest are counted (bots apart) and stored; the highest offset per partition
+    /// is recorded. `zones` gives a team's time zone for its per-day counts. Resolves to how many
+    /// events were new (bots included), the same as the embedded store.
+    ///
+    /// The batch is encoded when this is called and the returned future only sends it: so the
+    /// future is `Send` (a consumer can spawn it) whatever `zones` captures, and it borrows
+    /// neither `zones` nor the batch.
+    ///
+    /// Apply the batches of one partition one after another, each after the previous one
+    /// succeeded: if a later batch landed while an earlier one failed, the stored offset would be
+    /// past the earlier batch and its retry would be skipped as already applied (lost). Batches
+    /// of different partitions may be in flight together. An error (a timeout included) does not
+    /// say whether the batch was applied: retrying it is always safe.
+    pub fn apply(
+        &self,
+        topic: &str,
+        group: &str,
+        batch: &[(i32, i64, ScanEvent)],
+        zones: &dyn Fn(&str) -> Tz,
+    ) -> impl Future<Output = Result<usize, RedisAnalyticsError>> + Send + '_ {
+        let call = if batch.is_empty() {
+            Ok(None)
+        } else {
+            self.encode(topic, group, batch, zones).map(Some)
+        };
+        let mut conn = self.conn.clone();
+        async move {
+            let Some(call) = call? else {
+                return Ok(0);
+            };
+            let new: i64 = call.invoke_async(&mut conn).await?;
+            Ok(usize::try_from(new).unwrap_or(0))
+        }
+    }
+
+    /// The script call for a batch: the layout at the top of `redis_apply.lua`.
+    fn encode(
+        &self,
+        topic: &str,
+        group: &str,
+        batch: &[(i32, i64, ScanEvent)],
+        zones: &dyn Fn(&str) -> Tz,
+    ) -> Result<ScriptInvocation<'_>, RedisAnalyticsError> {
+        let retention = self.retention_ms();
+        let now = now_ms();
+        // The local day of each counted event, and the dates of every day number the script
+        // will need as text (local days and the UTC days of the 5-minute bucket keys).
+        let mut zone_of_team: HashMap<&str, Tz> = HashMap::new();
+        let mut dates: BTreeMap<i64, String> = BTreeMap::new();
+        let mut local_days = Vec::with_capacity(batch.len());
+        for (_, _, event) in batch {
+            if event.bot {
+                local_days.push(None);
+                continue;
+            }
+            let zone = *zone_of_team
+                .entry(event.team_id.as_str())
+                .or_insert_with(|| zones(&event.team_id));
+            let time = script_time(event.scan_time);
+            let day = day_number(local_date(time, zone));
+            for d in [day, utc_day(time)] {
+                dates.entry(d).or_insert_with(|| day_date(d).to_string());
+            }
+            local_days.push(Some(day));
+        }
+        let mut call = self.apply_script.prepare_invoke();
+        call.key(self.offsets_key(topic, group))
+            .arg(&self.prefix)
+            .arg(now)
+            .arg(now.saturating_sub(retention))
+            .arg(retention)
+            .arg(dates.len())
+            .arg(batch.len());
+        for (day, date) in &dates {
+            call.arg(day).arg(date);
+        }
+        for ((partition, offset, event), local_day) in batch.iter().zip(local_days) {
+            call.arg(partition)
+                .arg(offset)
+                .arg(&event.event_id)
+                .arg(&event.qr_id)
+                .arg(script_time(event.scan_time))
+                .arg(if event.bot { "1" } else { "0" })
+                .arg(serde_json::to_string(event)?);
+            let Some(day) = local_day else {
+                call.arg(&[""; FIELDS_PER_EVENT - 7][..]);
+                continue;
+            };
+            call.arg(day)
+                .arg(visitor_key(&event.ip_address, &event.user_agent));
+            for dimension in Dimension::ALL {
+                call.arg(dimension.value(event).as_ref());
+            }
+        }
+        Ok(call)
+    }
+
+    /// The highest offset applied per partition of `topic` for `group`: on assignment the
+    /// consumer seeks each partition to this + 1 (Redis, not Kafka, is the source of truth).
+    pub async fn committed_offsets(
+        &self,
+        topic: &str,
+        group: &str,
+    ) -> Result<HashMap<i32, i64>, RedisAnalyticsError> {
+        let mut conn = self.conn.clone();
+        Ok(conn.hgetall(self.offsets_key(topic, group)).await?)
+    }
+
+    /// Headline counts as of `now_ms`, "today" and "yesterday" being dates in `zone` (the zone
+    /// the events were applied with).
+    pub async fn overview(
+        &self,
+        qr_id: &str,
+        now_ms: i64,
+        zone: Tz,
+    ) -> Result<Overview, RedisAnalyticsError> {
+        let today = local_date(now_ms, zone);
+        let yesterday = today.pred_opt().unwrap_or(today);
+        let mut conn = self.conn.clone();
+        let (total, bots, last, today_scans, yesterday_scans): OverviewFields = redis::cmd("HMGET")
+            .arg(self.qr_key(qr_id, "counts"))
+            .arg("total")
+            .arg("bots")
+            .arg("last")
+            .arg(format!("day:{today}"))
+            .arg(format!("day:{yesterday}"))
+            .query_async(&mut conn)
+            .await?;
+        Ok(Overview {
+            total_scans: total.unwrap_or(0),
+            today_scans: today_scans.unwrap_or(0),
+            yesterday_scans: yesterday_scans.unwrap_or(0),
+            bot_scans: bots.unwrap_or(0),
+            last_scan_time: last,
+            today: day_number(today),
+        })
+    }
+
+    /// A code's events with `start <= scanTime <= end`, newest first, at most `limit`.
+    pub async fn events(
+        &self,
+        qr_id: &str,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> Result<Vec<ScanEvent>, RedisAnalyticsError> {
+        if start > end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn
+            .zrevrangebyscore_limit(self.qr_key(qr_id, "events"), end, start, 0, limit as isize)
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Two steps, so an event trimmed in between is simply missing (None), never an error.
+        let json: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.qr_key(qr_id, "events:json"))
+            .arg(&ids)
+            .query_async(&mut conn)
+            .await?;
+        json.into_iter()
+            .flatten()
+            .map(|j| serde_json::from_str(&j).map_err(RedisAnalyticsError::from))
+            .collect()
+    }
+
+    /// Unique visitors (approximate, HyperLogLog: about 0.8% standard error) on a date in the
+    /// team's zone; 0 once the date is out of retention.
+    pub async fn unique_scans(
+        &self,
+        qr_id: &str,
+        day: NaiveDate,
+    ) -> Result<u64, RedisAnalyticsError> {
+        let mut conn = self.conn.clone();
+        Ok(conn
+            .pfcount(self.qr_key(qr_id, &format!("uniq:{day}")))
+            .await?)
+    }
+
+    /// Non-empty 5-minute buckets `(bucket start, headline scans)` overlapping `[start, end]`,
+    /// oldest first. Only buckets within retention exist.
+    pub async fn buckets(
+        &self,
+        qr_id: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(i64, u64)>, RedisAnalyticsError> {
+        // Clamp to where buckets can exist, so a huge range does not read thousands of keys.
+        let now = now_ms();
+        let start = bucket_start(start).max(now - self.retention_ms() - 2 * MS_PER_DAY);
+        let end = end.min(now + 2 * MS_PER_DAY);
+        if start > end {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for day in utc_day(start)..=utc_day(end) {
+            pipe.hgetall(self.qr_key(qr_id, &format!("5m:{}", day_date(day))));
+        }
+        let mut conn = self.conn.clone();
+        let days: Vec<HashMap<i64, u64>> = pipe.query_async(&mut conn).await?;
+        let mut out: Vec<(i64, u64)> = days
+            .into_iter()
+            .flatten()
+            .filter(|(bucket, _)| (start..=end).contains(bucket))
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// All-time headline scans per value of `dimension`, most first (ties by value). Unknown
+    /// values are counted under "".
+    pub async fn breakdown(
+        &self,
+        qr_id: &str,
+        dimension: Dimension,
+    ) -> Result<Vec<(String, u64)>, RedisAnalyticsError> {
+        let mut conn = self.conn.clone();
+        let counts: Vec<(String, String)> = conn.hgetall(self.qr_key(qr_id, "counts")).await?;
+        let field_prefix = format!("{}:", dimension.name());
+        let mut out: Vec<(String, u64)> = counts
+            .into_iter()
+            .filter_map(|(field, count)| {
+                let value = field.strip_prefix(&field_prefix)?;
+                Some((value.to_owned(), count.parse().ok()?))
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_and_the_rust_side_agree_on_the_argument_layout() {
+        assert!(APPLY_LUA.contains(&format!("local EVENT_FIELDS = {FIELDS_PER_EVENT}\n")));
+        assert!(APPLY_LUA.starts_with("#!lua\n"));
+    }
+}
