@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use qredge::config::Config;
+use qredge::serve::Roles;
 
 #[derive(Parser)]
 #[command(
@@ -21,11 +22,20 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run every role in one process: API, edge, scan pipeline and aggregator.
-    Serve {
-        /// A TOML configuration file (see config/); environment variables override it.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-    },
+    Serve(ConfigArg),
+    /// Run the management API only.
+    Api(ConfigArg),
+    /// Run the scan edge only (with its scan pipeline).
+    Edge(ConfigArg),
+    /// Run the aggregator only: consume the Kafka topic of scans into the Redis rollups.
+    Aggregator(ConfigArg),
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// A TOML configuration file (see config/); environment variables override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -38,11 +48,22 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve { config } => match Config::load(config.as_deref()) {
-            Ok(config) => qredge::serve::run(config).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        },
+    let only = |api, edge, aggregator| Roles {
+        api,
+        edge,
+        aggregator,
+    };
+    let (args, roles) = match cli.command {
+        Command::Serve(args) => (args, Roles::ALL),
+        Command::Api(args) => (args, only(true, false, false)),
+        Command::Edge(args) => (args, only(false, true, false)),
+        Command::Aggregator(args) => (args, only(false, false, true)),
+    };
+    let result = match Config::load(args.config.as_deref()) {
+        Ok(config) => qredge::serve::run(config, roles)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,24 +1,47 @@
-//! `qredge serve`: every role in one process on the embedded defaults — the store, the edge,
-//! the in-process scan pipeline and the aggregator — with an orderly stop that loses no scan.
+//! Running qredge's roles. `serve` runs all of them in one process; `api`, `edge` and
+//! `aggregator` run one each. With no configuration everything is embedded (a local store, an
+//! in-process scan pipeline); a Redis URL moves the store to Redis, and Kafka brokers send scans
+//! through Kafka to the aggregators, which keep the rollups in Redis.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::aggregate::{Analytics, AnalyticsError};
+use crate::aggregate::consumer::{Aggregator, ConsumerError};
+use crate::aggregate::redis::{RedisAnalytics, RedisAnalyticsError};
+use crate::aggregate::{Analytics, AnalyticsError, AnalyticsReader};
 use crate::api::{self, AppState};
 use crate::config::{public_base_url, Config};
 use crate::edge::handler::EdgeState;
-use crate::edge::{server, sync};
+use crate::edge::{server, sync, sync_redis, RouteTable};
 use crate::ids::EventIds;
 use crate::model::validate::domain_of;
 use crate::pipeline::geoip::{GeoIp, GeoIpError};
+use crate::pipeline::kafka::{ensure_topic, KafkaError, ScanProducer};
 use crate::pipeline::worker::{Delivery, Worker};
 use crate::pipeline::{Enricher, ScanSink, Spool};
+use crate::store::redis::RedisStore;
 use crate::store::{Bootstrap, EmbeddedStore, Store, StoreError};
+
+/// Which roles this process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub api: bool,
+    pub edge: bool,
+    pub aggregator: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles {
+        api: true,
+        edge: true,
+        aggregator: true,
+    };
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -26,8 +49,14 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Analytics(#[from] AnalyticsError),
+    #[error("cannot reach Redis for the analytics: {0}")]
+    RedisAnalytics(#[from] RedisAnalyticsError),
     #[error(transparent)]
     GeoIp(#[from] GeoIpError),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Consumer(#[from] ConsumerError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -35,6 +64,8 @@ pub enum ServeError {
     },
     #[error("cannot open the scan spool: {0}")]
     Spool(std::io::Error),
+    #[error("{0}")]
+    Setup(&'static str),
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
@@ -47,97 +78,227 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError>
     Ok((listener, bound))
 }
 
-pub async fn run(config: Config) -> Result<(), ServeError> {
-    let data_dir = config.data_dir.clone();
-    let embedded = EmbeddedStore::open(&data_dir)?;
-    let store = Store::Embedded(embedded.clone());
-    let analytics = Arc::new(Analytics::open(&data_dir)?);
-    let spool = Arc::new(Spool::open(&data_dir.join("spool")).map_err(ServeError::Spool)?);
-    let geoip = config
-        .geoip
-        .database
-        .as_deref()
-        .map(GeoIp::open)
-        .transpose()?;
-    if geoip.is_none() {
-        tracing::info!("no GeoIP database configured: scans carry no country or city");
-    }
+/// The backends chosen by the configuration, opened once and shared by the roles.
+struct Backends {
+    store: Store,
+    embedded: Option<EmbeddedStore>,
+    redis: Option<RedisStore>,
+    /// The embedded aggregator (no Kafka), or None when scans go through Kafka.
+    local_analytics: Option<Arc<Analytics>>,
+    redis_analytics: Option<RedisAnalytics>,
+}
 
-    let (edge_listener, edge_addr) = bind(config.edge.listen).await?;
-    let (api_listener, api_addr) = bind(config.api.listen).await?;
-    let edge_base_url = public_base_url(&config.edge.public_url, edge_addr);
-    let api_base_url = public_base_url(&config.api.public_url, api_addr);
-    let default_domain = url::Url::parse(&edge_base_url)
-        .map(|u| domain_of(&u))
-        .unwrap_or_else(|_| format!("localhost:{}", edge_addr.port()));
-    if let Some(bootstrap) = store.bootstrap_if_empty(&data_dir, &default_domain).await? {
-        print_bootstrap(&bootstrap, &data_dir);
-    }
-
-    // Pipeline: the edge's sink feeds the worker, which enriches and aggregates.
-    let (sink, receiver) = ScanSink::new(config.pipeline.queue_capacity, Arc::clone(&spool));
-    let worker = Worker {
-        receiver,
-        spool,
-        enricher: Arc::new(Enricher::new(geoip)),
-        delivery: Delivery::Embedded(Arc::clone(&analytics)),
-        batch_size: config.pipeline.batch_size.max(1),
+async fn open_backends(config: &Config) -> Result<Backends, ServeError> {
+    let kafka = !config.kafka.brokers.trim().is_empty();
+    let redis = if config.redis.url.is_empty() {
+        None
+    } else {
+        Some(RedisStore::connect(&config.redis.url, &config.redis.key_prefix).await?)
     };
-    let pipeline_stop = CancellationToken::new();
-    let pipeline = tokio::spawn(worker.run(pipeline_stop.clone()));
-
-    // Edge: the route table, kept in step with the store, and the server.
-    let stop = CancellationToken::new();
-    let (table, changes) = sync::initial_table(&embedded).await?;
-    tokio::spawn(sync::follow_changes(
-        embedded,
-        Arc::clone(&table),
-        changes,
-        stop.clone(),
-    ));
-    let edge_state = Arc::new(EdgeState {
-        table,
-        sink,
-        event_ids: EventIds::new(),
-    });
-    let edge = tokio::spawn(server::serve(
-        edge_listener,
-        edge_state,
-        config.edge.clone(),
-        stop.clone(),
-    ));
-
-    // API.
-    let state = AppState {
-        store,
-        analytics,
-        edge_base_url: edge_base_url.as_str().into(),
-        api_base_url: api_base_url.as_str().into(),
-    };
-    let app = api::router(state, config.api.max_body_bytes);
-    let api_stop = stop.clone();
-    let api = tokio::spawn(async move {
-        let served = axum::serve(api_listener, app)
-            .with_graceful_shutdown(api_stop.cancelled_owned())
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the API server failed");
+    if kafka && redis.is_none() {
+        return Err(ServeError::Setup(
+            "scans through Kafka need Redis for the rollups: set redis.url (QREDGE_REDIS_URL)",
+        ));
+    }
+    let (store, embedded) = match &redis {
+        Some(redis) => (Store::Redis(redis.clone()), None),
+        None => {
+            let embedded = EmbeddedStore::open(&config.data_dir)?;
+            (Store::Embedded(embedded.clone()), Some(embedded))
         }
-    });
+    };
+    let (local_analytics, redis_analytics) = if kafka {
+        let analytics = RedisAnalytics::connect(
+            &config.redis.url,
+            &config.redis.key_prefix,
+            config.aggregator.retention_days,
+        )
+        .await?;
+        (None, Some(analytics))
+    } else {
+        (Some(Arc::new(Analytics::open(&config.data_dir)?)), None)
+    };
+    Ok(Backends {
+        store,
+        embedded,
+        redis,
+        local_analytics,
+        redis_analytics,
+    })
+}
 
-    tracing::info!(%edge_addr, %api_addr, %edge_base_url, "qredge is serving");
-    println!("qredge ready edge=http://{edge_addr}/ api=http://{api_addr}/");
+pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
+    let all = roles.api && roles.edge && roles.aggregator;
+    if !all && config.redis.url.is_empty() {
+        return Err(ServeError::Setup(
+            "roles in separate processes share their state through Redis: set redis.url \
+             (QREDGE_REDIS_URL), or run them all with `qredge serve`",
+        ));
+    }
+    let backends = open_backends(&config).await?;
+    let stop = CancellationToken::new();
+    let pipeline_stop = CancellationToken::new();
+    let mut servers: Vec<JoinHandle<()>> = Vec::new();
+    let mut pipeline = None;
+    let mut ready = String::from("qredge ready");
+
+    // The edge first: its bound address is the public base URL printed codes carry.
+    let edge = if roles.edge {
+        Some(bind(config.edge.listen).await?)
+    } else {
+        None
+    };
+    let edge_addr = edge.as_ref().map_or(config.edge.listen, |(_, a)| *a);
+    let edge_base_url = public_base_url(&config.edge.public_url, edge_addr);
+
+    if let Some((listener, addr)) = edge {
+        let (table, follow) = edge_table(&backends, stop.clone()).await?;
+        servers.push(follow);
+        let spool =
+            Arc::new(Spool::open(&config.data_dir.join("spool")).map_err(ServeError::Spool)?);
+        let geoip = config
+            .geoip
+            .database
+            .as_deref()
+            .map(GeoIp::open)
+            .transpose()?;
+        if geoip.is_none() {
+            tracing::info!("no GeoIP database configured: scans carry no country or city");
+        }
+        let delivery = match &backends.local_analytics {
+            Some(analytics) => Delivery::Embedded(Arc::clone(analytics)),
+            None => {
+                ensure_topic(&config.kafka).await.unwrap_or_else(|e| {
+                    // The edge serves anyway; scans wait in the spool until Kafka is reachable.
+                    tracing::warn!(error = %e, "cannot make sure the scans topic exists");
+                });
+                Delivery::Kafka(Arc::new(ScanProducer::new(&config.kafka)?))
+            }
+        };
+        let (sink, receiver) = ScanSink::new(config.pipeline.queue_capacity, Arc::clone(&spool));
+        let worker = Worker {
+            receiver,
+            spool,
+            enricher: Arc::new(Enricher::new(geoip)),
+            delivery,
+            batch_size: config.pipeline.batch_size.max(1),
+        };
+        pipeline = Some(tokio::spawn(worker.run(pipeline_stop.clone())));
+        let state = Arc::new(EdgeState {
+            table,
+            sink,
+            event_ids: EventIds::new(),
+        });
+        servers.push(tokio::spawn(server::serve(
+            listener,
+            state,
+            config.edge.clone(),
+            stop.clone(),
+        )));
+        ready.push_str(&format!(" edge=http://{addr}/"));
+    }
+
+    if roles.api {
+        let (listener, addr) = bind(config.api.listen).await?;
+        let default_domain = url::Url::parse(&edge_base_url)
+            .map(|u| domain_of(&u))
+            .unwrap_or_else(|_| format!("localhost:{}", edge_addr.port()));
+        if let Some(bootstrap) = backends
+            .store
+            .bootstrap_if_empty(&config.data_dir, &default_domain)
+            .await?
+        {
+            print_bootstrap(&bootstrap, &config.data_dir);
+        }
+        let analytics = match (&backends.local_analytics, &backends.redis_analytics) {
+            (Some(local), _) => AnalyticsReader::Embedded(Arc::clone(local)),
+            (None, Some(redis)) => AnalyticsReader::Redis(redis.clone()),
+            (None, None) => unreachable!("one analytics backend is always open"),
+        };
+        let state = AppState {
+            store: backends.store.clone(),
+            analytics,
+            edge_base_url: edge_base_url.as_str().into(),
+            api_base_url: public_base_url(&config.api.public_url, addr)
+                .as_str()
+                .into(),
+        };
+        let app = api::router(state, config.api.max_body_bytes);
+        let api_stop = stop.clone();
+        servers.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(api_stop.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the API server failed");
+            }
+        }));
+        ready.push_str(&format!(" api=http://{addr}/"));
+    }
+
+    if roles.aggregator {
+        if let (Some(analytics), Some(store)) = (&backends.redis_analytics, &backends.redis) {
+            let aggregator = Aggregator::new(
+                &config.kafka.brokers,
+                &config.kafka.topic,
+                &config.aggregator.group,
+                analytics.clone(),
+                store.clone(),
+            )?;
+            servers.push(tokio::spawn(aggregator.run(stop.clone())));
+            ready.push_str(" aggregator=kafka");
+        } else if !(roles.edge && roles.api) {
+            return Err(ServeError::Setup(
+                "the aggregator role consumes Kafka: set kafka.brokers and redis.url",
+            ));
+        }
+        // Embedded: the edge's pipeline worker is the aggregator.
+    }
+
+    tracing::info!(%edge_base_url, "qredge is serving");
+    println!("{ready}");
     let _ = std::io::stdout().flush();
 
     shutdown_signal().await;
     tracing::info!("stopping: finishing requests, then delivering queued scans");
     stop.cancel();
-    let _ = edge.await;
-    let _ = api.await;
+    for server in servers {
+        let _ = server.await;
+    }
     pipeline_stop.cancel();
-    let _ = pipeline.await;
+    if let Some(pipeline) = pipeline {
+        let _ = pipeline.await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The edge's route table, kept current by a follower task of the store in use.
+async fn edge_table(
+    backends: &Backends,
+    stop: CancellationToken,
+) -> Result<(Arc<arc_swap::ArcSwap<RouteTable>>, JoinHandle<()>), ServeError> {
+    if let Some(embedded) = &backends.embedded {
+        let (table, changes) = sync::initial_table(embedded).await?;
+        let follow = tokio::spawn(sync::follow_changes(
+            embedded.clone(),
+            Arc::clone(&table),
+            changes,
+            stop,
+        ));
+        return Ok((table, follow));
+    }
+    let redis = backends.redis.clone().expect("a store is always open");
+    let (table, after) = sync_redis::load_table(&redis).await?;
+    tracing::info!(routes = table.len(), "route table loaded from Redis");
+    let table = Arc::new(arc_swap::ArcSwap::from_pointee(table));
+    let follow = tokio::spawn(sync_redis::follow_changes(
+        redis,
+        Arc::clone(&table),
+        after,
+        stop,
+    ));
+    Ok((table, follow))
 }
 
 fn print_bootstrap(bootstrap: &Bootstrap, data_dir: &std::path::Path) {

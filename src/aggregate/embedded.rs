@@ -29,6 +29,8 @@ pub enum AnalyticsError {
     Corrupt(#[from] serde_json::Error),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the analytics (Redis) are unavailable: {0}")]
+    Redis(#[from] super::redis::RedisAnalyticsError),
 }
 
 from_redb_errors!(AnalyticsError);

@@ -2,10 +2,13 @@
 //! `rollup` is the pure arithmetic; `embedded` stores it in a local redb file, `redis` in Redis
 //! (the production topology, fed by the Kafka consumer).
 
+pub mod consumer;
 pub mod embedded;
+pub mod reader;
 pub mod redis;
 pub mod rollup;
 
 pub use embedded::{Analytics, AnalyticsError};
+pub use reader::AnalyticsReader;
 pub use redis::{RedisAnalytics, RedisAnalyticsError};
 pub use rollup::{Dimension, Overview};

@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::body::ApiJson;
 use super::qrs::team_qr;
 use super::view::ok;
-use super::{blocking, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::clock::{format_day, now_ms};
 
 /// Codes one analytics request may name.
@@ -59,8 +59,7 @@ pub async fn detailed(
         }
     };
     team_qr(&state.store, &caller.team.id, &id).await?;
-    let analytics = state.analytics.clone();
-    let events = blocking(move || Ok(analytics.events(&id, start, end, limit)?)).await?;
+    let events = state.analytics.events(&id, start, end, limit).await?;
     Ok(ok(events))
 }
 
@@ -84,22 +83,18 @@ pub async fn bulk(
     for id in &request.qr_ids {
         team_qr(&state.store, &caller.team.id, id).await?;
     }
-    let analytics = state.analytics.clone();
-    let events = blocking(move || {
-        let mut events = Vec::new();
-        for id in &request.qr_ids {
-            events.extend(analytics.events(
-                id,
-                request.start_time,
-                request.end_time,
-                MAX_EVENTS,
-            )?);
-        }
-        events.sort_by_key(|e| std::cmp::Reverse(e.scan_time));
-        events.truncate(MAX_EVENTS);
-        Ok(events)
-    })
-    .await?;
+    let mut events = Vec::new();
+    for id in &request.qr_ids {
+        let range = (request.start_time, request.end_time);
+        events.extend(
+            state
+                .analytics
+                .events(id, range.0, range.1, MAX_EVENTS)
+                .await?,
+        );
+    }
+    events.sort_by_key(|e| std::cmp::Reverse(e.scan_time));
+    events.truncate(MAX_EVENTS);
     Ok(ok(events))
 }
 
@@ -140,12 +135,12 @@ pub async fn overviews(
     for id in &request.qr_ids {
         qrs.push(team_qr(&state.store, &caller.team.id, id).await?);
     }
-    let analytics = state.analytics.clone();
-    let views = blocking(move || {
-        let now = now_ms();
-        let mut views = Vec::with_capacity(qrs.len());
-        for qr in qrs {
-            let o = analytics.overview(&qr.id, now)?;
+    let now = now_ms();
+    let zone = caller.team.zone();
+    let mut views = Vec::with_capacity(qrs.len());
+    for qr in qrs {
+        let o = state.analytics.overview(&qr.id, now, zone).await?;
+        {
             let today_date = format_day(o.today);
             views.push(OverviewView {
                 id: qr.id,
@@ -163,8 +158,6 @@ pub async fn overviews(
                 leads_updated_at: qr.created_at,
             });
         }
-        Ok(views)
-    })
-    .await?;
+    }
     Ok(ok(views))
 }

@@ -80,6 +80,15 @@ impl From<StoreError> for ApiError {
 
 impl From<AnalyticsError> for ApiError {
     fn from(e: AnalyticsError) -> Self {
-        ApiError::internal(e)
+        match e {
+            AnalyticsError::Redis(e) => {
+                tracing::warn!(error = %e, "the analytics are unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the analytics store (Redis) is unavailable; retry shortly",
+                )
+            }
+            other => ApiError::internal(other),
+        }
     }
 }

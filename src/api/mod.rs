@@ -16,7 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::aggregate::Analytics;
+use crate::aggregate::AnalyticsReader;
 use crate::store::Store;
 
 pub use error::ApiError;
@@ -25,7 +25,7 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub analytics: Arc<Analytics>,
+    pub analytics: AnalyticsReader,
     /// The base URL printed codes carry (ends in '/').
     pub edge_base_url: Arc<str>,
     /// The API's own base URL (ends in '/'), for `qrImageUrl`.
@@ -54,13 +54,4 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
-}
-
-/// Runs blocking store work off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::internal(format!("a storage task failed: {e}")))?
 }
