@@ -87,6 +87,10 @@ impl Aggregator {
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
+            // A crashed aggregator's partitions move to the others after this long (librdkafka's
+            // 45 s default would stall counting for most of a minute).
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
             .create()?;
         consumer.subscribe(&[topic])?;
         Ok(Self {

@@ -38,6 +38,8 @@ pub struct Server {
 
 /// How to start a server: a data directory, optional config file text, extra environment.
 pub struct Launch {
+    /// The subcommand: serve (default), api, edge or aggregator.
+    pub role: String,
     pub data_dir: PathBuf,
     pub config: Option<String>,
     pub env: Vec<(String, String)>,
@@ -46,6 +48,7 @@ pub struct Launch {
 impl Launch {
     pub fn new(data_dir: &Path) -> Self {
         Self {
+            role: "serve".into(),
             data_dir: data_dir.to_owned(),
             config: None,
             env: Vec::new(),
@@ -57,6 +60,11 @@ impl Launch {
         self
     }
 
+    pub fn role(mut self, role: &str) -> Self {
+        self.role = role.into();
+        self
+    }
+
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.into(), value.into()));
         self
@@ -64,7 +72,7 @@ impl Launch {
 
     pub fn start(self) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_qredge"));
-        command.arg("serve");
+        command.arg(&self.role);
         if let Some(text) = &self.config {
             let path = self.data_dir.with_extension("toml");
             std::fs::write(&path, text).unwrap();
@@ -117,16 +125,26 @@ impl Launch {
                 }
             }
         };
+        // Roles that do not serve HTTP leave their field out: empty here.
         let field = |name: &str| {
             ready
                 .split_whitespace()
                 .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-                .unwrap_or_else(|| panic!("ready line names {name}: {ready}"))
+                .unwrap_or_default()
                 .trim_end_matches('/')
                 .to_owned()
         };
         let (edge, api) = (field("edge"), field("api"));
-        let credentials = read_bootstrap(&self.data_dir);
+        let credentials = if self.data_dir.join("bootstrap.json").exists() {
+            read_bootstrap(&self.data_dir)
+        } else {
+            Credentials {
+                org_id: String::new(),
+                team_id: String::new(),
+                client_id: String::new(),
+                client_secret: String::new(),
+            }
+        };
         let client = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -226,7 +244,11 @@ impl Server {
     /// Polls the overview until `totalScans` reaches `expected` (scans flow asynchronously),
     /// then returns it; panics with the last value after 20 s.
     pub fn wait_for_total(&self, qr_id: &str, expected: u64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_for_total_within(qr_id, expected, Duration::from_secs(20))
+    }
+
+    pub fn wait_for_total_within(&self, qr_id: &str, expected: u64, wait: Duration) -> Value {
+        let deadline = Instant::now() + wait;
         loop {
             let overview = self.overview(qr_id);
             if overview["totalScans"].as_u64() == Some(expected) || Instant::now() > deadline {
@@ -254,6 +276,12 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, then wait for the exit.
