@@ -281,6 +281,15 @@ mod tests {
     }
 
     #[test]
+    fn the_production_example_names_redis_and_kafka() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/production.toml");
+        let c = Config::from_file(&path).expect("config/production.toml parses");
+        assert!(c.redis.url.starts_with("redis://"));
+        assert!(!c.kafka.brokers.is_empty());
+        assert_eq!(c.aggregator.group, "qredge-aggregator");
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         let env: HashMap<&str, &str> = [
             ("QREDGE_DATA_DIR", "/tmp/q"),
