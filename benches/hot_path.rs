@@ -16,7 +16,7 @@ use qredge::aggregate::Analytics;
 use qredge::edge::handler::{respond, EdgeState};
 use qredge::edge::RouteTable;
 use qredge::ids::EventIds;
-use qredge::model::{Qr, QrType, RawScan};
+use qredge::model::{Qr, RawScan};
 use qredge::pipeline::geoip::GeoIp;
 use qredge::pipeline::user_agent;
 use qredge::pipeline::{Enricher, ScanSink, Spool};
@@ -28,29 +28,12 @@ const CODES: usize = 1_000_000;
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
 
 fn qr(n: usize) -> Qr {
-    Qr {
-        id: format!("qr_{n:020}"),
-        display_id: format!("c{n:07}"),
-        name: "bench".into(),
-        qr_type: QrType::Web,
-        team_id: "team_bench".into(),
-        org_id: "org_bench".into(),
-        qr_redirect_url: Some(format!("https://example.com/landing/{n}")),
-        metadata: Default::default(),
-        settings: Default::default(),
-        tags: vec![],
-        folder_id: None,
-        folder_ids: vec![],
-        batch_id: None,
-        template_id: None,
-        base_url: None,
-        deleted: false,
-        expiry_date: None,
-        created_at: 0,
-        created_by: "m".into(),
-        updated_at: 0,
-        updated_by: "m".into(),
-    }
+    Qr::web(
+        &format!("qr_{n:020}"),
+        "team_bench",
+        &format!("c{n:07}"),
+        &format!("https://example.com/landing/{n}"),
+    )
 }
 
 fn raw_scan(n: u128) -> RawScan {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use qredge::edge::{sync_redis, RouteTable};
-use qredge::model::{Qr, QrType};
+use qredge::model::Qr;
 use qredge::store::redis::RedisStore;
 use qredge::store::StoreError;
 use tokio_util::sync::CancellationToken;
@@ -24,29 +24,7 @@ fn prefix() -> String {
 }
 
 fn qr(id: &str, display_id: &str, url: &str) -> Qr {
-    Qr {
-        id: id.into(),
-        display_id: display_id.into(),
-        name: "n".into(),
-        qr_type: QrType::Web,
-        team_id: "team_1".into(),
-        org_id: "org_1".into(),
-        qr_redirect_url: Some(url.into()),
-        metadata: Default::default(),
-        settings: Default::default(),
-        tags: vec![],
-        folder_id: None,
-        folder_ids: vec![],
-        batch_id: None,
-        template_id: None,
-        base_url: None,
-        deleted: false,
-        expiry_date: None,
-        created_at: 1,
-        created_by: "m".into(),
-        updated_at: 1,
-        updated_by: "m".into(),
-    }
+    Qr::web(id, "team_1", display_id, url)
 }
 
 #[tokio::test]

@@ -174,32 +174,9 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::QrType;
 
     fn qr(id: &str, display_id: &str, url: &str) -> Qr {
-        Qr {
-            id: id.into(),
-            display_id: display_id.into(),
-            name: "n".into(),
-            qr_type: QrType::Web,
-            team_id: "team_1".into(),
-            org_id: "org_1".into(),
-            qr_redirect_url: Some(url.into()),
-            metadata: Default::default(),
-            settings: Default::default(),
-            tags: vec![],
-            folder_id: None,
-            folder_ids: vec![],
-            batch_id: None,
-            template_id: None,
-            base_url: None,
-            deleted: false,
-            expiry_date: None,
-            created_at: 0,
-            created_by: "m".into(),
-            updated_at: 0,
-            updated_by: "m".into(),
-        }
+        Qr::web(id, "team_1", display_id, url)
     }
 
     fn change(qr: Qr, previous: Option<&str>) -> Vec<RouteUpdate> {

@@ -93,6 +93,34 @@ pub struct Qr {
 }
 
 impl Qr {
+    /// A live WEB code with every optional field empty, as a create naming only these stores it
+    /// (in team `team_id` of org `org_<team_id>`, created at time 0 by member `m`).
+    pub fn web(id: &str, team_id: &str, display_id: &str, url: &str) -> Qr {
+        Qr {
+            id: id.into(),
+            display_id: display_id.into(),
+            name: "Untitled".into(),
+            qr_type: QrType::Web,
+            team_id: team_id.into(),
+            org_id: format!("org_{team_id}"),
+            qr_redirect_url: Some(url.into()),
+            metadata: Map::new(),
+            settings: Map::new(),
+            tags: Vec::new(),
+            folder_id: None,
+            folder_ids: Vec::new(),
+            batch_id: None,
+            template_id: None,
+            base_url: None,
+            deleted: false,
+            expiry_date: None,
+            created_at: 0,
+            created_by: "m".into(),
+            updated_at: 0,
+            updated_by: "m".into(),
+        }
+    }
+
     /// The URL the printed code encodes: its base URL (or the edge's) followed by the displayId.
     pub fn short_url(&self, default_base: &str) -> String {
         format!(
