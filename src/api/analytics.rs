@@ -140,24 +140,22 @@ pub async fn overviews(
     let mut views = Vec::with_capacity(qrs.len());
     for qr in qrs {
         let o = state.analytics.overview(&qr.id, now, zone).await?;
-        {
-            let today_date = format_day(o.today);
-            views.push(OverviewView {
-                id: qr.id,
-                total_scans: o.total_scans,
-                today_scans: o.today_scans,
-                yesterday_scans: o.yesterday_scans,
-                bot_scans: o.bot_scans,
-                today_date: today_date.clone(),
-                created_at: qr.created_at,
-                updated_at: o.last_scan_time.unwrap_or(qr.created_at),
-                total_leads_count: 0,
-                leads_today_count: 0,
-                leads_yesterday_count: 0,
-                leads_today_date: today_date,
-                leads_updated_at: qr.created_at,
-            });
-        }
+        let today_date = format_day(o.today);
+        views.push(OverviewView {
+            id: qr.id,
+            total_scans: o.total_scans,
+            today_scans: o.today_scans,
+            yesterday_scans: o.yesterday_scans,
+            bot_scans: o.bot_scans,
+            today_date: today_date.clone(),
+            created_at: qr.created_at,
+            updated_at: o.last_scan_time.unwrap_or(qr.created_at),
+            total_leads_count: 0,
+            leads_today_count: 0,
+            leads_yesterday_count: 0,
+            leads_today_date: today_date,
+            leads_updated_at: qr.created_at,
+        });
     }
     Ok(ok(views))
 }

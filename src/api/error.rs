@@ -42,6 +42,15 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, message)
     }
 
+    /// A backend (Redis) that is away: 503, so clients retry; logged with the cause.
+    pub fn unavailable(what: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "{what} is unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{what} (Redis) is unavailable; retry shortly"),
+        )
+    }
+
     /// Logged in full; the client gets a generic message.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
@@ -66,13 +75,7 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(format!("displayId {id:?} is already in use"))
             }
             StoreError::NotFound => ApiError::not_found("not found"),
-            StoreError::Redis(e) => {
-                tracing::warn!(error = %e, "the store is unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the store (Redis) is unavailable; retry shortly",
-                )
-            }
+            StoreError::Redis(e) => ApiError::unavailable("the store", e),
             other => ApiError::internal(other),
         }
     }
@@ -81,13 +84,7 @@ impl From<StoreError> for ApiError {
 impl From<AnalyticsError> for ApiError {
     fn from(e: AnalyticsError) -> Self {
         match e {
-            AnalyticsError::Redis(e) => {
-                tracing::warn!(error = %e, "the analytics are unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the analytics store (Redis) is unavailable; retry shortly",
-                )
-            }
+            AnalyticsError::Redis(e) => ApiError::unavailable("the analytics store", e),
             other => ApiError::internal(other),
         }
     }

@@ -206,9 +206,9 @@ pub async fn list(
     qrs.sort_by(|a, b| query.compare(a, b));
     let total_count = qrs.len();
     let start = (query.page - 1).saturating_mul(query.limit);
-    let page = qrs.iter().skip(start).take(query.limit);
+    let page = qrs.into_iter().skip(start).take(query.limit);
     Ok(ok(Page {
-        qrs: page.map(|qr| qr_view(qr.clone(), &state)).collect(),
+        qrs: page.map(|qr| qr_view(qr, &state)).collect(),
         total_count,
         page: query.page,
         limit: query.limit,
