@@ -1,6 +1,6 @@
 # qredge: one binary; the subcommand picks the role (`serve` runs every role in one process).
 #   docker build -t qredge .
-#   docker run -p 8080:8080 -p 8081:8081 -v qredge-data:/var/lib/qredge qredge
+#   docker run -p 8080:8080 -p 127.0.0.1:8081:8081 -v qredge-data:/var/lib/qredge qredge
 # The first start prints the owner credential and writes it to /var/lib/qredge/bootstrap.json.
 
 FROM rust:1-bookworm AS build

@@ -4,18 +4,24 @@
 # What it does, in order:
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --release --all-targets -- -D warnings
-#   3. installs the test services if missing: Debian's redis-server (apt) and
-#      the tansu Kafka-protocol broker 0.6.0 (cargo install, ~15-25 min on 2 cores)
+#   3. installs the test services if missing: Debian's redis-server (apt),
+#      the tansu Kafka-protocol broker 0.6.0 (cargo install, ~15-25 min on 2 cores),
+#      and a Python venv with confluent-kafka (PyPI, pinned) for the test that reads
+#      the scans topic with a real Kafka client (tests/kafka_python.rs). The venv is
+#      ${XDG_CACHE_HOME:-~/.cache}/qredge-test/venv, made once with `python3 -m venv`
+#      (Debian's python3 + python3-venv are apt-installed if that is unavailable)
+#      and reused while it imports the pinned confluent-kafka.
 #   4. starts a throw-away redis-server and tansu broker on free loopback ports,
 #      everything (data, logs) inside one `mktemp -d` directory
 #   5. waits until both answer (redis PING; tansu TCP connect + a topic create)
-#   6. exports QREDGE_TEST_REDIS_URL / QREDGE_TEST_KAFKA_BROKERS and runs
+#   6. exports QREDGE_TEST_REDIS_URL / QREDGE_TEST_KAFKA_BROKERS /
+#      QREDGE_TEST_PYTHON (the venv's python) and runs
 #      `cargo test --release "$@"` (extra script args go to cargo test, e.g.
 #      `scripts/test.sh -- --nocapture` or `scripts/test.sh some_test_name`)
 #   7. on exit (success, failure or signal) stops both services and deletes the
 #      temp dir; the script's exit status is cargo test's (or the first failure's).
-# A service that does not come up is a hard failure (its log is printed): tests
-# are never silently skipped.
+# A service that does not come up, or a dependency that does not install, is a
+# hard failure (its log is printed): tests are never silently skipped.
 #
 # Environment knobs (all optional):
 #   QREDGE_HARNESS_ONLY=1     developer mode: skip fmt/clippy/tests; install and
@@ -26,6 +32,8 @@
 #                             with the printed exports).
 #   QREDGE_SKIP_LINT=1        skip the fmt and clippy steps.
 #   QREDGE_SERVICE_TIMEOUT=N  seconds to wait for each service (default 60).
+#   QREDGE_TEST_VENV=DIR      where the confluent-kafka venv lives (default
+#                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/venv).
 #   QREDGE_TANSU_STORAGE=URL  override tansu's --storage-engine (default: a sqlite
 #                             file in the temp dir). Used to test the failure path.
 #                             NB: tansu resolves sqlite URLs relative to its working
@@ -33,6 +41,7 @@
 set -euo pipefail
 
 TANSU_VERSION=0.6.0
+CONFLUENT_KAFKA_VERSION=2.16.1
 SERVICE_TIMEOUT="${QREDGE_SERVICE_TIMEOUT:-60}"
 HARNESS_ONLY="${QREDGE_HARNESS_ONLY:-0}"
 
@@ -102,13 +111,21 @@ fi
 # --------------------------------------------------------------------------
 # 3. install services if missing
 # --------------------------------------------------------------------------
+APT_UPDATED=0
+apt_install() { # package...
+    local SUDO=()
+    if [[ $EUID -ne 0 ]] && command -v sudo >/dev/null; then SUDO=(sudo -n); fi
+    if [[ "$APT_UPDATED" != 1 ]]; then
+        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+        APT_UPDATED=1
+    fi
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null
+}
+
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
     log "installing redis-server (apt)"
     t0=$(now)
-    SUDO=()
-    if [[ $EUID -ne 0 ]] && command -v sudo >/dev/null; then SUDO=(sudo -n); fi
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server </dev/null
+    apt_install redis-server
     log "redis-server installed in $(($(now) - t0))s"
 fi
 log "using $(redis-server --version | cut -d' ' -f1-3)"
@@ -140,6 +157,59 @@ if ! tansu_version_ok; then
     tansu_version_ok || { err "tansu $TANSU_VERSION still not on PATH after install"; exit 1; }
 fi
 log "using $(tansu --version)"
+
+# The Python venv with confluent-kafka (tests/python/read_scans.py).
+PY_VENV="${QREDGE_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/venv}"
+
+venv_ok() { # the venv's python runs and imports the pinned confluent-kafka
+    [[ -x "$PY_VENV/bin/python" ]] &&
+        "$PY_VENV/bin/python" -c 'import sys, importlib.metadata, confluent_kafka
+sys.exit(importlib.metadata.version("confluent-kafka") != sys.argv[1])' "$CONFLUENT_KAFKA_VERSION" \
+            </dev/null >/dev/null 2>&1
+}
+
+# Prints a python3 that can make a venv (venv + ensurepip: Debian splits them
+# into python3-venv): the one on PATH, else Debian's.
+venv_python() {
+    local py
+    for py in "$(command -v python3 || true)" /usr/bin/python3; do
+        [[ -n "$py" && -x "$py" ]] || continue
+        if "$py" -c 'import venv, ensurepip' </dev/null >/dev/null 2>&1; then
+            echo "$py"
+            return 0
+        fi
+    done
+    return 1
+}
+
+if ! venv_ok; then
+    t0=$(now)
+    mkdir -p "$(dirname "$PY_VENV")"
+    # One install at a time: a second harness waits for the first, then reuses it.
+    exec {venv_lock}>"$PY_VENV.lock"
+    flock "$venv_lock"
+    if ! venv_ok; then
+        if [[ ! -x "$PY_VENV/bin/python" ]] || ! "$PY_VENV/bin/python" -c '' </dev/null 2>/dev/null; then
+            if ! py=$(venv_python); then
+                log "installing python3 and python3-venv (apt)"
+                apt_install python3 python3-venv
+                py=$(venv_python) || { err "python3 -m venv still unavailable after installing python3-venv"; exit 1; }
+            fi
+            log "creating the Python venv $PY_VENV ($("$py" --version 2>&1))"
+            # a broken venv (e.g. its base python is gone) is made anew
+            if [[ -f "$PY_VENV/pyvenv.cfg" ]]; then rm -rf -- "$PY_VENV"; fi
+            "$py" -m venv "$PY_VENV" || { err "python3 -m venv $PY_VENV failed"; exit 1; }
+        fi
+        log "installing confluent-kafka $CONFLUENT_KAFKA_VERSION into $PY_VENV (pip)"
+        "$PY_VENV/bin/python" -m pip install --disable-pip-version-check -q \
+            "confluent-kafka==$CONFLUENT_KAFKA_VERSION" </dev/null ||
+            { err "pip install confluent-kafka==$CONFLUENT_KAFKA_VERSION failed"; exit 1; }
+        venv_ok || { err "the venv $PY_VENV still cannot import confluent-kafka $CONFLUENT_KAFKA_VERSION"; exit 1; }
+        log "Python venv ready in $(($(now) - t0))s"
+    fi
+    exec {venv_lock}>&-
+fi
+log "using $("$PY_VENV/bin/python" --version 2>&1) with confluent-kafka $CONFLUENT_KAFKA_VERSION ($PY_VENV)"
 
 # --------------------------------------------------------------------------
 # 4. start services
@@ -253,6 +323,7 @@ wait_ready tansu "$TANSU_PID" tansu_ready "$TANSU_LOG"
 
 export QREDGE_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
 export QREDGE_TEST_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+export QREDGE_TEST_PYTHON="$PY_VENV/bin/python"
 log "redis on 127.0.0.1:$REDIS_PORT, kafka (tansu) on 127.0.0.1:$KAFKA_PORT, files in $WORKDIR"
 
 # --------------------------------------------------------------------------
@@ -261,6 +332,7 @@ log "redis on 127.0.0.1:$REDIS_PORT, kafka (tansu) on 127.0.0.1:$KAFKA_PORT, fil
 if [[ "$HARNESS_ONLY" == 1 ]]; then
     echo "export QREDGE_TEST_REDIS_URL=$QREDGE_TEST_REDIS_URL"
     echo "export QREDGE_TEST_KAFKA_BROKERS=$QREDGE_TEST_KAFKA_BROKERS"
+    echo "export QREDGE_TEST_PYTHON=$QREDGE_TEST_PYTHON"
     log "redis-cli -u $QREDGE_TEST_REDIS_URL ping: $(redis-cli -u "$QREDGE_TEST_REDIS_URL" ping)"
     log "tansu topic list: $(tansu topic list --broker "tcp://$QREDGE_TEST_KAFKA_BROKERS" </dev/null 2>&1 | tr '\n' ' ')"
     if [[ "${QREDGE_HARNESS_HOLD:-0}" == 1 ]]; then

@@ -32,5 +32,6 @@ pub mod edge;
 pub mod ids;
 pub mod model;
 pub mod pipeline;
+pub mod redis_link;
 pub mod serve;
 pub mod store;

@@ -239,8 +239,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     if roles.aggregator {
         if let (Some(analytics), Some(store)) = (&backends.redis_analytics, &backends.redis) {
             let aggregator = Aggregator::new(
-                &config.kafka.brokers,
-                &config.kafka.topic,
+                &config.kafka,
                 &config.aggregator.group,
                 analytics.clone(),
                 store.clone(),

@@ -7,44 +7,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Launch, Server, IPHONE_SAFARI};
+use support::topology::Topology;
+use support::{Server, IPHONE_SAFARI};
 
-struct Topology {
-    _tmp: tempfile::TempDir,
-    config: String,
-    root: std::path::PathBuf,
-}
-
-impl Topology {
-    /// A key prefix, topic and consumer group of its own, so tests share the services.
-    fn new() -> Self {
-        let redis = std::env::var("QREDGE_TEST_REDIS_URL")
-            .expect("QREDGE_TEST_REDIS_URL is not set: run the tests through scripts/test.sh");
-        let kafka = std::env::var("QREDGE_TEST_KAFKA_BROKERS")
-            .expect("QREDGE_TEST_KAFKA_BROKERS is not set: run the tests through scripts/test.sh");
-        let unique = qredge::ids::random_alphanumeric(8);
-        let config = format!(
-            "[redis]\nurl = \"{redis}\"\nkey_prefix = \"t{unique}:\"\n\
-             [kafka]\nbrokers = \"{kafka}\"\ntopic = \"scans-{unique}\"\npartitions = 3\nmessage_timeout_ms = 10000\n\
-             [aggregator]\ngroup = \"agg-{unique}\"\n"
-        );
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().to_owned();
-        Self {
-            _tmp: tmp,
-            config,
-            root,
-        }
-    }
-
-    fn start(&self, role: &str, name: &str) -> Server {
-        Launch::new(&self.root.join(name))
-            .role(role)
-            .config(&self.config)
-            .start()
-    }
-}
-
+/// Scans `hot` `per_edge` times through each edge, two clients per edge; every answer is a 302.
 fn send_scans(edges: &[&str], per_edge: usize) {
     let threads: Vec<_> = edges
         .iter()
@@ -127,4 +93,44 @@ fn scans_through_two_edges_and_kafka_are_counted_exactly_and_changes_reach_every
         assert_eq!(response.headers()["location"], "https://example.com/hot-v2");
     }
     drop(aggregator);
+}
+
+#[test]
+fn a_killed_aggregator_is_restarted_mid_stream_and_the_counts_stay_exact() {
+    const SCANS: usize = 4000;
+    let topology = Topology::new();
+    let api = topology.start("api", "api");
+    let edge = topology.start("edge", "edge");
+    let aggregator = topology.start("aggregator", "aggregator1");
+    let qr = api.create_qr(
+        json!({"qrType": "WEB", "displayId": "hot", "qrRedirectUrl": "https://example.com/hot"}),
+    );
+    let id = qr["id"].as_str().unwrap().to_owned();
+    wait_served(&edge, "hot");
+
+    let edge_url = edge.edge.clone();
+    let stream = std::thread::spawn(move || send_scans(&[edge_url.as_str()], SCANS));
+    // Kill it once it is counting, while scans keep arriving.
+    let counting = Instant::now();
+    while api.overview(&id)["totalScans"].as_u64().unwrap_or(0) < 200 {
+        assert!(
+            counting.elapsed() < Duration::from_secs(30),
+            "the aggregator never counted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    aggregator.kill9();
+    let counted_at_kill = api.overview(&id)["totalScans"].as_u64().unwrap();
+    let _restarted = topology.start("aggregator", "aggregator2");
+    stream.join().unwrap();
+
+    assert!(
+        counted_at_kill < SCANS as u64,
+        "killed mid-stream: {counted_at_kill}"
+    );
+    let overview = api.wait_for_total_within(&id, SCANS as u64, Duration::from_secs(90));
+    assert_eq!(overview["totalScans"], SCANS as u64, "{overview}");
+    // Nothing counted twice arrives late either.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(api.overview(&id)["totalScans"], SCANS as u64);
 }

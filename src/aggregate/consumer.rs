@@ -11,13 +11,15 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use super::redis::RedisAnalytics;
 use crate::model::ScanEvent;
+use crate::pipeline::kafka::{KafkaConfig, KafkaError};
 use crate::store::redis::RedisStore;
 
 /// Most events applied in one Lua call.
@@ -30,8 +32,33 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
+    #[error(transparent)]
+    Config(#[from] KafkaError),
     #[error("cannot create the Kafka consumer: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+}
+
+/// Logs each change of the partitions this aggregator owns: the first thing to look at when
+/// counting stalls.
+pub struct RebalanceLog;
+
+impl ClientContext for RebalanceLog {}
+
+impl ConsumerContext for RebalanceLog {
+    fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance) {
+        let partitions = |list: &TopicPartitionList| -> Vec<i32> {
+            list.elements().iter().map(|e| e.partition()).collect()
+        };
+        match rebalance {
+            Rebalance::Assign(list) => {
+                tracing::info!(partitions = ?partitions(list), "partitions assigned")
+            }
+            Rebalance::Revoke(list) => {
+                tracing::info!(partitions = ?partitions(list), "partitions revoked")
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "consumer group rebalance failed"),
+        }
+    }
 }
 
 /// Team time zones, read from the store and cached.
@@ -66,7 +93,7 @@ impl Zones {
 }
 
 pub struct Aggregator {
-    pub consumer: StreamConsumer,
+    pub consumer: StreamConsumer<RebalanceLog>,
     pub topic: String,
     pub group: String,
     pub analytics: RedisAnalytics,
@@ -75,14 +102,15 @@ pub struct Aggregator {
 
 impl Aggregator {
     pub fn new(
-        brokers: &str,
-        topic: &str,
+        kafka: &KafkaConfig,
         group: &str,
         analytics: RedisAnalytics,
         store: RedisStore,
     ) -> Result<Self, ConsumerError> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
+        kafka.validate()?;
+        let topic = kafka.topic.as_str();
+        let consumer: StreamConsumer<RebalanceLog> = kafka
+            .client_config()
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
@@ -91,7 +119,7 @@ impl Aggregator {
             // 45 s default would stall counting for most of a minute).
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
-            .create()?;
+            .create_with_context(RebalanceLog)?;
         consumer.subscribe(&[topic])?;
         Ok(Self {
             consumer,

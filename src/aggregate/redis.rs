@@ -57,7 +57,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 
 use super::rollup::{
@@ -139,11 +139,7 @@ impl RedisAnalytics {
                 "retention_days must be at least 1: event ids are deduplicated for as long as events are kept",
             ));
         }
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(Duration::from_secs(5)));
-        let mut conn = ConnectionManager::new_with_config(client, config).await?;
+        let mut conn = crate::redis_link::connect(url, RESPONSE_TIMEOUT).await?;
         let apply_script = Script::new(APPLY_LUA);
         apply_script.prepare_invoke().load_async(&mut conn).await?;
         Ok(Self {

@@ -3,12 +3,13 @@
 //!
 //! **Message.** Key = the event's `qrId`, so every scan of one code lands in one partition and an
 //! aggregator sees that code's scans in order. Value = the [`ScanEvent`] as camelCase JSON, the
-//! schema of `docs/architecture.md`, section "The scan event". The message timestamp is the
+//! schema of `docs/events.md`. The message timestamp is the
 //! event's `scanTime`, so a spooled scan replayed later still carries the time it happened.
 //!
 //! **Producer settings, and why.**
-//! - `enable.idempotence=true` (which implies `acks=all`, set explicitly too): librdkafka's own
-//!   retries never write a message twice and keep per-partition order.
+//! - `enable.idempotence=true` (`kafka.idempotence`, which implies `acks=all`, set explicitly
+//!   too): librdkafka's own retries never write a message twice and keep per-partition order.
+//!   Exactness does not rest on it: the aggregator counts each `eventId` once.
 //! - `compression.type` (default `lz4`): scan events are repetitive JSON; lz4 shrinks them well
 //!   for little CPU.
 //! - `linger.ms` (default 5): a few milliseconds of batching amortizes requests under load and
@@ -23,6 +24,7 @@
 //! still have been written (its acknowledgement was lost), so a replay can repeat it; the
 //! aggregator counts each `eventId` once, so the counts stay exact.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -53,8 +55,15 @@ pub struct KafkaConfig {
     pub message_timeout_ms: u64,
     /// How long the producer waits to fill a batch.
     pub linger_ms: u64,
-    /// `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    /// `none`, `gzip`, `snappy` or `lz4` (librdkafka is built without zstd).
     pub compression: String,
+    /// librdkafka's idempotent producer: its own retries never duplicate or reorder a message.
+    /// Counts are exact either way (the aggregator counts each `eventId` once); turn it off only
+    /// for a broker that cannot follow the producer's epoch bump after a timeout (tansu 0.6).
+    pub idempotence: bool,
+    /// Further librdkafka properties for every client qredge makes (producer, consumer, admin),
+    /// e.g. `"security.protocol" = "SASL_SSL"`; see librdkafka's CONFIGURATION.md.
+    pub client: BTreeMap<String, String>,
 }
 
 impl Default for KafkaConfig {
@@ -67,6 +76,8 @@ impl Default for KafkaConfig {
             message_timeout_ms: 30_000,
             linger_ms: 5,
             compression: "lz4".into(),
+            idempotence: true,
+            client: BTreeMap::new(),
         }
     }
 }
@@ -88,12 +99,18 @@ pub enum KafkaError {
 
 impl KafkaConfig {
     /// Catches mistakes librdkafka would only report later, or report vaguely.
-    fn validate(&self) -> Result<(), KafkaError> {
+    pub(crate) fn validate(&self) -> Result<(), KafkaError> {
         if self.brokers.trim().is_empty() {
             return Err(KafkaError::Config("brokers is empty".into()));
         }
         if self.topic.is_empty() {
             return Err(KafkaError::Config("topic is empty".into()));
+        }
+        if !["none", "gzip", "snappy", "lz4"].contains(&self.compression.as_str()) {
+            return Err(KafkaError::Config(format!(
+                "compression {:?} is not one of none, gzip, snappy, lz4",
+                self.compression
+            )));
         }
         if self.partitions < 1 || self.replication < 1 {
             return Err(KafkaError::Config(format!(
@@ -104,11 +121,15 @@ impl KafkaConfig {
         Ok(())
     }
 
-    fn client_config(&self) -> ClientConfig {
+    /// The settings every client shares; the caller adds its own on top.
+    pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.brokers)
             .set("client.id", "qredge");
+        for (key, value) in &self.client {
+            config.set(key, value);
+        }
         config
     }
 }
@@ -161,7 +182,7 @@ impl ScanProducer {
         config.validate()?;
         let producer = config
             .client_config()
-            .set("enable.idempotence", "true")
+            .set("enable.idempotence", config.idempotence.to_string())
             .set("acks", "all")
             .set("compression.type", &config.compression)
             .set("linger.ms", config.linger_ms.to_string())
@@ -315,7 +336,7 @@ mod tests {
         };
         assert!(matches!(
             ScanProducer::new(&codec),
-            Err(KafkaError::Client(_))
+            Err(KafkaError::Config(_))
         ));
     }
 }

@@ -88,12 +88,8 @@ pub struct RedisStore {
 
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
         // Longer than the follower's blocking XREAD, which the default (500 ms) would cut short.
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_response_timeout(Some(std::time::Duration::from_secs(5)))
-            .set_connection_timeout(Some(std::time::Duration::from_secs(5)));
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let conn = crate::redis_link::connect(url, std::time::Duration::from_secs(5)).await?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod mmdb;
+pub mod services;
+pub mod topology;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,129 @@
+//! The production topology in separate processes (api, edges, aggregators) on a Redis store and a
+//! Kafka-protocol broker, and a steady stream of scans to drive it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{Launch, Server, IPHONE_SAFARI};
+
+pub fn shared_redis() -> String {
+    std::env::var("QREDGE_TEST_REDIS_URL")
+        .expect("QREDGE_TEST_REDIS_URL is not set: run the tests through scripts/test.sh")
+}
+
+pub fn shared_kafka() -> String {
+    std::env::var("QREDGE_TEST_KAFKA_BROKERS")
+        .expect("QREDGE_TEST_KAFKA_BROKERS is not set: run the tests through scripts/test.sh")
+}
+
+pub struct Topology {
+    tmp: tempfile::TempDir,
+    pub config: String,
+}
+
+impl Topology {
+    /// On the services scripts/test.sh started.
+    pub fn new() -> Self {
+        Self::on(&shared_redis(), &shared_kafka())
+    }
+
+    /// A key prefix, topic and consumer group of its own, so tests can share the services.
+    pub fn on(redis_url: &str, brokers: &str) -> Self {
+        let unique = qredge::ids::random_alphanumeric(8);
+        let config = format!(
+            "[redis]\nurl = \"{redis_url}\"\nkey_prefix = \"t{unique}:\"\n\
+             [kafka]\nbrokers = \"{brokers}\"\ntopic = \"scans-{unique}\"\npartitions = 3\n\
+             message_timeout_ms = 10000\n\
+             [aggregator]\ngroup = \"agg-{unique}\"\n"
+        );
+        Self {
+            tmp: tempfile::tempdir().unwrap(),
+            config,
+        }
+    }
+
+    /// Adds a `key = value` line to the `[kafka]` section.
+    pub fn with_kafka(mut self, setting: &str) -> Self {
+        self.config = self
+            .config
+            .replace("[kafka]\n", &format!("[kafka]\n{setting}\n"));
+        self
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.tmp.path().to_owned()
+    }
+
+    /// Starts `qredge ROLE` with this topology's config and a data directory called `name`.
+    pub fn start(&self, role: &str, name: &str) -> Server {
+        Launch::new(&self.tmp.path().join(name))
+            .role(role)
+            .config(&self.config)
+            .start()
+    }
+}
+
+impl Drop for Topology {
+    /// A failed test shows what each process logged.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(self.tmp.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                eprintln!("----- {} -----\n{tail}", path.display());
+            }
+        }
+    }
+}
+
+/// Scans one code through one edge, one request at a time with a pause between, until stopped.
+/// Every answer must be a 302: a failed redirect fails the test.
+pub struct ScanStream {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<u64>,
+}
+
+impl ScanStream {
+    pub fn start(edge: &str, display_id: &str, pause: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let url = format!("{edge}/{display_id}");
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let mut sent = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                let response = client
+                    .get(&url)
+                    .header("user-agent", IPHONE_SAFARI)
+                    .send()
+                    .unwrap_or_else(|e| panic!("scan {sent} of {url} failed: {e}"));
+                assert_eq!(response.status(), 302, "scan {sent} of {url}");
+                sent += 1;
+                std::thread::sleep(pause);
+            }
+            sent
+        });
+        Self { stop, thread }
+    }
+
+    /// Stops the stream; returns how many scans were sent (and redirected).
+    pub fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("every scan was redirected")
+    }
+}
