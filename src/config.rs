@@ -39,6 +39,23 @@ pub struct Config {
     pub redis: RedisConfig,
     pub kafka: crate::pipeline::kafka::KafkaConfig,
     pub aggregator: AggregatorConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` (Prometheus text) is served, e.g. `127.0.0.1:9464`. Empty: not served.
+    pub listen: String,
+}
+
+impl MetricsConfig {
+    pub fn address(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.listen.is_empty() {
+            return Ok(None);
+        }
+        parse_addr("metrics.listen", self.listen.clone()).map(Some)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +145,7 @@ impl Default for Config {
             redis: RedisConfig::default(),
             kafka: Default::default(),
             aggregator: AggregatorConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -174,6 +192,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("QREDGE_REDIS_URL", "redis.url"),
     ("QREDGE_KAFKA_BROKERS", "kafka.brokers"),
     ("QREDGE_KAFKA_TOPIC", "kafka.topic"),
+    ("QREDGE_METRICS_LISTEN", "metrics.listen"),
 ];
 
 impl Config {
@@ -184,6 +203,7 @@ impl Config {
             None => Self::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
+        config.metrics.address()?;
         Ok(config)
     }
 
@@ -217,6 +237,7 @@ impl Config {
                 "redis.url" => self.redis.url = value,
                 "kafka.brokers" => self.kafka.brokers = value,
                 "kafka.topic" => self.kafka.topic = value,
+                "metrics.listen" => self.metrics.listen = value,
                 _ => unreachable!("every override names a key handled here"),
             }
         }
@@ -287,6 +308,9 @@ mod tests {
         assert!(c.redis.url.starts_with("redis://"));
         assert!(!c.kafka.brokers.is_empty());
         assert_eq!(c.aggregator.group, "qredge-aggregator");
+        assert!(c.kafka.idempotence);
+        assert_eq!(c.kafka.client["socket.keepalive.enable"], "true");
+        assert!(c.metrics.address().unwrap().is_some());
     }
 
     #[test]

@@ -35,3 +35,4 @@ pub mod pipeline;
 pub mod redis_link;
 pub mod serve;
 pub mod store;
+pub mod telemetry;

@@ -15,7 +15,7 @@ use crate::aggregate::consumer::{Aggregator, ConsumerError};
 use crate::aggregate::redis::{RedisAnalytics, RedisAnalyticsError};
 use crate::aggregate::{Analytics, AnalyticsError, AnalyticsReader};
 use crate::api::{self, AppState};
-use crate::config::{public_base_url, Config};
+use crate::config::{public_base_url, Config, ConfigError};
 use crate::edge::handler::EdgeState;
 use crate::edge::{server, sync, sync_redis, RouteTable};
 use crate::ids::EventIds;
@@ -26,6 +26,7 @@ use crate::pipeline::worker::{Delivery, Worker};
 use crate::pipeline::{Enricher, ScanSink, Spool};
 use crate::store::redis::RedisStore;
 use crate::store::{Bootstrap, EmbeddedStore, Store, StoreError};
+use crate::telemetry::{self, Sampler};
 
 /// Which roles this process runs.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +65,10 @@ pub enum ServeError {
     },
     #[error("cannot open the scan spool: {0}")]
     Spool(std::io::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Metrics(String),
     #[error("{0}")]
     Setup(&'static str),
 }
@@ -88,7 +93,8 @@ struct Backends {
     redis_analytics: Option<RedisAnalytics>,
 }
 
-async fn open_backends(config: &Config) -> Result<Backends, ServeError> {
+/// `separate`: this process runs only some of the roles, the others run elsewhere.
+async fn open_backends(config: &Config, separate: bool) -> Result<Backends, ServeError> {
     let kafka = !config.kafka.brokers.trim().is_empty();
     let redis = if config.redis.url.is_empty() {
         None
@@ -107,7 +113,9 @@ async fn open_backends(config: &Config) -> Result<Backends, ServeError> {
             (Store::Embedded(embedded.clone()), Some(embedded))
         }
     };
-    let (local_analytics, redis_analytics) = if kafka {
+    // Rollups live in Redis when scans go through Kafka, and whenever the roles run apart: an API
+    // of its own reads what the aggregators wrote.
+    let (local_analytics, redis_analytics) = if kafka || separate {
         let analytics = RedisAnalytics::connect(
             &config.redis.url,
             &config.redis.key_prefix,
@@ -135,7 +143,21 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
              (QREDGE_REDIS_URL), or run them all with `qredge serve`",
         ));
     }
-    let backends = open_backends(&config).await?;
+    if roles.edge && !all && config.kafka.brokers.trim().is_empty() {
+        return Err(ServeError::Setup(
+            "an edge in its own process sends scans to the aggregators through Kafka: set \
+             kafka.brokers (QREDGE_KAFKA_BROKERS)",
+        ));
+    }
+    let backends = open_backends(&config, !all).await?;
+    let metrics = match config.metrics.address()? {
+        Some(addr) => Some((
+            telemetry::install().map_err(ServeError::Metrics)?,
+            bind(addr).await?,
+        )),
+        None => None,
+    };
+    let mut samplers: Vec<Sampler> = Vec::new();
     let stop = CancellationToken::new();
     let pipeline_stop = CancellationToken::new();
     let mut servers: Vec<JoinHandle<()>> = Vec::new();
@@ -176,6 +198,14 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             }
         };
         let (sink, receiver) = ScanSink::new(config.pipeline.queue_capacity, Arc::clone(&spool));
+        let depth = sink.depth_reader();
+        samplers.push(Box::new(move || {
+            metrics::gauge!("qredge_scan_queue_depth").set(depth() as f64)
+        }));
+        let spooled = Arc::clone(&spool);
+        samplers.push(Box::new(move || {
+            metrics::gauge!("qredge_spool_bytes").set(spooled.size_bytes() as f64)
+        }));
         let worker = Worker {
             receiver,
             spool,
@@ -252,6 +282,16 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             ));
         }
         // Embedded: the edge's pipeline worker is the aggregator.
+    }
+
+    if let Some((handle, (listener, addr))) = metrics {
+        servers.push(tokio::spawn(telemetry::serve(
+            listener,
+            handle,
+            samplers,
+            stop.clone(),
+        )));
+        ready.push_str(&format!(" metrics=http://{addr}/metrics"));
     }
 
     tracing::info!(%edge_base_url, "qredge is serving");

@@ -39,16 +39,14 @@ fn thirty_seconds_without_kafka_fail_no_redirect_and_lose_no_scan() {
     std::thread::sleep(Duration::from_secs(2));
     kafka.stop();
     std::thread::sleep(Duration::from_secs(30));
-    let spooled = std::fs::read_dir(topology.root().join("edge/spool"))
-        .unwrap()
-        .flatten()
-        .map(|f| f.metadata().unwrap().len())
-        .sum::<u64>();
+    let spooled = edge.metric("qredge_spool_bytes");
+    let errors = edge.metric("qredge_kafka_delivery_errors_total");
     kafka.resume();
     std::thread::sleep(Duration::from_secs(2));
     let sent = stream.finish();
 
-    assert!(spooled > 0, "scans waited on disk while Kafka was away");
+    assert!(spooled > 0.0, "scans waited on disk while Kafka was away");
+    assert!(errors > 0.0, "the failed deliveries were counted");
     let overview = api.wait_for_total_within(&id, sent, Duration::from_secs(120));
     assert_eq!(overview["totalScans"], sent, "{overview}");
     std::thread::sleep(Duration::from_secs(2));

@@ -38,20 +38,33 @@ pub enum ConsumerError {
     Kafka(#[from] rdkafka::error::KafkaError),
 }
 
-/// Logs each change of the partitions this aggregator owns: the first thing to look at when
-/// counting stalls.
-pub struct RebalanceLog;
+/// Follows the partitions this aggregator owns: logs each change (the first thing to look at
+/// when counting stalls) and notes newly assigned ones, to be moved to the offset Redis holds.
+#[derive(Default)]
+pub struct Assignments {
+    to_seek: std::sync::Mutex<Vec<i32>>,
+}
 
-impl ClientContext for RebalanceLog {}
+impl Assignments {
+    fn take_to_seek(&self) -> Vec<i32> {
+        std::mem::take(&mut *self.to_seek.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
 
-impl ConsumerContext for RebalanceLog {
+impl ClientContext for Assignments {}
+
+impl ConsumerContext for Assignments {
     fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance) {
         let partitions = |list: &TopicPartitionList| -> Vec<i32> {
             list.elements().iter().map(|e| e.partition()).collect()
         };
         match rebalance {
             Rebalance::Assign(list) => {
-                tracing::info!(partitions = ?partitions(list), "partitions assigned")
+                tracing::info!(partitions = ?partitions(list), "partitions assigned");
+                self.to_seek
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(partitions(list));
             }
             Rebalance::Revoke(list) => {
                 tracing::info!(partitions = ?partitions(list), "partitions revoked")
@@ -93,7 +106,7 @@ impl Zones {
 }
 
 pub struct Aggregator {
-    pub consumer: StreamConsumer<RebalanceLog>,
+    pub consumer: StreamConsumer<Assignments>,
     pub topic: String,
     pub group: String,
     pub analytics: RedisAnalytics,
@@ -109,7 +122,7 @@ impl Aggregator {
     ) -> Result<Self, ConsumerError> {
         kafka.validate()?;
         let topic = kafka.topic.as_str();
-        let consumer: StreamConsumer<RebalanceLog> = kafka
+        let consumer: StreamConsumer<Assignments> = kafka
             .client_config()
             .set("group.id", group)
             .set("enable.auto.commit", "false")
@@ -119,7 +132,7 @@ impl Aggregator {
             // 45 s default would stall counting for most of a minute).
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
-            .create_with_context(RebalanceLog)?;
+            .create_with_context(Assignments::default())?;
         consumer.subscribe(&[topic])?;
         Ok(Self {
             consumer,
@@ -140,12 +153,66 @@ impl Aggregator {
                 _ = stop.cancelled() => return,
                 batch = self.next_batch() => batch,
             };
-            let Some((events, highest)) = batch else {
+            let Some((mut events, mut highest)) = batch else {
                 continue;
             };
+            // A partition assigned while this batch was read starts again where Redis says;
+            // what was read of it before the seek is read again after it.
+            let moved = self.seek_to_applied().await;
+            if !moved.is_empty() {
+                events.retain(|(partition, _, _)| !moved.contains(partition));
+                highest.retain(|partition, _| !moved.contains(partition));
+            }
             self.apply_until_done(&events, &stop).await;
             self.commit(&highest);
         }
+    }
+
+    /// Moves newly assigned partitions to just after the offset Redis says was applied, and
+    /// returns those it moved. Kafka's committed offset is normally the same or older (it is
+    /// committed after Redis), but Redis is the truth: if it lost its last writes (a failover),
+    /// re-reading recounts them.
+    async fn seek_to_applied(&self) -> Vec<i32> {
+        let mut moved = Vec::new();
+        let partitions = self.consumer.context().take_to_seek();
+        if partitions.is_empty() {
+            return moved;
+        }
+        let applied = match self
+            .analytics
+            .committed_offsets(&self.topic, &self.group)
+            .await
+        {
+            Ok(applied) => applied,
+            Err(e) => {
+                // Kafka's committed offsets stand in; re-read events are skipped all the same.
+                tracing::warn!(error = %e, "cannot read the applied offsets; resuming from Kafka's");
+                return moved;
+            }
+        };
+        for partition in partitions {
+            let Some(&offset) = applied.get(&partition) else {
+                continue;
+            };
+            let to = Offset::Offset(offset + 1);
+            match self
+                .consumer
+                .seek(&self.topic, partition, to, Duration::from_secs(5))
+            {
+                Ok(()) => {
+                    tracing::info!(
+                        partition,
+                        offset = offset + 1,
+                        "resuming after the offset Redis applied"
+                    );
+                    moved.push(partition);
+                }
+                Err(e) => {
+                    tracing::warn!(partition, error = %e, "cannot seek; resuming from Kafka's committed offset")
+                }
+            }
+        }
+        moved
     }
 
     /// Waits for one message, then takes what arrives within the batch window.

@@ -101,7 +101,9 @@ impl KafkaConfig {
     /// Catches mistakes librdkafka would only report later, or report vaguely.
     pub(crate) fn validate(&self) -> Result<(), KafkaError> {
         if self.brokers.trim().is_empty() {
-            return Err(KafkaError::Config("brokers is empty".into()));
+            return Err(KafkaError::Config(
+                "no brokers: set kafka.brokers (QREDGE_KAFKA_BROKERS)".into(),
+            ));
         }
         if self.topic.is_empty() {
             return Err(KafkaError::Config("topic is empty".into()));

@@ -48,4 +48,12 @@ impl ScanSink {
     pub fn queue_depth(&self) -> usize {
         self.capacity - self.queue.capacity()
     }
+
+    /// Reads the queue depth later without keeping the queue open (the worker ends when every
+    /// sender is gone).
+    pub fn depth_reader(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let queue = self.queue.downgrade();
+        let capacity = self.capacity;
+        move || queue.upgrade().map_or(0, |q| capacity - q.capacity())
+    }
 }

@@ -32,6 +32,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub edge: String,
     pub api: String,
+    /// The Prometheus endpoint's URL.
+    pub metrics: String,
     /// Everything the process printed on stdout up to "ready".
     pub stdout: String,
     pub credentials: Credentials,
@@ -89,6 +91,7 @@ impl Launch {
             .env("QREDGE_DATA_DIR", &self.data_dir)
             .env("QREDGE_EDGE_LISTEN", "127.0.0.1:0")
             .env("QREDGE_API_LISTEN", "127.0.0.1:0")
+            .env("QREDGE_METRICS_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -136,7 +139,7 @@ impl Launch {
                 .trim_end_matches('/')
                 .to_owned()
         };
-        let (edge, api) = (field("edge"), field("api"));
+        let (edge, api, metrics) = (field("edge"), field("api"), field("metrics"));
         let credentials = if self.data_dir.join("bootstrap.json").exists() {
             read_bootstrap(&self.data_dir)
         } else {
@@ -157,6 +160,7 @@ impl Launch {
             data_dir: self.data_dir,
             edge,
             api,
+            metrics,
             stdout: printed,
             credentials,
             client,
@@ -278,6 +282,20 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// The value of an unlabelled metric from `/metrics`; 0 when not recorded yet.
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .client
+            .get(&self.metrics)
+            .send()
+            .expect("the metrics endpoint answers")
+            .text()
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.trim().parse().unwrap())
     }
 
     /// SIGKILL: no chance to flush anything.
