@@ -17,6 +17,8 @@ use crate::aggregate::{Analytics, AnalyticsError, AnalyticsReader};
 use crate::api::{self, AppState};
 use crate::config::{public_base_url, Config, ConfigError};
 use crate::edge::handler::EdgeState;
+use crate::edge::snapshot::{self, Snapshots};
+use crate::edge::sync_redis::Position;
 use crate::edge::{server, sync, sync_redis, RouteTable};
 use crate::ids::EventIds;
 use crate::model::validate::domain_of;
@@ -63,6 +65,11 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("Redis is unreachable and the route snapshot {path} cannot be read: {source}")]
+    Snapshot {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open the scan spool: {0}")]
     Spool(std::io::Error),
     #[error(transparent)]
@@ -85,46 +92,64 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError>
 
 /// The backends chosen by the configuration, opened once and shared by the roles.
 struct Backends {
-    store: Store,
+    /// None only for an edge alone whose Redis was unreachable at start.
+    store: Option<Store>,
     embedded: Option<EmbeddedStore>,
     redis: Option<RedisStore>,
     /// The embedded aggregator (no Kafka), or None when scans go through Kafka.
     local_analytics: Option<Arc<Analytics>>,
+    /// The rollups in Redis, for an API or an aggregator of the production topology.
     redis_analytics: Option<RedisAnalytics>,
 }
 
-/// `separate`: this process runs only some of the roles, the others run elsewhere.
-async fn open_backends(config: &Config, separate: bool) -> Result<Backends, ServeError> {
+async fn open_backends(config: &Config, roles: Roles) -> Result<Backends, ServeError> {
     let kafka = !config.kafka.brokers.trim().is_empty();
-    let redis = if config.redis.url.is_empty() {
-        None
-    } else {
-        Some(RedisStore::connect(&config.redis.url, &config.redis.key_prefix).await?)
-    };
-    if kafka && redis.is_none() {
+    let separate = !(roles.api && roles.edge && roles.aggregator);
+    let edge_alone = roles.edge && !roles.api && !roles.aggregator;
+    if kafka && config.redis.url.is_empty() {
         return Err(ServeError::Setup(
             "scans through Kafka need Redis for the rollups: set redis.url (QREDGE_REDIS_URL)",
         ));
     }
+    let redis = if config.redis.url.is_empty() {
+        None
+    } else {
+        match RedisStore::connect(&config.redis.url, &config.redis.key_prefix).await {
+            Ok(redis) => Some(redis),
+            // An edge alone can serve from its route snapshot and connect later.
+            Err(e) if edge_alone => {
+                tracing::warn!(error = %e, "Redis is unreachable; starting from the route snapshot");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let (store, embedded) = match &redis {
-        Some(redis) => (Store::Redis(redis.clone()), None),
+        Some(redis) => (Some(Store::Redis(redis.clone())), None),
+        None if edge_alone => (None, None),
         None => {
             let embedded = EmbeddedStore::open(&config.data_dir)?;
-            (Store::Embedded(embedded.clone()), Some(embedded))
+            (Some(Store::Embedded(embedded.clone())), Some(embedded))
         }
     };
     // Rollups live in Redis when scans go through Kafka, and whenever the roles run apart: an API
-    // of its own reads what the aggregators wrote.
-    let (local_analytics, redis_analytics) = if kafka || separate {
+    // of its own reads what the aggregators wrote. An edge alone only produces to Kafka.
+    let in_redis = kafka || separate;
+    let redis_analytics = if in_redis && (roles.api || roles.aggregator) {
         let analytics = RedisAnalytics::connect(
             &config.redis.url,
             &config.redis.key_prefix,
             config.aggregator.retention_days,
         )
         .await?;
-        (None, Some(analytics))
+        Some(analytics)
     } else {
-        (Some(Arc::new(Analytics::open(&config.data_dir)?)), None)
+        None
+    };
+    let local_analytics = if in_redis {
+        None
+    } else {
+        Some(Arc::new(Analytics::open(&config.data_dir)?))
     };
     Ok(Backends {
         store,
@@ -149,7 +174,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
              kafka.brokers (QREDGE_KAFKA_BROKERS)",
         ));
     }
-    let backends = open_backends(&config, !all).await?;
+    let backends = open_backends(&config, roles).await?;
     let metrics = match config.metrics.address()? {
         Some(addr) => Some((
             telemetry::install().map_err(ServeError::Metrics)?,
@@ -174,7 +199,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     let edge_base_url = public_base_url(&config.edge.public_url, edge_addr);
 
     if let Some((listener, addr)) = edge {
-        let (table, follow) = edge_table(&backends, stop.clone()).await?;
+        let (table, follow) = edge_table(&backends, &config, stop.clone()).await?;
         servers.push(follow);
         let spool =
             Arc::new(Spool::open(&config.data_dir.join("spool")).map_err(ServeError::Spool)?);
@@ -233,8 +258,8 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         let default_domain = url::Url::parse(&edge_base_url)
             .map(|u| domain_of(&u))
             .unwrap_or_else(|_| format!("localhost:{}", edge_addr.port()));
-        if let Some(bootstrap) = backends
-            .store
+        let store = backends.store.clone().expect("the API's store is open");
+        if let Some(bootstrap) = store
             .bootstrap_if_empty(&config.data_dir, &default_domain)
             .await?
         {
@@ -246,7 +271,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             (None, None) => unreachable!("one analytics backend is always open"),
         };
         let state = AppState {
-            store: backends.store.clone(),
+            store,
             analytics,
             edge_base_url: edge_base_url.as_str().into(),
             api_base_url: public_base_url(&config.api.public_url, addr)
@@ -315,6 +340,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
 /// The edge's route table, kept current by a follower task of the store in use.
 async fn edge_table(
     backends: &Backends,
+    config: &Config,
     stop: CancellationToken,
 ) -> Result<(Arc<arc_swap::ArcSwap<RouteTable>>, JoinHandle<()>), ServeError> {
     if let Some(embedded) = &backends.embedded {
@@ -327,14 +353,42 @@ async fn edge_table(
         ));
         return Ok((table, follow));
     }
-    let redis = backends.redis.clone().expect("a store is always open");
+    let snapshots = Snapshots::new(&config.data_dir);
+    let Some(redis) = backends.redis.clone() else {
+        // Redis unreachable at start: serve the local snapshot, connect in the background.
+        let (table, after) =
+            snapshot::load(snapshots.path()).map_err(|e| ServeError::Snapshot {
+                path: snapshots.path().to_owned(),
+                source: e,
+            })?;
+        tracing::warn!(routes = table.len(), %after, "serving the route snapshot until Redis answers");
+        let table = Arc::new(arc_swap::ArcSwap::from_pointee(table));
+        let position = Position {
+            after,
+            from_snapshot: true,
+        };
+        let follow = tokio::spawn(sync_redis::connect_and_follow(
+            config.redis.url.clone(),
+            config.redis.key_prefix.clone(),
+            Arc::clone(&table),
+            position,
+            snapshots,
+            stop,
+        ));
+        return Ok((table, follow));
+    };
     let (table, after) = sync_redis::load_table(&redis).await?;
     tracing::info!(routes = table.len(), "route table loaded from Redis");
     let table = Arc::new(arc_swap::ArcSwap::from_pointee(table));
+    let position = Position {
+        after,
+        from_snapshot: false,
+    };
     let follow = tokio::spawn(sync_redis::follow_changes(
         redis,
         Arc::clone(&table),
-        after,
+        position,
+        snapshots,
         stop,
     ));
     Ok((table, follow))

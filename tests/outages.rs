@@ -131,3 +131,59 @@ fn without_redis_edges_keep_redirecting_the_api_says_503_and_both_recover() {
     let overview = api.wait_for_total_within(&id, sent, Duration::from_secs(60));
     assert_eq!(overview["totalScans"], sent, "{overview}");
 }
+
+#[test]
+fn an_edge_starts_from_its_route_snapshot_while_redis_is_unreachable() {
+    let services = tempfile::tempdir().unwrap();
+    let mut redis = PrivateRedis::start(&services.path().join("redis"));
+    let topology = Topology::on(&redis.url(), &shared_kafka());
+    let api = topology.start("api", "api");
+    let web = |display_id: &str| json!({"qrType": "WEB", "displayId": display_id, "qrRedirectUrl": format!("https://example.com/{display_id}")});
+    api.create_qr(web("before"));
+    let edge = topology.start("edge", "edge");
+    api.create_qr(web("after"));
+    assert_eq!(
+        edge.edge_within_a_second("after", |r| r.status() == 302)
+            .status(),
+        302
+    );
+    assert!(edge.stop().success());
+
+    redis.stop();
+    let edge = topology.start("edge", "edge");
+    for display_id in ["before", "after"] {
+        let response = edge.scan(display_id, support::IPHONE_SAFARI);
+        assert_eq!(
+            response.status(),
+            302,
+            "{display_id} served from the snapshot"
+        );
+        assert_eq!(
+            response.headers()["location"],
+            format!("https://example.com/{display_id}").as_str()
+        );
+    }
+
+    redis.resume();
+    let back = Instant::now();
+    loop {
+        let (status, body) = api.call(Method::POST, "/api/qrs-api", Some(web("later")));
+        if status == 201 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "the API did not recover: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let served = (0..5).any(|_| {
+        edge.edge_within_a_second("later", |r| r.status() == 302)
+            .status()
+            == 302
+    });
+    assert!(
+        served,
+        "the edge connects and follows changes once Redis answers"
+    );
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use qredge::edge::snapshot::Snapshots;
 use qredge::edge::{sync_redis, RouteTable};
 use qredge::model::Qr;
 use qredge::store::redis::RedisStore;
@@ -127,17 +128,23 @@ async fn edges_load_the_routes_and_follow_every_change() {
     // Two edges, each with its own connection, table and follower.
     let stop = CancellationToken::new();
     let mut tables = Vec::new();
-    for _ in 0..2 {
+    let data_dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for data_dir in &data_dirs {
         let edge_store = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
         let (table, after) = sync_redis::load_table(&edge_store).await.unwrap();
         assert_eq!(table.len(), 1, "only servable codes are loaded");
         assert_eq!(table.lookup("a").unwrap().location, "https://example.com/a");
         assert!(table.lookup("gone").is_none());
         let table = Arc::new(ArcSwap::from_pointee(table));
+        let position = sync_redis::Position {
+            after,
+            from_snapshot: false,
+        };
         tokio::spawn(sync_redis::follow_changes(
             edge_store,
             Arc::clone(&table),
-            after,
+            position,
+            Snapshots::new(data_dir.path()),
             stop.clone(),
         ));
         tables.push(table);

@@ -5,6 +5,7 @@ pub mod handler;
 pub mod pages;
 pub mod route_table;
 pub mod server;
+pub mod snapshot;
 pub mod sync;
 pub mod sync_redis;
 

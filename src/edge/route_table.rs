@@ -43,6 +43,16 @@ impl Route {
         })
     }
 
+    /// The stored form of this route (for the edge's local snapshot).
+    pub fn record(&self) -> RouteRecord {
+        RouteRecord {
+            qr_id: self.qr_id.to_string(),
+            team_id: self.team_id.to_string(),
+            location: String::from_utf8_lossy(self.location.as_bytes()).into_owned(),
+            expires_at: self.expires_at,
+        }
+    }
+
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expires_at.is_some_and(|at| now_ms >= at)
     }
@@ -134,6 +144,20 @@ impl RouteTable {
         self.len() == 0
     }
 
+    /// Every live route, in no particular order.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &Route)> {
+        let base = self
+            .base
+            .iter()
+            .filter(|(key, _)| !self.overlay.contains_key(*key));
+        let overlay = self
+            .overlay
+            .iter()
+            .filter_map(|(key, entry)| Some((key, entry.as_ref()?)));
+        base.chain(overlay)
+            .map(|(key, route)| (key.as_ref(), route))
+    }
+
     /// Bumped by every change: tells whether a table is newer than another.
     pub fn generation(&self) -> u64 {
         self.generation
@@ -219,6 +243,8 @@ mod tests {
         assert!(next.lookup("b").is_none());
         assert_eq!(next.lookup("b2").unwrap().qr_id.as_ref(), "qr_b");
         assert_eq!(next.len(), 1);
+        let listed: Vec<&str> = next.routes().map(|(id, _)| id).collect();
+        assert_eq!(listed, ["b2"]);
     }
 
     #[test]

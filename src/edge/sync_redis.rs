@@ -1,6 +1,7 @@
 //! Keeps an edge's route table in step with the Redis store: load every route at start, then
 //! follow the change stream. When Redis is away the edge keeps serving the table it has, and
-//! catches up (or reloads, if the stream was trimmed past it) when Redis returns.
+//! catches up (or reloads, if the stream was trimmed past it) when Redis returns. The table is
+//! also kept on disk (`snapshot`), for a start while Redis is unreachable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
+use super::snapshot::Snapshots;
 use super::{Route, RouteTable, RouteUpdate};
 use crate::store::redis::{RedisStore, RouteChangeEntry};
 use crate::store::StoreError;
@@ -56,18 +58,58 @@ fn updates(entries: &[RouteChangeEntry]) -> Vec<RouteUpdate> {
     out
 }
 
-/// Follows the change stream from `after` until `stop` is cancelled.
-pub async fn follow_changes(
-    store: RedisStore,
+/// Where an edge starts following from.
+pub struct Position {
+    /// The change stream id the table reflects.
+    pub after: String,
+    /// The table came from the local snapshot: check that the stream still reaches back to
+    /// `after` before reading on (the recovery path of an outage).
+    pub from_snapshot: bool,
+}
+
+/// Connects to Redis, retrying until it answers, then follows changes (an edge that started
+/// from its snapshot because Redis was unreachable).
+pub async fn connect_and_follow(
+    url: String,
+    key_prefix: String,
     table: Arc<ArcSwap<RouteTable>>,
-    mut after: String,
+    position: Position,
+    snapshots: Snapshots,
     stop: CancellationToken,
 ) {
     let mut retry = RETRY_FIRST;
-    let mut outage = false;
+    let store = loop {
+        match RedisStore::connect(&url, &key_prefix).await {
+            Ok(store) => break store,
+            Err(e) => tracing::debug!(error = %e, "Redis is still unreachable"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(retry) => {}
+        }
+        retry = (retry * 2).min(RETRY_MAX);
+    };
+    tracing::info!("connected to Redis; catching up with the route changes");
+    follow_changes(store, table, position, snapshots, stop).await;
+}
+
+/// Follows the change stream from `position` until `stop` is cancelled, saving snapshots.
+pub async fn follow_changes(
+    store: RedisStore,
+    table: Arc<ArcSwap<RouteTable>>,
+    position: Position,
+    mut snapshots: Snapshots,
+    stop: CancellationToken,
+) {
+    let mut after = position.after;
+    let mut retry = RETRY_FIRST;
+    let mut outage = position.from_snapshot;
     loop {
         let read = tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => {
+                snapshots.finish(table.load_full(), &after).await;
+                return;
+            }
             read = store.changes_after(&after, BLOCK_MS, READ_COUNT) => read,
         };
         let result = match read {
@@ -85,6 +127,7 @@ pub async fn follow_changes(
                 }
                 outage = false;
                 retry = RETRY_FIRST;
+                snapshots.offer(table.load_full(), &after);
             }
             Err(e) => {
                 if !outage {
