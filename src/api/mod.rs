@@ -8,6 +8,7 @@ mod error;
 mod image;
 mod qr_input;
 mod qrs;
+mod teams;
 mod view;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
         .route("/api/analytics-api/bulk", post(analytics::bulk))
         .route("/api/analytics-api/overviews", post(analytics::overviews))
+        .route("/api/teams-api/{id}", get(teams::get).put(teams::update))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -40,7 +40,7 @@ pub async fn load_table(store: &RedisStore) -> Result<(RouteTable, String), Stor
 
 fn updates(entries: &[RouteChangeEntry]) -> Vec<RouteUpdate> {
     let mut out = Vec::with_capacity(entries.len() * 2);
-    for entry in entries {
+    for entry in entries.iter().filter(|e| !e.display_id.is_empty()) {
         if let Some(released) = &entry.released {
             out.push(RouteUpdate {
                 display_id: released.as_str().into(),

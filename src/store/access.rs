@@ -45,6 +45,21 @@ impl EmbeddedStore {
         Ok(())
     }
 
+    /// Replaces an existing team's record; NotFound when there is none.
+    pub fn update_team(&self, team: &Team) -> Result<(), StoreError> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_write()?;
+        {
+            let mut teams = txn.open_table(TEAMS)?;
+            if teams.get(team.id.as_str())?.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            teams.insert(team.id.as_str(), encode(team).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     pub(super) fn has_any_org(&self) -> Result<bool, StoreError> {
         use redb::ReadableTableMetadata;
         let txn = self.db.begin_read()?;

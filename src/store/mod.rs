@@ -144,6 +144,11 @@ impl Store {
         on_backend!(self, store => store.team(&id))
     }
 
+    pub async fn update_team(&self, team: &crate::model::Team) -> Result<(), StoreError> {
+        let team = team.clone();
+        on_backend!(self, store => store.update_team(&team))
+    }
+
     pub async fn member(&self, id: &str) -> Result<Option<crate::model::Member>, StoreError> {
         let id = id.to_owned();
         on_backend!(self, store => store.member(&id))

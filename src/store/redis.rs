@@ -7,7 +7,8 @@
 //! - `{prefix}display`: hash displayId → qr id (uniqueness; deleted codes keep theirs)
 //! - `{prefix}team-qrs:{teamId}`: set of the team's qr ids
 //! - `{prefix}routes`: hash displayId → compact [`RouteRecord`] JSON, servable codes only
-//! - `{prefix}changes`: stream of `d` (a displayId whose route changed) and `p` (one released)
+//! - `{prefix}changes`: stream of `d` (a displayId whose route changed) and `p` (one released),
+//!   or `t` (a team whose settings changed)
 //! - `{prefix}initialized`: set once the first organization exists
 
 use std::path::Path;
@@ -60,6 +61,14 @@ end
 return 1
 "#;
 
+/// KEYS: team, changes. ARGV: team id, team JSON, max length. 0 when the team does not exist.
+const UPDATE_TEAM: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1])
+return 1
+"#;
+
 /// KEYS: initialized, org, team, member, cred. ARGV: the four JSON records. 0 when another
 /// process bootstrapped first.
 const BOOTSTRAP: &str = r#"
@@ -73,6 +82,7 @@ return 1
 pub struct RouteChangeEntry {
     /// The stream id: read on from after it.
     pub id: String,
+    /// Empty for an entry that changed no route (a team's settings).
     pub display_id: String,
     /// The route there now (None: nothing is served at this displayId).
     pub route: Option<RouteRecord>,
@@ -197,6 +207,23 @@ impl RedisStore {
         match updated {
             1 => Ok(()),
             0 => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    /// Replaces an existing team's record and notes the change in the stream.
+    pub async fn update_team(&self, team: &Team) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let updated: i64 = Script::new(UPDATE_TEAM)
+            .key(self.key(&format!("team:{}", team.id)))
+            .key(self.key("changes"))
+            .arg(&team.id)
+            .arg(json(team))
+            .arg(CHANGES_MAX_LEN)
+            .invoke_async(&mut conn)
+            .await?;
+        match updated {
+            1 => Ok(()),
             _ => Err(StoreError::NotFound),
         }
     }
