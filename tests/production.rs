@@ -134,3 +134,63 @@ fn a_killed_aggregator_is_restarted_mid_stream_and_the_counts_stay_exact() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(api.overview(&id)["totalScans"], SCANS as u64);
 }
+
+#[test]
+fn changes_reach_three_edges_within_a_second_and_the_p99_is_reported() {
+    const UPDATES: usize = 100;
+    let topology = Topology::new();
+    let api = topology.start("api", "api");
+    let edges: Vec<Server> = (1..=3)
+        .map(|n| topology.start("edge", &format!("edge{n}")))
+        .collect();
+    let qr = api.create_qr(
+        json!({"qrType": "WEB", "displayId": "moving", "qrRedirectUrl": "https://example.com/v0"}),
+    );
+    let id = qr["id"].as_str().unwrap().to_owned();
+    for edge in &edges {
+        wait_served(edge, "moving");
+    }
+
+    let mut delays = Vec::new();
+    for n in 1..=UPDATES {
+        let target = format!("https://example.com/v{n}");
+        let (status, body) = api.call(
+            reqwest::Method::PUT,
+            &format!("/api/qrs-api/{id}"),
+            Some(json!({ "qrRedirectUrl": target })),
+        );
+        assert_eq!(status, 200, "{body}");
+        let written = Instant::now();
+        std::thread::scope(|scope| {
+            let polls: Vec<_> = edges
+                .iter()
+                .map(|edge| {
+                    let target = target.as_str();
+                    scope.spawn(move || {
+                        let response = edge.edge_within_a_second("moving", |r| {
+                            r.headers().get("location").is_some_and(|l| l == target)
+                        });
+                        assert_eq!(
+                            response.headers()["location"],
+                            target,
+                            "{} serves change {n} within a second",
+                            edge.edge
+                        );
+                        written.elapsed()
+                    })
+                })
+                .collect();
+            delays.extend(polls.into_iter().map(|p| p.join().unwrap()));
+        });
+    }
+    delays.sort();
+    let at = |q: f64| delays[((delays.len() as f64 * q).ceil() as usize).min(delays.len()) - 1];
+    eprintln!(
+        "change propagation to 3 edges, {} samples: p50 {:?}, p99 {:?}, max {:?}",
+        delays.len(),
+        at(0.50),
+        at(0.99),
+        delays[delays.len() - 1]
+    );
+    assert!(at(0.99) <= Duration::from_secs(1));
+}

@@ -280,7 +280,7 @@ impl Server {
             if check(&response) || Instant::now() > deadline {
                 return response;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
