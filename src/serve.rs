@@ -23,7 +23,7 @@ use crate::edge::{server, sync, sync_redis, RouteTable};
 use crate::ids::EventIds;
 use crate::model::validate::domain_of;
 use crate::pipeline::geoip::{GeoIp, GeoIpError};
-use crate::pipeline::kafka::{ensure_topic, KafkaError, ScanProducer};
+use crate::pipeline::kafka::{ensure_topic_eventually, KafkaError, ScanProducer};
 use crate::pipeline::worker::{Delivery, Worker};
 use crate::pipeline::{Enricher, ScanSink, Spool};
 use crate::store::redis::RedisStore;
@@ -215,10 +215,10 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         let delivery = match &backends.local_analytics {
             Some(analytics) => Delivery::Embedded(Arc::clone(analytics)),
             None => {
-                ensure_topic(&config.kafka).await.unwrap_or_else(|e| {
-                    // The edge serves anyway; scans wait in the spool until Kafka is reachable.
-                    tracing::warn!(error = %e, "cannot make sure the scans topic exists");
-                });
+                // Most starts find Kafka up: give the topic a moment before serving.
+                let topic =
+                    tokio::spawn(ensure_topic_eventually(config.kafka.clone(), stop.clone()));
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), topic).await;
                 Delivery::Kafka(Arc::new(ScanProducer::new(&config.kafka)?))
             }
         };

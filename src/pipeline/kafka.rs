@@ -169,6 +169,29 @@ pub async fn ensure_topic(config: &KafkaConfig) -> Result<(), KafkaError> {
     Ok(())
 }
 
+/// Creates the topic if missing, retrying in the background until Kafka answers: an edge serves
+/// from the start, and its producer never lets the broker auto-create the topic with the
+/// broker's partition count (scans wait in the spool meanwhile).
+pub async fn ensure_topic_eventually(
+    config: KafkaConfig,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut retry = Duration::from_secs(1);
+    loop {
+        match ensure_topic(&config).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?retry, "cannot make sure the scans topic exists")
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(retry) => {}
+        }
+        retry = (retry * 2).min(Duration::from_secs(30));
+    }
+}
+
 /// Produces scan events to the topic. Cheap to share behind an `Arc`; librdkafka does the
 /// batching, compression and retries on its own threads.
 pub struct ScanProducer {
@@ -190,6 +213,8 @@ impl ScanProducer {
             .set("linger.ms", config.linger_ms.to_string())
             .set("message.timeout.ms", config.message_timeout_ms.to_string())
             .set("partitioner", "murmur2_random")
+            // The topic is created by ensure_topic with kafka.partitions, never by the broker.
+            .set("allow.auto.create.topics", "false")
             .create()
             .map_err(KafkaError::Client)?;
         Ok(Self {
