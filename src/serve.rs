@@ -7,6 +7,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -281,6 +282,12 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         let app = api::router(state, config.api.max_body_bytes);
         let api_stop = stop.clone();
         servers.push(tokio::spawn(async move {
+            // Small JSON answers go out at once, not after Nagle's delay (pipelined clients).
+            let listener = listener.tap_io(|stream| {
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(api_stop.cancelled_owned())
                 .await;
@@ -319,12 +326,15 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         ready.push_str(&format!(" metrics=http://{addr}/metrics"));
     }
 
-    tracing::info!(%edge_base_url, "qredge is serving");
+    tracing::info!(
+        roles = ready.trim_start_matches("qredge ready "),
+        "qredge is serving"
+    );
     println!("{ready}");
     let _ = std::io::stdout().flush();
 
     shutdown_signal().await;
-    tracing::info!("stopping: finishing requests, then delivering queued scans");
+    tracing::info!("stopping: open requests finish, queued scans are delivered or spooled");
     stop.cancel();
     for server in servers {
         let _ = server.await;
