@@ -47,9 +47,12 @@
 //! some write in the middle. Run this Redis with `maxmemory-policy noeviction`: an evicted
 //! event set or offsets hash would mean counting twice. Needs Redis 7.0 or later (the shebang).
 //!
-//! Cost: Redis runs every script on its one thread, and the calls the script makes cost far more
-//! than the Lua around them, so the script makes a handful of calls per code in the batch and none
-//! per event (see `redis_apply.lua`); a batch of events for few, busy codes is cheapest.
+//! Cost: Redis runs every script on its one thread, so the script makes a handful of calls per
+//! code in the batch and none per event (see `redis_apply.lua`); a batch of events for few, busy
+//! codes is cheapest. Measured (loadtest/aggregator.sh, ~2000-event batches over 1000 codes):
+//! 47–57 ms of Redis time per batch, about 35–40k events/s for one Redis core; the Lua itself and
+//! its argument handling are 70–75 % of that, the Redis commands it calls the rest. At 10,000
+//! codes per batch it is ~65 µs an event.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
