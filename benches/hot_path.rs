@@ -74,6 +74,7 @@ fn benches(c: &mut Criterion) {
         table: Arc::new(ArcSwap::from_pointee(table)),
         sink,
         event_ids: EventIds::new(),
+        client_ip: qredge::edge::client_ip::ClientIp::default(),
     };
     let peer: SocketAddr = "203.0.113.7:50000".parse().unwrap();
     let requests: Vec<Request<()>> = keys

@@ -106,6 +106,11 @@ pub struct EdgeConfig {
     pub header_read_timeout_ms: u64,
     /// Open connections beyond this wait for a free slot before they are accepted.
     pub max_connections: usize,
+    /// Networks of our own proxies / load balancers (CIDR): from these peers the client address
+    /// is read from `Forwarded` / `X-Forwarded-For`. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Record client addresses cut to IPv4 /24 and IPv6 /48.
+    pub anonymize_ip: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +163,8 @@ impl Default for EdgeConfig {
             max_header_bytes: 16 * 1024,
             header_read_timeout_ms: 10_000,
             max_connections: 10_000,
+            trusted_proxies: Vec::new(),
+            anonymize_ip: false,
         }
     }
 }

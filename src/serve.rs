@@ -17,6 +17,7 @@ use crate::aggregate::redis::{RedisAnalytics, RedisAnalyticsError};
 use crate::aggregate::{Analytics, AnalyticsError, AnalyticsReader};
 use crate::api::{self, AppState};
 use crate::config::{public_base_url, Config, ConfigError};
+use crate::edge::client_ip::ClientIp;
 use crate::edge::handler::EdgeState;
 use crate::edge::snapshot::{self, Snapshots};
 use crate::edge::sync_redis::Position;
@@ -244,6 +245,8 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             table,
             sink,
             event_ids: EventIds::new(),
+            client_ip: ClientIp::new(config.edge.trusted_proxies.clone())
+                .anonymized(config.edge.anonymize_ip),
         });
         servers.push(tokio::spawn(server::serve(
             listener,

@@ -11,6 +11,7 @@ use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::client_ip::ClientIp;
 use super::pages;
 use super::RouteTable;
 use crate::clock::now_ms;
@@ -30,6 +31,7 @@ pub struct EdgeState {
     pub table: Arc<ArcSwap<RouteTable>>,
     pub sink: ScanSink,
     pub event_ids: EventIds,
+    pub client_ip: ClientIp,
 }
 
 pub async fn handle(
@@ -76,7 +78,7 @@ pub fn respond<B>(
             team_id: Arc::clone(&route.team_id),
             display_id: Arc::clone(&route.display_id),
             scan_time: now,
-            ip: peer.ip(),
+            ip: state.client_ip.recorded(peer.ip(), headers),
             user_agent: headers.get(header::USER_AGENT).cloned(),
             referrer: headers.get(header::REFERER).cloned(),
         });

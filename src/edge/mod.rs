@@ -1,6 +1,7 @@
 //! The scan edge: a minimal hyper server that resolves a displayId on an arc-swapped route table,
 //! answers with a redirect, and hands the scan to the pipeline without waiting for it.
 
+pub mod client_ip;
 pub mod handler;
 pub mod pages;
 pub mod route_table;
