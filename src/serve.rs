@@ -229,6 +229,12 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         samplers.push(Box::new(move || {
             metrics::gauge!("qredge_scan_queue_depth").set(depth() as f64)
         }));
+        let served = Arc::clone(&table);
+        samplers.push(Box::new(move || {
+            let table = served.load();
+            metrics::gauge!("qredge_edge_routes").set(table.len() as f64);
+            metrics::gauge!("qredge_edge_table_generation").set(table.generation() as f64);
+        }));
         let spooled = Arc::clone(&spool);
         samplers.push(Box::new(move || {
             metrics::gauge!("qredge_spool_bytes").set(spooled.size_bytes() as f64)
@@ -247,6 +253,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             event_ids: EventIds::new(),
             client_ip: ClientIp::new(config.edge.trusted_proxies.clone())
                 .anonymized(config.edge.anonymize_ip),
+            metrics: Default::default(),
         });
         servers.push(tokio::spawn(server::serve(
             listener,

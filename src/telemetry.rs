@@ -18,50 +18,86 @@ pub type Sampler = Box<dyn Fn() + Send + Sync>;
 /// Installs the process-wide recorder. Call once, before anything is recorded.
 pub fn install() -> Result<PrometheusHandle, String> {
     let handle = PrometheusBuilder::new()
+        // Response building takes microseconds: buckets from 1 µs to 10 ms.
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full("qredge_edge_response_seconds".into()),
+            &[1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2],
+        )
+        .map_err(|e| format!("invalid metric buckets: {e}"))?
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     describe();
     Ok(handle)
 }
 
-fn describe() {
-    use metrics::{describe_counter, describe_gauge};
-    describe_gauge!(
+/// Levels, sampled at each scrape or set as they change.
+const GAUGES: &[(&str, &str)] = &[
+    (
         "qredge_scan_queue_depth",
-        "Scans waiting in memory for the pipeline worker."
-    );
-    describe_gauge!(
+        "Scans waiting in memory for the pipeline worker.",
+    ),
+    (
         "qredge_spool_bytes",
-        "Bytes of scans waiting in the disk spool."
-    );
-    describe_gauge!(
+        "Bytes of scans waiting in the disk spool.",
+    ),
+    (
         "qredge_kafka_in_flight",
-        "Scans handed to Kafka, awaiting acknowledgement."
-    );
-    describe_counter!(
+        "Scans handed to Kafka, awaiting acknowledgement.",
+    ),
+    ("qredge_edge_routes", "Codes in the edge's route table."),
+    (
+        "qredge_edge_table_generation",
+        "Changes applied to the edge's route table.",
+    ),
+];
+
+const COUNTERS: &[(&str, &str)] = &[
+    (
+        "qredge_edge_requests_total",
+        "Edge answers by outcome: redirect, not_found, expired, refused, health.",
+    ),
+    (
+        "qredge_user_agent_cache_total",
+        "User agents answered from the cache (hit) or parsed (miss).",
+    ),
+    (
         "qredge_scans_spooled_total",
-        "Scans that found the queue full and went to the spool."
-    );
-    describe_counter!("qredge_kafka_delivered_total", "Scans Kafka acknowledged.");
-    describe_counter!(
+        "Scans that found the queue full and went to the spool.",
+    ),
+    ("qredge_kafka_delivered_total", "Scans Kafka acknowledged."),
+    (
         "qredge_kafka_delivery_errors_total",
-        "Scans Kafka did not take (spooled and sent again later)."
-    );
-    describe_counter!(
+        "Scans Kafka did not take (spooled and sent again later).",
+    ),
+    (
         "qredge_scans_aggregated_total",
-        "Scans the embedded pipeline counted, or Kafka took."
-    );
-    describe_counter!(
+        "Scans the embedded pipeline counted, or Kafka took.",
+    ),
+    (
         "qredge_scans_lost_total",
-        "Scans that could be neither delivered nor spooled (a failing disk)."
-    );
-    describe_counter!(
+        "Scans that could be neither delivered nor spooled (a failing disk).",
+    ),
+    (
         "qredge_aggregator_events_total",
-        "Events the aggregator counted (new event ids)."
-    );
-    describe_counter!(
+        "Events the aggregator counted (new event ids).",
+    ),
+    (
         "qredge_aggregator_malformed_total",
-        "Topic messages that were not scan events."
+        "Topic messages that were not scan events.",
+    ),
+];
+
+fn describe() {
+    for &(name, help) in GAUGES {
+        metrics::describe_gauge!(name, help);
+    }
+    for &(name, help) in COUNTERS {
+        metrics::describe_counter!(name, help);
+    }
+    metrics::describe_histogram!(
+        "qredge_edge_response_seconds",
+        metrics::Unit::Seconds,
+        "Time to build an edge answer (the network not included)."
     );
 }
 

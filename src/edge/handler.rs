@@ -12,6 +12,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::client_ip::ClientIp;
+use super::metrics::EdgeMetrics;
 use super::pages;
 use super::RouteTable;
 use crate::clock::now_ms;
@@ -32,6 +33,7 @@ pub struct EdgeState {
     pub sink: ScanSink,
     pub event_ids: EventIds,
     pub client_ip: ClientIp,
+    pub metrics: EdgeMetrics,
 }
 
 pub async fn handle(
@@ -39,7 +41,10 @@ pub async fn handle(
     peer: SocketAddr,
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(respond(&state, peer, &request))
+    let started = std::time::Instant::now();
+    let response = respond(&state, peer, &request);
+    state.metrics.observe(response.status(), started.elapsed());
+    Ok(response)
 }
 
 /// Builds the answer for a request; the body is never read (GET and HEAD carry none).

@@ -3,6 +3,7 @@
 
 pub mod client_ip;
 pub mod handler;
+pub mod metrics;
 pub mod pages;
 pub mod route_table;
 pub mod server;

@@ -88,6 +88,8 @@ fn normalise_os(os: &str) -> &str {
 pub struct UserAgentCache {
     entries: DashMap<Box<str>, Arc<UserAgentInfo>>,
     capacity: usize,
+    hits: metrics::Counter,
+    misses: metrics::Counter,
 }
 
 impl UserAgentCache {
@@ -95,13 +97,17 @@ impl UserAgentCache {
         Self {
             entries: DashMap::new(),
             capacity,
+            hits: metrics::counter!("qredge_user_agent_cache_total", "result" => "hit"),
+            misses: metrics::counter!("qredge_user_agent_cache_total", "result" => "miss"),
         }
     }
 
     pub fn get(&self, user_agent: &str) -> Arc<UserAgentInfo> {
         if let Some(hit) = self.entries.get(user_agent) {
+            self.hits.increment(1);
             return Arc::clone(&hit);
         }
+        self.misses.increment(1);
         let info = Arc::new(parse(user_agent));
         // Beyond capacity start again: a flood of unique strings cannot grow memory without bound,
         // and the common strings come back within moments.
