@@ -72,6 +72,8 @@ pub enum ServeError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot listen for stop signals: {0}")]
+    Signal(std::io::Error),
     #[error("cannot open the scan spool: {0}")]
     Spool(std::io::Error),
     #[error(transparent)]
@@ -340,10 +342,11 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         roles = ready.trim_start_matches("qredge ready "),
         "qredge is serving"
     );
+    let stopping = shutdown_signal()?;
     println!("{ready}");
     let _ = std::io::stdout().flush();
 
-    shutdown_signal().await;
+    stopping.await;
     tracing::info!("stopping: open requests finish, queued scans are delivered or spooled");
     stop.cancel();
     for server in servers {
@@ -427,23 +430,16 @@ fn print_bootstrap(bootstrap: &Bootstrap, data_dir: &std::path::Path) {
     );
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+/// SIGTERM or SIGINT. The handlers are installed when this is called, not when it is first
+/// awaited: called before the ready line, so a stop sent right after it is not fatal.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, ServeError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
 }
