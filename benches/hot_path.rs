@@ -149,7 +149,9 @@ fn benches(c: &mut Criterion) {
         }],
     )
     .unwrap();
-    let with_geoip = Enricher::new(Some(GeoIp::open(&geo_path).unwrap()));
+    let with_geoip = Enricher::new(Some(
+        GeoIp::open(&[geo_path], &geo_dir.path().join("copies")).unwrap(),
+    ));
     assert_eq!(with_geoip.enrich(&scan).city, "Berlin");
     c.bench_function("enrich_cached_user_agent_and_geoip", |b| {
         b.iter(|| black_box(with_geoip.enrich(black_box(&scan))))

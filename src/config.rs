@@ -123,11 +123,42 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GeoipConfig {
-    /// Path of a GeoIP2/GeoLite2 City database. Empty: scans carry no country or city.
+    /// Path of one City database (GeoIP2/GeoLite2 or ip-location-db schema). The short form of
+    /// `databases` for the usual single file; setting both is an error.
     pub database: Option<PathBuf>,
+    /// City databases looked up in order until one knows the address, e.g. the separate IPv4 and
+    /// IPv6 files of ip-location-db. Empty (and no `database`): scans carry no country or city.
+    pub databases: Vec<PathBuf>,
+    /// How often each database file's metadata is checked for a new version; 0: never reloaded.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for GeoipConfig {
+    fn default() -> Self {
+        Self {
+            database: None,
+            databases: Vec::new(),
+            reload_interval_ms: 10_000,
+        }
+    }
+}
+
+impl GeoipConfig {
+    /// The database files in lookup order; empty when none is configured.
+    pub fn paths(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        match &self.database {
+            Some(one) if !self.databases.is_empty() => Err(ConfigError::Invalid {
+                key: "geoip.database",
+                value: one.display().to_string(),
+                reason: "set geoip.database or geoip.databases, not both".into(),
+            }),
+            Some(one) => Ok(vec![one.clone()]),
+            None => Ok(self.databases.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,7 +226,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("QREDGE_EDGE_PUBLIC_URL", "edge.public_url"),
     ("QREDGE_API_LISTEN", "api.listen"),
     ("QREDGE_API_PUBLIC_URL", "api.public_url"),
-    ("QREDGE_GEOIP_DB", "geoip.database"),
+    ("QREDGE_GEOIP_DB", "geoip.databases"),
     ("QREDGE_REDIS_URL", "redis.url"),
     ("QREDGE_KAFKA_BROKERS", "kafka.brokers"),
     ("QREDGE_KAFKA_TOPIC", "kafka.topic"),
@@ -211,6 +242,7 @@ impl Config {
         };
         config.apply_env(|name| std::env::var(name).ok())?;
         config.metrics.address()?;
+        config.geoip.paths()?;
         Ok(config)
     }
 
@@ -238,8 +270,12 @@ impl Config {
                 "edge.public_url" => self.edge.public_url = value,
                 "api.listen" => self.api.listen = parse_addr(key, value)?,
                 "api.public_url" => self.api.public_url = value,
-                "geoip.database" => {
-                    self.geoip.database = (!value.is_empty()).then(|| PathBuf::from(value))
+                // One path or several separated by ':' (like PATH); it replaces both file keys.
+                "geoip.databases" => {
+                    self.geoip.database = None;
+                    self.geoip.databases = std::env::split_paths(&value)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect();
                 }
                 "redis.url" => self.redis.url = value,
                 "kafka.brokers" => self.kafka.brokers = value,
@@ -294,7 +330,8 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./data"));
         assert_eq!(c.edge.listen.to_string(), "0.0.0.0:8080");
         assert_eq!(c.api.listen.to_string(), "127.0.0.1:8081");
-        assert!(c.geoip.database.is_none());
+        assert!(c.geoip.paths().unwrap().is_empty());
+        assert_eq!(c.geoip.reload_interval_ms, 10_000);
     }
 
     #[test]
@@ -306,6 +343,7 @@ mod tests {
         assert_eq!(c.api.listen, d.api.listen);
         assert_eq!(c.api.max_body_bytes, d.api.max_body_bytes);
         assert_eq!(c.pipeline.queue_capacity, d.pipeline.queue_capacity);
+        assert_eq!(c.geoip.reload_interval_ms, d.geoip.reload_interval_ms);
     }
 
     #[test]
@@ -332,7 +370,45 @@ mod tests {
         c.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/tmp/q"));
         assert_eq!(c.edge.listen.to_string(), "127.0.0.1:0");
-        assert_eq!(c.geoip.database, Some(PathBuf::from("/geo/City.mmdb")));
+        assert_eq!(
+            c.geoip.paths().unwrap(),
+            vec![PathBuf::from("/geo/City.mmdb")]
+        );
+    }
+
+    #[test]
+    fn geoip_databases_come_from_either_key_or_the_environment() {
+        let one: Config = toml::from_str("[geoip]\ndatabase = \"/geo/City.mmdb\"\n").unwrap();
+        assert_eq!(
+            one.geoip.paths().unwrap(),
+            vec![PathBuf::from("/geo/City.mmdb")]
+        );
+        let mut two: Config =
+            toml::from_str("[geoip]\ndatabases = [\"/geo/v4.mmdb\", \"/geo/v6.mmdb\"]\n").unwrap();
+        assert_eq!(
+            two.geoip.paths().unwrap(),
+            vec![PathBuf::from("/geo/v4.mmdb"), PathBuf::from("/geo/v6.mmdb")]
+        );
+        // The environment replaces what the file says, with one path or several.
+        two.apply_env(|k| (k == "QREDGE_GEOIP_DB").then(|| "/env/a.mmdb:/env/b.mmdb".into()))
+            .unwrap();
+        assert_eq!(
+            two.geoip.paths().unwrap(),
+            vec![PathBuf::from("/env/a.mmdb"), PathBuf::from("/env/b.mmdb")]
+        );
+        two.apply_env(|k| (k == "QREDGE_GEOIP_DB").then(String::new))
+            .unwrap();
+        assert!(two.geoip.paths().unwrap().is_empty(), "empty: no database");
+    }
+
+    #[test]
+    fn both_geoip_keys_at_once_are_refused() {
+        let c: Config = toml::from_str(
+            "[geoip]\ndatabase = \"/geo/City.mmdb\"\ndatabases = [\"/geo/v4.mmdb\"]\n",
+        )
+        .unwrap();
+        let err = c.geoip.paths().unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::edge::sync_redis::Position;
 use crate::edge::{server, sync, sync_redis, RouteTable};
 use crate::ids::EventIds;
 use crate::model::validate::domain_of;
-use crate::pipeline::geoip::{GeoIp, GeoIpError};
+use crate::pipeline::geoip::{GeoIp, GeoIpError, Reloader};
 use crate::pipeline::kafka::{ensure_topic_eventually, KafkaError, ScanProducer};
 use crate::pipeline::worker::{Delivery, Worker};
 use crate::pipeline::{Enricher, ScanSink, Spool};
@@ -207,15 +207,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         servers.push(follow);
         let spool =
             Arc::new(Spool::open(&config.data_dir.join("spool")).map_err(ServeError::Spool)?);
-        let geoip = config
-            .geoip
-            .database
-            .as_deref()
-            .map(GeoIp::open)
-            .transpose()?;
-        if geoip.is_none() {
-            tracing::info!("no GeoIP database configured: scans carry no country or city");
-        }
+        let geoip = open_geoip(&config, stop.clone(), &mut servers)?;
         let delivery = match &backends.local_analytics {
             Some(analytics) => Delivery::Embedded(Arc::clone(analytics)),
             None => {
@@ -358,6 +350,27 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The configured GeoIP databases, and the task that reloads them when their files change.
+fn open_geoip(
+    config: &Config,
+    stop: CancellationToken,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<Option<GeoIp>, ServeError> {
+    let paths = config.geoip.paths()?;
+    if paths.is_empty() {
+        tracing::info!("no GeoIP database configured: scans carry no country or city");
+        return Ok(None);
+    }
+    let geoip = GeoIp::open(&paths, &config.data_dir.join("geoip"))?;
+    match config.geoip.reload_interval_ms {
+        0 => tracing::info!("GeoIP databases are not reloaded (geoip.reload_interval_ms = 0)"),
+        ms => tasks.push(tokio::spawn(
+            Reloader::new(geoip.clone()).run(std::time::Duration::from_millis(ms), stop),
+        )),
+    }
+    Ok(Some(geoip))
 }
 
 /// The edge's route table, kept current by a follower task of the store in use.

@@ -2,10 +2,13 @@
 
 mod support;
 
+use std::path::Path;
+use std::time::{Duration, Instant};
+
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 use support::mmdb::{write_city_db, CityRecord};
-use support::{Launch, IPHONE_SAFARI};
+use support::{Launch, Server, IPHONE_SAFARI};
 
 #[test]
 fn scans_carry_country_and_city_from_the_geoip_database() {
@@ -48,6 +51,91 @@ fn scans_carry_country_and_city_from_the_geoip_database() {
     assert_eq!(event["country"], "DE", "{event}");
     assert_eq!(event["city"], "Berlin");
     assert_eq!(event["device"], "mobile");
+}
+
+/// Writes, beside `path`, a database placing the loopback range in `city`, and renames it over
+/// `path`: the way database updaters replace the file.
+fn replace_placing_loopback_in(path: &Path, country_iso: &str, city_en: &str) {
+    let aside = path.with_extension("new");
+    write_city_db(
+        &aside,
+        &[CityRecord {
+            network: "127.0.0.0/8",
+            country_iso,
+            city_en,
+        }],
+    )
+    .unwrap();
+    std::fs::rename(&aside, path).unwrap();
+}
+
+/// Waits until the server's log holds `line` `times` times.
+fn wait_for_log(server: &Server, line: &str, times: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.log().matches(line).count() < times {
+        assert!(
+            Instant::now() < deadline,
+            "no {line:?} in the log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Scans `display_id` from loopback and returns the newest detailed event once it is counted.
+fn scan_and_read_back(server: &Server, display_id: &str, id: &str, total: u64) -> Value {
+    assert_eq!(server.scan(display_id, IPHONE_SAFARI).status(), 302);
+    server.wait_for_total(id, total);
+    let (_, detailed) = server.call(
+        Method::GET,
+        &format!("/api/analytics-api/detailed/{id}"),
+        None,
+    );
+    detailed["data"][0].clone()
+}
+
+#[test]
+fn a_replaced_geoip_database_is_used_without_a_restart() {
+    let (tmp, data) = support::data_dir();
+    let mmdb = tmp.path().join("City.mmdb");
+    replace_placing_loopback_in(&mmdb, "DE", "Berlin");
+    let server = Launch::new(&data)
+        .config(&format!(
+            "[geoip]\ndatabase = \"{}\"\nreload_interval_ms = 50\n",
+            mmdb.display()
+        ))
+        .start();
+    let qr = server.create_qr(
+        json!({"qrType": "WEB", "displayId": "moving", "qrRedirectUrl": "https://example.com/"}),
+    );
+    let id = qr["id"].as_str().unwrap();
+    server.edge_within_a_second("moving", |r| r.status() == 302);
+    let first = scan_and_read_back(&server, "moving", id, 1);
+    assert_eq!(
+        (&first["country"], &first["city"]),
+        (&json!("DE"), &json!("Berlin"))
+    );
+
+    replace_placing_loopback_in(&mmdb, "FR", "Paris");
+    wait_for_log(&server, "GeoIP database reloaded", 1);
+    let second = scan_and_read_back(&server, "moving", id, 2);
+    assert_eq!(
+        (&second["country"], &second["city"]),
+        (&json!("FR"), &json!("Paris")),
+        "{second}"
+    );
+
+    // A corrupt file in its place is refused; scans keep the data in use.
+    let aside = mmdb.with_extension("new");
+    std::fs::write(&aside, b"not a MaxMind database").unwrap();
+    std::fs::rename(&aside, &mmdb).unwrap();
+    wait_for_log(&server, "new GeoIP database refused", 1);
+    let third = scan_and_read_back(&server, "moving", id, 3);
+    assert_eq!(
+        (&third["country"], &third["city"]),
+        (&json!("FR"), &json!("Paris")),
+        "{third}"
+    );
 }
 
 #[test]

@@ -12,13 +12,21 @@
 //! ```
 //!
 //! which `maxminddb::geoip2::City` decodes.
+//!
+//! [`write_flat_city_db`] writes the same records in the flat schema of the free ip-location-db
+//! databases (`dbip-city-mmdb`, `geolite2-city-mmdb`), which come as separate IPv4 and IPv6 files:
+//!
+//! ```text
+//! { "city": "Berlin", "country_code": "DE", "state1": "Berlin",
+//!   "latitude": 52.52, "longitude": 13.405 }
+//! ```
 #![allow(dead_code)]
 
 use std::io;
 use std::path::Path;
 
 use mmdb_writer::ipnet::IpNet;
-use mmdb_writer::{ReservedNetworks, Value, Writer};
+use mmdb_writer::{IpVersion, ReservedNetworks, Value, Writer};
 
 /// One network of the test database and the place it is said to be in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +68,46 @@ pub fn country_name_en(iso: &str) -> &str {
 /// it lies inside an IPv4-aliased IPv6 range such as `::ffff:0:0/96`), or any
 /// error from writing the file.
 pub fn write_city_db(path: &Path, records: &[CityRecord]) -> io::Result<()> {
-    let mut writer = Writer::builder("GeoIP2-City")
+    let writer = Writer::builder("GeoIP2-City")
         .languages(["en"])
         .description(&[("en", "qredge test GeoIP2-City database")])
         // Loopback, private and documentation ranges are what tests use.
         .reserved_networks(ReservedNetworks::Included)
         .build();
+    write_records(writer, path, records, city_value)
+}
 
+/// Writes a database in the flat ip-location-db schema holding `records` to `path`. Like the
+/// real files, an IPv4 one (`ip_version` 4, `database_type` `"city ipv4"`) holds only IPv4
+/// networks, an IPv6 one (`"city ipv6"`) has no IPv4 space mapped in, and the metadata has an
+/// empty description (which maxminddb's `verify()` refuses).
+///
+/// # Errors
+///
+/// As [`write_city_db`], and `InvalidInput` for a network of the other IP version.
+pub fn write_flat_city_db(
+    path: &Path,
+    ip_version: IpVersion,
+    records: &[CityRecord],
+) -> io::Result<()> {
+    let database_type = match ip_version {
+        IpVersion::V4 => "city ipv4",
+        _ => "city ipv6",
+    };
+    let writer = Writer::builder(database_type)
+        .ip_version(ip_version)
+        .ipv4_aliasing(mmdb_writer::Ipv4Aliasing::Disabled)
+        .reserved_networks(ReservedNetworks::Included)
+        .build();
+    write_records(writer, path, records, flat_value)
+}
+
+fn write_records(
+    mut writer: Writer,
+    path: &Path,
+    records: &[CityRecord],
+    value: fn(&CityRecord) -> Value,
+) -> io::Result<()> {
     for record in records {
         let network: IpNet = record.network.parse().map_err(|e| {
             io::Error::new(
@@ -74,14 +115,12 @@ pub fn write_city_db(path: &Path, records: &[CityRecord]) -> io::Result<()> {
                 format!("bad network {:?}: {e}", record.network),
             )
         })?;
-        writer
-            .insert_value(network, city_value(record))
-            .map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("cannot insert {:?}: {e}", record.network),
-                )
-            })?;
+        writer.insert_value(network, value(record)).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot insert {:?}: {e}", record.network),
+            )
+        })?;
     }
 
     let bytes = writer.to_bytes().map_err(io::Error::other)?;
@@ -100,5 +139,16 @@ fn city_value(record: &CityRecord) -> Value {
             ]),
         ),
         ("city", Value::map([("names", names(record.city_en))])),
+    ])
+}
+
+/// The ip-location-db data of one record (coordinates are made up).
+fn flat_value(record: &CityRecord) -> Value {
+    Value::map([
+        ("city", Value::from(record.city_en)),
+        ("country_code", Value::from(record.country_iso)),
+        ("state1", Value::from(record.city_en)),
+        ("latitude", Value::Float(52.52)),
+        ("longitude", Value::Float(13.405)),
     ])
 }
