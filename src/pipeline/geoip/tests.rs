@@ -78,9 +78,8 @@ fn the_geoip2_schema_gives_country_and_city() {
     assert_eq!(geoip.locate(ip("198.51.100.1")), Location::default());
 }
 
-#[test]
-fn the_flat_schema_of_separate_ipv4_and_ipv6_files_gives_country_and_city() {
-    let dir = Dir::new();
+/// The ip-location-db layout: an IPv4 file (Paris) and an IPv6 file (Tokyo), flat schema.
+fn write_paris_v4_tokyo_v6(dir: &Dir) {
     write_flat_city_db(
         &dir.path("v4.mmdb"),
         IpVersion::V4,
@@ -93,6 +92,12 @@ fn the_flat_schema_of_separate_ipv4_and_ipv6_files_gives_country_and_city() {
         &[record("2001:db8::/32", "JP", "Tokyo")],
     )
     .unwrap();
+}
+
+#[test]
+fn the_flat_schema_of_separate_ipv4_and_ipv6_files_gives_country_and_city() {
+    let dir = Dir::new();
+    write_paris_v4_tokyo_v6(&dir);
     let geoip = dir.open(&["v4.mmdb", "v6.mmdb"]);
     assert_eq!(geoip.locate(ip("203.0.113.9")), place("FR", "Paris"));
     assert_eq!(
@@ -181,18 +186,7 @@ fn a_database_rewritten_in_place_is_swapped_in() {
 #[test]
 fn each_file_of_a_pair_is_reloaded_on_its_own() {
     let dir = Dir::new();
-    write_flat_city_db(
-        &dir.path("v4.mmdb"),
-        IpVersion::V4,
-        &[record("203.0.113.0/24", "FR", "Paris")],
-    )
-    .unwrap();
-    write_flat_city_db(
-        &dir.path("v6.mmdb"),
-        IpVersion::V6,
-        &[record("2001:db8::/32", "JP", "Tokyo")],
-    )
-    .unwrap();
+    write_paris_v4_tokyo_v6(&dir);
     let geoip = dir.open(&["v4.mmdb", "v6.mmdb"]);
     let mut reloader = Reloader::new(geoip.clone());
     dir.replace_by_rename("v6.mmdb", |path| {
