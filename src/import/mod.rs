@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::ids::new_id;
+use crate::ids::{new_id, SequentialIds};
 use crate::model::qr_input::{new_qr, WriteContext};
 use crate::model::{Qr, Team};
 use crate::store::redis::RedisStore;
@@ -182,6 +182,7 @@ fn read_batches(
         refused: Vec::new(),
     };
     let mut batch = empty();
+    let mut ids = SequentialIds::new("qr");
     for row in rows {
         let Row { line, input } = row?;
         let ctx = WriteContext {
@@ -190,7 +191,7 @@ fn read_batches(
             now: now_ms(),
         };
         // The displayId always comes from the row: no generated one is ever used.
-        match input.and_then(|input| new_qr(input, new_id("qr"), String::new(), &ctx)) {
+        match input.and_then(|input| new_qr(input, ids.next_id(), String::new(), &ctx)) {
             Ok(mut qr) => {
                 qr.batch_id = Some(batch_id.to_owned());
                 batch.codes.push((line, qr));
