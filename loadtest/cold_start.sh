@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # loadtest/cold_start.sh: how long a `qredge edge` takes to start on a Redis store holding
-# CODES (1M) codes, and what that costs in memory.
+# CODES (1M) codes, and what that costs in memory; and how long `qredge import` takes to put
+# them into Redis and into the embedded store.
 #
 # WHAT IT DOES
 #   1. Starts a private redis-server and tansu broker (loadtest/services.sh) on free 127.0.0.1
 #      ports, in a mktemp -d work dir, and creates the scans topic (the edge produces scans there).
 #   2. Baseline: an edge started on the empty store (the fixed cost: Kafka admin call, producer,
 #      listener).
-#   3. Fills the store THROUGH THE REAL API: `qredge api` on the same Redis, codes c0000001 ..
-#      cNNNNNNN -> https://example.com/<displayId> created with POST /api/qrs-api over
-#      CREATE_CONNECTIONS keep-alive connections (prod_helpers.py create). The API then reads
-#      one code back (GET /api/qrs-api/{id}) and, with LIST_CHECK=1, lists one page of the
-#      team's codes (timed). Then the API is stopped.
+#   3. Fills the store: `qredge api` on the same Redis bootstraps the team, then codes c0000001 ..
+#      cNNNNNNN -> https://example.com/<displayId> are created, by FILL:
+#        import (default): one CSV file imported with `qredge import` (timed);
+#        api: POST /api/qrs-api over CREATE_CONNECTIONS keep-alive connections
+#             (prod_helpers.py create).
+#      The API then reads one code back (GET /api/qrs-api/{id}) and, with LIST_CHECK=1, lists
+#      one page of the team's codes (timed). Then the API is stopped.
+#   4b. With EMBEDDED_IMPORT=1 (default), after the cold starts: the same CSV imported into an
+#      embedded store (bootstrapped by a first `qredge serve`), timed; then `qredge serve` on it
+#      is timed to its ready line and SAMPLE codes are checked on its edge.
 #   4. Redis's memory: INFO used_memory, and MEMORY USAGE of the big keys.
 #   5. REPEAT times: spawns `qredge edge`, and measures from the spawn until it prints
 #      "qredge ready edge=http://..." (prod_helpers.py launch); then the edge's VmRSS/VmHWM,
@@ -23,7 +29,9 @@
 #   CODES=100000 REPEAT=1 loadtest/cold_start.sh
 #   QREDGE=/tmp/qredge-copy loadtest/cold_start.sh   # a given binary (default:
 #                                                    # target/release/qredge, built if missing)
-#   Knobs (defaults): CODES=1000000 REPEAT=3 SAMPLE=20 CREATE_CONNECTIONS=16 PARTITIONS=6 LIST_CHECK=1
+#   FILL=api loadtest/cold_start.sh                # fill through the API instead of qredge import
+#   Knobs (defaults): CODES=1000000 REPEAT=3 SAMPLE=20 FILL=import EMBEDDED_IMPORT=1
+#   CREATE_CONNECTIONS=16 PARTITIONS=6 LIST_CHECK=1
 #   FILL_TIMEOUT=1800 READY_TIMEOUT=300 QUIET_WAIT=600 QUIET_MAX=15 DISTURB_MAX=50 KEEP_WORKDIR=0
 #   QREDGE TANSU.
 #   Before each measured start the script waits (QUIET_WAIT s) for the machine to be idle, and
@@ -37,6 +45,8 @@ source "$REPO/loadtest/services.sh"
 CODES=${CODES:-1000000}
 REPEAT=${REPEAT:-3}
 SAMPLE=${SAMPLE:-20}
+FILL=${FILL:-import}                    # import: `qredge import` of a CSV; api: POST /api/qrs-api
+EMBEDDED_IMPORT=${EMBEDDED_IMPORT:-1}   # also time an import into the embedded store
 CREATE_CONNECTIONS=${CREATE_CONNECTIONS:-16}
 PARTITIONS=${PARTITIONS:-6}
 FILL_TIMEOUT=${FILL_TIMEOUT:-1800}
@@ -94,6 +104,64 @@ stop_edge() {
     forget_pid "$EDGE_LAUNCHER"
 }
 
+# The CSV of the fill: c0000001,https://example.com/c0000001,WEB ... (prod_helpers' display_id).
+write_csv() { # file
+    awk -v n="$CODES" 'BEGIN {
+        w = length(n "") < 7 ? 7 : length(n "")
+        print "displayId,url,type"
+        for (i = 1; i <= n; i++) { id = sprintf("c%0*d", w, i); print id ",https://example.com/" id ",WEB" }
+    }' >"$1"
+}
+
+# Runs `qredge import` (data dir IMPORT_DATA_DIR), timed; writes its summary line, the time and
+# the rate to OUT. Any refused row fails it.
+timed_import() { # csv team out [qredge import args...]
+    local csv=$1 team=$2 out=$3 t0 t1 rc=0
+    shift 3
+    mkdir -p "$IMPORT_DATA_DIR"
+    t0=$(date +%s%N)
+    QREDGE_DATA_DIR=$IMPORT_DATA_DIR RUST_LOG=${RUST_LOG:-info} \
+        timeout "$FILL_TIMEOUT" "$QREDGE" import --team "$team" "$@" "$csv" \
+        >"$out.report" 2>"$out.stderr" || rc=$?
+    t1=$(date +%s%N)
+    ((rc == 0)) || { tail -n 5 "$out.report" "$out.stderr" >&2; return 1; }
+    awk -v t=$((t1 - t0)) -v n="$CODES" -v s="$(tail -n 1 "$out.report")" \
+        'BEGIN { printf "%s: %.1f s (%.0f codes/s)\n", s, t / 1e9, n / (t / 1e9) }' >"$out"
+}
+
+# Bootstraps an embedded store with a first `qredge serve`, imports the CSV into it (timed), then
+# times `qredge serve` to its ready line on the full store and checks SAMPLE codes on its edge.
+embedded_import() {
+    local dir=$WORK/embedded pid team t0 t1 checked edge
+    # (spawn_qredge gives each run the data dir $WORK/NAME: both runs are called "embedded")
+    printf '[edge]\nlisten = "127.0.0.1:0"\n[api]\nlisten = "127.0.0.1:0"\n' >"$WORK/embedded.toml"
+    spawn_qredge serve embedded "$WORK/embedded.toml"
+    pid=$SPAWNED_PID
+    wait_ready_line embedded "$pid" 60
+    stop_pid "$pid"
+    forget_pid "$pid"
+    team=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["teamId"])' "$dir/bootstrap.json")
+    wait_quiet "the embedded import"
+    log "importing $CODES codes into the embedded store"
+    IMPORT_DATA_DIR=$dir timed_import "$WORK/codes.csv" "$team" "$WORK/embedded-import.out" \
+        --config "$WORK/embedded.toml" || die "the import into the embedded store failed"
+    embedded_summary="$(cat "$WORK/embedded-import.out"); store.redb $(mb "$(stat -c %s "$dir/store.redb")")"
+    log "embedded: $embedded_summary"
+    t0=$(date +%s%N)
+    spawn_qredge serve embedded "$WORK/embedded.toml"
+    pid=$SPAWNED_PID
+    wait_ready_line embedded "$pid" "$READY_TIMEOUT"
+    t1=$(date +%s%N)
+    edge=$(grep -o 'edge=http://[^ ]*' "$WORK/embedded.stdout" | cut -d= -f2)
+    checked=$(python3 "$HELPERS" check "$edge" "$CODES" "$SAMPLE") \
+        || { echo "$checked" >&2; die "serve on the imported store answers wrongly"; }
+    serve_summary=$(awk -v t=$((t1 - t0)) -v r="$(vm_kb "$pid" VmRSS)" -v c="$checked" \
+        'BEGIN { printf "qredge serve on it: ready after %.2f s (spawn to ready line), VmRSS %.0f MB; %s", t / 1e9, r / 1024, c }')
+    log "embedded: $serve_summary"
+    stop_pid "$pid"
+    forget_pid "$pid"
+}
+
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
 
 main() {
@@ -134,21 +202,31 @@ EOF
     local api_pid=$SPAWNED_PID
     wait_ready_line api "$api_pid" 60
     [[ -s $WORK/api/bootstrap.json ]] || die "the API wrote no bootstrap.json"
-    log "creating $CODES codes through POST /api/qrs-api ($CREATE_CONNECTIONS connections)"
-    timeout "$FILL_TIMEOUT" python3 "$HELPERS" create "http://127.0.0.1:$api_port/" \
-        "$WORK/api/bootstrap.json" "$CODES" "$CREATE_CONNECTIONS" >"$WORK/create.out" 2>&1 &
-    local creator=$! last=0 n
-    PIDS+=("$creator")
-    while kill -0 "$creator" 2>/dev/null; do
-        sleep 1
-        if ((SECONDS - last >= 30)); then
-            last=$SECONDS
-            n=$(rcli hlen "${PREFIX}routes")
-            log "  $n codes so far"
-        fi
-    done
-    wait "$creator" || { cat "$WORK/create.out" >&2; die "creating codes failed"; }
-    forget_pid "$creator"
+    local team
+    team=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["teamId"])' "$WORK/api/bootstrap.json")
+    if [[ $FILL == import ]]; then
+        write_csv "$WORK/codes.csv"
+        wait_quiet "the import into Redis"
+        log "importing $CODES codes with qredge import"
+        IMPORT_DATA_DIR=$WORK/import timed_import "$WORK/codes.csv" "$team" "$WORK/create.out" \
+            --config "$WORK/qredge.toml" || die "the import into Redis failed"
+    else
+        log "creating $CODES codes through POST /api/qrs-api ($CREATE_CONNECTIONS connections)"
+        timeout "$FILL_TIMEOUT" python3 "$HELPERS" create "http://127.0.0.1:$api_port/" \
+            "$WORK/api/bootstrap.json" "$CODES" "$CREATE_CONNECTIONS" >"$WORK/create.out" 2>&1 &
+        local creator=$! last=0 n
+        PIDS+=("$creator")
+        while kill -0 "$creator" 2>/dev/null; do
+            sleep 1
+            if ((SECONDS - last >= 30)); then
+                last=$SECONDS
+                n=$(rcli hlen "${PREFIX}routes")
+                log "  $n codes so far"
+            fi
+        done
+        wait "$creator" || { cat "$WORK/create.out" >&2; die "creating codes failed"; }
+        forget_pid "$creator"
+    fi
     local fill_summary
     fill_summary=$(cat "$WORK/create.out")
     log "$fill_summary"
@@ -176,10 +254,9 @@ EOF
     ((routes == CODES)) || die "the routes hash holds $routes entries, expected $CODES"
 
     # ---- Redis memory
-    local used used_ds key_mem="" k team
+    local used used_ds key_mem="" k
     used=$(rcli info memory | awk -F: '$1 == "used_memory" { print $2 + 0 }')
     used_ds=$(rcli info memory | awk -F: '$1 == "used_memory_dataset" { print $2 + 0 }')
-    team=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["teamId"])' "$WORK/api/bootstrap.json")
     for k in routes display changes "team-qrs:$team"; do
         key_mem+=" ${k%%:*} $(mb "$(rcli memory usage "$PREFIX$k" samples 0)");"
     done
@@ -205,12 +282,23 @@ EOF
         stop_edge
     done
 
+    # ---- the same codes imported into the embedded store, then served by `qredge serve`
+    local embedded_summary="" serve_summary=""
+    if [[ $EMBEDDED_IMPORT == 1 ]]; then
+        [[ -s $WORK/codes.csv ]] || write_csv "$WORK/codes.csv"
+        embedded_import
+    fi
+
     echo
-    echo "=== qredge edge cold start: $CODES codes in Redis (filled through the API), $(nproc) CPUs ==="
+    echo "=== qredge edge cold start: $CODES codes in Redis (FILL=$FILL), $(nproc) CPUs ==="
     echo "binary: $QREDGE"
     echo "uptime at start: $uptime_start"
     echo "fill: $fill_summary"
     echo "store: routes $routes, display $display, change stream $changes entries"
+    if [[ -n $embedded_summary ]]; then
+        echo "embedded import: $embedded_summary"
+        echo "embedded serve: $serve_summary"
+    fi
     [[ -n $API_LIST ]] && echo "api: $API_LIST"
     echo "redis used_memory: $(mb "$used") (dataset $(mb "$used_ds")); per key:$key_mem qr:* records ~$qr_sample B each"
     echo "edge on the empty store: ready after ${base_s}s, VmRSS $base_rss kB"

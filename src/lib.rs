@@ -1,7 +1,8 @@
 //! qredge: dynamic QR codes and short links with a fast scan edge and exact analytics.
 //!
 //! One role per module: `edge` answers scans, `pipeline` carries them to `aggregate`, `store`
-//! keeps codes and teams, `api` is the management REST API. `serve` wires them into one process.
+//! keeps codes and teams, `api` is the management REST API. `serve` wires them into one process;
+//! `import` creates codes in bulk from a CSV file.
 
 /// redb reports each step's failure with its own type; at our module boundaries they all mean
 /// "the storage failed", so each boundary's error converts them into its `Db(redb::Error)`.
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod edge;
 pub mod ids;
+pub mod import;
 pub mod model;
 pub mod pipeline;
 pub mod redis_link;

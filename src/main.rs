@@ -1,6 +1,6 @@
 //! The `qredge` command: one binary, one subcommand per role.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +29,41 @@ enum Command {
     Edge(ConfigArg),
     /// Run the aggregator only: consume the Kafka topic of scans into the Redis rollups.
     Aggregator(ConfigArg),
+    /// Create codes in bulk from a CSV file, in the configured store (see docs/import.md).
+    #[command(after_help = IMPORT_HELP)]
+    Import(ImportArgs),
+}
+
+const IMPORT_HELP: &str = "\
+The file: one code per line, `displayId,url,type[,name]` (type WEB or SHORT_LINK), or any order
+under a header row naming those columns. Each row is validated as the API validates a create;
+a displayId already in use is refused, never overwritten. Refused rows are printed as
+`line N: reason`, then `imported N, refused M`.
+
+The embedded store must not be open in a running `qredge serve` (stop it, import, start it
+again). With Redis, running edges serve the codes as they are imported.
+
+Exit status:
+  0  every row was imported
+  1  some rows were refused (each is listed); the others were imported
+  2  the import did not run or stopped: unknown team, unreadable file or header, store
+     unavailable (the message says how many codes were imported before it stopped)";
+
+/// Exit status of an import that refused some rows.
+const SOME_REFUSED: u8 = 1;
+/// Exit status of an import that did not run or stopped.
+const IMPORT_FAILED: u8 = 2;
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The team the codes belong to (the teamId of bootstrap.json, for the first team).
+    #[arg(long, value_name = "TEAM_ID")]
+    team: String,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The CSV file.
+    #[arg(value_name = "FILE.csv")]
+    file: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -54,6 +89,7 @@ async fn main() -> ExitCode {
         aggregator,
     };
     let (args, roles) = match cli.command {
+        Command::Import(args) => return import(args).await,
         Command::Serve(args) => (args, Roles::ALL),
         Command::Api(args) => (args, only(true, false, false)),
         Command::Edge(args) => (args, only(false, true, false)),
@@ -70,6 +106,36 @@ async fn main() -> ExitCode {
         Err(message) => {
             eprintln!("qredge: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn import(args: ImportArgs) -> ExitCode {
+    let config = match Config::load(args.config.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("qredge import: {e}");
+            return ExitCode::from(IMPORT_FAILED);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match qredge::import::run(&config, &args.team, &args.file, &mut stdout).await {
+        Ok(summary) => {
+            let _ = writeln!(
+                stdout,
+                "imported {}, refused {} (batchId {})",
+                summary.imported, summary.refused, summary.batch_id
+            );
+            if summary.refused == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(SOME_REFUSED)
+            }
+        }
+        Err(e) => {
+            let _ = stdout.flush();
+            eprintln!("qredge import: {e}");
+            ExitCode::from(IMPORT_FAILED)
         }
     }
 }

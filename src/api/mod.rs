@@ -6,7 +6,6 @@ mod auth;
 mod body;
 mod error;
 mod image;
-mod qr_input;
 mod qrs;
 mod teams;
 mod view;

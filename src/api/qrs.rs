@@ -11,11 +11,11 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::body::ApiJson;
-use super::qr_input::{new_qr, updated_qr, QrInput, WriteContext};
 use super::view::{ok, qr_view, QrView};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_display_id, new_id};
+use crate::model::qr_input::{new_qr, updated_qr, QrInput, WriteContext};
 use crate::model::Qr;
 use crate::store::{Store, StoreError};
 

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod qr;
+pub mod qr_input;
 pub mod route;
 pub mod scan;
 pub mod team;

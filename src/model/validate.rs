@@ -1,4 +1,4 @@
-//! Validation rules for what the API accepts. Pure functions, unit-tested here.
+//! Validation rules for what the API and `qredge import` accept. Pure functions, unit-tested here.
 
 use url::Url;
 

@@ -33,6 +33,9 @@ const DISPLAY_IDS: TableDefinition<&str, &str> = TableDefinition::new("display_i
 /// (team id, qr id): the codes of a team.
 const TEAM_QRS: TableDefinition<(&str, &str), ()> = TableDefinition::new("team_qrs");
 
+/// The embedded store's file in the data directory.
+pub const EMBEDDED_FILE: &str = "store.redb";
+
 /// How many changes the edge may fall behind before it rebuilds its table from scratch.
 const CHANGE_FEED_CAPACITY: usize = 4096;
 
@@ -51,10 +54,10 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) `DIR/store.redb`.
+    /// Opens (or creates) `DIR/store.redb` ([`EMBEDDED_FILE`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
-        let db = Database::create(dir.join("store.redb"))?;
+        let db = Database::create(dir.join(EMBEDDED_FILE))?;
         let txn = db.begin_write()?;
         for table in [META, ORGS, TEAMS, MEMBERS, CREDENTIALS, QRS] {
             txn.open_table(table)?;
@@ -75,7 +78,11 @@ impl EmbeddedStore {
     }
 
     fn publish(&self, qr: &Qr, previous_display_id: Option<String>) {
-        // No subscriber (an API-only process) is fine: the edge reads the store when it starts.
+        // No subscriber (an API-only process, an import) is fine: the edge reads the store when it
+        // starts. Nor is the code copied then, which a million-code import would feel.
+        if self.changes.receiver_count() == 0 {
+            return;
+        }
         let _ = self.changes.send(QrChange {
             qr: Arc::new(qr.clone()),
             previous_display_id,
@@ -127,6 +134,12 @@ impl Store {
     pub async fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
         let qr = qr.clone();
         on_backend!(self, store => store.create_qr(&qr))
+    }
+
+    /// Stores many new codes at once; per code, whether it was stored (false: displayId taken).
+    /// Embedded: one write transaction. Redis: pipelined calls of the same script as `create_qr`.
+    pub async fn create_qrs(&self, qrs: Vec<Qr>) -> Result<Vec<bool>, StoreError> {
+        on_backend!(self, store => store.create_qrs(&qrs))
     }
 
     pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@
 
 use std::path::Path;
 
+use futures::{StreamExt, TryStreamExt};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use serde::de::DeserializeOwned;
@@ -24,6 +25,10 @@ use crate::model::{Credential, Member, Org, Qr, RouteRecord, Team};
 
 /// Changes kept in the stream; an edge further behind than this reloads all routes.
 const CHANGES_MAX_LEN: usize = 1_000_000;
+/// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
+/// enough to keep Redis busy while the client builds the next ones.
+const PIPELINE_CODES: usize = 1_000;
+const PIPELINES_IN_FLIGHT: usize = 4;
 /// Routes fetched per HSCAN step when an edge loads the table.
 const SCAN_BATCH: usize = 10_000;
 
@@ -169,25 +174,69 @@ impl RedisStore {
         Ok(Some(first.bootstrap))
     }
 
+    /// The keys and arguments of one CREATE_QR call, built here for `create_qr` and
+    /// `create_qrs` alike.
+    fn create_qr_call(&self, qr: &Qr) -> ([String; 5], [String; 5]) {
+        (
+            [
+                self.key("display"),
+                self.key(&format!("qr:{}", qr.id)),
+                self.key(&format!("team-qrs:{}", qr.team_id)),
+                self.key("routes"),
+                self.key("changes"),
+            ],
+            [
+                qr.display_id.clone(),
+                qr.id.clone(),
+                json(qr),
+                route_json(qr),
+                CHANGES_MAX_LEN.to_string(),
+            ],
+        )
+    }
+
     pub async fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let created: i64 = Script::new(CREATE_QR)
-            .key(self.key("display"))
-            .key(self.key(&format!("qr:{}", qr.id)))
-            .key(self.key(&format!("team-qrs:{}", qr.team_id)))
-            .key(self.key("routes"))
-            .key(self.key("changes"))
-            .arg(&qr.display_id)
-            .arg(&qr.id)
-            .arg(json(qr))
-            .arg(route_json(qr))
-            .arg(CHANGES_MAX_LEN)
-            .invoke_async(&mut conn)
-            .await?;
+        let script = Script::new(CREATE_QR);
+        let mut call = script.prepare_invoke();
+        let (keys, args) = self.create_qr_call(qr);
+        call.key(&keys[..]).arg(&args[..]);
+        let created: i64 = call.invoke_async(&mut conn).await?;
         match created {
             1 => Ok(()),
             _ => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
         }
+    }
+
+    /// Stores many new codes with the very script `create_qr` runs, once per code, pipelined
+    /// `PIPELINE_CODES` at a time with `PIPELINES_IN_FLIGHT` pipelines on the wire: each code is
+    /// created atomically and lands in the change stream, so running edges serve it at once. A code
+    /// whose displayId is taken is skipped. Returns, per code, whether it was stored.
+    pub async fn create_qrs(&self, qrs: &[Qr]) -> Result<Vec<bool>, StoreError> {
+        let script = Script::new(CREATE_QR);
+        let pipelines = qrs.chunks(PIPELINE_CODES).map(|chunk| {
+            let mut pipe = redis::pipe();
+            // Loaded first on the same connection, so no EVALSHA below can miss it (NOSCRIPT),
+            // even right after a Redis restart.
+            pipe.cmd("SCRIPT").arg("LOAD").arg(CREATE_QR).ignore();
+            for qr in chunk {
+                let (keys, args) = self.create_qr_call(qr);
+                pipe.cmd("EVALSHA")
+                    .arg(script.get_hash())
+                    .arg(keys.len())
+                    .arg(&keys[..])
+                    .arg(&args[..]);
+            }
+            let mut conn = self.conn.clone();
+            async move { pipe.query_async::<Vec<i64>>(&mut conn).await }
+        });
+        // `buffered` sends the pipelines in order on the one multiplexed connection, and Redis runs
+        // them in that order: of two codes with one displayId, the earlier one is stored.
+        let replies: Vec<Vec<i64>> = futures::stream::iter(pipelines)
+            .buffered(PIPELINES_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(replies.into_iter().flatten().map(|r| r == 1).collect())
     }
 
     pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {

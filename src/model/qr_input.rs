@@ -1,4 +1,6 @@
 //! From a create or update request to a valid stored code. Pure: no I/O, unit-tested here.
+//! Shared by the API and `qredge import`, so that a code is validated the same way whichever
+//! way it comes in.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
