@@ -17,6 +17,13 @@ fn recorded_address(edge_settings: &str, forwarded_for: &str) -> String {
         json!({"qrType": "WEB", "displayId": "ip", "qrRedirectUrl": "https://example.com/"}),
     );
     let id = qr["id"].as_str().unwrap();
+    // Served once the edge has followed the change (HEAD polls are not counted).
+    assert_eq!(
+        server
+            .edge_within_a_second("ip", |r| r.status() == 302)
+            .status(),
+        302
+    );
     let response = server
         .client
         .get(format!("{}/ip", server.edge))
