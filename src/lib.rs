@@ -27,6 +27,7 @@ macro_rules! from_redb_errors {
 
 pub mod aggregate;
 pub mod api;
+pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod edge;

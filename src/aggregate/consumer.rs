@@ -18,6 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use super::redis::RedisAnalytics;
+use crate::backoff::Backoff;
 use crate::model::ScanEvent;
 use crate::pipeline::kafka::{KafkaConfig, KafkaError};
 use crate::store::redis::RedisStore;
@@ -262,7 +263,7 @@ impl Aggregator {
         if events.is_empty() {
             return;
         }
-        let mut retry = Duration::from_millis(100);
+        let mut retry = Backoff::new(Duration::from_millis(100), RETRY_MAX);
         loop {
             self.zones
                 .refresh(events.iter().map(|(_, _, e)| e.team_id.as_str()))
@@ -279,11 +280,9 @@ impl Aggregator {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, events = events.len(), "applying a batch failed; retrying");
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(retry) => {}
+                    if !retry.wait(stop).await {
+                        return;
                     }
-                    retry = (retry * 2).min(RETRY_MAX);
                 }
             }
         }

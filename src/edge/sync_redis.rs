@@ -11,14 +11,18 @@ use tokio_util::sync::CancellationToken;
 
 use super::snapshot::Snapshots;
 use super::{Route, RouteTable, RouteUpdate};
+use crate::backoff::Backoff;
 use crate::store::redis::{RedisStore, RouteChangeEntry};
 use crate::store::StoreError;
 
 /// How long one XREAD waits for a change: bounds how late a stop is noticed.
 const BLOCK_MS: usize = 1_000;
 const READ_COUNT: usize = 1_000;
-const RETRY_FIRST: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Retries while Redis is away: soon at first, then every 2 s.
+fn redis_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+}
 
 /// Loads every servable route. Returns the table and the change id to follow from, read
 /// *before* the routes so that no change made during the load is missed.
@@ -77,17 +81,15 @@ pub async fn connect_and_follow(
     snapshots: Snapshots,
     stop: CancellationToken,
 ) {
-    let mut retry = RETRY_FIRST;
+    let mut retry = redis_backoff();
     let store = loop {
         match RedisStore::connect(&url, &key_prefix).await {
             Ok(store) => break store,
             Err(e) => tracing::debug!(error = %e, "Redis is still unreachable"),
         }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(retry) => {}
+        if !retry.wait(&stop).await {
+            return;
         }
-        retry = (retry * 2).min(RETRY_MAX);
     };
     tracing::info!("connected to Redis; catching up with the route changes");
     follow_changes(store, table, position, snapshots, stop).await;
@@ -102,7 +104,7 @@ pub async fn follow_changes(
     stop: CancellationToken,
 ) {
     let mut after = position.after;
-    let mut retry = RETRY_FIRST;
+    let mut retry = redis_backoff();
     let mut outage = position.from_snapshot;
     loop {
         let read = tokio::select! {
@@ -126,7 +128,7 @@ pub async fn follow_changes(
                     tracing::info!("Redis is back; the route table is current again");
                 }
                 outage = false;
-                retry = RETRY_FIRST;
+                retry.reset();
                 snapshots.offer(table.load_full(), &after);
             }
             Err(e) => {
@@ -134,11 +136,9 @@ pub async fn follow_changes(
                     tracing::warn!(error = %e, "cannot follow route changes; serving the table we have");
                 }
                 outage = true;
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(retry) => {}
+                if !retry.wait(&stop).await {
+                    return;
                 }
-                retry = (retry * 2).min(RETRY_MAX);
             }
         }
     }

@@ -176,19 +176,17 @@ pub async fn ensure_topic_eventually(
     config: KafkaConfig,
     stop: tokio_util::sync::CancellationToken,
 ) {
-    let mut retry = Duration::from_secs(1);
+    let mut retry = crate::backoff::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         match ensure_topic(&config).await {
             Ok(()) => return,
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?retry, "cannot make sure the scans topic exists")
+                tracing::warn!(error = %e, retry_in = ?retry.next_delay(), "cannot make sure the scans topic exists")
             }
         }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(retry) => {}
+        if !retry.wait(&stop).await {
+            return;
         }
-        retry = (retry * 2).min(Duration::from_secs(30));
     }
 }
 
