@@ -18,12 +18,7 @@ fn recorded_address(edge_settings: &str, forwarded_for: &str) -> String {
     );
     let id = qr["id"].as_str().unwrap();
     // Served once the edge has followed the change (HEAD polls are not counted).
-    assert_eq!(
-        server
-            .edge_within_a_second("ip", |r| r.status() == 302)
-            .status(),
-        302
-    );
+    server.assert_served("ip");
     let response = server
         .client
         .get(format!("{}/ip", server.edge))

@@ -18,12 +18,7 @@ fn the_metrics_endpoint_counts_answers_and_shows_the_table_and_the_pipeline() {
     );
     // Served once the edge has followed the change (HEAD polls are counted as answers, so the
     // counts below are read as differences).
-    assert_eq!(
-        server
-            .edge_within_a_second("m", |r| r.status() == 302)
-            .status(),
-        302
-    );
+    server.assert_served("m");
     let redirects_before = server.metric("qredge_edge_requests_total{outcome=\"redirect\"}");
     let not_found_before = server.metric("qredge_edge_requests_total{outcome=\"not_found\"}");
     for _ in 0..3 {

@@ -37,18 +37,6 @@ fn send_scans(edges: &[&str], per_edge: usize) {
     threads.into_iter().for_each(|t| t.join().unwrap());
 }
 
-fn wait_served(edge: &Server, display_id: &str) -> Duration {
-    let started = Instant::now();
-    let response = edge.edge_within_a_second(display_id, |r| r.status() == 302);
-    assert_eq!(
-        response.status(),
-        302,
-        "served by {} within a second",
-        edge.edge
-    );
-    started.elapsed()
-}
-
 #[test]
 fn scans_through_two_edges_and_kafka_are_counted_exactly_and_changes_reach_every_edge() {
     let topology = Topology::new();
@@ -68,7 +56,7 @@ fn scans_through_two_edges_and_kafka_are_counted_exactly_and_changes_reach_every
     );
     let id = qr["id"].as_str().unwrap().to_owned();
     for edge in &edges {
-        wait_served(edge, "hot");
+        edge.assert_served("hot");
     }
     let edge_urls: Vec<&str> = edges.iter().map(|e| e.edge.as_str()).collect();
 
@@ -106,7 +94,7 @@ fn a_killed_aggregator_is_restarted_mid_stream_and_the_counts_stay_exact() {
         json!({"qrType": "WEB", "displayId": "hot", "qrRedirectUrl": "https://example.com/hot"}),
     );
     let id = qr["id"].as_str().unwrap().to_owned();
-    wait_served(&edge, "hot");
+    edge.assert_served("hot");
 
     let edge_url = edge.edge.clone();
     let stream = std::thread::spawn(move || send_scans(&[edge_url.as_str()], SCANS));
@@ -148,7 +136,7 @@ fn changes_reach_three_edges_within_a_second_and_the_p99_is_reported() {
     );
     let id = qr["id"].as_str().unwrap().to_owned();
     for edge in &edges {
-        wait_served(edge, "moving");
+        edge.assert_served("moving");
     }
 
     let mut delays = Vec::new();

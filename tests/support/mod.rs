@@ -298,6 +298,18 @@ impl Server {
             .map_or(0.0, |value| value.trim().parse().unwrap())
     }
 
+    /// Asserts that the edge redirects `display_id` within a second (it follows changes
+    /// asynchronously); polls with HEAD, which is never counted.
+    pub fn assert_served(&self, display_id: &str) {
+        let response = self.edge_within_a_second(display_id, |r| r.status() == 302);
+        assert_eq!(
+            response.status(),
+            302,
+            "{display_id} served by {} within a second",
+            self.edge
+        );
+    }
+
     /// SIGKILL: no chance to flush anything.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
