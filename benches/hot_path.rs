@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use hyper::header::HeaderValue;
 use hyper::Request;
 use qredge::aggregate::Analytics;
-use qredge::edge::handler::{respond, EdgeState};
+use qredge::edge::handler::{respond, EdgeState, Unlock};
 use qredge::edge::RouteTable;
 use qredge::ids::EventIds;
 use qredge::model::{Qr, RawScan};
@@ -46,6 +46,8 @@ fn raw_scan(n: u128) -> RawScan {
         ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
         user_agent: Some(HeaderValue::from_static(IPHONE)),
         referrer: None,
+        head: false,
+        orphan: false,
     }
 }
 
@@ -78,6 +80,8 @@ fn benches(c: &mut Criterion) {
         event_ids: EventIds::new(),
         client_ip: qredge::edge::client_ip::ClientIp::default(),
         metrics: Default::default(),
+        visitors: qredge::edge::visitor::VisitorLookups::new(None),
+        limits: Default::default(),
     };
     let peer: SocketAddr = "203.0.113.7:50000".parse().unwrap();
     let requests: Vec<Request<()>> = keys
@@ -98,23 +102,23 @@ fn benches(c: &mut Criterion) {
             |()| {
                 for _ in 0..1024 {
                     i = (i + 1) & 4095;
-                    black_box(respond(&state, peer, &requests[i]));
+                    black_box(respond(&state, peer, &requests[i], Unlock::No));
                 }
             },
             BatchSize::PerIteration,
         )
     });
 
-    // The same answers without the hand-off (HEAD is never counted): the difference is its cost.
-    let heads: Vec<Request<()>> = keys
+    // An unknown code on the platform's domain: the lookup and a 404, no hand-off.
+    let unknown: Vec<Request<()>> = keys
         .iter()
-        .map(|k| Request::head(format!("/{k}")).body(()).unwrap())
+        .map(|k| Request::get(format!("/x{k}")).body(()).unwrap())
         .collect();
-    c.bench_function("respond_head_without_scan", |b| {
+    c.bench_function("respond_not_found_without_scan", |b| {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) & 4095;
-            black_box(respond(&state, peer, &heads[i]))
+            black_box(respond(&state, peer, &unknown[i], Unlock::No))
         })
     });
 

@@ -19,8 +19,10 @@ use crate::api::{self, AppState};
 use crate::config::{public_base_url, Config, ConfigError};
 use crate::edge::client_ip::ClientIp;
 use crate::edge::handler::EdgeState;
+use crate::edge::limits::ScanLimits;
 use crate::edge::snapshot::{self, Snapshots};
 use crate::edge::sync_redis::Position;
+use crate::edge::visitor::VisitorLookups;
 use crate::edge::{server, sync, sync_redis, RouteTable};
 use crate::ids::EventIds;
 use crate::model::validate::domain_of;
@@ -104,6 +106,17 @@ struct Backends {
     local_analytics: Option<Arc<Analytics>>,
     /// The rollups in Redis, for an API or an aggregator of the production topology.
     redis_analytics: Option<RedisAnalytics>,
+}
+
+impl Backends {
+    /// Where scan counts are read: the embedded analytics, or the Redis rollups.
+    fn analytics_reader(&self) -> Option<AnalyticsReader> {
+        match (&self.local_analytics, &self.redis_analytics) {
+            (Some(local), _) => Some(AnalyticsReader::Embedded(Arc::clone(local))),
+            (None, Some(redis)) => Some(AnalyticsReader::Redis(redis.clone())),
+            (None, None) => None,
+        }
+    }
 }
 
 async fn open_backends(config: &Config, roles: Roles) -> Result<Backends, ServeError> {
@@ -233,10 +246,18 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         samplers.push(Box::new(move || {
             metrics::gauge!("qredge_spool_bytes").set(spooled.size_bytes() as f64)
         }));
+        let limits = Arc::new(ScanLimits::default());
+        if let Some(reader) = backends.analytics_reader() {
+            servers.push(tokio::spawn(Arc::clone(&limits).refresh(
+                reader,
+                Arc::clone(&table),
+                stop.clone(),
+            )));
+        }
         let worker = Worker {
             receiver,
             spool,
-            enricher: Arc::new(Enricher::new(geoip)),
+            enricher: Arc::new(Enricher::new(geoip.clone())),
             delivery,
             batch_size: config.pipeline.batch_size.max(1),
         };
@@ -248,6 +269,8 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             client_ip: ClientIp::new(config.edge.trusted_proxies.clone())
                 .anonymized(config.edge.anonymize_ip),
             metrics: Default::default(),
+            visitors: VisitorLookups::new(geoip),
+            limits,
         });
         servers.push(tokio::spawn(server::serve(
             listener,
@@ -270,11 +293,9 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         {
             print_bootstrap(&bootstrap, &config.data_dir);
         }
-        let analytics = match (&backends.local_analytics, &backends.redis_analytics) {
-            (Some(local), _) => AnalyticsReader::Embedded(Arc::clone(local)),
-            (None, Some(redis)) => AnalyticsReader::Redis(redis.clone()),
-            (None, None) => unreachable!("one analytics backend is always open"),
-        };
+        let analytics = backends
+            .analytics_reader()
+            .expect("the API's analytics are open");
         let state = AppState {
             store,
             analytics,
@@ -380,11 +401,12 @@ async fn edge_table(
     stop: CancellationToken,
 ) -> Result<(Arc<arc_swap::ArcSwap<RouteTable>>, JoinHandle<()>), ServeError> {
     if let Some(embedded) = &backends.embedded {
-        let (table, changes) = sync::initial_table(embedded).await?;
+        let (table, changes, teams) = sync::initial_table(embedded).await?;
         let follow = tokio::spawn(sync::follow_changes(
             embedded.clone(),
             Arc::clone(&table),
             changes,
+            teams,
             stop,
         ));
         return Ok((table, follow));

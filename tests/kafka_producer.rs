@@ -55,6 +55,8 @@ fn event(n: usize, qrs: usize) -> ScanEvent {
         referrer: String::new(),
         user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)".into(),
         bot: n % 50 == 0,
+        head: false,
+        orphan: false,
     }
 }
 

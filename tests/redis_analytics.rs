@@ -62,6 +62,8 @@ fn event(id: &str, qr: &str, time: i64) -> ScanEvent {
         referrer: String::new(),
         user_agent: "Mozilla/5.0 (iPhone)".into(),
         bot: false,
+        head: false,
+        orphan: false,
     }
 }
 

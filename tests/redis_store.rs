@@ -133,7 +133,10 @@ async fn edges_load_the_routes_and_follow_every_change() {
         let edge_store = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
         let (table, after) = sync_redis::load_table(&edge_store).await.unwrap();
         assert_eq!(table.len(), 1, "only servable codes are loaded");
-        assert_eq!(table.lookup("a").unwrap().location, "https://example.com/a");
+        assert_eq!(
+            table.lookup("a").unwrap().record().location,
+            "https://example.com/a"
+        );
         assert!(table.lookup("gone").is_none());
         let table = Arc::new(ArcSwap::from_pointee(table));
         let position = sync_redis::Position {
@@ -162,7 +165,7 @@ async fn edges_load_the_routes_and_follow_every_change() {
         assert!(
             within_a_second(table, |t| t.lookup("a").is_none()
                 && t.lookup("a2")
-                    .is_some_and(|r| r.location == "https://example.com/a-v2"))
+                    .is_some_and(|r| r.record().location == "https://example.com/a-v2"))
             .await
         );
     }

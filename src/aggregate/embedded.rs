@@ -58,11 +58,8 @@ impl Analytics {
         {
             let mut table = txn.open_table(EVENTS)?;
             for event in events {
-                let key = (
-                    event.qr_id.as_str(),
-                    event.scan_time,
-                    event.event_id.as_str(),
-                );
+                let rollup_id = event.rollup_id();
+                let key = (rollup_id.as_ref(), event.scan_time, event.event_id.as_str());
                 let json = serde_json::to_vec(event)?;
                 if table.insert(key, json.as_slice())?.is_none() {
                     new_events.push(event);
@@ -163,6 +160,8 @@ mod tests {
             referrer: String::new(),
             user_agent: "ua".into(),
             bot,
+            head: false,
+            orphan: false,
         }
     }
 

@@ -218,7 +218,7 @@ impl RedisAnalytics {
         let mut dates: BTreeMap<i64, String> = BTreeMap::new();
         let mut local_days = Vec::with_capacity(batch.len());
         for (_, _, event) in batch {
-            if event.bot {
+            if !event.is_headline() {
                 local_days.push(None);
                 continue;
             }
@@ -247,9 +247,13 @@ impl RedisAnalytics {
             call.arg(partition)
                 .arg(offset)
                 .arg(&event.event_id)
-                .arg(&event.qr_id)
+                .arg(event.rollup_id().as_ref())
                 .arg(script_time(event.scan_time))
-                .arg(if event.bot { "1" } else { "0" })
+                .arg(match (event.head, event.bot) {
+                    (true, _) => "h",
+                    (false, true) => "1",
+                    (false, false) => "0",
+                })
                 .arg(serde_json::to_string(event)?);
             let Some(day) = local_day else {
                 call.arg(&[""; FIELDS_PER_EVENT - 7][..]);

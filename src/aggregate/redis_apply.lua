@@ -5,7 +5,7 @@
 -- KEYS[1]  the offsets hash of (topic, group)
 -- ARGV     prefix, now, cutoff, retention (ms), D, N, then D pairs (day number, 'YYYY-MM-DD'),
 --          then N events of EVENT_FIELDS values: partition, offset, eventId, qrId, scanTime,
---          bot ('1'/'0'), JSON, local day number, visitor key, then one value per DIMS.
+--          kind ('0' counted, '1' bot, 'h' HEAD), JSON, local day number, visitor key, then one value per DIMS.
 --
 -- Redis calls dominate the cost (a few microseconds each, far more than the Lua around them),
 -- so the script makes a handful per code touched and none per event: ids are checked with one
@@ -117,14 +117,18 @@ for _, qr in ipairs(order) do
       inc[field] = inc[field] + 1
     end
     local json, uniq, buckets = {}, {}, {}
-    local last, last_s, oldest
+    local last, last_s, oldest, latest
     for _, b in ipairs(fresh) do
       local time = tonumber(ARGV[b + 5])
-      if last == nil or time > last then last, last_s = time, ARGV[b + 5] end
+      -- 'last' is the newest counted or bot scan; a HEAD only keeps its event alive.
+      if ARGV[b + 6] ~= 'h' and (last == nil or time > last) then last, last_s = time, ARGV[b + 5] end
+      if latest == nil or time > latest then latest = time end
       if oldest == nil or time < oldest then oldest = time end
       json[#json + 1] = ARGV[b + 3]
       json[#json + 1] = ARGV[b + 7]
-      if ARGV[b + 6] == '1' then
+      if ARGV[b + 6] == 'h' then
+        -- A HEAD request: kept with the events, counted nowhere.
+      elseif ARGV[b + 6] == '1' then
         add('bots')
       else
         add('total')
@@ -161,12 +165,13 @@ for _, qr in ipairs(order) do
       out[#out + 1] = fields[i]
       out[#out + 1] = int((tonumber(old[i]) or 0) + inc[fields[i]])
     end
-    if meta['last'] == nil or last > meta['last'] then
+    if last ~= nil and (meta['last'] == nil or last > meta['last']) then
       out[#out + 1] = 'last'
       out[#out + 1] = last_s
     else
       last = meta['last']
     end
+    if last == nil or latest > last then last = latest end
 
     for day, visitors in pairs(uniq) do
       local key = k .. ':uniq:' .. dates[day]

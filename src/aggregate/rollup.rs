@@ -24,8 +24,13 @@ pub struct Increments {
 
 impl Increments {
     pub fn add(&mut self, event: &ScanEvent) {
+        // A HEAD request is kept with the events but counted nowhere (link checkers, and our
+        // own tests' probes).
+        if event.head {
+            return;
+        }
         self.last_scan_time = self.last_scan_time.max(event.scan_time);
-        if event.bot {
+        if !event.is_headline() {
             self.bot_scans += 1;
         } else {
             self.scans += 1;
@@ -54,7 +59,10 @@ pub fn increments<'a>(
 ) -> HashMap<String, Increments> {
     let mut by_qr: HashMap<String, Increments> = HashMap::new();
     for event in events {
-        by_qr.entry(event.qr_id.clone()).or_default().add(event);
+        by_qr
+            .entry(event.rollup_id().into_owned())
+            .or_default()
+            .add(event);
     }
     by_qr
 }
@@ -200,6 +208,8 @@ mod tests {
             referrer: String::new(),
             user_agent: String::new(),
             bot,
+            head: false,
+            orphan: false,
         }
     }
 

@@ -47,9 +47,16 @@ pub async fn detailed(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let start = optional_number(&params, "startTime")?.unwrap_or(i64::MIN);
-    let end = optional_number(&params, "endTime")?.unwrap_or(i64::MAX);
-    let limit = match optional_number(&params, "limit")? {
+    let (start, end, limit) = time_range(&params)?;
+    team_qr(&state.store, &caller.team.id, &id).await?;
+    let events = state.analytics.events(&id, start, end, limit).await?;
+    Ok(ok(events))
+}
+
+fn time_range(params: &HashMap<String, String>) -> Result<(i64, i64, usize), ApiError> {
+    let start = optional_number(params, "startTime")?.unwrap_or(i64::MIN);
+    let end = optional_number(params, "endTime")?.unwrap_or(i64::MAX);
+    let limit = match optional_number(params, "limit")? {
         None => DEFAULT_EVENTS,
         Some(n) if (1..=MAX_EVENTS as i64).contains(&n) => n as usize,
         Some(_) => {
@@ -58,9 +65,43 @@ pub async fn detailed(
             )))
         }
     };
-    team_qr(&state.store, &caller.team.id, &id).await?;
+    Ok((start, end, limit))
+}
+
+/// Scans of unknown codes on the team's custom domains (a mistyped or unprinted displayId):
+/// their counts and the events, newest first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrphansView {
+    total_scans: u64,
+    today_scans: u64,
+    yesterday_scans: u64,
+    bot_scans: u64,
+    today_date: String,
+    events: Vec<crate::model::ScanEvent>,
+}
+
+pub async fn orphans(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (start, end, limit) = time_range(&params)?;
+    let id = crate::model::scan::orphans_id(&caller.team.id);
+    let o = state
+        .analytics
+        .overview(&id, now_ms(), caller.team.zone())
+        .await?;
     let events = state.analytics.events(&id, start, end, limit).await?;
-    Ok(ok(events))
+    Ok(ok(OrphansView {
+        total_scans: o.total_scans,
+        today_scans: o.today_scans,
+        yesterday_scans: o.yesterday_scans,
+        bot_scans: o.bot_scans,
+        today_date: format_day(o.today),
+        events,
+    }))
 }
 
 #[derive(Deserialize)]

@@ -74,6 +74,9 @@ impl From<StoreError> for ApiError {
             StoreError::DisplayIdTaken(id) => {
                 ApiError::conflict(format!("displayId {id:?} is already in use"))
             }
+            StoreError::DomainTaken(domain) => {
+                ApiError::conflict(format!("domain {domain:?} is already used by another team"))
+            }
             StoreError::NotFound => ApiError::not_found("not found"),
             StoreError::Redis(e) => ApiError::unavailable("the store", e),
             other => ApiError::internal(other),

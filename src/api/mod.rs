@@ -13,7 +13,7 @@ mod view;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::aggregate::AnalyticsReader;
@@ -32,6 +32,13 @@ pub struct AppState {
     pub api_base_url: Arc<str>,
 }
 
+impl AppState {
+    /// The host of the edge's public URL: the platform's own domain, not a custom one.
+    pub fn platform_host(&self) -> String {
+        crate::model::validate::host_of(&self.edge_base_url)
+    }
+}
+
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -46,6 +53,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/analytics-api/bulk", post(analytics::bulk))
         .route("/api/analytics-api/overviews", post(analytics::overviews))
         .route("/api/teams-api/{id}", get(teams::get).put(teams::update))
+        .route("/api/teams-api/{id}/domains", put(teams::update_domains))
+        .route("/api/analytics-api/orphans", get(analytics::orphans))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

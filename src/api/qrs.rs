@@ -36,10 +36,12 @@ pub async fn create(
     ApiJson(input): ApiJson<QrInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
+    let platform_host = state.platform_host();
     let ctx = WriteContext {
         team: &caller.team,
         member_id: &caller.member.id,
         now: now_ms(),
+        platform_host: &platform_host,
     };
     let chosen = input.display_id.is_some();
     for _ in 0..DISPLAY_ID_ATTEMPTS {
@@ -76,10 +78,12 @@ pub async fn update(
     if existing.deleted {
         return Err(ApiError::conflict("cannot update a deleted QR code"));
     }
+    let platform_host = state.platform_host();
     let ctx = WriteContext {
         team: &caller.team,
         member_id: &caller.member.id,
         now: now_ms(),
+        platform_host: &platform_host,
     };
     let qr = updated_qr(&existing, input, &ctx).map_err(ApiError::bad_request)?;
     state.store.update_qr(&qr).await?;

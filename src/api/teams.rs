@@ -3,7 +3,12 @@
 //!
 //! `timeZone` (an IANA name, UTC by default) is the zone in which "today" and "yesterday" are
 //! counted. Aggregators pick a new zone up within a minute; days already counted keep the zone
-//! they were counted in.
+//! they were counted in. `primaryColor` colours the team's hosted pages.
+//!
+//! `PUT /api/teams-api/{teamId}/domains` sets the default domain and the allowed custom domains
+//! (the reference's `defaultDomain` and `domains`), and per custom domain where its root,
+//! unknown and expired codes go (`domainSettings`). A custom domain belongs to one team; one
+//! that still has live codes cannot be removed.
 
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -13,10 +18,14 @@ use super::auth::Caller;
 use super::body::ApiJson;
 use super::view::ok;
 use super::{ApiError, AppState};
+use std::collections::BTreeMap;
+
 use crate::clock::now_ms;
-use crate::model::{Role, Team};
+use crate::model::validate;
+use crate::model::{DomainSettings, Role, Team};
 
 const NAME_MAX_CHARS: usize = 100;
+const MAX_DOMAINS: usize = 50;
 
 /// The settings a PUT may change; anything else is refused by name.
 #[derive(Debug, Deserialize)]
@@ -24,6 +33,18 @@ const NAME_MAX_CHARS: usize = 100;
 pub struct TeamSettings {
     name: Option<String>,
     time_zone: Option<String>,
+    /// `#rrggbb`, or "" to go back to the default.
+    primary_color: Option<String>,
+}
+
+/// The body of `PUT /api/teams-api/{teamId}/domains`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DomainsInput {
+    default_domain: String,
+    domains: Vec<String>,
+    #[serde(default)]
+    domain_settings: BTreeMap<String, DomainSettings>,
 }
 
 #[derive(Debug, Serialize)]
@@ -34,7 +55,11 @@ pub struct TeamView {
     name: String,
     default_domain: String,
     domains: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    domain_settings: BTreeMap<String, DomainSettings>,
     time_zone: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary_color: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -47,7 +72,9 @@ impl From<Team> for TeamView {
             name: team.name,
             default_domain: team.default_domain,
             domains: team.domains,
+            domain_settings: team.domain_settings,
             time_zone: team.time_zone,
+            primary_color: team.primary_color,
             created_at: team.created_at,
             updated_at: team.updated_at,
         }
@@ -71,6 +98,15 @@ pub async fn get(caller: Caller, Path(id): Path<String>) -> Result<impl IntoResp
     Ok(ok(TeamView::from(caller.team)))
 }
 
+fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.role < Role::Admin {
+        return Err(ApiError::forbidden(
+            "only an admin or the owner can change the team's settings",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -78,12 +114,20 @@ pub async fn update(
     ApiJson(settings): ApiJson<TeamSettings>,
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
-    if caller.role < Role::Admin {
-        return Err(ApiError::forbidden(
-            "only an admin or the owner can change the team's settings",
-        ));
-    }
+    require_admin(&caller)?;
     let mut team = caller.team;
+    let old_colour = team.primary_color.clone();
+    if let Some(colour) = settings.primary_color {
+        team.primary_color = match colour.as_str() {
+            "" => None,
+            c if is_colour(c) => Some(c.to_ascii_lowercase()),
+            c => {
+                return Err(ApiError::bad_request(format!(
+                    "primaryColor {c:?} must be a colour like \"#1f6feb\""
+                )))
+            }
+        };
+    }
     if let Some(name) = settings.name {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
@@ -101,6 +145,127 @@ pub async fn update(
         }
         team.time_zone = zone;
     }
+    team.updated_at = now_ms();
+    team.updated_by = caller.member.id;
+    state.store.update_team(&team).await?;
+    if team.primary_color != old_colour {
+        // Hosted pages carry the colour: render them anew.
+        state.store.republish_hosted_routes(&team.id).await?;
+    }
+    Ok(ok(TeamView::from(team)))
+}
+
+fn is_colour(text: &str) -> bool {
+    text.len() == 7 && text.starts_with('#') && text[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A custom domain as stored: a lower-case DNS name, no port, no scheme, no path.
+fn domain_name(text: &str) -> Result<String, ApiError> {
+    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let labels_ok = name.split('.').count() >= 2
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if name.len() > 253 || !labels_ok {
+        return Err(ApiError::bad_request(format!(
+            "{text:?} is not a domain name like \"qr.example.com\" (no scheme, port or path)"
+        )));
+    }
+    Ok(name)
+}
+
+pub async fn update_domains(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<DomainsInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let caller = own_team(caller, &id)?;
+    require_admin(&caller)?;
+    let platform = state.platform_host();
+    if input.domains.len() > MAX_DOMAINS {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_DOMAINS} domains"
+        )));
+    }
+    // The platform's own domain may be listed (it is every team's); the rest are custom.
+    let mut domains = Vec::new();
+    let mut custom = BTreeMap::new();
+    for text in &input.domains {
+        let is_platform = validate::host_of(&format!("http://{text}/")) == platform;
+        let name = if is_platform {
+            text.trim().to_owned()
+        } else {
+            domain_name(text)?
+        };
+        if domains.contains(&name) {
+            continue;
+        }
+        if !is_platform {
+            custom.insert(name.clone(), DomainSettings::default());
+        }
+        domains.push(name);
+    }
+    for (name, settings) in input.domain_settings {
+        let name = domain_name(&name)?;
+        let Some(slot) = custom.get_mut(&name) else {
+            return Err(ApiError::bad_request(format!(
+                "domainSettings names {name:?}, which is not one of the custom domains"
+            )));
+        };
+        let mut settings = settings;
+        for (field, url) in [
+            ("rootUrl", &mut settings.root_url),
+            ("notFoundUrl", &mut settings.not_found_url),
+            ("expiredUrl", &mut settings.expired_url),
+        ] {
+            if let Some(value) = url {
+                *value = validate::redirect_url(&format!("domainSettings.{name}.{field}"), value)
+                    .map_err(ApiError::bad_request)?;
+            }
+        }
+        *slot = settings;
+    }
+    let default_is_platform =
+        validate::host_of(&format!("http://{}/", input.default_domain)) == platform;
+    let default_domain = if default_is_platform {
+        input.default_domain.trim().to_owned()
+    } else {
+        let name = domain_name(&input.default_domain)?;
+        if !custom.contains_key(&name) {
+            return Err(ApiError::bad_request(format!(
+                "defaultDomain {name:?} must be one of domains"
+            )));
+        }
+        name
+    };
+    let mut team = caller.team;
+    for removed in team
+        .domain_settings
+        .keys()
+        .filter(|d| !custom.contains_key(*d))
+    {
+        let live = state
+            .store
+            .team_qrs(&team.id)
+            .await?
+            .into_iter()
+            .filter(|qr| !qr.deleted && qr.domain.as_deref() == Some(removed.as_str()))
+            .count();
+        if live > 0 {
+            return Err(ApiError::conflict(format!(
+                "domain {removed:?} still has {live} live QR codes; move or delete them first"
+            )));
+        }
+    }
+    team.default_domain = default_domain;
+    team.domains = domains;
+    team.domain_settings = custom;
     team.updated_at = now_ms();
     team.updated_by = caller.member.id;
     state.store.update_team(&team).await?;

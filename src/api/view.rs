@@ -32,14 +32,18 @@ pub struct QrView {
     qr_image_hash: String,
     /// The URL the code encodes: where phones land when they scan it.
     short_url: String,
+    /// Scans must give a password first (its hash is never shown).
+    password_protected: bool,
 }
 
-pub fn qr_view(qr: Qr, state: &AppState) -> QrView {
+pub fn qr_view(mut qr: Qr, state: &AppState) -> QrView {
     let short_url = qr.short_url(&state.edge_base_url);
+    let password_protected = qr.settings.remove("passwordHash").is_some();
     QrView {
         qr_image_url: format!("{}api/qrs-api/{}/image.svg", state.api_base_url, qr.id),
         qr_image_hash: hex::encode(&Sha256::digest(short_url.as_bytes())[..16]),
         short_url,
+        password_protected,
         qr,
     }
 }

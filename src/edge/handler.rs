@@ -1,5 +1,5 @@
-//! One request, start to finish: resolve, answer, hand the scan off. No locks, no I/O, and
-//! only the allocations the response itself needs.
+//! One request, start to finish: resolve the host and the code, answer, hand the scan off. No
+//! locks and no I/O; a plain redirect allocates only what its response needs.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -7,16 +7,22 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::client_ip::ClientIp;
+use super::domains::Domain;
+use super::limits::ScanLimits;
 use super::metrics::EdgeMetrics;
 use super::pages;
+use super::request_target::{normalised_host, RequestTarget, KEY_CAPACITY};
+use super::route::{Answer, Route};
+use super::visitor::{Visitor, VisitorLookups};
 use super::RouteTable;
 use crate::clock::now_ms;
 use crate::ids::EventIds;
+use crate::model::password;
 use crate::model::RawScan;
 use crate::pipeline::ScanSink;
 
@@ -25,7 +31,12 @@ const NO_STORE: HeaderValue =
     HeaderValue::from_static("no-store, no-cache, must-revalidate, max-age=0");
 const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
+const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, POST");
+const OWN_PAGES_POLICY: HeaderValue = HeaderValue::from_static(pages::CONTENT_SECURITY_POLICY);
+const NO_SNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
+/// A password form's body: `password=…`, urlencoded.
+const MAX_FORM_BYTES: usize = 2048;
 
 /// Everything the handler reads, shared by all connections.
 pub struct EdgeState {
@@ -34,6 +45,8 @@ pub struct EdgeState {
     pub event_ids: EventIds,
     pub client_ip: ClientIp,
     pub metrics: EdgeMetrics,
+    pub visitors: VisitorLookups,
+    pub limits: Arc<ScanLimits>,
 }
 
 pub async fn handle(
@@ -42,77 +55,310 @@ pub async fn handle(
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = std::time::Instant::now();
-    let response = respond(&state, peer, &request);
+    let response = if request.method() == Method::POST {
+        unlock(&state, peer, request).await
+    } else {
+        respond(&state, peer, &request, Unlock::No)
+    };
     state.metrics.observe(response.status(), started.elapsed());
     Ok(response)
 }
 
-/// Builds the answer for a request; the body is never read (GET and HEAD carry none).
+/// Whether a request carries a password for the code, and if it is the right one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlock {
+    No,
+    Wrong,
+    Right,
+}
+
+/// A POST: the password form of a protected code. The body is read (bounded) before anything.
+async fn unlock(
+    state: &EdgeState,
+    peer: SocketAddr,
+    request: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_FORM_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n"),
+    };
+    let request = Request::from_parts(parts, ());
+    let table = state.table.load();
+    let target = RequestTarget::of(&request);
+    let mut key = [0u8; KEY_CAPACITY];
+    let host = normalised_host(target.host);
+    let domain = table.domains().get(&host);
+    let hash = target
+        .route_key(domain.map(|d| &*d.name), &mut key)
+        .and_then(|key| table.lookup(key))
+        .and_then(|route| route.extras.as_ref()?.password_hash.clone());
+    let Some(hash) = hash else {
+        return method_not_allowed();
+    };
+    let given = url::form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "password")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    // The hash is deliberately slow: off the async workers.
+    let right = tokio::task::spawn_blocking(move || password::verify(&given, &hash))
+        .await
+        .unwrap_or(false);
+    let unlock = if right { Unlock::Right } else { Unlock::Wrong };
+    respond(state, peer, &request, unlock)
+}
+
+/// Builds the answer for a GET or HEAD (or an unlocking POST, whose body was read already).
 pub fn respond<B>(
     state: &EdgeState,
     peer: SocketAddr,
     request: &Request<B>,
+    unlock: Unlock,
 ) -> Response<Full<Bytes>> {
     let method = request.method();
-    if method != Method::GET && method != Method::HEAD {
-        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-        response.headers_mut().insert(header::ALLOW, ALLOW);
-        return response;
+    if method != Method::GET && method != Method::HEAD && unlock == Unlock::No {
+        return method_not_allowed();
     }
-    let path = request.uri().path();
-    let display_id = path.strip_prefix('/').unwrap_or(path);
-    let display_id = display_id.strip_suffix('/').unwrap_or(display_id);
-    if display_id == "healthz" {
+    let target = RequestTarget::of(request);
+    if target.path == "healthz" {
         return plain(StatusCode::OK, "ok\n");
     }
-
     let table = state.table.load();
-    let Some(route) = table.lookup(display_id) else {
-        return page(StatusCode::NOT_FOUND, pages::NOT_FOUND);
+    let host = normalised_host(target.host);
+    let domain = table.domains().get(&host).map(Arc::as_ref);
+    if target.path.is_empty() {
+        return match domain.and_then(|d| d.root_url.clone()) {
+            Some(url) => redirect(StatusCode::FOUND, url),
+            None => not_found(domain),
+        };
+    }
+    let mut key = [0u8; KEY_CAPACITY];
+    let route = target
+        .route_key(domain.map(|d| &*d.name), &mut key)
+        .and_then(|key| table.lookup(key));
+    let Some(route) = route else {
+        if let Some(domain) = domain {
+            record_orphan(state, peer, request, domain, target.display_id);
+        }
+        return match domain.and_then(|d| d.not_found_url.clone()) {
+            Some(url) => redirect(StatusCode::FOUND, url),
+            None => not_found(domain),
+        };
     };
+    if let Some(file) = target.file {
+        return download(route, file, domain);
+    }
+
     let now = now_ms();
+    let extras = route.extras.as_deref();
     if route.is_expired(now) {
-        return page(StatusCode::GONE, pages::EXPIRED);
+        let fallback = extras
+            .and_then(|e| e.expired_url.clone())
+            .or_else(|| domain.and_then(|d| d.expired_url.clone()));
+        return match fallback {
+            Some(url) => redirect(StatusCode::FOUND, url),
+            None => gone(domain),
+        };
     }
-    // HEAD requests are link checkers and prefetchers, not people: answered, never counted.
-    if method == Method::GET {
-        let headers = request.headers();
-        state.sink.send(RawScan {
-            event_id: state.event_ids.next(),
-            qr_id: Arc::clone(&route.qr_id),
-            team_id: Arc::clone(&route.team_id),
-            display_id: Arc::clone(&route.display_id),
-            scan_time: now,
-            ip: state.client_ip.recorded(peer.ip(), headers),
-            user_agent: headers.get(header::USER_AGENT).cloned(),
-            referrer: headers.get(header::REFERER).cloned(),
-        });
+    if let Some(max) = extras.and_then(|e| e.max_scans) {
+        if state.limits.reached(&route.qr_id, max) {
+            return match extras.and_then(|e| e.max_scans_url.clone()) {
+                Some(url) => redirect(StatusCode::FOUND, url),
+                None => gone(domain),
+            };
+        }
     }
+    if extras.is_some_and(|e| e.password_hash.is_some()) && unlock != Unlock::Right {
+        let brand = extras.and_then(|e| e.brand_colour.as_deref());
+        let html = pages::password(&route.display_id, brand, unlock == Unlock::Wrong);
+        return own_page(StatusCode::OK, Bytes::from(html));
+    }
+
+    let headers = request.headers();
+    let client = peer.ip();
+    state.sink.send(RawScan {
+        event_id: state.event_ids.next(),
+        qr_id: Arc::clone(&route.qr_id),
+        team_id: Arc::clone(&route.team_id),
+        display_id: Arc::clone(&route.display_id),
+        scan_time: now,
+        ip: state.client_ip.recorded(client, headers),
+        user_agent: headers.get(header::USER_AGENT).cloned(),
+        referrer: headers.get(header::REFERER).cloned(),
+        head: method == Method::HEAD,
+        orphan: false,
+    });
+    if method != Method::HEAD && extras.and_then(|e| e.max_scans).is_some() {
+        state.limits.count(&route.qr_id);
+    }
+
+    if let Some(extras) = extras.filter(|e| !e.rules.is_empty()) {
+        let real_ip = state.client_ip.resolve(client, headers);
+        let mut visitor = Visitor::new(headers, real_ip, &state.visitors);
+        if let Some(url) = extras.rules.target(&mut visitor, now) {
+            return redirect_with_query(route, url, target.query);
+        }
+    }
+    match &route.answer {
+        Answer::Redirect(url) => redirect_with_query(route, url, target.query),
+        Answer::Page(page) => {
+            let mut response = with_body(StatusCode::OK, HTML, page.html.clone());
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                page.content_security_policy.clone(),
+            );
+            response
+        }
+    }
+}
+
+/// The file a hosted page links to (a contact card); not a scan.
+fn download(route: &Route, file: &str, domain: Option<&Domain>) -> Response<Full<Bytes>> {
+    let Answer::Page(page) = &route.answer else {
+        return not_found(domain);
+    };
+    match &page.download {
+        Some(d) if *d.file_name == *file => {
+            let mut response = with_body(StatusCode::OK, d.content_type.clone(), d.body.clone());
+            let disposition = format!("attachment; filename=\"{}\"", d.file_name);
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_DISPOSITION, value);
+            }
+            response
+        }
+        _ => not_found(domain),
+    }
+}
+
+/// A scan of an unknown code on a team's custom domain: kept for the team, counted apart.
+fn record_orphan<B>(
+    state: &EdgeState,
+    peer: SocketAddr,
+    request: &Request<B>,
+    domain: &Domain,
+    display_id: &str,
+) {
+    if display_id.is_empty() || display_id.len() > crate::model::validate::MAX_DISPLAY_ID_LEN {
+        return;
+    }
+    let headers = request.headers();
+    state.sink.send(RawScan {
+        event_id: state.event_ids.next(),
+        qr_id: Arc::from(""),
+        team_id: Arc::clone(&domain.team_id),
+        display_id: Arc::from(display_id),
+        scan_time: now_ms(),
+        ip: state.client_ip.recorded(peer.ip(), headers),
+        user_agent: headers.get(header::USER_AGENT).cloned(),
+        referrer: headers.get(header::REFERER).cloned(),
+        head: request.method() == Method::HEAD,
+        orphan: true,
+    });
+}
+
+/// A redirect to `url` with the scan's query appended when the code forwards it.
+fn redirect_with_query(
+    route: &Route,
+    url: &HeaderValue,
+    query: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let location = match query.filter(|q| !q.is_empty() && route.forward_query) {
+        Some(query) => with_query(url, query).unwrap_or_else(|| url.clone()),
+        None => url.clone(),
+    };
+    redirect(route.status, location)
+}
+
+/// `url` with `query` added to its own query, before any fragment.
+fn with_query(url: &HeaderValue, query: &str) -> Option<HeaderValue> {
+    let url = url.to_str().ok()?;
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let mut out = String::with_capacity(url.len() + query.len() + 1);
+    out.push_str(base);
+    out.push(separator);
+    out.push_str(query);
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    HeaderValue::from_str(&out).ok()
+}
+
+fn redirect(status: StatusCode, location: HeaderValue) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::FOUND;
+    *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::LOCATION, route.location.clone());
+    headers.insert(header::LOCATION, location);
     headers.insert(header::CACHE_CONTROL, NO_STORE);
     response
 }
 
-fn page(status: StatusCode, html: &'static str) -> Response<Full<Bytes>> {
-    with_body(status, HTML, html)
+fn not_found(domain: Option<&Domain>) -> Response<Full<Bytes>> {
+    match domain {
+        Some(d) => own_page(StatusCode::NOT_FOUND, d.not_found_page.clone()),
+        None => own_page(
+            StatusCode::NOT_FOUND,
+            Bytes::from_static(pages::NOT_FOUND.as_bytes()),
+        ),
+    }
+}
+
+fn gone(domain: Option<&Domain>) -> Response<Full<Bytes>> {
+    match domain {
+        Some(d) => own_page(StatusCode::GONE, d.expired_page.clone()),
+        None => own_page(
+            StatusCode::GONE,
+            Bytes::from_static(pages::EXPIRED.as_bytes()),
+        ),
+    }
+}
+
+fn method_not_allowed() -> Response<Full<Bytes>> {
+    let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    response.headers_mut().insert(header::ALLOW, ALLOW);
+    response
+}
+
+fn own_page(status: StatusCode, html: Bytes) -> Response<Full<Bytes>> {
+    let mut response = with_body(status, HTML, html);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, OWN_PAGES_POLICY);
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, NO_SNIFF);
+    headers.insert(header::REFERRER_POLICY, NO_REFERRER);
+    response
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    with_body(status, TEXT, text)
+    with_body(status, TEXT, Bytes::from_static(text.as_bytes()))
 }
 
-fn with_body(
-    status: StatusCode,
-    content_type: HeaderValue,
-    body: &'static str,
-) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn with_body(status: StatusCode, content_type: HeaderValue, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::CACHE_CONTROL, NO_STORE);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_goes_before_the_fragment() {
+        let url = HeaderValue::from_static("https://a.example/p?x=1#top");
+        assert_eq!(
+            with_query(&url, "utm=qr").unwrap(),
+            "https://a.example/p?x=1&utm=qr#top"
+        );
+        let url = HeaderValue::from_static("https://a.example/");
+        assert_eq!(with_query(&url, "a=b").unwrap(), "https://a.example/?a=b");
+    }
 }

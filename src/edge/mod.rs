@@ -2,13 +2,20 @@
 //! answers with a redirect, and hands the scan to the pipeline without waiting for it.
 
 pub mod client_ip;
+pub mod domains;
 pub mod handler;
+pub mod limits;
 pub mod metrics;
 pub mod pages;
+pub mod request_target;
+pub mod route;
 pub mod route_table;
+pub mod rules;
 pub mod server;
 pub mod snapshot;
 pub mod sync;
 pub mod sync_redis;
+pub mod visitor;
 
-pub use route_table::{Route, RouteTable, RouteUpdate};
+pub use route::Route;
+pub use route_table::{RouteTable, RouteUpdate};

@@ -1,5 +1,6 @@
-//! The immutable table the edge answers from: displayId -> everything a response needs,
-//! precomputed when the table is built so that a request does one hash lookup.
+//! The immutable table the edge answers from: route key (`displayId`, or `domain/displayId` on
+//! a custom domain) -> everything a response needs, precomputed when the table is built so that
+//! a request does one hash lookup; and the custom domains.
 //!
 //! Changes land in a small overlay on top of a shared base, so a write costs a copy of the
 //! overlay, not of the whole table; the overlay is folded into a new base once it grows.
@@ -7,83 +8,47 @@
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use hyper::header::HeaderValue;
 
-use crate::model::{Qr, RouteRecord};
+use super::domains::DomainTable;
+use super::route::Route;
+use crate::model::Qr;
 use crate::store::QrChange;
 
 /// Overlay entries beyond which the next change folds the overlay into a new base.
 pub const FOLD_THRESHOLD: usize = 512;
 
-/// What the edge needs to answer one code.
-#[derive(Debug, Clone)]
-pub struct Route {
-    pub qr_id: Arc<str>,
-    pub team_id: Arc<str>,
-    pub display_id: Arc<str>,
-    /// The `Location` header value, validated when the code was saved.
-    pub location: HeaderValue,
-    pub expires_at: Option<i64>,
-}
-
-impl Route {
-    /// The route of a live redirect code; None for a deleted code or a type the edge cannot serve.
-    pub fn for_qr(qr: &Qr) -> Option<Route> {
-        Route::from_record(&qr.display_id, &RouteRecord::for_qr(qr)?)
-    }
-
-    /// None when the stored target is not a valid header value (the API never stores one).
-    pub fn from_record(display_id: &str, record: &RouteRecord) -> Option<Route> {
-        Some(Route {
-            qr_id: record.qr_id.as_str().into(),
-            team_id: record.team_id.as_str().into(),
-            display_id: display_id.into(),
-            location: HeaderValue::from_str(&record.location).ok()?,
-            expires_at: record.expires_at,
-        })
-    }
-
-    /// The stored form of this route (for the edge's local snapshot).
-    pub fn record(&self) -> RouteRecord {
-        RouteRecord {
-            qr_id: self.qr_id.to_string(),
-            team_id: self.team_id.to_string(),
-            location: String::from_utf8_lossy(self.location.as_bytes()).into_owned(),
-            expires_at: self.expires_at,
-        }
-    }
-
-    pub fn is_expired(&self, now_ms: i64) -> bool {
-        self.expires_at.is_some_and(|at| now_ms >= at)
-    }
-}
-
 type Routes = HashMap<Box<str>, Route>;
 
-/// One change to the table: the route now at `display_id`, or None to remove it.
+/// One change to the table: the route now at `key`, or None to remove it.
 #[derive(Debug, Clone)]
 pub struct RouteUpdate {
-    pub display_id: Box<str>,
+    pub key: Box<str>,
     pub route: Option<Route>,
 }
 
 impl RouteUpdate {
-    /// What a committed change to a code means for the table: its current displayId gets its
-    /// current route (None when deleted), and a displayId it no longer has is removed.
-    pub fn from_change(change: &QrChange) -> impl Iterator<Item = RouteUpdate> + '_ {
+    /// What a committed change to a code means for the table: its current key gets its current
+    /// route (None when deleted), and a key it no longer has is removed. `brand_colour`: the
+    /// team's.
+    pub fn from_change(change: &QrChange, brand_colour: Option<&str>) -> Vec<RouteUpdate> {
         let qr = &change.qr;
+        let key = qr.route_key();
         let released = change
-            .previous_display_id
+            .previous_key
             .as_deref()
-            .filter(|old| *old != qr.display_id)
+            .filter(|old| *old != key)
             .map(|old| RouteUpdate {
-                display_id: old.into(),
+                key: old.into(),
                 route: None,
             });
-        released.into_iter().chain(std::iter::once(RouteUpdate {
-            display_id: qr.display_id.as_str().into(),
-            route: Route::for_qr(qr),
-        }))
+        let route = Route::for_qr(qr, brand_colour);
+        released
+            .into_iter()
+            .chain(std::iter::once(RouteUpdate {
+                key: key.into_boxed_str(),
+                route,
+            }))
+            .collect()
     }
 }
 
@@ -92,14 +57,16 @@ pub struct RouteTable {
     base: Arc<Routes>,
     /// Newer than `base`: Some(route) replaces, None removes.
     overlay: HashMap<Box<str>, Option<Route>>,
+    domains: Arc<DomainTable>,
     generation: u64,
 }
 
 impl RouteTable {
+    /// The table of `qrs` with no custom domains and no team colours (tests, benchmarks).
     pub fn from_qrs(qrs: impl IntoIterator<Item = Qr>) -> Self {
         Self::from_routes(qrs.into_iter().filter_map(|qr| {
-            let route = Route::for_qr(&qr)?;
-            Some((qr.display_id.into_boxed_str(), route))
+            let route = Route::for_qr(&qr, None)?;
+            Some((qr.route_key().into_boxed_str(), route))
         }))
     }
 
@@ -107,8 +74,23 @@ impl RouteTable {
         RouteTable {
             base: Arc::new(routes.into_iter().collect()),
             overlay: HashMap::new(),
+            domains: Arc::default(),
             generation: 1,
         }
+    }
+
+    /// This table with `domains` as its custom domains.
+    pub fn with_domains(&self, domains: DomainTable) -> RouteTable {
+        RouteTable {
+            base: Arc::clone(&self.base),
+            overlay: self.overlay.clone(),
+            domains: Arc::new(domains),
+            generation: self.generation + 1,
+        }
+    }
+
+    pub fn domains(&self) -> &DomainTable {
+        &self.domains
     }
 
     /// A table rebuilt from scratch replaces this one: keep the generation moving forward.
@@ -118,13 +100,13 @@ impl RouteTable {
     }
 
     #[inline]
-    pub fn lookup(&self, display_id: &str) -> Option<&Route> {
+    pub fn lookup(&self, key: &str) -> Option<&Route> {
         if !self.overlay.is_empty() {
-            if let Some(entry) = self.overlay.get(display_id) {
+            if let Some(entry) = self.overlay.get(key) {
                 return entry.as_ref();
             }
         }
-        self.base.get(display_id)
+        self.base.get(key)
     }
 
     /// Live routes in the table.
@@ -169,12 +151,13 @@ impl RouteTable {
         let mut overlay = self.overlay.clone();
         let mut applied = 0;
         for update in updates {
-            overlay.insert(update.display_id, update.route);
+            overlay.insert(update.key, update.route);
             applied += 1;
         }
         let mut table = RouteTable {
             base: Arc::clone(&self.base),
             overlay,
+            domains: Arc::clone(&self.domains),
             generation: self.generation + applied,
         };
         if table.overlay.len() > FOLD_THRESHOLD {
@@ -206,15 +189,16 @@ mod tests {
     fn change(qr: Qr, previous: Option<&str>) -> Vec<RouteUpdate> {
         let change = QrChange {
             qr: Arc::new(qr),
-            previous_display_id: previous.map(str::to_owned),
+            previous_key: previous.map(str::to_owned),
         };
-        RouteUpdate::from_change(&change).collect()
+        RouteUpdate::from_change(&change, None)
     }
 
     #[test]
     fn lookups_see_the_base_and_the_overlay() {
         let table = RouteTable::from_qrs([qr("qr_a", "a", "https://a.example/")]);
-        assert_eq!(table.lookup("a").unwrap().location, "https://a.example/");
+        assert!(matches!(&table.lookup("a").unwrap().answer,
+            crate::edge::route::Answer::Redirect(l) if l == "https://a.example/"));
         assert!(table.lookup("b").is_none());
 
         let next = table.with_updates(change(qr("qr_b", "b", "https://b.example/"), None));
@@ -267,7 +251,7 @@ mod tests {
     fn expiry_is_inclusive_of_the_expiry_instant() {
         let mut q = qr("qr_a", "a", "https://a.example/");
         q.expiry_date = Some(1_000);
-        let route = Route::for_qr(&q).unwrap();
+        let route = Route::for_qr(&q, None).unwrap();
         assert!(!route.is_expired(999));
         assert!(route.is_expired(1_000));
     }

@@ -2,8 +2,8 @@
 //! start and serve while Redis is unreachable. Saved after the first load, then at most once a
 //! minute while changes arrive, and when the edge stops; read only when Redis cannot be reached.
 //!
-//! Format: JSON lines. A header `{"format":1,"after":"<change stream id>","routes":N}`, then one
-//! `["displayId",{route record}]` per route. Written to a temporary file, synced, and renamed
+//! Format: JSON lines. A header `{"format":1,"after":"<change stream id>","routes":N,
+//! "domains":[["domain",{team}],…]}`, then one `["routeKey",{route record}]` per route. Written to a temporary file, synced, and renamed
 //! into place, so a crash leaves the previous snapshot whole.
 
 use std::fs::{self, File};
@@ -16,8 +16,9 @@ use tokio::task::JoinHandle;
 
 use serde::{Deserialize, Serialize};
 
+use super::domains::DomainTable;
 use super::{Route, RouteTable};
-use crate::model::RouteRecord;
+use crate::model::{RouteRecord, Team};
 
 pub const FILE: &str = "routes.snapshot";
 const FORMAT: u32 = 1;
@@ -30,6 +31,9 @@ struct Header {
     /// The change stream id the table reflects: following resumes after it.
     after: String,
     routes: usize,
+    /// The custom domains with the teams that have them.
+    #[serde(default)]
+    domains: Vec<(String, Team)>,
 }
 
 fn invalid(message: String) -> io::Error {
@@ -44,11 +48,12 @@ pub fn save(path: &Path, table: &RouteTable, after: &str) -> io::Result<()> {
         format: FORMAT,
         after: after.to_owned(),
         routes: table.len(),
+        domains: table.domains().sources().to_vec(),
     };
     serde_json::to_writer(&mut out, &header)?;
     out.write_all(b"\n")?;
-    for (display_id, route) in table.routes() {
-        serde_json::to_writer(&mut out, &(display_id, route.record()))?;
+    for (key, route) in table.routes() {
+        serde_json::to_writer(&mut out, &(key, route.record()))?;
         out.write_all(b"\n")?;
     }
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -70,9 +75,9 @@ pub fn load(path: &Path) -> io::Result<(RouteTable, String)> {
     }
     let mut routes = Vec::with_capacity(header.routes);
     for line in lines {
-        let (display_id, record): (String, RouteRecord) = serde_json::from_str(&line?)?;
-        if let Some(route) = Route::from_record(&display_id, &record) {
-            routes.push((display_id.into_boxed_str(), route));
+        let (key, record): (String, RouteRecord) = serde_json::from_str(&line?)?;
+        if let Some(route) = Route::from_record(&key, &record) {
+            routes.push((key.into_boxed_str(), route));
         }
     }
     if routes.len() != header.routes {
@@ -82,7 +87,8 @@ pub fn load(path: &Path) -> io::Result<(RouteTable, String)> {
             header.routes
         )));
     }
-    Ok((RouteTable::from_routes(routes), header.after))
+    let table = RouteTable::from_routes(routes).with_domains(DomainTable::new(header.domains));
+    Ok((table, header.after))
 }
 
 /// Decides when to save, and saves on a blocking thread without holding up the caller (the
@@ -158,16 +164,16 @@ mod tests {
         ]);
         let change = QrChange {
             qr: Arc::new(Qr::web("qr_c", "team_2", "c", "https://c.example/")),
-            previous_display_id: None,
+            previous_key: None,
         };
-        let table = table.with_updates(crate::edge::RouteUpdate::from_change(&change));
+        let table = table.with_updates(crate::edge::RouteUpdate::from_change(&change, None));
         save(&path, &table, "1700000000000-3").unwrap();
 
         let (loaded, after) = load(&path).unwrap();
         assert_eq!(after, "1700000000000-3");
         assert_eq!(loaded.len(), 3);
         let b = loaded.lookup("b").unwrap();
-        assert_eq!(b.location, "https://b.example/?q=1");
+        assert_eq!(b.record().location, "https://b.example/?q=1");
         assert_eq!(b.qr_id.as_ref(), "qr_b");
         assert_eq!(loaded.lookup("c").unwrap().team_id.as_ref(), "team_2");
     }

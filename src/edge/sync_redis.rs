@@ -9,6 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
+use super::domains::DomainTable;
 use super::snapshot::Snapshots;
 use super::{Route, RouteTable, RouteUpdate};
 use crate::backoff::Backoff;
@@ -30,33 +31,35 @@ pub async fn load_table(store: &RedisStore) -> Result<(RouteTable, String), Stor
     let after = store.last_change_id().await?;
     let mut routes = Vec::new();
     store
-        .for_each_route(|display_id, record| {
-            if let Some(route) = Route::from_record(&display_id, &record) {
-                routes.push((display_id.into_boxed_str(), route));
+        .for_each_route(|key, record| {
+            if let Some(route) = Route::from_record(&key, &record) {
+                routes.push((key.into_boxed_str(), route));
             }
         })
         .await?;
-    let table = tokio::task::spawn_blocking(move || RouteTable::from_routes(routes))
-        .await
-        .expect("building a table does not panic");
+    let domains = DomainTable::new(store.custom_domains().await?);
+    let table =
+        tokio::task::spawn_blocking(move || RouteTable::from_routes(routes).with_domains(domains))
+            .await
+            .expect("building a table does not panic");
     Ok((table, after))
 }
 
 fn updates(entries: &[RouteChangeEntry]) -> Vec<RouteUpdate> {
     let mut out = Vec::with_capacity(entries.len() * 2);
-    for entry in entries.iter().filter(|e| !e.display_id.is_empty()) {
+    for entry in entries.iter().filter(|e| !e.key.is_empty()) {
         if let Some(released) = &entry.released {
             out.push(RouteUpdate {
-                display_id: released.as_str().into(),
+                key: released.as_str().into(),
                 route: None,
             });
         }
         out.push(RouteUpdate {
-            display_id: entry.display_id.as_str().into(),
+            key: entry.key.as_str().into(),
             route: entry
                 .route
                 .as_ref()
-                .and_then(|r| Route::from_record(&entry.display_id, r)),
+                .and_then(|r| Route::from_record(&entry.key, r)),
         });
     }
     out
@@ -116,10 +119,7 @@ pub async fn follow_changes(
         };
         let result = match read {
             Ok(entries) if outage => recover(&store, &table, &mut after, entries).await,
-            Ok(entries) => {
-                apply(&table, &mut after, entries).await;
-                Ok(())
-            }
+            Ok(entries) => apply(&store, &table, &mut after, entries).await,
             Err(e) => Err(e),
         };
         match result {
@@ -144,15 +144,35 @@ pub async fn follow_changes(
     }
 }
 
-async fn apply(table: &ArcSwap<RouteTable>, after: &mut String, entries: Vec<RouteChangeEntry>) {
-    let Some(last) = entries.last() else { return };
+async fn apply(
+    store: &RedisStore,
+    table: &ArcSwap<RouteTable>,
+    after: &mut String,
+    entries: Vec<RouteChangeEntry>,
+) -> Result<(), StoreError> {
+    let Some(last) = entries.last() else {
+        return Ok(());
+    };
+    // A team changed: its domains are read before anything moves, so that a failed read leaves
+    // `after` where it was and the entries are read again.
+    let domains = match entries.iter().any(|e| e.team_changed) {
+        true => Some(DomainTable::new(store.custom_domains().await?)),
+        false => None,
+    };
     *after = last.id.clone();
     let updates = updates(&entries);
     let current = table.load_full();
-    let next = tokio::task::spawn_blocking(move || current.with_updates(updates))
-        .await
-        .expect("applying updates does not panic");
+    let next = tokio::task::spawn_blocking(move || {
+        let next = current.with_updates(updates);
+        match domains {
+            Some(domains) => next.with_domains(domains),
+            None => next,
+        }
+    })
+    .await
+    .expect("applying updates does not panic");
     table.store(Arc::new(next));
+    Ok(())
 }
 
 /// After an outage: if the stream still holds everything since `after`, apply as usual;
@@ -164,7 +184,11 @@ async fn recover(
     entries: Vec<RouteChangeEntry>,
 ) -> Result<(), StoreError> {
     if store.changes_kept_since(after).await? {
-        apply(table, after, entries).await;
+        // Domains may have changed while Redis was away from us: read them afresh.
+        let domains = DomainTable::new(store.custom_domains().await?);
+        apply(store, table, after, entries).await?;
+        let next = table.load().with_domains(domains);
+        table.store(Arc::new(next));
         return Ok(());
     }
     tracing::warn!(%after, "the change stream was trimmed past this edge; reloading all routes");

@@ -109,7 +109,11 @@ pub async fn run(
     let (batches, mut received) = mpsc::channel(BATCHES_AHEAD);
     let reader = {
         let batch_id = batch_id.clone();
-        tokio::task::spawn_blocking(move || read_batches(rows, &team, &batch_id, batches))
+        let edge_url = crate::config::public_base_url(&config.edge.public_url, config.edge.listen);
+        let platform_host = crate::model::validate::host_of(&edge_url);
+        tokio::task::spawn_blocking(move || {
+            read_batches(rows, &team, &platform_host, &batch_id, batches)
+        })
     };
     let mut summary = Summary {
         imported: 0,
@@ -174,6 +178,7 @@ async fn open_store(config: &Config) -> Result<Store, ImportError> {
 fn read_batches(
     rows: CsvRows<impl std::io::Read>,
     team: &Team,
+    platform_host: &str,
     batch_id: &str,
     batches: mpsc::Sender<Batch>,
 ) -> Result<(), String> {
@@ -189,6 +194,7 @@ fn read_batches(
             team,
             member_id: CREATED_BY,
             now: now_ms(),
+            platform_host,
         };
         // The displayId always comes from the row: no generated one is ever used.
         match input.and_then(|input| new_qr(input, ids.next_id(), String::new(), &ctx)) {

@@ -1,8 +1,10 @@
 //! The domain records shared by every role, and the pure rules that validate them.
 
 pub mod access;
+pub mod password;
 pub mod qr;
 pub mod qr_input;
+pub mod redirect;
 pub mod route;
 pub mod scan;
 pub mod team;
@@ -10,6 +12,6 @@ pub mod validate;
 
 pub use access::{Credential, Member, Role};
 pub use qr::{Qr, QrType};
-pub use route::RouteRecord;
+pub use route::{display_id_of, route_key, RouteRecord};
 pub use scan::{RawScan, ScanEvent};
-pub use team::{Org, Team};
+pub use team::{DomainSettings, Org, Team};

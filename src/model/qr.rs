@@ -84,6 +84,10 @@ pub struct Qr {
     pub template_id: Option<String>,
     /// The custom-domain base URL the code is printed with (ends in '/'); None: the default domain.
     pub base_url: Option<String>,
+    /// The custom domain whose code space holds the code (the host of `baseUrl`); None: the
+    /// platform's own domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     pub deleted: bool,
     pub expiry_date: Option<i64>,
     pub created_at: i64,
@@ -112,6 +116,7 @@ impl Qr {
             batch_id: None,
             template_id: None,
             base_url: None,
+            domain: None,
             deleted: false,
             expiry_date: None,
             created_at: 0,
@@ -119,6 +124,11 @@ impl Qr {
             updated_at: 0,
             updated_by: "m".into(),
         }
+    }
+
+    /// The key of its route: unique among live and deleted codes.
+    pub fn route_key(&self) -> String {
+        super::route::route_key(self.domain.as_deref(), &self.display_id)
     }
 
     /// The URL the printed code encodes: its base URL (or the edge's) followed by the displayId.

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::model::redirect::{split_settings, Behaviour};
 use crate::model::validate;
 use crate::model::{Qr, QrType, Team};
 
@@ -35,6 +36,9 @@ pub struct WriteContext<'a> {
     pub team: &'a Team,
     pub member_id: &'a str,
     pub now: i64,
+    /// The host of the edge's own public URL: codes printed with it live in the platform's code
+    /// space, codes printed with one of the team's custom domains in that domain's.
+    pub platform_host: &'a str,
 }
 
 fn parse_type(name: &str) -> Result<QrType, String> {
@@ -83,8 +87,26 @@ pub fn new_qr(
         created_by: ctx.member_id.to_owned(),
         updated_at: ctx.now,
         updated_by: ctx.member_id.to_owned(),
+        domain: None,
     };
-    validated(qr, ctx.team)
+    let mut qr = qr;
+    // A team whose default domain is one of its custom domains prints new codes with it.
+    if qr.base_url.is_none() && !is_platform(&ctx.team.default_domain, ctx.platform_host) {
+        qr.base_url = Some(format!("https://{}/", ctx.team.default_domain));
+    }
+    validated(qr, None, ctx)
+}
+
+/// Whether `domain` (host, maybe with a port) is the platform's own host.
+fn is_platform(domain: &str, platform_host: &str) -> bool {
+    let host = domain.rsplit_once(':').map_or(domain, |(host, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            host
+        } else {
+            domain
+        }
+    });
+    host.eq_ignore_ascii_case(platform_host)
 }
 
 /// An existing code with the fields the request names replaced.
@@ -117,10 +139,14 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
     );
     qr.updated_at = ctx.now;
     qr.updated_by = ctx.member_id.to_owned();
-    validated(qr, ctx.team)
+    let previous_hash = Behaviour::read(&existing.settings)
+        .ok()
+        .and_then(|b| b.password_hash);
+    validated(qr, previous_hash, ctx)
 }
 
-fn validated(mut qr: Qr, team: &Team) -> Result<Qr, String> {
+fn validated(mut qr: Qr, previous_hash: Option<String>, ctx: &WriteContext) -> Result<Qr, String> {
+    let team = ctx.team;
     validate::display_id(&qr.display_id)?;
     qr.name = qr.name.trim().to_owned();
     if qr.name.is_empty() {
@@ -144,16 +170,31 @@ fn validated(mut qr: Qr, team: &Team) -> Result<Qr, String> {
             return Err("expiryDate must be epoch milliseconds".into());
         }
     }
+    qr.domain = None;
     if let Some(base_url) = &qr.base_url {
         let url = validate::base_url(base_url)?;
-        let domain = validate::domain_of(&url);
-        if !team.domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        if !is_platform(&host, ctx.platform_host) {
+            if !team.domains.iter().any(|d| d.eq_ignore_ascii_case(&host)) {
+                return Err(format!(
+                    "baseUrl domain {host:?} is not configured for this team (domains: {})",
+                    team.domains.join(", ")
+                ));
+            }
+            qr.domain = Some(host);
+        }
+    }
+    let (behaviour, content) = split_settings(&qr.settings);
+    let behaviour = Behaviour::read(&behaviour)?.validated(previous_hash, random_salt())?;
+    if let Some(key) = content.keys().next() {
+        if qr.qr_type.is_redirect() {
             return Err(format!(
-                "baseUrl domain {domain:?} is not configured for this team (domains: {})",
-                team.domains.join(", ")
+                "settings.{key} is not a setting of {} codes (see docs/redirects.md)",
+                qr.qr_type.as_str()
             ));
         }
     }
+    behaviour.store_into(&mut qr.settings);
     if qr.qr_type.is_redirect() {
         let url = qr.qr_redirect_url.as_deref().ok_or_else(|| {
             format!(
@@ -164,6 +205,12 @@ fn validated(mut qr: Qr, team: &Team) -> Result<Qr, String> {
         qr.qr_redirect_url = Some(validate::redirect_url("qrRedirectUrl", url)?);
     }
     Ok(qr)
+}
+
+fn random_salt() -> [u8; 16] {
+    let mut salt = [0; 16];
+    getrandom::fill(&mut salt).expect("the operating system's random generator failed");
+    salt
 }
 
 #[cfg(test)]
@@ -178,6 +225,8 @@ mod tests {
             default_domain: "localhost:8080".into(),
             domains: vec!["localhost:8080".into(), "qr.acme.example".into()],
             time_zone: "UTC".into(),
+            primary_color: None,
+            domain_settings: Default::default(),
             created_at: 0,
             created_by: "m".into(),
             updated_at: 0,
@@ -195,6 +244,7 @@ mod tests {
             team: &team,
             member_id: "mem_1",
             now: 42,
+            platform_host: "localhost",
         };
         new_qr(input(json), "qr_1".into(), "gen1234".into(), &ctx)
     }
@@ -278,6 +328,7 @@ mod tests {
             team: &team,
             member_id: "mem_2",
             now: 99,
+            platform_host: "localhost",
         };
         let qr = create(r#"{"name": "a", "qrType": "WEB", "qrRedirectUrl": "https://a.example", "tags": ["x"]}"#)
             .unwrap();

@@ -21,6 +21,12 @@ pub struct RawScan {
     pub user_agent: Option<HeaderValue>,
     #[serde(with = "opt_header")]
     pub referrer: Option<HeaderValue>,
+    /// A HEAD request: answered, kept out of the headline counts.
+    #[serde(default)]
+    pub head: bool,
+    /// A scan of an unknown code on the team's custom domain (`qr_id` is empty).
+    #[serde(default)]
+    pub orphan: bool,
 }
 
 /// An enriched scan: the detailed analytics record, and the schema of the scan stream.
@@ -45,6 +51,34 @@ pub struct ScanEvent {
     pub user_agent: String,
     /// Crawlers and link-preview fetchers: kept, but out of the headline counts.
     pub bot: bool,
+    /// A HEAD request (link checkers, prefetchers): kept, but out of the headline counts.
+    #[serde(default)]
+    pub head: bool,
+    /// A scan of an unknown code (`displayId` as asked) on one of the team's custom domains;
+    /// `qrId` is empty.
+    #[serde(default)]
+    pub orphan: bool,
+}
+
+impl ScanEvent {
+    /// Whether the scan counts in the headline numbers (people, not machines).
+    pub fn is_headline(&self) -> bool {
+        !self.bot && !self.head
+    }
+
+    /// The id its counts are kept under: the code's, or the team's orphan scans'.
+    pub fn rollup_id(&self) -> std::borrow::Cow<'_, str> {
+        if self.orphan {
+            orphans_id(&self.team_id).into()
+        } else {
+            self.qr_id.as_str().into()
+        }
+    }
+}
+
+/// The id under which a team's orphan scans are counted like a code's.
+pub fn orphans_id(team_id: &str) -> String {
+    format!("orphans:{team_id}")
 }
 
 /// Header values as text in the spool (lossy for the rare non-UTF-8 byte).
@@ -82,6 +116,8 @@ impl RawScan {
             ip: event.ip_address.parse().ok()?,
             user_agent: header(&event.user_agent),
             referrer: header(&event.referrer),
+            head: event.head,
+            orphan: event.orphan,
         })
     }
 }

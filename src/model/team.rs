@@ -1,5 +1,7 @@
 //! Organizations and the teams inside them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 fn utc() -> String {
@@ -27,10 +29,31 @@ pub struct Team {
     /// IANA zone in which "today" and "yesterday" are counted.
     #[serde(default = "utc")]
     pub time_zone: String,
+    /// `#rrggbb` accent of the team's hosted pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// Per custom domain: where its root, unknown and expired codes send a visitor.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub domain_settings: BTreeMap<String, DomainSettings>,
     pub created_at: i64,
     pub created_by: String,
     pub updated_at: i64,
     pub updated_by: String,
+}
+
+/// What a custom domain answers besides its codes; None: a plain branded page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DomainSettings {
+    /// Where `https://domain/` redirects; None: 404 page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_url: Option<String>,
+    /// Where an unknown code redirects; None: 404 page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_found_url: Option<String>,
+    /// Where an expired code without its own `expiredUrl` redirects; None: 410 page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_url: Option<String>,
 }
 
 impl Team {

@@ -68,6 +68,14 @@ pub fn base_url(value: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// The host (lower case, no port) of a base URL such as the edge's public URL.
+pub fn host_of(base_url: &str) -> String {
+    Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
+}
+
 /// The host[:port] of a URL as teams list their domains.
 pub fn domain_of(url: &Url) -> String {
     match url.port() {

@@ -57,6 +57,8 @@ impl Enricher {
             referrer: header_text(scan.referrer.as_ref()),
             user_agent,
             bot: ua.bot,
+            head: scan.head,
+            orphan: scan.orphan,
         }
     }
 }
@@ -84,6 +86,8 @@ mod tests {
             ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)),
             user_agent: Some(HeaderValue::from_static("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Mobile/15E148 Safari/604.1")),
             referrer: Some(HeaderValue::from_static("https://news.example/")),
+            head: false,
+            orphan: false,
         };
         let event = enricher.enrich(&raw);
         let back = RawScan::from_event(&event).expect("events convert back");

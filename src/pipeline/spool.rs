@@ -140,6 +140,8 @@ mod tests {
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             user_agent: Some(hyper::header::HeaderValue::from_static("ua/1")),
             referrer: None,
+            head: false,
+            orphan: false,
         }
     }
 

@@ -2,7 +2,9 @@
 
 use redb::ReadableDatabase;
 
-use super::{encode, EmbeddedStore, StoreError, CREDENTIALS, MEMBERS, ORGS, TEAMS};
+use super::{
+    decode, encode, EmbeddedStore, StoreError, CREDENTIALS, DOMAINS, MEMBERS, ORGS, TEAMS,
+};
 use crate::model::{Credential, Member, Org, Team};
 
 impl EmbeddedStore {
@@ -45,24 +47,105 @@ impl EmbeddedStore {
         Ok(())
     }
 
-    /// Replaces an existing team's record; NotFound when there is none.
+    /// Replaces an existing team's record; NotFound when there is none. Its custom domains (the
+    /// keys of `domain_settings`) are claimed for it, DomainTaken when another team has one, and
+    /// the ones it no longer lists are released.
     pub fn update_team(&self, team: &Team) -> Result<(), StoreError> {
         use redb::ReadableTable;
         let txn = self.db.begin_write()?;
         {
             let mut teams = txn.open_table(TEAMS)?;
-            if teams.get(team.id.as_str())?.is_none() {
-                return Err(StoreError::NotFound);
+            let old: Team = match teams.get(team.id.as_str())? {
+                Some(bytes) => decode(bytes.value())?,
+                None => return Err(StoreError::NotFound),
+            };
+            let mut domains = txn.open_table(DOMAINS)?;
+            for domain in team.domain_settings.keys() {
+                if let Some(owner) = domains.get(domain.as_str())? {
+                    if owner.value() != team.id {
+                        return Err(StoreError::DomainTaken(domain.clone()));
+                    }
+                }
+            }
+            for domain in team.domain_settings.keys() {
+                domains.insert(domain.as_str(), team.id.as_str())?;
+            }
+            for released in old.domain_settings.keys() {
+                if !team.domain_settings.contains_key(released) {
+                    domains.remove(released.as_str())?;
+                }
             }
             teams.insert(team.id.as_str(), encode(team).as_slice())?;
         }
         txn.commit()?;
+        self.teams_version.send_modify(|v| *v += 1);
         Ok(())
+    }
+
+    /// Every custom domain with the team that has it.
+    pub fn custom_domains(&self) -> Result<Vec<(String, Team)>, StoreError> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_read()?;
+        let domains = txn.open_table(DOMAINS)?;
+        let teams = txn.open_table(TEAMS)?;
+        let mut out = Vec::new();
+        for entry in domains.iter()? {
+            let (domain, team_id) = entry?;
+            if let Some(bytes) = teams.get(team_id.value())? {
+                out.push((domain.value().to_owned(), decode(bytes.value())?));
+            }
+        }
+        Ok(out)
     }
 
     pub(super) fn has_any_org(&self) -> Result<bool, StoreError> {
         use redb::ReadableTableMetadata;
         let txn = self.db.begin_read()?;
         Ok(!txn.open_table(ORGS)?.is_empty()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bootstrap::FirstOwner;
+    use super::*;
+    use crate::model::DomainSettings;
+
+    #[test]
+    fn a_custom_domain_belongs_to_one_team_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let (a, b) = (FirstOwner::new("localhost"), FirstOwner::new("localhost"));
+        for owner in [&a, &b] {
+            store
+                .insert_org_with_owner(&owner.org, &owner.team, &owner.member, &owner.credential)
+                .unwrap();
+        }
+        let with = |team: &Team, domains: &[&str]| {
+            let mut team = team.clone();
+            team.domain_settings = domains
+                .iter()
+                .map(|d| (d.to_string(), DomainSettings::default()))
+                .collect();
+            team
+        };
+        let teams = store.watch_teams();
+        store.update_team(&with(&a.team, &["qr.a.test"])).unwrap();
+        assert!(teams.has_changed().unwrap(), "edges hear of the change");
+        assert!(matches!(
+            store.update_team(&with(&b.team, &["qr.a.test"])),
+            Err(StoreError::DomainTaken(d)) if d == "qr.a.test"
+        ));
+        let owners: Vec<(String, String)> = store
+            .custom_domains()
+            .unwrap()
+            .into_iter()
+            .map(|(d, t)| (d, t.id))
+            .collect();
+        assert_eq!(owners, [("qr.a.test".to_string(), a.team.id.clone())]);
+
+        store.update_team(&with(&a.team, &[])).unwrap();
+        store.update_team(&with(&b.team, &["qr.a.test"])).unwrap();
+        assert_eq!(store.custom_domains().unwrap()[0].1.id, b.team.id);
     }
 }

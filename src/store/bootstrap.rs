@@ -52,6 +52,8 @@ impl FirstOwner {
             default_domain: default_domain.into(),
             domains: vec![default_domain.into()],
             time_zone: "UTC".into(),
+            primary_color: None,
+            domain_settings: Default::default(),
             created_at: now,
             created_by: member_id.clone(),
             updated_at: now,

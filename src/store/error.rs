@@ -4,6 +4,8 @@
 pub enum StoreError {
     #[error("displayId {0:?} is already in use")]
     DisplayIdTaken(String),
+    #[error("domain {0:?} belongs to another team")]
+    DomainTaken(String),
     #[error("not found")]
     NotFound,
     #[error("storage error: {0}")]

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
-use crate::model::Qr;
+use crate::model::{Qr, Team};
 
 pub use bootstrap::{hash_secret, Bootstrap};
 pub use error::StoreError;
@@ -28,8 +28,11 @@ const TEAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("teams");
 const MEMBERS: TableDefinition<&str, &[u8]> = TableDefinition::new("members");
 const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
 const QRS: TableDefinition<&str, &[u8]> = TableDefinition::new("qrs");
-/// displayId -> qr id. Deleted codes keep theirs: a printed code's URL is never silently reused.
+/// Route key (see `model::route_key`) -> qr id. Deleted codes keep theirs: a printed code's URL is
+/// never silently reused.
 const DISPLAY_IDS: TableDefinition<&str, &str> = TableDefinition::new("display_ids");
+/// Custom domain -> the team that has it: a domain belongs to one team.
+const DOMAINS: TableDefinition<&str, &str> = TableDefinition::new("domains");
 /// (team id, qr id): the codes of a team.
 const TEAM_QRS: TableDefinition<(&str, &str), ()> = TableDefinition::new("team_qrs");
 
@@ -39,11 +42,11 @@ pub const EMBEDDED_FILE: &str = "store.redb";
 /// How many changes the edge may fall behind before it rebuilds its table from scratch.
 const CHANGE_FEED_CAPACITY: usize = 4096;
 
-/// One committed change to a code: the code as it is now, and its displayId before, if other.
+/// One committed change to a code: the code as it is now, and its route key before, if other.
 #[derive(Debug, Clone)]
 pub struct QrChange {
     pub qr: Arc<Qr>,
-    pub previous_display_id: Option<String>,
+    pub previous_key: Option<String>,
 }
 
 /// The embedded store. Cheap to clone; all clones share the database and the change feed.
@@ -51,6 +54,8 @@ pub struct QrChange {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     changes: broadcast::Sender<QrChange>,
+    /// Bumped by every change to a team (its domains, colour, zone).
+    teams_version: Arc<watch::Sender<u64>>,
 }
 
 impl EmbeddedStore {
@@ -63,12 +68,14 @@ impl EmbeddedStore {
             txn.open_table(table)?;
         }
         txn.open_table(DISPLAY_IDS)?;
+        txn.open_table(DOMAINS)?;
         txn.open_table(TEAM_QRS)?;
         txn.commit()?;
         let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
         Ok(Self {
             db: Arc::new(db),
             changes,
+            teams_version: Arc::new(watch::channel(0).0),
         })
     }
 
@@ -77,7 +84,12 @@ impl EmbeddedStore {
         self.changes.subscribe()
     }
 
-    fn publish(&self, qr: &Qr, previous_display_id: Option<String>) {
+    /// Changes whenever a team changed.
+    pub fn watch_teams(&self) -> watch::Receiver<u64> {
+        self.teams_version.subscribe()
+    }
+
+    fn publish(&self, qr: &Qr, previous_key: Option<String>) {
         // No subscriber (an API-only process, an import) is fine: the edge reads the store when it
         // starts. Nor is the code copied then, which a million-code import would feel.
         if self.changes.receiver_count() == 0 {
@@ -85,7 +97,7 @@ impl EmbeddedStore {
         }
         let _ = self.changes.send(QrChange {
             qr: Arc::new(qr.clone()),
-            previous_display_id,
+            previous_key,
         });
     }
 
@@ -152,14 +164,25 @@ impl Store {
         on_backend!(self, store => store.team_qrs(&team_id))
     }
 
-    pub async fn team(&self, id: &str) -> Result<Option<crate::model::Team>, StoreError> {
+    pub async fn team(&self, id: &str) -> Result<Option<Team>, StoreError> {
         let id = id.to_owned();
         on_backend!(self, store => store.team(&id))
     }
 
-    pub async fn update_team(&self, team: &crate::model::Team) -> Result<(), StoreError> {
+    pub async fn update_team(&self, team: &Team) -> Result<(), StoreError> {
         let team = team.clone();
         on_backend!(self, store => store.update_team(&team))
+    }
+
+    /// Every custom domain with the team that has it.
+    pub async fn custom_domains(&self) -> Result<Vec<(String, Team)>, StoreError> {
+        on_backend!(self, store => store.custom_domains())
+    }
+
+    /// Publishes the routes of the team's hosted pages again (their colour changed).
+    pub async fn republish_hosted_routes(&self, team_id: &str) -> Result<(), StoreError> {
+        let team_id = team_id.to_owned();
+        on_backend!(self, store => store.republish_hosted_routes(&team_id))
     }
 
     pub async fn member(&self, id: &str) -> Result<Option<crate::model::Member>, StoreError> {

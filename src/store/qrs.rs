@@ -24,11 +24,11 @@ impl<'txn> NewQrTables<'txn> {
     /// The one place a new code is written, for `create_qr` and `create_qrs` alike: its displayId
     /// taken (false when it already is), the record, and its team's index.
     fn insert(&mut self, qr: &Qr) -> Result<bool, StoreError> {
-        if self.display_ids.get(qr.display_id.as_str())?.is_some() {
+        let key = qr.route_key();
+        if self.display_ids.get(key.as_str())?.is_some() {
             return Ok(false);
         }
-        self.display_ids
-            .insert(qr.display_id.as_str(), qr.id.as_str())?;
+        self.display_ids.insert(key.as_str(), qr.id.as_str())?;
         self.qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
         self.team_qrs
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
@@ -68,29 +68,41 @@ impl EmbeddedStore {
         Ok(stored)
     }
 
-    /// Replaces a stored code. A changed displayId must be free; the old one is released.
+    /// Replaces a stored code. A changed displayId (or domain) must be free; the old one is
+    /// released.
     pub fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        let previous_display_id;
+        let previous_key;
         {
             let mut qrs = txn.open_table(QRS)?;
             let old: Qr = match qrs.get(qr.id.as_str())? {
                 Some(bytes) => decode(bytes.value())?,
                 None => return Err(StoreError::NotFound),
             };
-            if old.display_id != qr.display_id {
+            let (old_key, key) = (old.route_key(), qr.route_key());
+            if old_key != key {
                 let mut display_ids = txn.open_table(DISPLAY_IDS)?;
-                if display_ids.get(qr.display_id.as_str())?.is_some() {
+                if display_ids.get(key.as_str())?.is_some() {
                     return Err(StoreError::DisplayIdTaken(qr.display_id.clone()));
                 }
-                display_ids.remove(old.display_id.as_str())?;
-                display_ids.insert(qr.display_id.as_str(), qr.id.as_str())?;
+                display_ids.remove(old_key.as_str())?;
+                display_ids.insert(key.as_str(), qr.id.as_str())?;
             }
             qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
-            previous_display_id = old.display_id;
+            previous_key = old_key;
         }
         txn.commit()?;
-        self.publish(qr, Some(previous_display_id));
+        self.publish(qr, Some(previous_key));
+        Ok(())
+    }
+
+    /// Publishes every live hosted-page code of the team again, so edges render it anew.
+    pub fn republish_hosted_routes(&self, team_id: &str) -> Result<(), StoreError> {
+        for qr in self.team_qrs(team_id)? {
+            if !qr.deleted && !qr.qr_type.is_redirect() {
+                self.publish(&qr, None);
+            }
+        }
         Ok(())
     }
 

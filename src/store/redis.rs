@@ -4,11 +4,13 @@
 //! Keys (all under one `{prefix}`, whose hash tag keeps them in one Redis Cluster slot so that the
 //! scripts below can touch several atomically; the store is small next to the analytics):
 //! - `{prefix}org:{id}`, `team:{id}`, `member:{id}`, `cred:{clientId}`, `qr:{id}`: JSON records
-//! - `{prefix}display`: hash displayId → qr id (uniqueness; deleted codes keep theirs)
+//! - `{prefix}display`: hash route key (`displayId`, or `domain/displayId` on a custom domain) →
+//!   qr id (uniqueness; deleted codes keep theirs)
 //! - `{prefix}team-qrs:{teamId}`: set of the team's qr ids
-//! - `{prefix}routes`: hash displayId → compact [`RouteRecord`] JSON, servable codes only
-//! - `{prefix}changes`: stream of `d` (a displayId whose route changed) and `p` (one released),
-//!   or `t` (a team whose settings changed)
+//! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only
+//! - `{prefix}domains`: hash custom domain → the team that has it
+//! - `{prefix}changes`: stream of `d` (a route key whose route changed) and `p` (one released),
+//!   or `t` (a team whose settings or domains changed)
 //! - `{prefix}initialized`: set once the first organization exists
 
 use std::path::Path;
@@ -43,13 +45,15 @@ redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[1])
 return 1
 "#;
 
-/// KEYS: display, qr, routes, changes. ARGV: qrId, displayId, qr JSON, route JSON or "", max
-/// length. -1 when the code does not exist, 0 when the new displayId is taken. The previous
-/// displayId is read here, inside the script, so concurrent renames cannot race.
+/// KEYS: display, qr, routes, changes. ARGV: qrId, route key, qr JSON, route JSON or "", max
+/// length. -1 when the code does not exist, 0 when the new key is taken. The previous key is
+/// read here, inside the script, so concurrent renames cannot race.
 const UPDATE_QR: &str = r#"
 local current = redis.call('GET', KEYS[2])
 if not current then return -1 end
-local old = cjson.decode(current)['displayId']
+local record = cjson.decode(current)
+local old = record['displayId']
+if type(record['domain']) == 'string' then old = record['domain'] .. '/' .. old end
 if old ~= ARGV[2] then
   if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[1]) == 0 then return 0 end
   redis.call('HDEL', KEYS[1], old)
@@ -66,12 +70,30 @@ end
 return 1
 "#;
 
-/// KEYS: team, changes. ARGV: team id, team JSON, max length. 0 when the team does not exist.
+/// KEYS: team, changes, domains. ARGV: team id, team JSON, max length, then the team's custom
+/// domains. "missing" when the team does not exist, "taken:DOMAIN" when another team has one of
+/// the domains, else "ok" (and the domains it no longer lists are released).
 const UPDATE_TEAM: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('GET', KEYS[1])
+if not current then return 'missing' end
+local wanted = {}
+for i = 4, #ARGV do
+  local owner = redis.call('HGET', KEYS[3], ARGV[i])
+  if owner and owner ~= ARGV[1] then return 'taken:' .. ARGV[i] end
+  wanted[ARGV[i]] = true
+end
+local old = cjson.decode(current)['domainSettings']
+if type(old) == 'table' then
+  for domain, _ in pairs(old) do
+    if not wanted[domain] and redis.call('HGET', KEYS[3], domain) == ARGV[1] then
+      redis.call('HDEL', KEYS[3], domain)
+    end
+  end
+end
+for i = 4, #ARGV do redis.call('HSET', KEYS[3], ARGV[i], ARGV[1]) end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1])
-return 1
+return 'ok'
 "#;
 
 /// KEYS: initialized, org, team, member, cred. ARGV: the four JSON records. 0 when another
@@ -87,12 +109,14 @@ return 1
 pub struct RouteChangeEntry {
     /// The stream id: read on from after it.
     pub id: String,
-    /// Empty for an entry that changed no route (a team's settings).
-    pub display_id: String,
-    /// The route there now (None: nothing is served at this displayId).
+    /// The route key; empty for an entry that changed no route (a team's).
+    pub key: String,
+    /// The route there now (None: nothing is served at this key).
     pub route: Option<RouteRecord>,
-    /// A displayId this change released.
+    /// A route key this change released.
     pub released: Option<String>,
+    /// A team changed (its domains, say): the edge reloads its custom domains.
+    pub team_changed: bool,
 }
 
 #[derive(Clone)]
@@ -176,7 +200,7 @@ impl RedisStore {
 
     /// The keys and arguments of one CREATE_QR call, built here for `create_qr` and
     /// `create_qrs` alike.
-    fn create_qr_call(&self, qr: &Qr) -> ([String; 5], [String; 5]) {
+    fn create_qr_call(&self, qr: &Qr, brand_colour: Option<&str>) -> ([String; 5], [String; 5]) {
         (
             [
                 self.key("display"),
@@ -186,20 +210,21 @@ impl RedisStore {
                 self.key("changes"),
             ],
             [
-                qr.display_id.clone(),
+                qr.route_key(),
                 qr.id.clone(),
                 json(qr),
-                route_json(qr),
+                route_json(qr, brand_colour),
                 CHANGES_MAX_LEN.to_string(),
             ],
         )
     }
 
     pub async fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        let colour = self.brand_colour(qr).await?;
         let mut conn = self.conn.clone();
         let script = Script::new(CREATE_QR);
         let mut call = script.prepare_invoke();
-        let (keys, args) = self.create_qr_call(qr);
+        let (keys, args) = self.create_qr_call(qr, colour.as_deref());
         call.key(&keys[..]).arg(&args[..]);
         let created: i64 = call.invoke_async(&mut conn).await?;
         match created {
@@ -213,6 +238,12 @@ impl RedisStore {
     /// created atomically and lands in the change stream, so running edges serve it at once. A code
     /// whose displayId is taken is skipped. Returns, per code, whether it was stored.
     pub async fn create_qrs(&self, qrs: &[Qr]) -> Result<Vec<bool>, StoreError> {
+        let mut colours = std::collections::HashMap::new();
+        for qr in qrs.iter().filter(|qr| !qr.qr_type.is_redirect()) {
+            if !colours.contains_key(&qr.team_id) {
+                colours.insert(qr.team_id.clone(), self.brand_colour(qr).await?);
+            }
+        }
         let script = Script::new(CREATE_QR);
         let pipelines = qrs.chunks(PIPELINE_CODES).map(|chunk| {
             let mut pipe = redis::pipe();
@@ -220,7 +251,8 @@ impl RedisStore {
             // even right after a Redis restart.
             pipe.cmd("SCRIPT").arg("LOAD").arg(CREATE_QR).ignore();
             for qr in chunk {
-                let (keys, args) = self.create_qr_call(qr);
+                let colour = colours.get(&qr.team_id).cloned().flatten();
+                let (keys, args) = self.create_qr_call(qr, colour.as_deref());
                 pipe.cmd("EVALSHA")
                     .arg(script.get_hash())
                     .arg(keys.len())
@@ -239,7 +271,16 @@ impl RedisStore {
         Ok(replies.into_iter().flatten().map(|r| r == 1).collect())
     }
 
+    /// The team's colour, for a code whose route is a hosted page.
+    async fn brand_colour(&self, qr: &Qr) -> Result<Option<String>, StoreError> {
+        if qr.qr_type.is_redirect() {
+            return Ok(None);
+        }
+        Ok(self.team(&qr.team_id).await?.and_then(|t| t.primary_color))
+    }
+
     pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        let colour = self.brand_colour(qr).await?;
         let mut conn = self.conn.clone();
         let updated: i64 = Script::new(UPDATE_QR)
             .key(self.key("display"))
@@ -247,9 +288,9 @@ impl RedisStore {
             .key(self.key("routes"))
             .key(self.key("changes"))
             .arg(&qr.id)
-            .arg(&qr.display_id)
+            .arg(qr.route_key())
             .arg(json(qr))
-            .arg(route_json(qr))
+            .arg(route_json(qr, colour.as_deref()))
             .arg(CHANGES_MAX_LEN)
             .invoke_async(&mut conn)
             .await?;
@@ -260,21 +301,78 @@ impl RedisStore {
         }
     }
 
-    /// Replaces an existing team's record and notes the change in the stream.
+    /// Replaces an existing team's record, claims its custom domains (the keys of
+    /// `domain_settings`) and releases the ones it no longer lists, and notes the change in the
+    /// stream.
     pub async fn update_team(&self, team: &Team) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let updated: i64 = Script::new(UPDATE_TEAM)
+        let outcome: String = Script::new(UPDATE_TEAM)
             .key(self.key(&format!("team:{}", team.id)))
             .key(self.key("changes"))
+            .key(self.key("domains"))
             .arg(&team.id)
             .arg(json(team))
             .arg(CHANGES_MAX_LEN)
+            .arg(team.domain_settings.keys().collect::<Vec<_>>())
             .invoke_async(&mut conn)
             .await?;
-        match updated {
-            1 => Ok(()),
-            _ => Err(StoreError::NotFound),
+        match outcome.as_str() {
+            "ok" => Ok(()),
+            "missing" => Err(StoreError::NotFound),
+            taken => Err(StoreError::DomainTaken(
+                taken.trim_start_matches("taken:").to_owned(),
+            )),
         }
+    }
+
+    /// Every custom domain with the team that has it.
+    pub async fn custom_domains(&self) -> Result<Vec<(String, Team)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let owners: Vec<(String, String)> = conn.hgetall(self.key("domains")).await?;
+        let mut teams = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(owners.len());
+        for (domain, team_id) in owners {
+            if !teams.contains_key(&team_id) {
+                let team = self.team(&team_id).await?;
+                teams.insert(team_id.clone(), team);
+            }
+            if let Some(team) = &teams[&team_id] {
+                out.push((domain, team.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the routes of the team's live hosted-page codes again (with its current colour)
+    /// and notes each in the stream, so edges render them anew.
+    pub async fn republish_hosted_routes(&self, team_id: &str) -> Result<(), StoreError> {
+        let Some(team) = self.team(team_id).await? else {
+            return Ok(());
+        };
+        let colour = team.primary_color.as_deref();
+        let mut conn = self.conn.clone();
+        for chunk in self.team_qrs(team_id).await?.chunks(PIPELINE_CODES) {
+            let mut pipe = redis::pipe();
+            for qr in chunk
+                .iter()
+                .filter(|q| !q.deleted && !q.qr_type.is_redirect())
+            {
+                let key = qr.route_key();
+                pipe.hset(self.key("routes"), &key, route_json(qr, colour))
+                    .ignore();
+                pipe.cmd("XADD")
+                    .arg(self.key("changes"))
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(CHANGES_MAX_LEN)
+                    .arg("*")
+                    .arg("d")
+                    .arg(&key)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        Ok(())
     }
 
     /// Every code of a team, deleted ones included.
@@ -380,24 +478,25 @@ impl RedisStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let display_ids: Vec<String> = entries
+        let keys: Vec<String> = entries
             .iter()
             .map(|e| e.get::<String>("d").unwrap_or_default())
             .collect();
         let routes: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.key("routes"))
-            .arg(&display_ids)
+            .arg(&keys)
             .query_async(&mut conn)
             .await?;
         Ok(entries
             .iter()
-            .zip(display_ids)
+            .zip(keys)
             .zip(routes)
-            .map(|((entry, display_id), route)| RouteChangeEntry {
+            .map(|((entry, key), route)| RouteChangeEntry {
                 id: entry.id.clone(),
-                display_id,
+                key,
                 route: route.and_then(|text| serde_json::from_str(&text).ok()),
                 released: entry.get::<String>("p"),
+                team_changed: entry.get::<String>("t").is_some(),
             })
             .collect())
     }
@@ -407,8 +506,8 @@ fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).expect("records serialise to JSON")
 }
 
-fn route_json(qr: &Qr) -> String {
-    RouteRecord::for_qr(qr)
+fn route_json(qr: &Qr, brand_colour: Option<&str>) -> String {
+    RouteRecord::for_qr(qr, brand_colour)
         .map(|r| json(&r))
         .unwrap_or_default()
 }

@@ -1,0 +1,77 @@
+//! The custom domains the edge answers for: which team has each, and where its root, unknown
+//! and expired codes go. A Host that is no team's custom domain is the platform's own.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+use hyper::header::HeaderValue;
+
+use super::pages;
+use crate::model::Team;
+
+#[derive(Debug)]
+pub struct Domain {
+    pub name: Box<str>,
+    pub team_id: Arc<str>,
+    pub root_url: Option<HeaderValue>,
+    pub not_found_url: Option<HeaderValue>,
+    pub expired_url: Option<HeaderValue>,
+    /// The team's branded 404 and 410 pages.
+    pub not_found_page: Bytes,
+    pub expired_page: Bytes,
+}
+
+#[derive(Debug, Default)]
+pub struct DomainTable {
+    domains: HashMap<Box<str>, Arc<Domain>>,
+    /// What the table was built from, for the edge's snapshot.
+    sources: Vec<(String, Team)>,
+}
+
+impl DomainTable {
+    /// From every custom domain with the team that has it.
+    pub fn new(sources: Vec<(String, Team)>) -> Self {
+        let header =
+            |url: &Option<String>| url.as_deref().and_then(|u| HeaderValue::from_str(u).ok());
+        let domains = sources
+            .iter()
+            .map(|(name, team)| {
+                let settings = team.domain_settings.get(name).cloned().unwrap_or_default();
+                let colour = team.primary_color.as_deref();
+                let domain = Domain {
+                    name: name.as_str().into(),
+                    team_id: team.id.as_str().into(),
+                    root_url: header(&settings.root_url),
+                    not_found_url: header(&settings.not_found_url),
+                    expired_url: header(&settings.expired_url),
+                    not_found_page: pages::not_found(colour).into(),
+                    expired_page: pages::expired(colour).into(),
+                };
+                (name.as_str().into(), Arc::new(domain))
+            })
+            .collect();
+        Self { domains, sources }
+    }
+
+    pub fn sources(&self) -> &[(String, Team)] {
+        &self.sources
+    }
+
+    /// The custom domain `host` (lower case, no port), if it is one.
+    #[inline]
+    pub fn get(&self, host: &str) -> Option<&Arc<Domain>> {
+        if self.domains.is_empty() {
+            return None;
+        }
+        self.domains.get(host)
+    }
+
+    pub fn len(&self) -> usize {
+        self.domains.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+    }
+}

@@ -1,0 +1,75 @@
+//! Max-scan limits: how many counted scans each limited code has had. The count is the larger
+//! of the analytics total (re-read every second) and the scans this edge answered itself: exact
+//! for one edge (`qredge serve`), while with several edges a limit can be passed by the other
+//! edges' scans of about the last second (documented in docs/redirects.md).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use dashmap::DashMap;
+use tokio_util::sync::CancellationToken;
+
+use super::RouteTable;
+use crate::aggregate::AnalyticsReader;
+use crate::clock::now_ms;
+
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Count {
+    /// The analytics total when last read.
+    total: u64,
+    /// Scans this edge answered since it started.
+    local: u64,
+}
+
+#[derive(Default)]
+pub struct ScanLimits {
+    counts: DashMap<Arc<str>, Count>,
+}
+
+impl ScanLimits {
+    /// Whether a code limited to `max` scans has had them.
+    pub fn reached(&self, qr_id: &str, max: u64) -> bool {
+        self.counts
+            .get(qr_id)
+            .is_some_and(|c| c.total.max(c.local) >= max)
+    }
+
+    /// One more scan of a limited code answered here.
+    pub fn count(&self, qr_id: &Arc<str>) {
+        self.counts.entry(Arc::clone(qr_id)).or_default().local += 1;
+    }
+
+    /// Re-reads the totals of the table's limited codes every second until `stop`.
+    pub async fn refresh(
+        self: Arc<Self>,
+        reader: AnalyticsReader,
+        table: Arc<ArcSwap<RouteTable>>,
+        stop: CancellationToken,
+    ) {
+        loop {
+            let limited: Vec<Arc<str>> = table
+                .load()
+                .routes()
+                .filter(|(_, r)| r.extras.as_ref().is_some_and(|e| e.max_scans.is_some()))
+                .map(|(_, r)| Arc::clone(&r.qr_id))
+                .collect();
+            for qr_id in limited {
+                match reader.overview(&qr_id, now_ms(), chrono_tz::UTC).await {
+                    Ok(overview) => {
+                        self.counts.entry(qr_id).or_default().total = overview.total_scans;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot read scan totals; counting locally")
+                    }
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(REFRESH_EVERY) => {}
+            }
+        }
+    }
+}

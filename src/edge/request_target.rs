@@ -1,0 +1,153 @@
+//! Where a request is going: the host (lower case, without port; from the URI's authority under
+//! HTTP/2, else the Host header), the displayId, an optional file below it, and the query.
+
+use hyper::header;
+use hyper::Request;
+
+use crate::model::validate::MAX_DISPLAY_ID_LEN;
+
+/// Longest host name (253) + '/' + the longest displayId: a route key fits a stack buffer.
+pub const KEY_CAPACITY: usize = 254 + MAX_DISPLAY_ID_LEN;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct RequestTarget<'a> {
+    pub host: &'a str,
+    /// The path without its leading and trailing '/': "abc", "abc/contact.vcf", "" for the root.
+    pub path: &'a str,
+    pub display_id: &'a str,
+    /// What follows the displayId ("contact.vcf"), if anything.
+    pub file: Option<&'a str>,
+    pub query: Option<&'a str>,
+}
+
+impl<'a> RequestTarget<'a> {
+    pub fn of<B>(request: &'a Request<B>) -> Self {
+        let uri = request.uri();
+        let authority = uri.authority().map(|a| a.as_str()).or_else(|| {
+            request
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
+        let host = authority.map_or("", strip_port);
+        let path = uri.path().trim_start_matches('/');
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let (display_id, file) = match path.split_once('/') {
+            Some((id, file)) => (id, Some(file)),
+            None => (path, None),
+        };
+        RequestTarget {
+            host,
+            path,
+            display_id,
+            file,
+            query: uri.query(),
+        }
+    }
+
+    /// The route key (see `model::route_key`) in `buffer`: the display id alone on the platform's
+    /// domain, `domain/displayId` on a custom one. None when it cannot be a key.
+    pub fn route_key<'b>(
+        &self,
+        domain: Option<&str>,
+        buffer: &'b mut [u8; KEY_CAPACITY],
+    ) -> Option<&'b str> {
+        let id = self.display_id.as_bytes();
+        let mut len = 0;
+        if let Some(domain) = domain {
+            let d = domain.as_bytes();
+            if d.len() + 1 + id.len() > KEY_CAPACITY {
+                return None;
+            }
+            buffer[..d.len()].copy_from_slice(d);
+            buffer[d.len()] = b'/';
+            len = d.len() + 1;
+        } else if id.len() > KEY_CAPACITY {
+            return None;
+        }
+        buffer[len..len + id.len()].copy_from_slice(id);
+        std::str::from_utf8(&buffer[..len + id.len()]).ok()
+    }
+}
+
+/// "Host:8080" → "Host"; "[::1]:8080" → "[::1]".
+fn strip_port(authority: &str) -> &str {
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => &authority[..i],
+        _ => authority,
+    }
+}
+
+/// A host as domains are kept: lower case. Borrowed unless it has upper-case letters.
+pub fn normalised_host(host: &str) -> std::borrow::Cow<'_, str> {
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        host.to_ascii_lowercase().into()
+    } else {
+        host.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(
+        uri: &str,
+        host: Option<&str>,
+    ) -> (String, String, String, Option<String>, Option<String>) {
+        let mut builder = Request::builder().uri(uri);
+        if let Some(host) = host {
+            builder = builder.header(header::HOST, host);
+        }
+        let request = builder.body(()).unwrap();
+        let t = RequestTarget::of(&request);
+        (
+            t.host.to_owned(),
+            t.path.to_owned(),
+            t.display_id.to_owned(),
+            t.file.map(str::to_owned),
+            t.query.map(str::to_owned),
+        )
+    }
+
+    #[test]
+    fn host_path_and_query_are_told_apart() {
+        assert_eq!(
+            target("/abc?utm=x", Some("qr.acme.example:8080")),
+            (
+                "qr.acme.example".into(),
+                "abc".into(),
+                "abc".into(),
+                None,
+                Some("utm=x".into())
+            )
+        );
+        assert_eq!(
+            target("https://qr.acme.example/abc/contact.vcf", None),
+            (
+                "qr.acme.example".into(),
+                "abc/contact.vcf".into(),
+                "abc".into(),
+                Some("contact.vcf".into()),
+                None
+            )
+        );
+        assert_eq!(target("/", Some("[::1]:80")).0, "[::1]");
+        assert_eq!(target("/abc/", None).1, "abc");
+    }
+
+    #[test]
+    fn route_keys_are_built_without_allocating() {
+        let request = Request::builder().uri("/abc").body(()).unwrap();
+        let t = RequestTarget::of(&request);
+        let mut buffer = [0; KEY_CAPACITY];
+        assert_eq!(t.route_key(None, &mut buffer), Some("abc"));
+        assert_eq!(
+            t.route_key(Some("qr.acme.example"), &mut buffer),
+            Some("qr.acme.example/abc")
+        );
+        let long = "x".repeat(KEY_CAPACITY);
+        assert_eq!(t.route_key(Some(&long), &mut buffer), None);
+    }
+}

@@ -1,0 +1,198 @@
+//! Custom domains: the team's domains through the API, one code space per domain (the same
+//! displayId on two domains), the root / unknown / expired fallbacks per domain, orphan scans
+//! of unknown codes, and one team's domain refused to another.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::{Server, IPHONE_SAFARI};
+
+fn on_host(server: &Server, host: &str, path: &str) -> reqwest::blocking::Response {
+    server
+        .client
+        .get(format!("{}/{path}", server.edge))
+        .header("host", host)
+        .header("user-agent", IPHONE_SAFARI)
+        .send()
+        .expect("the edge answers")
+}
+
+fn location(response: &reqwest::blocking::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// Polls until the edge answers `path` on `host` with `status` (it follows changes
+/// asynchronously), and returns that answer.
+fn answered(server: &Server, host: &str, path: &str, status: u16) -> reqwest::blocking::Response {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let response = on_host(server, host, path);
+        if response.status() == status || std::time::Instant::now() > deadline {
+            assert_eq!(response.status(), status, "{host}/{path}");
+            return response;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn set_domains(server: &Server, body: Value) -> (u16, Value) {
+    let path = format!("/api/teams-api/{}/domains", server.credentials.team_id);
+    server.call(Method::PUT, &path, Some(body))
+}
+
+#[test]
+fn each_custom_domain_has_its_own_codes_and_fallbacks() {
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    let platform = server.edge.trim_start_matches("http://").to_owned();
+
+    let (status, body) = set_domains(
+        &server,
+        json!({"defaultDomain": "QR.Acme.Test", "domains": [platform, "qr.acme.test", "promo.acme.test"],
+               "domainSettings": {
+                   "qr.acme.test": {"rootUrl": "https://acme.example/",
+                                     "notFoundUrl": "https://acme.example/missing"},
+                   "promo.acme.test": {"expiredUrl": "https://acme.example/over"}}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["defaultDomain"], "qr.acme.test");
+
+    // Created without a baseUrl, a code goes on the team's default domain.
+    let on_default = server.create_qr(
+        json!({"qrType": "WEB", "displayId": "same", "qrRedirectUrl": "https://one.example/"}),
+    );
+    assert_eq!(on_default["shortUrl"], "https://qr.acme.test/same");
+    let on_promo = server.create_qr(
+        json!({"qrType": "WEB", "displayId": "same", "qrRedirectUrl": "https://two.example/",
+                                           "baseUrl": "https://promo.acme.test/"}),
+    );
+    assert_eq!(on_promo["shortUrl"], "https://promo.acme.test/same");
+    let (status, body) = server.call(
+        Method::POST,
+        "/api/qrs-api",
+        Some(
+            json!({"qrType": "WEB", "displayId": "same", "qrRedirectUrl": "https://three.example/",
+                    "baseUrl": "https://promo.acme.test/"}),
+        ),
+    );
+    assert_eq!(status, 409, "one displayId per domain: {body}");
+
+    assert_eq!(
+        location(&answered(&server, "qr.acme.test", "same", 302)),
+        "https://one.example/"
+    );
+    assert_eq!(
+        location(&answered(&server, "promo.acme.test:8443", "same", 302)),
+        "https://two.example/"
+    );
+    assert_eq!(
+        on_host(&server, &platform, "same").status(),
+        404,
+        "not on the platform's domain"
+    );
+
+    // Root and unknown codes: the domain's redirects, or the branded pages.
+    assert_eq!(
+        location(&answered(&server, "qr.acme.test", "", 302)),
+        "https://acme.example/"
+    );
+    assert_eq!(
+        location(&answered(&server, "qr.acme.test", "nope", 302)),
+        "https://acme.example/missing"
+    );
+    let page = answered(&server, "promo.acme.test", "nope", 404);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(answered(&server, "promo.acme.test", "", 404).status(), 404);
+
+    // Expired codes on promo go to its expiredUrl.
+    server.create_qr(
+        json!({"qrType": "WEB", "displayId": "old", "qrRedirectUrl": "https://two.example/",
+                            "baseUrl": "https://promo.acme.test/", "expiryDate": 1000}),
+    );
+    assert_eq!(
+        location(&answered(&server, "promo.acme.test", "old", 302)),
+        "https://acme.example/over"
+    );
+
+    // Scans of unknown codes on the team's domains are kept as its orphan scans.
+    for _ in 0..2 {
+        on_host(&server, "promo.acme.test", "typo");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, body) = server.call(Method::GET, "/api/analytics-api/orphans", None);
+        assert_eq!(status, 200, "{body}");
+        let typos = body["data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["displayId"] == "typo" && e["orphan"] == true && e["qrId"] == "")
+            .count();
+        if typos == 2 && body["data"]["totalScans"].as_u64() >= Some(3) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "orphans recorded: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // A domain with live codes cannot be dropped; bad names and targets are refused.
+    let (status, body) = set_domains(
+        &server,
+        json!({"defaultDomain": "qr.acme.test", "domains": ["qr.acme.test"]}),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("promo.acme.test"));
+    for (bad, words) in [
+        (
+            json!({"defaultDomain": "qr.acme.test", "domains": ["https://qr.acme.test/"]}),
+            "not a domain name",
+        ),
+        (
+            json!({"defaultDomain": "elsewhere.test", "domains": ["qr.acme.test"]}),
+            "must be one of domains",
+        ),
+        (
+            json!({"defaultDomain": "qr.acme.test", "domains": ["qr.acme.test"],
+                "domainSettings": {"qr.acme.test": {"rootUrl": "javascript:alert(1)"}}}),
+            "http or https",
+        ),
+        (json!({"defaultDomain": "qr.acme.test"}), "domains"),
+    ] {
+        let (status, body) = set_domains(&server, bad.clone());
+        assert_eq!(status, 400, "{bad}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{bad}: {message}");
+    }
+}
+
+#[test]
+fn only_the_callers_own_team_domains_can_be_changed() {
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    let (status, body) = set_domains(
+        &server,
+        json!({"defaultDomain": "qr.acme.test", "domains": ["qr.acme.test"]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let other = "/api/teams-api/team_other/domains";
+    let (status, _) = server.call(
+        Method::PUT,
+        other,
+        Some(json!({"defaultDomain": "x.test", "domains": ["x.test"]})),
+    );
+    assert_eq!(status, 403);
+}
