@@ -32,7 +32,7 @@ fn sentence(at: &str, message: &str) -> String {
     let expected = |message: &str| {
         message
             .split_once("expected ")
-            .map(|(_, e)| e.replace('`', ""))
+            .map(|(_, e)| e.trim_start_matches("one of ").replace('`', ""))
     };
     if let Some(rest) = message.strip_prefix("unknown field `") {
         // The path ends at the unknown key itself (serde_path_to_error records it first) or at
