@@ -113,9 +113,13 @@ impl<'a> Page<'a> {
     /// `<img>` of `url` with this class and alternative text (allowed by the policy).
     pub fn image(&mut self, url: &str, class: &str, alt: &str) {
         self.csp.image(url);
+        self.body.push_str("<img");
+        if !class.is_empty() {
+            w!(self.body, " class=\"{class}\"");
+        }
         w!(
             self.body,
-            "<img class=\"{class}\" src=\"{}\" alt=\"{}\" loading=\"lazy\">",
+            " src=\"{}\" alt=\"{}\" loading=\"lazy\">",
             escape(url),
             escape(alt)
         );

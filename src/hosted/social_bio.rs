@@ -77,6 +77,7 @@ pub struct SocialBio {
     pub name: String,
     pub bio: Option<String>,
     pub avatar_url: Option<String>,
+    #[serde(default)]
     pub links: Vec<SocialLink>,
     pub accent_color: Option<String>,
 }

@@ -606,3 +606,27 @@ fn multi_locale_is_chosen_per_scan_not_rendered() {
         "https://a.example/de"
     );
 }
+
+#[test]
+fn the_examples_of_the_documentation_are_valid() {
+    let doc = include_str!("../../docs/qr-types.md");
+    let mut checked = 0;
+    for section in doc.split("\n## ").skip(1) {
+        let heading = section.lines().next().unwrap();
+        let Some(qr_type) = QrType::parse(heading.trim()) else {
+            continue;
+        };
+        for block in section.split("```json\n").skip(1) {
+            let example = block.split("```").next().unwrap();
+            let value: Value = serde_json::from_str(example)
+                .unwrap_or_else(|e| panic!("{heading}: {e}\n{example}"));
+            let content =
+                parse(qr_type, &settings(value)).unwrap_or_else(|e| panic!("{heading}: {e}"));
+            if let Some(hosted) = render(&content, &ctx()) {
+                assert_well_formed(&hosted);
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 10, "one example per type but WEB and SHORT_LINK");
+}
