@@ -1,8 +1,9 @@
 //! qredge: dynamic QR codes and short links with a fast scan edge and exact analytics.
 //!
 //! One role per module: `edge` answers scans, `pipeline` carries them to `aggregate`, `store`
-//! keeps codes and teams, `api` is the management REST API. `serve` wires them into one process;
-//! `import` creates codes in bulk from a CSV file.
+//! keeps codes and teams, `api` is the management REST API, `hosted` turns a code's settings into
+//! the pages the edge serves. `serve` wires them into one process; `import` creates codes in bulk
+//! from a CSV file.
 
 /// redb reports each step's failure with its own type; at our module boundaries they all mean
 /// "the storage failed", so each boundary's error converts them into its `Db(redb::Error)`.
@@ -31,6 +32,7 @@ pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod edge;
+pub mod hosted;
 pub mod ids;
 pub mod import;
 pub mod model;
