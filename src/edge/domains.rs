@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hashbrown::HashMap;
 use hyper::header::HeaderValue;
 
-use super::pages;
+use super::pages::Page;
 use crate::model::Team;
 
 #[derive(Debug)]
@@ -18,8 +17,8 @@ pub struct Domain {
     pub not_found_url: Option<HeaderValue>,
     pub expired_url: Option<HeaderValue>,
     /// The team's branded 404 and 410 pages.
-    pub not_found_page: Bytes,
-    pub expired_page: Bytes,
+    pub not_found_page: Arc<Page>,
+    pub expired_page: Arc<Page>,
 }
 
 #[derive(Debug, Default)]
@@ -45,8 +44,8 @@ impl DomainTable {
                     root_url: header(&settings.root_url),
                     not_found_url: header(&settings.not_found_url),
                     expired_url: header(&settings.expired_url),
-                    not_found_page: pages::not_found(colour).into(),
-                    expired_page: pages::expired(colour).into(),
+                    not_found_page: Page::not_found(colour),
+                    expired_page: Page::expired(colour),
                 };
                 (name.as_str().into(), Arc::new(domain))
             })

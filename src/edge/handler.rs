@@ -15,12 +15,13 @@ use super::client_ip::ClientIp;
 use super::domains::Domain;
 use super::limits::ScanLimits;
 use super::metrics::EdgeMetrics;
-use super::pages;
+use super::pages::{self, Page};
 use super::request_target::{normalised_host, RequestTarget, KEY_CAPACITY};
 use super::route::{Answer, Route};
 use super::visitor::{Visitor, VisitorLookups};
 use super::RouteTable;
 use crate::clock::now_ms;
+use crate::hosted::{self, AppTarget};
 use crate::ids::EventIds;
 use crate::model::password;
 use crate::model::RawScan;
@@ -32,7 +33,6 @@ const NO_STORE: HeaderValue =
 const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, POST");
-const OWN_PAGES_POLICY: HeaderValue = HeaderValue::from_static(pages::CONTENT_SECURITY_POLICY);
 const NO_SNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
 /// A password form's body: `password=…`, urlencoded.
@@ -170,8 +170,9 @@ pub fn respond<B>(
     }
     if extras.is_some_and(|e| e.password_hash.is_some()) && unlock != Unlock::Right {
         let brand = extras.and_then(|e| e.brand_colour.as_deref());
-        let html = pages::password(&route.display_id, brand, unlock == Unlock::Wrong);
-        return own_page(StatusCode::OK, Bytes::from(html));
+        let title = extras.map_or("", |e| e.name.as_str());
+        let page = Page::password(&route.display_id, title, brand, unlock == Unlock::Wrong);
+        return page_response(StatusCode::OK, &page);
     }
 
     let headers = request.headers();
@@ -201,14 +202,31 @@ pub fn respond<B>(
     }
     match &route.answer {
         Answer::Redirect(url) => redirect_with_query(route, url, target.query),
-        Answer::Page(page) => {
-            let mut response = with_body(StatusCode::OK, HTML, page.html.clone());
-            response.headers_mut().insert(
-                header::CONTENT_SECURITY_POLICY,
-                page.content_security_policy.clone(),
-            );
-            response
+        Answer::Locale(locales) => {
+            let language = headers
+                .get(header::ACCEPT_LANGUAGE)
+                .map(HeaderValue::as_bytes);
+            to_url(route, locales.choose(language), target.query)
         }
+        Answer::App(app, fallback) => {
+            let agent = headers
+                .get(header::USER_AGENT)
+                .map_or(&b""[..], HeaderValue::as_bytes);
+            match (app.choose(hosted::platform_of(agent)), fallback) {
+                (AppTarget::Redirect(url), _) => to_url(route, url, target.query),
+                (AppTarget::Page, Some(page)) => page_response(StatusCode::OK, page),
+                (AppTarget::Page, None) => not_found(domain),
+            }
+        }
+        Answer::Page(page) => page_response(StatusCode::OK, page),
+    }
+}
+
+/// A redirect to a URL chosen per scan (validated when the code was saved).
+fn to_url(route: &Route, url: &str, query: Option<&str>) -> Response<Full<Bytes>> {
+    match HeaderValue::from_str(url) {
+        Ok(url) => redirect_with_query(route, &url, query),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "bad target\n"),
     }
 }
 
@@ -300,23 +318,13 @@ fn redirect(status: StatusCode, location: HeaderValue) -> Response<Full<Bytes>> 
 }
 
 fn not_found(domain: Option<&Domain>) -> Response<Full<Bytes>> {
-    match domain {
-        Some(d) => own_page(StatusCode::NOT_FOUND, d.not_found_page.clone()),
-        None => own_page(
-            StatusCode::NOT_FOUND,
-            Bytes::from_static(pages::NOT_FOUND.as_bytes()),
-        ),
-    }
+    let page = domain.map_or(&*pages::NOT_FOUND, |d| &d.not_found_page);
+    page_response(StatusCode::NOT_FOUND, page)
 }
 
 fn gone(domain: Option<&Domain>) -> Response<Full<Bytes>> {
-    match domain {
-        Some(d) => own_page(StatusCode::GONE, d.expired_page.clone()),
-        None => own_page(
-            StatusCode::GONE,
-            Bytes::from_static(pages::EXPIRED.as_bytes()),
-        ),
-    }
+    let page = domain.map_or(&*pages::EXPIRED, |d| &d.expired_page);
+    page_response(StatusCode::GONE, page)
 }
 
 fn method_not_allowed() -> Response<Full<Bytes>> {
@@ -325,10 +333,13 @@ fn method_not_allowed() -> Response<Full<Bytes>> {
     response
 }
 
-fn own_page(status: StatusCode, html: Bytes) -> Response<Full<Bytes>> {
-    let mut response = with_body(status, HTML, html);
+fn page_response(status: StatusCode, page: &Page) -> Response<Full<Bytes>> {
+    let mut response = with_body(status, HTML, page.html.clone());
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, OWN_PAGES_POLICY);
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        page.content_security_policy.clone(),
+    );
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, NO_SNIFF);
     headers.insert(header::REFERRER_POLICY, NO_REFERRER);
     response

@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hyper::header::HeaderValue;
 use hyper::StatusCode;
 use serde_json::{Map, Value};
 
+use super::pages::Page;
 use super::rules::Rules;
-use crate::model::redirect::Behaviour;
+use crate::hosted::{self, AppDownload, Content, MultiLocale, PageContext};
+use crate::model::redirect::{split_settings, Behaviour};
 use crate::model::{display_id_of, Qr, QrType, RouteRecord};
 
 /// What a scan of the code gets when no rule or split picks a target.
@@ -18,24 +19,12 @@ use crate::model::{display_id_of, Qr, QrType, RouteRecord};
 pub enum Answer {
     /// A redirect to the code's URL.
     Redirect(HeaderValue),
+    /// A redirect to the URL of the visitor's language.
+    Locale(Arc<MultiLocale>),
+    /// The visitor's app store; for other platforms the fallback URL or the store-buttons page.
+    App(Arc<AppDownload>, Option<Arc<Page>>),
     /// A hosted page.
     Page(Arc<Page>),
-}
-
-/// A hosted page, rendered when the route was built.
-#[derive(Debug)]
-pub struct Page {
-    pub html: Bytes,
-    pub content_security_policy: HeaderValue,
-    /// A file the page links to (a contact card), served at `/{displayId}/{file name}`.
-    pub download: Option<Download>,
-}
-
-#[derive(Debug)]
-pub struct Download {
-    pub file_name: Box<str>,
-    pub content_type: HeaderValue,
-    pub body: Bytes,
 }
 
 /// Everything beyond a plain redirect.
@@ -48,7 +37,7 @@ pub struct Extras {
     pub password_hash: Option<Box<str>>,
     /// The record's fields a plain route does not keep, for the snapshot.
     qr_type: QrType,
-    name: String,
+    pub name: String,
     settings: Map<String, Value>,
     pub brand_colour: Option<String>,
 }
@@ -85,15 +74,28 @@ impl Route {
     }
 
     fn compile(key: &str, record: &RouteRecord) -> Result<Route, String> {
-        let behaviour = Behaviour::read(&record.settings)?;
+        let (behaviour, content) = split_settings(&record.settings);
+        let behaviour = Behaviour::read(&behaviour)?;
         let header = |url: &str| HeaderValue::from_str(url).map_err(|e| format!("{url:?}: {e}"));
-        let answer = if record.qr_type.is_redirect() {
-            Answer::Redirect(header(&record.location)?)
-        } else {
-            return Err(format!(
-                "{} codes are not served by this edge",
-                record.qr_type.as_str()
-            ));
+        let display_id = display_id_of(key);
+        let context = PageContext {
+            display_id,
+            title: &record.name,
+            brand_colour: record.brand_colour.as_deref(),
+        };
+        let page = |content: &Content| -> Result<Option<Arc<Page>>, String> {
+            hosted::render(content, &context)
+                .map(|hosted| Page::new(hosted).map(Arc::new))
+                .transpose()
+        };
+        let answer = match hosted::parse(record.qr_type, &content)? {
+            Content::Redirect => Answer::Redirect(header(&record.location)?),
+            Content::MultiLocale(locales) => Answer::Locale(Arc::new(locales)),
+            Content::AppDownload(app) => {
+                let fallback = page(&Content::AppDownload(app.clone()))?;
+                Answer::App(Arc::new(app), fallback)
+            }
+            other => Answer::Page(page(&other)?.ok_or("a hosted type renders a page")?),
         };
         let status = match behaviour.redirect_status {
             Some(code) => StatusCode::from_u16(code).map_err(|e| e.to_string())?,
@@ -119,7 +121,7 @@ impl Route {
         Ok(Route {
             qr_id: record.qr_id.as_str().into(),
             team_id: record.team_id.as_str().into(),
-            display_id: display_id_of(key).into(),
+            display_id: display_id.into(),
             expires_at: record.expires_at,
             answer,
             status,
@@ -132,7 +134,7 @@ impl Route {
     pub fn record(&self) -> RouteRecord {
         let location = match &self.answer {
             Answer::Redirect(location) => String::from_utf8_lossy(location.as_bytes()).into(),
-            Answer::Page(_) => String::new(),
+            _ => String::new(),
         };
         let mut record = RouteRecord {
             qr_id: self.qr_id.to_string(),

@@ -42,19 +42,13 @@ pub struct WriteContext<'a> {
 }
 
 fn parse_type(name: &str) -> Result<QrType, String> {
-    let qr_type = QrType::parse(name).ok_or_else(|| {
+    QrType::parse(name).ok_or_else(|| {
         let all: Vec<_> = QrType::ALL.iter().map(|t| t.as_str()).collect();
         format!(
             "unknown qrType {name:?}; expected one of {}",
             all.join(", ")
         )
-    })?;
-    if !qr_type.is_redirect() {
-        return Err(format!(
-            "qrType {name} is not yet supported by this edge; supported: WEB, SHORT_LINK"
-        ));
-    }
-    Ok(qr_type)
+    })
 }
 
 /// A new code from a create request; `display_id` is used when the request names none.
@@ -186,15 +180,13 @@ fn validated(mut qr: Qr, previous_hash: Option<String>, ctx: &WriteContext) -> R
     }
     let (behaviour, content) = split_settings(&qr.settings);
     let behaviour = Behaviour::read(&behaviour)?.validated(previous_hash, random_salt())?;
-    if let Some(key) = content.keys().next() {
-        if qr.qr_type.is_redirect() {
-            return Err(format!(
-                "settings.{key} is not a setting of {} codes (see docs/redirects.md)",
-                qr.qr_type.as_str()
-            ));
-        }
-    }
+    // The type's own settings (docs/qr-types.md); the edge renders them again the same way.
+    crate::hosted::parse(qr.qr_type, &content)?;
     behaviour.store_into(&mut qr.settings);
+    if let (false, Some(url)) = (qr.qr_type.is_redirect(), &qr.qr_redirect_url) {
+        // Not what scans get, but shown in lists and kept: still only http(s).
+        qr.qr_redirect_url = Some(validate::redirect_url("qrRedirectUrl", url)?);
+    }
     if qr.qr_type.is_redirect() {
         let url = qr.qr_redirect_url.as_deref().ok_or_else(|| {
             format!(
@@ -284,7 +276,7 @@ mod tests {
                 r#"{"qrType": "WEBSITE", "qrRedirectUrl": "https://a.example"}"#,
                 "unknown qrType",
             ),
-            (r#"{"qrType": "PDF"}"#, "not yet supported"),
+            (r#"{"qrType": "PDF"}"#, "pdfUrl"),
             (r#"{"qrType": "WEB"}"#, "qrRedirectUrl is required"),
             (
                 r#"{"qrType": "WEB", "qrRedirectUrl": "javascript:alert(1)"}"#,
