@@ -110,7 +110,7 @@ fn invalid_codes_are_refused_with_a_message_and_nothing_is_stored() {
             400,
             "qrType is required",
         ),
-        (json!({"qrType": "PDF"}), 400, "not yet supported"),
+        (json!({"qrType": "PDF"}), 400, "settings.pdfUrl is required"),
         (json!({"qrType": "WEB"}), 400, "qrRedirectUrl is required"),
         (
             json!({"qrType": "WEB", "qrRedirectUrl": "javascript:alert(document.cookie)"}),

@@ -43,7 +43,7 @@ const GOOD: [(&str, &str); 4] = [
 fn expected_report() -> Vec<&'static str> {
     vec![
         "line 5: qrRedirectUrl must use http or https, not javascript:",
-        "line 6: qrType PDF is not yet supported by this edge; supported: WEB, SHORT_LINK",
+        "line 6: qrType PDF needs settings, which a CSV row cannot carry: import WEB or SHORT_LINK codes (create the others through the API)",
         "line 7: displayId \"imp bad\" must match ^[a-zA-Z0-9\\-_.~%]+$",
         "line 8: displayId \"imp-short\" is already in use",
         "line 9: displayId \"taken\" is already in use",

@@ -100,7 +100,7 @@ fn a_python_confluent_kafka_consumer_reads_well_formed_scan_events() {
     let menu_id = menu["id"].as_str().unwrap().to_owned();
     let poster_id = poster["id"].as_str().unwrap().to_owned();
     for display_id in ["menu", "poster"] {
-        // HEAD: served, never counted.
+        // HEAD: served, kept flagged in the topic, never counted.
         let response = server.edge_within_a_second(display_id, |r| r.status() == 302);
         assert_eq!(response.status(), 302, "{display_id} is served");
     }
@@ -129,7 +129,8 @@ fn a_python_confluent_kafka_consumer_reads_well_formed_scan_events() {
     let output = Command::new(&python)
         .arg(script)
         .args(["--brokers", &brokers, "--topic", &topic])
-        .args(["--count", &SCANS.to_string(), "--timeout", "60"])
+        // The scans, and at least one HEAD probe per code (read on for the extras).
+        .args(["--count", &(SCANS + 2).to_string(), "--timeout", "60"])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python} (QREDGE_TEST_PYTHON): {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -149,11 +150,19 @@ fn a_python_confluent_kafka_consumer_reads_well_formed_scan_events() {
         summary["partitions"]
     );
 
-    // Exactly the scans made, each once.
-    assert_eq!(summary["count"], SCANS, "{summary}");
+    // Exactly the scans made, each once, besides the HEAD probes (flagged).
     assert_eq!(summary["partitions"], 3);
-    let mut events: Vec<&Value> = summary["events"].as_array().unwrap().iter().collect();
-    assert_eq!(events.len(), SCANS);
+    let (heads, mut events): (Vec<&Value>, Vec<&Value>) = summary["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .partition(|e| e["value"]["head"] == true);
+    assert_eq!(events.len(), SCANS, "{summary}");
+    assert!(heads.len() >= 2, "a HEAD probe per code: {summary}");
+    for head in &heads {
+        assert_eq!(head["value"]["bot"], false, "{head}");
+        assert_eq!(head["value"]["orphan"], false, "{head}");
+    }
     let ids: HashSet<&str> = events
         .iter()
         .map(|e| e["value"]["eventId"].as_str().unwrap())

@@ -32,7 +32,8 @@ const NO_STORE: HeaderValue =
     HeaderValue::from_static("no-store, no-cache, must-revalidate, max-age=0");
 const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD, POST");
+/// POST is only for the password form of a protected code.
+const ALLOW: HeaderValue = HeaderValue::from_static("GET, HEAD");
 const NO_SNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
 /// A password form's body: `password=…`, urlencoded.

@@ -10,6 +10,7 @@ use std::io::Read;
 use csv::{ByteRecord, Reader, ReaderBuilder, Trim};
 
 use crate::model::qr_input::QrInput;
+use crate::model::QrType;
 
 /// The columns, as a header may name them (case-insensitive): the CSV names first, then the API's.
 const DISPLAY_ID: &[&str] = &["displayId", "display_id"];
@@ -177,10 +178,18 @@ impl<R: Read> CsvRows<R> {
             String::from_utf8(bytes.to_vec())
                 .map_err(|_| format!("the {what} column is not valid UTF-8"))
         };
+        let qr_type = field(columns.qr_type, "type")?;
+        if let Some(t) = QrType::parse(&qr_type).filter(|t| !t.is_redirect()) {
+            return Err(format!(
+                "qrType {} needs settings, which a CSV row cannot carry: import WEB or \
+                 SHORT_LINK codes (create the others through the API)",
+                t.as_str()
+            ));
+        }
         Ok(QrInput {
             display_id: Some(field(columns.display_id, "displayId")?),
             qr_redirect_url: Some(field(columns.url, "url")?),
-            qr_type: Some(field(columns.qr_type, "type")?),
+            qr_type: Some(qr_type),
             name: match columns.name {
                 Some(index) if index < record.len() => Some(field(index, "name")?),
                 _ => None,

@@ -85,8 +85,9 @@ pub fn new_qr(
     };
     let mut qr = qr;
     // A team whose default domain is one of its custom domains prints new codes with it.
-    if qr.base_url.is_none() && !is_platform(&ctx.team.default_domain, ctx.platform_host) {
-        qr.base_url = Some(format!("https://{}/", ctx.team.default_domain));
+    let default = &ctx.team.default_domain;
+    if qr.base_url.is_none() && ctx.team.domain_settings.contains_key(default) {
+        qr.base_url = Some(format!("https://{default}/"));
     }
     validated(qr, None, ctx)
 }
@@ -168,14 +169,21 @@ fn validated(mut qr: Qr, previous_hash: Option<String>, ctx: &WriteContext) -> R
     if let Some(base_url) = &qr.base_url {
         let url = validate::base_url(base_url)?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        if !is_platform(&host, ctx.platform_host) {
-            if !team.domains.iter().any(|d| d.eq_ignore_ascii_case(&host)) {
+        // The team's custom domains have their own code spaces; the platform's host (which a team
+        // may list among its domains, with its port) is the shared one.
+        if team.domain_settings.contains_key(&host) {
+            qr.domain = Some(host);
+        } else {
+            let listed = team
+                .domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&validate::domain_of(&url)));
+            if !listed && !is_platform(&host, ctx.platform_host) {
                 return Err(format!(
                     "baseUrl domain {host:?} is not configured for this team (domains: {})",
                     team.domains.join(", ")
                 ));
             }
-            qr.domain = Some(host);
         }
     }
     let (behaviour, content) = split_settings(&qr.settings);
@@ -218,7 +226,7 @@ mod tests {
             domains: vec!["localhost:8080".into(), "qr.acme.example".into()],
             time_zone: "UTC".into(),
             primary_color: None,
-            domain_settings: Default::default(),
+            domain_settings: [("qr.acme.example".to_string(), Default::default())].into(),
             created_at: 0,
             created_by: "m".into(),
             updated_at: 0,
@@ -311,6 +319,16 @@ mod tests {
             qr.short_url("http://localhost:8080/"),
             format!("https://qr.acme.example/{}", qr.display_id)
         );
+        assert_eq!(
+            qr.domain.as_deref(),
+            Some("qr.acme.example"),
+            "its own code space"
+        );
+        assert_eq!(qr.route_key(), format!("qr.acme.example/{}", qr.display_id));
+        let on_platform =
+            create(r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "baseUrl": "http://localhost:8080/"}"#)
+                .unwrap();
+        assert_eq!(on_platform.domain, None);
     }
 
     #[test]

@@ -49,6 +49,8 @@ FIELDS = {
     "referrer": STRING,
     "userAgent": STRING,
     "bot": BOOLEAN,
+    "head": BOOLEAN,
+    "orphan": BOOLEAN,
 }
 DEVICES = {"mobile", "tablet", "desktop", "bot", "other"}
 EVENT_ID = re.compile(r"[0-9a-f]{32}")
