@@ -10,5 +10,6 @@ pub mod server;
 pub mod snapshot;
 pub mod sync;
 pub mod sync_redis;
+pub mod tls;
 
 pub use route_table::{Route, RouteTable, RouteUpdate};
