@@ -415,6 +415,16 @@ mod tests {
         assert_eq!(c.api.max_body_bytes, d.api.max_body_bytes);
         assert_eq!(c.pipeline.queue_capacity, d.pipeline.queue_capacity);
         assert_eq!(c.geoip.reload_interval_ms, d.geoip.reload_interval_ms);
+        assert_eq!(c.edge.tls.address().unwrap(), None);
+        assert_eq!(c.edge.tls.reload_interval_ms, d.edge.tls.reload_interval_ms);
+        assert_eq!(
+            c.edge.tls.handshake_timeout_ms,
+            d.edge.tls.handshake_timeout_ms
+        );
+        assert_eq!(
+            c.edge.tls.http2_max_concurrent_streams,
+            d.edge.tls.http2_max_concurrent_streams
+        );
     }
 
     #[test]

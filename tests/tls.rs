@@ -253,6 +253,24 @@ fn certificates_are_chosen_by_sni_and_http2_is_negotiated() {
     assert_eq!(h1.version(), reqwest::Version::HTTP_11);
     assert_eq!(h1.text().unwrap(), "ok\n");
 
+    // edge.max_header_bytes holds on both protocols.
+    let big = "x".repeat(20_000);
+    let h1 = client(ca, edge, true)
+        .get("https://a.qredge.test/healthz")
+        .header("x-big", &big)
+        .send()
+        .unwrap();
+    assert_eq!(h1.status(), 431);
+    let h2 = client(ca, edge, false)
+        .get("https://a.qredge.test/healthz")
+        .header("x-big", &big)
+        .send()
+        .unwrap();
+    assert_eq!(
+        (h2.version(), h2.status().as_u16()),
+        (reqwest::Version::HTTP_2, 431)
+    );
+
     // A real code redirects over both, and both scans are counted.
     let qr = server.create_qr(json!({
         "qrType": "WEB", "displayId": "tls-launch", "qrRedirectUrl": "https://example.com/launch"
