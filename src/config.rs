@@ -111,6 +111,61 @@ pub struct EdgeConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Record client addresses cut to IPv4 /24 and IPv6 /48.
     pub anonymize_ip: bool,
+    /// HTTPS terminated by the edge itself; off unless `tls.listen` is set.
+    pub tls: TlsConfig,
+}
+
+/// `[edge.tls]`: an HTTPS listener next to the plain one, with certificates chosen by SNI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Where HTTPS is served, e.g. `0.0.0.0:8443`. Empty (the default): no TLS listener.
+    pub listen: String,
+    /// A directory of `NAME.crt` (the certificate, then its chain, PEM) with `NAME.key` (its
+    /// private key, PEM). A certificate serves the DNS names of its subjectAltName extension.
+    pub certificates_dir: PathBuf,
+    /// The `NAME` of the pair served when the client sends no SNI or a name no certificate has.
+    /// Empty: such handshakes fail.
+    pub default_certificate: String,
+    /// How often the directory is checked for new, changed or removed files; 0: never.
+    pub reload_interval_ms: u64,
+    /// A client that has not finished its TLS handshake by then is disconnected.
+    pub handshake_timeout_ms: u64,
+    /// Most requests in flight at once on one HTTP/2 connection.
+    pub http2_max_concurrent_streams: u32,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            certificates_dir: PathBuf::new(),
+            default_certificate: String::new(),
+            reload_interval_ms: 10_000,
+            handshake_timeout_ms: 10_000,
+            http2_max_concurrent_streams: 128,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The HTTPS address, or None when TLS is off; a listener without certificates is an error.
+    pub fn address(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.listen.is_empty() {
+            return Ok(None);
+        }
+        let addr = parse_addr("edge.tls.listen", self.listen.clone())?;
+        if self.certificates_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "edge.tls.certificates_dir",
+                value: String::new(),
+                reason: "edge.tls.listen is set: name the directory of NAME.crt and NAME.key \
+                         files to serve"
+                    .into(),
+            });
+        }
+        Ok(Some(addr))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -196,6 +251,7 @@ impl Default for EdgeConfig {
             max_connections: 10_000,
             trusted_proxies: Vec::new(),
             anonymize_ip: false,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -224,6 +280,15 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("QREDGE_DATA_DIR", "data_dir"),
     ("QREDGE_EDGE_LISTEN", "edge.listen"),
     ("QREDGE_EDGE_PUBLIC_URL", "edge.public_url"),
+    ("QREDGE_EDGE_TLS_LISTEN", "edge.tls.listen"),
+    (
+        "QREDGE_EDGE_TLS_CERTIFICATES_DIR",
+        "edge.tls.certificates_dir",
+    ),
+    (
+        "QREDGE_EDGE_TLS_DEFAULT_CERTIFICATE",
+        "edge.tls.default_certificate",
+    ),
     ("QREDGE_API_LISTEN", "api.listen"),
     ("QREDGE_API_PUBLIC_URL", "api.public_url"),
     ("QREDGE_GEOIP_DB", "geoip.databases"),
@@ -242,6 +307,7 @@ impl Config {
         };
         config.apply_env(|name| std::env::var(name).ok())?;
         config.metrics.address()?;
+        config.edge.tls.address()?;
         config.geoip.paths()?;
         Ok(config)
     }
@@ -268,6 +334,11 @@ impl Config {
                 "data_dir" => self.data_dir = PathBuf::from(value),
                 "edge.listen" => self.edge.listen = parse_addr(key, value)?,
                 "edge.public_url" => self.edge.public_url = value,
+                "edge.tls.listen" => self.edge.tls.listen = value,
+                "edge.tls.certificates_dir" => {
+                    self.edge.tls.certificates_dir = PathBuf::from(value)
+                }
+                "edge.tls.default_certificate" => self.edge.tls.default_certificate = value,
                 "api.listen" => self.api.listen = parse_addr(key, value)?,
                 "api.public_url" => self.api.public_url = value,
                 // One path or several separated by ':' (like PATH); it replaces both file keys.
@@ -344,6 +415,16 @@ mod tests {
         assert_eq!(c.api.max_body_bytes, d.api.max_body_bytes);
         assert_eq!(c.pipeline.queue_capacity, d.pipeline.queue_capacity);
         assert_eq!(c.geoip.reload_interval_ms, d.geoip.reload_interval_ms);
+        assert_eq!(c.edge.tls.address().unwrap(), None);
+        assert_eq!(c.edge.tls.reload_interval_ms, d.edge.tls.reload_interval_ms);
+        assert_eq!(
+            c.edge.tls.handshake_timeout_ms,
+            d.edge.tls.handshake_timeout_ms
+        );
+        assert_eq!(
+            c.edge.tls.http2_max_concurrent_streams,
+            d.edge.tls.http2_max_concurrent_streams
+        );
     }
 
     #[test]
@@ -418,6 +499,28 @@ mod tests {
             .apply_env(|k| (k == "QREDGE_API_LISTEN").then(|| "not-an-addr".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("api.listen"), "{err}");
+    }
+
+    #[test]
+    fn tls_is_off_unless_a_listener_is_set() {
+        let c = Config::default();
+        assert_eq!(c.edge.tls.address().unwrap(), None);
+        let c: Config = toml::from_str(
+            "[edge.tls]\nlisten = \"127.0.0.1:8443\"\ncertificates_dir = \"/etc/qredge/certs\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.edge.tls.address().unwrap(),
+            Some("127.0.0.1:8443".parse().unwrap())
+        );
+        assert_eq!(c.edge.tls.reload_interval_ms, 10_000);
+        // A listener without certificates is refused, naming the missing key.
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "QREDGE_EDGE_TLS_LISTEN").then(|| "127.0.0.1:8443".into()))
+            .unwrap();
+        let err = c.edge.tls.address().unwrap_err();
+        assert!(err.to_string().contains("certificates_dir"), "{err}");
+        assert!(toml::from_str::<Config>("[edge.tls]\ncert_dir = \"x\"\n").is_err());
     }
 
     #[test]

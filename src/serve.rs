@@ -22,6 +22,7 @@ use crate::edge::handler::EdgeState;
 use crate::edge::limits::ScanLimits;
 use crate::edge::snapshot::{self, Snapshots};
 use crate::edge::sync_redis::Position;
+use crate::edge::tls::{self, Certificates, TlsError};
 use crate::edge::visitor::VisitorLookups;
 use crate::edge::{server, sync, sync_redis, RouteTable};
 use crate::ids::EventIds;
@@ -80,6 +81,8 @@ pub enum ServeError {
     Spool(std::io::Error),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("{0}")]
     Metrics(String),
     #[error("{0}")]
@@ -206,11 +209,20 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     let mut pipeline = None;
     let mut ready = String::from("qredge ready");
 
-    // The edge first: its bound address is the public base URL printed codes carry.
+    // The edge first: its bound address is the public base URL printed codes carry. Its
+    // certificates before anything listens: a bad one stops the start with the file named.
+    let edge_tls = match config.edge.tls.address()? {
+        Some(addr) if roles.edge => Some((open_certificates(&config).await?, addr)),
+        _ => None,
+    };
     let edge = if roles.edge {
         Some(bind(config.edge.listen).await?)
     } else {
         None
+    };
+    let edge_tls = match edge_tls {
+        Some((certificates, addr)) => Some((certificates, bind(addr).await?)),
+        None => None,
     };
     let edge_addr = edge.as_ref().map_or(config.edge.listen, |(_, a)| *a);
     let edge_base_url = public_base_url(&config.edge.public_url, edge_addr);
@@ -274,11 +286,33 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         });
         servers.push(tokio::spawn(server::serve(
             listener,
-            state,
+            Arc::clone(&state),
             config.edge.clone(),
             stop.clone(),
         )));
         ready.push_str(&format!(" edge=http://{addr}/"));
+        if let Some((certificates, (tls_listener, tls_addr))) = edge_tls {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(
+                tls::provider(),
+                certificates.resolver(),
+            )?);
+            match config.edge.tls.reload_interval_ms {
+                0 => tracing::info!(
+                    "TLS certificates are not reloaded (edge.tls.reload_interval_ms = 0)"
+                ),
+                ms => servers.push(tokio::spawn(
+                    certificates.run(std::time::Duration::from_millis(ms), stop.clone()),
+                )),
+            }
+            servers.push(tokio::spawn(server::serve_tls(
+                tls_listener,
+                state,
+                config.edge.clone(),
+                acceptor,
+                stop.clone(),
+            )));
+            ready.push_str(&format!(" edge_tls=https://{tls_addr}/"));
+        }
     }
 
     if roles.api {
@@ -371,6 +405,15 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The edge's TLS certificates, loaded off the runtime (they are files).
+async fn open_certificates(config: &Config) -> Result<Certificates, ServeError> {
+    let tls_config = config.edge.tls.clone();
+    tokio::task::spawn_blocking(move || Certificates::open(&tls_config, tls::provider()))
+        .await
+        .map_err(|_| ServeError::Setup("loading the TLS certificates failed"))?
+        .map_err(ServeError::from)
 }
 
 /// The configured GeoIP databases, and the task that reloads them when their files change.

@@ -15,6 +15,7 @@ pub mod server;
 pub mod snapshot;
 pub mod sync;
 pub mod sync_redis;
+pub mod tls;
 pub mod visitor;
 
 pub use route::Route;
