@@ -6,7 +6,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{Server, IPHONE_SAFARI};
+use support::{location, Server, IPHONE_SAFARI};
 
 fn on_host(server: &Server, host: &str, path: &str) -> reqwest::blocking::Response {
     server
@@ -16,14 +16,6 @@ fn on_host(server: &Server, host: &str, path: &str) -> reqwest::blocking::Respon
         .header("user-agent", IPHONE_SAFARI)
         .send()
         .expect("the edge answers")
-}
-
-fn location(response: &reqwest::blocking::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default()
 }
 
 /// Polls until the edge answers `path` on `host` with `status` (it follows changes

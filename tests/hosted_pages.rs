@@ -4,32 +4,15 @@
 mod support;
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use support::{Server, IPHONE_SAFARI, MAC_SAFARI};
 
 const ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
 const HOSTILE: &str = "<script>alert(1)</script>\"onmouseover='x'";
 
-fn get(server: &Server, path: &str, headers: &[(&str, &str)]) -> reqwest::blocking::Response {
-    let mut request = server.client.get(format!("{}/{path}", server.edge));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().expect("the edge answers")
-}
-
-/// Creates a code and waits until the edge serves it (anything but 404).
-fn create(server: &Server, body: Value) -> Value {
-    let qr = server.create_qr(body);
-    let id = qr["displayId"].as_str().unwrap().to_owned();
-    let response = server.edge_within_a_second(&id, |r| r.status() != 404);
-    assert_ne!(response.status(), 404, "{id} served");
-    qr
-}
-
 /// The page's status, CSP and body, after checking what every hosted page must have.
 fn page(server: &Server, display_id: &str) -> (String, String) {
-    let response = get(server, display_id, &[("user-agent", IPHONE_SAFARI)]);
+    let response = server.get(display_id, &[("user-agent", IPHONE_SAFARI)]);
     assert_eq!(response.status(), 200, "{display_id}");
     let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
     assert_eq!(header("content-type"), "text/html; charset=utf-8");
@@ -97,7 +80,7 @@ fn every_hosted_type_gets_its_page_with_user_text_escaped() {
     ];
     for (display_id, mut body) in codes {
         body["displayId"] = json!(display_id);
-        create(&server, body);
+        server.create_served(body);
         let (csp, html) = page(&server, display_id);
         assert!(
             html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
@@ -178,8 +161,7 @@ fn vcard_properties(text: &str) -> Vec<(String, String)> {
 fn a_contact_card_downloads_as_a_vcf_phones_import() {
     let (_tmp, data) = support::data_dir();
     let server = Server::start(&data);
-    let qr = create(
-        &server,
+    let qr = server.create_served(
         json!({"qrType": "VCARD", "displayId": "ada", "name": "Ada's card",
                "settings": {"firstName": "Ada", "lastName": "Lovelace, Countess; of Lovelace",
                             "organization": "Analytical Engines Ltd.", "jobTitle": "Mathematician",
@@ -193,7 +175,7 @@ fn a_contact_card_downloads_as_a_vcf_phones_import() {
         "the page links the card: {html}"
     );
 
-    let response = get(&server, "ada/contact.vcf", &[]);
+    let response = server.get("ada/contact.vcf", &[]);
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -227,20 +209,17 @@ fn a_contact_card_downloads_as_a_vcf_phones_import() {
     // Downloads are not scans: only the page view counts.
     let overview = server.wait_for_total(qr["id"].as_str().unwrap(), 1);
     assert_eq!(overview["totalScans"], 1, "{overview}");
-    assert_eq!(get(&server, "ada/other.vcf", &[]).status(), 404);
+    assert_eq!(server.get("ada/other.vcf", &[]).status(), 404);
 }
 
 #[test]
 fn multi_locale_and_app_download_redirect_per_visitor() {
     let (_tmp, data) = support::data_dir();
     let server = Server::start(&data);
-    create(
-        &server,
-        json!({"qrType": "MULTI_LOCALE", "displayId": "lang",
+    server.create_served(json!({"qrType": "MULTI_LOCALE", "displayId": "lang",
                "settings": {"urls": {"en": "https://en.example/", "de": "https://de.example/",
                                      "fr-CA": "https://fr-ca.example/"},
-                            "defaultUrl": "https://www.example/"}}),
-    );
+                            "defaultUrl": "https://www.example/"}}));
     for (accept, expected) in [
         ("de-AT,de;q=0.9,en;q=0.8", "https://de.example/"),
         ("en-GB,en;q=0.9", "https://en.example/"),
@@ -248,29 +227,26 @@ fn multi_locale_and_app_download_redirect_per_visitor() {
         ("ja", "https://www.example/"),
         ("", "https://www.example/"),
     ] {
-        let response = get(&server, "lang", &[("accept-language", accept)]);
+        let response = server.get("lang", &[("accept-language", accept)]);
         assert_eq!(response.status(), 302);
         assert_eq!(response.headers()["location"], expected, "{accept:?}");
     }
 
-    create(
-        &server,
-        json!({"qrType": "APP_DOWNLOAD", "displayId": "app",
+    server.create_served(json!({"qrType": "APP_DOWNLOAD", "displayId": "app",
                "settings": {"iosUrl": "https://apps.apple.com/app/id123",
                             "androidUrl": "https://play.google.com/store/apps/details?id=com.acme",
-                            "appName": "Acme"}}),
-    );
-    let ios = get(&server, "app", &[("user-agent", IPHONE_SAFARI)]);
+                            "appName": "Acme"}}));
+    let ios = server.get("app", &[("user-agent", IPHONE_SAFARI)]);
     assert_eq!(
         ios.headers()["location"],
         "https://apps.apple.com/app/id123"
     );
-    let android = get(&server, "app", &[("user-agent", ANDROID)]);
+    let android = server.get("app", &[("user-agent", ANDROID)]);
     assert_eq!(
         android.headers()["location"],
         "https://play.google.com/store/apps/details?id=com.acme"
     );
-    let desktop = get(&server, "app", &[("user-agent", MAC_SAFARI)]);
+    let desktop = server.get("app", &[("user-agent", MAC_SAFARI)]);
     assert_eq!(desktop.status(), 200, "the store-buttons page for the rest");
     let html = desktop.text().unwrap();
     assert!(

@@ -7,45 +7,18 @@ mod support;
 use std::collections::HashMap;
 
 use reqwest::Method;
-use serde_json::{json, Value};
-use support::{Server, IPHONE_SAFARI, MAC_SAFARI};
+use serde_json::json;
+use support::{location, Server, IPHONE_SAFARI, MAC_SAFARI};
 
 const ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
-
-fn location(response: &reqwest::blocking::Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-fn get(server: &Server, path: &str, headers: &[(&str, &str)]) -> reqwest::blocking::Response {
-    let mut request = server.client.get(format!("{}/{path}", server.edge));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().expect("the edge answers")
-}
-
-fn create(server: &Server, body: Value) -> Value {
-    let qr = server.create_qr(body);
-    let display_id = qr["displayId"].as_str().unwrap().to_owned();
-    // Served once the edge answers other than 404 (a password code answers 200).
-    let response = server.edge_within_a_second(&display_id, |r| r.status() != 404);
-    assert_ne!(response.status(), 404, "{display_id} is served");
-    qr
-}
 
 #[test]
 fn status_code_and_query_forwarding_are_per_code() {
     let (_tmp, data) = support::data_dir();
     let server = Server::start(&data);
-    create(
-        &server,
-        json!({"qrType": "WEB", "displayId": "fwd", "qrRedirectUrl": "https://a.example/p?x=1#top"}),
+    server.create_served(json!({"qrType": "WEB", "displayId": "fwd", "qrRedirectUrl": "https://a.example/p?x=1#top"}),
     );
-    let response = get(&server, "fwd?utm_source=poster&b=2", &[]);
+    let response = server.get("fwd?utm_source=poster&b=2", &[]);
     assert_eq!(response.status(), 302);
     assert_eq!(
         location(&response),
@@ -54,23 +27,21 @@ fn status_code_and_query_forwarding_are_per_code() {
     let cache = response.headers()["cache-control"].to_str().unwrap();
     assert!(cache.contains("no-store"), "{cache}");
 
-    create(
-        &server,
+    server.create_served(
         json!({"qrType": "SHORT_LINK", "displayId": "perm", "qrRedirectUrl": "https://b.example/",
                "settings": {"redirectStatus": 301, "forwardQuery": false}}),
     );
-    let response = get(&server, "perm?utm_source=poster", &[]);
+    let response = server.get("perm?utm_source=poster", &[]);
     assert_eq!(response.status(), 301);
     assert_eq!(location(&response), "https://b.example/");
 
     for status in [307, 308] {
         let id = format!("s{status}");
-        create(
-            &server,
+        server.create_served(
             json!({"qrType": "WEB", "displayId": id, "qrRedirectUrl": "https://c.example/",
                    "settings": {"redirectStatus": status}}),
         );
-        assert_eq!(get(&server, &id, &[]).status().as_u16(), status);
+        assert_eq!(server.get(&id, &[]).status().as_u16(), status);
     }
 
     let (status, body) = server.call(
@@ -92,8 +63,7 @@ fn status_code_and_query_forwarding_are_per_code() {
 fn rules_pick_the_first_matching_target() {
     let (_tmp, data) = support::data_dir();
     let server = Server::start(&data);
-    create(
-        &server,
+    server.create_served(
         json!({"qrType": "WEB", "displayId": "rules", "qrRedirectUrl": "https://default.example/",
         "settings": {"rules": [
             {"url": "https://ios.example/", "os": ["ios"]},
@@ -112,8 +82,7 @@ fn rules_pick_the_first_matching_target() {
         (MAC_SAFARI, "fr", "https://desktop.example/"),
     ];
     for (user_agent, language, expected) in cases {
-        let response = get(
-            &server,
+        let response = server.get(
             "rules",
             &[("user-agent", user_agent), ("accept-language", language)],
         );
@@ -140,8 +109,7 @@ fn rules_pick_the_first_matching_target() {
 fn an_ab_split_follows_its_weights_and_keeps_each_visitor_in_one_variant() {
     let (_tmp, data) = support::data_dir();
     let server = Server::start(&data);
-    create(
-        &server,
+    server.create_served(
         json!({"qrType": "WEB", "displayId": "ab", "qrRedirectUrl": "https://default.example/",
                "settings": {"abSplit": [
                    {"url": "https://a.example/", "weight": 1},
@@ -151,8 +119,8 @@ fn an_ab_split_follows_its_weights_and_keeps_each_visitor_in_one_variant() {
     let visitors = 800;
     for i in 0..visitors {
         let user_agent = format!("{IPHONE_SAFARI} visitor/{i}");
-        let first = location(&get(&server, "ab", &[("user-agent", &user_agent)]));
-        let again = location(&get(&server, "ab", &[("user-agent", &user_agent)]));
+        let first = location(&server.get("ab", &[("user-agent", &user_agent)]));
+        let again = location(&server.get("ab", &[("user-agent", &user_agent)]));
         assert_eq!(first, again, "visitor {i} keeps their variant");
         *seen.entry(first).or_default() += 1;
     }
@@ -178,20 +146,19 @@ fn expiry_and_max_scans_have_their_own_fallbacks() {
     let response = server.edge_within_a_second("old410", |r| r.status() == 410);
     assert_eq!(response.status(), 410);
 
-    let qr = create(
-        &server,
+    let qr = server.create_served(
         json!({"qrType": "WEB", "displayId": "limited", "qrRedirectUrl": "https://a.example/",
                "settings": {"maxScans": 3, "maxScansUrl": "https://sold-out.example/"}}),
     );
     for _ in 0..3 {
         assert_eq!(
-            location(&get(&server, "limited", &[("user-agent", IPHONE_SAFARI)])),
+            location(&server.get("limited", &[("user-agent", IPHONE_SAFARI)])),
             "https://a.example/"
         );
     }
     for _ in 0..2 {
         assert_eq!(
-            location(&get(&server, "limited", &[("user-agent", IPHONE_SAFARI)])),
+            location(&server.get("limited", &[("user-agent", IPHONE_SAFARI)])),
             "https://sold-out.example/"
         );
     }
@@ -206,8 +173,7 @@ fn expiry_and_max_scans_have_their_own_fallbacks() {
 fn a_password_code_asks_first_and_counts_only_unlocked_scans() {
     let (_tmp, data) = support::data_dir();
     let server = Server::start(&data);
-    let qr = create(
-        &server,
+    let qr = server.create_served(
         json!({"qrType": "WEB", "displayId": "secret", "qrRedirectUrl": "https://inside.example/",
                "settings": {"password": "open sesame"}}),
     );
@@ -215,7 +181,7 @@ fn a_password_code_asks_first_and_counts_only_unlocked_scans() {
     assert!(qr["settings"].get("passwordHash").is_none(), "{qr}");
     assert!(qr["settings"].get("password").is_none(), "{qr}");
 
-    let form = get(&server, "secret", &[]);
+    let form = server.get("secret", &[]);
     assert_eq!(form.status(), 200);
     let policy = form.headers()["content-security-policy"]
         .to_str()
@@ -282,8 +248,7 @@ fn a_password_code_asks_first_and_counts_only_unlocked_scans() {
 fn head_requests_are_answered_and_kept_apart() {
     let (_tmp, data) = support::data_dir();
     let server = Server::start(&data);
-    let qr = create(
-        &server,
+    let qr = server.create_served(
         json!({"qrType": "WEB", "displayId": "probe", "qrRedirectUrl": "https://a.example/"}),
     );
     let id = qr["id"].as_str().unwrap();
@@ -296,7 +261,9 @@ fn head_requests_are_answered_and_kept_apart() {
         assert_eq!(response.status(), 302);
     }
     assert_eq!(
-        get(&server, "probe", &[("user-agent", IPHONE_SAFARI)]).status(),
+        server
+            .get("probe", &[("user-agent", IPHONE_SAFARI)])
+            .status(),
         302
     );
     let overview = server.wait_for_total(id, 1);

@@ -296,6 +296,38 @@ fn certificates_are_chosen_by_sni_and_http2_is_negotiated() {
     let id = qr["id"].as_str().unwrap();
     assert_eq!(server.wait_for_total(id, 2)["totalScans"], 2);
 
+    // Host routing reads the HTTP/2 authority (there is no Host header): a code on the custom
+    // domain b.qredge.test answers there, on both protocols, and not on a.qredge.test.
+    let (status, body) = server.call(
+        reqwest::Method::PUT,
+        &format!("/api/teams-api/{}/domains", server.credentials.team_id),
+        Some(json!({"defaultDomain": "b.qredge.test", "domains": ["b.qredge.test"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let on_b = server.create_qr(json!({
+        "qrType": "WEB", "displayId": "tls-launch", "qrRedirectUrl": "https://example.com/b"
+    }));
+    assert_eq!(on_b["shortUrl"], "https://b.qredge.test/tls-launch");
+    for http1_only in [false, true] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let response = loop {
+            let response = client(ca, edge, http1_only)
+                .head("https://b.qredge.test/tls-launch")
+                .send()
+                .unwrap();
+            if response.status() == 302 || std::time::Instant::now() > deadline {
+                break response;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert_eq!(response.headers()["location"], "https://example.com/b");
+        let platform = client(ca, edge, http1_only)
+            .head("https://a.qredge.test/tls-launch")
+            .send()
+            .unwrap();
+        assert_eq!(platform.headers()["location"], "https://example.com/launch");
+    }
+
     // The plain listener is still there, and a stop is orderly with both open.
     let plain = server
         .client

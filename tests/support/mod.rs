@@ -237,6 +237,29 @@ impl Server {
             .expect("the edge answers")
     }
 
+    /// A GET of the edge's `/{path}` with these headers (no redirect following).
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.client.get(format!("{}/{path}", self.edge));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().expect("the edge answers")
+    }
+
+    /// Creates a code and waits until the edge serves it (answers anything but 404: a hosted
+    /// page or a password form answers 200); returns its JSON object.
+    pub fn create_served(&self, body: Value) -> Value {
+        let qr = self.create_qr(body);
+        let display_id = qr["displayId"].as_str().unwrap().to_owned();
+        let response = self.edge_within_a_second(&display_id, |r| r.status() != 404);
+        assert_ne!(
+            response.status(),
+            404,
+            "{display_id} served within a second"
+        );
+        qr
+    }
+
     pub fn overview(&self, qr_id: &str) -> Value {
         let (status, json) = self.call(
             Method::POST,
@@ -340,6 +363,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A response's `Location` header ("" when it has none).
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default()
 }
 
 pub fn json_of(response: Response) -> (u16, Value) {
