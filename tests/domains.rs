@@ -6,6 +6,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use support::topology::Topology;
 use support::{location, Server, IPHONE_SAFARI};
 
 fn on_host(server: &Server, host: &str, path: &str) -> reqwest::blocking::Response {
@@ -187,4 +188,78 @@ fn only_the_callers_own_team_domains_can_be_changed() {
         Some(json!({"defaultDomain": "x.test", "domains": ["x.test"]})),
     );
     assert_eq!(status, 403);
+}
+
+#[test]
+fn domains_and_hosted_pages_reach_separate_edges_through_redis() {
+    let topology = Topology::new();
+    let api = topology.start("api", "api");
+    let edge = topology.start("edge", "edge");
+    let _aggregator = topology.start("aggregator", "aggregator");
+
+    let (status, body) = set_domains(
+        &api,
+        json!({"defaultDomain": "qr.acme.test", "domains": ["qr.acme.test"],
+               "domainSettings": {"qr.acme.test": {"notFoundUrl": "https://acme.example/missing"}}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let team = format!("/api/teams-api/{}", api.credentials.team_id);
+    let (status, _) = api.call(Method::PUT, &team, Some(json!({"primaryColor": "#abcdef"})));
+    assert_eq!(status, 200);
+    api.create_qr(
+        json!({"qrType": "WEB", "displayId": "same", "qrRedirectUrl": "https://one.example/"}),
+    );
+    api.create_qr(
+        json!({"qrType": "COUPON_CODE", "displayId": "deal", "settings": {"code": "SAVE10"}}),
+    );
+
+    assert_eq!(
+        location(&answered(&edge, "qr.acme.test", "same", 302)),
+        "https://one.example/"
+    );
+    assert_eq!(
+        on_host(&edge, "localhost", "same").status(),
+        404,
+        "only on its domain"
+    );
+    let page = answered(&edge, "qr.acme.test", "deal", 200).text().unwrap();
+    assert!(
+        page.contains("SAVE10") && page.contains("#abcdef"),
+        "{page}"
+    );
+    assert_eq!(
+        location(&answered(&edge, "qr.acme.test", "typo", 302)),
+        "https://acme.example/missing"
+    );
+
+    // A new colour: the edge renders the page again from the change stream.
+    let (status, _) = api.call(Method::PUT, &team, Some(json!({"primaryColor": "#123456"})));
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !on_host(&edge, "qr.acme.test", "deal")
+        .text()
+        .unwrap()
+        .contains("#123456")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page takes the new colour"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+
+    // The orphan scan went through Kafka and the aggregator into the team's orphan counts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, body) = api.call(Method::GET, "/api/analytics-api/orphans", None);
+        if body["data"]["totalScans"].as_u64() >= Some(1) {
+            assert_eq!(body["data"]["events"][0]["displayId"], "typo", "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "orphan counted: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

@@ -200,7 +200,11 @@ fn create_scan_and_count_a_code() {
         .unwrap()
         .iter()
         .filter(|e| e["head"] == false);
-    assert_eq!(scans.count(), 5, "the five scans (and the HEAD probe, flagged)");
+    assert_eq!(
+        scans.count(),
+        5,
+        "the five scans (and the HEAD probe, flagged)"
+    );
     let (_, empty) = server.call(
         Method::POST,
         "/api/analytics-api/bulk",
