@@ -259,13 +259,20 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             metrics::gauge!("qredge_spool_bytes").set(spooled.size_bytes() as f64)
         }));
         let limits = Arc::new(ScanLimits::default());
-        if let Some(reader) = backends.analytics_reader() {
-            servers.push(tokio::spawn(Arc::clone(&limits).refresh(
-                reader,
+        let limits_task = match backends.analytics_reader() {
+            Some(reader) => {
+                tokio::spawn(Arc::clone(&limits).refresh(reader, Arc::clone(&table), stop.clone()))
+            }
+            // An edge on its own reads the other edges' scans from the Redis rollups, connecting
+            // in the background (it may have started while Redis was away).
+            None => tokio::spawn(Arc::clone(&limits).refresh_from_redis(
+                config.redis.clone(),
+                config.aggregator.retention_days,
                 Arc::clone(&table),
                 stop.clone(),
-            )));
-        }
+            )),
+        };
+        servers.push(limits_task);
         let worker = Worker {
             receiver,
             spool,

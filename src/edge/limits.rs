@@ -11,8 +11,10 @@ use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
 use super::RouteTable;
-use crate::aggregate::AnalyticsReader;
+use crate::aggregate::{AnalyticsReader, RedisAnalytics};
+use crate::backoff::Backoff;
 use crate::clock::now_ms;
+use crate::config::RedisConfig;
 
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
@@ -40,6 +42,31 @@ impl ScanLimits {
     /// One more scan of a limited code answered here.
     pub fn count(&self, qr_id: &Arc<str>) {
         self.counts.entry(Arc::clone(qr_id)).or_default().local += 1;
+    }
+
+    /// Connects to the Redis rollups (retrying while Redis is away), then refreshes from them.
+    pub async fn refresh_from_redis(
+        self: Arc<Self>,
+        redis: RedisConfig,
+        retention_days: u32,
+        table: Arc<ArcSwap<RouteTable>>,
+        stop: CancellationToken,
+    ) {
+        if redis.url.is_empty() {
+            return;
+        }
+        let mut retry = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
+        let analytics = loop {
+            match RedisAnalytics::connect(&redis.url, &redis.key_prefix, retention_days).await {
+                Ok(analytics) => break analytics,
+                Err(e) => tracing::debug!(error = %e, "scan limits: Redis is still unreachable"),
+            }
+            if !retry.wait(&stop).await {
+                return;
+            }
+        };
+        self.refresh(AnalyticsReader::Redis(analytics), table, stop)
+            .await
     }
 
     /// Re-reads the totals of the table's limited codes every second until `stop`.
