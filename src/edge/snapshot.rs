@@ -179,6 +179,34 @@ mod tests {
     }
 
     #[test]
+    fn custom_domains_and_their_codes_survive_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let mut on_domain = Qr::web("qr_d", "team_1", "menu", "https://d.example/");
+        on_domain.domain = Some("qr.acme.test".into());
+        let team: Team = serde_json::from_value(serde_json::json!({
+            "id": "team_1", "orgId": "org_1", "name": "t", "defaultDomain": "qr.acme.test",
+            "domains": ["qr.acme.test"], "domainSettings": {"qr.acme.test": {}},
+            "createdAt": 0, "createdBy": "m", "updatedAt": 0, "updatedBy": "m"
+        }))
+        .unwrap();
+        let table = RouteTable::from_qrs([on_domain]).with_domains(DomainTable::new(vec![(
+            "qr.acme.test".into(),
+            team.clone(),
+        )]));
+        save(&path, &table, "5-0").unwrap();
+
+        let (loaded, _) = load(&path).unwrap();
+        assert!(loaded.lookup("qr.acme.test/menu").is_some());
+        assert!(
+            loaded.lookup("menu").is_none(),
+            "not on the platform's domain"
+        );
+        let domain = loaded.domains().get("qr.acme.test").unwrap();
+        assert_eq!(&*domain.team_id, team.id.as_str());
+    }
+
+    #[test]
     fn a_truncated_snapshot_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
