@@ -82,6 +82,7 @@ fn benches(c: &mut Criterion) {
         metrics: Default::default(),
         visitors: qredge::edge::visitor::VisitorLookups::new(None),
         limits: Default::default(),
+        password_attempts: Default::default(),
     };
     let peer: SocketAddr = "203.0.113.7:50000".parse().unwrap();
     let requests: Vec<Request<()>> = keys

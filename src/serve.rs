@@ -290,6 +290,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             metrics: Default::default(),
             visitors: VisitorLookups::new(geoip),
             limits,
+            password_attempts: Default::default(),
         });
         servers.push(tokio::spawn(server::serve(
             listener,

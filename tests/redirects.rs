@@ -209,6 +209,14 @@ fn a_password_code_asks_first_and_counts_only_unlocked_scans() {
     assert_eq!(right.status(), 302);
     assert_eq!(location(&right), "https://inside.example/");
 
+    // Guessing is slowed down: a few attempts per client and code, then 429.
+    let statuses: Vec<u16> = (0..12).map(|_| post("guess").status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        12 - 8,
+        "{statuses:?}"
+    );
+
     let huge = server
         .client
         .post(format!("{}/secret", server.edge))

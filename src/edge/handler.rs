@@ -16,6 +16,7 @@ use super::domains::Domain;
 use super::limits::ScanLimits;
 use super::metrics::EdgeMetrics;
 use super::pages::{self, Page};
+use super::password_attempts::{self, PasswordAttempts};
 use super::request_target::{normalised_host, RequestTarget, KEY_CAPACITY};
 use super::route::{Answer, Route};
 use super::visitor::{Visitor, VisitorLookups};
@@ -48,6 +49,7 @@ pub struct EdgeState {
     pub metrics: EdgeMetrics,
     pub visitors: VisitorLookups,
     pub limits: Arc<ScanLimits>,
+    pub password_attempts: PasswordAttempts,
 }
 
 pub async fn handle(
@@ -90,13 +92,27 @@ async fn unlock(
     let mut key = [0u8; KEY_CAPACITY];
     let host = normalised_host(target.host);
     let domain = table.domains().get(&host);
-    let hash = target
+    let route = target
         .route_key(domain.map(|d| &*d.name), &mut key)
-        .and_then(|key| table.lookup(key))
-        .and_then(|route| route.extras.as_ref()?.password_hash.clone());
-    let Some(hash) = hash else {
+        .and_then(|key| table.lookup(key));
+    let Some((qr_id, hash)) = route.and_then(|route| {
+        let hash = route.extras.as_ref()?.password_hash.clone()?;
+        Some((Arc::clone(&route.qr_id), hash))
+    }) else {
         return method_not_allowed();
     };
+    let client = state.client_ip.resolve(peer.ip(), request.headers());
+    if !state.password_attempts.allow(client, &qr_id) {
+        let mut response = plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many password attempts; try again in a few minutes\n",
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(password_attempts::WINDOW.as_secs()),
+        );
+        return response;
+    }
     let given = url::form_urlencoded::parse(&body)
         .find(|(name, _)| name == "password")
         .map(|(_, value)| value.into_owned())

@@ -7,6 +7,7 @@ pub mod handler;
 pub mod limits;
 pub mod metrics;
 pub mod pages;
+pub mod password_attempts;
 pub mod request_target;
 pub mod route;
 pub mod route_table;
