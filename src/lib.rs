@@ -32,6 +32,7 @@ pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod edge;
+pub mod file_watch;
 pub mod hosted;
 pub mod ids;
 pub mod import;

@@ -4,7 +4,6 @@
 //! `edge.tls.reload_interval_ms`, where a pair that does not load keeps the version in use.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,34 +18,10 @@ use tokio_util::sync::CancellationToken;
 use super::resolver::{Names, SniResolver};
 use super::TlsError;
 use crate::config::TlsConfig;
+use crate::file_watch::{self, FileStamp, Reload};
 
 /// What handshakes choose from: SNI name → certificate chain and signing key.
 pub type CertificateMap = Names<Arc<CertifiedKey>>;
-
-/// Which version of a file its metadata describes (as the GeoIP reloader reads it): a rename
-/// brings another inode, a rewrite in place moves the change time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    device: u64,
-    inode: u64,
-    size: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
-}
-
-impl FileStamp {
-    /// Follows symlinks, as reading the file does (Kubernetes mounts secrets as symlinks).
-    fn read(path: &Path) -> Option<Self> {
-        let m = std::fs::metadata(path).ok()?;
-        Some(Self {
-            device: m.dev(),
-            inode: m.ino(),
-            size: m.size(),
-            modified: (m.mtime(), m.mtime_nsec()),
-            changed: (m.ctime(), m.ctime_nsec()),
-        })
-    }
-}
 
 /// The versions of a pair's `.crt` and `.key` (None: missing or unreadable).
 type PairStamp = (Option<FileStamp>, Option<FileStamp>);
@@ -186,25 +161,8 @@ impl Certificates {
     }
 
     /// Checks the directory every `every` until `stop`.
-    pub async fn run(mut self, every: Duration, stop: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            self = match tokio::task::spawn_blocking(move || {
-                self.check();
-                self
-            })
-            .await
-            {
-                Ok(certificates) => certificates,
-                Err(e) => {
-                    tracing::error!(error = %e, "the TLS certificate reloader failed; certificates are no longer reloaded");
-                    return;
-                }
-            };
-        }
+    pub async fn run(self, every: Duration, stop: CancellationToken) {
+        file_watch::run_every(self, every, "TLS certificate", stop).await
     }
 
     /// Reads and checks one pair.
@@ -265,7 +223,7 @@ fn scan(dir: &Path) -> std::io::Result<BTreeMap<String, PairStamp>> {
         if name.is_empty() || entry.path().is_dir() {
             continue;
         }
-        let stamp = FileStamp::read(&entry.path());
+        let stamp = FileStamp::read(&entry.path()).ok();
         let pair = pairs.entry(name.to_owned()).or_default();
         if is_cert {
             pair.0 = stamp;
@@ -324,4 +282,10 @@ fn load_pair(
         key: Arc::new(key),
         names,
     })
+}
+
+impl Reload for Certificates {
+    fn check(&mut self) {
+        Certificates::check(self)
+    }
 }

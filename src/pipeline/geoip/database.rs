@@ -8,9 +8,8 @@
 //! version (a reflink on filesystems that have them) and its size on disk while mapped; the
 //! pages stay in the page cache, not on the heap.
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::net::IpAddr;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,34 +19,7 @@ use maxminddb::{MaxMindDbError, Mmap, Reader};
 
 use super::record::Record;
 use super::{GeoIpError, Location};
-
-/// Which version of a file its metadata describes. A rename brings another inode; a rewrite in
-/// place moves the change time (also when the modification time is set back, as `cp -p` does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct FileStamp {
-    device: u64,
-    inode: u64,
-    size: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
-}
-
-impl FileStamp {
-    pub(super) fn of(metadata: &Metadata) -> Self {
-        Self {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-            size: metadata.size(),
-            modified: (metadata.mtime(), metadata.mtime_nsec()),
-            changed: (metadata.ctime(), metadata.ctime_nsec()),
-        }
-    }
-
-    /// The stamp of what `path` names now (following symlinks, as opening it does).
-    pub(super) fn read(path: &Path) -> std::io::Result<Self> {
-        std::fs::metadata(path).map(|m| Self::of(&m))
-    }
-}
+use crate::file_watch::FileStamp;
 
 /// A version of the database, opened and checked.
 pub(super) struct Loaded {

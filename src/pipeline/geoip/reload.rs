@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::database::{FileStamp, Loaded};
+use super::database::Loaded;
 use super::GeoIp;
+use crate::file_watch::{self, FileStamp, Reload};
 
 pub struct Reloader {
     geoip: GeoIp,
@@ -69,24 +70,13 @@ impl Reloader {
     }
 
     /// Checks the files every `every` until `stop`.
-    pub async fn run(mut self, every: Duration, stop: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            self = match tokio::task::spawn_blocking(move || {
-                self.check();
-                self
-            })
-            .await
-            {
-                Ok(reloader) => reloader,
-                Err(e) => {
-                    tracing::error!(error = %e, "the GeoIP reloader failed; databases are no longer reloaded");
-                    return;
-                }
-            };
-        }
+    pub async fn run(self, every: Duration, stop: CancellationToken) {
+        file_watch::run_every(self, every, "GeoIP", stop).await
+    }
+}
+
+impl Reload for Reloader {
+    fn check(&mut self) {
+        Reloader::check(self)
     }
 }
