@@ -245,16 +245,18 @@ pub async fn update_domains(
         name
     };
     let mut team = caller.team;
-    for removed in team
+    let removed: Vec<&String> = team
         .domain_settings
         .keys()
         .filter(|d| !custom.contains_key(*d))
-    {
-        let live = state
-            .store
-            .team_qrs(&team.id)
-            .await?
-            .into_iter()
+        .collect();
+    let codes = match removed.is_empty() {
+        true => Vec::new(),
+        false => state.store.team_qrs(&team.id).await?,
+    };
+    for removed in removed {
+        let live = codes
+            .iter()
             .filter(|qr| !qr.deleted && qr.domain.as_deref() == Some(removed.as_str()))
             .count();
         if live > 0 {

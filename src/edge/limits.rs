@@ -76,14 +76,20 @@ impl ScanLimits {
         table: Arc<ArcSwap<RouteTable>>,
         stop: CancellationToken,
     ) {
+        // The limited codes, found again only when the table changed (a walk of every route).
+        let mut limited: (u64, Vec<Arc<str>>) = (0, Vec::new());
         loop {
-            let limited: Vec<Arc<str>> = table
-                .load()
-                .routes()
-                .filter(|(_, r)| r.extras.as_ref().is_some_and(|e| e.max_scans.is_some()))
-                .map(|(_, r)| Arc::clone(&r.qr_id))
-                .collect();
-            for qr_id in limited {
+            let current = table.load();
+            if current.generation() != limited.0 {
+                let codes = current
+                    .routes()
+                    .filter(|(_, r)| r.extras.as_ref().is_some_and(|e| e.max_scans.is_some()))
+                    .map(|(_, r)| Arc::clone(&r.qr_id))
+                    .collect();
+                limited = (current.generation(), codes);
+            }
+            drop(current);
+            for qr_id in limited.1.iter().cloned() {
                 match reader.overview(&qr_id, now_ms(), chrono_tz::UTC).await {
                     Ok(overview) => {
                         self.counts.entry(qr_id).or_default().total = overview.total_scans;
