@@ -18,6 +18,11 @@ const QR_STATS: TableDefinition<&str, (u64, u64, i64)> = TableDefinition::new("q
 /// (qrId, UTC day) -> headline scans that day.
 const DAILY: TableDefinition<(&str, i64), u64> = TableDefinition::new("daily");
 
+/// redb's own page cache for the analytics (its default is 1 GiB): enough for the pages the
+/// writes keep touching; the rest come from the OS page cache. Measured with 1M codes under
+/// load: 0.5 GB less resident memory than the default, no loss of throughput.
+const CACHE_BYTES: usize = 64 << 20;
+
 /// Greater than any event id (they are hex), for inclusive range ends.
 const AFTER_ANY_EVENT_ID: &str = "~";
 
@@ -42,7 +47,9 @@ pub struct Analytics {
 impl Analytics {
     pub fn open(dir: &Path) -> Result<Self, AnalyticsError> {
         std::fs::create_dir_all(dir)?;
-        let db = Database::create(dir.join("analytics.redb"))?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(dir.join("analytics.redb"))?;
         let txn = db.begin_write()?;
         txn.open_table(EVENTS)?;
         txn.open_table(QR_STATS)?;

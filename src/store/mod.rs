@@ -39,6 +39,12 @@ const TEAM_QRS: TableDefinition<(&str, &str), ()> = TableDefinition::new("team_q
 /// The embedded store's file in the data directory.
 pub const EMBEDDED_FILE: &str = "store.redb";
 
+/// redb's own page cache for the store (its default is 1 GiB). The store is read whole once, when
+/// the edge builds its table, and then by the API a code at a time: a large cache would only keep
+/// the start-up read in memory next to the route table built from it (the OS page cache keeps
+/// the file's hot pages anyway).
+const STORE_CACHE_BYTES: usize = 64 << 20;
+
 /// How many changes the edge may fall behind before it rebuilds its table from scratch.
 const CHANGE_FEED_CAPACITY: usize = 4096;
 
@@ -62,7 +68,9 @@ impl EmbeddedStore {
     /// Opens (or creates) `DIR/store.redb` ([`EMBEDDED_FILE`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
-        let db = Database::create(dir.join(EMBEDDED_FILE))?;
+        let db = Database::builder()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(dir.join(EMBEDDED_FILE))?;
         let txn = db.begin_write()?;
         for table in [META, ORGS, TEAMS, MEMBERS, CREDENTIALS, QRS] {
             txn.open_table(table)?;
