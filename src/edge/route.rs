@@ -159,3 +159,19 @@ impl Route {
         self.expires_at.is_some_and(|at| now_ms >= at)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_comes_back_whole_from_its_record() {
+        let mut qr = Qr::web("qr_1", "team_1", "a", "https://a.example/");
+        qr.settings.insert("forwardQuery".into(), false.into());
+        let route = Route::for_qr(&qr, None).unwrap();
+        assert!(!route.forward_query);
+        let again = Route::from_record("a", &route.record()).unwrap();
+        assert!(!again.forward_query, "the snapshot keeps forwardQuery");
+        assert_eq!(again.record(), route.record());
+    }
+}

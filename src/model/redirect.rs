@@ -34,7 +34,7 @@ fn is_true(value: &bool) -> bool {
 }
 
 /// The redirect behaviour of one code, as stored in its settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Behaviour {
     /// Evaluated in order; the first that matches decides the target.
@@ -123,6 +123,23 @@ pub fn split_settings(settings: &Map<String, Value>) -> (Map<String, Value>, Map
         .partition(|(k, _)| BEHAVIOUR_KEYS.contains(&k.as_str()))
 }
 
+/// What a code without behaviour keys gets: the same as `Behaviour::read` of empty settings.
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            rules: Vec::new(),
+            ab_split: Vec::new(),
+            redirect_status: None,
+            forward_query: true,
+            expired_url: None,
+            max_scans: None,
+            max_scans_url: None,
+            password: None,
+            password_hash: None,
+        }
+    }
+}
+
 impl Behaviour {
     /// Reads the behaviour keys of `settings` (others are ignored) without validating them.
     pub fn read(settings: &Map<String, Value>) -> Result<Behaviour, String> {
@@ -132,14 +149,7 @@ impl Behaviour {
 
     /// Whether the edge needs anything beyond a plain redirect to the type's target.
     pub fn is_plain(&self) -> bool {
-        *self == Behaviour::default() || *self == Behaviour::plain()
-    }
-
-    fn plain() -> Behaviour {
-        Behaviour {
-            forward_query: true,
-            ..Behaviour::default()
-        }
+        *self == Behaviour::default()
     }
 
     /// Validates and normalises: URLs checked and canonicalised, a given `password` replaced by
@@ -335,6 +345,15 @@ mod tests {
             .validated(Some("x".into()), [0; 16])
             .unwrap();
         assert!(cleared.password_hash.is_none());
+    }
+
+    #[test]
+    fn only_settings_without_behaviour_are_plain() {
+        assert_eq!(Behaviour::read(&Map::new()).unwrap(), Behaviour::default());
+        assert!(Behaviour::default().is_plain());
+        let no_forwarding: Map<String, Value> =
+            serde_json::from_str(r#"{"forwardQuery": false}"#).unwrap();
+        assert!(!Behaviour::read(&no_forwarding).unwrap().is_plain());
     }
 
     #[test]
