@@ -197,7 +197,7 @@ pub async fn update_domains(
     let mut domains = Vec::new();
     let mut custom = BTreeMap::new();
     for text in &input.domains {
-        let is_platform = validate::host_of(&format!("http://{text}/")) == platform;
+        let is_platform = validate::is_platform_host(text.trim(), &platform);
         let name = if is_platform {
             text.trim().to_owned()
         } else {
@@ -231,8 +231,7 @@ pub async fn update_domains(
         }
         *slot = settings;
     }
-    let default_is_platform =
-        validate::host_of(&format!("http://{}/", input.default_domain)) == platform;
+    let default_is_platform = validate::is_platform_host(input.default_domain.trim(), &platform);
     let default_domain = if default_is_platform {
         input.default_domain.trim().to_owned()
     } else {

@@ -92,18 +92,6 @@ pub fn new_qr(
     validated(qr, None, ctx)
 }
 
-/// Whether `domain` (host, maybe with a port) is the platform's own host.
-fn is_platform(domain: &str, platform_host: &str) -> bool {
-    let host = domain.rsplit_once(':').map_or(domain, |(host, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            host
-        } else {
-            domain
-        }
-    });
-    host.eq_ignore_ascii_case(platform_host)
-}
-
 /// An existing code with the fields the request names replaced.
 pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Qr, String> {
     let mut qr = existing.clone();
@@ -178,7 +166,7 @@ fn validated(mut qr: Qr, previous_hash: Option<String>, ctx: &WriteContext) -> R
                 .domains
                 .iter()
                 .any(|d| d.eq_ignore_ascii_case(&validate::domain_of(&url)));
-            if !listed && !is_platform(&host, ctx.platform_host) {
+            if !listed && !validate::is_platform_host(&host, ctx.platform_host) {
                 return Err(format!(
                     "baseUrl domain {host:?} is not configured for this team (domains: {})",
                     team.domains.join(", ")

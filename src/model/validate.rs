@@ -76,6 +76,19 @@ pub fn host_of(base_url: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `domain` (a host, maybe with a port, as teams list domains) is the platform's own
+/// host (see [`host_of`]), whose code space is shared rather than a custom domain's.
+pub fn is_platform_host(domain: &str, platform_host: &str) -> bool {
+    let host = domain.rsplit_once(':').map_or(domain, |(host, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            host
+        } else {
+            domain
+        }
+    });
+    host.eq_ignore_ascii_case(platform_host)
+}
+
 /// The host[:port] of a URL as teams list their domains.
 pub fn domain_of(url: &Url) -> String {
     match url.port() {
