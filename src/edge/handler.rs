@@ -17,7 +17,7 @@ use super::limits::ScanLimits;
 use super::metrics::EdgeMetrics;
 use super::pages::{self, Page};
 use super::password_attempts::{self, PasswordAttempts};
-use super::request_target::{normalised_host, RequestTarget, KEY_CAPACITY};
+use super::request_target::RequestTarget;
 use super::route::{Answer, Route};
 use super::visitor::{Visitor, VisitorLookups};
 use super::RouteTable;
@@ -88,13 +88,7 @@ async fn unlock(
     };
     let request = Request::from_parts(parts, ());
     let table = state.table.load();
-    let target = RequestTarget::of(&request);
-    let mut key = [0u8; KEY_CAPACITY];
-    let host = normalised_host(target.host);
-    let domain = table.domains().get(&host);
-    let route = target
-        .route_key(domain.map(|d| &*d.name), &mut key)
-        .and_then(|key| table.lookup(key));
+    let (_, route) = table.resolve(&RequestTarget::of(&request));
     let Some((qr_id, hash)) = route.and_then(|route| {
         let hash = route.extras.as_ref()?.password_hash.clone()?;
         Some((Arc::clone(&route.qr_id), hash))
@@ -141,18 +135,14 @@ pub fn respond<B>(
         return plain(StatusCode::OK, "ok\n");
     }
     let table = state.table.load();
-    let host = normalised_host(target.host);
-    let domain = table.domains().get(&host).map(Arc::as_ref);
+    let (domain, route) = table.resolve(&target);
+    let domain = domain.map(Arc::as_ref);
     if target.path.is_empty() {
         return match domain.and_then(|d| d.root_url.clone()) {
             Some(url) => redirect(StatusCode::FOUND, url),
             None => not_found(domain),
         };
     }
-    let mut key = [0u8; KEY_CAPACITY];
-    let route = target
-        .route_key(domain.map(|d| &*d.name), &mut key)
-        .and_then(|key| table.lookup(key));
     let Some(route) = route else {
         if let Some(domain) = domain {
             record_orphan(state, peer, request, domain, target.display_id);

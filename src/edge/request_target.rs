@@ -45,28 +45,25 @@ impl<'a> RequestTarget<'a> {
         }
     }
 
-    /// The route key (see `model::route_key`) in `buffer`: the display id alone on the platform's
-    /// domain, `domain/displayId` on a custom one. None when it cannot be a key.
+    /// The route key (see `model::route_key`): the display id itself on the platform's domain,
+    /// `domain/displayId` written into `buffer` on a custom one. None when it cannot be a key.
     pub fn route_key<'b>(
-        &self,
+        &'b self,
         domain: Option<&str>,
         buffer: &'b mut [u8; KEY_CAPACITY],
     ) -> Option<&'b str> {
-        let id = self.display_id.as_bytes();
-        let mut len = 0;
-        if let Some(domain) = domain {
-            let d = domain.as_bytes();
-            if d.len() + 1 + id.len() > KEY_CAPACITY {
-                return None;
-            }
-            buffer[..d.len()].copy_from_slice(d);
-            buffer[d.len()] = b'/';
-            len = d.len() + 1;
-        } else if id.len() > KEY_CAPACITY {
+        let Some(domain) = domain else {
+            return Some(self.display_id);
+        };
+        let (d, id) = (domain.as_bytes(), self.display_id.as_bytes());
+        let len = d.len() + 1 + id.len();
+        if len > KEY_CAPACITY {
             return None;
         }
-        buffer[len..len + id.len()].copy_from_slice(id);
-        std::str::from_utf8(&buffer[..len + id.len()]).ok()
+        buffer[..d.len()].copy_from_slice(d);
+        buffer[d.len()] = b'/';
+        buffer[d.len() + 1..len].copy_from_slice(id);
+        std::str::from_utf8(&buffer[..len]).ok()
     }
 }
 

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use super::domains::DomainTable;
+use super::domains::{Domain, DomainTable};
+use super::request_target::{normalised_host, RequestTarget, KEY_CAPACITY};
 use super::route::Route;
 use crate::model::Qr;
 use crate::store::QrChange;
@@ -107,6 +108,24 @@ impl RouteTable {
             }
         }
         self.base.get(key)
+    }
+
+    /// The custom domain a request's host is (None: the platform's own), and the route its
+    /// path names in that domain's code space. No allocation: the key is built on the stack.
+    #[inline]
+    pub fn resolve(&self, target: &RequestTarget) -> (Option<&Arc<Domain>>, Option<&Route>) {
+        let host = normalised_host(target.host);
+        let domain = self.domains.get(&host);
+        let route = match domain {
+            None => self.lookup(target.display_id),
+            Some(domain) => {
+                let mut buffer = [0u8; KEY_CAPACITY];
+                target
+                    .route_key(Some(&domain.name), &mut buffer)
+                    .and_then(|key| self.lookup(key))
+            }
+        };
+        (domain, route)
     }
 
     /// Live routes in the table.
