@@ -4,7 +4,7 @@
 # WHAT IT MEASURES
 #   Redirect throughput and latency of one server core. The server under test (nginx, then qredge)
 #   is pinned to CPU $SERVER_CPU (default 0: for qredge that is the whole process, i.e. the edge,
-#   the scan pipeline, the aggregator and redb's commits); wrk is pinned to CPU $CLIENT_CPU
+#   the scan pipeline, the aggregator and its event log); wrk is pinned to CPU $CLIENT_CPU
 #   (default 1). Every server holds the same $CODES codes (c000001 -> https://example.com/c000001,
 #   ...), and wrk asks for the same pre-built list of random codes, with the same settings
 #   (-t$THREADS -c$CONNECTIONS -d$DURATION, a browser User-Agent, keep-alive), after a discarded
@@ -48,6 +48,8 @@
 #   Environment knobs (defaults): CODES=10000 DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=1
 #   PATHS=10000 (distinct request strings wrk cycles through) HOT_REQUESTS=5000 SERVER_CPU=0
 #   CLIENT_CPU=1 LOADER=api (how codes get into qredge: api | import) CREATE_WORKERS=16
+#   GEOIP=1 (qredge locates every scan in GeoLite2-City, each request coming from a random public
+#   address through a trusted X-Forwarded-For; 0: no GeoIP database)
 #   FULL_COUNT=1 (sum totalScans over every code after the run) KEEP_WORKDIR=0 SKIP_BUILD=0
 #   QUIET_WAIT=600 QUIET_MAX=10 SETTLE_TIMEOUT=120 READY_TIMEOUT=120 CREATE_TIMEOUT=3600.
 #   Needs root (or sudo) only if wrk/nginx/curl are missing. Everything listens on
@@ -70,13 +72,14 @@ FULL_COUNT=${FULL_COUNT:-1}
 KEEP_WORKDIR=${KEEP_WORKDIR:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 EDGE_RUN=${EDGE_RUN:-1}
+GEOIP=${GEOIP:-1}
 READY_TIMEOUT=${READY_TIMEOUT:-120}    # seconds for a server to come up
 SETTLE_TIMEOUT=${SETTLE_TIMEOUT:-120}  # seconds for qredge's analytics to catch up
 CREATE_TIMEOUT=${CREATE_TIMEOUT:-3600} # seconds for populating qredge
 USER_AGENT=${USER_AGENT:-"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-QREDGE=$REPO/target/release/qredge
+QREDGE=${QREDGE:-$REPO/target/release/qredge}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -165,6 +168,38 @@ install_tools() {
     [[ $SERVER_CPU != "$CLIENT_CPU" ]] || log "WARNING: server and wrk share CPU $SERVER_CPU"
 }
 
+# GeoIP: the target is an edge enriching every scan, so qredge gets a real City database (the
+# 2018 GeoLite2-City.mmdb that PyPI's maxminddb-geolite2 carries, fetched once into a cache; not
+# for committing) and each request a public client address through a trusted X-Forwarded-For.
+fetch_geoip() {
+    GEOIP_DB=""
+    [[ $GEOIP == 1 ]] || { log "GEOIP=0: scans are not located"; return; }
+    local cache=${XDG_CACHE_HOME:-$HOME/.cache}/qredge-loadtest
+    GEOIP_DB=$cache/GeoLite2-City.mmdb
+    [[ -s $GEOIP_DB ]] && return
+    log "fetching GeoLite2-City.mmdb (PyPI maxminddb-geolite2) into $cache"
+    mkdir -p "$cache"
+    python3 -m pip download --quiet --no-deps maxminddb-geolite2 -d "$cache/pypi" >&2 ||
+        die "cannot download maxminddb-geolite2 from PyPI (GEOIP=0 measures without GeoIP)"
+    python3 - "$cache/pypi" "$GEOIP_DB" <<'PY' || die "no GeoLite2-City.mmdb in maxminddb-geolite2"
+import glob, shutil, sys, tarfile, zipfile
+src, dest = sys.argv[1], sys.argv[2]
+for archive in glob.glob(src + "/maxminddb*geolite2*"):
+    if archive.endswith(".whl"):
+        z = zipfile.ZipFile(archive)
+        name = next(n for n in z.namelist() if n.endswith("GeoLite2-City.mmdb"))
+        with z.open(name) as f, open(dest, "wb") as out:
+            shutil.copyfileobj(f, out)
+    else:
+        t = tarfile.open(archive)
+        member = next(m for m in t.getmembers() if m.name.endswith("GeoLite2-City.mmdb"))
+        with t.extractfile(member) as f, open(dest, "wb") as out:
+            shutil.copyfileobj(f, out)
+    sys.exit(0)
+sys.exit(1)
+PY
+}
+
 # ---------------------------------------------------------------------------------------------
 # 2. Build
 # ---------------------------------------------------------------------------------------------
@@ -233,12 +268,22 @@ def gen(n, out):
             d = "c%0*d" % (width, i)
             f.write("%s\thttps://example.com/%s\n" % (d, d))
 
+def public_ipv4(rng):
+    # A random address outside the private, loopback, link-local and multicast blocks: what a
+    # phone's scan comes from, so that GeoIP does a real lookup (some find a city, some do not).
+    while True:
+        a, b = rng.randint(1, 223), rng.randint(0, 255)
+        if a in (10, 127) or (a == 172 and 16 <= b < 32) or (a == 192 and b == 168) or (a == 169 and b == 254):
+            continue
+        return "%d.%d.%d.%d" % (a, b, rng.randint(0, 255), rng.randint(1, 254))
+
 def paths(tsv, count, out, seed=42):
+    # One request per line: the path, and the client address a trusted proxy reports for it.
     ids = [line.split("\t", 1)[0] for line in open(tsv)]
     rng = random.Random(seed)
     with open(out, "w") as f:
         for _ in range(count):
-            f.write("/%s\n" % rng.choice(ids))
+            f.write("/%s\t%s\n" % (rng.choice(ids), public_ipv4(rng)))
 
 def create(api_url, bootstrap, tsv, workers, out_ids):
     api = Api(api_url, bootstrap)
@@ -381,9 +426,12 @@ end
 local reqs, n, i = {}, 0, 0
 function init(args)
    wrk.headers["User-Agent"] = args[2]
-   for path in io.lines(args[1]) do
+   for line in io.lines(args[1]) do
+      local path, client = line:match("^([^\t]+)\t?(.*)$")
+      local headers = { ["User-Agent"] = args[2] }
+      if client ~= "" then headers["X-Forwarded-For"] = client end
       n = n + 1
-      reqs[n] = wrk.format("GET", path)
+      reqs[n] = wrk.format("GET", path, headers)
    end
    assert(n > 0, "empty path list")
    i = ((tid or 0) * 7919) % n   -- threads start at different places in the list
@@ -618,8 +666,9 @@ start_qredge() { # tag [ports]: starts `qredge serve` on $WORK/data pinned to SE
     [[ -n $ports ]] || ports=$(python3 "$WORK/helper.py" freeports 2)
     edge=${ports% *}
     api=${ports#* }
+    printf '[edge]\ntrusted_proxies = ["127.0.0.1/32"]\n' >"$WORK/qredge.toml"
     QREDGE_DATA_DIR=$WORK/data QREDGE_EDGE_LISTEN=127.0.0.1:$edge QREDGE_API_LISTEN=127.0.0.1:$api \
-        taskset -c "$SERVER_CPU" "$QREDGE" serve >"$WORK/qredge-$tag.stdout" 2>"$WORK/qredge-$tag.stderr" &
+        env ${GEOIP_DB:+QREDGE_GEOIP_DB="$GEOIP_DB"} taskset -c "$SERVER_CPU" "$QREDGE" serve --config "$WORK/qredge.toml" >"$WORK/qredge-$tag.stdout" 2>"$WORK/qredge-$tag.stderr" &
     QPID=$!
     PIDS+=("$QPID")
     for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
@@ -692,7 +741,7 @@ hostport_of() { local p=${1##*:}; echo "${p%/}"; }
 fresh_qredge() {
     log "restarting qredge on empty analytics before measuring again"
     stop_qredge
-    rm -rf "$WORK/data/analytics.redb" "$WORK/data/spool"
+    rm -rf "$WORK/data/events" "$WORK/data/analytics.checkpoint" "$WORK/data/spool"
     QATTEMPT=$((QATTEMPT + 1))
     local ports
     ports="$(hostport_of "$EDGE_URL") $(hostport_of "$API_URL")"
@@ -753,7 +802,7 @@ run_qredge() {
         measure qredge-healthz "$EDGE_URL" "$WORK/healthz-paths.txt"
     fi
     SPOOL_FILES=$(find "$WORK/data/spool" -type f 2>/dev/null | wc -l)
-    ANALYTICS_SIZE=$(du -h "$WORK/data/analytics.redb" | cut -f1)
+    ANALYTICS_SIZE=$(du -ch "$WORK/data/events" "$WORK/data/analytics.checkpoint" 2>/dev/null | tail -n 1 | cut -f1)
     stop_qredge
     QREDGE_LOG_PROBLEMS=$(cat "$WORK"/qredge-*.stderr | grep -cE ' (WARN|ERROR) ' || true)
 }
@@ -763,6 +812,7 @@ run_qredge() {
 # ---------------------------------------------------------------------------------------------
 main() {
     install_tools
+    fetch_geoip
     build_qredge
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/qredge-loadtest.XXXXXX")
     log "work dir: $WORK"
@@ -814,7 +864,7 @@ PY
         echo "qredge counted $FULL_X of $FULL_Y requests wrk completed (warm-up + run; up to $slack more may have been in flight)," \
             "bot scans $FULL_BOTS $( ((FULL_X >= FULL_Y && FULL_X <= FULL_Y + slack)) && echo OK || echo MISMATCH)"
         echo "qredge analytics: caught up ${FULL_WAIT}s after the load stopped; $SPOOLED_RUN scans had overflowed" \
-            "the in-memory queue into the disk spool; analytics.redb now $ANALYTICS_SIZE"
+            "the in-memory queue into the disk spool; event log + checkpoint now $ANALYTICS_SIZE"
     fi
     echo "qredge counted $HOT_X of $HOT_Y on /hot (exact test: $HOT_REQUESTS GETs sent in ${HOT_TOOK}s, statuses $HOT_STATUSES)," \
         "settled after ${HOT_WAIT}s $( ((HOT_X == HOT_Y && HOT_Y == HOT_REQUESTS)) && echo OK || echo MISMATCH)"

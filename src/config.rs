@@ -223,6 +223,9 @@ pub struct PipelineConfig {
     pub queue_capacity: usize,
     /// Most scans written to the analytics store in one transaction.
     pub batch_size: usize,
+    /// How long a batch that is not full waits for more scans: fewer, larger writes (one fsync
+    /// or one Kafka send each), for analytics that see a scan this much later. 0: no wait.
+    pub batch_wait_ms: u64,
 }
 
 impl Default for Config {
@@ -271,6 +274,7 @@ impl Default for PipelineConfig {
         Self {
             queue_capacity: 65_536,
             batch_size: 2_048,
+            batch_wait_ms: 10,
         }
     }
 }

@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 use qredge::config::Config;
 use qredge::serve::Roles;
 
+/// See Cargo.toml: the allocator of every role.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "qredge",

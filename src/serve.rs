@@ -279,6 +279,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             enricher: Arc::new(Enricher::new(geoip.clone())),
             delivery,
             batch_size: config.pipeline.batch_size.max(1),
+            batch_wait: std::time::Duration::from_millis(config.pipeline.batch_wait_ms),
         };
         pipeline = Some(tokio::spawn(worker.run(pipeline_stop.clone())));
         let state = Arc::new(EdgeState {
@@ -410,6 +411,13 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     pipeline_stop.cancel();
     if let Some(pipeline) = pipeline {
         let _ = pipeline.await;
+    }
+    if let Some(analytics) = backends.local_analytics {
+        // The next start then replays none of the event log.
+        let saved = tokio::task::spawn_blocking(move || analytics.checkpoint()).await;
+        if let Ok(Err(e)) = saved {
+            tracing::warn!(error = %e, "cannot write the analytics checkpoint");
+        }
     }
     tracing::info!("stopped");
     Ok(())

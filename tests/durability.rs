@@ -53,6 +53,47 @@ fn codes_counts_and_events_survive_a_restart() {
 }
 
 #[test]
+fn after_a_kill_the_counts_are_rebuilt_from_the_event_log_and_a_damaged_checkpoint_is_ignored() {
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    let qr = server.create_qr(
+        json!({"qrType": "WEB", "displayId": "logged", "qrRedirectUrl": "https://example.com/l"}),
+    );
+    let id = qr["id"].as_str().unwrap().to_owned();
+    server.edge_within_a_second("logged", |r| r.status() == 302);
+    for _ in 0..5 {
+        assert_eq!(server.scan("logged", IPHONE_SAFARI).status(), 302);
+    }
+    // Counted means stored: a kill now loses none of them, though no checkpoint is written.
+    assert_eq!(server.wait_for_total(&id, 5)["totalScans"], 5);
+    server.kill9();
+
+    let server = Server::start(&data);
+    assert_eq!(
+        server.overview(&id)["totalScans"],
+        5,
+        "rebuilt from the log"
+    );
+    assert_eq!(server.scan("logged", IPHONE_SAFARI).status(), 302);
+    assert_eq!(server.wait_for_total(&id, 6)["totalScans"], 6);
+    assert_eq!(server.stop().code(), Some(0));
+
+    // A clean stop leaves a checkpoint; damaged, it is ignored and the log read again.
+    let checkpoint = data.join("analytics.checkpoint");
+    let mut bytes = std::fs::read(&checkpoint).expect("a checkpoint after a clean stop");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&checkpoint, bytes).unwrap();
+    let server = Server::start(&data);
+    assert_eq!(server.overview(&id)["totalScans"], 6);
+    assert!(
+        server.log().contains("checkpoint is unusable"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
 fn a_full_queue_spills_to_the_spool_and_every_scan_is_counted() {
     let (_tmp, data) = support::data_dir();
     // A queue of one scan: nearly every scan of a burst goes through the disk spool.

@@ -1,30 +1,33 @@
-//! The embedded aggregator's storage: `DATA_DIR/analytics.redb`.
+//! The embedded aggregator's storage, in `DATA_DIR`: every event appended to a log
+//! (`events/`), the counts and a per-code index of the events kept in memory and checkpointed
+//! (`analytics.checkpoint`), so that opening replays only the log written since.
 //!
-//! A batch is one write transaction: events are inserted under (qrId, scanTime, eventId) — an
-//! event already there is a replay and is not counted again — and the counts move with them.
+//! A batch is one append and one fsync; an event whose id is already stored is a replay and is
+//! neither stored nor counted again.
 
-use std::path::Path;
+mod checkpoint;
+mod code_stats;
+mod event_log;
+mod seen_events;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
 
-use super::rollup::{increments, Overview};
+use self::code_stats::CodeStats;
+use self::event_log::{EventLog, LogReader, Position};
+use self::seen_events::SeenEvents;
+use super::rollup::Overview;
 use crate::clock::utc_day;
 use crate::model::ScanEvent;
 
-/// (qrId, scanTime, eventId) -> the event as JSON.
-const EVENTS: TableDefinition<(&str, i64, &str), &[u8]> = TableDefinition::new("events");
-/// qrId -> (headline scans, bot scans, newest scan time).
-const QR_STATS: TableDefinition<&str, (u64, u64, i64)> = TableDefinition::new("qr_stats");
-/// (qrId, UTC day) -> headline scans that day.
-const DAILY: TableDefinition<(&str, i64), u64> = TableDefinition::new("daily");
-
-/// redb's own page cache for the analytics (its default is 1 GiB): enough for the pages the
-/// writes keep touching; the rest come from the OS page cache. Measured with 1M codes under
-/// load: 0.5 GB less resident memory than the default, no loss of throughput.
-const CACHE_BYTES: usize = 64 << 20;
-
-/// Greater than any event id (they are hex), for inclusive range ends.
-const AFTER_ANY_EVENT_ID: &str = "~";
+/// A checkpoint is written once the log has grown by this much since the last one, or by twice
+/// the last checkpoint's size when that is more: opening then replays a bounded tail, and a
+/// checkpoint costs at most about half as much as replaying what it saves.
+const CHECKPOINT_AFTER_BYTES: u64 = 128 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
@@ -40,83 +43,131 @@ pub enum AnalyticsError {
 
 from_redb_errors!(AnalyticsError);
 
+/// What is kept in memory, and checkpointed.
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    /// By rollup id: a code's id, or a team's orphan scans' (`ScanEvent::rollup_id`).
+    codes: HashMap<Box<str>, CodeStats, hashbrown::DefaultHashBuilder>,
+    seen: SeenEvents,
+}
+
+impl State {
+    fn add(&mut self, event: &ScanEvent, at: Position) {
+        self.seen.insert(&event.event_id);
+        let id = event.rollup_id();
+        match self.codes.get_mut(id.as_ref()) {
+            Some(stats) => stats.add(event, at),
+            None => self.codes.entry(id.into()).or_default().add(event, at),
+        }
+    }
+}
+
+struct Writer {
+    log: EventLog,
+    /// Log bytes written since the last checkpoint, and that checkpoint's size.
+    unsaved_bytes: u64,
+    checkpoint_bytes: u64,
+}
+
 pub struct Analytics {
-    db: Database,
+    writer: Mutex<Writer>,
+    state: RwLock<State>,
+    reader: LogReader,
+    checkpoint_path: PathBuf,
 }
 
 impl Analytics {
     pub fn open(dir: &Path) -> Result<Self, AnalyticsError> {
         std::fs::create_dir_all(dir)?;
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(dir.join("analytics.redb"))?;
-        let txn = db.begin_write()?;
-        txn.open_table(EVENTS)?;
-        txn.open_table(QR_STATS)?;
-        txn.open_table(DAILY)?;
-        txn.commit()?;
-        Ok(Self { db })
+        let log = EventLog::open(&dir.join("events"))?;
+        let checkpoint_path = dir.join("analytics.checkpoint");
+        let (covers, mut state) = checkpoint::load::<State>(&checkpoint_path)
+            // A checkpoint past the log's end belongs to another log.
+            .filter(|(covers, _)| *covers <= log.end())
+            .unwrap_or((Position::START, State::default()));
+        let reader = log.reader();
+        let mut replayed = 0u64;
+        reader.replay(covers, |at, record| {
+            let event: ScanEvent = serde_json::from_slice(record).map_err(std::io::Error::other)?;
+            state.add(&event, at);
+            replayed += record.len() as u64;
+            Ok(())
+        })?;
+        let checkpoint_bytes = std::fs::metadata(&checkpoint_path).map_or(0, |m| m.len());
+        let analytics = Self {
+            writer: Mutex::new(Writer {
+                log,
+                unsaved_bytes: replayed,
+                checkpoint_bytes,
+            }),
+            state: RwLock::new(state),
+            reader,
+            checkpoint_path,
+        };
+        analytics.import_redb_file(&dir.join("analytics.redb"))?;
+        Ok(analytics)
     }
 
-    /// Stores and counts a batch atomically. Returns how many events were new.
+    /// Stores and counts a batch. Returns how many events were new.
     pub fn apply(&self, events: &[ScanEvent]) -> Result<usize, AnalyticsError> {
-        let txn = self.db.begin_write()?;
-        let mut new_events = Vec::with_capacity(events.len());
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let new: Vec<&ScanEvent> = {
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            let mut in_batch = HashSet::with_hasher(hashbrown::DefaultHashBuilder::default());
+            events
+                .iter()
+                .filter(|e| !state.seen.contains(&e.event_id) && in_batch.insert(&e.event_id))
+                .collect()
+        };
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let before = writer.log.appended();
+        let positions = writer.log.append(&new, |event, out| {
+            serde_json::to_writer(out, event).map_err(std::io::Error::other)
+        })?;
         {
-            let mut table = txn.open_table(EVENTS)?;
-            for event in events {
-                let rollup_id = event.rollup_id();
-                let key = (rollup_id.as_ref(), event.scan_time, event.event_id.as_str());
-                let json = serde_json::to_vec(event)?;
-                if table.insert(key, json.as_slice())?.is_none() {
-                    new_events.push(event);
-                }
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            for (event, at) in new.iter().zip(positions) {
+                state.add(event, at);
             }
         }
-        {
-            let mut stats = txn.open_table(QR_STATS)?;
-            let mut daily = txn.open_table(DAILY)?;
-            for (qr_id, inc) in increments(new_events.iter().copied()) {
-                let (scans, bots, last) = stats
-                    .get(qr_id.as_str())?
-                    .map(|v| v.value())
-                    .unwrap_or((0, 0, 0));
-                stats.insert(
-                    qr_id.as_str(),
-                    (
-                        scans + inc.scans,
-                        bots + inc.bot_scans,
-                        last.max(inc.last_scan_time),
-                    ),
-                )?;
-                for (day, n) in inc.per_day {
-                    let key = (qr_id.as_str(), day);
-                    let before = daily.get(key)?.map(|v| v.value()).unwrap_or(0);
-                    daily.insert(key, before + n)?;
-                }
+        writer.unsaved_bytes += writer.log.appended() - before;
+        if writer.unsaved_bytes >= CHECKPOINT_AFTER_BYTES.max(2 * writer.checkpoint_bytes) {
+            // The events are stored: a checkpoint that fails now is only retried later.
+            if let Err(e) = self.save_checkpoint(&mut writer) {
+                tracing::warn!(error = %e, "cannot write the analytics checkpoint");
             }
         }
-        txn.commit()?;
-        Ok(new_events.len())
+        Ok(new.len())
+    }
+
+    /// Writes a checkpoint, so that the next start replays nothing (done when stopping).
+    pub fn checkpoint(&self) -> Result<(), AnalyticsError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if writer.unsaved_bytes > 0 {
+            self.save_checkpoint(&mut writer)?;
+        }
+        Ok(())
+    }
+
+    fn save_checkpoint(&self, writer: &mut Writer) -> Result<(), AnalyticsError> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        checkpoint::save(&self.checkpoint_path, writer.log.end(), &*state)?;
+        writer.unsaved_bytes = 0;
+        writer.checkpoint_bytes = std::fs::metadata(&self.checkpoint_path).map_or(0, |m| m.len());
+        Ok(())
     }
 
     /// Headline counts of a code as of `now_ms` (UTC days).
     pub fn overview(&self, qr_id: &str, now_ms: i64) -> Result<Overview, AnalyticsError> {
-        let txn = self.db.begin_read()?;
-        let stats = txn.open_table(QR_STATS)?;
-        let daily = txn.open_table(DAILY)?;
-        let today = utc_day(now_ms);
-        let day_count = |day: i64| -> Result<u64, AnalyticsError> {
-            Ok(daily.get((qr_id, day))?.map(|v| v.value()).unwrap_or(0))
-        };
-        let (total, bots, last) = stats.get(qr_id)?.map(|v| v.value()).unwrap_or((0, 0, 0));
-        Ok(Overview {
-            total_scans: total,
-            today_scans: day_count(today)?,
-            yesterday_scans: day_count(today - 1)?,
-            bot_scans: bots,
-            last_scan_time: (total + bots > 0).then_some(last),
-            today,
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        Ok(match state.codes.get(qr_id) {
+            Some(stats) => stats.overview(now_ms),
+            None => Overview {
+                today: utc_day(now_ms),
+                ..Overview::default()
+            },
         })
     }
 
@@ -128,21 +179,48 @@ impl Analytics {
         end: i64,
         limit: usize,
     ) -> Result<Vec<ScanEvent>, AnalyticsError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(EVENTS)?;
-        let mut out = Vec::new();
-        if start > end {
-            return Ok(out);
+        let positions = {
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            match state.codes.get(qr_id) {
+                Some(stats) => stats.events_between(start, end, limit),
+                None => return Ok(Vec::new()),
+            }
+        };
+        self.reader
+            .read_at(&positions)?
+            .iter()
+            .map(|record| Ok(serde_json::from_slice(record)?))
+            .collect()
+    }
+
+    /// Takes over the events of the redb file earlier versions kept the analytics in, and
+    /// renames it out of the way.
+    fn import_redb_file(&self, path: &Path) -> Result<(), AnalyticsError> {
+        /// (qrId, scanTime, eventId) -> the event as JSON.
+        const EVENTS: TableDefinition<(&str, i64, &str), &[u8]> = TableDefinition::new("events");
+        if !path.exists() {
+            return Ok(());
         }
-        for entry in table
-            .range((qr_id, start, "")..=(qr_id, end, AFTER_ANY_EVENT_ID))?
-            .rev()
-            .take(limit)
-        {
-            let (_, json) = entry?;
-            out.push(serde_json::from_slice(json.value())?);
+        let db = Database::open(path)?;
+        let txn = db.begin_read()?;
+        let mut imported = 0usize;
+        if let Ok(table) = txn.open_table(EVENTS) {
+            const BATCH: usize = 4096;
+            let mut batch = Vec::with_capacity(BATCH);
+            for entry in table.iter()? {
+                batch.push(serde_json::from_slice::<ScanEvent>(entry?.1.value())?);
+                if batch.len() == BATCH {
+                    imported += self.apply(&std::mem::take(&mut batch))?;
+                }
+            }
+            imported += self.apply(&batch)?;
         }
-        Ok(out)
+        drop(txn);
+        drop(db);
+        self.checkpoint()?;
+        std::fs::rename(path, path.with_extension("redb.imported"))?;
+        tracing::info!(events = imported, file = %path.display(), "analytics of an earlier version imported");
+        Ok(())
     }
 }
 
@@ -227,5 +305,69 @@ mod tests {
         assert_eq!(times, vec![1_003, 1_002, 1_001]);
         assert_eq!(analytics.events("qr_a", 0, i64::MAX, 2).unwrap().len(), 2);
         assert!(analytics.events("qr_a", 5, 1, 10).unwrap().is_empty());
+    }
+
+    fn counts(analytics: &Analytics, qr: &str) -> (u64, u64, usize) {
+        let o = analytics.overview(qr, 1_000).unwrap();
+        let events = analytics.events(qr, 0, i64::MAX, usize::MAX).unwrap();
+        (o.total_scans, o.bot_scans, events.len())
+    }
+
+    #[test]
+    fn counts_events_and_replay_protection_survive_reopening_with_or_without_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let hex = |n: u128| format!("{:032x}", (1u128 << 64) | n);
+        let first: Vec<_> = (0..100)
+            .map(|i| event(&hex(i), "qr_a", 1_000, i % 10 == 0))
+            .collect();
+        let analytics = Analytics::open(dir.path()).unwrap();
+        assert_eq!(analytics.apply(&first).unwrap(), 100);
+        analytics.checkpoint().unwrap();
+        // After the checkpoint: only in the log.
+        let second: Vec<_> = (100..150)
+            .map(|i| event(&hex(i), "qr_a", 1_000, false))
+            .collect();
+        assert_eq!(analytics.apply(&second).unwrap(), 50);
+        drop(analytics);
+
+        let reopened = Analytics::open(dir.path()).unwrap();
+        assert_eq!(counts(&reopened, "qr_a"), (140, 10, 150));
+        assert_eq!(reopened.apply(&first[..5]).unwrap(), 0);
+        assert_eq!(reopened.apply(&second[45..]).unwrap(), 0);
+        drop(reopened);
+
+        std::fs::remove_file(dir.path().join("analytics.checkpoint")).unwrap();
+        let from_log_alone = Analytics::open(dir.path()).unwrap();
+        assert_eq!(counts(&from_log_alone, "qr_a"), (140, 10, 150));
+        assert_eq!(from_log_alone.apply(&first).unwrap(), 0);
+    }
+
+    #[test]
+    fn the_events_of_an_earlier_versions_redb_file_are_taken_over() {
+        const EVENTS: TableDefinition<(&str, i64, &str), &[u8]> = TableDefinition::new("events");
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("analytics.redb");
+        {
+            let db = Database::create(&old).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut table = txn.open_table(EVENTS).unwrap();
+                for (id, bot) in [("e1", false), ("e2", false), ("e3", true)] {
+                    let e = event(id, "qr_a", 1_000, bot);
+                    let json = serde_json::to_vec(&e).unwrap();
+                    table.insert(("qr_a", 1_000, id), json.as_slice()).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+        let analytics = Analytics::open(dir.path()).unwrap();
+        assert_eq!(counts(&analytics, "qr_a"), (2, 1, 3));
+        assert!(!old.exists());
+        drop(analytics);
+        // Taken over once: the renamed file is not read again.
+        assert_eq!(
+            counts(&Analytics::open(dir.path()).unwrap(), "qr_a"),
+            (2, 1, 3)
+        );
     }
 }

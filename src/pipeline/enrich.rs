@@ -64,9 +64,14 @@ impl Enricher {
 }
 
 fn header_text(value: Option<&HeaderValue>) -> String {
-    value
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default()
+    match value {
+        // Nearly every header is visible ASCII: checked faster than decoded as UTF-8.
+        Some(v) => match v.to_str() {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        },
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,152 @@
+//! What the embedded analytics keep in memory per code (or per team's orphan scans): the counts
+//! the overviews read, and where each of its events is in the log, by scan time.
+
+use serde::{Deserialize, Serialize};
+
+use super::event_log::Position;
+use crate::aggregate::rollup::Overview;
+use crate::clock::utc_day;
+use crate::model::ScanEvent;
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct CodeStats {
+    scans: u64,
+    bot_scans: u64,
+    last_scan_time: i64,
+    /// Headline scans of the two newest UTC days that had any, newest first: all that "today"
+    /// and "yesterday" need. An older day only adds to the total.
+    recent_days: [(i64, u64); 2],
+    /// Sorted by scan time (events mostly arrive in that order; a replay is put in its place).
+    events: Vec<(i64, Position)>,
+}
+
+impl CodeStats {
+    /// Counts an event that is new, stored at `at`.
+    pub fn add(&mut self, event: &ScanEvent, at: Position) {
+        let place = self
+            .events
+            .partition_point(|(time, _)| *time <= event.scan_time);
+        self.events.insert(place, (event.scan_time, at));
+        // A HEAD request is kept with the events but counted nowhere (link checkers, and our
+        // own tests' probes), as in the Redis rollups.
+        if event.head {
+            return;
+        }
+        self.last_scan_time = self.last_scan_time.max(event.scan_time);
+        if !event.is_headline() {
+            self.bot_scans += 1;
+            return;
+        }
+        self.scans += 1;
+        let day = utc_day(event.scan_time);
+        let [newest, older] = &mut self.recent_days;
+        if newest.1 == 0 || day == newest.0 {
+            *newest = (day, newest.1 + 1);
+        } else if day > newest.0 {
+            *older = *newest;
+            *newest = (day, 1);
+        } else if older.1 == 0 || day == older.0 {
+            *older = (day, older.1 + 1);
+        } else if day > older.0 {
+            *older = (day, 1);
+        }
+    }
+
+    /// Headline counts as of `now_ms` (UTC days).
+    pub fn overview(&self, now_ms: i64) -> Overview {
+        let today = utc_day(now_ms);
+        let on = |day: i64| {
+            self.recent_days
+                .iter()
+                .filter(|(d, n)| *d == day && *n > 0)
+                .map(|(_, n)| n)
+                .sum()
+        };
+        Overview {
+            total_scans: self.scans,
+            today_scans: on(today),
+            yesterday_scans: on(today - 1),
+            bot_scans: self.bot_scans,
+            last_scan_time: (self.scans + self.bot_scans > 0).then_some(self.last_scan_time),
+            today,
+        }
+    }
+
+    /// Where the events with `start <= scanTime <= end` are, newest first, at most `limit`.
+    pub fn events_between(&self, start: i64, end: i64, limit: usize) -> Vec<Position> {
+        let from = self.events.partition_point(|(time, _)| *time < start);
+        let to = self.events.partition_point(|(time, _)| *time <= end);
+        self.events[from..to.max(from)]
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|(_, at)| *at)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::MS_PER_DAY;
+
+    fn scan(time: i64) -> ScanEvent {
+        ScanEvent {
+            event_id: String::new(),
+            qr_id: "qr".into(),
+            team_id: "t".into(),
+            display_id: "d".into(),
+            scan_time: time,
+            device: String::new(),
+            browser: String::new(),
+            os: String::new(),
+            country: String::new(),
+            city: String::new(),
+            ip_address: String::new(),
+            referrer: String::new(),
+            user_agent: String::new(),
+            bot: false,
+            head: false,
+            orphan: false,
+        }
+    }
+
+    #[test]
+    fn late_scans_of_older_days_count_in_the_total_and_in_their_day_when_it_is_recent() {
+        let mut stats = CodeStats::default();
+        let day = 20_000 * MS_PER_DAY;
+        for time in [
+            day + 5,
+            day - MS_PER_DAY,
+            day + 7,
+            day - 3 * MS_PER_DAY,
+            day - 1,
+        ] {
+            stats.add(&scan(time), Position::START);
+        }
+        let o = stats.overview(day + 100);
+        assert_eq!((o.total_scans, o.today_scans, o.yesterday_scans), (5, 2, 2));
+        assert_eq!(o.last_scan_time, Some(day + 7));
+        // The next day's first scan makes today yesterday.
+        stats.add(&scan(day + MS_PER_DAY), Position::START);
+        let o = stats.overview(day + MS_PER_DAY);
+        assert_eq!((o.total_scans, o.today_scans, o.yesterday_scans), (6, 1, 2));
+    }
+
+    #[test]
+    fn events_are_found_by_scan_time_whatever_order_they_came_in() {
+        let mut stats = CodeStats::default();
+        for (i, time) in [30, 10, 20, 40].into_iter().enumerate() {
+            let at = Position {
+                segment: 1,
+                offset: i as u32,
+            };
+            stats.add(&scan(time), at);
+        }
+        let offsets = |v: Vec<Position>| v.iter().map(|p| p.offset).collect::<Vec<_>>();
+        assert_eq!(offsets(stats.events_between(10, 30, 10)), [0, 2, 1]);
+        assert_eq!(offsets(stats.events_between(0, 100, 2)), [3, 0]);
+        assert!(stats.events_between(31, 39, 10).is_empty());
+        assert!(stats.events_between(50, 0, 10).is_empty());
+    }
+}
