@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use bytestring::ByteString;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -91,7 +92,7 @@ async fn unlock(
     let (_, route) = table.resolve(&RequestTarget::of(&request));
     let Some((qr_id, hash)) = route.and_then(|route| {
         let hash = route.extras.as_ref()?.password_hash.clone()?;
-        Some((Arc::clone(&route.qr_id), hash))
+        Some((Arc::<str>::from(&*route.qr_id), hash))
     }) else {
         return method_not_allowed();
     };
@@ -152,6 +153,7 @@ pub fn respond<B>(
             None => not_found(domain),
         };
     };
+    let route: &Route = &route;
     if let Some(file) = target.file {
         return download(route, file, domain);
     }
@@ -186,9 +188,9 @@ pub fn respond<B>(
     let client = peer.ip();
     state.sink.send(RawScan {
         event_id: state.event_ids.next(),
-        qr_id: Arc::clone(&route.qr_id),
-        team_id: Arc::clone(&route.team_id),
-        display_id: Arc::clone(&route.display_id),
+        qr_id: route.qr_id.clone(),
+        team_id: route.team_id.clone(),
+        display_id: route.display_id.clone(),
         scan_time: now,
         ip: state.client_ip.recorded(client, headers),
         user_agent: headers.get(header::USER_AGENT).cloned(),
@@ -271,9 +273,9 @@ fn record_orphan<B>(
     let headers = request.headers();
     state.sink.send(RawScan {
         event_id: state.event_ids.next(),
-        qr_id: Arc::from(""),
-        team_id: Arc::clone(&domain.team_id),
-        display_id: Arc::from(display_id),
+        qr_id: ByteString::new(),
+        team_id: ByteString::from(&*domain.team_id),
+        display_id: ByteString::from(display_id),
         scan_time: now_ms(),
         ip: state.client_ip.recorded(peer.ip(), headers),
         user_agent: headers.get(header::USER_AGENT).cloned(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use bytestring::ByteString;
 use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
@@ -28,7 +29,7 @@ struct Count {
 
 #[derive(Default)]
 pub struct ScanLimits {
-    counts: DashMap<Arc<str>, Count>,
+    counts: DashMap<ByteString, Count>,
 }
 
 impl ScanLimits {
@@ -40,8 +41,8 @@ impl ScanLimits {
     }
 
     /// One more scan of a limited code answered here.
-    pub fn count(&self, qr_id: &Arc<str>) {
-        self.counts.entry(Arc::clone(qr_id)).or_default().local += 1;
+    pub fn count(&self, qr_id: &ByteString) {
+        self.counts.entry(qr_id.clone()).or_default().local += 1;
     }
 
     /// Connects to the Redis rollups (retrying while Redis is away), then refreshes from them.
@@ -77,14 +78,14 @@ impl ScanLimits {
         stop: CancellationToken,
     ) {
         // The limited codes, found again only when the table changed (a walk of every route).
-        let mut limited: (u64, Vec<Arc<str>>) = (0, Vec::new());
+        let mut limited: (u64, Vec<ByteString>) = (0, Vec::new());
         loop {
             let current = table.load();
             if current.generation() != limited.0 {
                 let codes = current
-                    .routes()
+                    .whole_routes()
                     .filter(|(_, r)| r.extras.as_ref().is_some_and(|e| e.max_scans.is_some()))
-                    .map(|(_, r)| Arc::clone(&r.qr_id))
+                    .map(|(_, r)| r.qr_id.clone())
                     .collect();
                 limited = (current.generation(), codes);
             }

@@ -5,6 +5,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use bytestring::ByteString;
+
 use hyper::header::HeaderValue;
 use hyper::StatusCode;
 use serde_json::{Map, Value};
@@ -45,24 +47,26 @@ pub struct Extras {
 
 /// Every team id the edge has seen, so that all the routes of a team share one allocation of it
 /// (a million codes of one team held a million copies). Teams are few; the set only grows.
-static TEAM_IDS: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
+static TEAM_IDS: LazyLock<Mutex<HashSet<ByteString>>> = LazyLock::new(Default::default);
 
-fn shared_team_id(team_id: &str) -> Arc<str> {
+fn shared_team_id(team_id: &str) -> ByteString {
     let mut ids = TEAM_IDS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(id) = ids.get(team_id) {
-        return Arc::clone(id);
+        return id.clone();
     }
-    let id: Arc<str> = team_id.into();
-    ids.insert(Arc::clone(&id));
+    let id = ByteString::from(team_id);
+    ids.insert(id.clone());
     id
 }
 
 /// What the edge needs to answer one code.
 #[derive(Debug, Clone)]
 pub struct Route {
-    pub qr_id: Arc<str>,
-    pub team_id: Arc<str>,
-    pub display_id: Arc<str>,
+    /// Shared text (a slice of the packed table's buffer, or of their own): a scan takes them
+    /// with a reference count.
+    pub qr_id: ByteString,
+    pub team_id: ByteString,
+    pub display_id: ByteString,
     pub expires_at: Option<i64>,
     pub answer: Answer,
     pub status: StatusCode,

@@ -2,14 +2,17 @@
 //! a custom domain) -> everything a response needs, precomputed when the table is built so that
 //! a request does one hash lookup; and the custom domains.
 //!
-//! Changes land in a small overlay on top of a shared base, so a write costs a copy of the
-//! overlay, not of the whole table; the overlay is folded into a new base once it grows.
+//! The base is packed (see `packed_routes`). Changes land in a small overlay on top of the
+//! shared base, so a write costs a copy of the overlay, not of the whole table; the overlay is
+//! folded into a new base once it grows.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
 
 use super::domains::{Domain, DomainTable};
+use super::packed_routes::{PackedRoutes, PackedRoutesBuilder};
 use super::request_target::{normalised_host, RequestTarget, KEY_CAPACITY};
 use super::route::Route;
 use crate::model::Qr;
@@ -17,8 +20,6 @@ use crate::store::QrChange;
 
 /// Overlay entries beyond which the next change folds the overlay into a new base.
 pub const FOLD_THRESHOLD: usize = 512;
-
-type Routes = HashMap<Box<str>, Route>;
 
 /// One change to the table: the route now at `key`, or None to remove it.
 #[derive(Debug, Clone)]
@@ -55,7 +56,7 @@ impl RouteUpdate {
 
 #[derive(Debug, Default, Clone)]
 pub struct RouteTable {
-    base: Arc<Routes>,
+    base: Arc<PackedRoutes>,
     /// Newer than `base`: Some(route) replaces, None removes.
     overlay: HashMap<Box<str>, Option<Route>>,
     domains: Arc<DomainTable>,
@@ -72,8 +73,16 @@ impl RouteTable {
     }
 
     pub fn from_routes(routes: impl IntoIterator<Item = (Box<str>, Route)>) -> Self {
+        let mut builder = PackedRoutesBuilder::default();
+        for (key, route) in routes {
+            builder.push(&key, route);
+        }
+        Self::from_packed(builder.finish())
+    }
+
+    pub fn from_packed(routes: PackedRoutes) -> Self {
         RouteTable {
-            base: Arc::new(routes.into_iter().collect()),
+            base: Arc::new(routes),
             overlay: HashMap::new(),
             domains: Arc::default(),
             generation: 1,
@@ -100,20 +109,25 @@ impl RouteTable {
         self
     }
 
+    /// The route at `key`: borrowed from the overlay, or made from the packed base (reference
+    /// counts, no allocation).
     #[inline]
-    pub fn lookup(&self, key: &str) -> Option<&Route> {
+    pub fn lookup(&self, key: &str) -> Option<Cow<'_, Route>> {
         if !self.overlay.is_empty() {
             if let Some(entry) = self.overlay.get(key) {
-                return entry.as_ref();
+                return entry.as_ref().map(Cow::Borrowed);
             }
         }
-        self.base.get(key)
+        self.base.get(key).map(Cow::Owned)
     }
 
     /// The custom domain a request's host is (None: the platform's own), and the route its
     /// path names in that domain's code space. No allocation: the key is built on the stack.
     #[inline]
-    pub fn resolve(&self, target: &RequestTarget) -> (Option<&Arc<Domain>>, Option<&Route>) {
+    pub fn resolve(
+        &self,
+        target: &RequestTarget,
+    ) -> (Option<&Arc<Domain>>, Option<Cow<'_, Route>>) {
         let host = normalised_host(target.host);
         let domain = self.domains.get(&host);
         let route = match domain {
@@ -146,17 +160,34 @@ impl RouteTable {
     }
 
     /// Every live route, in no particular order.
-    pub fn routes(&self) -> impl Iterator<Item = (&str, &Route)> {
+    pub fn routes(&self) -> impl Iterator<Item = (&str, Cow<'_, Route>)> {
         let base = self
             .base
             .iter()
+            .filter(|(key, _)| !self.overlay.contains_key(*key))
+            .map(|(key, route)| (key, Cow::Owned(route)));
+        let overlay = self
+            .overlay
+            .iter()
+            .filter_map(|(key, entry)| Some((key.as_ref(), Cow::Borrowed(entry.as_ref()?))));
+        base.chain(overlay)
+    }
+
+    /// The live routes that are more than a plain redirect (rules, limits, pages...): a walk of
+    /// those alone, not of every code.
+    pub fn whole_routes(&self) -> impl Iterator<Item = (&str, &Route)> {
+        let base = self
+            .base
+            .whole_routes()
             .filter(|(key, _)| !self.overlay.contains_key(*key));
         let overlay = self
             .overlay
             .iter()
-            .filter_map(|(key, entry)| Some((key, entry.as_ref()?)));
+            .filter_map(|(key, entry)| Some((key.as_ref(), entry.as_ref()?)))
+            .filter(|(_, route)| {
+                route.extras.is_some() || !matches!(route.answer, super::route::Answer::Redirect(_))
+            });
         base.chain(overlay)
-            .map(|(key, route)| (key.as_ref(), route))
     }
 
     /// Bumped by every change: tells whether a table is newer than another.
@@ -186,14 +217,18 @@ impl RouteTable {
     }
 
     fn fold(&mut self) {
-        let mut base = (*self.base).clone();
-        for (key, entry) in self.overlay.drain() {
-            match entry {
-                Some(route) => base.insert(key, route),
-                None => base.remove(&key),
-            };
+        let mut builder = PackedRoutesBuilder::with_capacity(self.base.len() + self.overlay.len());
+        for (key, route) in self.base.iter() {
+            if !self.overlay.contains_key(key) {
+                builder.push(key, route);
+            }
         }
-        self.base = Arc::new(base);
+        for (key, entry) in self.overlay.drain() {
+            if let Some(route) = entry {
+                builder.push(&key, route);
+            }
+        }
+        self.base = Arc::new(builder.finish());
     }
 }
 
@@ -221,7 +256,7 @@ mod tests {
         assert!(table.lookup("b").is_none());
 
         let next = table.with_updates(change(qr("qr_b", "b", "https://b.example/"), None));
-        assert_eq!(next.lookup("b").unwrap().qr_id.as_ref(), "qr_b");
+        assert_eq!(next.lookup("b").unwrap().qr_id, "qr_b");
         assert!(next.lookup("a").is_some());
         assert!(table.lookup("b").is_none(), "the old table is unchanged");
         assert_eq!(next.len(), 2);
@@ -244,7 +279,7 @@ mod tests {
         );
         assert!(next.lookup("a").is_none());
         assert!(next.lookup("b").is_none());
-        assert_eq!(next.lookup("b2").unwrap().qr_id.as_ref(), "qr_b");
+        assert_eq!(next.lookup("b2").unwrap().qr_id, "qr_b");
         assert_eq!(next.len(), 1);
         let listed: Vec<&str> = next.routes().map(|(id, _)| id).collect();
         assert_eq!(listed, ["b2"]);

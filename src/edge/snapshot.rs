@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use serde::{Deserialize, Serialize};
 
 use super::domains::DomainTable;
+use super::packed_routes::PackedRoutesBuilder;
 use super::{Route, RouteTable};
 use crate::model::{RouteRecord, Team};
 
@@ -73,21 +74,23 @@ pub fn load(path: &Path) -> io::Result<(RouteTable, String)> {
             header.format
         )));
     }
-    let mut routes = Vec::with_capacity(header.routes);
+    let mut routes = PackedRoutesBuilder::with_capacity(header.routes);
+    let mut count = 0;
     for line in lines {
         let (key, record): (String, RouteRecord) = serde_json::from_str(&line?)?;
         if let Some(route) = Route::from_record(&key, &record) {
-            routes.push((key.into_boxed_str(), route));
+            routes.push(&key, route);
+            count += 1;
         }
     }
-    if routes.len() != header.routes {
+    if count != header.routes {
         return Err(invalid(format!(
-            "the route snapshot holds {} routes, its header says {}",
-            routes.len(),
+            "the route snapshot holds {count} routes, its header says {}",
             header.routes
         )));
     }
-    let table = RouteTable::from_routes(routes).with_domains(DomainTable::new(header.domains));
+    let table =
+        RouteTable::from_packed(routes.finish()).with_domains(DomainTable::new(header.domains));
     Ok((table, header.after))
 }
 
@@ -174,8 +177,8 @@ mod tests {
         assert_eq!(loaded.len(), 3);
         let b = loaded.lookup("b").unwrap();
         assert_eq!(b.record().location, "https://b.example/?q=1");
-        assert_eq!(b.qr_id.as_ref(), "qr_b");
-        assert_eq!(loaded.lookup("c").unwrap().team_id.as_ref(), "team_2");
+        assert_eq!(b.qr_id, "qr_b");
+        assert_eq!(loaded.lookup("c").unwrap().team_id, "team_2");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::domains::DomainTable;
+use super::packed_routes::PackedRoutesBuilder;
 use super::route_table::RouteUpdate;
 use super::{Route, RouteTable};
 use crate::store::{EmbeddedStore, QrChange, StoreError};
@@ -47,7 +48,8 @@ impl<'a> Colours<'a> {
 /// async workers).
 pub fn build_table(store: &EmbeddedStore) -> Result<RouteTable, StoreError> {
     let mut colours = Colours::new(store);
-    let mut routes = Vec::new();
+    // Each route is packed as it is read: the table never exists twice in memory.
+    let mut routes = PackedRoutesBuilder::default();
     store.for_each_qr(|qr| {
         let colour = if qr.qr_type.is_redirect() {
             None
@@ -55,11 +57,11 @@ pub fn build_table(store: &EmbeddedStore) -> Result<RouteTable, StoreError> {
             colours.of(&qr.team_id)
         };
         if let Some(route) = Route::for_qr(&qr, colour) {
-            routes.push((qr.route_key().into_boxed_str(), route));
+            routes.push(&qr.route_key(), route);
         }
     })?;
     let domains = DomainTable::new(store.custom_domains()?);
-    Ok(RouteTable::from_routes(routes).with_domains(domains))
+    Ok(RouteTable::from_packed(routes.finish()).with_domains(domains))
 }
 
 /// Builds the first table and returns it with subscriptions taken *before* the build, so no

@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use super::domains::DomainTable;
+use super::packed_routes::PackedRoutesBuilder;
 use super::snapshot::Snapshots;
 use super::{Route, RouteTable, RouteUpdate};
 use crate::backoff::Backoff;
@@ -29,19 +30,21 @@ fn redis_backoff() -> Backoff {
 /// *before* the routes so that no change made during the load is missed.
 pub async fn load_table(store: &RedisStore) -> Result<(RouteTable, String), StoreError> {
     let after = store.last_change_id().await?;
-    let mut routes = Vec::new();
+    // Each route is packed as it is read: the table never exists twice in memory.
+    let mut routes = PackedRoutesBuilder::default();
     store
         .for_each_route(|key, record| {
             if let Some(route) = Route::from_record(&key, &record) {
-                routes.push((key.into_boxed_str(), route));
+                routes.push(&key, route);
             }
         })
         .await?;
     let domains = DomainTable::new(store.custom_domains().await?);
-    let table =
-        tokio::task::spawn_blocking(move || RouteTable::from_routes(routes).with_domains(domains))
-            .await
-            .expect("building a table does not panic");
+    let table = tokio::task::spawn_blocking(move || {
+        RouteTable::from_packed(routes.finish()).with_domains(domains)
+    })
+    .await
+    .expect("building a table does not panic");
     Ok((table, after))
 }
 

@@ -1,8 +1,8 @@
 //! Scans: what the edge hands off (`RawScan`) and the enriched event that is stored and streamed.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
+use bytestring::ByteString;
 use hyper::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 
@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct RawScan {
     pub event_id: u128,
-    pub qr_id: Arc<str>,
-    pub team_id: Arc<str>,
-    pub display_id: Arc<str>,
+    pub qr_id: ByteString,
+    pub team_id: ByteString,
+    pub display_id: ByteString,
     pub scan_time: i64,
     pub ip: IpAddr,
     #[serde(with = "opt_header")]
