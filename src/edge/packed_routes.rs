@@ -233,9 +233,9 @@ impl PackedRoutesBuilder {
         });
     }
 
-    pub fn finish(mut self) -> PackedRoutes {
-        self.text.shrink_to_fit();
-        self.packed.shrink_to_fit();
+    /// Capacity reserved up front and never written costs no resident memory: no shrinking
+    /// (which would copy the buffers).
+    pub fn finish(self) -> PackedRoutes {
         // Only whole `&str`s were appended: the buffer is UTF-8.
         let text = ByteString::try_from(Bytes::from(self.text))
             .expect("the packed text is made of strings");

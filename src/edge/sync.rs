@@ -49,7 +49,7 @@ impl<'a> Colours<'a> {
 pub fn build_table(store: &EmbeddedStore) -> Result<RouteTable, StoreError> {
     let mut colours = Colours::new(store);
     // Each route is packed as it is read: the table never exists twice in memory.
-    let mut routes = PackedRoutesBuilder::default();
+    let mut routes = PackedRoutesBuilder::with_capacity(store.qr_count()? as usize);
     store.for_each_qr(|qr| {
         let colour = if qr.qr_type.is_redirect() {
             None

@@ -1,6 +1,6 @@
 //! QR codes: create, update (including soft delete), read, list.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::{decode, encode, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, TEAM_QRS};
 use crate::model::Qr;
@@ -130,6 +130,12 @@ impl EmbeddedStore {
     }
 
     /// Calls `visit` with every stored code (for building the edge's route table).
+    /// How many codes the store holds, deleted ones included: for sizing a table up front.
+    pub fn qr_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(QRS)?.len()?)
+    }
+
     pub fn for_each_qr(&self, mut visit: impl FnMut(Qr)) -> Result<(), StoreError> {
         let txn = self.db.begin_read()?;
         let qrs = txn.open_table(QRS)?;
