@@ -49,15 +49,13 @@ impl<'a> Colours<'a> {
 pub fn build_table(store: &EmbeddedStore) -> Result<RouteTable, StoreError> {
     let mut colours = Colours::new(store);
     // Each route is packed as it is read: the table never exists twice in memory.
-    let mut routes = PackedRoutesBuilder::with_capacity(store.qr_count()? as usize);
-    store.for_each_qr(|qr| {
-        let colour = if qr.qr_type.is_redirect() {
-            None
-        } else {
-            colours.of(&qr.team_id)
-        };
-        if let Some(route) = Route::for_qr(&qr, colour) {
-            routes.push(&qr.route_key(), route);
+    let mut routes = PackedRoutesBuilder::with_capacity(store.route_count()? as usize);
+    store.for_each_route(|key, mut record| {
+        if !record.qr_type.is_redirect() {
+            record.brand_colour = colours.of(&record.team_id).map(str::to_owned);
+        }
+        if let Some(route) = Route::from_record(key, &record) {
+            routes.push(key, route);
         }
     })?;
     let domains = DomainTable::new(store.custom_domains()?);

@@ -11,12 +11,12 @@ pub mod redis;
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::model::{Qr, Team};
+use crate::model::{Qr, RouteRecord, Team};
 
 pub use bootstrap::{hash_secret, Bootstrap};
 pub use error::StoreError;
@@ -28,6 +28,12 @@ const TEAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("teams");
 const MEMBERS: TableDefinition<&str, &[u8]> = TableDefinition::new("members");
 const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
 const QRS: TableDefinition<&str, &[u8]> = TableDefinition::new("qrs");
+/// Route key -> what the edge needs of a servable code (a `RouteRecord` as JSON, ~80 bytes for a
+/// plain redirect, without the team's colour): written with the code, so that an edge starts by
+/// reading this and not every code's whole record (~640 bytes of JSON each).
+const ROUTES: TableDefinition<&str, &[u8]> = TableDefinition::new("routes");
+/// Set in META once ROUTES holds every code (stores of earlier versions are filled on opening).
+const ROUTES_FILLED: &str = "routes_filled";
 /// Route key (see `model::route_key`) -> qr id. Deleted codes keep theirs: a printed code's URL is
 /// never silently reused.
 const DISPLAY_IDS: TableDefinition<&str, &str> = TableDefinition::new("display_ids");
@@ -72,13 +78,14 @@ impl EmbeddedStore {
             .set_cache_size(STORE_CACHE_BYTES)
             .create(dir.join(EMBEDDED_FILE))?;
         let txn = db.begin_write()?;
-        for table in [META, ORGS, TEAMS, MEMBERS, CREDENTIALS, QRS] {
+        for table in [META, ORGS, TEAMS, MEMBERS, CREDENTIALS, QRS, ROUTES] {
             txn.open_table(table)?;
         }
         txn.open_table(DISPLAY_IDS)?;
         txn.open_table(DOMAINS)?;
         txn.open_table(TEAM_QRS)?;
         txn.commit()?;
+        fill_routes(&db)?;
         let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
         Ok(Self {
             db: Arc::new(db),
@@ -214,6 +221,28 @@ impl Store {
         let (data_dir, domain) = (data_dir.to_owned(), default_domain.to_owned());
         on_backend!(self, store => store.bootstrap_if_empty(&data_dir, &domain))
     }
+}
+
+/// Fills ROUTES from the codes of a store written before it existed (once).
+fn fill_routes(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        if meta.get(ROUTES_FILLED)?.is_some() {
+            return Ok(());
+        }
+        let qrs = txn.open_table(QRS)?;
+        let mut routes = txn.open_table(ROUTES)?;
+        for entry in qrs.iter()? {
+            let qr: Qr = decode(entry?.1.value())?;
+            if let Some(record) = RouteRecord::for_qr(&qr, None) {
+                routes.insert(qr.route_key().as_str(), encode(&record).as_slice())?;
+            }
+        }
+        meta.insert(ROUTES_FILLED, b"1".as_slice())?;
+    }
+    txn.commit()?;
+    Ok(())
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -2,14 +2,15 @@
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use super::{decode, encode, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, TEAM_QRS};
-use crate::model::Qr;
+use super::{decode, encode, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS};
+use crate::model::{Qr, RouteRecord};
 
 /// The tables a new code is written to, open in one write transaction.
 struct NewQrTables<'txn> {
     display_ids: redb::Table<'txn, &'static str, &'static str>,
     qrs: redb::Table<'txn, &'static str, &'static [u8]>,
     team_qrs: redb::Table<'txn, (&'static str, &'static str), ()>,
+    routes: redb::Table<'txn, &'static str, &'static [u8]>,
 }
 
 impl<'txn> NewQrTables<'txn> {
@@ -18,6 +19,7 @@ impl<'txn> NewQrTables<'txn> {
             display_ids: txn.open_table(DISPLAY_IDS)?,
             qrs: txn.open_table(QRS)?,
             team_qrs: txn.open_table(TEAM_QRS)?,
+            routes: txn.open_table(ROUTES)?,
         })
     }
 
@@ -32,6 +34,10 @@ impl<'txn> NewQrTables<'txn> {
         self.qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
         self.team_qrs
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
+        if let Some(record) = RouteRecord::for_qr(qr, None) {
+            self.routes
+                .insert(key.as_str(), encode(&record).as_slice())?;
+        }
         Ok(true)
     }
 }
@@ -89,6 +95,11 @@ impl EmbeddedStore {
                 display_ids.insert(key.as_str(), qr.id.as_str())?;
             }
             qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
+            let mut routes = txn.open_table(ROUTES)?;
+            routes.remove(old_key.as_str())?;
+            if let Some(record) = RouteRecord::for_qr(qr, None) {
+                routes.insert(key.as_str(), encode(&record).as_slice())?;
+            }
             previous_key = old_key;
         }
         txn.commit()?;
@@ -130,10 +141,24 @@ impl EmbeddedStore {
     }
 
     /// Calls `visit` with every stored code (for building the edge's route table).
-    /// How many codes the store holds, deleted ones included: for sizing a table up front.
-    pub fn qr_count(&self) -> Result<u64, StoreError> {
+    /// How many servable codes the store holds: for sizing a table up front.
+    pub fn route_count(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
-        Ok(txn.open_table(QRS)?.len()?)
+        Ok(txn.open_table(ROUTES)?.len()?)
+    }
+
+    /// Every servable code's route key and route record (without its team's colour).
+    pub fn for_each_route(
+        &self,
+        mut visit: impl FnMut(&str, RouteRecord),
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read()?;
+        let routes = txn.open_table(ROUTES)?;
+        for entry in routes.iter()? {
+            let (key, record) = entry?;
+            visit(key.value(), decode(record.value())?);
+        }
+        Ok(())
     }
 
     pub fn for_each_qr(&self, mut visit: impl FnMut(Qr)) -> Result<(), StoreError> {
@@ -150,6 +175,69 @@ impl EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn routes(store: &EmbeddedStore) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        store
+            .for_each_route(|key, record| out.push((key.to_owned(), record.qr_id, record.location)))
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_routes_table_follows_creates_renames_and_deletes_and_is_filled_for_older_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let mut a = Qr::web("qr_a", "team_1", "a", "https://a.example/");
+        store.create_qr(&a).unwrap();
+        store
+            .create_qrs(&[Qr::web("qr_b", "team_1", "b", "https://b.example/")])
+            .unwrap();
+        let route =
+            |key: &str, id: &str, url: &str| (key.to_owned(), id.to_owned(), url.to_owned());
+        assert_eq!(
+            routes(&store),
+            [
+                route("a", "qr_a", "https://a.example/"),
+                route("b", "qr_b", "https://b.example/")
+            ]
+        );
+        a.display_id = "a2".into();
+        a.qr_redirect_url = Some("https://a2.example/".into());
+        store.update_qr(&a).unwrap();
+        a.deleted = true;
+        let mut b = store.qr("qr_b").unwrap().unwrap();
+        b.domain = Some("qr.acme.test".into());
+        store.update_qr(&b).unwrap();
+        assert_eq!(
+            routes(&store),
+            [
+                route("a2", "qr_a", "https://a2.example/"),
+                route("qr.acme.test/b", "qr_b", "https://b.example/")
+            ]
+        );
+        store.update_qr(&a).unwrap();
+        assert_eq!(
+            store.route_count().unwrap(),
+            1,
+            "a deleted code is not served"
+        );
+
+        // A store of a version before the routes table: filled when opened.
+        let txn = store.db.begin_write().unwrap();
+        txn.delete_table(ROUTES).unwrap();
+        txn.open_table(super::super::META)
+            .unwrap()
+            .remove(super::super::ROUTES_FILLED)
+            .unwrap();
+        txn.commit().unwrap();
+        drop(store);
+        let reopened = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(
+            routes(&reopened),
+            [route("qr.acme.test/b", "qr_b", "https://b.example/")]
+        );
+    }
 
     #[test]
     fn a_bulk_create_stores_codes_as_create_qr_does_and_skips_taken_display_ids() {
