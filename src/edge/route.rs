@@ -49,7 +49,7 @@ pub struct Extras {
 /// (a million codes of one team held a million copies). Teams are few; the set only grows.
 static TEAM_IDS: LazyLock<Mutex<HashSet<ByteString>>> = LazyLock::new(Default::default);
 
-fn shared_team_id(team_id: &str) -> ByteString {
+pub fn shared_team_id(team_id: &str) -> ByteString {
     let mut ids = TEAM_IDS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(id) = ids.get(team_id) {
         return id.clone();

@@ -54,8 +54,10 @@ pub fn build_table(store: &EmbeddedStore) -> Result<RouteTable, StoreError> {
         if !record.qr_type.is_redirect() {
             record.brand_colour = colours.of(&record.team_id).map(str::to_owned);
         }
-        if let Some(route) = Route::from_record(key, &record) {
-            routes.push(key, route);
+        if !routes.push_plain_record(key, &record) {
+            if let Some(route) = Route::from_record(key, &record) {
+                routes.push(key, route);
+            }
         }
     })?;
     let domains = DomainTable::new(store.custom_domains()?);
