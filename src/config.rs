@@ -274,7 +274,7 @@ impl Default for PipelineConfig {
         Self {
             queue_capacity: 65_536,
             batch_size: 2_048,
-            batch_wait_ms: 10,
+            batch_wait_ms: 2,
         }
     }
 }

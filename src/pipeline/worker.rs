@@ -79,7 +79,9 @@ impl Worker {
 
     /// Lets a batch that is not full wait `batch_wait` for more scans. Under load that makes one
     /// write (and one hand-over to a blocking thread, which on one core preempts the edge) per
-    /// few hundred scans instead of per few dozen.
+    /// hundred scans or more instead of per few. Not much longer: on one core a request that
+    /// arrives while a batch is being stored waits for it, so a 10 ms wait (~280 scans a batch at
+    /// 28k/s) doubled the edge's p99 (2.6 ms against 1.3 ms at 2 ms), for no more throughput.
     async fn top_up(&mut self, batch: &mut Vec<RawScan>, stop: &CancellationToken) {
         if batch.len() >= self.batch_size || self.batch_wait.is_zero() {
             return;
