@@ -48,6 +48,8 @@
 #   Environment knobs (defaults): CODES=10000 DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=1
 #   PATHS=10000 (distinct request strings wrk cycles through) HOT_REQUESTS=5000 SERVER_CPU=0
 #   CLIENT_CPU=1 LOADER=api (how codes get into qredge: api | import) CREATE_WORKERS=16
+#   HALF_LOAD=1 (then qredge and nginx-log at half qredge's maximum rate with h2load --rps: p50/p99
+#   of a server that is not saturated; 0 skips it)
 #   GEOIP=1 (qredge locates every scan in GeoLite2-City, each request coming from a random public
 #   address through a trusted X-Forwarded-For; 0: no GeoIP database)
 #   FULL_COUNT=1 (sum totalScans over every code after the run) KEEP_WORKDIR=0 SKIP_BUILD=0
@@ -73,6 +75,7 @@ KEEP_WORKDIR=${KEEP_WORKDIR:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 EDGE_RUN=${EDGE_RUN:-1}
 GEOIP=${GEOIP:-1}
+HALF_LOAD=${HALF_LOAD:-1}
 READY_TIMEOUT=${READY_TIMEOUT:-120}    # seconds for a server to come up
 SETTLE_TIMEOUT=${SETTLE_TIMEOUT:-120}  # seconds for qredge's analytics to catch up
 CREATE_TIMEOUT=${CREATE_TIMEOUT:-3600} # seconds for populating qredge
@@ -150,6 +153,7 @@ install_tools() {
     command -v curl >/dev/null || missing+=(curl)
     command -v taskset >/dev/null || missing+=(util-linux)
     command -v python3 >/dev/null || missing+=(python3)
+    [[ $HALF_LOAD != 1 ]] || command -v h2load >/dev/null || missing+=(nghttp2-client)
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
         local sudo=""
@@ -626,7 +630,7 @@ http {
 EOF
 }
 
-run_nginx() { # variant
+start_nginx() { # variant: starts nginx pinned to SERVER_CPU; sets NGINX_PID, NGINX_URL
     local variant=$1 port pid
     port=$(python3 "$WORK/helper.py" freeports 1)
     write_nginx_conf "$variant" "$port"
@@ -641,7 +645,15 @@ run_nginx() { # variant
         || { cat "$WORK/nginx-$variant/error.log" >&2; die "nginx-$variant did not come up"; }
     python3 "$WORK/helper.py" check "http://127.0.0.1:$port/" "$WORK/codes.tsv" 200 "$USER_AGENT" >&2 \
         || die "nginx-$variant answers wrongly"
-    measure "nginx-$variant" "http://127.0.0.1:$port/"
+    NGINX_PID=$pid
+    NGINX_URL="http://127.0.0.1:$port/"
+}
+
+run_nginx() { # variant
+    local variant=$1 pid
+    start_nginx "$variant"
+    pid=$NGINX_PID
+    measure "nginx-$variant" "$NGINX_URL"
     stop_pid "$pid" QUIT   # graceful: flushes the access log buffer
     forget_pid "$pid"
     if [[ $variant == log ]]; then
@@ -802,9 +814,62 @@ run_qredge() {
         measure qredge-healthz "$EDGE_URL" "$WORK/healthz-paths.txt"
     fi
     SPOOL_FILES=$(find "$WORK/data/spool" -type f 2>/dev/null | wc -l)
-    ANALYTICS_SIZE=$(du -ch "$WORK/data/events" "$WORK/data/analytics.checkpoint" 2>/dev/null | tail -n 1 | cut -f1)
+    # (No checkpoint yet is normal: qredge writes one when it stops.)
+    ANALYTICS_SIZE=$(du -ch "$WORK/data/events" "$WORK/data/analytics.checkpoint" 2>/dev/null | tail -n 1 | cut -f1 || true)
     stop_qredge
     QREDGE_LOG_PROBLEMS=$(cat "$WORK"/qredge-*.stderr | grep -cE ' (WARN|ERROR) ' || true)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Latency at half load (HALF_LOAD=1): qredge, then nginx-log, at half qredge's maximum rate.
+# wrk sends as fast as it can, so its latencies are those of a saturated server; h2load --rps
+# holds a rate. Each of CONNECTIONS connections sends RATE/CONNECTIONS requests/s for DURATION
+# (after a discarded WARMUP), every request timed in h2load's --log-file; p50/p99 come from those.
+# h2load sends one header set: every request comes from the same forwarded address.
+# ---------------------------------------------------------------------------------------------
+declare -A HALF_P50 HALF_P99 HALF_RPS
+half_load_run() { # name url per-connection-rate
+    local name=$1 url=$2 per=$3 out
+    sed "s|^|${url%/}|; s|\t.*||" "$WORK/paths.txt" >"$WORK/half-uris-$name.txt"
+    local args=(--h1 -c"$CONNECTIONS" --rps="$per" -H "User-Agent: $USER_AGENT"
+        -H "X-Forwarded-For: 81.2.69.160" -i "$WORK/half-uris-$name.txt")
+    timeout $(($(seconds_of "$WARMUP") + 60)) taskset -c "$CLIENT_CPU" h2load "${args[@]}" \
+        -D "$(seconds_of "$WARMUP")" >/dev/null 2>&1 || die "h2load warm-up failed ($name)"
+    rm -f "$WORK/half-$name.log"
+    out=$(timeout $(($(seconds_of "$DURATION") + 60)) taskset -c "$CLIENT_CPU" h2load "${args[@]}" \
+        -D "$(seconds_of "$DURATION")" --log-file="$WORK/half-$name.log" 2>&1) || die "h2load failed ($name)"
+    grep -q ' 0 failed, 0 errored, 0 timeout' <<<"$out" || { echo "$out" >&2; die "h2load saw failures ($name)"; }
+    read -r HALF_RPS[$name] HALF_P50[$name] HALF_P99[$name] < <(python3 - "$WORK/half-$name.log" <<'PY'
+import sys
+times, first, last = [], None, None
+for line in open(sys.argv[1]):
+    start_us, status, took_us = map(int, line.split()[:3])
+    times.append(took_us)
+    first = start_us if first is None else min(first, start_us)
+    last = start_us if last is None else max(last, start_us)
+times.sort()
+seconds = max((last - first) / 1e6, 1e-9)
+print("%.0f %d %d" % (len(times) / seconds, times[len(times) // 2], times[int(len(times) * 0.99)]))
+PY
+)
+    log "$name at half load: ${HALF_RPS[$name]} req/s, p50 ${HALF_P50[$name]} us, p99 ${HALF_P99[$name]} us"
+}
+
+half_load() {
+    local rate per
+    rate=$(awk -v r="${RPS[qredge]}" 'BEGIN { printf "%d", r / 2 }')
+    per=$((rate / CONNECTIONS))
+    ((per > 0)) || die "no qredge rate to halve"
+    HALF_RATE=$((per * CONNECTIONS))
+    wait_quiet qredge-half
+    start_qredge half
+    half_load_run qredge "$EDGE_URL" "$per"
+    stop_qredge
+    wait_quiet nginx-log-half
+    start_nginx log
+    half_load_run nginx-log "$NGINX_URL" "$per"
+    stop_pid "$NGINX_PID" QUIT
+    forget_pid "$NGINX_PID"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -832,6 +897,7 @@ main() {
     run_nginx nolog
     run_nginx log
     run_qredge
+    [[ $HALF_LOAD == 1 ]] && half_load
 
     # -------------------------------------------------------------------------------- report
     local n
@@ -857,6 +923,10 @@ if h:
     print("edge floor   qredge-healthz/nginx-nolog = %.2f   (qredge's redirects+counting reach %.0f%% of its /healthz rate)"
           % (h / a, q / h * 100))
 PY
+    if [[ $HALF_LOAD == 1 ]]; then
+        echo "half load    h2load --rps, $HALF_RATE req/s offered (half qredge's maximum): qredge p50 ${HALF_P50[qredge]} us p99 ${HALF_P99[qredge]} us;" \
+            "nginx-log p50 ${HALF_P50[nginx-log]} us p99 ${HALF_P99[nginx-log]} us; p99 ratio $(awk -v a="${HALF_P99[qredge]}" -v b="${HALF_P99[nginx-log]}" 'BEGIN { printf "%.2f", a / b }')"
+    fi
     echo "qredge memory: VmHWM $QREDGE_HWM after the load (VmRSS $QREDGE_RSS; $QREDGE_RSS_IDLE just after start;" \
         "VmHWM $QREDGE_HWM_END at the end); $QREDGE_THREADS threads after the load"
     if [[ $FULL_COUNT == 1 ]]; then
