@@ -235,13 +235,20 @@ fn fill_routes(db: &Database) -> Result<(), StoreError> {
         let mut routes = txn.open_table(ROUTES)?;
         for entry in qrs.iter()? {
             let qr: Qr = decode(entry?.1.value())?;
-            if let Some(record) = RouteRecord::for_qr(&qr, None) {
-                routes.insert(qr.route_key().as_str(), encode(&record).as_slice())?;
-            }
+            put_route(&mut routes, &qr.route_key(), &qr)?;
         }
         meta.insert(ROUTES_FILLED, b"1".as_slice())?;
     }
     txn.commit()?;
+    Ok(())
+}
+
+/// Writes a code's route record under `key` in ROUTES; a code the edge does not serve (deleted)
+/// gets none.
+fn put_route(routes: &mut redb::Table<&str, &[u8]>, key: &str, qr: &Qr) -> Result<(), StoreError> {
+    if let Some(record) = RouteRecord::for_qr(qr, None) {
+        routes.insert(key, encode(&record).as_slice())?;
+    }
     Ok(())
 }
 

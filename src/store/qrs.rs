@@ -2,7 +2,9 @@
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use super::{decode, encode, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS};
+use super::{
+    decode, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS,
+};
 use crate::model::{Qr, RouteRecord};
 
 /// The tables a new code is written to, open in one write transaction.
@@ -34,10 +36,7 @@ impl<'txn> NewQrTables<'txn> {
         self.qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
         self.team_qrs
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
-        if let Some(record) = RouteRecord::for_qr(qr, None) {
-            self.routes
-                .insert(key.as_str(), encode(&record).as_slice())?;
-        }
+        put_route(&mut self.routes, &key, qr)?;
         Ok(true)
     }
 }
@@ -97,9 +96,7 @@ impl EmbeddedStore {
             qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
             let mut routes = txn.open_table(ROUTES)?;
             routes.remove(old_key.as_str())?;
-            if let Some(record) = RouteRecord::for_qr(qr, None) {
-                routes.insert(key.as_str(), encode(&record).as_slice())?;
-            }
+            put_route(&mut routes, &key, qr)?;
             previous_key = old_key;
         }
         txn.commit()?;
@@ -157,16 +154,6 @@ impl EmbeddedStore {
         for entry in routes.iter()? {
             let (key, record) = entry?;
             visit(key.value(), decode(record.value())?);
-        }
-        Ok(())
-    }
-
-    pub fn for_each_qr(&self, mut visit: impl FnMut(Qr)) -> Result<(), StoreError> {
-        let txn = self.db.begin_read()?;
-        let qrs = txn.open_table(QRS)?;
-        for entry in qrs.iter()? {
-            let (_, bytes) = entry?;
-            visit(decode(bytes.value())?);
         }
         Ok(())
     }
