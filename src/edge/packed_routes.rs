@@ -1,5 +1,5 @@
 //! The bulk of the route table, packed: every plain redirect (a WEB code with no rules, expiry
-//! fallbacks, limits or password) as a 40-byte entry whose strings (route key, code id,
+//! fallbacks, limits or password) as a 32-byte entry whose strings (route key, code id,
 //! redirect target) sit in one shared text buffer, found through an index of 4-byte entry
 //! numbers. A lookup hands out the route with its strings as slices of that buffer: reference
 //! counts, no copy and no allocation. Codes that need more stay whole [`Route`]s beside it.
@@ -35,8 +35,13 @@ struct Packed {
     team: u32,
     /// `i64::MIN`: none.
     expires_at: i64,
-    status: u16,
+    status: StatusCode,
     forward_query: bool,
+}
+
+/// Whether a route's strings fit a packed entry's lengths (and its expiry the `None` marker).
+fn fits(key: &str, qr_id: &str, expires_at: Option<i64>) -> bool {
+    key.len() <= usize::from(u16::MAX) && qr_id.len() <= 255 && expires_at != Some(i64::MIN)
 }
 
 /// One entry of the index: a packed route's number, or a whole one's with the top bit set
@@ -170,7 +175,7 @@ impl PackedRoutes {
                 HeaderValue::from_maybe_shared(location)
                     .unwrap_or_else(|_| HeaderValue::from_static("/")),
             ),
-            status: StatusCode::from_u16(p.status).unwrap_or(StatusCode::FOUND),
+            status: p.status,
             forward_query: p.forward_query,
             extras: None,
         }
@@ -205,9 +210,7 @@ impl PackedRoutesBuilder {
     pub fn push_plain_record(&mut self, key: &str, record: &RouteRecord) -> bool {
         let plain = record.qr_type == QrType::Web
             && record.settings.is_empty()
-            && key.len() <= usize::from(u16::MAX)
-            && record.qr_id.len() <= 255
-            && record.expires_at != Some(i64::MIN)
+            && fits(key, &record.qr_id, record.expires_at)
             && is_header_value(&record.location);
         if !plain {
             return false;
@@ -220,23 +223,19 @@ impl PackedRoutesBuilder {
     }
 
     pub fn push(&mut self, key: &str, route: Route) {
-        let packable = match (&route.answer, &route.extras) {
-            (Answer::Redirect(location), None) => std::str::from_utf8(location.as_bytes())
-                .ok()
-                .filter(|_| key.len() <= usize::from(u16::MAX) && route.qr_id.len() <= 255)
-                .filter(|_| route.expires_at != Some(i64::MIN))
-                .map(str::to_owned),
-            _ => None,
-        };
-        let Some(location) = packable else {
+        let location = route
+            .plain_location()
+            .and_then(|location| std::str::from_utf8(location.as_bytes()).ok())
+            .filter(|_| fits(key, &route.qr_id, route.expires_at));
+        let Some(location) = location else {
             self.slots.push(Slot::whole(self.whole.len()));
             self.whole.push((key.into(), route));
             return;
         };
         let team = self.team_number(&route.team_id);
-        self.push_packed(key, &route.qr_id, &location, team, |packed| {
+        self.push_packed(key, &route.qr_id, location, team, |packed| {
             packed.expires_at = route.expires_at.unwrap_or(i64::MIN);
-            packed.status = route.status.as_u16();
+            packed.status = route.status;
             packed.forward_query = route.forward_query;
         });
     }
@@ -272,7 +271,7 @@ impl PackedRoutesBuilder {
             location_len: location.len() as u32,
             team,
             expires_at: i64::MIN,
-            status: StatusCode::FOUND.as_u16(),
+            status: StatusCode::FOUND,
             forward_query: Behaviour::default().forward_query,
         };
         set(&mut packed);

@@ -174,6 +174,15 @@ impl Route {
         record
     }
 
+    /// The redirect target of a plain redirect (no rules, limits, fallbacks, password or page):
+    /// all such a code needs is its ids, this and its status.
+    pub fn plain_location(&self) -> Option<&HeaderValue> {
+        match (&self.answer, &self.extras) {
+            (Answer::Redirect(location), None) => Some(location),
+            _ => None,
+        }
+    }
+
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expires_at.is_some_and(|at| now_ms >= at)
     }

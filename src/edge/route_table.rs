@@ -184,9 +184,7 @@ impl RouteTable {
             .overlay
             .iter()
             .filter_map(|(key, entry)| Some((key.as_ref(), entry.as_ref()?)))
-            .filter(|(_, route)| {
-                route.extras.is_some() || !matches!(route.answer, super::route::Answer::Redirect(_))
-            });
+            .filter(|(_, route)| route.plain_location().is_none());
         base.chain(overlay)
     }
 
