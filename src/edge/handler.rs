@@ -92,7 +92,7 @@ async fn unlock(
     let (_, route) = table.resolve(&RequestTarget::of(&request));
     let Some((qr_id, hash)) = route.and_then(|route| {
         let hash = route.extras.as_ref()?.password_hash.clone()?;
-        Some((Arc::<str>::from(&*route.qr_id), hash))
+        Some((route.qr_id.clone(), hash))
     }) else {
         return method_not_allowed();
     };

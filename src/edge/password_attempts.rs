@@ -3,9 +3,9 @@
 //! hash can take from one client.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytestring::ByteString;
 use dashmap::DashMap;
 
 /// Attempts per client address and code in one window.
@@ -17,12 +17,12 @@ const MAX_TRACKED: usize = 100_000;
 
 #[derive(Default)]
 pub struct PasswordAttempts {
-    windows: DashMap<(IpAddr, Arc<str>), (Instant, u32)>,
+    windows: DashMap<(IpAddr, ByteString), (Instant, u32)>,
 }
 
 impl PasswordAttempts {
     /// Counts an attempt; false when the client has used up this window's attempts.
-    pub fn allow(&self, client: IpAddr, qr_id: &Arc<str>) -> bool {
+    pub fn allow(&self, client: IpAddr, qr_id: &ByteString) -> bool {
         if self.windows.len() >= MAX_TRACKED {
             self.windows
                 .retain(|_, (start, _)| start.elapsed() < WINDOW);
@@ -32,7 +32,7 @@ impl PasswordAttempts {
         }
         let mut entry = self
             .windows
-            .entry((client, Arc::clone(qr_id)))
+            .entry((client, qr_id.clone()))
             .or_insert((Instant::now(), 0));
         let (start, attempts) = &mut *entry;
         if start.elapsed() >= WINDOW {
@@ -55,7 +55,7 @@ mod tests {
             "203.0.113.1".parse().unwrap(),
             "203.0.113.2".parse().unwrap(),
         );
-        let code: Arc<str> = "qr_1".into();
+        let code = ByteString::from("qr_1");
         for _ in 0..MAX_ATTEMPTS {
             assert!(attempts.allow(a, &code));
         }
