@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use hyper::header::HeaderValue;
 use hyper::Request;
 use qredge::aggregate::Analytics;
 use qredge::edge::handler::{respond, EdgeState, Unlock};
@@ -44,7 +43,7 @@ fn raw_scan(n: u128) -> RawScan {
         display_id: "c0000042".into(),
         scan_time: 1_768_412_112_787,
         ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
-        user_agent: Some(HeaderValue::from_static(IPHONE)),
+        user_agent: Some(IPHONE.into()),
         referrer: None,
         head: false,
         orphan: false,

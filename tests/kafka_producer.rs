@@ -41,10 +41,10 @@ fn config(topic: &str, partitions: i32) -> KafkaConfig {
 
 fn event(n: usize, qrs: usize) -> ScanEvent {
     ScanEvent {
-        event_id: format!("{n:032x}"),
-        qr_id: format!("qr_{}", n % qrs),
+        event_id: format!("{n:032x}").into(),
+        qr_id: format!("qr_{}", n % qrs).into(),
         team_id: "team_1".into(),
-        display_id: format!("code-{}", n % qrs),
+        display_id: format!("code-{}", n % qrs).into(),
         scan_time: 1_700_000_000_000 + n as i64,
         device: "mobile".into(),
         browser: "Safari".into(),
@@ -52,7 +52,7 @@ fn event(n: usize, qrs: usize) -> ScanEvent {
         country: "DE".into(),
         city: "Berlin".into(),
         ip_address: "203.0.113.7".into(),
-        referrer: String::new(),
+        referrer: "".into(),
         user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)".into(),
         bot: n % 50 == 0,
         head: false,
@@ -153,12 +153,12 @@ async fn a_batch_is_delivered_once_each_keyed_by_qr_id() {
         let key = std::str::from_utf8(message.key().expect("a key")).expect("UTF-8 key");
         let event: ScanEvent =
             serde_json::from_slice(message.payload().expect("a payload")).expect("a ScanEvent");
-        assert_eq!(key, event.qr_id, "the key is the qrId");
+        assert_eq!(key, &*event.qr_id, "the key is the qrId");
         partitions_of
-            .entry(event.qr_id.clone())
+            .entry(event.qr_id.to_string())
             .or_default()
             .insert(message.partition());
-        let id = event.event_id.clone();
+        let id = event.event_id.to_string();
         assert!(
             received.insert(id.clone(), event).is_none(),
             "event {id} read twice"
@@ -166,7 +166,7 @@ async fn a_batch_is_delivered_once_each_keyed_by_qr_id() {
     }
     assert_eq!(messages, EVENTS);
     for event in &sent {
-        assert_eq!(received.get(&event.event_id), Some(event));
+        assert_eq!(received.get(&*event.event_id), Some(event));
     }
 
     // No extra copies: the partitions hold exactly what was sent.

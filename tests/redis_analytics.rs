@@ -59,7 +59,7 @@ fn event(id: &str, qr: &str, time: i64) -> ScanEvent {
         country: "DE".into(),
         city: "Berlin".into(),
         ip_address: "192.0.2.1".into(),
-        referrer: String::new(),
+        referrer: "".into(),
         user_agent: "Mozilla/5.0 (iPhone)".into(),
         bot: false,
         head: false,
@@ -242,7 +242,7 @@ async fn a_batch_partly_at_or_below_the_stored_offset_applies_only_the_new_part(
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.event_id)
+        .map(|e| e.event_id.to_string())
         .collect();
     assert!(!ids.contains(&"again-p0-3".to_string()) && !ids.contains(&"again-p1-0".to_string()));
     assert!(ids.contains(&"again-p0-7".to_string()) && ids.contains(&"p1-3".to_string()));
@@ -475,7 +475,7 @@ async fn retention_drops_old_events_but_keeps_the_counts() {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.event_id)
+        .map(|e| e.event_id.to_string())
         .collect();
     assert_eq!(kept, vec!["recent"]);
     assert_eq!(
@@ -628,9 +628,9 @@ async fn apply_100k(a: &RedisAnalytics, codes: i64) -> (f64, Duration) {
                 "team_utc"
             }
             .into();
-            e.ip_address = format!("10.0.{}.{}", (i / 256) % 256, i % 256);
+            e.ip_address = format!("10.0.{}.{}", (i / 256) % 256, i % 256).into();
             e.country = ["DE", "US", "FR", "GB", "JP"][(i % 5) as usize].into();
-            e.city = format!("city {}", i % 37);
+            e.city = format!("city {}", i % 37).into();
             e.bot = i % 10 == 9;
             ((i % 16) as i32, i / 16, e)
         })

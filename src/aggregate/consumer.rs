@@ -266,7 +266,7 @@ impl Aggregator {
         let mut retry = Backoff::new(Duration::from_millis(100), RETRY_MAX);
         loop {
             self.zones
-                .refresh(events.iter().map(|(_, _, e)| e.team_id.as_str()))
+                .refresh(events.iter().map(|(_, _, e)| &*e.team_id))
                 .await;
             let zones = &self.zones;
             match self

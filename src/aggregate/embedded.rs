@@ -8,6 +8,7 @@
 mod checkpoint;
 mod code_stats;
 mod event_log;
+mod event_record;
 mod seen_events;
 
 use std::collections::{HashMap, HashSet};
@@ -88,7 +89,7 @@ impl Analytics {
         let reader = log.reader();
         let mut replayed = 0u64;
         reader.replay(covers, |at, record| {
-            let event: ScanEvent = serde_json::from_slice(record).map_err(std::io::Error::other)?;
+            let event = event_record::decode(record)?;
             state.add(&event, at);
             replayed += record.len() as u64;
             Ok(())
@@ -123,9 +124,9 @@ impl Analytics {
             return Ok(0);
         }
         let before = writer.log.appended();
-        let positions = writer.log.append(&new, |event, out| {
-            serde_json::to_writer(out, event).map_err(std::io::Error::other)
-        })?;
+        let positions = writer
+            .log
+            .append(&new, |event, out| event_record::encode(event, out))?;
         {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             for (event, at) in new.iter().zip(positions) {
@@ -189,7 +190,7 @@ impl Analytics {
         self.reader
             .read_at(&positions)?
             .iter()
-            .map(|record| Ok(serde_json::from_slice(record)?))
+            .map(|record| Ok(event_record::decode(record)?))
             .collect()
     }
 
@@ -242,7 +243,7 @@ mod tests {
             country: "DE".into(),
             city: "Berlin".into(),
             ip_address: "127.0.0.1".into(),
-            referrer: String::new(),
+            referrer: "".into(),
             user_agent: "ua".into(),
             bot,
             head: false,

@@ -223,7 +223,7 @@ impl RedisAnalytics {
                 continue;
             }
             let zone = *zone_of_team
-                .entry(event.team_id.as_str())
+                .entry(&*event.team_id)
                 .or_insert_with(|| zones(&event.team_id));
             let time = script_time(event.scan_time);
             let day = day_number(local_date(time, zone));
@@ -246,7 +246,7 @@ impl RedisAnalytics {
         for ((partition, offset, event), local_day) in batch.iter().zip(local_days) {
             call.arg(partition)
                 .arg(offset)
-                .arg(&event.event_id)
+                .arg(&*event.event_id)
                 .arg(event.rollup_id().as_ref())
                 .arg(script_time(event.scan_time))
                 .arg(match (event.head, event.bot) {

@@ -194,19 +194,19 @@ mod tests {
 
     fn event(qr: &str, time: i64, bot: bool) -> ScanEvent {
         ScanEvent {
-            event_id: format!("{qr}-{time}"),
+            event_id: format!("{qr}-{time}").into(),
             qr_id: qr.into(),
             team_id: "t".into(),
             display_id: "d".into(),
             scan_time: time,
             device: "mobile".into(),
-            browser: String::new(),
-            os: String::new(),
-            country: String::new(),
-            city: String::new(),
+            browser: "".into(),
+            os: "".into(),
+            country: "".into(),
+            city: "".into(),
             ip_address: "127.0.0.1".into(),
-            referrer: String::new(),
-            user_agent: String::new(),
+            referrer: "".into(),
+            user_agent: "".into(),
             bot,
             head: false,
             orphan: false,
@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(Dimension::Referrer.value(&e), "www.example.com");
         e.referrer = "not a url".into();
         assert_eq!(Dimension::Referrer.value(&e), "not a url");
-        e.city = "é".repeat(150);
+        e.city = "é".repeat(150).into();
         let city = Dimension::City.value(&e);
         assert!(city.len() <= MAX_DIMENSION_VALUE && city.chars().all(|c| c == 'é'));
         assert_eq!(Dimension::Device.value(&e), "mobile");

@@ -26,6 +26,7 @@ use crate::clock::now_ms;
 use crate::hosted::{self, AppTarget};
 use crate::ids::EventIds;
 use crate::model::password;
+use crate::model::scan::header_text;
 use crate::model::RawScan;
 use crate::pipeline::ScanSink;
 
@@ -193,8 +194,8 @@ pub fn respond<B>(
         display_id: route.display_id.clone(),
         scan_time: now,
         ip: state.client_ip.recorded(client, headers),
-        user_agent: headers.get(header::USER_AGENT).cloned(),
-        referrer: headers.get(header::REFERER).cloned(),
+        user_agent: headers.get(header::USER_AGENT).map(header_text),
+        referrer: headers.get(header::REFERER).map(header_text),
         head: method == Method::HEAD,
         orphan: false,
     });
@@ -278,8 +279,8 @@ fn record_orphan<B>(
         display_id: ByteString::from(display_id),
         scan_time: now_ms(),
         ip: state.client_ip.recorded(peer.ip(), headers),
-        user_agent: headers.get(header::USER_AGENT).cloned(),
-        referrer: headers.get(header::REFERER).cloned(),
+        user_agent: headers.get(header::USER_AGENT).map(header_text),
+        referrer: headers.get(header::REFERER).map(header_text),
         head: request.method() == Method::HEAD,
         orphan: true,
     });

@@ -243,7 +243,7 @@ impl ScanProducer {
                 }
             };
             let record = FutureRecord::to(&self.topic)
-                .key(event.qr_id.as_str())
+                .key(&*event.qr_id)
                 .payload(&payload)
                 .timestamp(event.scan_time);
             // librdkafka copies key and payload: `payload` may be dropped right after.

@@ -138,7 +138,7 @@ mod tests {
             display_id: "d".into(),
             scan_time: 1,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            user_agent: Some(hyper::header::HeaderValue::from_static("ua/1")),
+            user_agent: Some("ua/1".into()),
             referrer: None,
             head: false,
             orphan: false,
@@ -186,6 +186,6 @@ mod tests {
         let scans = Spool::read(&files[0]).unwrap();
         assert_eq!(scans.len(), 1);
         assert_eq!(scans[0].event_id, 7);
-        assert_eq!(scans[0].user_agent.as_ref().unwrap(), "ua/1");
+        assert_eq!(scans[0].user_agent.as_deref(), Some("ua/1"));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bytestring::ByteString;
 use dashmap::DashMap;
 
 /// What a scan's user agent says about the device.
@@ -9,9 +10,11 @@ use dashmap::DashMap;
 pub struct UserAgentInfo {
     /// "mobile", "tablet", "desktop", "bot" or "other".
     pub device: &'static str,
-    pub browser: String,
-    pub os: String,
+    pub browser: ByteString,
+    pub os: ByteString,
     pub bot: bool,
+    /// The user agent itself, shared by every scan that sends it.
+    pub user_agent: ByteString,
 }
 
 /// Link-preview fetchers and crawlers woothee does not know as such.
@@ -41,9 +44,10 @@ pub fn parse(user_agent: &str) -> UserAgentInfo {
     let Some(result) = woothee::parser::Parser::new().parse(user_agent) else {
         return UserAgentInfo {
             device: if marked_bot { "bot" } else { "other" },
-            browser: String::new(),
-            os: String::new(),
+            browser: ByteString::new(),
+            os: ByteString::new(),
             bot: marked_bot,
+            user_agent: user_agent.into(),
         };
     };
     let bot = marked_bot || result.category == "crawler";
@@ -60,9 +64,10 @@ pub fn parse(user_agent: &str) -> UserAgentInfo {
     };
     UserAgentInfo {
         device,
-        browser: known(result.name).to_owned(),
-        os: os.to_owned(),
+        browser: known(result.name).into(),
+        os: os.into(),
         bot,
+        user_agent: user_agent.into(),
     }
 }
 
@@ -88,7 +93,8 @@ fn normalise_os(os: &str) -> &str {
 pub struct UserAgentCache {
     /// foldhash (randomly seeded, like std's SipHash) hashes a 130-byte user agent several times
     /// faster: SipHash was visible in the loaded edge's profile.
-    entries: DashMap<Box<str>, Arc<UserAgentInfo>, hashbrown::DefaultHashBuilder>,
+    /// Keyed by the info's own `user_agent`, so a string is kept once.
+    entries: DashMap<ByteString, Arc<UserAgentInfo>, hashbrown::DefaultHashBuilder>,
     capacity: usize,
     hits: metrics::Counter,
     misses: metrics::Counter,
@@ -116,7 +122,8 @@ impl UserAgentCache {
         if self.entries.len() >= self.capacity {
             self.entries.clear();
         }
-        self.entries.insert(user_agent.into(), Arc::clone(&info));
+        self.entries
+            .insert(info.user_agent.clone(), Arc::clone(&info));
         info
     }
 
@@ -141,14 +148,14 @@ mod tests {
     fn phones_and_desktops_are_told_apart() {
         let iphone = parse(IPHONE);
         assert_eq!(
-            (iphone.device, iphone.browser.as_str(), iphone.os.as_str()),
+            (iphone.device, &*iphone.browser, &*iphone.os),
             ("mobile", "Safari", "iOS")
         );
         let android = parse(ANDROID_CHROME);
-        assert_eq!((android.device, android.os.as_str()), ("mobile", "Android"));
+        assert_eq!((android.device, &*android.os), ("mobile", "Android"));
         assert_eq!(android.browser, "Chrome");
         let mac = parse(MAC_SAFARI);
-        assert_eq!((mac.device, mac.os.as_str()), ("desktop", "macOS"));
+        assert_eq!((mac.device, &*mac.os), ("desktop", "macOS"));
         assert!(!mac.bot && !iphone.bot);
     }
 

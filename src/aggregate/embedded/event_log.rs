@@ -1,5 +1,5 @@
 //! The append-only log of scan events: `DATA_DIR/events/NNNNNNNN.log` segment files of framed
-//! records (`length`, `crc32`, the event as JSON). A batch is one write and one fsync at the end
+//! records (`length`, `crc32`, the event, see `event_record`). A batch is one write and one fsync at the end
 //! of the newest segment: a scan costs its own bytes on disk, not a rewrite of the pages of a
 //! B-tree keyed by random code ids (which bounded `qredge serve` at ~34k scans/s on one core).
 
@@ -39,6 +39,8 @@ pub struct EventLog {
     end: Position,
     /// Bytes appended since opening.
     appended: u64,
+    /// The last batch's buffer, kept for the next: a fresh one per batch faulted its pages in anew.
+    buffer: Vec<u8>,
 }
 
 impl EventLog {
@@ -70,6 +72,7 @@ impl EventLog {
                 offset: offset_of(complete)?,
             },
             appended: 0,
+            buffer: Vec::new(),
         })
     }
 
@@ -90,7 +93,9 @@ impl EventLog {
         items: &[T],
         mut encode: impl FnMut(&T, &mut Vec<u8>) -> io::Result<()>,
     ) -> io::Result<Vec<Position>> {
-        let mut buffer = Vec::with_capacity(items.len() * 512);
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        buffer.reserve(items.len() * 256);
         let mut starts = Vec::with_capacity(items.len());
         for item in items {
             let start = buffer.len();
@@ -130,6 +135,7 @@ impl EventLog {
             .collect::<io::Result<Vec<_>>>()?;
         self.end.offset = offset_of(base + buffer.len() as u64)?;
         self.appended += buffer.len() as u64;
+        self.buffer = buffer;
         Ok(positions)
     }
 

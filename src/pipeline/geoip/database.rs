@@ -17,6 +17,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use maxminddb::{MaxMindDbError, Mmap, Reader};
 
+use super::places::Places;
 use super::record::Record;
 use super::{GeoIpError, Location};
 use crate::file_watch::FileStamp;
@@ -26,6 +27,7 @@ pub(super) struct Loaded {
     reader: Reader<Mmap>,
     /// The file version it was copied from.
     pub(super) stamp: FileStamp,
+    places: Places,
 }
 
 impl Loaded {
@@ -54,7 +56,11 @@ impl Loaded {
         // can open, change or truncate it, and this process never writes to it again.
         let map = unsafe { Mmap::map(&copy) }.map_err(|e| open_error(MaxMindDbError::Mmap(e)))?;
         let reader = Reader::from_source(map).map_err(open_error)?;
-        Ok(Self { reader, stamp })
+        Ok(Self {
+            reader,
+            stamp,
+            places: Places::default(),
+        })
     }
 
     pub(super) fn database_type(&self) -> &str {
@@ -72,17 +78,16 @@ impl Loaded {
         if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
             return None;
         }
-        let found = self
-            .reader
-            .lookup(ip)
-            .and_then(|result| result.decode::<Record>());
-        match found {
-            Ok(record) => record.map(Record::into_location),
-            Err(e) => {
-                tracing::debug!(%ip, error = %e, "GeoIP lookup failed");
-                None
-            }
-        }
+        let failed = |e: MaxMindDbError| tracing::debug!(%ip, error = %e, "GeoIP lookup failed");
+        let found = self.reader.lookup(ip).map_err(failed).ok()?;
+        self.places.get_or_decode(found.offset()?, || {
+            let record = found.decode::<Record>().map_err(failed).ok()??;
+            let (country, city) = record.place();
+            Some(Location {
+                country: country.into(),
+                city: city.into(),
+            })
+        })
     }
 }
 

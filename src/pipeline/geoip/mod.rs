@@ -2,10 +2,11 @@
 //! while qredge runs.
 //!
 //! `record` reads the two schemas in use (GeoIP2/GeoLite2 and the flat ip-location-db one),
-//! `database` holds one file's version in use and swaps in new ones, `reload` notices new
-//! versions of the files.
+//! `database` holds one file's version in use and swaps in new ones, `places` keeps that
+//! version's decoded records, `reload` notices new versions of the files.
 
 mod database;
+mod places;
 mod record;
 mod reload;
 #[cfg(test)]
@@ -15,6 +16,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytestring::ByteString;
 use database::Database;
 pub use reload::Reloader;
 
@@ -45,8 +47,8 @@ pub struct GeoIp {
 /// Where an address is, as far as the database knows; empty strings when it does not.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Location {
-    pub country: String,
-    pub city: String,
+    pub country: ByteString,
+    pub city: ByteString,
 }
 
 impl GeoIp {

@@ -16,8 +16,8 @@
 //! Their metadata does not say which shape they use (dbip-city-mmdb's `database_type` is
 //! `"city ipv4"`), so each record is read by what its values are: `city` is a map in one schema and
 //! a string in the other, and whichever country field is present is taken. Only the country and
-//! the city are decoded, because they are what a scan event carries; every other field is skipped
-//! without being allocated.
+//! the city are decoded, because they are what a scan event carries; every other field is skipped.
+//! Both are borrowed from the database's map; the caller copies them once per record (`places`).
 
 use std::fmt;
 
@@ -25,73 +25,76 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::Location;
-
 /// One record of either schema.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(super) struct Record {
+pub(super) struct Record<'a> {
     /// GeoIP2: `country.iso_code`.
-    country: Option<Country>,
+    #[serde(borrow)]
+    country: Option<Country<'a>>,
     /// ip-location-db: `country_code`.
-    country_code: Option<String>,
+    country_code: Option<&'a str>,
     /// GeoIP2: `city.names.en`; ip-location-db: `city`.
-    city: Option<CityName>,
+    #[serde(borrow)]
+    city: Option<CityName<'a>>,
 }
 
-impl Record {
-    pub(super) fn into_location(self) -> Location {
+impl<'a> Record<'a> {
+    /// The country code and the city name, empty when unknown.
+    pub(super) fn place(&self) -> (&'a str, &'a str) {
         let country = self
             .country
+            .as_ref()
             .and_then(|c| c.iso_code)
             .or(self.country_code)
             .unwrap_or_default();
-        Location {
-            country,
-            city: self.city.map(|c| c.0).unwrap_or_default(),
-        }
+        (country, self.city.as_ref().map_or("", |c| c.0))
     }
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Country {
-    iso_code: Option<String>,
+struct Country<'a> {
+    iso_code: Option<&'a str>,
 }
 
 /// GeoIP2's `city` map; only the English name is kept.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct NestedCity {
-    names: Names,
+struct NestedCity<'a> {
+    #[serde(borrow)]
+    names: Names<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Names {
-    en: Option<String>,
+struct Names<'a> {
+    en: Option<&'a str>,
 }
 
 /// The English city name, from a GeoIP2 `city` map or a flat `city` string.
 #[derive(Debug)]
-struct CityName(String);
+struct CityName<'a>(&'a str);
 
-impl<'de> Deserialize<'de> for CityName {
+impl<'de: 'a, 'a> Deserialize<'de> for CityName<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct EitherShape;
 
         impl<'de> Visitor<'de> for EitherShape {
-            type Value = CityName;
+            type Value = CityName<'de>;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a city name or a GeoIP2 city map")
             }
 
-            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<CityName, E> {
-                Ok(CityName(name.to_owned()))
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                name: &'de str,
+            ) -> Result<CityName<'de>, E> {
+                Ok(CityName(name))
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CityName, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CityName<'de>, A::Error> {
                 let city = NestedCity::deserialize(MapAccessDeserializer::new(map))?;
                 Ok(CityName(city.names.en.unwrap_or_default()))
             }
