@@ -8,7 +8,7 @@
 #   (default 1). Every server holds the same $CODES codes (c000001 -> https://example.com/c000001,
 #   ...), and wrk asks for the same pre-built list of random codes, with the same settings
 #   (-t$THREADS -c$CONNECTIONS -d$DURATION, a browser User-Agent, keep-alive), after a discarded
-#   $WARMUP warm-up. Three servers, in this order, in one invocation:
+#   $WARMUP warm-up. Three servers, in this order, measured in turn $ROUNDS times (rounds):
 #     nginx-nolog   nginx, worker_processes 1, `map $uri $target` + `return 302`, access_log off
 #     nginx-log     the same with `access_log FILE combined buffer=64k`: nginx doing *some* per-scan
 #                   bookkeeping, the fairer comparison for a server that records every scan
@@ -35,8 +35,10 @@
 #   Before each server the script waits (QUIET_WAIT, 600 s) for the machine to be idle, and
 #   says at the end if it had to measure on a busy machine (a compiler on the other CPU is
 #   enough to skew the figures).
-#   Then the ratios qredge/nginx-nolog and qredge/nginx-log for req/s (1.00 = as fast as nginx)
-#   and p99, qredge's RSS, and "counted X of Y" lines: X must equal Y for the exact test; for
+#   The table shows the last round. With ROUNDS > 1, a line per round follows with its req/s and
+#   ratios: this machine's speed drifts by ±15 % over minutes, so a ratio is only taken between
+#   servers of one round. Then the ratios qredge/nginx-nolog and qredge/nginx-log for req/s
+#   (1.00 = as fast as nginx; the median of the rounds' ratios) and p99 (last round), qredge's RSS, and "counted X of Y" lines: X must equal Y for the exact test; for
 #   the full run X may exceed Y by at most the requests in flight when wrk stopped
 #   (<= 2 x CONNECTIONS, warm-up + measured run).
 #   All logs (qredge stdout/stderr, nginx error log, raw wrk output) are in the work dir, which is
@@ -48,6 +50,7 @@
 #   Environment knobs (defaults): CODES=10000 DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=1
 #   PATHS=10000 (distinct request strings wrk cycles through) HOT_REQUESTS=5000 SERVER_CPU=0
 #   CLIENT_CPU=1 LOADER=api (how codes get into qredge: api | import) CREATE_WORKERS=16
+#   ROUNDS=3 (how many times the servers are measured in turn)
 #   HALF_LOAD=1 (then qredge and nginx-log at half qredge's maximum rate with h2load --rps: p50/p99
 #   of a server that is not saturated; 0 skips it)
 #   GEOIP=1 (qredge locates every scan in GeoLite2-City, each request coming from a random public
@@ -76,6 +79,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 EDGE_RUN=${EDGE_RUN:-1}
 GEOIP=${GEOIP:-1}
 HALF_LOAD=${HALF_LOAD:-1}
+ROUNDS=${ROUNDS:-3}   # nginx-nolog, nginx-log, qredge (and /healthz) measured in turn, this many times
 READY_TIMEOUT=${READY_TIMEOUT:-120}    # seconds for a server to come up
 SETTLE_TIMEOUT=${SETTLE_TIMEOUT:-120}  # seconds for qredge's analytics to catch up
 CREATE_TIMEOUT=${CREATE_TIMEOUT:-3600} # seconds for populating qredge
@@ -772,6 +776,8 @@ spooled_scans() {
 vm() { awk -v k="$2:" '$1 == k { print $2 " " $3 }' "/proc/$1/status"; }
 
 run_qredge() {
+    # Fresh analytics each round (the codes stay): the counts compare with this round's requests.
+    rm -rf "$WORK/data/events" "$WORK/data/analytics.checkpoint" "$WORK/data/spool"
     start_qredge measure
     SERVER_PIDS=("$QPID")
     QREDGE_RSS_IDLE=$(vm "$QPID" VmRSS)
@@ -894,9 +900,16 @@ main() {
         *) die "LOADER must be api or import" ;;
     esac
 
-    run_nginx nolog
-    run_nginx log
-    run_qredge
+    # The machine's speed drifts by ±15 % over minutes: each round measures the servers in turn,
+    # and the ratios are taken within a round, then their median reported.
+    ROUND_RPS=()
+    for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+        ((ROUNDS == 1)) || log "round $ROUND of $ROUNDS"
+        run_nginx nolog
+        run_nginx log
+        run_qredge
+        ROUND_RPS+=("${RPS[nginx-nolog]} ${RPS[nginx-log]} ${RPS[qredge]} ${RPS[qredge-healthz]:-0}")
+    done
     [[ $HALF_LOAD == 1 ]] && half_load
 
     # -------------------------------------------------------------------------------- report
@@ -913,15 +926,22 @@ main() {
             -v st="${STATUS_ERR[$n]}" -v se="${SOCK_ERR[$n]}" -v rq="${REQS[$n]}" -v cpu="${CPUUSE[$n]}" \
             'BEGIN { printf "%-15s %10.0f %8.3fms %8.3fms %12s %20s %10s %16s\n", n, rps, p50 / 1000, p99 / 1000, st, se, rq, cpu }'
     done
-    python3 - "${RPS[qredge]}" "${RPS[nginx-nolog]}" "${RPS[nginx-log]}" \
-        "${P99[qredge]}" "${P99[nginx-nolog]}" "${P99[nginx-log]}" "${RPS[qredge-healthz]:-0}" <<'PY'
-import sys
-q, a, b, q99, a99, b99, h = map(float, sys.argv[1:])
-print("ratio req/s  qredge/nginx-nolog = %.2f   qredge/nginx-log = %.2f" % (q / a, q / b))
-print("ratio p99    qredge/nginx-nolog = %.2f   qredge/nginx-log = %.2f" % (q99 / a99, q99 / b99))
-if h:
-    print("edge floor   qredge-healthz/nginx-nolog = %.2f   (qredge's redirects+counting reach %.0f%% of its /healthz rate)"
-          % (h / a, q / h * 100))
+    python3 - "${P99[qredge]}" "${P99[nginx-nolog]}" "${P99[nginx-log]}" "${ROUND_RPS[@]}" <<'PY'
+import statistics, sys
+q99, a99, b99 = map(float, sys.argv[1:4])
+rounds = [list(map(float, r.split())) for r in sys.argv[4:]]
+if len(rounds) > 1:
+    print("rounds (req/s, in turn):      nginx-nolog  nginx-log     qredge    healthz   qredge/nolog  qredge/log")
+    for i, (a, b, q, h) in enumerate(rounds, 1):
+        print("  round %d                    %10.0f %10.0f %10.0f %10.0f %14.2f %11.2f" % (i, a, b, q, h, q / a, q / b))
+med = lambda f: statistics.median(f(*r) for r in rounds)
+what = "median of %d rounds' " % len(rounds) if len(rounds) > 1 else ""
+print("ratio req/s  %sqredge/nginx-nolog = %.2f   qredge/nginx-log = %.2f"
+      % (what, med(lambda a, b, q, h: q / a), med(lambda a, b, q, h: q / b)))
+print("ratio p99    qredge/nginx-nolog = %.2f   qredge/nginx-log = %.2f   (last round)" % (q99 / a99, q99 / b99))
+if all(r[3] for r in rounds):
+    print("edge floor   %sqredge-healthz/nginx-nolog = %.2f   (qredge's redirects+counting reach %.0f%% of its /healthz rate)"
+          % (what, med(lambda a, b, q, h: h / a), med(lambda a, b, q, h: q / h) * 100))
 PY
     if [[ $HALF_LOAD == 1 ]]; then
         echo "half load    h2load --rps, $HALF_RATE req/s offered (half qredge's maximum): qredge p50 ${HALF_P50[qredge]} us p99 ${HALF_P99[qredge]} us;" \
