@@ -1,7 +1,8 @@
 //! The append-only log of scan events: `DATA_DIR/events/NNNNNNNN.log` segment files of framed
-//! records (`length`, `crc32`, the event, see `event_record`). A batch is one write and one fsync at the end
-//! of the newest segment: a scan costs its own bytes on disk, not a rewrite of the pages of a
-//! B-tree keyed by random code ids (which bounded `qredge serve` at ~34k scans/s on one core).
+//! records (`length`, `crc32`, the event as `event_record` writes it). A batch is one write and
+//! one fsync at the end of the newest segment: a scan costs its own bytes on disk, not a rewrite
+//! of the pages of a B-tree keyed by random code ids (which bounded `qredge serve` at ~34k
+//! scans/s on one core).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};

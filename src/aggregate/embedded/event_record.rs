@@ -1,7 +1,7 @@
 //! How a scan event is written in the event log: one format byte, then the event.
 //!
-//! Format 1 is postcard (compact, not self-describing): about a third the size of JSON and
-//! several times faster to write, which matters at one record per scan. Records of the first
+//! Format 1 is postcard (compact, not self-describing): under half the size of JSON, with no
+//! field names or escaping to write, which matters at one record per scan. Records of the first
 //! version of the log are JSON objects and start with `{`; they are still read. postcard encodes
 //! fields by position, so a change to `ScanEvent`'s fields needs a new format byte, with the
 //! old layout kept readable.
