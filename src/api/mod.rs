@@ -6,8 +6,10 @@ mod auth;
 mod body;
 mod error;
 mod image;
+mod qr_edits;
 mod qrs;
 mod teams;
+mod updated_after;
 mod view;
 
 use std::sync::Arc;
@@ -48,6 +50,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(qrs::get).put(qrs::update).delete(qrs::delete),
         )
         .route("/api/qrs-api/teams/{id}", get(qrs::get))
+        .route("/api/qrs-api/{id}/duplicate", post(qr_edits::duplicate))
+        .route("/api/qrs-api/{id}/tags", put(qr_edits::tags))
+        .route("/api/qrs-api/{id}/title", put(qr_edits::title))
+        .route("/api/qrs-api/updated-after", get(updated_after::team))
+        .route(
+            "/api/qrs-api/all/updated-after",
+            get(updated_after::all_teams),
+        )
         .route("/api/qrs-api/{id}/image.svg", get(image::svg))
         .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
         .route("/api/analytics-api/bulk", post(analytics::bulk))

@@ -1,4 +1,5 @@
-//! QR code endpoints: create, get, list, update, soft delete.
+//! QR code endpoints: create, get, list, update, soft delete (and the helpers the code
+//! operations in `qr_edits` share).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -37,20 +38,38 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
     let platform_host = state.platform_host();
-    let ctx = WriteContext {
+    let ctx = write_context(&caller, &platform_host);
+    let chosen = input.display_id.is_some();
+    let qr = store_new_qr(&state.store, chosen, |id, display_id| {
+        new_qr(input.clone(), id, display_id, &ctx)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, ok(qr_view(qr, &state))))
+}
+
+/// Who writes, in which team, now.
+pub(super) fn write_context<'a>(caller: &'a Caller, platform_host: &'a str) -> WriteContext<'a> {
+    WriteContext {
         team: &caller.team,
         member_id: &caller.member.id,
         now: now_ms(),
-        platform_host: &platform_host,
-    };
-    let chosen = input.display_id.is_some();
+        platform_host,
+    }
+}
+
+/// Stores the new code `make` builds from a fresh id and a generated displayId, trying another
+/// displayId on the rare collision unless the request chose its own (`chosen`).
+pub(super) async fn store_new_qr(
+    store: &Store,
+    chosen: bool,
+    make: impl Fn(String, String) -> Result<Qr, String>,
+) -> Result<Qr, ApiError> {
     for _ in 0..DISPLAY_ID_ATTEMPTS {
-        let qr = new_qr(input.clone(), new_id("qr"), new_display_id(), &ctx)
-            .map_err(ApiError::bad_request)?;
-        match state.store.create_qr(&qr).await {
+        let qr = make(new_id("qr"), new_display_id()).map_err(ApiError::bad_request)?;
+        match store.create_qr(&qr).await {
             Err(StoreError::DisplayIdTaken(_)) if !chosen => continue,
             Err(e) => return Err(e.into()),
-            Ok(()) => return Ok((StatusCode::CREATED, ok(qr_view(qr, &state)))),
+            Ok(()) => return Ok(qr),
         }
     }
     Err(ApiError::internal(
@@ -74,20 +93,41 @@ pub async fn update(
     ApiJson(input): ApiJson<QrInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    let existing = team_qr(&state.store, &caller.team.id, &id).await?;
-    if existing.deleted {
-        return Err(ApiError::conflict("cannot update a deleted QR code"));
-    }
+    Ok(ok(qr_view(
+        apply_update(&state, &caller, &id, input).await?,
+        &state,
+    )))
+}
+
+/// Applies an update request to the caller's live code `id` and stores it.
+pub(super) async fn apply_update(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    input: QrInput,
+) -> Result<Qr, ApiError> {
+    let existing = live_team_qr(state, caller, id, "update").await?;
     let platform_host = state.platform_host();
-    let ctx = WriteContext {
-        team: &caller.team,
-        member_id: &caller.member.id,
-        now: now_ms(),
-        platform_host: &platform_host,
-    };
-    let qr = updated_qr(&existing, input, &ctx).map_err(ApiError::bad_request)?;
+    let qr = updated_qr(&existing, input, &write_context(caller, &platform_host))
+        .map_err(ApiError::bad_request)?;
     state.store.update_qr(&qr).await?;
-    Ok(ok(qr_view(qr, &state)))
+    Ok(qr)
+}
+
+/// The caller's code `id`, refused (409) when it is deleted: a deleted code is only read.
+pub(super) async fn live_team_qr(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+) -> Result<Qr, ApiError> {
+    let qr = team_qr(&state.store, &caller.team.id, id).await?;
+    if qr.deleted {
+        return Err(ApiError::conflict(format!(
+            "cannot {action} a deleted QR code"
+        )));
+    }
+    Ok(qr)
 }
 
 /// Soft delete: the record stays (`deleted: true`), the edge stops serving it, and its displayId

@@ -122,10 +122,36 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
     );
     qr.updated_at = ctx.now;
     qr.updated_by = ctx.member_id.to_owned();
-    let previous_hash = Behaviour::read(&existing.settings)
+    validated(qr, password_hash_of(existing), ctx)
+}
+
+/// A copy of `existing` under a new id and displayId (on the same domain), created now by the
+/// caller: same name, type, target, settings (a password included) and tags; no import batch.
+pub fn duplicated_qr(
+    existing: &Qr,
+    id: String,
+    display_id: String,
+    ctx: &WriteContext,
+) -> Result<Qr, String> {
+    let qr = Qr {
+        id,
+        display_id,
+        batch_id: None,
+        deleted: false,
+        created_at: ctx.now,
+        created_by: ctx.member_id.to_owned(),
+        updated_at: ctx.now,
+        updated_by: ctx.member_id.to_owned(),
+        ..existing.clone()
+    };
+    validated(qr, password_hash_of(existing), ctx)
+}
+
+/// The stored password hash of a code, which a write that does not name a new password keeps.
+fn password_hash_of(qr: &Qr) -> Option<String> {
+    Behaviour::read(&qr.settings)
         .ok()
-        .and_then(|b| b.password_hash);
-    validated(qr, previous_hash, ctx)
+        .and_then(|b| b.password_hash)
 }
 
 fn validated(mut qr: Qr, previous_hash: Option<String>, ctx: &WriteContext) -> Result<Qr, String> {
@@ -347,5 +373,34 @@ mod tests {
         assert_eq!((updated.created_at, updated.updated_at), (42, 99));
         assert_eq!(updated.updated_by, "mem_2");
         assert!(updated_qr(&qr, input(r#"{"qrRedirectUrl": "data:text/html,x"}"#), &ctx).is_err());
+    }
+
+    #[test]
+    fn a_duplicate_is_a_new_code_with_the_same_content_and_password() {
+        let team = team();
+        let ctx = WriteContext {
+            team: &team,
+            member_id: "mem_2",
+            now: 99,
+            platform_host: "localhost",
+        };
+        let mut qr = create(
+            r#"{"name": "a", "qrType": "WEB", "qrRedirectUrl": "https://a.example",
+                "tags": ["x"], "settings": {"password": "s3cret"}}"#,
+        )
+        .unwrap();
+        qr.batch_id = Some("batch_1".into());
+        let copy = duplicated_qr(&qr, "qr_copy".into(), "copy1".into(), &ctx).unwrap();
+        assert_eq!(
+            (copy.id.as_str(), copy.display_id.as_str()),
+            ("qr_copy", "copy1")
+        );
+        assert_eq!(
+            (copy.name.as_str(), &copy.tags, &copy.qr_redirect_url),
+            (qr.name.as_str(), &qr.tags, &qr.qr_redirect_url)
+        );
+        assert_eq!(copy.settings["passwordHash"], qr.settings["passwordHash"]);
+        assert_eq!((copy.created_at, copy.created_by.as_str()), (99, "mem_2"));
+        assert_eq!(copy.batch_id, None);
     }
 }

@@ -1,0 +1,65 @@
+//! The change feeds: codes updated at or after `fromTime`, oldest change first, deleted ones
+//! included (a client keeping a copy in step must see deletions). At or after, not strictly
+//! after: a client that passes the newest `updatedAt` it has seen gets that code again rather
+//! than missing another one written in the same millisecond.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::IntoResponse;
+
+use super::auth::{Account, Caller};
+use super::view::{ok, qr_view, QrView};
+use super::{ApiError, AppState};
+use crate::model::Qr;
+
+fn from_time(
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<i64, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let text = params
+        .get("fromTime")
+        .ok_or_else(|| ApiError::bad_request("fromTime is required (epoch milliseconds)"))?;
+    text.parse::<i64>().ok().filter(|t| *t >= 0).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "fromTime {text:?} must be epoch milliseconds (an integer >= 0)"
+        ))
+    })
+}
+
+fn feed(mut qrs: Vec<Qr>, from: i64, state: &AppState) -> Vec<QrView> {
+    qrs.retain(|qr| qr.updated_at >= from);
+    qrs.sort_by(|a, b| {
+        a.updated_at
+            .cmp(&b.updated_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    qrs.into_iter().map(|qr| qr_view(qr, state)).collect()
+}
+
+/// `GET /api/qrs-api/updated-after?fromTime=`: the request's team.
+pub async fn team(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let from = from_time(params)?;
+    let qrs = state.store.team_qrs(&caller.team.id).await?;
+    Ok(ok(feed(qrs, from, &state)))
+}
+
+/// `GET /api/qrs-api/all/updated-after?fromTime=`: every team of the organization the caller
+/// belongs to (teams they are not a member of stay out of reach).
+pub async fn all_teams(
+    State(state): State<AppState>,
+    account: Account,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let from = from_time(params)?;
+    let mut qrs = Vec::new();
+    for team_id in account.member.teams.keys() {
+        qrs.extend(state.store.team_qrs(team_id).await?);
+    }
+    Ok(ok(feed(qrs, from, &state)))
+}
