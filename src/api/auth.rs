@@ -1,13 +1,16 @@
-//! Who is calling, for which team: the reference's three headers, checked on every request.
+//! Who is calling, for which team: the reference's three headers (or a Bearer token in place of
+//! the client id and secret), checked on every request, with the credential's scopes.
 //! `Caller` is a member acting in the team the request names; `Account` a member across their
 //! teams.
 
 use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::Method;
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
-use crate::model::{Member, Role, Team};
+use crate::model::{Credential, Member, Role, Scope, Team};
 use crate::store::hash_secret;
 
 pub const TEAM_HEADER: &str = "x-request-team-id";
@@ -46,16 +49,52 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// An authenticated member, for the endpoints that span their teams (the request's team header,
-/// if any, is not consulted).
+/// if any, is not consulted), with the credential they called with.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub member: Member,
+    pub credential: Credential,
 }
 
-/// The member behind the request's client id and secret; paused members are refused.
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Member, ApiError> {
-    let client_id = header(parts, CLIENT_ID_HEADER)?;
-    let secret = header(parts, CLIENT_SECRET_HEADER)?;
+/// The client id and secret a request presents: `Authorization: Bearer CLIENT_ID.SECRET`, or
+/// the reference's two headers.
+fn presented(parts: &Parts) -> Result<(&str, &str), ApiError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok((
+            header(parts, CLIENT_ID_HEADER)?,
+            header(parts, CLIENT_SECRET_HEADER)?,
+        ));
+    };
+    let malformed = || ApiError::unauthorized("Authorization must be `Bearer CLIENT_ID.SECRET`");
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|text| text.strip_prefix("Bearer "))
+        .ok_or_else(malformed)?;
+    token.trim().split_once('.').ok_or_else(malformed)
+}
+
+/// The scope an endpoint needs, from its area (the path's first segment after `/api/`) and
+/// method. None: no scope covers it, and only an unscoped credential may call it.
+fn required_scope(method: &Method, path: &str) -> Option<Scope> {
+    let reads = *method == Method::GET || *method == Method::HEAD;
+    let area = path.strip_prefix("/api/")?.split('/').next()?;
+    match area {
+        "qrs-api" | "qr-templates-api" if reads => Some(Scope::CodesRead),
+        "qrs-api" | "qr-templates-api" => Some(Scope::CodesWrite),
+        // Its POSTs (bulk, overviews) are reads with a body.
+        "analytics-api" => Some(Scope::AnalyticsRead),
+        "teams-api" if reads => Some(Scope::TeamsRead),
+        "teams-api" => Some(Scope::TeamsWrite),
+        "keys-api" => Some(Scope::KeysWrite),
+        _ => None,
+    }
+}
+
+/// The member behind the request's credential, if the credential's scopes allow the endpoint;
+/// paused members are refused.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Account, ApiError> {
+    let (client_id, secret) = presented(parts)?;
     let store = &state.store;
     let invalid = || ApiError::unauthorized("invalid client id or secret");
     let credential = store.credential(client_id).await?.ok_or_else(invalid)?;
@@ -67,6 +106,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Member, ApiErro
     ) {
         return Err(invalid());
     }
+    let needed = required_scope(&parts.method, parts.uri.path());
+    if !credential.allows(needed) {
+        return Err(ApiError::forbidden(match needed {
+            Some(scope) => format!("this API key lacks the {} scope", scope.as_str()),
+            None => "this API key's scopes do not cover this endpoint".into(),
+        }));
+    }
     let member = store
         .member(&credential.member_id)
         .await?
@@ -74,16 +120,14 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Member, ApiErro
     if member.paused {
         return Err(ApiError::forbidden("this member is paused"));
     }
-    Ok(member)
+    Ok(Account { member, credential })
 }
 
 impl FromRequestParts<AppState> for Account {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Account {
-            member: authenticate(parts, state).await?,
-        })
+        authenticate(parts, state).await
     }
 }
 
@@ -91,7 +135,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let member = authenticate(parts, state).await?;
+        let Account { member, .. } = authenticate(parts, state).await?;
         let team_id = header(parts, TEAM_HEADER)?.to_owned();
         // An unknown team and someone else's team look the same: nothing leaks.
         let no_access =

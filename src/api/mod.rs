@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod error;
 mod image;
+mod keys;
 mod qr_edits;
 mod qrs;
 mod teams;
@@ -15,7 +16,7 @@ mod view;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use crate::aggregate::AnalyticsReader;
@@ -65,6 +66,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/teams-api/{id}", get(teams::get).put(teams::update))
         .route("/api/teams-api/{id}/domains", put(teams::update_domains))
         .route("/api/analytics-api/orphans", get(analytics::orphans))
+        .route("/api/keys-api", post(keys::create).get(keys::list))
+        .route("/api/keys-api/{id}", delete(keys::revoke))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

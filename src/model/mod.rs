@@ -10,7 +10,7 @@ pub mod scan;
 pub mod team;
 pub mod validate;
 
-pub use access::{Credential, Member, Role};
+pub use access::{Credential, Member, Role, Scope};
 pub use qr::{Qr, QrType};
 pub use route::{display_id_of, route_key, RouteRecord};
 pub use scan::{RawScan, ScanEvent};

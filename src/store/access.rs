@@ -24,6 +24,38 @@ impl EmbeddedStore {
         self.get_json(CREDENTIALS, client_id)
     }
 
+    /// Stores a new credential (its client id is fresh and random).
+    pub fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(CREDENTIALS)?
+            .insert(credential.client_id.as_str(), encode(credential).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A member's credentials, oldest first (members have a handful: read by a scan).
+    pub fn member_credentials(&self, member_id: &str) -> Result<Vec<Credential>, StoreError> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(CREDENTIALS)?.iter()? {
+            let credential: Credential = decode(entry?.1.value())?;
+            if credential.member_id == member_id {
+                out.push(credential);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
+        Ok(out)
+    }
+
+    /// Removes a credential; whether there was one.
+    pub fn delete_credential(&self, client_id: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = txn.open_table(CREDENTIALS)?.remove(client_id)?.is_some();
+        txn.commit()?;
+        Ok(removed)
+    }
+
     /// Writes an organization with its first team, member and credential in one transaction.
     pub(super) fn insert_org_with_owner(
         &self,

@@ -74,6 +74,8 @@ impl FirstOwner {
             secret_sha256: hash_secret(&secret),
             member_id: member.id.clone(),
             created_at: now,
+            name: "bootstrap".into(),
+            scopes: None,
         };
         let bootstrap = Bootstrap {
             org_id: org.id.clone(),

@@ -213,6 +213,27 @@ impl Store {
         on_backend!(self, store => store.credential(&client_id))
     }
 
+    pub async fn insert_credential(
+        &self,
+        credential: &crate::model::Credential,
+    ) -> Result<(), StoreError> {
+        let credential = credential.clone();
+        on_backend!(self, store => store.insert_credential(&credential))
+    }
+
+    pub async fn member_credentials(
+        &self,
+        member_id: &str,
+    ) -> Result<Vec<crate::model::Credential>, StoreError> {
+        let member_id = member_id.to_owned();
+        on_backend!(self, store => store.member_credentials(&member_id))
+    }
+
+    pub async fn delete_credential(&self, client_id: &str) -> Result<bool, StoreError> {
+        let client_id = client_id.to_owned();
+        on_backend!(self, store => store.delete_credential(&client_id))
+    }
+
     pub async fn bootstrap_if_empty(
         &self,
         data_dir: &Path,

@@ -96,11 +96,12 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1])
 return 'ok'
 "#;
 
-/// KEYS: initialized, org, team, member, cred. ARGV: the four JSON records. 0 when another
-/// process bootstrapped first.
+/// KEYS: initialized, org, team, member, cred, the member's credential set. ARGV: the four JSON
+/// records, the client id. 0 when another process bootstrapped first.
 const BOOTSTRAP: &str = r#"
 if redis.call('SET', KEYS[1], '1', 'NX') == false then return 0 end
 for i = 2, 5 do redis.call('SET', KEYS[i], ARGV[i - 1]) end
+redis.call('SADD', KEYS[6], ARGV[5])
 return 1
 "#;
 
@@ -162,6 +163,58 @@ impl RedisStore {
         self.get_json(self.key(&format!("cred:{client_id}"))).await
     }
 
+    /// Stores a new credential and lists it under its member (`member-creds:{id}`).
+    pub async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .set(
+                self.key(&format!("cred:{}", credential.client_id)),
+                json(credential),
+            )
+            .sadd(
+                self.key(&format!("member-creds:{}", credential.member_id)),
+                &credential.client_id,
+            )
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// A member's credentials, oldest first.
+    pub async fn member_credentials(&self, member_id: &str) -> Result<Vec<Credential>, StoreError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn
+            .smembers(self.key(&format!("member-creds:{member_id}")))
+            .await?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(credential) = self.credential(&id).await? {
+                out.push(credential);
+            }
+        }
+        out.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
+        Ok(out)
+    }
+
+    /// Removes a credential; whether there was one.
+    pub async fn delete_credential(&self, client_id: &str) -> Result<bool, StoreError> {
+        let Some(credential) = self.credential(client_id).await? else {
+            return Ok(false);
+        };
+        let mut conn = self.conn.clone();
+        let (removed, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .del(self.key(&format!("cred:{client_id}")))
+            .srem(
+                self.key(&format!("member-creds:{}", credential.member_id)),
+                client_id,
+            )
+            .query_async(&mut conn)
+            .await?;
+        Ok(removed > 0)
+    }
+
     pub async fn qr(&self, id: &str) -> Result<Option<Qr>, StoreError> {
         self.get_json(self.key(&format!("qr:{id}"))).await
     }
@@ -184,10 +237,12 @@ impl RedisStore {
             .key(self.key(&format!("team:{}", first.team.id)))
             .key(self.key(&format!("member:{}", first.member.id)))
             .key(self.key(&format!("cred:{}", first.credential.client_id)))
+            .key(self.key(&format!("member-creds:{}", first.member.id)))
             .arg(json(&first.org))
             .arg(json(&first.team))
             .arg(json(&first.member))
             .arg(json(&first.credential))
+            .arg(&first.credential.client_id)
             .invoke_async(&mut conn)
             .await?;
         if created == 0 {

@@ -1,0 +1,143 @@
+//! API keys (`/api/keys-api`): credentials a member makes for their scripts, each with a name and
+//! scopes, used as `Authorization: Bearer CLIENT_ID.SECRET` (or as the reference's two headers).
+//! The secret is shown once, at creation; the store keeps its SHA-256.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Account;
+use super::body::ApiJson;
+use super::view::ok;
+use super::{ApiError, AppState};
+use crate::clock::now_ms;
+use crate::ids::{new_id, new_secret};
+use crate::model::{Credential, Scope};
+use crate::store::hash_secret;
+
+const MAX_NAME_LEN: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    name: String,
+    scopes: Vec<Scope>,
+}
+
+/// A key as listed: never its secret.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    client_id: String,
+    name: String,
+    /// null: everything the member's role allows (the first start's credential).
+    scopes: Option<Vec<Scope>>,
+    created_at: i64,
+}
+
+impl From<Credential> for KeyView {
+    fn from(c: Credential) -> Self {
+        KeyView {
+            client_id: c.client_id,
+            name: c.name,
+            scopes: c.scopes,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// The answer to a creation: the only time the secret is shown.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    key: KeyView,
+    client_secret: String,
+    /// For `Authorization: Bearer …`.
+    token: String,
+}
+
+/// `POST /api/keys-api`: a new key for the caller, with at most the caller's own scopes.
+pub async fn create(
+    State(state): State<AppState>,
+    account: Account,
+    ApiJson(body): ApiJson<NewKey>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(ApiError::bad_request(format!(
+            "name must be 1 to {MAX_NAME_LEN} characters"
+        )));
+    }
+    let mut scopes: Vec<Scope> = Vec::new();
+    for scope in body.scopes {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "scopes must name at least one of {}",
+            Scope::ALL.map(Scope::as_str).join(", ")
+        )));
+    }
+    // A key cannot hand out more than the credential that makes it may do.
+    if let Some(beyond) = scopes
+        .iter()
+        .find(|s| !account.credential.allows(Some(**s)))
+    {
+        return Err(ApiError::forbidden(format!(
+            "this API key cannot grant the {} scope it does not have",
+            beyond.as_str()
+        )));
+    }
+    let secret = new_secret();
+    let credential = Credential {
+        client_id: new_id("cli"),
+        secret_sha256: hash_secret(&secret),
+        member_id: account.member.id.clone(),
+        created_at: now_ms(),
+        name: name.to_owned(),
+        scopes: Some(scopes),
+    };
+    state.store.insert_credential(&credential).await?;
+    let token = format!("{}.{secret}", credential.client_id);
+    Ok((
+        StatusCode::CREATED,
+        ok(CreatedKey {
+            key: credential.into(),
+            client_secret: secret,
+            token,
+        }),
+    ))
+}
+
+/// `GET /api/keys-api`: the caller's keys, oldest first, without secrets.
+pub async fn list(
+    State(state): State<AppState>,
+    account: Account,
+) -> Result<impl IntoResponse, ApiError> {
+    let keys = state.store.member_credentials(&account.member.id).await?;
+    Ok(ok(keys.into_iter().map(KeyView::from).collect::<Vec<_>>()))
+}
+
+/// `DELETE /api/keys-api/{clientId}`: revokes one of the caller's keys at once (the one in use
+/// included). Other members' keys are as unknown as missing ones.
+pub async fn revoke(
+    State(state): State<AppState>,
+    account: Account,
+    Path(client_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let not_found = || ApiError::not_found(format!("API key {client_id:?} not found"));
+    let key = state
+        .store
+        .credential(&client_id)
+        .await?
+        .filter(|key| key.member_id == account.member.id)
+        .ok_or_else(not_found)?;
+    if !state.store.delete_credential(&key.client_id).await? {
+        return Err(not_found());
+    }
+    Ok(ok(KeyView::from(key)))
+}
