@@ -141,6 +141,11 @@ impl FromRequestParts<AppState> for Caller {
         let no_access =
             || ApiError::forbidden(format!("this credential has no access to team {team_id:?}"));
         let role = *member.teams.get(&team_id).ok_or_else(no_access)?;
+        if !member.is_active_in(&team_id) {
+            return Err(ApiError::forbidden(format!(
+                "this member is paused in team {team_id:?}"
+            )));
+        }
         let team = state.store.team(&team_id).await?.ok_or_else(no_access)?;
         Ok(Caller { member, team, role })
     }

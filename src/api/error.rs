@@ -77,6 +77,9 @@ impl From<StoreError> for ApiError {
             StoreError::DomainTaken(domain) => {
                 ApiError::conflict(format!("domain {domain:?} is already used by another team"))
             }
+            StoreError::EmailTaken(email) => {
+                ApiError::conflict(format!("a member with email {email:?} already exists"))
+            }
             StoreError::NotFound => ApiError::not_found("not found"),
             StoreError::Redis(e) => ApiError::unavailable("the store", e),
             other => ApiError::internal(other),

@@ -13,16 +13,20 @@ use super::view::ok;
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_id, new_secret};
-use crate::model::{Credential, Scope};
+use crate::model::{Credential, Role, Scope};
 use crate::store::hash_secret;
 
 const MAX_NAME_LEN: usize = 100;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct NewKey {
     name: String,
     scopes: Vec<Scope>,
+    /// A key for another member (who has no credential yet, say): an admin of one of their
+    /// teams may make one. None: for the caller.
+    member_email: Option<String>,
 }
 
 /// A key as listed: never its secret.
@@ -58,7 +62,8 @@ pub struct CreatedKey {
     token: String,
 }
 
-/// `POST /api/keys-api`: a new key for the caller, with at most the caller's own scopes.
+/// `POST /api/keys-api`: a new key for the caller (or, with `memberEmail`, for a member of a team
+/// the caller manages), with at most the calling credential's scopes.
 pub async fn create(
     State(state): State<AppState>,
     account: Account,
@@ -92,11 +97,15 @@ pub async fn create(
             beyond.as_str()
         )));
     }
+    let holder = match &body.member_email {
+        None => account.member.id.clone(),
+        Some(email) => key_holder(&state, &account, email).await?,
+    };
     let secret = new_secret();
     let credential = Credential {
         client_id: new_id("cli"),
         secret_sha256: hash_secret(&secret),
-        member_id: account.member.id.clone(),
+        member_id: holder,
         created_at: now_ms(),
         name: name.to_owned(),
         scopes: Some(scopes),
@@ -111,6 +120,35 @@ pub async fn create(
             token,
         }),
     ))
+}
+
+/// The member a key is made for: the caller, or a member of a team the caller manages (an
+/// admin there, not paused); never an owner other than oneself.
+async fn key_holder(state: &AppState, account: &Account, email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let not_found = || ApiError::not_found(format!("no member {email:?} in your teams"));
+    let members = state.store.org_members(&account.member.org_id).await?;
+    let target = members
+        .into_iter()
+        .find(|m| m.email == email)
+        .ok_or_else(not_found)?;
+    if target.id == account.member.id {
+        return Ok(target.id);
+    }
+    let caller = &account.member;
+    let manages = target
+        .teams
+        .keys()
+        .any(|team| caller.is_active_in(team) && caller.teams.get(team) >= Some(&Role::Admin));
+    if !manages {
+        return Err(not_found());
+    }
+    if target.is_owner() {
+        return Err(ApiError::forbidden(
+            "keys for the owner are made by the owner",
+        ));
+    }
+    Ok(target.id)
 }
 
 /// `GET /api/keys-api`: the caller's keys, oldest first, without secrets.

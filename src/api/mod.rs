@@ -7,6 +7,7 @@ mod body;
 mod error;
 mod image;
 mod keys;
+mod members;
 mod qr_edits;
 mod qrs;
 mod teams;
@@ -40,6 +41,14 @@ impl AppState {
     pub fn platform_host(&self) -> String {
         crate::model::validate::host_of(&self.edge_base_url)
     }
+
+    /// The platform's domain as teams list it (the host, with its port if it has one): the
+    /// default domain of a new team, as of the first one.
+    pub fn platform_domain(&self) -> String {
+        url::Url::parse(&self.edge_base_url)
+            .map(|u| crate::model::validate::domain_of(&u))
+            .unwrap_or_else(|_| self.platform_host())
+    }
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -63,7 +72,23 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
         .route("/api/analytics-api/bulk", post(analytics::bulk))
         .route("/api/analytics-api/overviews", post(analytics::overviews))
+        .route("/api/teams-api", get(teams::list).post(teams::create))
         .route("/api/teams-api/{id}", get(teams::get).put(teams::update))
+        .route(
+            "/api/teams-api/{id}/members",
+            post(members::add).delete(members::remove),
+        )
+        .route("/api/teams-api/members/bulk", post(members::bulk))
+        .route("/api/teams-api/{id}/members/pause", put(members::pause))
+        .route(
+            "/api/teams-api/{id}/members/activate",
+            put(members::activate),
+        )
+        .route("/api/teams-api/{id}/members/role", put(members::role))
+        .route(
+            "/api/teams-api/{id}/members/permanent",
+            delete(members::delete_permanently),
+        )
         .route("/api/teams-api/{id}/domains", put(teams::update_domains))
         .route("/api/analytics-api/orphans", get(analytics::orphans))
         .route("/api/keys-api", post(keys::create).get(keys::list))

@@ -14,13 +14,14 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
-use super::auth::Caller;
+use super::auth::{Account, Caller};
 use super::body::ApiJson;
 use super::view::ok;
 use super::{ApiError, AppState};
 use std::collections::BTreeMap;
 
 use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::model::validate;
 use crate::model::{DomainSettings, Role, Team};
 
@@ -60,8 +61,42 @@ pub struct TeamView {
     time_zone: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     primary_color: Option<String>,
+    /// Its members (the reference's `members`), oldest first.
+    members: Vec<MemberView>,
     created_at: i64,
+    created_by: String,
     updated_at: i64,
+    updated_by: String,
+}
+
+/// A member as a team lists them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    name: String,
+    email: String,
+    role: Role,
+    /// Paused in this team.
+    paused: bool,
+}
+
+/// The team as answers show it, with its members.
+pub(super) async fn team_view(state: &AppState, team: Team) -> Result<TeamView, ApiError> {
+    let members = state.store.org_members(&team.org_id).await?;
+    let mut view = TeamView::from(team);
+    view.members = members
+        .into_iter()
+        .filter_map(|m| {
+            let role = *m.teams.get(&view.id)?;
+            Some(MemberView {
+                paused: !m.is_active_in(&view.id),
+                name: m.name,
+                email: m.email,
+                role,
+            })
+        })
+        .collect();
+    Ok(view)
 }
 
 impl From<Team> for TeamView {
@@ -75,14 +110,17 @@ impl From<Team> for TeamView {
             domain_settings: team.domain_settings,
             time_zone: team.time_zone,
             primary_color: team.primary_color,
+            members: Vec::new(),
             created_at: team.created_at,
+            created_by: team.created_by,
             updated_at: team.updated_at,
+            updated_by: team.updated_by,
         }
     }
 }
 
 /// The path must name the team the caller acts in (the header's).
-fn own_team(caller: Caller, id: &str) -> Result<Caller, ApiError> {
+pub(super) fn own_team(caller: Caller, id: &str) -> Result<Caller, ApiError> {
     if caller.team.id == id {
         Ok(caller)
     } else {
@@ -93,12 +131,16 @@ fn own_team(caller: Caller, id: &str) -> Result<Caller, ApiError> {
     }
 }
 
-pub async fn get(caller: Caller, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
-    Ok(ok(TeamView::from(caller.team)))
+    Ok(ok(team_view(&state, caller.team).await?))
 }
 
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+pub(super) fn require_admin(caller: &Caller) -> Result<(), ApiError> {
     if caller.role < Role::Admin {
         return Err(ApiError::forbidden(
             "only an admin or the owner can change the team's settings",
@@ -152,7 +194,7 @@ pub async fn update(
         // Hosted pages carry the colour: render them anew.
         state.store.republish_hosted_routes(&team.id).await?;
     }
-    Ok(ok(TeamView::from(team)))
+    Ok(ok(team_view(&state, team).await?))
 }
 
 fn is_colour(text: &str) -> bool {
@@ -270,5 +312,83 @@ pub async fn update_domains(
     team.updated_at = now_ms();
     team.updated_by = caller.member.id;
     state.store.update_team(&team).await?;
-    Ok(ok(TeamView::from(team)))
+    Ok(ok(team_view(&state, team).await?))
+}
+
+/// `GET /api/teams-api`: the teams of the organization the caller belongs to, with members.
+pub async fn list(
+    State(state): State<AppState>,
+    account: Account,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut views = Vec::new();
+    for team in state.store.org_teams(&account.member.org_id).await? {
+        if account.member.teams.contains_key(&team.id) {
+            views.push(team_view(&state, team).await?);
+        }
+    }
+    Ok(ok(views))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeam {
+    name: String,
+}
+
+/// `POST /api/teams-api`: a new team in the caller's organization, printing codes with the
+/// platform's domain. An admin (of any team) or the owner creates one; the creator becomes its
+/// admin, and the organization's owner its owner.
+pub async fn create(
+    State(state): State<AppState>,
+    account: Account,
+    ApiJson(body): ApiJson<NewTeam>,
+) -> Result<impl IntoResponse, ApiError> {
+    let creator = account.member;
+    let manages_a_team = creator
+        .teams
+        .iter()
+        .any(|(team, role)| *role >= Role::Admin && creator.is_active_in(team));
+    if !manages_a_team {
+        return Err(ApiError::forbidden(
+            "only an admin or the owner can create a team",
+        ));
+    }
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "name must be 1 to {NAME_MAX_CHARS} characters"
+        )));
+    }
+    let now = now_ms();
+    let domain = state.platform_domain();
+    let team = Team {
+        id: new_id("team"),
+        org_id: creator.org_id.clone(),
+        name: name.to_owned(),
+        default_domain: domain.clone(),
+        domains: vec![domain],
+        time_zone: "UTC".into(),
+        primary_color: None,
+        domain_settings: Default::default(),
+        created_at: now,
+        created_by: creator.id.clone(),
+        updated_at: now,
+        updated_by: creator.id.clone(),
+    };
+    state.store.insert_team(&team).await?;
+    for mut member in state.store.org_members(&team.org_id).await? {
+        let role = if member.is_owner() {
+            Role::Owner
+        } else if member.id == creator.id {
+            Role::Admin
+        } else {
+            continue;
+        };
+        member.teams.insert(team.id.clone(), role);
+        state.store.save_member(&member).await?;
+    }
+    Ok((
+        axum::http::StatusCode::CREATED,
+        ok(team_view(&state, team).await?),
+    ))
 }

@@ -50,7 +50,7 @@ pub async fn team(
 }
 
 /// `GET /api/qrs-api/all/updated-after?fromTime=`: every team of the organization the caller
-/// belongs to (teams they are not a member of stay out of reach).
+/// belongs to and is not paused in (other teams stay out of reach).
 pub async fn all_teams(
     State(state): State<AppState>,
     account: Account,
@@ -58,7 +58,8 @@ pub async fn all_teams(
 ) -> Result<impl IntoResponse, ApiError> {
     let from = from_time(params)?;
     let mut qrs = Vec::new();
-    for team_id in account.member.teams.keys() {
+    let member = &account.member;
+    for team_id in member.teams.keys().filter(|t| member.is_active_in(t)) {
         qrs.extend(state.store.team_qrs(team_id).await?);
     }
     Ok(ok(feed(qrs, from, &state)))

@@ -1,6 +1,6 @@
 //! Who may call the API: members, their roles per team, and their API credentials.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,10 +27,30 @@ pub struct Member {
     pub id: String,
     pub org_id: String,
     pub name: String,
+    /// Lower case; unique within the organization.
     pub email: String,
     pub teams: BTreeMap<String, Role>,
+    /// Paused everywhere (no API sets it; kept for records that have it).
     pub paused: bool,
     pub created_at: i64,
+    /// Teams whose access is paused (`PUT /api/teams-api/{id}/members/pause`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub paused_teams: BTreeSet<String>,
+    /// When an admin added them as a new member (none: the first start's owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited_at: Option<i64>,
+}
+
+impl Member {
+    /// Whether they may act in `team_id`: a member of it, not paused there.
+    pub fn is_active_in(&self, team_id: &str) -> bool {
+        self.teams.contains_key(team_id) && !self.paused && !self.paused_teams.contains(team_id)
+    }
+
+    /// The organization's owner: owner of some team (the role cannot be assigned, only had).
+    pub fn is_owner(&self) -> bool {
+        self.teams.values().any(|r| *r == Role::Owner)
+    }
 }
 
 /// An API credential (client id + secret) acting for a member. Only the secret's hash is kept.

@@ -48,6 +48,92 @@ impl EmbeddedStore {
         Ok(out)
     }
 
+    /// The organization's teams, oldest first (organizations have a handful: read by a scan).
+    pub fn org_teams(&self, org_id: &str) -> Result<Vec<Team>, StoreError> {
+        let mut teams: Vec<Team> = self.scan(TEAMS, |t: &Team| t.org_id == org_id)?;
+        teams.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(teams)
+    }
+
+    /// The organization's members, oldest first.
+    pub fn org_members(&self, org_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut members: Vec<Member> = self.scan(MEMBERS, |m: &Member| m.org_id == org_id)?;
+        members.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(members)
+    }
+
+    fn scan<T: serde::de::DeserializeOwned>(
+        &self,
+        table: redb::TableDefinition<&str, &[u8]>,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, StoreError> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(table)?.iter()? {
+            let value: T = decode(entry?.1.value())?;
+            if keep(&value) {
+                out.push(value);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores a new team.
+    pub fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(TEAMS)?
+            .insert(team.id.as_str(), encode(team).as_slice())?;
+        txn.commit()?;
+        self.teams_version.send_modify(|v| *v += 1);
+        Ok(())
+    }
+
+    /// Writes a member: EmailTaken when another member of the organization has the email.
+    /// Checked inside the write transaction, so two concurrent additions of one person make one.
+    pub fn save_member(&self, member: &Member) -> Result<(), StoreError> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_write()?;
+        {
+            let mut members = txn.open_table(MEMBERS)?;
+            for entry in members.iter()? {
+                let other: Member = decode(entry?.1.value())?;
+                if other.org_id == member.org_id
+                    && other.email == member.email
+                    && other.id != member.id
+                {
+                    return Err(StoreError::EmailTaken(member.email.clone()));
+                }
+            }
+            members.insert(member.id.as_str(), encode(member).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Deletes a member and every credential of theirs.
+    pub fn delete_member(&self, member: &Member) -> Result<(), StoreError> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_write()?;
+        {
+            txn.open_table(MEMBERS)?.remove(member.id.as_str())?;
+            let mut credentials = txn.open_table(CREDENTIALS)?;
+            let mut theirs = Vec::new();
+            for entry in credentials.iter()? {
+                let (id, bytes) = entry?;
+                let credential: Credential = decode(bytes.value())?;
+                if credential.member_id == member.id {
+                    theirs.push(id.value().to_owned());
+                }
+            }
+            for id in theirs {
+                credentials.remove(id.as_str())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Removes a credential; whether there was one.
     pub fn delete_credential(&self, client_id: &str) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;

@@ -67,6 +67,8 @@ impl FirstOwner {
             teams: BTreeMap::from([(team.id.clone(), Role::Owner)]),
             paused: false,
             created_at: now,
+            paused_teams: Default::default(),
+            invited_at: None,
         };
         let secret = new_secret();
         let credential = Credential {

@@ -6,6 +6,8 @@ pub enum StoreError {
     DisplayIdTaken(String),
     #[error("domain {0:?} belongs to another team")]
     DomainTaken(String),
+    #[error("a member with email {0:?} already exists")]
+    EmailTaken(String),
     #[error("not found")]
     NotFound,
     #[error("storage error: {0}")]

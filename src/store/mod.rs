@@ -213,6 +213,33 @@ impl Store {
         on_backend!(self, store => store.credential(&client_id))
     }
 
+    pub async fn org_teams(&self, org_id: &str) -> Result<Vec<Team>, StoreError> {
+        let org_id = org_id.to_owned();
+        on_backend!(self, store => store.org_teams(&org_id))
+    }
+
+    pub async fn org_members(&self, org_id: &str) -> Result<Vec<crate::model::Member>, StoreError> {
+        let org_id = org_id.to_owned();
+        on_backend!(self, store => store.org_members(&org_id))
+    }
+
+    pub async fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
+        let team = team.clone();
+        on_backend!(self, store => store.insert_team(&team))
+    }
+
+    /// Writes a member; EmailTaken when another member of the organization has the email.
+    pub async fn save_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
+        let member = member.clone();
+        on_backend!(self, store => store.save_member(&member))
+    }
+
+    /// Deletes a member and their credentials.
+    pub async fn delete_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
+        let member = member.clone();
+        on_backend!(self, store => store.delete_member(&member))
+    }
+
     pub async fn insert_credential(
         &self,
         credential: &crate::model::Credential,

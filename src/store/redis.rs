@@ -96,13 +96,27 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1])
 return 'ok'
 "#;
 
-/// KEYS: initialized, org, team, member, cred, the member's credential set. ARGV: the four JSON
-/// records, the client id. 0 when another process bootstrapped first.
+/// KEYS: initialized, org, team, member, cred, the member's credential set, the org's member
+/// set, team set and email hash. ARGV: the four JSON records, the client id, the member id, the
+/// team id, the email. 0 when another process bootstrapped first.
 const BOOTSTRAP: &str = r#"
 if redis.call('SET', KEYS[1], '1', 'NX') == false then return 0 end
 for i = 2, 5 do redis.call('SET', KEYS[i], ARGV[i - 1]) end
 redis.call('SADD', KEYS[6], ARGV[5])
+redis.call('SADD', KEYS[7], ARGV[6])
+redis.call('SADD', KEYS[8], ARGV[7])
+redis.call('HSET', KEYS[9], ARGV[8], ARGV[6])
 return 1
+"#;
+
+/// KEYS: the member, the org's member set, the org's email hash. ARGV: member id, email, JSON.
+const SAVE_MEMBER: &str = r#"
+local owner = redis.call('HGET', KEYS[3], ARGV[2])
+if owner and owner ~= ARGV[1] then return 'taken' end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 'ok'
 "#;
 
 /// One entry of the change stream, resolved against the routes hash.
@@ -161,6 +175,96 @@ impl RedisStore {
 
     pub async fn credential(&self, client_id: &str) -> Result<Option<Credential>, StoreError> {
         self.get_json(self.key(&format!("cred:{client_id}"))).await
+    }
+
+    /// The organization's teams, oldest first.
+    pub async fn org_teams(&self, org_id: &str) -> Result<Vec<Team>, StoreError> {
+        let mut teams: Vec<Team> = self
+            .members_of_set(&format!("org-teams:{org_id}"), "team")
+            .await?;
+        teams.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(teams)
+    }
+
+    /// The organization's members, oldest first.
+    pub async fn org_members(&self, org_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut members: Vec<Member> = self
+            .members_of_set(&format!("org-members:{org_id}"), "member")
+            .await?;
+        members.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(members)
+    }
+
+    /// The records `{kind}:{id}` of every id in the set `set`.
+    async fn members_of_set<T: DeserializeOwned>(
+        &self,
+        set: &str,
+        kind: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn.smembers(self.key(set)).await?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(record) = self.get_json(self.key(&format!("{kind}:{id}"))).await? {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores a new team and lists it under its organization.
+    pub async fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .set(self.key(&format!("team:{}", team.id)), json(team))
+            .sadd(self.key(&format!("org-teams:{}", team.org_id)), &team.id)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes a member: EmailTaken when another member of the organization has the email (the
+    /// organization's email hash is the claim, checked and written in one script).
+    pub async fn save_member(&self, member: &Member) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let outcome: String = Script::new(SAVE_MEMBER)
+            .key(self.key(&format!("member:{}", member.id)))
+            .key(self.key(&format!("org-members:{}", member.org_id)))
+            .key(self.key(&format!("org-emails:{}", member.org_id)))
+            .arg(&member.id)
+            .arg(&member.email)
+            .arg(json(member))
+            .invoke_async(&mut conn)
+            .await?;
+        match outcome.as_str() {
+            "ok" => Ok(()),
+            _ => Err(StoreError::EmailTaken(member.email.clone())),
+        }
+    }
+
+    /// Deletes a member and every credential of theirs.
+    pub async fn delete_member(&self, member: &Member) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let creds_key = self.key(&format!("member-creds:{}", member.id));
+        let client_ids: Vec<String> = conn.smembers(&creds_key).await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(self.key(&format!("member:{}", member.id)))
+            .srem(
+                self.key(&format!("org-members:{}", member.org_id)),
+                &member.id,
+            )
+            .hdel(
+                self.key(&format!("org-emails:{}", member.org_id)),
+                &member.email,
+            )
+            .del(&creds_key);
+        for id in client_ids {
+            pipe.del(self.key(&format!("cred:{id}")));
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
     }
 
     /// Stores a new credential and lists it under its member (`member-creds:{id}`).
@@ -238,11 +342,17 @@ impl RedisStore {
             .key(self.key(&format!("member:{}", first.member.id)))
             .key(self.key(&format!("cred:{}", first.credential.client_id)))
             .key(self.key(&format!("member-creds:{}", first.member.id)))
+            .key(self.key(&format!("org-members:{}", first.org.id)))
+            .key(self.key(&format!("org-teams:{}", first.org.id)))
+            .key(self.key(&format!("org-emails:{}", first.org.id)))
             .arg(json(&first.org))
             .arg(json(&first.team))
             .arg(json(&first.member))
             .arg(json(&first.credential))
             .arg(&first.credential.client_id)
+            .arg(&first.member.id)
+            .arg(&first.team.id)
+            .arg(&first.member.email)
             .invoke_async(&mut conn)
             .await?;
         if created == 0 {

@@ -1,0 +1,407 @@
+//! Teams and their members with roles: each role allowed and refused, pause and activate,
+//! removal, deletion from the organization, bulk membership, team creation; on either backend.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::topology::Topology;
+use support::{json_of, Server};
+
+/// Calls the API with `Authorization: Bearer TOKEN` in team `team`.
+fn as_key(
+    server: &Server,
+    token: &str,
+    team: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = server
+        .client
+        .request(method, format!("{}{path}", server.api))
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-request-team-id", team);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    json_of(request.send().expect("the API answers"))
+}
+
+fn all_scopes() -> Value {
+    json!(["codes:write", "analytics:read", "teams:write", "keys:write"])
+}
+
+/// The owner makes a key for the member with `email`; returns its token.
+fn key_for(server: &Server, email: &str) -> String {
+    let (status, body) = server.call(
+        Method::POST,
+        "/api/keys-api",
+        Some(json!({"name": "first key", "scopes": all_scopes(), "memberEmail": email})),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["data"]["token"].as_str().unwrap().to_owned()
+}
+
+fn members_of(server: &Server, team: &str) -> Vec<Value> {
+    let (status, body) = server.call_as(
+        &server.credentials,
+        team,
+        Method::GET,
+        &format!("/api/teams-api/{team}"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    body["data"]["members"].as_array().unwrap().clone()
+}
+
+fn role_of(server: &Server, team: &str, email: &str) -> Option<String> {
+    members_of(server, team)
+        .iter()
+        .find(|m| m["email"] == email)
+        .map(|m| m["role"].as_str().unwrap().to_owned())
+}
+
+fn members_and_roles(server: &Server) {
+    let team = server.credentials.team_id.clone();
+    let members = format!("/api/teams-api/{team}/members");
+    assert_eq!(
+        role_of(server, &team, "owner@localhost").as_deref(),
+        Some("owner")
+    );
+
+    // The reference's example, and two more.
+    for (name, email, role) in [
+        ("Sarah Johnson", "sarah.johnson@acmecorp.com", "editor"),
+        ("Mike Viewer", "Mike@AcmeCorp.com", "viewer"),
+        ("Ada Admin", "ada@acmecorp.com", "admin"),
+    ] {
+        let (status, body) = server.call(
+            Method::POST,
+            &members,
+            Some(json!({"name": name, "email": email, "role": role})),
+        );
+        assert_eq!((status, &body["success"]), (200, &json!(true)), "{body}");
+    }
+    assert_eq!(
+        role_of(server, &team, "mike@acmecorp.com").as_deref(),
+        Some("viewer"),
+        "emails are lower-cased"
+    );
+    let (sarah, mike, ada) = (
+        key_for(server, "sarah.johnson@acmecorp.com"),
+        key_for(server, "mike@acmecorp.com"),
+        key_for(server, "ada@acmecorp.com"),
+    );
+    let code = json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/m"});
+
+    // Viewers read; editors write codes; neither manages members.
+    let (status, _) = as_key(server, &mike, &team, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 200);
+    let (status, body) = as_key(
+        server,
+        &mike,
+        &team,
+        Method::POST,
+        "/api/qrs-api",
+        Some(code.clone()),
+    );
+    assert_eq!(status, 403, "a viewer cannot write: {body}");
+    let (status, _) = as_key(
+        server,
+        &sarah,
+        &team,
+        Method::POST,
+        "/api/qrs-api",
+        Some(code.clone()),
+    );
+    assert_eq!(status, 201, "an editor writes codes");
+    let newcomer = json!({"name": "X", "email": "x@acmecorp.com", "role": "viewer"});
+    for token in [&mike, &sarah] {
+        let (status, body) = as_key(
+            server,
+            token,
+            &team,
+            Method::POST,
+            &members,
+            Some(newcomer.clone()),
+        );
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("admin"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        role_of(server, &team, "x@acmecorp.com"),
+        None,
+        "refused: nothing added"
+    );
+
+    // Admins manage members.
+    let (status, body) = as_key(
+        server,
+        &ada,
+        &team,
+        Method::PUT,
+        &format!("{members}/role"),
+        Some(json!({"email": "mike@acmecorp.com", "role": "editor"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = as_key(
+        server,
+        &mike,
+        &team,
+        Method::POST,
+        "/api/qrs-api",
+        Some(code.clone()),
+    );
+    assert_eq!(status, 201, "promoted to editor");
+    let (status, _) = as_key(
+        server,
+        &ada,
+        &team,
+        Method::PUT,
+        &format!("{members}/pause"),
+        Some(json!({"email": "sarah.johnson@acmecorp.com"})),
+    );
+    assert_eq!(status, 200);
+    let (status, body) = as_key(server, &sarah, &team, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 403, "paused: {body}");
+    assert!(body["message"].as_str().unwrap().contains("paused"));
+    assert!(members_of(server, &team)
+        .iter()
+        .any(|m| m["email"] == "sarah.johnson@acmecorp.com" && m["paused"] == true));
+    let (status, _) = as_key(
+        server,
+        &ada,
+        &team,
+        Method::PUT,
+        &format!("{members}/activate"),
+        Some(json!({"email": "sarah.johnson@acmecorp.com"})),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = as_key(server, &sarah, &team, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 200, "active again");
+
+    // The owner role is never assigned, changed, paused or removed; only the owner deletes.
+    let refusals = [
+        (
+            Method::POST,
+            members.clone(),
+            json!({"name": "E", "email": "e@acmecorp.com", "role": "owner"}),
+            400,
+        ),
+        (
+            Method::PUT,
+            format!("{members}/role"),
+            json!({"email": "mike@acmecorp.com", "role": "owner"}),
+            400,
+        ),
+        (
+            Method::PUT,
+            format!("{members}/role"),
+            json!({"email": "owner@localhost", "role": "viewer"}),
+            403,
+        ),
+        (
+            Method::PUT,
+            format!("{members}/pause"),
+            json!({"email": "owner@localhost"}),
+            403,
+        ),
+        (
+            Method::DELETE,
+            members.clone(),
+            json!({"email": "owner@localhost"}),
+            403,
+        ),
+        (
+            Method::DELETE,
+            format!("{members}/permanent"),
+            json!({"email": "mike@acmecorp.com"}),
+            403,
+        ),
+        (
+            Method::PUT,
+            format!("{members}/pause"),
+            json!({"email": "ada@acmecorp.com"}),
+            400,
+        ),
+        (
+            Method::PUT,
+            format!("{members}/role"),
+            json!({"email": "nobody@acmecorp.com", "role": "viewer"}),
+            404,
+        ),
+        (
+            Method::POST,
+            members.clone(),
+            json!({"name": "E", "email": "not-an-email", "role": "viewer"}),
+            400,
+        ),
+        (
+            Method::POST,
+            members.clone(),
+            json!({"name": "E", "email": "e@acmecorp.com", "role": "superuser"}),
+            400,
+        ),
+        (
+            Method::POST,
+            members.clone(),
+            json!({"email": "e@acmecorp.com", "role": "viewer"}),
+            400,
+        ),
+    ];
+    for (method, path, body, expected) in refusals {
+        let (status, answer) = as_key(server, &ada, &team, method, &path, Some(body.clone()));
+        assert_eq!(status, expected, "{path} {body}: {answer}");
+        assert_eq!(answer["success"], false);
+    }
+    assert_eq!(
+        role_of(server, &team, "owner@localhost").as_deref(),
+        Some("owner")
+    );
+    assert_eq!(
+        role_of(server, &team, "mike@acmecorp.com").as_deref(),
+        Some("editor")
+    );
+    assert_eq!(role_of(server, &team, "e@acmecorp.com"), None);
+    let (status, _) = server.call(Method::GET, "/api/teams-api/team_someoneelse", None);
+    assert_eq!(status, 403, "another team is out of reach");
+
+    // The owner deletes a member from the organization: their keys stop working.
+    let (status, body) = server.call(
+        Method::DELETE,
+        &format!("{members}/permanent"),
+        Some(json!({"email": "mike@acmecorp.com"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"], "Member deleted successfully");
+    let (status, _) = as_key(server, &mike, &team, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 401, "a deleted member's key is gone");
+    assert_eq!(role_of(server, &team, "mike@acmecorp.com"), None);
+
+    // A second team; one person into both at once.
+    let (status, body) = as_key(
+        server,
+        &ada,
+        &team,
+        Method::POST,
+        "/api/teams-api",
+        Some(json!({"name": "Sales & Marketing"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let sales = body["data"]["id"].as_str().unwrap().to_owned();
+    let sales_members = body["data"]["members"].as_array().unwrap();
+    let role_in = |email: &str| {
+        sales_members
+            .iter()
+            .find(|m| m["email"] == email)
+            .map(|m| m["role"].clone())
+    };
+    assert_eq!(
+        role_in("ada@acmecorp.com"),
+        Some(json!("admin")),
+        "the creator administers it"
+    );
+    assert_eq!(
+        role_in("owner@localhost"),
+        Some(json!("owner")),
+        "the owner owns it"
+    );
+    let (status, _) = as_key(
+        server,
+        &sarah,
+        &team,
+        Method::POST,
+        "/api/teams-api",
+        Some(json!({"name": "Mine"})),
+    );
+    assert_eq!(status, 403, "an editor creates no team");
+    let bulk = |teams: Value, email: &str| {
+        as_key(
+            server,
+            &ada,
+            &team,
+            Method::POST,
+            "/api/teams-api/members/bulk",
+            Some(json!({"name": "Michael Chen", "email": email, "teams": teams})),
+        )
+    };
+    let (status, body) = bulk(
+        json!([{"teamId": team, "role": "admin"}, {"teamId": sales, "role": "editor"}]),
+        "michael.chen@acmecorp.com",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        role_of(server, &team, "michael.chen@acmecorp.com").as_deref(),
+        Some("admin")
+    );
+    assert_eq!(
+        role_of(server, &sales, "michael.chen@acmecorp.com").as_deref(),
+        Some("editor")
+    );
+    let (status, _) = bulk(
+        json!([{"teamId": team, "role": "viewer"}, {"teamId": "team_nope", "role": "viewer"}]),
+        "li@acmecorp.com",
+    );
+    assert_eq!(status, 403, "a team the caller does not manage");
+    assert_eq!(
+        role_of(server, &team, "li@acmecorp.com"),
+        None,
+        "refused: nothing changed"
+    );
+    let (status, _) = bulk(json!([]), "li@acmecorp.com");
+    assert_eq!(status, 400);
+
+    // Removed from one team, still in the other; adding again changes the role, no duplicate.
+    let (status, _) = server.call(
+        Method::DELETE,
+        &members,
+        Some(json!({"email": "michael.chen@acmecorp.com"})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(role_of(server, &team, "michael.chen@acmecorp.com"), None);
+    assert_eq!(
+        role_of(server, &sales, "michael.chen@acmecorp.com").as_deref(),
+        Some("editor")
+    );
+    let (status, _) = server.call(
+        Method::POST,
+        &members,
+        Some(json!({"name": "M. Chen", "email": "michael.chen@acmecorp.com", "role": "viewer"})),
+    );
+    assert_eq!(status, 200);
+    let listed = members_of(server, &team);
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|m| m["email"] == "michael.chen@acmecorp.com")
+            .count(),
+        1
+    );
+
+    // The caller's teams.
+    let (status, body) = server.call(Method::GET, "/api/teams-api", None);
+    assert_eq!(status, 200, "{body}");
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [team.as_str(), sales.as_str()]);
+}
+
+#[test]
+fn teams_members_and_roles_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    members_and_roles(&Server::start(dir.path()));
+}
+
+#[test]
+fn teams_members_and_roles_on_redis() {
+    let topology = Topology::new();
+    members_and_roles(&topology.start("api", "api"));
+}
