@@ -8,6 +8,7 @@ mod error;
 mod image;
 mod keys;
 mod members;
+mod qr_bulk;
 mod qr_edits;
 mod qrs;
 mod teams;
@@ -60,6 +61,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(qrs::get).put(qrs::update).delete(qrs::delete),
         )
         .route("/api/qrs-api/teams/{id}", get(qrs::get))
+        .route("/api/qrs-api/bulk", post(qr_bulk::bulk))
+        .route("/api/qrs-api/import", post(qr_bulk::import))
         .route("/api/qrs-api/{id}/duplicate", post(qr_edits::duplicate))
         .route("/api/qrs-api/{id}/tags", put(qr_edits::tags))
         .route("/api/qrs-api/{id}/title", put(qr_edits::title))

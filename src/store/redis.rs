@@ -410,23 +410,28 @@ impl RedisStore {
             }
         }
         let script = Script::new(CREATE_QR);
-        let pipelines = qrs.chunks(PIPELINE_CODES).map(|chunk| {
-            let mut pipe = redis::pipe();
-            // Loaded first on the same connection, so no EVALSHA below can miss it (NOSCRIPT),
-            // even right after a Redis restart.
-            pipe.cmd("SCRIPT").arg("LOAD").arg(CREATE_QR).ignore();
-            for qr in chunk {
-                let colour = colours.get(&qr.team_id).cloned().flatten();
-                let (keys, args) = self.create_qr_call(qr, colour.as_deref());
-                pipe.cmd("EVALSHA")
-                    .arg(script.get_hash())
-                    .arg(keys.len())
-                    .arg(&keys[..])
-                    .arg(&args[..]);
-            }
-            let mut conn = self.conn.clone();
-            async move { pipe.query_async::<Vec<i64>>(&mut conn).await }
-        });
+        // Collected, so that no closure over `qrs` lives across the awaits below (axum handlers
+        // need a future that is Send for any lifetime).
+        let pipelines: Vec<_> = qrs
+            .chunks(PIPELINE_CODES)
+            .map(|chunk| {
+                let mut pipe = redis::pipe();
+                // Loaded first on the same connection, so no EVALSHA below can miss it (NOSCRIPT),
+                // even right after a Redis restart.
+                pipe.cmd("SCRIPT").arg("LOAD").arg(CREATE_QR).ignore();
+                for qr in chunk {
+                    let colour = colours.get(&qr.team_id).cloned().flatten();
+                    let (keys, args) = self.create_qr_call(qr, colour.as_deref());
+                    pipe.cmd("EVALSHA")
+                        .arg(script.get_hash())
+                        .arg(keys.len())
+                        .arg(&keys[..])
+                        .arg(&args[..]);
+                }
+                let mut conn = self.conn.clone();
+                async move { pipe.query_async::<Vec<i64>>(&mut conn).await }
+            })
+            .collect();
         // `buffered` sends the pipelines in order on the one multiplexed connection, and Redis runs
         // them in that order: of two codes with one displayId, the earlier one is stored.
         let replies: Vec<Vec<i64>> = futures::stream::iter(pipelines)

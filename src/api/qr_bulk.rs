@@ -1,0 +1,186 @@
+//! Many codes at once: `POST /api/qrs-api/bulk` (a JSON array of up to 100 create bodies, all
+//! valid or none created) and `POST /api/qrs-api/import` (a CSV file, as `qredge import` reads
+//! it: each valid row created, each other one reported with its line).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::auth::Caller;
+use super::body::ApiJson;
+use super::qrs::{store_new_qr, write_context};
+use super::view::{ok, qr_view, QrView};
+use super::{ApiError, AppState};
+use crate::ids::{new_display_id, new_id};
+use crate::import::{CsvRows, Row};
+use crate::model::qr_input::{new_qr, QrInput};
+use crate::model::Qr;
+
+const MAX_BULK: usize = 100;
+
+#[derive(Serialize)]
+struct Refused {
+    index: usize,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct BulkResult {
+    qrs: Vec<QrView>,
+    /// Items whose displayId another code took meanwhile (validation failures refuse the whole
+    /// request before anything is stored).
+    refused: Vec<Refused>,
+}
+
+/// `POST /api/qrs-api/bulk`: every item is validated first; one invalid item refuses the whole
+/// request (400 naming it). Then all are stored at once.
+pub async fn bulk(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(items): ApiJson<Vec<Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_code_writer()?;
+    if items.is_empty() || items.len() > MAX_BULK {
+        return Err(ApiError::bad_request(format!(
+            "a bulk create takes 1 to {MAX_BULK} codes"
+        )));
+    }
+    let platform_host = state.platform_host();
+    let ctx = write_context(&caller, &platform_host);
+    let mut qrs = Vec::with_capacity(items.len());
+    let mut chosen = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let input: QrInput = serde_json::from_value(item)
+            .map_err(|e| ApiError::bad_request(format!("item {index}: {e}")))?;
+        chosen.push(input.display_id.is_some());
+        let qr = new_qr(input, new_id("qr"), new_display_id(), &ctx)
+            .map_err(|e| ApiError::bad_request(format!("item {index}: {e}")))?;
+        if let Some(earlier) = qrs
+            .iter()
+            .position(|q: &Qr| q.route_key() == qr.route_key())
+        {
+            return Err(ApiError::bad_request(format!(
+                "item {index}: displayId {:?} is also item {earlier}'s",
+                qr.display_id
+            )));
+        }
+        qrs.push(qr);
+    }
+    let stored = state.store.create_qrs(qrs.clone()).await?;
+    let mut result = BulkResult {
+        qrs: Vec::new(),
+        refused: Vec::new(),
+    };
+    for (index, (qr, stored)) in qrs.into_iter().zip(stored).enumerate() {
+        if stored {
+            result.qrs.push(qr_view(qr, &state));
+        } else if chosen[index] {
+            result.refused.push(Refused {
+                index,
+                message: format!("displayId {:?} is already in use", qr.display_id),
+            });
+        } else {
+            // A generated displayId that happened to be taken: another one.
+            let again = store_new_qr(&state.store, false, |id, display_id| {
+                Ok(Qr {
+                    id,
+                    display_id,
+                    ..qr.clone()
+                })
+            })
+            .await?;
+            result.qrs.push(qr_view(again, &state));
+        }
+    }
+    let status = if result.qrs.is_empty() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, ok(result)))
+}
+
+#[derive(Serialize)]
+struct RefusedRow {
+    line: u64,
+    message: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportResult {
+    /// Every imported code carries it (`batchId`).
+    batch_id: String,
+    imported: usize,
+    refused: Vec<RefusedRow>,
+}
+
+/// `POST /api/qrs-api/import` with a `text/csv` body: the columns of `qredge import`
+/// (docs/import.md; each row names its displayId). Valid rows are created, the others reported
+/// by line; 201 when at least one row was imported, 400 when none could be.
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_code_writer()?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("text/csv") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "an import is a text/csv body",
+        ));
+    }
+    let rows = CsvRows::new(&body[..]).map_err(ApiError::bad_request)?;
+    let platform_host = state.platform_host();
+    let ctx = write_context(&caller, &platform_host);
+    let batch_id = new_id("batch");
+    let mut result = ImportResult {
+        batch_id: batch_id.clone(),
+        imported: 0,
+        refused: Vec::new(),
+    };
+    let mut codes = Vec::new();
+    for row in rows {
+        let Row { line, input } = row.map_err(ApiError::bad_request)?;
+        // Like `qredge import`: the displayId comes from the row, never a generated one.
+        match input.and_then(|input| new_qr(input, new_id("qr"), String::new(), &ctx)) {
+            Ok(mut qr) => {
+                qr.batch_id = Some(batch_id.clone());
+                codes.push((line, qr));
+            }
+            Err(message) => result.refused.push(RefusedRow { line, message }),
+        }
+    }
+    let (lines, qrs): (Vec<u64>, Vec<Qr>) = codes.into_iter().unzip();
+    let display_ids: Vec<String> = qrs.iter().map(|qr| qr.display_id.clone()).collect();
+    let stored = if qrs.is_empty() {
+        Vec::new()
+    } else {
+        state.store.create_qrs(qrs).await?
+    };
+    for ((line, display_id), stored) in lines.into_iter().zip(display_ids).zip(stored) {
+        if stored {
+            result.imported += 1;
+        } else {
+            result.refused.push(RefusedRow {
+                line,
+                message: format!("displayId {display_id:?} is already in use"),
+            });
+        }
+    }
+    result.refused.sort_by_key(|r| r.line);
+    let status = if result.imported > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok((status, ok(result)))
+}

@@ -1,0 +1,180 @@
+//! Many codes at once: the JSON bulk create (all valid or none) and the CSV import endpoint
+//! (each row on its own), on either backend.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::topology::Topology;
+use support::{json_of, Server};
+
+fn code_count(server: &Server) -> u64 {
+    let (_, body) = server.call(Method::GET, "/api/qrs-api?limit=1", None);
+    body["data"]["totalCount"].as_u64().unwrap()
+}
+
+fn import(server: &Server, content_type: &str, csv: &str) -> (u16, Value) {
+    let response = server
+        .client
+        .post(format!("{}/api/qrs-api/import", server.api))
+        .header("x-request-team-id", &server.credentials.team_id)
+        .header("x-request-client-id", &server.credentials.client_id)
+        .header("x-request-client-secret", &server.credentials.client_secret)
+        .header("content-type", content_type)
+        .body(csv.to_owned())
+        .send()
+        .unwrap();
+    json_of(response)
+}
+
+fn many_codes(server: &Server, edge: bool) {
+    let web = |url: &str| json!({"qrType": "WEB", "qrRedirectUrl": url});
+    let (status, body) = server.call(
+        Method::POST,
+        "/api/qrs-api/bulk",
+        Some(json!([
+            {"qrType": "WEB", "qrRedirectUrl": "https://example.com/1", "displayId": "bulk-one", "name": "One"},
+            web("https://example.com/2"),
+            web("https://example.com/3"),
+        ])),
+    );
+    assert_eq!(status, 201, "{body}");
+    let qrs = body["data"]["qrs"].as_array().unwrap();
+    assert_eq!((qrs.len(), &body["data"]["refused"]), (3, &json!([])));
+    assert_eq!(
+        (&qrs[0]["displayId"], &qrs[0]["name"]),
+        (&json!("bulk-one"), &json!("One"))
+    );
+    for qr in qrs {
+        let (status, _) = server.call(
+            Method::GET,
+            &format!("/api/qrs-api/{}", qr["id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(status, 200);
+    }
+    if edge {
+        server.assert_served("bulk-one");
+    }
+
+    // One bad item refuses the whole request.
+    let before = code_count(server);
+    for (bad, words) in [
+        (
+            json!([web("https://example.com/4"), web("javascript:alert(1)")]),
+            "item 1: qrRedirectUrl",
+        ),
+        (
+            json!([web("https://example.com/5"), {"qrType": "NOPE"}]),
+            "item 1: unknown qrType",
+        ),
+        (
+            json!([web("https://example.com/6"), {"qrType": "WEB", "qrRedirectUrl": 7}]),
+            "item 1:",
+        ),
+        (
+            json!([{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "displayId": "twice"},
+                {"qrType": "WEB", "qrRedirectUrl": "https://b.example", "displayId": "twice"}]),
+            "also item 0's",
+        ),
+        (json!([]), "1 to 100 codes"),
+        (
+            json!(vec![web("https://example.com/n"); 101]),
+            "1 to 100 codes",
+        ),
+        (json!({"qrType": "WEB"}), "invalid JSON body"),
+    ] {
+        let (status, answer) = server.call(Method::POST, "/api/qrs-api/bulk", Some(bad.clone()));
+        assert_eq!(status, 400, "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(words),
+            "{words}: {answer}"
+        );
+    }
+    assert_eq!(
+        code_count(server),
+        before,
+        "refused requests create nothing"
+    );
+
+    // A displayId taken meanwhile: that item is refused, the others stored.
+    let (status, body) = server.call(
+        Method::POST,
+        "/api/qrs-api/bulk",
+        Some(json!([
+            {"qrType": "WEB", "qrRedirectUrl": "https://example.com/x", "displayId": "bulk-one"},
+            web("https://example.com/7"),
+        ])),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["qrs"].as_array().unwrap().len(), 1);
+    assert_eq!(body["data"]["refused"][0]["index"], 0);
+    assert!(body["data"]["refused"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already in use"));
+    assert_eq!(code_count(server), before + 1);
+
+    // CSV import: each row on its own, refusals by line.
+    let (status, body) = import(
+        server,
+        "text/csv",
+        "displayId,url,type,name\nimp-1,https://example.com/i1,WEB,Imported\nimp-2,javascript:x,WEB,\nbulk-one,https://example.com/i3,WEB,\n",
+    );
+    assert_eq!(status, 201, "{body}");
+    let data = &body["data"];
+    assert_eq!(data["imported"], 1);
+    let refused: Vec<u64> = data["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(refused, [3, 4]);
+    assert!(data["refused"][1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already in use"));
+    let batch = data["batchId"].as_str().unwrap();
+    let (_, found) = server.call(Method::GET, "/api/qrs-api?search=imp-1", None);
+    assert_eq!(found["data"]["qrs"][0]["batchId"], batch, "{found}");
+    assert_eq!(found["data"]["qrs"][0]["name"], "Imported");
+
+    let before = code_count(server);
+    let (status, body) = import(
+        server,
+        "application/json",
+        "displayId,url,type\nz,https://example.com/z,WEB\n",
+    );
+    assert_eq!(status, 415, "{body}");
+    let (status, body) = import(
+        server,
+        "text/csv",
+        "displayId,url,type\nz,ftp://example.com/z,WEB\n",
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = import(server, "text/csv", "displayId,color\nz,red\n");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(code_count(server), before, "nothing imported");
+
+    let (status, _) = server.call_as(
+        &server.credentials,
+        "team_someoneelse",
+        Method::POST,
+        "/api/qrs-api/bulk",
+        Some(json!([web("https://example.com/8")])),
+    );
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn codes_are_created_in_bulk_and_imported_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    many_codes(&Server::start(dir.path()), true);
+}
+
+#[test]
+fn codes_are_created_in_bulk_and_imported_on_redis() {
+    let topology = Topology::new();
+    many_codes(&topology.start("api", "api"), false);
+}
