@@ -176,6 +176,41 @@ pub struct ApiConfig {
     pub public_url: String,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
+    /// API requests a team may make per minute, by its organization's plan (shared by every API
+    /// process: counted in Redis in production, in memory on the embedded store).
+    pub requests_per_minute: PlanRates,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanRates {
+    pub free: u64,
+    pub business: u64,
+    pub business_plus: u64,
+    pub enterprise: u64,
+}
+
+impl PlanRates {
+    pub fn of(&self, plan: crate::model::Plan) -> u64 {
+        use crate::model::Plan;
+        match plan {
+            Plan::Free => self.free,
+            Plan::Business => self.business,
+            Plan::BusinessPlus => self.business_plus,
+            Plan::Enterprise => self.enterprise,
+        }
+    }
+}
+
+impl Default for PlanRates {
+    fn default() -> Self {
+        Self {
+            free: 60,
+            business: 300,
+            business_plus: 1_200,
+            enterprise: 6_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,6 +300,7 @@ impl Default for ApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             public_url: String::new(),
             max_body_bytes: 1024 * 1024,
+            requests_per_minute: PlanRates::default(),
         }
     }
 }

@@ -346,6 +346,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             api_base_url: public_base_url(&config.api.public_url, addr)
                 .as_str()
                 .into(),
+            requests_per_minute: Arc::new(config.api.requests_per_minute.clone()),
         };
         let app = api::router(state, config.api.max_body_bytes);
         let api_stop = stop.clone();

@@ -93,7 +93,7 @@ fn required_scope(method: &Method, path: &str) -> Option<Scope> {
 
 /// The member behind the request's credential, if the credential's scopes allow the endpoint;
 /// paused members are refused.
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Account, ApiError> {
+pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Account, ApiError> {
     let (client_id, secret) = presented(parts)?;
     let store = &state.store;
     let invalid = || ApiError::unauthorized("invalid client id or secret");
@@ -123,11 +123,19 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Account, ApiErr
     Ok(Account { member, credential })
 }
 
+/// The account the rate-limit layer authenticated, or (outside it) authenticated here.
+async fn account(parts: &Parts, state: &AppState) -> Result<Account, ApiError> {
+    match parts.extensions.get::<Account>() {
+        Some(account) => Ok(account.clone()),
+        None => authenticate(parts, state).await,
+    }
+}
+
 impl FromRequestParts<AppState> for Account {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, state).await
+        account(parts, state).await
     }
 }
 
@@ -135,7 +143,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Account { member, .. } = authenticate(parts, state).await?;
+        let Account { member, .. } = account(parts, state).await?;
         let team_id = header(parts, TEAM_HEADER)?.to_owned();
         // An unknown team and someone else's team look the same: nothing leaks.
         let no_access =

@@ -11,6 +11,7 @@ mod members;
 mod qr_bulk;
 mod qr_edits;
 mod qrs;
+mod rate_limit;
 mod teams;
 mod updated_after;
 mod view;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub edge_base_url: Arc<str>,
     /// The API's own base URL (ends in '/'), for `qrImageUrl`.
     pub api_base_url: Arc<str>,
+    /// Requests a team may make per minute, by plan.
+    pub requests_per_minute: Arc<crate::config::PlanRates>,
 }
 
 impl AppState {
@@ -103,6 +106,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
                 "method not allowed on this endpoint",
             )
         })
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

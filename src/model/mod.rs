@@ -14,4 +14,4 @@ pub use access::{Credential, Member, Role, Scope};
 pub use qr::{Qr, QrType};
 pub use route::{display_id_of, route_key, RouteRecord};
 pub use scan::{RawScan, ScanEvent};
-pub use team::{DomainSettings, Org, Team};
+pub use team::{DomainSettings, Org, Plan, Team};

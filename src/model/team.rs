@@ -14,6 +14,20 @@ pub struct Org {
     pub id: String,
     pub name: String,
     pub created_at: i64,
+    /// What its teams may do: their request rate (`api.requests_per_minute`).
+    #[serde(default)]
+    pub plan: Plan,
+}
+
+/// An organization's subscription plan (the reference's; API access from Business Plus up).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Free,
+    Business,
+    #[default]
+    BusinessPlus,
+    Enterprise,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -43,6 +43,7 @@ impl FirstOwner {
             id: new_id("org"),
             name: "Default organization".into(),
             created_at: now,
+            plan: Default::default(),
         };
         let member_id = new_id("mem");
         let team = Team {

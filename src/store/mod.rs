@@ -68,9 +68,23 @@ pub struct EmbeddedStore {
     changes: broadcast::Sender<QrChange>,
     /// Bumped by every change to a team (its domains, colour, zone).
     teams_version: Arc<watch::Sender<u64>>,
+    /// API requests per rate-limit bucket in the current minute: one process serves the
+    /// embedded store, so memory is where all its requests are seen.
+    requests: Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, u64)>>>,
 }
 
 impl EmbeddedStore {
+    fn count_request(&self, bucket: &str, window: i64) -> u64 {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        // Buckets of past minutes go, so the map holds only the teams active this minute.
+        if requests.values().any(|(w, _)| *w < window) {
+            requests.retain(|_, (w, _)| *w >= window);
+        }
+        let entry = requests.entry(bucket.to_owned()).or_insert((window, 0));
+        entry.1 += 1;
+        entry.1
+    }
+
     /// Opens (or creates) `DIR/store.redb` ([`EMBEDDED_FILE`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
@@ -91,6 +105,7 @@ impl EmbeddedStore {
             db: Arc::new(db),
             changes,
             teams_version: Arc::new(watch::channel(0).0),
+            requests: Default::default(),
         })
     }
 
@@ -238,6 +253,19 @@ impl Store {
     pub async fn delete_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
         let member = member.clone();
         on_backend!(self, store => store.delete_member(&member))
+    }
+
+    pub async fn org(&self, id: &str) -> Result<Option<crate::model::Org>, StoreError> {
+        let id = id.to_owned();
+        on_backend!(self, store => store.org(&id))
+    }
+
+    /// Counts one API request in `bucket` for minute `window` (epoch minutes); the count so far.
+    pub async fn count_request(&self, bucket: &str, window: i64) -> Result<u64, StoreError> {
+        match self {
+            Store::Embedded(store) => Ok(store.count_request(bucket, window)),
+            Store::Redis(store) => store.count_request(bucket, window).await,
+        }
     }
 
     pub async fn insert_credential(

@@ -267,6 +267,20 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Counts one API request in `bucket` for minute `window`, shared by every API process
+    /// (the key expires after the minute is over).
+    pub async fn count_request(&self, bucket: &str, window: i64) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&format!("rate:{bucket}:{window}"));
+        let (count, _): (u64, bool) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .expire(&key, 120)
+            .query_async(&mut conn)
+            .await?;
+        Ok(count)
+    }
+
     /// Stores a new credential and lists it under its member (`member-creds:{id}`).
     pub async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
