@@ -382,6 +382,35 @@ fn members_and_roles(server: &Server) {
         1
     );
 
+    // A key for a member is made only by someone who manages all their teams.
+    let (status, body) = server.call(
+        Method::POST,
+        "/api/teams-api",
+        Some(json!({"name": "Finance"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let finance = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = server.call(
+        Method::POST,
+        "/api/teams-api/members/bulk",
+        Some(json!({
+        "name": "Zed", "email": "zed@acmecorp.com",
+        "teams": [{"teamId": team, "role": "viewer"}, {"teamId": finance, "role": "editor"}]})),
+    );
+    assert_eq!(status, 200);
+    let (status, body) = as_key(
+        server,
+        &ada,
+        &team,
+        Method::POST,
+        "/api/keys-api",
+        Some(
+            json!({"name": "for zed", "scopes": ["codes:read"], "memberEmail": "zed@acmecorp.com"}),
+        ),
+    );
+    assert_eq!(status, 404, "Ada does not manage Finance: {body}");
+    key_for(server, "zed@acmecorp.com");
+
     // The caller's teams.
     let (status, body) = server.call(Method::GET, "/api/teams-api", None);
     assert_eq!(status, 200, "{body}");
@@ -391,7 +420,7 @@ fn members_and_roles(server: &Server) {
         .iter()
         .map(|t| t["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [team.as_str(), sales.as_str()]);
+    assert_eq!(ids, [team.as_str(), sales.as_str(), finance.as_str()]);
 }
 
 #[test]

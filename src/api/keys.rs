@@ -24,8 +24,8 @@ const MAX_NAME_LEN: usize = 100;
 pub struct NewKey {
     name: String,
     scopes: Vec<Scope>,
-    /// A key for another member (who has no credential yet, say): an admin of one of their
-    /// teams may make one. None: for the caller.
+    /// A key for another member (who has no credential yet, say): an admin of all their teams
+    /// may make one. None: for the caller.
     member_email: Option<String>,
 }
 
@@ -122,8 +122,8 @@ pub async fn create(
     ))
 }
 
-/// The member a key is made for: the caller, or a member of a team the caller manages (an
-/// admin there, not paused); never an owner other than oneself.
+/// The member a key is made for: the caller, or a member all of whose teams the caller manages
+/// (an admin there, not paused); never an owner other than oneself.
 async fn key_holder(state: &AppState, account: &Account, email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let not_found = || ApiError::not_found(format!("no member {email:?} in your teams"));
@@ -135,11 +135,14 @@ async fn key_holder(state: &AppState, account: &Account, email: &str) -> Result<
     if target.id == account.member.id {
         return Ok(target.id);
     }
+    // Every team of theirs: a key acts in all of them, so an admin of one team cannot obtain a
+    // credential for another team through a shared member.
     let caller = &account.member;
-    let manages = target
-        .teams
-        .keys()
-        .any(|team| caller.is_active_in(team) && caller.teams.get(team) >= Some(&Role::Admin));
+    let manages = !target.teams.is_empty()
+        && target
+            .teams
+            .keys()
+            .all(|team| caller.is_active_in(team) && caller.teams.get(team) >= Some(&Role::Admin));
     if !manages {
         return Err(not_found());
     }

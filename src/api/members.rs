@@ -221,6 +221,22 @@ pub struct ByEmail {
     email: String,
 }
 
+/// What the member endpoints of one team share: the caller is an admin (or the owner) of team
+/// `id`, the member with `email` is in it, `change` alters them, and the result is stored.
+async fn change_member(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    email: &str,
+    change: impl FnOnce(&Caller, &mut Member) -> Result<(), ApiError>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = team_admin(caller, id)?;
+    let mut member = team_member(state, &caller, email).await?;
+    change(&caller, &mut member)?;
+    state.store.save_member(&member).await?;
+    Ok(done())
+}
+
 /// `PUT /api/teams-api/{id}/members/pause`: the member can no longer act in this team.
 pub async fn pause(
     State(state): State<AppState>,
@@ -228,15 +244,15 @@ pub async fn pause(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ByEmail>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let caller = team_admin(caller, &id)?;
-    let mut member = team_member(&state, &caller, &body.email).await?;
-    refuse_owner(&member, &id, "paused")?;
-    if member.id == caller.member.id {
-        return Err(ApiError::bad_request("you cannot pause yourself"));
-    }
-    member.paused_teams.insert(id);
-    state.store.save_member(&member).await?;
-    Ok(done())
+    change_member(&state, caller, &id, &body.email, |caller, member| {
+        refuse_owner(member, &id, "paused")?;
+        if member.id == caller.member.id {
+            return Err(ApiError::bad_request("you cannot pause yourself"));
+        }
+        member.paused_teams.insert(id.clone());
+        Ok(())
+    })
+    .await
 }
 
 /// `PUT /api/teams-api/{id}/members/activate`: a paused member acts in this team again.
@@ -246,11 +262,11 @@ pub async fn activate(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ByEmail>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let caller = team_admin(caller, &id)?;
-    let mut member = team_member(&state, &caller, &body.email).await?;
-    member.paused_teams.remove(&id);
-    state.store.save_member(&member).await?;
-    Ok(done())
+    change_member(&state, caller, &id, &body.email, |_, member| {
+        member.paused_teams.remove(&id);
+        Ok(())
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -267,13 +283,13 @@ pub async fn role(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewRole>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let caller = team_admin(caller, &id)?;
     let role = assignable(body.role)?;
-    let mut member = team_member(&state, &caller, &body.email).await?;
-    refuse_owner(&member, &id, "given another role")?;
-    member.teams.insert(id, role);
-    state.store.save_member(&member).await?;
-    Ok(done())
+    change_member(&state, caller, &id, &body.email, |_, member| {
+        refuse_owner(member, &id, "given another role")?;
+        member.teams.insert(id.clone(), role);
+        Ok(())
+    })
+    .await
 }
 
 /// `DELETE /api/teams-api/{id}/members`: out of this team; their other teams stay.
@@ -283,13 +299,13 @@ pub async fn remove(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ByEmail>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let caller = team_admin(caller, &id)?;
-    let mut member = team_member(&state, &caller, &body.email).await?;
-    refuse_owner(&member, &id, "removed from a team")?;
-    member.teams.remove(&id);
-    member.paused_teams.remove(&id);
-    state.store.save_member(&member).await?;
-    Ok(done())
+    change_member(&state, caller, &id, &body.email, |_, member| {
+        refuse_owner(member, &id, "removed from a team")?;
+        member.teams.remove(&id);
+        member.paused_teams.remove(&id);
+        Ok(())
+    })
+    .await
 }
 
 /// `DELETE /api/teams-api/{id}/members/permanent`: out of the organization, with every
