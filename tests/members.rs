@@ -138,6 +138,43 @@ fn members_and_roles(server: &Server) {
         "refused: nothing added"
     );
 
+    // Team settings and domains are for admins; analytics and the team are for everyone in it.
+    let team_path = format!("/api/teams-api/{team}");
+    let probe = server.create_qr(code.clone())["id"].clone();
+    for token in [&mike, &sarah] {
+        for (method, path, body) in [
+            (Method::PUT, team_path.clone(), json!({"name": "Renamed"})),
+            (
+                Method::PUT,
+                format!("{team_path}/domains"),
+                json!({"defaultDomain": "qr.acme.test", "domains": ["qr.acme.test"]}),
+            ),
+        ] {
+            let (status, answer) = as_key(server, token, &team, method, &path, Some(body));
+            assert_eq!(status, 403, "{path}: {answer}");
+        }
+        let (status, _) = as_key(server, token, &team, Method::GET, &team_path, None);
+        assert_eq!(status, 200);
+        let (status, _) = as_key(
+            server,
+            token,
+            &team,
+            Method::POST,
+            "/api/analytics-api/overviews",
+            Some(json!({"qrIds": [probe]})),
+        );
+        assert_eq!(status, 200);
+    }
+    let (status, body) = as_key(
+        server,
+        &ada,
+        &team,
+        Method::PUT,
+        &team_path,
+        Some(json!({"timeZone": "UTC"})),
+    );
+    assert_eq!(status, 200, "an admin changes the team: {body}");
+
     // Admins manage members.
     let (status, body) = as_key(
         server,
