@@ -26,6 +26,18 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Refuses callers who are not an admin or the owner of the team: "only an admin or the
+    /// owner can {action}".
+    pub fn require_admin(&self, action: &str) -> Result<(), ApiError> {
+        if self.role >= Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "only an admin or the owner can {action}"
+            )))
+        }
+    }
+
     /// Refuses callers whose role cannot change codes.
     pub fn require_code_writer(&self) -> Result<(), ApiError> {
         if self.role.can_write_codes() {

@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Account;
 use super::body::ApiJson;
+use super::members::member_by_email;
 use super::view::ok;
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_id, new_secret};
-use crate::model::{Credential, Role, Scope};
+use crate::model::{Credential, Scope};
 use crate::store::hash_secret;
 
 const MAX_NAME_LEN: usize = 100;
@@ -127,22 +128,16 @@ pub async fn create(
 async fn key_holder(state: &AppState, account: &Account, email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let not_found = || ApiError::not_found(format!("no member {email:?} in your teams"));
-    let members = state.store.org_members(&account.member.org_id).await?;
-    let target = members
-        .into_iter()
-        .find(|m| m.email == email)
+    let target = member_by_email(state, &account.member.org_id, &email)
+        .await?
         .ok_or_else(not_found)?;
     if target.id == account.member.id {
         return Ok(target.id);
     }
     // Every team of theirs: a key acts in all of them, so an admin of one team cannot obtain a
     // credential for another team through a shared member.
-    let caller = &account.member;
-    let manages = !target.teams.is_empty()
-        && target
-            .teams
-            .keys()
-            .all(|team| caller.is_active_in(team) && caller.teams.get(team) >= Some(&Role::Admin));
+    let manages =
+        !target.teams.is_empty() && target.teams.keys().all(|team| account.member.manages(team));
     if !manages {
         return Err(not_found());
     }

@@ -69,11 +69,7 @@ fn valid_name(name: &str) -> Result<String, ApiError> {
 /// The caller acting in team `id` (the header's) as an admin or the owner.
 fn team_admin(caller: Caller, id: &str) -> Result<Caller, ApiError> {
     let caller = own_team(caller, id)?;
-    if caller.role < Role::Admin {
-        return Err(ApiError::forbidden(
-            "only an admin or the owner can manage the team's members",
-        ));
-    }
+    caller.require_admin("manage the team's members")?;
     Ok(caller)
 }
 
@@ -120,7 +116,8 @@ async fn give_roles(
     )))
 }
 
-async fn member_by_email(
+/// The organization's member with `email` (lower case).
+pub(super) async fn member_by_email(
     state: &AppState,
     org_id: &str,
     email: &str,
@@ -202,9 +199,7 @@ pub async fn bulk(
     let mut roles = Vec::new();
     for TeamRole { team_id, role } in body.teams {
         let role = assignable(role)?;
-        let manages = account.member.is_active_in(&team_id)
-            && account.member.teams.get(&team_id) >= Some(&Role::Admin);
-        if !manages {
+        if !account.member.manages(&team_id) {
             return Err(ApiError::forbidden(format!(
                 "you cannot manage the members of team {team_id:?}"
             )));

@@ -140,15 +140,6 @@ pub async fn get(
     Ok(ok(team_view(&state, caller.team).await?))
 }
 
-pub(super) fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.role < Role::Admin {
-        return Err(ApiError::forbidden(
-            "only an admin or the owner can change the team's settings",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -156,7 +147,7 @@ pub async fn update(
     ApiJson(settings): ApiJson<TeamSettings>,
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
-    require_admin(&caller)?;
+    caller.require_admin("change the team's settings")?;
     let mut team = caller.team;
     let old_colour = team.primary_color.clone();
     if let Some(colour) = settings.primary_color {
@@ -228,7 +219,7 @@ pub async fn update_domains(
     ApiJson(input): ApiJson<DomainsInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
-    require_admin(&caller)?;
+    caller.require_admin("change the team's settings")?;
     let platform = state.platform_host();
     if input.domains.len() > MAX_DOMAINS {
         return Err(ApiError::bad_request(format!(
@@ -344,11 +335,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewTeam>,
 ) -> Result<impl IntoResponse, ApiError> {
     let creator = account.member;
-    let manages_a_team = creator
-        .teams
-        .iter()
-        .any(|(team, role)| *role >= Role::Admin && creator.is_active_in(team));
-    if !manages_a_team {
+    if !creator.teams.keys().any(|team| creator.manages(team)) {
         return Err(ApiError::forbidden(
             "only an admin or the owner can create a team",
         ));

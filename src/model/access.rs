@@ -47,6 +47,11 @@ impl Member {
         self.teams.contains_key(team_id) && !self.paused && !self.paused_teams.contains(team_id)
     }
 
+    /// Whether they manage `team_id`: an admin (or the owner) there, not paused.
+    pub fn manages(&self, team_id: &str) -> bool {
+        self.is_active_in(team_id) && self.teams.get(team_id) >= Some(&Role::Admin)
+    }
+
     /// The organization's owner: owner of some team (the role cannot be assigned, only had).
     pub fn is_owner(&self) -> bool {
         self.teams.values().any(|r| *r == Role::Owner)
