@@ -35,15 +35,8 @@ impl EmbeddedStore {
 
     /// A member's credentials, oldest first (members have a handful: read by a scan).
     pub fn member_credentials(&self, member_id: &str) -> Result<Vec<Credential>, StoreError> {
-        use redb::ReadableTable;
-        let txn = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for entry in txn.open_table(CREDENTIALS)?.iter()? {
-            let credential: Credential = decode(entry?.1.value())?;
-            if credential.member_id == member_id {
-                out.push(credential);
-            }
-        }
+        let mut out: Vec<Credential> =
+            self.scan(CREDENTIALS, |c: &Credential| c.member_id == member_id)?;
         out.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
         Ok(out)
     }

@@ -195,7 +195,8 @@ impl RedisStore {
         Ok(members)
     }
 
-    /// The records `{kind}:{id}` of every id in the set `set`.
+    /// The records `{kind}:{id}` of every id in the set `set` (ids whose record is gone are
+    /// passed over).
     async fn members_of_set<T: DeserializeOwned>(
         &self,
         set: &str,
@@ -301,16 +302,9 @@ impl RedisStore {
 
     /// A member's credentials, oldest first.
     pub async fn member_credentials(&self, member_id: &str) -> Result<Vec<Credential>, StoreError> {
-        let mut conn = self.conn.clone();
-        let ids: Vec<String> = conn
-            .smembers(self.key(&format!("member-creds:{member_id}")))
+        let mut out: Vec<Credential> = self
+            .members_of_set(&format!("member-creds:{member_id}"), "cred")
             .await?;
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(credential) = self.credential(&id).await? {
-                out.push(credential);
-            }
-        }
         out.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
         Ok(out)
     }
