@@ -71,9 +71,7 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::DisplayIdTaken(id) => {
-                ApiError::conflict(format!("displayId {id:?} is already in use"))
-            }
+            e @ StoreError::DisplayIdTaken(_) => ApiError::conflict(e.to_string()),
             StoreError::DomainTaken(domain) => {
                 ApiError::conflict(format!("domain {domain:?} is already used by another team"))
             }

@@ -15,9 +15,10 @@ use super::qrs::{store_new_qr, write_context};
 use super::view::{ok, qr_view, QrView};
 use super::{ApiError, AppState};
 use crate::ids::{new_display_id, new_id};
-use crate::import::{CsvRows, Row};
+use crate::import::{row_code, CsvRows, Row};
 use crate::model::qr_input::{new_qr, QrInput};
 use crate::model::Qr;
+use crate::store::StoreError;
 
 const MAX_BULK: usize = 100;
 
@@ -80,7 +81,7 @@ pub async fn bulk(
         } else if chosen[index] {
             result.refused.push(Refused {
                 index,
-                message: format!("displayId {:?} is already in use", qr.display_id),
+                message: StoreError::DisplayIdTaken(qr.display_id).to_string(),
             });
         } else {
             // A generated displayId that happened to be taken: another one.
@@ -150,12 +151,8 @@ pub async fn import(
     let mut codes = Vec::new();
     for row in rows {
         let Row { line, input } = row.map_err(ApiError::bad_request)?;
-        // Like `qredge import`: the displayId comes from the row, never a generated one.
-        match input.and_then(|input| new_qr(input, new_id("qr"), String::new(), &ctx)) {
-            Ok(mut qr) => {
-                qr.batch_id = Some(batch_id.clone());
-                codes.push((line, qr));
-            }
+        match row_code(input, new_id("qr"), &ctx, &batch_id) {
+            Ok(qr) => codes.push((line, qr)),
             Err(message) => result.refused.push(RefusedRow { line, message }),
         }
     }
@@ -172,7 +169,7 @@ pub async fn import(
         } else {
             result.refused.push(RefusedRow {
                 line,
-                message: format!("displayId {display_id:?} is already in use"),
+                message: StoreError::DisplayIdTaken(display_id).to_string(),
             });
         }
     }

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::ids::{new_id, SequentialIds};
-use crate::model::qr_input::{new_qr, WriteContext};
+use crate::model::qr_input::{new_qr, QrInput, WriteContext};
 use crate::model::{Qr, Team};
 use crate::store::redis::RedisStore;
 use crate::store::{EmbeddedStore, Store, StoreError};
@@ -136,7 +136,7 @@ pub async fn run(
             if stored {
                 summary.imported += 1;
             } else {
-                refused.push((line, format!("displayId {display_id:?} is already in use")));
+                refused.push((line, StoreError::DisplayIdTaken(display_id).to_string()));
             }
         }
         refused.sort_by_key(|(line, _)| *line);
@@ -174,6 +174,20 @@ async fn open_store(config: &Config) -> Result<Store, ImportError> {
     }
 }
 
+/// The code a row asks for, as every import stores it (`qredge import` and the API's CSV
+/// import): validated like an API create, its displayId the row's (never a generated one), in
+/// batch `batch_id`.
+pub fn row_code(
+    input: Result<QrInput, String>,
+    id: String,
+    ctx: &WriteContext,
+    batch_id: &str,
+) -> Result<Qr, String> {
+    let mut qr = input.and_then(|input| new_qr(input, id, String::new(), ctx))?;
+    qr.batch_id = Some(batch_id.to_owned());
+    Ok(qr)
+}
+
 /// Reads and validates every row, sending them on in batches. Err: the file could not be read on.
 fn read_batches(
     rows: CsvRows<impl std::io::Read>,
@@ -196,12 +210,8 @@ fn read_batches(
             now: now_ms(),
             platform_host,
         };
-        // The displayId always comes from the row: no generated one is ever used.
-        match input.and_then(|input| new_qr(input, ids.next_id(), String::new(), &ctx)) {
-            Ok(mut qr) => {
-                qr.batch_id = Some(batch_id.to_owned());
-                batch.codes.push((line, qr));
-            }
+        match row_code(input, ids.next_id(), &ctx, batch_id) {
+            Ok(qr) => batch.codes.push((line, qr)),
             Err(reason) => batch.refused.push((line, reason)),
         }
         let full = batch.codes.len() + batch.refused.len() >= BATCH_ROWS;
