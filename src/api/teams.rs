@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use crate::clock::now_ms;
 use crate::ids::new_id;
 use crate::model::validate;
-use crate::model::{DomainSettings, Role, Team};
+use crate::model::{DomainSettings, Member, Role, Team};
 
 const NAME_MAX_CHARS: usize = 100;
 const MAX_DOMAINS: usize = 50;
@@ -83,20 +83,24 @@ pub struct MemberView {
 /// The team as answers show it, with its members.
 pub(super) async fn team_view(state: &AppState, team: Team) -> Result<TeamView, ApiError> {
     let members = state.store.org_members(&team.org_id).await?;
+    Ok(view_with_members(team, &members))
+}
+
+/// The team with those of the organization's `members` who belong to it.
+fn view_with_members(team: Team, members: &[Member]) -> TeamView {
     let mut view = TeamView::from(team);
     view.members = members
-        .into_iter()
+        .iter()
         .filter_map(|m| {
-            let role = *m.teams.get(&view.id)?;
             Some(MemberView {
+                role: *m.teams.get(&view.id)?,
                 paused: !m.is_active_in(&view.id),
-                name: m.name,
-                email: m.email,
-                role,
+                name: m.name.clone(),
+                email: m.email.clone(),
             })
         })
         .collect();
-    Ok(view)
+    view
 }
 
 impl From<Team> for TeamView {
@@ -311,12 +315,17 @@ pub async fn list(
     State(state): State<AppState>,
     account: Account,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut views = Vec::new();
-    for team in state.store.org_teams(&account.member.org_id).await? {
-        if account.member.teams.contains_key(&team.id) {
-            views.push(team_view(&state, team).await?);
-        }
-    }
+    let org_id = &account.member.org_id;
+    // The organization's members are read once for all its teams.
+    let members = state.store.org_members(org_id).await?;
+    let views: Vec<TeamView> = state
+        .store
+        .org_teams(org_id)
+        .await?
+        .into_iter()
+        .filter(|team| account.member.teams.contains_key(&team.id))
+        .map(|team| view_with_members(team, &members))
+        .collect();
     Ok(ok(views))
 }
 
