@@ -134,7 +134,7 @@ timed_import() { # csv team out [qredge import args...]
 embedded_import() {
     local dir=$WORK/embedded pid team t0 t1 checked edge
     # (spawn_qredge gives each run the data dir $WORK/NAME: both runs are called "embedded")
-    printf '[edge]\nlisten = "127.0.0.1:0"\n[api]\nlisten = "127.0.0.1:0"\n[api.requests_per_minute]\nbusiness_plus = 1000000000\n' >"$WORK/embedded.toml"
+    printf '[edge]\nlisten = "127.0.0.1:0"\n[api]\nlisten = "127.0.0.1:0"\n[api.requests_per_minute]\nbusiness_plus = 1000000000\n[api.codes_per_team]\nbusiness_plus = 0\n' >"$WORK/embedded.toml"
     spawn_qredge serve embedded "$WORK/embedded.toml"
     pid=$SPAWNED_PID
     wait_ready_line embedded "$pid" 60
@@ -183,6 +183,8 @@ listen = "127.0.0.1:$edge_port"
 listen = "127.0.0.1:$api_port"
 [api.requests_per_minute]
 business_plus = 1000000000
+[api.codes_per_team]
+business_plus = 0
 [redis]
 url = "$REDIS_URL"
 [kafka]

@@ -683,7 +683,7 @@ start_qredge() { # tag [ports]: starts `qredge serve` on $WORK/data pinned to SE
     edge=${ports% *}
     api=${ports#* }
     # The API's per-team rate limit is lifted: LOADER=api creates the codes as fast as it can.
-    printf '[edge]\ntrusted_proxies = ["127.0.0.1/32"]\n[api.requests_per_minute]\nbusiness_plus = 1000000000\n' >"$WORK/qredge.toml"
+    printf '[edge]\ntrusted_proxies = ["127.0.0.1/32"]\n[api.requests_per_minute]\nbusiness_plus = 1000000000\n[api.codes_per_team]\nbusiness_plus = 0\n' >"$WORK/qredge.toml"
     QREDGE_DATA_DIR=$WORK/data QREDGE_EDGE_LISTEN=127.0.0.1:$edge QREDGE_API_LISTEN=127.0.0.1:$api \
         env ${GEOIP_DB:+QREDGE_GEOIP_DB="$GEOIP_DB"} taskset -c "$SERVER_CPU" "$QREDGE" serve --config "$WORK/qredge.toml" >"$WORK/qredge-$tag.stdout" 2>"$WORK/qredge-$tag.stderr" &
     QPID=$!

@@ -179,37 +179,64 @@ pub struct ApiConfig {
     /// API requests a team may make per minute, by its organization's plan (shared by every API
     /// process: counted in Redis in production, in memory on the embedded store).
     pub requests_per_minute: PlanRates,
+    /// Live (not deleted) codes a team may have, by its organization's plan; 0: no limit. The
+    /// API refuses a create past it; `qredge import`, the operator's tool, is not limited.
+    pub codes_per_team: PlanCodeLimits,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PlanRates {
-    pub free: u64,
-    pub business: u64,
-    pub business_plus: u64,
-    pub enterprise: u64,
-}
-
-impl PlanRates {
-    pub fn of(&self, plan: crate::model::Plan) -> u64 {
-        use crate::model::Plan;
-        match plan {
-            Plan::Free => self.free,
-            Plan::Business => self.business,
-            Plan::BusinessPlus => self.business_plus,
-            Plan::Enterprise => self.enterprise,
+/// A number for each plan, with its defaults (a section of its own type, so that a section
+/// naming some plans takes the others' defaults).
+macro_rules! per_plan {
+    ($(#[$doc:meta])* $name:ident { $free:expr, $business:expr, $business_plus:expr, $enterprise:expr }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            pub free: u64,
+            pub business: u64,
+            pub business_plus: u64,
+            pub enterprise: u64,
         }
-    }
+
+        impl $name {
+            pub fn of(&self, plan: crate::model::Plan) -> u64 {
+                use crate::model::Plan;
+                match plan {
+                    Plan::Free => self.free,
+                    Plan::Business => self.business,
+                    Plan::BusinessPlus => self.business_plus,
+                    Plan::Enterprise => self.enterprise,
+                }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self {
+                    free: $free,
+                    business: $business,
+                    business_plus: $business_plus,
+                    enterprise: $enterprise,
+                }
+            }
+        }
+    };
 }
 
-impl Default for PlanRates {
-    fn default() -> Self {
-        Self {
-            free: 60,
-            business: 300,
-            business_plus: 1_200,
-            enterprise: 6_000,
-        }
+per_plan!(
+    /// API requests a team may make per minute.
+    PlanRates { 60, 300, 1_200, 6_000 }
+);
+
+per_plan!(
+    /// Live codes a team may have; 0: no limit.
+    PlanCodeLimits { 100, 10_000, 1_000_000, 0 }
+);
+
+impl PlanCodeLimits {
+    /// The plan's limit, None when it has none.
+    pub fn limit(&self, plan: crate::model::Plan) -> Option<u64> {
+        Some(self.of(plan)).filter(|n| *n > 0)
     }
 }
 
@@ -301,6 +328,7 @@ impl Default for ApiConfig {
             public_url: String::new(),
             max_body_bytes: 1024 * 1024,
             requests_per_minute: PlanRates::default(),
+            codes_per_team: PlanCodeLimits::default(),
         }
     }
 }

@@ -347,6 +347,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
                 .as_str()
                 .into(),
             requests_per_minute: Arc::new(config.api.requests_per_minute.clone()),
+            codes_per_team: Arc::new(config.api.codes_per_team.clone()),
         };
         let app = api::router(state, config.api.max_body_bytes);
         let api_stop = stop.clone();

@@ -6,7 +6,7 @@ mod support;
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::topology::Topology;
-use support::{json_of, Server};
+use support::{json_of, Launch, Server};
 
 fn code_count(server: &Server) -> u64 {
     let (_, body) = server.call(Method::GET, "/api/qrs-api?limit=1", None);
@@ -177,4 +177,81 @@ fn codes_are_created_in_bulk_and_imported_embedded() {
 fn codes_are_created_in_bulk_and_imported_on_redis() {
     let topology = Topology::new();
     many_codes(&topology.start("api", "api"), false);
+}
+
+/// The plan's limit of live codes per team (the reference's `checkQrLimit`), here 3: every way
+/// of creating a code stops at it, and deleting one frees a place.
+fn limited_codes(server: &Server) {
+    let web = |url: &str| json!({"qrType": "WEB", "qrRedirectUrl": url});
+    let limit_reached = |status: u16, body: &Value| {
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["success"], false);
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("limit of 3 live QR codes"), "{message}");
+    };
+    let first = server.create_qr(web("https://example.com/1"));
+    server.create_qr(web("https://example.com/2"));
+
+    let (status, body) = server.call(
+        Method::POST,
+        "/api/qrs-api/bulk",
+        Some(json!([
+            web("https://example.com/3"),
+            web("https://example.com/4")
+        ])),
+    );
+    limit_reached(status, &body);
+    assert_eq!(
+        code_count(server),
+        2,
+        "a bulk create past the limit stores none"
+    );
+
+    server.create_qr(web("https://example.com/3"));
+    let (status, body) = server.call(
+        Method::POST,
+        "/api/qrs-api",
+        Some(web("https://example.com/4")),
+    );
+    limit_reached(status, &body);
+    let first_id = first["id"].as_str().unwrap();
+    let (status, body) = server.call(
+        Method::POST,
+        &format!("/api/qrs-api/{first_id}/duplicate"),
+        None,
+    );
+    limit_reached(status, &body);
+    assert_eq!(code_count(server), 3);
+
+    // A deleted code does not count: one place, so one of two rows is imported.
+    let (status, _) = server.call(Method::DELETE, &format!("/api/qrs-api/{first_id}"), None);
+    assert_eq!(status, 200);
+    let (status, body) = import(
+        server,
+        "text/csv",
+        "displayId,url,type\nlim-1,https://example.com/l1,WEB\nlim-2,https://example.com/l2,WEB\n",
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["imported"], 1);
+    assert_eq!(body["data"]["refused"][0]["line"], 3);
+    assert!(body["data"]["refused"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("limit of 3 live QR codes"));
+    assert_eq!(code_count(server), 3);
+}
+
+const LIMIT_OF_3: &str = "[api.codes_per_team]\nbusiness_plus = 3\n";
+
+#[test]
+fn a_plan_limits_the_codes_of_a_team_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    limited_codes(&Launch::new(dir.path()).config(LIMIT_OF_3).start());
+}
+
+#[test]
+fn a_plan_limits_the_codes_of_a_team_on_redis() {
+    let mut topology = Topology::new();
+    topology.config.push_str(LIMIT_OF_3);
+    limited_codes(&topology.start("api", "api"));
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub api_base_url: Arc<str>,
     /// Requests a team may make per minute, by plan.
     pub requests_per_minute: Arc<crate::config::PlanRates>,
+    /// Live codes a team may have, by plan (the reference's `checkQrLimit`).
+    pub codes_per_team: Arc<crate::config::PlanCodeLimits>,
 }
 
 impl AppState {

@@ -11,14 +11,14 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::body::ApiJson;
-use super::qrs::{store_new_qr, write_context};
+use super::qrs::{code_limit, store_new_qr, write_context};
 use super::view::{ok, qr_view, QrView};
 use super::{ApiError, AppState};
 use crate::ids::{new_display_id, new_id};
 use crate::import::{row_code, CsvRows, Row};
 use crate::model::qr_input::{new_qr, QrInput};
 use crate::model::Qr;
-use crate::store::StoreError;
+use crate::store::{Created, StoreError};
 
 const MAX_BULK: usize = 100;
 
@@ -31,7 +31,8 @@ struct Refused {
 #[derive(Serialize)]
 struct BulkResult {
     qrs: Vec<QrView>,
-    /// Items whose displayId another code took meanwhile (validation failures refuse the whole
+    /// Items whose displayId another code took meanwhile, or that the plan's code limit refused
+    /// after a concurrent create (validation failures refuse the whole
     /// request before anything is stored).
     refused: Vec<Refused>,
 }
@@ -70,31 +71,50 @@ pub async fn bulk(
         }
         qrs.push(qr);
     }
-    let stored = state.store.create_qrs(qrs.clone()).await?;
+    let limit = code_limit(&state, &caller).await?;
+    if let Some(limit) = limit {
+        // All or none here too: a request the plan cannot take whole is refused before any is
+        // stored (the store still checks each code, against concurrent creates).
+        let live = state.store.live_qr_count(&caller.team.id).await?;
+        if live + qrs.len() as u64 > limit {
+            return Err(ApiError::forbidden(format!(
+                "{}: the team has {live} live QR codes and {} more would pass it",
+                StoreError::CodeLimit(limit),
+                qrs.len()
+            )));
+        }
+    }
+    let created = state.store.create_qrs_within(qrs.clone(), limit).await?;
     let mut result = BulkResult {
         qrs: Vec::new(),
         refused: Vec::new(),
     };
-    for (index, (qr, stored)) in qrs.into_iter().zip(stored).enumerate() {
-        if stored {
-            result.qrs.push(qr_view(qr, &state));
-        } else if chosen[index] {
-            result.refused.push(Refused {
-                index,
-                message: StoreError::DisplayIdTaken(qr.display_id).to_string(),
-            });
-        } else {
-            // A generated displayId that happened to be taken: another one.
-            let again = store_new_qr(&state.store, false, |id, display_id| {
-                Ok(Qr {
-                    id,
-                    display_id,
-                    ..qr.clone()
+    for (index, (qr, created)) in qrs.into_iter().zip(created).enumerate() {
+        let refused = match created {
+            Created::Stored => {
+                result.qrs.push(qr_view(qr, &state));
+                continue;
+            }
+            Created::OverLimit => StoreError::CodeLimit(limit.unwrap_or_default()),
+            Created::DisplayIdTaken if chosen[index] => StoreError::DisplayIdTaken(qr.display_id),
+            Created::DisplayIdTaken => {
+                // A generated displayId that happened to be taken: another one.
+                let again = store_new_qr(&state.store, false, limit, |id, display_id| {
+                    Ok(Qr {
+                        id,
+                        display_id,
+                        ..qr.clone()
+                    })
                 })
-            })
-            .await?;
-            result.qrs.push(qr_view(again, &state));
-        }
+                .await?;
+                result.qrs.push(qr_view(again, &state));
+                continue;
+            }
+        };
+        result.refused.push(Refused {
+            index,
+            message: refused.to_string(),
+        });
     }
     let status = if result.qrs.is_empty() {
         StatusCode::CONFLICT
@@ -158,20 +178,25 @@ pub async fn import(
     }
     let (lines, qrs): (Vec<u64>, Vec<Qr>) = codes.into_iter().unzip();
     let display_ids: Vec<String> = qrs.iter().map(|qr| qr.display_id.clone()).collect();
-    let stored = if qrs.is_empty() {
+    let limit = code_limit(&state, &caller).await?;
+    let created = if qrs.is_empty() {
         Vec::new()
     } else {
-        state.store.create_qrs(qrs).await?
+        state.store.create_qrs_within(qrs, limit).await?
     };
-    for ((line, display_id), stored) in lines.into_iter().zip(display_ids).zip(stored) {
-        if stored {
-            result.imported += 1;
-        } else {
-            result.refused.push(RefusedRow {
-                line,
-                message: StoreError::DisplayIdTaken(display_id).to_string(),
-            });
-        }
+    for ((line, display_id), created) in lines.into_iter().zip(display_ids).zip(created) {
+        let refused = match created {
+            Created::Stored => {
+                result.imported += 1;
+                continue;
+            }
+            Created::DisplayIdTaken => StoreError::DisplayIdTaken(display_id),
+            Created::OverLimit => StoreError::CodeLimit(limit.unwrap_or_default()),
+        };
+        result.refused.push(RefusedRow {
+            line,
+            message: refused.to_string(),
+        });
     }
     result.refused.sort_by_key(|r| r.line);
     let status = if result.imported > 0 {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::body::ApiJson;
-use super::qrs::{apply_update, live_team_qr, store_new_qr, write_context};
+use super::qrs::{apply_update, code_limit, live_team_qr, store_new_qr, write_context};
 use super::view::{ok, qr_view};
 use super::{ApiError, AppState};
 use crate::model::qr_input::{duplicated_qr, QrInput};
@@ -23,7 +23,8 @@ pub async fn duplicate(
     let original = live_team_qr(&state, &caller, &id, "duplicate").await?;
     let platform_host = state.platform_host();
     let ctx = write_context(&caller, &platform_host);
-    let copy = store_new_qr(&state.store, false, |id, display_id| {
+    let limit = code_limit(&state, &caller).await?;
+    let copy = store_new_qr(&state.store, false, limit, |id, display_id| {
         duplicated_qr(&original, id, display_id, &ctx)
     })
     .await?;

@@ -1,7 +1,6 @@
 //! QR code endpoints: create, get, list, update, soft delete (and the helpers the code
 //! operations in `qr_edits` share).
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
@@ -18,7 +17,7 @@ use crate::clock::now_ms;
 use crate::ids::{new_display_id, new_id};
 use crate::model::qr_input::{new_qr, updated_qr, QrInput, WriteContext};
 use crate::model::Qr;
-use crate::store::{Store, StoreError};
+use crate::store::{ListOrder, QrListQuery, Store, StoreError};
 
 /// Attempts at a free generated displayId before giving up (collisions are ~never).
 const DISPLAY_ID_ATTEMPTS: usize = 5;
@@ -40,7 +39,8 @@ pub async fn create(
     let platform_host = state.platform_host();
     let ctx = write_context(&caller, &platform_host);
     let chosen = input.display_id.is_some();
-    let qr = store_new_qr(&state.store, chosen, |id, display_id| {
+    let limit = code_limit(&state, &caller).await?;
+    let qr = store_new_qr(&state.store, chosen, limit, |id, display_id| {
         new_qr(input.clone(), id, display_id, &ctx)
     })
     .await?;
@@ -57,16 +57,26 @@ pub(super) fn write_context<'a>(caller: &'a Caller, platform_host: &'a str) -> W
     }
 }
 
+/// How many live codes the caller's team may have, by its organization's plan (the reference's
+/// `checkQrLimit`); None: no limit.
+pub(super) async fn code_limit(state: &AppState, caller: &Caller) -> Result<Option<u64>, ApiError> {
+    let org = state.store.org(&caller.member.org_id).await?;
+    let plan = org.map(|org| org.plan).unwrap_or_default();
+    Ok(state.codes_per_team.limit(plan))
+}
+
 /// Stores the new code `make` builds from a fresh id and a generated displayId, trying another
-/// displayId on the rare collision unless the request chose its own (`chosen`).
+/// displayId on the rare collision unless the request chose its own (`chosen`). Refused (403)
+/// when the team already has `limit` live codes.
 pub(super) async fn store_new_qr(
     store: &Store,
     chosen: bool,
+    limit: Option<u64>,
     make: impl Fn(String, String) -> Result<Qr, String>,
 ) -> Result<Qr, ApiError> {
     for _ in 0..DISPLAY_ID_ATTEMPTS {
         let qr = make(new_id("qr"), new_display_id()).map_err(ApiError::bad_request)?;
-        match store.create_qr(&qr).await {
+        match store.create_qr_within(&qr, limit).await {
             Err(StoreError::DisplayIdTaken(_)) if !chosen => continue,
             Err(e) => return Err(e.into()),
             Ok(()) => return Ok(qr),
@@ -148,113 +158,75 @@ pub async fn delete(
     Ok(ok(qr_view(qr, &state)))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum SortBy {
-    CreatedAt,
-    UpdatedAt,
-    Name,
-}
-
-/// The list endpoint's query, checked: limit 1..=100 (10), page >= 1 (1), sortBy, sortOrder.
-struct ListQuery {
-    limit: usize,
-    page: usize,
-    search: Option<String>,
-    sort_by: SortBy,
-    descending: bool,
-}
-
-impl ListQuery {
-    fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
-        let number = |name: &str, default: usize, min: usize, max: usize| match params.get(name) {
-            None => Ok(default),
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(ApiError::bad_request(format!(
-                    "{name} must be an integer from {min} to {max}"
-                ))),
-            },
-        };
-        let sort_by = match params.get("sortBy").map(String::as_str) {
-            None | Some("updatedAt") => SortBy::UpdatedAt,
-            Some("createdAt") => SortBy::CreatedAt,
-            Some("name") => SortBy::Name,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "sortBy {other:?} must be one of createdAt, updatedAt, name"
-                )))
-            }
-        };
-        let descending = match params.get("sortOrder").map(String::as_str) {
-            None | Some("desc") => true,
-            Some("asc") => false,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "sortOrder {other:?} must be asc or desc"
-                )))
-            }
-        };
-        Ok(Self {
-            limit: number("limit", 10, 1, 100)?,
-            page: number("page", 1, 1, usize::MAX)?,
-            search: params
-                .get("search")
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| !s.is_empty()),
-            sort_by,
-            descending,
-        })
-    }
-
-    fn compare(&self, a: &Qr, b: &Qr) -> Ordering {
-        let order = match self.sort_by {
-            SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
-            SortBy::UpdatedAt => a.updated_at.cmp(&b.updated_at),
-            SortBy::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+/// The list endpoint's query, checked: limit 1..=100 (10), page >= 1 (1), search, sortBy
+/// (updatedAt), sortOrder (desc).
+fn list_query(params: &HashMap<String, String>, team_id: &str) -> Result<QrListQuery, ApiError> {
+    let number = |name: &str, default: usize, min: usize, max: usize| match params.get(name) {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} must be an integer from {min} to {max}"
+            ))),
+        },
+    };
+    let order = match params.get("sortBy").map(String::as_str) {
+        None | Some("updatedAt") => ListOrder::UpdatedAt,
+        Some("createdAt") => ListOrder::CreatedAt,
+        Some("name") => ListOrder::Name,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "sortBy {other:?} must be one of createdAt, updatedAt, name"
+            )))
         }
-        .then_with(|| a.id.cmp(&b.id));
-        if self.descending {
-            order.reverse()
-        } else {
-            order
+    };
+    let descending = match params.get("sortOrder").map(String::as_str) {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "sortOrder {other:?} must be asc or desc"
+            )))
         }
-    }
-
-    fn matches(&self, qr: &Qr) -> bool {
-        !qr.deleted
-            && self.search.as_ref().is_none_or(|needle| {
-                qr.name.to_lowercase().contains(needle)
-                    || qr.display_id.to_lowercase().contains(needle)
-            })
-    }
+    };
+    let limit = number("limit", 10, 1, 100)?;
+    // A page past any possible end is refused rather than overflowing the offset.
+    let page = number("page", 1, 1, usize::MAX / 100)?;
+    Ok(QrListQuery {
+        team_id: team_id.to_owned(),
+        order,
+        descending,
+        offset: (page - 1) * limit,
+        limit,
+        search: params
+            .get("search")
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty()),
+    })
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Page {
     qrs: Vec<QrView>,
-    total_count: usize,
+    total_count: u64,
     page: usize,
     limit: usize,
 }
 
+/// `GET /api/qrs-api`: a page of the team's live codes, from the store's list indexes.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let query = ListQuery::parse(&params)?;
-    let mut qrs = state.store.team_qrs(&caller.team.id).await?;
-    qrs.retain(|qr| query.matches(qr));
-    qrs.sort_by(|a, b| query.compare(a, b));
-    let total_count = qrs.len();
-    let start = (query.page - 1).saturating_mul(query.limit);
-    let page = qrs.into_iter().skip(start).take(query.limit);
+    let query = list_query(&params, &caller.team.id)?;
+    let page = state.store.list_qrs(&query).await?;
     Ok(ok(Page {
-        qrs: page.map(|qr| qr_view(qr, &state)).collect(),
-        total_count,
-        page: query.page,
+        qrs: page.qrs.into_iter().map(|qr| qr_view(qr, &state)).collect(),
+        total_count: page.total,
+        page: query.offset / query.limit + 1,
         limit: query.limit,
     })
     .into_response())

@@ -8,6 +8,8 @@ pub enum StoreError {
     DomainTaken(String),
     #[error("a member with email {0:?} already exists")]
     EmailTaken(String),
+    #[error("the team has reached its plan's limit of {0} live QR codes")]
+    CodeLimit(u64),
     #[error("not found")]
     NotFound,
     #[error("storage error: {0}")]

@@ -5,6 +5,7 @@
 mod access;
 mod bootstrap;
 mod error;
+mod list;
 mod qrs;
 pub mod redis;
 
@@ -20,6 +21,8 @@ use crate::model::{Qr, RouteRecord, Team};
 
 pub use bootstrap::{hash_secret, Bootstrap};
 pub use error::StoreError;
+pub use list::{ListOrder, QrListPage, QrListQuery};
+pub use qrs::Created;
 
 // Records are JSON: readable in a dump, and tolerant of added fields.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -100,6 +103,7 @@ impl EmbeddedStore {
         txn.open_table(TEAM_QRS)?;
         txn.commit()?;
         fill_routes(&db)?;
+        list::fill_list_index(&db)?;
         let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
         Ok(Self {
             db: Arc::new(db),
@@ -174,14 +178,41 @@ impl Store {
     }
 
     pub async fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        self.create_qr_within(qr, None).await
+    }
+
+    /// Stores a new code unless its team already has `limit` live codes (`CodeLimit`).
+    pub async fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
         let qr = qr.clone();
-        on_backend!(self, store => store.create_qr(&qr))
+        on_backend!(self, store => store.create_qr_within(&qr, limit))
     }
 
     /// Stores many new codes at once; per code, whether it was stored (false: displayId taken).
     /// Embedded: one write transaction. Redis: pipelined calls of the same script as `create_qr`.
     pub async fn create_qrs(&self, qrs: Vec<Qr>) -> Result<Vec<bool>, StoreError> {
-        on_backend!(self, store => store.create_qrs(&qrs))
+        let created = self.create_qrs_within(qrs, None).await?;
+        Ok(created.into_iter().map(|c| c == Created::Stored).collect())
+    }
+
+    /// `create_qrs`, each code stored only while its team has fewer than `limit` live codes.
+    pub async fn create_qrs_within(
+        &self,
+        qrs: Vec<Qr>,
+        limit: Option<u64>,
+    ) -> Result<Vec<Created>, StoreError> {
+        on_backend!(self, store => store.create_qrs_within(&qrs, limit))
+    }
+
+    /// One page of a team's live codes, from the list indexes.
+    pub async fn list_qrs(&self, query: &QrListQuery) -> Result<QrListPage, StoreError> {
+        let query = query.clone();
+        on_backend!(self, store => store.list_qrs(&query))
+    }
+
+    /// How many live codes the team has (what a plan's code limit counts).
+    pub async fn live_qr_count(&self, team_id: &str) -> Result<u64, StoreError> {
+        let team_id = team_id.to_owned();
+        on_backend!(self, store => store.live_qr_count(&team_id))
     }
 
     pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {

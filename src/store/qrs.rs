@@ -2,10 +2,21 @@
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use super::list::ListIndex;
 use super::{
     decode, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS,
 };
 use crate::model::{Qr, RouteRecord};
+
+/// What became of one new code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Stored,
+    /// Its displayId (on its domain) was already taken.
+    DisplayIdTaken,
+    /// Its team already had as many live codes as the limit allows.
+    OverLimit,
+}
 
 /// The tables a new code is written to, open in one write transaction.
 struct NewQrTables<'txn> {
@@ -13,6 +24,7 @@ struct NewQrTables<'txn> {
     qrs: redb::Table<'txn, &'static str, &'static [u8]>,
     team_qrs: redb::Table<'txn, (&'static str, &'static str), ()>,
     routes: redb::Table<'txn, &'static str, &'static [u8]>,
+    list: ListIndex<'txn>,
 }
 
 impl<'txn> NewQrTables<'txn> {
@@ -22,31 +34,49 @@ impl<'txn> NewQrTables<'txn> {
             qrs: txn.open_table(QRS)?,
             team_qrs: txn.open_table(TEAM_QRS)?,
             routes: txn.open_table(ROUTES)?,
+            list: ListIndex::open(txn)?,
         })
     }
 
     /// The one place a new code is written, for `create_qr` and `create_qrs` alike: its displayId
-    /// taken (false when it already is), the record, and its team's index.
-    fn insert(&mut self, qr: &Qr) -> Result<bool, StoreError> {
+    /// taken, the record, and its team's indexes; unless the displayId is already taken, or the
+    /// team has `limit` live codes.
+    fn insert(&mut self, qr: &Qr, limit: Option<u64>) -> Result<Created, StoreError> {
         let key = qr.route_key();
+        if let Some(limit) = limit.filter(|_| !qr.deleted) {
+            if self.list.live_count(&qr.team_id)? >= limit {
+                return Ok(Created::OverLimit);
+            }
+        }
         if self.display_ids.get(key.as_str())?.is_some() {
-            return Ok(false);
+            return Ok(Created::DisplayIdTaken);
         }
         self.display_ids.insert(key.as_str(), qr.id.as_str())?;
         self.qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
         self.team_qrs
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
         put_route(&mut self.routes, &key, qr)?;
-        Ok(true)
+        self.list.add(qr)?;
+        Ok(Created::Stored)
     }
 }
 
 impl EmbeddedStore {
     /// Stores a new code; its displayId must be free.
     pub fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        self.create_qr_within(qr, None)
+    }
+
+    /// Stores a new code; its displayId must be free, and its team must have fewer than `limit`
+    /// live codes.
+    pub fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        if !NewQrTables::open(&txn)?.insert(qr)? {
-            return Err(StoreError::DisplayIdTaken(qr.display_id.clone()));
+        match NewQrTables::open(&txn)?.insert(qr, limit)? {
+            Created::Stored => {}
+            Created::DisplayIdTaken => {
+                return Err(StoreError::DisplayIdTaken(qr.display_id.clone()))
+            }
+            Created::OverLimit => return Err(StoreError::CodeLimit(limit.unwrap_or_default())),
         }
         txn.commit()?;
         self.publish(qr, None);
@@ -58,19 +88,33 @@ impl EmbeddedStore {
     /// as `create_qr` stores it; one whose displayId is taken (by a stored code, or by an earlier
     /// one of `qrs`) is skipped. Returns, per code, whether it was stored.
     pub fn create_qrs(&self, qrs: &[Qr]) -> Result<Vec<bool>, StoreError> {
+        let created = self.create_qrs_within(qrs, None)?;
+        Ok(created.into_iter().map(|c| c == Created::Stored).collect())
+    }
+
+    /// `create_qrs`, each code stored only while its team has fewer than `limit` live codes.
+    pub fn create_qrs_within(
+        &self,
+        qrs: &[Qr],
+        limit: Option<u64>,
+    ) -> Result<Vec<Created>, StoreError> {
         let txn = self.db.begin_write()?;
-        let mut stored = Vec::with_capacity(qrs.len());
+        let mut created = Vec::with_capacity(qrs.len());
         {
             let mut tables = NewQrTables::open(&txn)?;
             for qr in qrs {
-                stored.push(tables.insert(qr)?);
+                created.push(tables.insert(qr, limit)?);
             }
         }
         txn.commit()?;
-        for (qr, _) in qrs.iter().zip(&stored).filter(|(_, stored)| **stored) {
+        for (qr, _) in qrs
+            .iter()
+            .zip(&created)
+            .filter(|(_, c)| **c == Created::Stored)
+        {
             self.publish(qr, None);
         }
-        Ok(stored)
+        Ok(created)
     }
 
     /// Replaces a stored code. A changed displayId (or domain) must be free; the old one is
@@ -94,6 +138,9 @@ impl EmbeddedStore {
                 display_ids.insert(key.as_str(), qr.id.as_str())?;
             }
             qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
+            let mut list = ListIndex::open(&txn)?;
+            list.remove(&old)?;
+            list.add(qr)?;
             let mut routes = txn.open_table(ROUTES)?;
             routes.remove(old_key.as_str())?;
             put_route(&mut routes, &key, qr)?;

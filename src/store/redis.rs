@@ -7,6 +7,10 @@
 //! - `{prefix}display`: hash route key (`displayId`, or `domain/displayId` on a custom domain) →
 //!   qr id (uniqueness; deleted codes keep theirs)
 //! - `{prefix}team-qrs:{teamId}`: set of the team's qr ids
+//! - `{prefix}list-created:{teamId}`, `list-updated:{teamId}`: sorted sets of the team's live qr
+//!   ids by createdAt and updatedAt; `list-name:{teamId}`: sorted set (all scores 0, so ordered by
+//!   member) of `name key NUL qr id NUL displayId lowercased`; `list-names:{teamId}`: hash qr id →
+//!   its member there (see `list.rs`)
 //! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only
 //! - `{prefix}domains`: hash custom domain → the team that has it
 //! - `{prefix}changes`: stream of `d` (a route key whose route changed) and `p` (one released),
@@ -22,8 +26,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::bootstrap::FirstOwner;
-use super::{Bootstrap, StoreError};
+use super::{Bootstrap, Created, StoreError};
 use crate::model::{Credential, Member, Org, Qr, RouteRecord, Team};
+
+mod list;
 
 /// Changes kept in the stream; an edge further behind than this reloads all routes.
 const CHANGES_MAX_LEN: usize = 1_000_000;
@@ -34,20 +40,44 @@ const PIPELINES_IN_FLIGHT: usize = 4;
 /// Routes fetched per HSCAN step when an edge loads the table.
 const SCAN_BATCH: usize = 10_000;
 
-/// KEYS: display, qr, team-qrs, routes, changes. ARGV: displayId, qrId, qr JSON, route JSON or
-/// "", stream max length. 0 when the displayId is taken.
+/// KEYS: display, qr, team-qrs, routes, changes, then the team's four list keys (see
+/// `list.rs`). ARGV: displayId, qrId, qr JSON, route JSON or "", stream max length, then the
+/// list's createdAt, updatedAt and name member ("" for a deleted code: not listed), and the
+/// limit of live codes ("": none). 0 when the displayId is taken, -1 over the limit.
 const CREATE_QR: &str = r#"
+if ARGV[8] ~= '' and ARGV[9] ~= '' and redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[9]) then
+  return -1
+end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[2])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[4]) end
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[1])
+if ARGV[8] ~= '' then
+  redis.call('ZADD', KEYS[6], ARGV[6], ARGV[2])
+  redis.call('ZADD', KEYS[7], ARGV[7], ARGV[2])
+  redis.call('ZADD', KEYS[8], 0, ARGV[8])
+  redis.call('HSET', KEYS[9], ARGV[2], ARGV[8])
+end
 return 1
 "#;
 
-/// KEYS: display, qr, routes, changes. ARGV: qrId, route key, qr JSON, route JSON or "", max
-/// length. -1 when the code does not exist, 0 when the new key is taken. The previous key is
-/// read here, inside the script, so concurrent renames cannot race.
+impl Created {
+    /// What a CREATE_QR reply says.
+    fn from_reply(reply: i64) -> Self {
+        match reply {
+            1 => Created::Stored,
+            0 => Created::DisplayIdTaken,
+            _ => Created::OverLimit,
+        }
+    }
+}
+
+/// KEYS: display, qr, routes, changes, then the team's four list keys. ARGV: qrId, route key,
+/// qr JSON, route JSON or "", max length, then the list's createdAt, updatedAt and name member
+/// ("" for a deleted code). -1 when the code does not exist, 0 when the new key is taken. The
+/// previous key and list member are read here, inside the script, so concurrent writes cannot
+/// race.
 const UPDATE_QR: &str = r#"
 local current = redis.call('GET', KEYS[2])
 if not current then return -1 end
@@ -60,6 +90,18 @@ if old ~= ARGV[2] then
   redis.call('HDEL', KEYS[3], old)
 end
 redis.call('SET', KEYS[2], ARGV[3])
+local listed = redis.call('HGET', KEYS[8], ARGV[1])
+if listed then redis.call('ZREM', KEYS[7], listed) end
+if ARGV[8] == '' then
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  redis.call('HDEL', KEYS[8], ARGV[1])
+else
+  redis.call('ZADD', KEYS[5], ARGV[6], ARGV[1])
+  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
+  redis.call('ZADD', KEYS[7], 0, ARGV[8])
+  redis.call('HSET', KEYS[8], ARGV[1], ARGV[8])
+end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 else redis.call('HDEL', KEYS[3], ARGV[2]) end
 if old ~= ARGV[2] then
@@ -144,10 +186,12 @@ impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
         // Longer than the follower's blocking XREAD, which the default (500 ms) would cut short.
         let conn = crate::redis_link::connect(url, std::time::Duration::from_secs(5)).await?;
-        Ok(Self {
+        let store = Self {
             conn,
             prefix: prefix.to_owned(),
-        })
+        };
+        store.fill_list_index().await?;
+        Ok(store)
     }
 
     fn key(&self, suffix: &str) -> String {
@@ -373,44 +417,60 @@ impl RedisStore {
 
     /// The keys and arguments of one CREATE_QR call, built here for `create_qr` and
     /// `create_qrs` alike.
-    fn create_qr_call(&self, qr: &Qr, brand_colour: Option<&str>) -> ([String; 5], [String; 5]) {
-        (
-            [
-                self.key("display"),
-                self.key(&format!("qr:{}", qr.id)),
-                self.key(&format!("team-qrs:{}", qr.team_id)),
-                self.key("routes"),
-                self.key("changes"),
-            ],
-            [
-                qr.route_key(),
-                qr.id.clone(),
-                json(qr),
-                route_json(qr, brand_colour),
-                CHANGES_MAX_LEN.to_string(),
-            ],
-        )
+    fn create_qr_call(
+        &self,
+        qr: &Qr,
+        brand_colour: Option<&str>,
+        limit: Option<u64>,
+    ) -> (Vec<String>, Vec<String>) {
+        let mut keys = vec![
+            self.key("display"),
+            self.key(&format!("qr:{}", qr.id)),
+            self.key(&format!("team-qrs:{}", qr.team_id)),
+            self.key("routes"),
+            self.key("changes"),
+        ];
+        keys.extend(self.list_keys(&qr.team_id));
+        let mut args = vec![
+            qr.route_key(),
+            qr.id.clone(),
+            json(qr),
+            route_json(qr, brand_colour),
+            CHANGES_MAX_LEN.to_string(),
+        ];
+        args.extend(list::script_args(qr));
+        args.push(limit.map(|n| n.to_string()).unwrap_or_default());
+        (keys, args)
     }
 
     pub async fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+        self.create_qr_within(qr, None).await
+    }
+
+    pub async fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
         let colour = self.brand_colour(qr).await?;
         let mut conn = self.conn.clone();
         let script = Script::new(CREATE_QR);
         let mut call = script.prepare_invoke();
-        let (keys, args) = self.create_qr_call(qr, colour.as_deref());
+        let (keys, args) = self.create_qr_call(qr, colour.as_deref(), limit);
         call.key(&keys[..]).arg(&args[..]);
         let created: i64 = call.invoke_async(&mut conn).await?;
-        match created {
-            1 => Ok(()),
-            _ => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
+        match Created::from_reply(created) {
+            Created::Stored => Ok(()),
+            Created::DisplayIdTaken => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
+            Created::OverLimit => Err(StoreError::CodeLimit(limit.unwrap_or_default())),
         }
     }
 
     /// Stores many new codes with the very script `create_qr` runs, once per code, pipelined
     /// `PIPELINE_CODES` at a time with `PIPELINES_IN_FLIGHT` pipelines on the wire: each code is
     /// created atomically and lands in the change stream, so running edges serve it at once. A code
-    /// whose displayId is taken is skipped. Returns, per code, whether it was stored.
-    pub async fn create_qrs(&self, qrs: &[Qr]) -> Result<Vec<bool>, StoreError> {
+    /// whose displayId is taken, or whose team has `limit` live codes, is skipped.
+    pub async fn create_qrs_within(
+        &self,
+        qrs: &[Qr],
+        limit: Option<u64>,
+    ) -> Result<Vec<Created>, StoreError> {
         let mut colours = std::collections::HashMap::new();
         for qr in qrs.iter().filter(|qr| !qr.qr_type.is_redirect()) {
             if !colours.contains_key(&qr.team_id) {
@@ -429,7 +489,7 @@ impl RedisStore {
                 pipe.cmd("SCRIPT").arg("LOAD").arg(CREATE_QR).ignore();
                 for qr in chunk {
                     let colour = colours.get(&qr.team_id).cloned().flatten();
-                    let (keys, args) = self.create_qr_call(qr, colour.as_deref());
+                    let (keys, args) = self.create_qr_call(qr, colour.as_deref(), limit);
                     pipe.cmd("EVALSHA")
                         .arg(script.get_hash())
                         .arg(keys.len())
@@ -446,7 +506,11 @@ impl RedisStore {
             .buffered(PIPELINES_IN_FLIGHT)
             .try_collect()
             .await?;
-        Ok(replies.into_iter().flatten().map(|r| r == 1).collect())
+        Ok(replies
+            .into_iter()
+            .flatten()
+            .map(Created::from_reply)
+            .collect())
     }
 
     /// The team's colour, for a code whose route is a hosted page.
@@ -465,11 +529,13 @@ impl RedisStore {
             .key(self.key(&format!("qr:{}", qr.id)))
             .key(self.key("routes"))
             .key(self.key("changes"))
+            .key(&self.list_keys(&qr.team_id)[..])
             .arg(&qr.id)
             .arg(qr.route_key())
             .arg(json(qr))
             .arg(route_json(qr, colour.as_deref()))
             .arg(CHANGES_MAX_LEN)
+            .arg(&list::script_args(qr)[..])
             .invoke_async(&mut conn)
             .await?;
         match updated {

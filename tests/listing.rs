@@ -1,0 +1,224 @@
+//! The list of a team's codes, read from the store's indexes, on either backend: every order,
+//! both directions, every page and searches give what sorting the team's codes would, after
+//! renames and deletions too.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::topology::Topology;
+use support::Server;
+
+/// What the list shows of a code, and what it sorts by.
+#[derive(Debug, Clone)]
+struct Listed {
+    id: String,
+    name: String,
+    display_id: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl Listed {
+    fn of(view: &Value) -> Self {
+        Self {
+            id: view["id"].as_str().unwrap().to_owned(),
+            name: view["name"].as_str().unwrap().to_owned(),
+            display_id: view["displayId"].as_str().unwrap().to_owned(),
+            created_at: view["createdAt"].as_i64().unwrap(),
+            updated_at: view["updatedAt"].as_i64().unwrap(),
+        }
+    }
+}
+
+/// The ids the list should give, sorting `codes` itself.
+fn expected(codes: &[Listed], sort_by: &str, descending: bool, search: &str) -> Vec<String> {
+    let search = search.to_lowercase();
+    let mut hits: Vec<&Listed> = codes
+        .iter()
+        .filter(|c| {
+            c.name.to_lowercase().contains(&search) || c.display_id.to_lowercase().contains(&search)
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        let order = match sort_by {
+            "createdAt" => a.created_at.cmp(&b.created_at),
+            "updatedAt" => a.updated_at.cmp(&b.updated_at),
+            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        }
+        .then_with(|| a.id.cmp(&b.id));
+        if descending {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+    hits.into_iter().map(|c| c.id.clone()).collect()
+}
+
+/// Every page of the list in this order, concatenated; and the totalCount each page gave.
+fn all_pages(server: &Server, query: &str, limit: usize) -> (Vec<String>, Vec<u64>) {
+    let (mut ids, mut totals) = (Vec::new(), Vec::new());
+    for page in 1.. {
+        let path = format!("/api/qrs-api?{query}&limit={limit}&page={page}");
+        let (status, body) = server.call(Method::GET, &path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body["data"]["page"], page);
+        totals.push(body["data"]["totalCount"].as_u64().unwrap());
+        let qrs = body["data"]["qrs"].as_array().unwrap();
+        ids.extend(qrs.iter().map(|q| q["id"].as_str().unwrap().to_owned()));
+        if qrs.len() < limit {
+            break;
+        }
+    }
+    (ids, totals)
+}
+
+fn listing(server: &Server) {
+    let names = [
+        "Alpha menu",
+        "beta Flyer",
+        "Gamma poster",
+        "delta sign",
+        "Ünïcode card",
+    ];
+    let mut codes = Vec::new();
+    for batch in 0..2 {
+        let items: Vec<Value> = (0..70)
+            .map(|i| {
+                let n = batch * 70 + i;
+                json!({
+                    "qrType": "WEB", "qrRedirectUrl": format!("https://example.com/{n}"),
+                    "name": format!("{} {}", names[n % names.len()], n % 7),
+                    "displayId": format!("list-{n:03}"),
+                })
+            })
+            .collect();
+        let (status, body) = server.call(Method::POST, "/api/qrs-api/bulk", Some(json!(items)));
+        assert_eq!(status, 201, "{body}");
+        codes.extend(
+            body["data"]["qrs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(Listed::of),
+        );
+    }
+    // A rename moves a code in the name and updatedAt orders; deleted codes leave the list.
+    for (index, name) in [(5, "Zulu last"), (77, "aaa first")] {
+        let id = codes[index].id.clone();
+        let (status, body) = server.call(
+            Method::PUT,
+            &format!("/api/qrs-api/{id}/title"),
+            Some(json!({"title": name})),
+        );
+        assert_eq!(status, 200, "{body}");
+        codes[index] = Listed::of(&body["data"]);
+    }
+    for index in [140 - 1, 8, 9] {
+        let id = &codes[index].id;
+        let (status, _) = server.call(Method::DELETE, &format!("/api/qrs-api/{id}"), None);
+        assert_eq!(status, 200);
+    }
+    for index in [140 - 1, 9, 8] {
+        codes.remove(index);
+    }
+    let live = codes.len() as u64;
+    assert_eq!(live, 137);
+
+    for sort_by in ["createdAt", "updatedAt", "name"] {
+        for (order, descending) in [("asc", false), ("desc", true)] {
+            let query = format!("sortBy={sort_by}&sortOrder={order}");
+            for limit in [7, 100] {
+                let (ids, totals) = all_pages(server, &query, limit);
+                assert_eq!(
+                    ids,
+                    expected(&codes, sort_by, descending, ""),
+                    "{query} limit {limit}"
+                );
+                assert!(totals.iter().all(|t| *t == live), "{query}: {totals:?}");
+            }
+            for search in ["GAMMA", "list-01", "ünï", "zulu", "nothing-like-it"] {
+                let query = format!("{query}&search={search}");
+                let want = expected(&codes, sort_by, descending, search);
+                let (ids, totals) = all_pages(server, &query, 4);
+                assert_eq!(ids, want, "{query}");
+                assert!(totals.iter().all(|t| *t == want.len() as u64), "{query}");
+            }
+        }
+    }
+    // The defaults: updatedAt, newest first, 10 a page.
+    let (status, body) = server.call(Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 200);
+    let first_page: Vec<&str> = body["data"]["qrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first_page, expected(&codes, "updatedAt", true, "")[..10]);
+    // Past the last page: no codes, the same total.
+    let (status, body) = server.call(Method::GET, "/api/qrs-api?page=1000&limit=100", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["qrs"], json!([]));
+    assert_eq!(body["data"]["totalCount"], live);
+}
+
+#[test]
+fn the_list_pages_through_its_indexes_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    listing(&Server::start(dir.path()));
+}
+
+#[test]
+fn the_list_pages_through_its_indexes_on_redis() {
+    let topology = Topology::new();
+    listing(&topology.start("api", "api"));
+}
+
+/// A Redis store written before the list indexes existed: the indexes are built when a process
+/// connects, once.
+#[test]
+fn the_list_indexes_are_built_for_an_older_redis_store() {
+    let topology = Topology::new();
+    let api = topology.start("api", "api");
+    let ids: Vec<String> = (0..3)
+        .map(|n| {
+            let qr = api.create_qr(json!({
+                "qrType": "WEB", "qrRedirectUrl": format!("https://example.com/{n}"),
+                "name": format!("Old {n}")
+            }));
+            qr["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    api.stop();
+    // Take the indexes away, as a store of the earlier version would be.
+    let prefix = topology
+        .config
+        .lines()
+        .find_map(|l| l.strip_prefix("key_prefix = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    let client = redis::Client::open(support::topology::shared_redis()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}list-*"))
+        .query(&mut conn)
+        .unwrap();
+    assert!(keys.len() >= 5, "{keys:?}");
+    let _: () = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
+
+    let mut api = topology.start("api", "api-again");
+    api.credentials = support::read_bootstrap(&topology.root().join("api"));
+    let (status, body) = api.call(Method::GET, "/api/qrs-api?sortBy=name&sortOrder=asc", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["totalCount"], 3);
+    let listed: Vec<&str> = body["data"]["qrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids);
+}
