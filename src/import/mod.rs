@@ -209,6 +209,8 @@ fn read_batches(
             member_id: CREATED_BY,
             now: now_ms(),
             platform_host,
+            // Import files have no templateId column: the codes get the default design.
+            templates: &[],
         };
         match row_code(input, ids.next_id(), &ctx, batch_id) {
             Ok(qr) => batch.codes.push((line, qr)),
