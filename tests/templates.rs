@@ -403,6 +403,38 @@ fn templates_and_images(server: &Server) {
     assert_eq!(status, 201, "{body}");
     assert_decodes(server, &body["data"]["qrs"][0], "");
 
+    // templateId in a CSV import: a row naming an unknown template is refused by line.
+    let csv = format!(
+        "displayId,url,type,templateId\nimported-1,https://a.example/1,WEB,{}\nimported-2,https://a.example/2,WEB,nope\n",
+        coloured["id"].as_str().unwrap()
+    );
+    let response = request(
+        server,
+        &Who::Owner,
+        &team,
+        Method::POST,
+        "/api/qrs-api/import",
+    )
+    .header("content-type", "text/csv")
+    .body(csv)
+    .send()
+    .unwrap();
+    let (status, body) = json_of(response);
+    assert_eq!(
+        (status, &body["data"]["imported"]),
+        (201, &json!(1)),
+        "{body}"
+    );
+    assert_eq!(body["data"]["refused"][0]["line"], 3);
+    assert!(body["data"]["refused"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("templateId \"nope\" is not a template of this team"));
+    let (_, body) = server.call(Method::GET, "/api/qrs-api?search=imported-1", None);
+    let imported = &body["data"]["qrs"][0];
+    assert_eq!(imported["templateId"], coloured["id"]);
+    assert_decodes(server, imported, "");
+
     // Bad input, with the envelope's message.
     for (body, words) in [
         (
