@@ -4,7 +4,8 @@
 # What it does, in order:
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --release --all-targets -- -D warnings
-#   3. installs the test services if missing: Debian's redis-server (apt),
+#   3. installs the test services if missing: Debian's redis-server and
+#      zbar-tools (zbarimg, the QR decoder tests/templates.rs reads images with) (apt),
 #      the tansu Kafka-protocol broker 0.6.0 (cargo install, ~15-25 min on 2 cores),
 #      and a Python venv with confluent-kafka (PyPI, pinned) for the test that reads
 #      the scans topic with a real Kafka client (tests/kafka_python.rs). The venv is
@@ -129,6 +130,14 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
     log "redis-server installed in $(($(now) - t0))s"
 fi
 log "using $(redis-server --version | cut -d' ' -f1-3)"
+
+# tests/templates.rs reads the QR images back with a real decoder (zbar).
+if ! command -v zbarimg >/dev/null; then
+    log "installing zbar-tools (apt)"
+    apt_install zbar-tools
+fi
+command -v zbarimg >/dev/null || { err "zbarimg is missing after installing zbar-tools"; exit 1; }
+log "using $(zbarimg --version 2>/dev/null | head -n1 | sed 's/^/zbarimg /')"
 
 tansu_version_ok() {
     command -v tansu >/dev/null && [[ "$(tansu --version 2>/dev/null)" == "tansu $TANSU_VERSION" ]]

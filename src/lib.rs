@@ -38,6 +38,7 @@ pub mod ids;
 pub mod import;
 pub mod model;
 pub mod pipeline;
+pub mod qr_image;
 pub mod redis_link;
 pub mod serve;
 pub mod store;

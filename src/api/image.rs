@@ -1,50 +1,105 @@
-//! The QR image of a code as SVG: what `qrImageUrl` points at.
+//! The QR image of a code, as SVG (what `qrImageUrl` points at) or PNG, in the design of its
+//! template: `GET /api/qrs-api/{id}/image.svg` and `…/image.png`, with `?size=` in pixels and
+//! `?errorCorrection=` to override the template's level.
 
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::IntoResponse;
-use qrcode::render::svg;
-use qrcode::QrCode;
+use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
 use super::qrs::team_qr;
+use super::templates::code_template;
 use super::{ApiError, AppState};
+use crate::model::template::ErrorCorrection;
+use crate::qr_image::{Design, DEFAULT_SIZE, SIZES};
 
-const DEFAULT_SIZE: u32 = 256;
-const SIZES: std::ops::RangeInclusive<u32> = 64..=2048;
+/// What an image request may ask for.
+pub(super) struct ImageQuery {
+    pub size: u32,
+    pub error_correction: Option<ErrorCorrection>,
+}
+
+impl ImageQuery {
+    pub fn parse(
+        params: Result<Query<HashMap<String, String>>, QueryRejection>,
+    ) -> Result<Self, ApiError> {
+        let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let size = match params.get("size") {
+            None => DEFAULT_SIZE,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| SIZES.contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "size must be from {} to {} pixels",
+                        SIZES.start(),
+                        SIZES.end()
+                    ))
+                })?,
+        };
+        let error_correction = params
+            .get("errorCorrection")
+            .map(|text| ErrorCorrection::parse(text))
+            .transpose()
+            .map_err(ApiError::bad_request)?;
+        Ok(Self {
+            size,
+            error_correction,
+        })
+    }
+}
+
+/// The code's URL (its custom domain's, if it has one) and the design it is drawn in.
+async fn code_image(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    query: &ImageQuery,
+) -> Result<(String, Design), ApiError> {
+    let qr = team_qr(&state.store, &caller.team.id, id).await?;
+    let template = code_template(state, &qr).await?;
+    let design = Design::of(&template, query.error_correction).map_err(ApiError::bad_request)?;
+    Ok((qr.short_url(&state.edge_base_url), design))
+}
 
 pub async fn svg(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let size = match params.get("size") {
-        None => DEFAULT_SIZE,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| SIZES.contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "size must be from {} to {} pixels",
-                    SIZES.start(),
-                    SIZES.end()
-                ))
-            })?,
-    };
-    let qr = team_qr(&state.store, &caller.team.id, &id).await?;
-    let url = qr.short_url(&state.edge_base_url);
-    let code = QrCode::new(url.as_bytes())
-        .map_err(|e| ApiError::bad_request(format!("cannot encode {url:?} as a QR code: {e}")))?;
-    let image = code
-        .render::<svg::Color>()
-        .min_dimensions(size, size)
-        .quiet_zone(true)
-        .build();
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], image))
+) -> Result<Response, ApiError> {
+    let query = ImageQuery::parse(params)?;
+    let (url, design) = code_image(&state, &caller, &id, &query).await?;
+    let image = crate::qr_image::svg(&url, &design, query.size).map_err(ApiError::bad_request)?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], image).into_response())
+}
+
+pub async fn png(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = ImageQuery::parse(params)?;
+    let (url, design) = code_image(&state, &caller, &id, &query).await?;
+    png_response(&url, design, query.size).await
+}
+
+/// The PNG of `text` in `design`, drawn off the async workers (a large image with a logo takes
+/// milliseconds of CPU).
+pub(super) async fn png_response(
+    text: &str,
+    design: Design,
+    size: u32,
+) -> Result<Response, ApiError> {
+    let text = text.to_owned();
+    let image = tokio::task::spawn_blocking(move || crate::qr_image::png(&text, &design, size))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::bad_request)?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], image).into_response())
 }

@@ -13,6 +13,7 @@ mod qr_edits;
 mod qrs;
 mod rate_limit;
 mod teams;
+mod templates;
 mod updated_after;
 mod view;
 
@@ -77,6 +78,19 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(updated_after::all_teams),
         )
         .route("/api/qrs-api/{id}/image.svg", get(image::svg))
+        .route("/api/qrs-api/{id}/image.png", get(image::png))
+        .route(
+            "/api/qr-templates-api",
+            get(templates::list).post(templates::create),
+        )
+        .route(
+            "/api/qr-templates-api/{id}",
+            get(templates::get).delete(templates::delete),
+        )
+        .route(
+            "/api/qr-templates-api/{id}/preview.png",
+            get(templates::preview),
+        )
         .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
         .route("/api/analytics-api/bulk", post(analytics::bulk))
         .route("/api/analytics-api/overviews", post(analytics::overviews))

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::qrs::{code_limit, store_new_qr, write_context};
+use super::templates::team_template_ids;
 use super::view::{ok, qr_view, QrView};
 use super::{ApiError, AppState};
 use crate::ids::{new_display_id, new_id};
@@ -51,7 +52,8 @@ pub async fn bulk(
         )));
     }
     let platform_host = state.platform_host();
-    let ctx = write_context(&caller, &platform_host);
+    let templates = team_template_ids(&state, &caller.team.id).await?;
+    let ctx = write_context(&caller, &platform_host, &templates);
     let mut qrs = Vec::with_capacity(items.len());
     let mut chosen = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
@@ -161,7 +163,8 @@ pub async fn import(
     }
     let rows = CsvRows::new(&body[..]).map_err(ApiError::bad_request)?;
     let platform_host = state.platform_host();
-    let ctx = write_context(&caller, &platform_host);
+    let templates = team_template_ids(&state, &caller.team.id).await?;
+    let ctx = write_context(&caller, &platform_host, &templates);
     let batch_id = new_id("batch");
     let mut result = ImportResult {
         batch_id: batch_id.clone(),

@@ -22,7 +22,8 @@ pub async fn duplicate(
     caller.require_code_writer()?;
     let original = live_team_qr(&state, &caller, &id, "duplicate").await?;
     let platform_host = state.platform_host();
-    let ctx = write_context(&caller, &platform_host);
+    // A copy keeps its original's templateId, checked when that was written.
+    let ctx = write_context(&caller, &platform_host, &[]);
     let limit = code_limit(&state, &caller).await?;
     let copy = store_new_qr(&state.store, false, limit, |id, display_id| {
         duplicated_qr(&original, id, display_id, &ctx)

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::body::ApiJson;
+use super::templates::team_template_ids;
 use super::view::{ok, qr_view, QrView};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
@@ -37,7 +38,8 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
     let platform_host = state.platform_host();
-    let ctx = write_context(&caller, &platform_host);
+    let templates = team_template_ids(&state, &caller.team.id).await?;
+    let ctx = write_context(&caller, &platform_host, &templates);
     let chosen = input.display_id.is_some();
     let limit = code_limit(&state, &caller).await?;
     let qr = store_new_qr(&state.store, chosen, limit, |id, display_id| {
@@ -48,12 +50,17 @@ pub async fn create(
 }
 
 /// Who writes, in which team, now.
-pub(super) fn write_context<'a>(caller: &'a Caller, platform_host: &'a str) -> WriteContext<'a> {
+pub(super) fn write_context<'a>(
+    caller: &'a Caller,
+    platform_host: &'a str,
+    templates: &'a [String],
+) -> WriteContext<'a> {
     WriteContext {
         team: &caller.team,
         member_id: &caller.member.id,
         now: now_ms(),
         platform_host,
+        templates,
     }
 }
 
@@ -118,8 +125,13 @@ pub(super) async fn apply_update(
 ) -> Result<Qr, ApiError> {
     let existing = live_team_qr(state, caller, id, "update").await?;
     let platform_host = state.platform_host();
-    let qr = updated_qr(&existing, input, &write_context(caller, &platform_host))
-        .map_err(ApiError::bad_request)?;
+    // Read only when the update names a template.
+    let templates = match input.template_id {
+        Some(_) => team_template_ids(state, &caller.team.id).await?,
+        None => Vec::new(),
+    };
+    let ctx = write_context(caller, &platform_host, &templates);
+    let qr = updated_qr(&existing, input, &ctx).map_err(ApiError::bad_request)?;
     state.store.update_qr(&qr).await?;
     Ok(qr)
 }

@@ -2,7 +2,8 @@
 //! each with the line it starts on. Pure over any reader, unit-tested here.
 //!
 //! Columns are `displayId, url, type` and an optional `name`, in that order; or in any order when
-//! the first row is a header naming them (it is recognised by a `displayId` column).
+//! the first row is a header naming them (it is recognised by a `displayId` column), which may
+//! also name a `templateId` column.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -17,6 +18,7 @@ const DISPLAY_ID: &[&str] = &["displayId", "display_id"];
 const URL: &[&str] = &["url", "qrRedirectUrl"];
 const TYPE: &[&str] = &["type", "qrType"];
 const NAME: &[&str] = &["name"];
+const TEMPLATE: &[&str] = &["templateId", "template_id"];
 
 /// One row of the file.
 #[derive(Debug)]
@@ -34,6 +36,8 @@ struct Columns {
     url: usize,
     qr_type: usize,
     name: Option<usize>,
+    /// The design template (header only; an empty field: the default).
+    template_id: Option<usize>,
     /// Fields a row must have: the header's count; None without a header (3, or 4 with a name).
     width: Option<usize>,
 }
@@ -43,6 +47,7 @@ const POSITIONAL: Columns = Columns {
     url: 1,
     qr_type: 2,
     name: Some(3),
+    template_id: None,
     width: None,
 };
 
@@ -194,6 +199,10 @@ impl<R: Read> CsvRows<R> {
                 Some(index) if index < record.len() => Some(field(index, "name")?),
                 _ => None,
             },
+            template_id: match columns.template_id {
+                Some(index) => Some(field(index, "templateId")?).filter(|t| !t.is_empty()),
+                None => None,
+            },
             ..QrInput::default()
         })
     }
@@ -238,15 +247,15 @@ fn is_header(record: &ByteRecord) -> bool {
 }
 
 fn header_columns(record: &ByteRecord) -> Result<Columns, String> {
-    let mut found: [Option<usize>; 4] = [None; 4];
+    let mut found: [Option<usize>; 5] = [None; 5];
     for (index, field) in record.iter().enumerate() {
-        let Some(column) = [DISPLAY_ID, URL, TYPE, NAME]
+        let Some(column) = [DISPLAY_ID, URL, TYPE, NAME, TEMPLATE]
             .iter()
             .position(|names| named(field, names))
         else {
             return Err(format!(
                 "line 1: unknown column {:?} in the header; the columns are displayId, url, type \
-                 and optionally name",
+                 and optionally name and templateId",
                 String::from_utf8_lossy(field)
             ));
         };
@@ -265,6 +274,7 @@ fn header_columns(record: &ByteRecord) -> Result<Columns, String> {
         url: required(1, "url")?,
         qr_type: required(2, "type")?,
         name: found[3],
+        template_id: found[4],
         width: Some(record.len()),
     })
 }
@@ -316,6 +326,16 @@ mod tests {
             [(2, "a|https://a.example|WEB|".to_string())],
             "a byte order mark is not part of the first column's name"
         );
+    }
+
+    #[test]
+    fn a_header_may_name_a_template() {
+        let inputs: Vec<Option<String>> =
+            CsvRows::new("displayId,url,type,templateId\na,https://a.example,WEB,navy\nb,https://b.example,WEB,\n".as_bytes())
+                .unwrap()
+                .map(|row| row.unwrap().input.unwrap().template_id)
+                .collect();
+        assert_eq!(inputs, [Some("navy".to_string()), None]);
     }
 
     #[test]

@@ -104,6 +104,13 @@ pub async fn run(
         .team(team_id)
         .await?
         .ok_or_else(|| ImportError::UnknownTeam(team_id.to_owned()))?;
+    // The team's own templates, which a templateId column may name (besides the built-ins).
+    let templates: Vec<String> = store
+        .team_templates(team_id)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
     let batch_id = new_id("batch");
 
     let (batches, mut received) = mpsc::channel(BATCHES_AHEAD);
@@ -112,7 +119,7 @@ pub async fn run(
         let edge_url = crate::config::public_base_url(&config.edge.public_url, config.edge.listen);
         let platform_host = crate::model::validate::host_of(&edge_url);
         tokio::task::spawn_blocking(move || {
-            read_batches(rows, &team, &platform_host, &batch_id, batches)
+            read_batches(rows, &team, &templates, &platform_host, &batch_id, batches)
         })
     };
     let mut summary = Summary {
@@ -192,6 +199,7 @@ pub fn row_code(
 fn read_batches(
     rows: CsvRows<impl std::io::Read>,
     team: &Team,
+    templates: &[String],
     platform_host: &str,
     batch_id: &str,
     batches: mpsc::Sender<Batch>,
@@ -209,6 +217,7 @@ fn read_batches(
             member_id: CREATED_BY,
             now: now_ms(),
             platform_host,
+            templates,
         };
         match row_code(input, ids.next_id(), &ctx, batch_id) {
             Ok(qr) => batch.codes.push((line, qr)),

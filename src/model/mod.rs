@@ -8,6 +8,7 @@ pub mod redirect;
 pub mod route;
 pub mod scan;
 pub mod team;
+pub mod template;
 pub mod validate;
 
 pub use access::{Credential, Member, Role, Scope};

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::model::redirect::{split_settings, Behaviour};
+use crate::model::template::builtin_template;
 use crate::model::validate;
 use crate::model::{Qr, QrType, Team};
 
@@ -39,6 +40,20 @@ pub struct WriteContext<'a> {
     /// The host of the edge's own public URL: codes printed with it live in the platform's code
     /// space, codes printed with one of the team's custom domains in that domain's.
     pub platform_host: &'a str,
+    /// The ids of the team's own design templates: a code may name one of them or a built-in.
+    pub templates: &'a [String],
+}
+
+/// A code names a template its team may use (checked when a write names one: a code whose
+/// template was deleted since keeps its id and is drawn with the default).
+fn check_template(id: &str, ctx: &WriteContext) -> Result<(), String> {
+    if builtin_template(id).is_some() || ctx.templates.iter().any(|t| t == id) {
+        Ok(())
+    } else {
+        Err(format!(
+            "templateId {id:?} is not a template of this team (GET /api/qr-templates-api lists them)"
+        ))
+    }
 }
 
 fn parse_type(name: &str) -> Result<QrType, String> {
@@ -59,6 +74,9 @@ pub fn new_qr(
     ctx: &WriteContext,
 ) -> Result<Qr, String> {
     let qr_type = parse_type(input.qr_type.as_deref().ok_or("qrType is required")?)?;
+    if let Some(id) = &input.template_id {
+        check_template(id, ctx)?;
+    }
     let qr = Qr {
         id,
         display_id: input.display_id.unwrap_or(generated_display_id),
@@ -95,6 +113,9 @@ pub fn new_qr(
 /// An existing code with the fields the request names replaced.
 pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Qr, String> {
     let mut qr = existing.clone();
+    if let Some(id) = &input.template_id {
+        check_template(id, ctx)?;
+    }
     if let Some(name) = input.qr_type {
         qr.qr_type = parse_type(&name)?;
     }
@@ -259,6 +280,7 @@ mod tests {
             member_id: "mem_1",
             now: 42,
             platform_host: "localhost",
+            templates: &[],
         };
         new_qr(input(json), "qr_1".into(), "gen1234".into(), &ctx)
     }
@@ -324,6 +346,40 @@ mod tests {
     }
 
     #[test]
+    fn a_code_names_a_built_in_or_one_of_its_teams_templates() {
+        let team = team();
+        let own = ["tpl_own".to_string()];
+        let ctx = WriteContext {
+            team: &team,
+            member_id: "mem_1",
+            now: 42,
+            platform_host: "localhost",
+            templates: &own,
+        };
+        let make = |json: &str| new_qr(input(json), "qr_1".into(), "gen1234".into(), &ctx);
+        for id in ["classic", "forest", "tpl_own"] {
+            let qr = make(&format!(
+                r#"{{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "templateId": "{id}"}}"#
+            ))
+            .unwrap();
+            assert_eq!(qr.template_id.as_deref(), Some(id));
+        }
+        let err = make(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "templateId": "tpl_other"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("templateId \"tpl_other\" is not a template of this team"),
+            "{err}"
+        );
+        // A code whose template was deleted since is still updated; naming it again is refused.
+        let mut qr = make(r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example"}"#).unwrap();
+        qr.template_id = Some("tpl_gone".into());
+        assert!(updated_qr(&qr, input(r#"{"name": "b"}"#), &ctx).is_ok());
+        assert!(updated_qr(&qr, input(r#"{"templateId": "tpl_gone"}"#), &ctx).is_err());
+    }
+
+    #[test]
     fn a_configured_custom_domain_is_accepted() {
         let qr = create(
             r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "baseUrl": "https://qr.acme.example/"}"#,
@@ -353,6 +409,7 @@ mod tests {
             member_id: "mem_2",
             now: 99,
             platform_host: "localhost",
+            templates: &[],
         };
         let qr = create(r#"{"name": "a", "qrType": "WEB", "qrRedirectUrl": "https://a.example", "tags": ["x"]}"#)
             .unwrap();
@@ -383,6 +440,7 @@ mod tests {
             member_id: "mem_2",
             now: 99,
             platform_host: "localhost",
+            templates: &[],
         };
         let mut qr = create(
             r#"{"name": "a", "qrType": "WEB", "qrRedirectUrl": "https://a.example",

@@ -101,6 +101,7 @@ impl EmbeddedStore {
         txn.open_table(DISPLAY_IDS)?;
         txn.open_table(DOMAINS)?;
         txn.open_table(TEAM_QRS)?;
+        txn.open_table(templates::TEMPLATES)?;
         txn.commit()?;
         fill_routes(&db)?;
         list::fill_list_index(&db)?;
@@ -170,6 +171,9 @@ macro_rules! on_backend {
         }
     };
 }
+
+// After the macro, which it uses.
+mod templates;
 
 impl Store {
     pub async fn qr(&self, id: &str) -> Result<Option<Qr>, StoreError> {

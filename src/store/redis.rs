@@ -13,6 +13,7 @@
 //!   its member there (see `list.rs`)
 //! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only
 //! - `{prefix}domains`: hash custom domain → the team that has it
+//! - `{prefix}templates:{teamId}`: hash template id → the team's design template JSON
 //! - `{prefix}changes`: stream of `d` (a route key whose route changed) and `p` (one released),
 //!   or `t` (a team whose settings or domains changed)
 //! - `{prefix}initialized`: set once the first organization exists
@@ -24,6 +25,8 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+mod templates;
 
 use super::bootstrap::FirstOwner;
 use super::{Bootstrap, Created, StoreError};

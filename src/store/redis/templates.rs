@@ -1,0 +1,49 @@
+//! A team's design templates on Redis: the hash `{prefix}templates:{teamId}`, template id →
+//! JSON. One key per team: a lookup names the team, so another team's template is never found.
+
+use redis::AsyncCommands;
+
+use super::{json, RedisStore};
+use crate::model::template::Template;
+use crate::store::StoreError;
+
+impl RedisStore {
+    fn templates_key(&self, team_id: &str) -> String {
+        self.key(&format!("templates:{team_id}"))
+    }
+
+    pub async fn team_templates(&self, team_id: &str) -> Result<Vec<Template>, StoreError> {
+        let mut conn = self.conn.clone();
+        let texts: Vec<String> = conn.hvals(self.templates_key(team_id)).await?;
+        texts
+            .iter()
+            .map(|t| serde_json::from_str(t).map_err(StoreError::Corrupt))
+            .collect()
+    }
+
+    pub async fn team_template(
+        &self,
+        team_id: &str,
+        id: &str,
+    ) -> Result<Option<Template>, StoreError> {
+        let mut conn = self.conn.clone();
+        let text: Option<String> = conn.hget(self.templates_key(team_id), id).await?;
+        text.map(|t| serde_json::from_str(&t).map_err(StoreError::Corrupt))
+            .transpose()
+    }
+
+    pub async fn insert_template(&self, template: &Template) -> Result<(), StoreError> {
+        let team_id = template.team_id.as_deref().ok_or(StoreError::NotFound)?;
+        let mut conn = self.conn.clone();
+        let _: i64 = conn
+            .hset(self.templates_key(team_id), &template.id, json(template))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_template(&self, team_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let removed: i64 = conn.hdel(self.templates_key(team_id), id).await?;
+        Ok(removed > 0)
+    }
+}

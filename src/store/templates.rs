@@ -1,0 +1,108 @@
+//! A team's design templates (the built-ins are not stored: they are in `model::template`).
+//! Keyed by team and id on both backends, so that a team can only ever reach its own.
+
+use redb::{ReadableDatabase, TableDefinition};
+
+use super::{decode, encode, EmbeddedStore, Store, StoreError};
+use crate::model::template::Template;
+
+/// (team id, template id) -> the template as JSON.
+pub(super) const TEMPLATES: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("templates");
+
+impl EmbeddedStore {
+    pub fn team_templates(&self, team_id: &str) -> Result<Vec<Template>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TEMPLATES)?;
+        let mut out = Vec::new();
+        for entry in table.range((team_id, "")..)? {
+            let (key, value) = entry?;
+            if key.value().0 != team_id {
+                break;
+            }
+            out.push(decode(value.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn team_template(&self, team_id: &str, id: &str) -> Result<Option<Template>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TEMPLATES)?;
+        let found = table.get((team_id, id))?;
+        found.map(|bytes| decode(bytes.value())).transpose()
+    }
+
+    pub fn insert_template(&self, template: &Template) -> Result<(), StoreError> {
+        let team_id = template.team_id.as_deref().ok_or(StoreError::NotFound)?;
+        let txn = self.db.begin_write()?;
+        txn.open_table(TEMPLATES)?
+            .insert((team_id, template.id.as_str()), encode(template).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn delete_template(&self, team_id: &str, id: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = txn.open_table(TEMPLATES)?.remove((team_id, id))?.is_some();
+        txn.commit()?;
+        Ok(removed)
+    }
+}
+
+impl Store {
+    /// The team's own templates, oldest first.
+    pub async fn team_templates(&self, team_id: &str) -> Result<Vec<Template>, StoreError> {
+        let team_id = team_id.to_owned();
+        let mut templates = on_backend!(self, store => store.team_templates(&team_id))?;
+        templates.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(templates)
+    }
+
+    /// One of the team's own templates (another team's is None, like a missing one).
+    pub async fn team_template(
+        &self,
+        team_id: &str,
+        id: &str,
+    ) -> Result<Option<Template>, StoreError> {
+        let (team_id, id) = (team_id.to_owned(), id.to_owned());
+        on_backend!(self, store => store.team_template(&team_id, &id))
+    }
+
+    /// Stores a team's template (`team_id` must be set).
+    pub async fn insert_template(&self, template: &Template) -> Result<(), StoreError> {
+        let template = template.clone();
+        on_backend!(self, store => store.insert_template(&template))
+    }
+
+    /// Deletes one of the team's templates; whether there was one.
+    pub async fn delete_template(&self, team_id: &str, id: &str) -> Result<bool, StoreError> {
+        let (team_id, id) = (team_id.to_owned(), id.to_owned());
+        on_backend!(self, store => store.delete_template(&team_id, &id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::template::builtin_template;
+
+    #[test]
+    fn templates_are_kept_per_team() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let mut a = builtin_template("navy").unwrap();
+        a.id = "tpl_a".into();
+        a.team_id = Some("team_1".into());
+        let mut b = a.clone();
+        b.id = "tpl_b".into();
+        b.team_id = Some("team_10".into());
+        store.insert_template(&a).unwrap();
+        store.insert_template(&b).unwrap();
+        assert_eq!(store.team_templates("team_1").unwrap(), [a.clone()]);
+        assert_eq!(store.team_template("team_1", "tpl_a").unwrap(), Some(a));
+        assert_eq!(store.team_template("team_1", "tpl_b").unwrap(), None);
+        assert!(!store.delete_template("team_1", "tpl_b").unwrap());
+        assert!(store.delete_template("team_10", "tpl_b").unwrap());
+        assert!(store.team_templates("team_10").unwrap().is_empty());
+    }
+}
