@@ -96,11 +96,11 @@ jq_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[2]))[sys
 for store in $STORES; do
     case $store in
         embedded)
-            printf '[api.requests_per_minute]\nbusiness_plus = 1000000\n[api.codes_per_team]\nbusiness_plus = 0\n' >"$WORK/embedded.toml"
+            printf '[api.requests_per_minute]\nbusiness_plus = 1000000\n' >"$WORK/embedded.toml"
             ;;
         redis)
             [[ -n $REDIS_URL ]] || start_redis
-            printf '[redis]\nurl = "%s"\nkey_prefix = "list:"\n[api.requests_per_minute]\nbusiness_plus = 1000000\n[api.codes_per_team]\nbusiness_plus = 0\n' \
+            printf '[redis]\nurl = "%s"\nkey_prefix = "list:"\n[api.requests_per_minute]\nbusiness_plus = 1000000\n' \
                 "$REDIS_URL" >"$WORK/redis.toml"
             ;;
         *) die "STORES: embedded or redis, not $store" ;;

@@ -100,17 +100,34 @@ impl QrListQuery {
             .collect()
     }
 
-    /// The page of an index read in its own order (ascending), or backwards when descending.
+    /// The page of an index of `total` entries read in its own order (ascending), or backwards
+    /// when descending. An index is walked to the page's offset, so a page in the second half is
+    /// walked to from the other end: no page is further than half the index from where it starts.
     fn window<T, E>(
         &self,
         entries: impl DoubleEndedIterator<Item = Result<T, E>>,
+        total: u64,
     ) -> Result<Vec<T>, E> {
-        let entries: Box<dyn Iterator<Item = Result<T, E>>> = if self.descending {
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        let end = self.offset.saturating_add(self.limit).min(total);
+        if self.offset >= total {
+            return Ok(Vec::new());
+        }
+        let from_far_end = self.offset > total / 2;
+        let entries: Box<dyn Iterator<Item = Result<T, E>>> = if self.descending != from_far_end {
             Box::new(entries.rev())
         } else {
             Box::new(entries)
         };
-        entries.skip(self.offset).take(self.limit).collect()
+        if !from_far_end {
+            return entries.skip(self.offset).take(self.limit).collect();
+        }
+        let mut page: Vec<T> = entries
+            .skip(total - end)
+            .take(end - self.offset)
+            .collect::<Result<_, E>>()?;
+        page.reverse();
+        Ok(page)
     }
 }
 
@@ -217,14 +234,18 @@ impl EmbeddedStore {
                     BY_UPDATED
                 })?;
                 let range = table.range((team, 0, "")..(next, 0, ""))?;
-                let ids = query.window(range.map(|e| e.map(|(k, _)| k.value().2.to_owned())))?;
-                (ids, self.live_qr_count(team)?)
+                let total = self.live_qr_count(team)?;
+                let ids =
+                    query.window(range.map(|e| e.map(|(k, _)| k.value().2.to_owned())), total)?;
+                (ids, total)
             }
             (None, ListOrder::Name) => {
                 let table = txn.open_table(BY_NAME)?;
                 let range = table.range((team, "", "")..(next, "", ""))?;
-                let ids = query.window(range.map(|e| e.map(|(k, _)| k.value().2.to_owned())))?;
-                (ids, self.live_qr_count(team)?)
+                let total = self.live_qr_count(team)?;
+                let ids =
+                    query.window(range.map(|e| e.map(|(k, _)| k.value().2.to_owned())), total)?;
+                (ids, total)
             }
             (Some(search), _) => {
                 let table = txn.open_table(BY_NAME)?;
