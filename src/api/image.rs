@@ -10,12 +10,28 @@ use qrcode::render::svg;
 use qrcode::QrCode;
 
 use super::auth::Caller;
+use super::error::ErrorBody;
 use super::qrs::team_qr;
 use super::{ApiError, AppState};
 
 const DEFAULT_SIZE: u32 = 256;
 const SIZES: std::ops::RangeInclusive<u32> = 64..=2048;
 
+#[utoipa::path(
+    get,
+    path = "/api/qrs-api/{id}/image.svg",
+    operation_id = "qrImageSvg",
+    tag = "QR codes",
+    params(
+        ("id" = String, Path, description = "The code's id (`qr_…`)"),
+        ("size" = Option<u32>, Query, minimum = 64, maximum = 2048, description = "Pixels (default 256)"),
+    ),
+    responses(
+        (status = 200, description = "The QR image of the URL the code encodes", body = String, content_type = "image/svg+xml"),
+        (status = 400, description = "size out of range", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+    )
+)]
 pub async fn svg(
     State(state): State<AppState>,
     caller: Caller,

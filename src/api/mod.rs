@@ -8,6 +8,7 @@ mod error;
 mod image;
 mod keys;
 mod members;
+mod openapi;
 mod qr_bulk;
 mod qr_edits;
 mod qrs;
@@ -26,6 +27,7 @@ use crate::aggregate::AnalyticsReader;
 use crate::store::Store;
 
 pub use error::ApiError;
+pub use openapi::ApiDoc;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -55,9 +57,22 @@ impl AppState {
     }
 }
 
+/// `GET /healthz`: the API answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "Service",
+    security(()),
+    responses((status = 200, description = "The API is up", body = String, content_type = "text/plain"))
+)]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/api/qrs-api", post(qrs::create).get(qrs::list))
         .route(
             "/api/qrs-api/{id}",
@@ -110,6 +125,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             state.clone(),
             rate_limit::limit,
         ))
+        // After route_layer: the document needs no credentials and is not counted.
+        .route("/openapi.json", get(openapi::serve))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

@@ -14,14 +14,18 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_LEN: usize = 64;
 
 /// The body of `POST /api/qrs-api` and `PUT /api/qrs-api/{id}` (reference field names).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QrInput {
     pub name: Option<String>,
+    /// Required on create; an unknown type is refused (400) naming the twelve.
+    #[schema(value_type = Option<crate::model::QrType>)]
     pub qr_type: Option<String>,
     pub display_id: Option<String>,
     pub qr_redirect_url: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<Map<String, Value>>,
     pub tags: Option<Vec<String>>,
     pub folder_id: Option<String>,
