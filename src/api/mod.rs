@@ -13,6 +13,7 @@ mod qr_bulk;
 mod qr_edits;
 mod qrs;
 mod rate_limit;
+mod rejection;
 mod teams;
 mod updated_after;
 mod view;
@@ -128,5 +129,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         // After route_layer: the document needs no credentials and is not counted.
         .route("/openapi.json", get(openapi::serve))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::map_response(rejection::envelope))
         .with_state(state)
 }

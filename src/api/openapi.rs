@@ -10,7 +10,7 @@
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{OneOfBuilder, Ref, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -183,8 +183,8 @@ fn error_response(description: &str) -> Response {
 
 /// The answers every `/api/` operation can give whatever its handler does: the rate-limit layer
 /// authenticates (401, 403 for a key's scope or a paused member) and counts (429), the body limit
-/// refuses large bodies (413) and a Redis store can be away (503). An operation's own
-/// description of a status (a 403 of its own, say) is kept.
+/// refuses large bodies (413), a path segment can be undecodable (400) and a Redis store can be
+/// away (503). An operation's own description of a status (a 403 of its own, say) is kept.
 struct SharedAnswers;
 
 impl Modify for SharedAnswers {
@@ -210,6 +210,18 @@ impl Modify for SharedAnswers {
                     ("429", rate_limited.clone()),
                     ("503", error_response("The store (Redis) is unavailable; retry shortly")),
                 ];
+                let path_parameter = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+                if path_parameter {
+                    // axum's Path rejection, in the envelope (rejection.rs).
+                    shared.push((
+                        "400",
+                        error_response("A path parameter that is not UTF-8 once percent-decoded"),
+                    ));
+                }
                 if operation.request_body.is_some() {
                     shared.push((
                         "413",
