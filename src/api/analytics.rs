@@ -141,6 +141,7 @@ pub async fn orphans(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkRequest {
+    #[schema(min_items = 1, max_items = 100)]
     qr_ids: Vec<String>,
     start_time: i64,
     end_time: i64,
@@ -188,6 +189,7 @@ pub async fn bulk(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OverviewsRequest {
+    #[schema(min_items = 1, max_items = 100)]
     qr_ids: Vec<String>,
 }
 

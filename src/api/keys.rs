@@ -24,10 +24,13 @@ const MAX_NAME_LEN: usize = 100;
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct NewKey {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
+    #[schema(min_items = 1)]
     scopes: Vec<Scope>,
     /// A key for another member (who has no credential yet, say): an admin of all their teams
     /// may make one. None: for the caller.
+    #[schema(format = Email, max_length = 254)]
     member_email: Option<String>,
 }
 

@@ -162,8 +162,11 @@ fn done() -> Json<Done> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// admin, editor or viewer (the owner role is never assigned).
     role: Role,
 }
 
@@ -199,14 +202,18 @@ pub async fn add(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TeamRole {
     team_id: String,
+    /// admin, editor or viewer (the owner role is never assigned).
     role: Role,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkMember {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    #[schema(min_items = 1, max_items = 50)]
     teams: Vec<TeamRole>,
 }
 
@@ -254,6 +261,7 @@ pub async fn bulk(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ByEmail {
+    #[schema(format = Email, max_length = 254)]
     email: String,
 }
 
@@ -336,7 +344,9 @@ pub async fn activate(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// admin, editor or viewer (the owner role is never assigned).
     role: Role,
 }
 

@@ -47,6 +47,8 @@ pub async fn duplicate(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagsBody {
+    /// At most 50, each 1 to 64 characters; `[]` clears them.
+    #[schema(max_items = 50)]
     tags: Vec<String>,
 }
 
@@ -86,6 +88,7 @@ pub async fn tags(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TitleBody {
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     title: String,
 }
 

@@ -33,9 +33,12 @@ const MAX_DOMAINS: usize = 50;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TeamSettings {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
+    /// An IANA name (e.g. "Europe/Berlin", "UTC").
     time_zone: Option<String>,
     /// `#rrggbb`, or "" to go back to the default.
+    #[schema(pattern = "^(#[0-9a-fA-F]{6})?$")]
     primary_color: Option<String>,
 }
 
@@ -43,8 +46,12 @@ pub struct TeamSettings {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DomainsInput {
+    /// The platform's host or one of `domains`.
     default_domain: String,
+    /// DNS names (no scheme, port or path); the platform's host may be listed too.
+    #[schema(max_items = 50)]
     domains: Vec<String>,
+    /// Per custom domain (a key of it must be one of `domains`).
     #[serde(default)]
     domain_settings: BTreeMap<String, DomainSettings>,
 }
@@ -381,6 +388,7 @@ pub async fn list(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTeam {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
 }
 
