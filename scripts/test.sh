@@ -11,12 +11,14 @@
 #      the scans topic with a real Kafka client (tests/kafka_python.rs). The venv is
 #      ${XDG_CACHE_HOME:-~/.cache}/qredge-test/venv, made once with `python3 -m venv`
 #      (Debian's python3 + python3-venv are apt-installed if that is unavailable)
-#      and reused while it imports the pinned confluent-kafka.
+#      and reused while it imports the pinned confluent-kafka; likewise a second
+#      venv with schemathesis (PyPI, pinned) for tests/openapi.rs, which runs it
+#      against the real binary with the API's /openapi.json.
 #   4. starts a throw-away redis-server and tansu broker on free loopback ports,
 #      everything (data, logs) inside one `mktemp -d` directory
 #   5. waits until both answer (redis PING; tansu TCP connect + a topic create)
 #   6. exports QREDGE_TEST_REDIS_URL / QREDGE_TEST_KAFKA_BROKERS /
-#      QREDGE_TEST_PYTHON (the venv's python) and runs
+#      QREDGE_TEST_PYTHON (the venv's python) / QREDGE_TEST_SCHEMATHESIS and runs
 #      `cargo test --release "$@"` (extra script args go to cargo test, e.g.
 #      `scripts/test.sh -- --nocapture` or `scripts/test.sh some_test_name`)
 #   7. on exit (success, failure or signal) stops both services and deletes the
@@ -35,6 +37,8 @@
 #   QREDGE_SERVICE_TIMEOUT=N  seconds to wait for each service (default 60).
 #   QREDGE_TEST_VENV=DIR      where the confluent-kafka venv lives (default
 #                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/venv).
+#   QREDGE_SCHEMATHESIS_VENV=DIR  where the schemathesis venv lives (default
+#                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/schemathesis-venv).
 #   QREDGE_TANSU_STORAGE=URL  override tansu's --storage-engine (default: a sqlite
 #                             file in the temp dir). Used to test the failure path.
 #                             NB: tansu resolves sqlite URLs relative to its working
@@ -43,6 +47,7 @@ set -euo pipefail
 
 TANSU_VERSION=0.6.0
 CONFLUENT_KAFKA_VERSION=2.16.1
+SCHEMATHESIS_VERSION=4.32.5
 SERVICE_TIMEOUT="${QREDGE_SERVICE_TIMEOUT:-60}"
 HARNESS_ONLY="${QREDGE_HARNESS_ONLY:-0}"
 
@@ -167,16 +172,6 @@ if ! tansu_version_ok; then
 fi
 log "using $(tansu --version)"
 
-# The Python venv with confluent-kafka (tests/python/read_scans.py).
-PY_VENV="${QREDGE_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/venv}"
-
-venv_ok() { # the venv's python runs and imports the pinned confluent-kafka
-    [[ -x "$PY_VENV/bin/python" ]] &&
-        "$PY_VENV/bin/python" -c 'import sys, importlib.metadata, confluent_kafka
-sys.exit(importlib.metadata.version("confluent-kafka") != sys.argv[1])' "$CONFLUENT_KAFKA_VERSION" \
-            </dev/null >/dev/null 2>&1
-}
-
 # Prints a python3 that can make a venv (venv + ensurepip: Debian splits them
 # into python3-venv): the one on PATH, else Debian's.
 venv_python() {
@@ -191,34 +186,56 @@ venv_python() {
     return 1
 }
 
-if ! venv_ok; then
+venv_ok() { # dir module dist version: the venv's python imports the pinned package
+    [[ -x "$1/bin/python" ]] &&
+        "$1/bin/python" -c 'import sys, importlib, importlib.metadata
+importlib.import_module(sys.argv[1])
+sys.exit(importlib.metadata.version(sys.argv[2]) != sys.argv[3])' "$2" "$3" "$4" \
+            </dev/null >/dev/null 2>&1
+}
+
+# Makes (once) the venv DIR with DIST==VERSION from PyPI, and reuses it while it
+# imports MODULE at that version; an install that fails is a hard failure.
+ensure_venv() { # dir module dist version
+    local dir=$1 module=$2 dist=$3 version=$4 t0 py lock
+    venv_ok "$@" && return 0
     t0=$(now)
-    mkdir -p "$(dirname "$PY_VENV")"
+    mkdir -p "$(dirname "$dir")"
     # One install at a time: a second harness waits for the first, then reuses it.
-    exec {venv_lock}>"$PY_VENV.lock"
-    flock "$venv_lock"
-    if ! venv_ok; then
-        if [[ ! -x "$PY_VENV/bin/python" ]] || ! "$PY_VENV/bin/python" -c '' </dev/null 2>/dev/null; then
+    exec {lock}>"$dir.lock"
+    flock "$lock"
+    if ! venv_ok "$@"; then
+        if [[ ! -x "$dir/bin/python" ]] || ! "$dir/bin/python" -c '' </dev/null 2>/dev/null; then
             if ! py=$(venv_python); then
                 log "installing python3 and python3-venv (apt)"
                 apt_install python3 python3-venv
                 py=$(venv_python) || { err "python3 -m venv still unavailable after installing python3-venv"; exit 1; }
             fi
-            log "creating the Python venv $PY_VENV ($("$py" --version 2>&1))"
+            log "creating the Python venv $dir ($("$py" --version 2>&1))"
             # a broken venv (e.g. its base python is gone) is made anew
-            if [[ -f "$PY_VENV/pyvenv.cfg" ]]; then rm -rf -- "$PY_VENV"; fi
-            "$py" -m venv "$PY_VENV" || { err "python3 -m venv $PY_VENV failed"; exit 1; }
+            if [[ -f "$dir/pyvenv.cfg" ]]; then rm -rf -- "$dir"; fi
+            "$py" -m venv "$dir" || { err "python3 -m venv $dir failed"; exit 1; }
         fi
-        log "installing confluent-kafka $CONFLUENT_KAFKA_VERSION into $PY_VENV (pip)"
-        "$PY_VENV/bin/python" -m pip install --disable-pip-version-check -q \
-            "confluent-kafka==$CONFLUENT_KAFKA_VERSION" </dev/null ||
-            { err "pip install confluent-kafka==$CONFLUENT_KAFKA_VERSION failed"; exit 1; }
-        venv_ok || { err "the venv $PY_VENV still cannot import confluent-kafka $CONFLUENT_KAFKA_VERSION"; exit 1; }
-        log "Python venv ready in $(($(now) - t0))s"
+        log "installing $dist $version into $dir (pip)"
+        "$dir/bin/python" -m pip install --disable-pip-version-check -q \
+            "$dist==$version" </dev/null ||
+            { err "pip install $dist==$version failed"; exit 1; }
+        venv_ok "$@" || { err "the venv $dir still cannot import $dist $version"; exit 1; }
+        log "Python venv $dir ready in $(($(now) - t0))s"
     fi
-    exec {venv_lock}>&-
-fi
+    exec {lock}>&-
+}
+
+# confluent-kafka for tests/kafka_python.rs (tests/python/read_scans.py).
+PY_VENV="${QREDGE_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/venv}"
+ensure_venv "$PY_VENV" confluent_kafka confluent-kafka "$CONFLUENT_KAFKA_VERSION"
 log "using $("$PY_VENV/bin/python" --version 2>&1) with confluent-kafka $CONFLUENT_KAFKA_VERSION ($PY_VENV)"
+
+# schemathesis for tests/openapi.rs, in a venv of its own: its many dependencies
+# stay apart from confluent-kafka's, and each venv is checked by its own pin.
+ST_VENV="${QREDGE_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/schemathesis-venv}"
+ensure_venv "$ST_VENV" schemathesis schemathesis "$SCHEMATHESIS_VERSION"
+log "using schemathesis $SCHEMATHESIS_VERSION ($ST_VENV)"
 
 # --------------------------------------------------------------------------
 # 4. start services
@@ -333,6 +350,7 @@ wait_ready tansu "$TANSU_PID" tansu_ready "$TANSU_LOG"
 export QREDGE_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
 export QREDGE_TEST_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 export QREDGE_TEST_PYTHON="$PY_VENV/bin/python"
+export QREDGE_TEST_SCHEMATHESIS="$ST_VENV/bin/schemathesis"
 log "redis on 127.0.0.1:$REDIS_PORT, kafka (tansu) on 127.0.0.1:$KAFKA_PORT, files in $WORKDIR"
 
 # --------------------------------------------------------------------------
@@ -342,6 +360,7 @@ if [[ "$HARNESS_ONLY" == 1 ]]; then
     echo "export QREDGE_TEST_REDIS_URL=$QREDGE_TEST_REDIS_URL"
     echo "export QREDGE_TEST_KAFKA_BROKERS=$QREDGE_TEST_KAFKA_BROKERS"
     echo "export QREDGE_TEST_PYTHON=$QREDGE_TEST_PYTHON"
+    echo "export QREDGE_TEST_SCHEMATHESIS=$QREDGE_TEST_SCHEMATHESIS"
     log "redis-cli -u $QREDGE_TEST_REDIS_URL ping: $(redis-cli -u "$QREDGE_TEST_REDIS_URL" ping)"
     log "tansu topic list: $(tansu topic list --broker "tcp://$QREDGE_TEST_KAFKA_BROKERS" </dev/null 2>&1 | tr '\n' ' ')"
     if [[ "${QREDGE_HARNESS_HOLD:-0}" == 1 ]]; then

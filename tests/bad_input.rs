@@ -303,3 +303,40 @@ fn the_edge_refuses_malformed_and_oversized_requests_and_slow_clients() {
     // The edge still serves everyone else.
     assert_eq!(server.scan("ok", support::IPHONE_SAFARI).status(), 302);
 }
+
+#[test]
+fn what_axum_itself_refuses_is_answered_in_the_envelope_too() {
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    let c = &server.credentials;
+    let send = |request: reqwest::blocking::RequestBuilder| {
+        let response = request
+            .header("x-request-team-id", &c.team_id)
+            .header("x-request-client-id", &c.client_id)
+            .header("x-request-client-secret", &c.client_secret)
+            .send()
+            .unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{response:?}"
+        );
+        support::json_of(response)
+    };
+
+    // A path segment that is not UTF-8 once percent-decoded.
+    let (status, json) = send(server.client.get(format!("{}/api/qrs-api/%FF", server.api)));
+    assert_error(status, &json, 400, "invalid utf-8");
+
+    // A CSV import past api.max_body_bytes (the import reads its body as raw bytes).
+    let csv = "x".repeat(1024 * 1024 + 1);
+    let (status, json) = send(
+        server
+            .client
+            .post(format!("{}/api/qrs-api/import", server.api))
+            .header("content-type", "text/csv")
+            .body(csv),
+    );
+    assert_error(status, &json, 413, "length limit");
+    assert_eq!(total_codes(&server), 0);
+}

@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::body::ApiJson;
+use super::error::ErrorBody;
 use super::qrs::team_qr;
-use super::view::ok;
+use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::{format_day, now_ms};
+use crate::model::ScanEvent;
 
 /// Codes one analytics request may name.
 const MAX_QR_IDS: usize = 100;
@@ -40,6 +42,23 @@ fn optional_number(params: &HashMap<String, String>, name: &str) -> Result<Optio
         .transpose()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/analytics-api/detailed/{id}",
+    operation_id = "detailedEvents",
+    tag = "Analytics",
+    params(
+        ("id" = String, Path, description = "The code's id (`qr_…`)"),
+        ("startTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
+        ("endTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Events at most, newest first (default 1000)"),
+    ),
+    responses(
+        (status = 200, description = "The code's scans, newest first", body = Envelope<Vec<ScanEvent>>),
+        (status = 400, description = "A query parameter that is not an integer, or limit out of range", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+    )
+)]
 pub async fn detailed(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,17 +89,32 @@ fn time_range(params: &HashMap<String, String>) -> Result<(i64, i64, usize), Api
 
 /// Scans of unknown codes on the team's custom domains (a mistyped or unprinted displayId):
 /// their counts and the events, newest first.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct OrphansView {
+pub struct OrphansView {
     total_scans: u64,
     today_scans: u64,
     yesterday_scans: u64,
     bot_scans: u64,
     today_date: String,
-    events: Vec<crate::model::ScanEvent>,
+    events: Vec<ScanEvent>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/analytics-api/orphans",
+    operation_id = "orphanScans",
+    tag = "Analytics",
+    params(
+        ("startTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
+        ("endTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Events at most, newest first (default 1000)"),
+    ),
+    responses(
+        (status = 200, description = "Scans of unknown codes on the team's custom domains: counts and events", body = Envelope<OrphansView>),
+        (status = 400, description = "A query parameter that is not an integer, or limit out of range", body = ErrorBody),
+    )
+)]
 pub async fn orphans(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,14 +138,27 @@ pub async fn orphans(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkRequest {
+    #[schema(min_items = 1, max_items = 100)]
     qr_ids: Vec<String>,
     start_time: i64,
     end_time: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/analytics-api/bulk",
+    operation_id = "bulkEvents",
+    tag = "Analytics",
+    request_body = BulkRequest,
+    responses(
+        (status = 200, description = "The scans of those codes in the range (inclusive), newest first, at most 10000", body = Envelope<Vec<ScanEvent>>),
+        (status = 400, description = "Malformed JSON, not 1 to 100 qrIds, or startTime after endTime", body = ErrorBody),
+        (status = 404, description = "One of qrIds is no code of the team (the message names it)", body = ErrorBody),
+    )
+)]
 pub async fn bulk(
     State(state): State<AppState>,
     caller: Caller,
@@ -139,16 +186,17 @@ pub async fn bulk(
     Ok(ok(events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OverviewsRequest {
+    #[schema(min_items = 1, max_items = 100)]
     qr_ids: Vec<String>,
 }
 
 /// The reference's overview record. qredge captures no leads, so the lead counts are zero.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct OverviewView {
+pub struct OverviewView {
     id: String,
     total_scans: u64,
     today_scans: u64,
@@ -166,6 +214,18 @@ struct OverviewView {
     leads_updated_at: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/analytics-api/overviews",
+    operation_id = "overviews",
+    tag = "Analytics",
+    request_body = OverviewsRequest,
+    responses(
+        (status = 200, description = "The headline counts of each code, in the order asked", body = Envelope<Vec<OverviewView>>),
+        (status = 400, description = "Malformed JSON, or not 1 to 100 qrIds", body = ErrorBody),
+        (status = 404, description = "One of qrIds is no code of the team (the message names it)", body = ErrorBody),
+    )
+)]
 pub async fn overviews(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,10 +3,21 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::aggregate::AnalyticsError;
 use crate::store::StoreError;
+
+/// What every error answer carries: `{"success": false, "message": ...}` (the reference's
+/// envelope; the document at /openapi.json refers to it by this name).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// Always false.
+    success: bool,
+    /// What went wrong, in words (names the field for a validation failure).
+    #[schema(value_type = String)]
+    message: &'a str,
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -62,7 +73,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({ "success": false, "message": self.message })),
+            Json(ErrorBody {
+                success: false,
+                message: &self.message,
+            }),
         )
             .into_response()
     }

@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
+use super::error::ErrorBody;
 use super::qrs::team_qr;
 use super::templates::code_template;
 use super::{ApiError, AppState};
@@ -66,6 +67,22 @@ async fn code_image(
     Ok((qr.short_url(&state.edge_base_url), design))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/qrs-api/{id}/image.svg",
+    operation_id = "qrImageSvg",
+    tag = "QR codes",
+    params(
+        ("id" = String, Path, description = "The code's id (`qr_…`)"),
+        ("size" = Option<u32>, Query, minimum = 64, maximum = 2048, description = "Pixels (default 256)"),
+        ("errorCorrection" = Option<String>, Query, pattern = "^[LMQHlmqh]$", description = "L, M, Q or H: overrides the template's level (a logo needs Q or H)"),
+    ),
+    responses(
+        (status = 200, description = "The QR image of the URL the code encodes, in its template", body = String, content_type = "image/svg+xml"),
+        (status = 400, description = "size or errorCorrection out of range", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+    )
+)]
 pub async fn svg(
     State(state): State<AppState>,
     caller: Caller,
@@ -78,6 +95,22 @@ pub async fn svg(
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], image).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/qrs-api/{id}/image.png",
+    operation_id = "qrImagePng",
+    tag = "QR codes",
+    params(
+        ("id" = String, Path, description = "The code's id (`qr_…`)"),
+        ("size" = Option<u32>, Query, minimum = 64, maximum = 2048, description = "Pixels (default 256)"),
+        ("errorCorrection" = Option<String>, Query, pattern = "^[LMQHlmqh]$", description = "L, M, Q or H: overrides the template's level (a logo needs Q or H)"),
+    ),
+    responses(
+        (status = 200, description = "The QR image of the URL the code encodes, in its template", body = Vec<u8>, content_type = "image/png"),
+        (status = 400, description = "size or errorCorrection out of range", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+    )
+)]
 pub async fn png(
     State(state): State<AppState>,
     caller: Caller,

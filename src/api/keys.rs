@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Account;
 use super::body::ApiJson;
+use super::error::ErrorBody;
 use super::members::member_by_email;
-use super::view::ok;
+use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_id, new_secret};
@@ -19,19 +20,22 @@ use crate::store::hash_secret;
 
 const MAX_NAME_LEN: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct NewKey {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
+    #[schema(min_items = 1)]
     scopes: Vec<Scope>,
     /// A key for another member (who has no credential yet, say): an admin of all their teams
     /// may make one. None: for the caller.
+    #[schema(format = Email, max_length = 254)]
     member_email: Option<String>,
 }
 
 /// A key as listed: never its secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyView {
     client_id: String,
@@ -53,7 +57,7 @@ impl From<Credential> for KeyView {
 }
 
 /// The answer to a creation: the only time the secret is shown.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
     #[serde(flatten)]
@@ -65,6 +69,20 @@ pub struct CreatedKey {
 
 /// `POST /api/keys-api`: a new key for the caller (or, with `memberEmail`, for a member of a team
 /// the caller manages), with at most the calling credential's scopes.
+#[utoipa::path(
+    post,
+    path = "/api/keys-api",
+    operation_id = "createKey",
+    tag = "API keys",
+    security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "The key, with its secret and token shown this once", body = Envelope<CreatedKey>),
+        (status = 400, description = "Malformed JSON, an unknown field or scope, a blank or too long name, or no scopes", body = ErrorBody),
+        (status = 403, description = "A scope the calling key lacks, a key for the owner, or a key without keys:write", body = ErrorBody),
+        (status = 404, description = "memberEmail is no member of teams the caller manages", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     account: Account,
@@ -150,6 +168,16 @@ async fn key_holder(state: &AppState, account: &Account, email: &str) -> Result<
 }
 
 /// `GET /api/keys-api`: the caller's keys, oldest first, without secrets.
+#[utoipa::path(
+    get,
+    path = "/api/keys-api",
+    operation_id = "listKeys",
+    tag = "API keys",
+    security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's keys, oldest first, without secrets", body = Envelope<Vec<KeyView>>),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     account: Account,
@@ -160,6 +188,18 @@ pub async fn list(
 
 /// `DELETE /api/keys-api/{clientId}`: revokes one of the caller's keys at once (the one in use
 /// included). Other members' keys are as unknown as missing ones.
+#[utoipa::path(
+    delete,
+    path = "/api/keys-api/{id}",
+    operation_id = "revokeKey",
+    tag = "API keys",
+    params(("id" = String, Path, description = "The key's clientId (`cli_…`)")),
+    security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The revoked key, refused from the next request on", body = Envelope<KeyView>),
+        (status = 404, description = "No such key of the caller's", body = ErrorBody),
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     account: Account,

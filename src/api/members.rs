@@ -9,11 +9,11 @@
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::auth::{Account, Caller};
 use super::body::ApiJson;
+use super::error::ErrorBody;
 use super::teams::own_team;
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
@@ -142,19 +142,49 @@ fn refuse_owner(member: &Member, team_id: &str, action: &str) -> Result<(), ApiE
     Ok(())
 }
 
-fn done() -> Json<serde_json::Value> {
-    Json(json!({ "success": true }))
+/// The answer of a member change: `{"success": true}` (with a message for a deletion).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Done {
+    /// Always true.
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    message: Option<&'static str>,
 }
 
-#[derive(Deserialize)]
+fn done() -> Json<Done> {
+    Json(Done {
+        success: true,
+        message: None,
+    })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// admin, editor or viewer (the owner role is never assigned).
     role: Role,
 }
 
 /// `POST /api/teams-api/{id}/members`: adds a person to the team, or changes their role there.
+#[utoipa::path(
+    post,
+    path = "/api/teams-api/{id}/members",
+    operation_id = "addMember",
+    tag = "Members",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    request_body = AddMember,
+    responses(
+        (status = 200, description = "The person is a member of the team with that role", body = Done),
+        (status = 400, description = "Malformed JSON, an unknown field, a blank name, an invalid email, or the owner role", body = ErrorBody),
+        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
+        (status = 409, description = "Another request is changing that member; try again", body = ErrorBody),
+    )
+)]
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,23 +198,41 @@ pub async fn add(
     Ok(done())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TeamRole {
     team_id: String,
+    /// admin, editor or viewer (the owner role is never assigned).
     role: Role,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkMember {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    #[schema(min_items = 1, max_items = 50)]
     teams: Vec<TeamRole>,
 }
 
 /// `POST /api/teams-api/members/bulk`: one person into several teams at once; the caller must
 /// manage every one of them, or nothing changes.
+#[utoipa::path(
+    post,
+    path = "/api/teams-api/members/bulk",
+    operation_id = "addMemberToTeams",
+    tag = "Members",
+    security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    request_body = BulkMember,
+    responses(
+        (status = 200, description = "The person is a member of every team listed, with those roles", body = Done),
+        (status = 400, description = "Malformed JSON, an unknown field, a blank name, an invalid email, not 1 to 50 teams, or the owner role", body = ErrorBody),
+        (status = 403, description = "A team the caller does not manage, the owner as the target, or a key without teams:write", body = ErrorBody),
+        (status = 409, description = "Another request is changing that member; try again", body = ErrorBody),
+    )
+)]
 pub async fn bulk(
     State(state): State<AppState>,
     account: Account,
@@ -210,9 +258,10 @@ pub async fn bulk(
     Ok(done())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ByEmail {
+    #[schema(format = Email, max_length = 254)]
     email: String,
 }
 
@@ -224,7 +273,7 @@ async fn change_member(
     id: &str,
     email: &str,
     change: impl FnOnce(&Caller, &mut Member) -> Result<(), ApiError>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     let caller = team_admin(caller, id)?;
     let mut member = team_member(state, &caller, email).await?;
     change(&caller, &mut member)?;
@@ -233,6 +282,20 @@ async fn change_member(
 }
 
 /// `PUT /api/teams-api/{id}/members/pause`: the member can no longer act in this team.
+#[utoipa::path(
+    put,
+    path = "/api/teams-api/{id}/members/pause",
+    operation_id = "pauseMember",
+    tag = "Members",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    request_body = ByEmail,
+    responses(
+        (status = 200, description = "The member is paused in this team", body = Done),
+        (status = 400, description = "Malformed JSON, an unknown field, an invalid email, or the caller themself", body = ErrorBody),
+        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
+        (status = 404, description = "No member with that email in the team", body = ErrorBody),
+    )
+)]
 pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
@@ -251,6 +314,20 @@ pub async fn pause(
 }
 
 /// `PUT /api/teams-api/{id}/members/activate`: a paused member acts in this team again.
+#[utoipa::path(
+    put,
+    path = "/api/teams-api/{id}/members/activate",
+    operation_id = "activateMember",
+    tag = "Members",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    request_body = ByEmail,
+    responses(
+        (status = 200, description = "The member may act in this team again", body = Done),
+        (status = 400, description = "Malformed JSON, an unknown field, or an invalid email", body = ErrorBody),
+        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
+        (status = 404, description = "No member with that email in the team", body = ErrorBody),
+    )
+)]
 pub async fn activate(
     State(state): State<AppState>,
     caller: Caller,
@@ -264,14 +341,30 @@ pub async fn activate(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// admin, editor or viewer (the owner role is never assigned).
     role: Role,
 }
 
 /// `PUT /api/teams-api/{id}/members/role`.
+#[utoipa::path(
+    put,
+    path = "/api/teams-api/{id}/members/role",
+    operation_id = "setMemberRole",
+    tag = "Members",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    request_body = NewRole,
+    responses(
+        (status = 200, description = "The member has the new role", body = Done),
+        (status = 400, description = "Malformed JSON, an unknown field, an invalid email, or the owner role", body = ErrorBody),
+        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
+        (status = 404, description = "No member with that email in the team", body = ErrorBody),
+    )
+)]
 pub async fn role(
     State(state): State<AppState>,
     caller: Caller,
@@ -288,6 +381,20 @@ pub async fn role(
 }
 
 /// `DELETE /api/teams-api/{id}/members`: out of this team; their other teams stay.
+#[utoipa::path(
+    delete,
+    path = "/api/teams-api/{id}/members",
+    operation_id = "removeMember",
+    tag = "Members",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    request_body = ByEmail,
+    responses(
+        (status = 200, description = "The member is out of this team", body = Done),
+        (status = 400, description = "Malformed JSON, an unknown field, or an invalid email", body = ErrorBody),
+        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
+        (status = 404, description = "No member with that email in the team", body = ErrorBody),
+    )
+)]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -305,6 +412,20 @@ pub async fn remove(
 
 /// `DELETE /api/teams-api/{id}/members/permanent`: out of the organization, with every
 /// credential of theirs. The owner only; an owner is never deleted.
+#[utoipa::path(
+    delete,
+    path = "/api/teams-api/{id}/members/permanent",
+    operation_id = "deleteMemberPermanently",
+    tag = "Members",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    request_body = ByEmail,
+    responses(
+        (status = 200, description = "The member and their credentials are gone", body = Done),
+        (status = 400, description = "Malformed JSON, an unknown field, or an invalid email", body = ErrorBody),
+        (status = 403, description = "Another team than the header's, not the owner, an owner as the target, or a key without teams:write", body = ErrorBody),
+        (status = 404, description = "No member with that email in the organization", body = ErrorBody),
+    )
+)]
 pub async fn delete_permanently(
     State(state): State<AppState>,
     caller: Caller,
@@ -325,7 +446,8 @@ pub async fn delete_permanently(
         return Err(ApiError::forbidden("an owner cannot be deleted"));
     }
     state.store.delete_member(&member).await?;
-    Ok(Json(
-        json!({ "success": true, "message": "Member deleted successfully" }),
-    ))
+    Ok(Json(Done {
+        success: true,
+        message: Some("Member deleted successfully"),
+    }))
 }

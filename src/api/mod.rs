@@ -8,10 +8,12 @@ mod error;
 mod image;
 mod keys;
 mod members;
+mod openapi;
 mod qr_bulk;
 mod qr_edits;
 mod qrs;
 mod rate_limit;
+mod rejection;
 mod teams;
 mod templates;
 mod updated_after;
@@ -27,6 +29,7 @@ use crate::aggregate::AnalyticsReader;
 use crate::store::Store;
 
 pub use error::ApiError;
+pub use openapi::ApiDoc;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -58,9 +61,22 @@ impl AppState {
     }
 }
 
+/// `GET /healthz`: the API answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "Service",
+    security(()),
+    responses((status = 200, description = "The API is up", body = String, content_type = "text/plain"))
+)]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/api/qrs-api", post(qrs::create).get(qrs::list))
         .route(
             "/api/qrs-api/{id}",
@@ -126,6 +142,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             state.clone(),
             rate_limit::limit,
         ))
+        // After route_layer: the document needs no credentials and is not counted.
+        .route("/openapi.json", get(openapi::serve))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::map_response(rejection::envelope))
         .with_state(state)
 }

@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::body::ApiJson;
+use super::error::ErrorBody;
 use super::qrs::{code_limit, store_new_qr, write_context};
 use super::templates::team_template_ids;
-use super::view::{ok, qr_view, QrView};
+use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
 use crate::ids::{new_display_id, new_id};
 use crate::import::{row_code, CsvRows, Row};
@@ -23,14 +24,14 @@ use crate::store::{Created, StoreError};
 
 const MAX_BULK: usize = 100;
 
-#[derive(Serialize)]
-struct Refused {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Refused {
     index: usize,
     message: String,
 }
 
-#[derive(Serialize)]
-struct BulkResult {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BulkResult {
     qrs: Vec<QrView>,
     /// Items whose displayId another code took meanwhile, or that the plan's code limit refused
     /// after a concurrent create (validation failures refuse the whole
@@ -40,6 +41,19 @@ struct BulkResult {
 
 /// `POST /api/qrs-api/bulk`: every item is validated first; one invalid item refuses the whole
 /// request (400 naming it). Then all are stored at once.
+#[utoipa::path(
+    post,
+    path = "/api/qrs-api/bulk",
+    operation_id = "bulkCreateQrs",
+    tag = "QR codes",
+    request_body(content = Vec<QrInput>, description = "1 to 100 create bodies"),
+    responses(
+        (status = 201, description = "The codes created, and those whose displayId another request took meanwhile", body = Envelope<BulkResult>),
+        (status = 400, description = "Not 1 to 100 items, an invalid item (`item N: …`), or two items naming one displayId", body = ErrorBody),
+        (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
+        (status = 409, description = "No item could be created: every chosen displayId is taken", body = Envelope<BulkResult>),
+    )
+)]
 pub async fn bulk(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,15 +140,15 @@ pub async fn bulk(
     Ok((status, ok(result)))
 }
 
-#[derive(Serialize)]
-struct RefusedRow {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RefusedRow {
     line: u64,
     message: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ImportResult {
+pub struct ImportResult {
     /// Every imported code carries it (`batchId`).
     batch_id: String,
     imported: usize,
@@ -144,6 +158,23 @@ struct ImportResult {
 /// `POST /api/qrs-api/import` with a `text/csv` body: the columns of `qredge import`
 /// (docs/import.md; each row names its displayId). Valid rows are created, the others reported
 /// by line; 201 when at least one row was imported, 400 when none could be.
+#[utoipa::path(
+    post,
+    path = "/api/qrs-api/import",
+    operation_id = "importQrs",
+    tag = "QR codes",
+    request_body(
+        content = String,
+        content_type = "text/csv",
+        description = "Rows of `displayId,url,type[,name]`, or a header naming those columns (docs/import.md)"
+    ),
+    responses(
+        (status = 201, description = "At least one row was imported; the others are listed by line", body = Envelope<ImportResult>),
+        (status = 400, description = "No row could be imported (the report, as for 201), or a file that cannot be read (the error envelope)", body = Envelope<ImportResult>),
+        (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
+        (status = 415, description = "The body is not `text/csv`", body = ErrorBody),
+    )
+)]
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,

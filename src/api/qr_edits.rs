@@ -7,13 +7,27 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::body::ApiJson;
+use super::error::ErrorBody;
 use super::qrs::{apply_update, code_limit, live_team_qr, store_new_qr, write_context};
-use super::view::{ok, qr_view};
+use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
 use crate::model::qr_input::{duplicated_qr, QrInput};
 
 /// `POST /api/qrs-api/{id}/duplicate`: a new code (new id and displayId, on the same domain)
 /// with the original's name, type, target, settings and tags. 201 with the copy.
+#[utoipa::path(
+    post,
+    path = "/api/qrs-api/{id}/duplicate",
+    operation_id = "duplicateQr",
+    tag = "QR codes",
+    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    responses(
+        (status = 201, description = "The copy", body = Envelope<QrView>),
+        (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+        (status = 409, description = "The code is deleted", body = ErrorBody),
+    )
+)]
 pub async fn duplicate(
     State(state): State<AppState>,
     caller: Caller,
@@ -32,13 +46,30 @@ pub async fn duplicate(
     Ok((StatusCode::CREATED, ok(qr_view(copy, &state))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagsBody {
+    /// At most 50, each 1 to 64 characters; `[]` clears them.
+    #[schema(max_items = 50)]
     tags: Vec<String>,
 }
 
 /// `PUT /api/qrs-api/{id}/tags`: replaces the code's tags (`[]` clears them).
+#[utoipa::path(
+    put,
+    path = "/api/qrs-api/{id}/tags",
+    operation_id = "setQrTags",
+    tag = "QR codes",
+    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    request_body = TagsBody,
+    responses(
+        (status = 200, description = "The code with its new tags", body = Envelope<QrView>),
+        (status = 400, description = "Malformed JSON or invalid tags", body = ErrorBody),
+        (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+        (status = 409, description = "The code is deleted", body = ErrorBody),
+    )
+)]
 pub async fn tags(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,13 +87,29 @@ pub async fn tags(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TitleBody {
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     title: String,
 }
 
 /// `PUT /api/qrs-api/{id}/title`: renames the code; the title must not be blank.
+#[utoipa::path(
+    put,
+    path = "/api/qrs-api/{id}/title",
+    operation_id = "setQrTitle",
+    tag = "QR codes",
+    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    request_body = TitleBody,
+    responses(
+        (status = 200, description = "The renamed code", body = Envelope<QrView>),
+        (status = 400, description = "Malformed JSON, or a blank or too long title", body = ErrorBody),
+        (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+        (status = 409, description = "The code is deleted", body = ErrorBody),
+    )
+)]
 pub async fn title(
     State(state): State<AppState>,
     caller: Caller,

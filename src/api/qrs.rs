@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::body::ApiJson;
+use super::error::ErrorBody;
 use super::templates::team_template_ids;
-use super::view::{ok, qr_view, QrView};
+use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_display_id, new_id};
@@ -31,6 +32,19 @@ pub(super) async fn team_qr(store: &Store, team_id: &str, id: &str) -> Result<Qr
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/qrs-api",
+    operation_id = "createQr",
+    tag = "QR codes",
+    request_body = QrInput,
+    responses(
+        (status = 201, description = "The new code", body = Envelope<QrView>),
+        (status = 400, description = "Malformed JSON or a failed validation (the message names the field)", body = ErrorBody),
+        (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
+        (status = 409, description = "The displayId is already in use on that domain", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,6 +108,17 @@ pub(super) async fn store_new_qr(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/qrs-api/{id}",
+    operation_id = "getQr",
+    tag = "QR codes",
+    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    responses(
+        (status = 200, description = "The code (deleted ones too, with `deleted: true`)", body = Envelope<QrView>),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -103,6 +128,21 @@ pub async fn get(
     Ok(ok(qr_view(qr, &state)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/qrs-api/{id}",
+    operation_id = "updateQr",
+    tag = "QR codes",
+    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    request_body(content = QrInput, description = "The fields to replace; the others are kept"),
+    responses(
+        (status = 200, description = "The updated code", body = Envelope<QrView>),
+        (status = 400, description = "Malformed JSON or a failed validation (the message names the field)", body = ErrorBody),
+        (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+        (status = 409, description = "The code is deleted, or the new displayId is in use on that domain", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -154,6 +194,18 @@ pub(super) async fn live_team_qr(
 
 /// Soft delete: the record stays (`deleted: true`), the edge stops serving it, and its displayId
 /// stays taken so a printed code never starts pointing somewhere else.
+#[utoipa::path(
+    delete,
+    path = "/api/qrs-api/{id}",
+    operation_id = "deleteQr",
+    tag = "QR codes",
+    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    responses(
+        (status = 200, description = "The code, now `deleted: true` (deleting twice is a no-op)", body = Envelope<QrView>),
+        (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
+        (status = 404, description = "No such code in the team", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -217,9 +269,10 @@ fn list_query(params: &HashMap<String, String>, team_id: &str) -> Result<QrListQ
     })
 }
 
-#[derive(Serialize)]
+/// A page of the list, with the count of every code that matches.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Page {
+pub struct Page {
     qrs: Vec<QrView>,
     total_count: u64,
     page: usize,
@@ -227,6 +280,23 @@ struct Page {
 }
 
 /// `GET /api/qrs-api`: a page of the team's live codes, from the store's list indexes.
+#[utoipa::path(
+    get,
+    path = "/api/qrs-api",
+    operation_id = "listQrs",
+    tag = "QR codes",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Codes per page (default 10)"),
+        ("page" = Option<u64>, Query, minimum = 1, description = "From 1 (default 1)"),
+        ("search" = Option<String>, Query, description = "Case-insensitive substring of the name or displayId"),
+        ("sortBy" = Option<String>, Query, pattern = "^(createdAt|updatedAt|name)$", description = "createdAt, updatedAt (default) or name; ties break on id"),
+        ("sortOrder" = Option<String>, Query, pattern = "^(asc|desc)$", description = "asc or desc (default)"),
+    ),
+    responses(
+        (status = 200, description = "A page of the team's live codes", body = Envelope<Page>),
+        (status = 400, description = "A query parameter out of range", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,

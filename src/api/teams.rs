@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Account, Caller};
 use super::body::ApiJson;
-use super::view::ok;
+use super::error::ErrorBody;
+use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use std::collections::BTreeMap;
 
@@ -29,26 +30,33 @@ const NAME_MAX_CHARS: usize = 100;
 const MAX_DOMAINS: usize = 50;
 
 /// The settings a PUT may change; anything else is refused by name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TeamSettings {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
+    /// An IANA name (e.g. "Europe/Berlin", "UTC").
     time_zone: Option<String>,
     /// `#rrggbb`, or "" to go back to the default.
+    #[schema(pattern = "^(#[0-9a-fA-F]{6})?$")]
     primary_color: Option<String>,
 }
 
 /// The body of `PUT /api/teams-api/{teamId}/domains`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DomainsInput {
+    /// The platform's host or one of `domains`.
     default_domain: String,
+    /// DNS names (no scheme, port or path); the platform's host may be listed too.
+    #[schema(max_items = 50)]
     domains: Vec<String>,
+    /// Per custom domain (a key of it must be one of `domains`).
     #[serde(default)]
     domain_settings: BTreeMap<String, DomainSettings>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TeamView {
     id: String,
@@ -70,7 +78,7 @@ pub struct TeamView {
 }
 
 /// A member as a team lists them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     name: String,
@@ -135,6 +143,17 @@ pub(super) fn own_team(caller: Caller, id: &str) -> Result<Caller, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/teams-api/{id}",
+    operation_id = "getTeam",
+    tag = "Teams",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    responses(
+        (status = 200, description = "The team with its members", body = Envelope<TeamView>),
+        (status = 403, description = "Another team than the header's, or a key without teams:read", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -144,6 +163,19 @@ pub async fn get(
     Ok(ok(team_view(&state, caller.team).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/teams-api/{id}",
+    operation_id = "updateTeam",
+    tag = "Teams",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    request_body = TeamSettings,
+    responses(
+        (status = 200, description = "The changed team", body = Envelope<TeamView>),
+        (status = 400, description = "Malformed JSON, an unknown field, a blank name, an unknown time zone or a bad colour", body = ErrorBody),
+        (status = 403, description = "Another team than the header's, not an admin or the owner, or a key without teams:write", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -216,6 +248,20 @@ fn domain_name(text: &str) -> Result<String, ApiError> {
     Ok(name)
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/teams-api/{id}/domains",
+    operation_id = "updateTeamDomains",
+    tag = "Teams",
+    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    request_body = DomainsInput,
+    responses(
+        (status = 200, description = "The changed team", body = Envelope<TeamView>),
+        (status = 400, description = "Malformed JSON, a name that is no domain, more than 50, or a defaultDomain not among them", body = ErrorBody),
+        (status = 403, description = "Another team than the header's, not an admin or the owner, or a key without teams:write", body = ErrorBody),
+        (status = 409, description = "A domain another team has, or a removed one that still has live codes", body = ErrorBody),
+    )
+)]
 pub async fn update_domains(
     State(state): State<AppState>,
     caller: Caller,
@@ -311,6 +357,16 @@ pub async fn update_domains(
 }
 
 /// `GET /api/teams-api`: the teams of the organization the caller belongs to, with members.
+#[utoipa::path(
+    get,
+    path = "/api/teams-api",
+    operation_id = "listTeams",
+    tag = "Teams",
+    security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's teams, each with its members", body = Envelope<Vec<TeamView>>),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     account: Account,
@@ -329,15 +385,29 @@ pub async fn list(
     Ok(ok(views))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTeam {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
 }
 
 /// `POST /api/teams-api`: a new team in the caller's organization, printing codes with the
 /// platform's domain. An admin (of any team) or the owner creates one; the creator becomes its
 /// admin, and the organization's owner its owner.
+#[utoipa::path(
+    post,
+    path = "/api/teams-api",
+    operation_id = "createTeam",
+    tag = "Teams",
+    security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    request_body = NewTeam,
+    responses(
+        (status = 201, description = "The new team (the creator its admin, the owner its owner)", body = Envelope<TeamView>),
+        (status = 400, description = "Malformed JSON, or a blank or too long name", body = ErrorBody),
+        (status = 403, description = "Not an admin of any team nor the owner, or a key without teams:write", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     account: Account,

@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use super::auth::Caller;
 use super::body::ApiJson;
+use super::error::ErrorBody;
 use super::image::{png_response, ImageQuery};
-use super::view::ok;
+use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::new_id;
@@ -27,7 +28,7 @@ use crate::qr_image::Design;
 
 /// The reference's template object (`id, name, description, previewUrl, createdAt`) with the
 /// design it stands for.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateView {
     id: String,
@@ -110,6 +111,15 @@ pub(super) async fn code_template(state: &AppState, qr: &Qr) -> Result<Template,
 }
 
 /// `GET /api/qr-templates-api`: the built-ins (the default first), then the team's, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/qr-templates-api",
+    operation_id = "listTemplates",
+    tag = "Templates",
+    responses(
+        (status = 200, description = "The built-in templates, then the team's", body = Envelope<Vec<TemplateView>>),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -123,6 +133,17 @@ pub async fn list(
 }
 
 /// `GET /api/qr-templates-api/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/qr-templates-api/{id}",
+    operation_id = "getTemplate",
+    tag = "Templates",
+    params(("id" = String, Path, description = "The template's id (`tpl_…`, or a built-in's: classic, navy, forest)")),
+    responses(
+        (status = 200, description = "The template", body = Envelope<TemplateView>),
+        (status = 404, description = "No such template for the team", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,6 +156,18 @@ pub async fn get(
 }
 
 /// `POST /api/qr-templates-api` → 201 with the new template.
+#[utoipa::path(
+    post,
+    path = "/api/qr-templates-api",
+    operation_id = "createTemplate",
+    tag = "Templates",
+    request_body = TemplateInput,
+    responses(
+        (status = 201, description = "The new template", body = Envelope<TemplateView>),
+        (status = 400, description = "A field is invalid (colour, contrast, logo, margin)", body = ErrorBody),
+        (status = 409, description = "The team has its maximum of templates", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -160,6 +193,17 @@ pub async fn create(
 
 /// `DELETE /api/qr-templates-api/{id}` → the deleted template. The team's codes that name it
 /// keep their `templateId` and are drawn with the default template from then on.
+#[utoipa::path(
+    delete,
+    path = "/api/qr-templates-api/{id}",
+    operation_id = "deleteTemplate",
+    tag = "Templates",
+    params(("id" = String, Path, description = "The template's id (`tpl_…`, or a built-in's: classic, navy, forest)")),
+    responses(
+        (status = 200, description = "The deleted template", body = Envelope<TemplateView>),
+        (status = 404, description = "No such template of the team", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -184,6 +228,22 @@ pub async fn delete(
 
 /// `GET /api/qr-templates-api/{id}/preview.png?size=&errorCorrection=`: the template drawn on
 /// the edge's public URL.
+#[utoipa::path(
+    get,
+    path = "/api/qr-templates-api/{id}/preview.png",
+    operation_id = "templatePreviewPng",
+    tag = "Templates",
+    params(
+        ("id" = String, Path, description = "The template's id (`tpl_…`, or a built-in's: classic, navy, forest)"),
+        ("size" = Option<u32>, Query, minimum = 64, maximum = 2048, description = "Pixels (default 256)"),
+        ("errorCorrection" = Option<String>, Query, pattern = "^[LMQHlmqh]$", description = "L, M, Q or H: overrides the template's level (a logo needs Q or H)"),
+    ),
+    responses(
+        (status = 200, description = "The template drawn on the edge's URL", body = Vec<u8>, content_type = "image/png"),
+        (status = 400, description = "size or errorCorrection out of range", body = ErrorBody),
+        (status = 404, description = "No such template for the team", body = ErrorBody),
+    )
+)]
 pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,7 +10,8 @@ use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 
 use super::auth::{Account, Caller};
-use super::view::{ok, qr_view, QrView};
+use super::error::ErrorBody;
+use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
 use crate::model::Qr;
 
@@ -39,6 +40,17 @@ fn feed(mut qrs: Vec<Qr>, from: i64, state: &AppState) -> Vec<QrView> {
 }
 
 /// `GET /api/qrs-api/updated-after?fromTime=`: the request's team.
+#[utoipa::path(
+    get,
+    path = "/api/qrs-api/updated-after",
+    operation_id = "qrsUpdatedAfter",
+    tag = "QR codes",
+    params(("fromTime" = i64, Query, minimum = 0, description = "Epoch milliseconds: codes updated at or after it")),
+    responses(
+        (status = 200, description = "The team's codes changed since, oldest change first, deleted ones included", body = Envelope<Vec<QrView>>),
+        (status = 400, description = "fromTime missing or not epoch milliseconds", body = ErrorBody),
+    )
+)]
 pub async fn team(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,6 +63,18 @@ pub async fn team(
 
 /// `GET /api/qrs-api/all/updated-after?fromTime=`: every team of the organization the caller
 /// belongs to and is not paused in (other teams stay out of reach).
+#[utoipa::path(
+    get,
+    path = "/api/qrs-api/all/updated-after",
+    operation_id = "allTeamsQrsUpdatedAfter",
+    tag = "QR codes",
+    params(("fromTime" = i64, Query, minimum = 0, description = "Epoch milliseconds: codes updated at or after it")),
+    security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The codes of every team of the caller's, changed since, oldest change first", body = Envelope<Vec<QrView>>),
+        (status = 400, description = "fromTime missing or not epoch milliseconds", body = ErrorBody),
+    )
+)]
 pub async fn all_teams(
     State(state): State<AppState>,
     account: Account,

@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use crate::model::Qr;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Envelope<T> {
+    /// Always true.
     success: bool,
     data: T,
 }
@@ -22,7 +23,7 @@ pub fn ok<T: Serialize>(data: T) -> Json<Envelope<T>> {
 }
 
 /// The reference's QR object: the stored code plus where its image is and what it encodes.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QrView {
     #[serde(flatten)]

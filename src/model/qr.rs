@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The twelve types of the reference document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum QrType {
     Web,
@@ -65,7 +65,7 @@ impl QrType {
 }
 
 /// A stored QR code. Field names and meanings follow the reference document; times are epoch ms.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Qr {
     pub id: String,
@@ -75,7 +75,10 @@ pub struct Qr {
     pub team_id: String,
     pub org_id: String,
     pub qr_redirect_url: Option<String>,
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
+    /// Typed per `qrType` (docs/qr-types.md) plus the redirect behaviour (docs/redirects.md).
+    #[schema(value_type = Object)]
     pub settings: Map<String, Value>,
     pub tags: Vec<String>,
     pub folder_id: Option<String>,

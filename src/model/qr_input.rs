@@ -15,15 +15,27 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_LEN: usize = 64;
 
 /// The body of `POST /api/qrs-api` and `PUT /api/qrs-api/{id}` (reference field names).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QrInput {
+    /// Empty becomes "Untitled".
+    #[schema(max_length = 256)]
     pub name: Option<String>,
+    /// Required on create; an unknown type is refused (400) naming the twelve.
+    #[schema(value_type = Option<crate::model::QrType>)]
     pub qr_type: Option<String>,
+    /// Unique per domain; generated (7 characters) when absent.
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[a-zA-Z0-9\-_.~%]+$")]
     pub display_id: Option<String>,
+    /// An absolute http(s) URL; required for WEB and SHORT_LINK.
+    #[schema(max_length = 8192)]
     pub qr_redirect_url: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<Map<String, Value>>,
+    /// At most 50, each 1 to 64 characters.
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     pub folder_id: Option<String>,
     pub folder_ids: Option<Vec<String>>,

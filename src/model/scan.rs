@@ -34,24 +34,36 @@ pub struct RawScan {
 /// ids with the route table's text, the user agent and what it says with the parsed-agent cache,
 /// the place with the GeoIP record cache. A dozen strings allocated and freed per scan showed in
 /// the profile of the loaded edge, whose core the pipeline shares.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanEvent {
     /// Unique per scan (32 hex digits): replays are counted once by it.
+    #[schema(value_type = String)]
     pub event_id: ByteString,
+    #[schema(value_type = String)]
     pub qr_id: ByteString,
+    #[schema(value_type = String)]
     pub team_id: ByteString,
+    #[schema(value_type = String)]
     pub display_id: ByteString,
     pub scan_time: i64,
     /// "mobile", "desktop", "tablet", "bot" or "other".
+    #[schema(value_type = String)]
     pub device: ByteString,
+    #[schema(value_type = String)]
     pub browser: ByteString,
+    #[schema(value_type = String)]
     pub os: ByteString,
     /// ISO 3166-1 alpha-2, empty when unknown.
+    #[schema(value_type = String)]
     pub country: ByteString,
+    #[schema(value_type = String)]
     pub city: ByteString,
+    #[schema(value_type = String)]
     pub ip_address: ByteString,
+    #[schema(value_type = String)]
     pub referrer: ByteString,
+    #[schema(value_type = String)]
     pub user_agent: ByteString,
     /// Crawlers and link-preview fetchers: kept, but out of the headline counts.
     pub bot: bool,

@@ -56,7 +56,7 @@ pub struct Team {
 }
 
 /// What a custom domain answers besides its codes; None: a plain branded page.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DomainSettings {
     /// Where `https://domain/` redirects; None: 404 page.

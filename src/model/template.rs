@@ -28,7 +28,7 @@ const MAX_DESCRIPTION_LEN: usize = 500;
 
 /// The four error-correction levels of the QR standard: the share of the symbol that may be
 /// lost (or covered by a logo) and still decode, roughly 7, 15, 25 and 30 %.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ErrorCorrection {
     L,
     M,
@@ -202,7 +202,7 @@ pub fn builtin_template(id: &str) -> Option<Template> {
 }
 
 /// The body of `POST /api/qr-templates-api`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TemplateInput {
     pub name: Option<String>,
