@@ -5,43 +5,9 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use support::keys::{as_key, key_for};
 use support::topology::Topology;
-use support::{json_of, Server};
-
-/// Calls the API with `Authorization: Bearer TOKEN` in team `team`.
-fn as_key(
-    server: &Server,
-    token: &str,
-    team: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = server
-        .client
-        .request(method, format!("{}{path}", server.api))
-        .header("authorization", format!("Bearer {token}"))
-        .header("x-request-team-id", team);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    json_of(request.send().expect("the API answers"))
-}
-
-fn all_scopes() -> Value {
-    json!(["codes:write", "analytics:read", "teams:write", "keys:write"])
-}
-
-/// The owner makes a key for the member with `email`; returns its token.
-fn key_for(server: &Server, email: &str) -> String {
-    let (status, body) = server.call(
-        Method::POST,
-        "/api/keys-api",
-        Some(json!({"name": "first key", "scopes": all_scopes(), "memberEmail": email})),
-    );
-    assert_eq!(status, 201, "{body}");
-    body["data"]["token"].as_str().unwrap().to_owned()
-}
+use support::Server;
 
 fn members_of(server: &Server, team: &str) -> Vec<Value> {
     let (status, body) = server.call_as(

@@ -598,12 +598,13 @@ impl RedisStore {
         };
         let colour = team.primary_color.as_deref();
         let mut conn = self.conn.clone();
-        for chunk in self.team_qrs(team_id).await?.chunks(PIPELINE_CODES) {
+        // Filtered before chunking: a pipeline with no command is an error ("empty command"),
+        // which made a team of redirect codes alone fail to change its colour.
+        let mut hosted = self.team_qrs(team_id).await?;
+        hosted.retain(|q| !q.deleted && !q.qr_type.is_redirect());
+        for chunk in hosted.chunks(PIPELINE_CODES) {
             let mut pipe = redis::pipe();
-            for qr in chunk
-                .iter()
-                .filter(|q| !q.deleted && !q.qr_type.is_redirect())
-            {
+            for qr in chunk {
                 let key = qr.route_key();
                 pipe.hset(self.key("routes"), &key, route_json(qr, colour))
                     .ignore();

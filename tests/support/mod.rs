@@ -1,6 +1,7 @@
 //! Runs the real `qredge` binary on free loopback ports and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod keys;
 pub mod mmdb;
 pub mod services;
 pub mod topology;
