@@ -6,7 +6,7 @@ mod support;
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::topology::{shared_redis, Topology};
+use support::topology::Topology;
 use support::{json_of, Credentials, Server};
 
 /// A request with `Authorization: Bearer TOKEN` and the server's team header.
@@ -219,17 +219,8 @@ fn api_keys_are_scoped_revocable_and_stored_hashed_on_redis() {
     let topology = Topology::new();
     let server = topology.start("api", "api");
     let secrets = keys_lifecycle(&server);
-    let prefix = topology
-        .config
-        .lines()
-        .find_map(|l| l.strip_prefix("key_prefix = \""))
-        .unwrap()
-        .trim_end_matches('"')
-        .to_owned();
-    let mut redis = redis::Client::open(shared_redis())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let prefix = topology.key_prefix();
+    let mut redis = topology.redis();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
         .query(&mut redis)

@@ -193,15 +193,8 @@ fn the_list_indexes_are_built_for_an_older_redis_store() {
         .collect();
     api.stop();
     // Take the indexes away, as a store of the earlier version would be.
-    let prefix = topology
-        .config
-        .lines()
-        .find_map(|l| l.strip_prefix("key_prefix = \""))
-        .unwrap()
-        .trim_end_matches('"')
-        .to_owned();
-    let client = redis::Client::open(support::topology::shared_redis()).unwrap();
-    let mut conn = client.get_connection().unwrap();
+    let prefix = topology.key_prefix();
+    let mut conn = topology.redis();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}list-*"))
         .query(&mut conn)

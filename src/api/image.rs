@@ -54,6 +54,20 @@ impl ImageQuery {
     }
 }
 
+/// The query of an image request as the OpenAPI document states it (`ImageQuery::parse` reads
+/// the query itself, so that a bad value is answered with the envelope's message).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)] // never built: only its description is used
+pub(super) struct ImageParams {
+    /// Pixels (default 256).
+    #[param(minimum = 64, maximum = 2048)]
+    size: Option<u32>,
+    /// L, M, Q or H: overrides the template's level (a logo needs Q or H).
+    #[param(pattern = "^[LMQHlmqh]$")]
+    error_correction: Option<String>,
+}
+
 /// The code's URL (its custom domain's, if it has one) and the design it is drawn in.
 async fn code_image(
     state: &AppState,
@@ -74,8 +88,7 @@ async fn code_image(
     tag = "QR codes",
     params(
         ("id" = String, Path, description = "The code's id (`qr_…`)"),
-        ("size" = Option<u32>, Query, minimum = 64, maximum = 2048, description = "Pixels (default 256)"),
-        ("errorCorrection" = Option<String>, Query, pattern = "^[LMQHlmqh]$", description = "L, M, Q or H: overrides the template's level (a logo needs Q or H)"),
+        ImageParams,
     ),
     responses(
         (status = 200, description = "The QR image of the URL the code encodes, in its template", body = String, content_type = "image/svg+xml"),
@@ -102,8 +115,7 @@ pub async fn svg(
     tag = "QR codes",
     params(
         ("id" = String, Path, description = "The code's id (`qr_…`)"),
-        ("size" = Option<u32>, Query, minimum = 64, maximum = 2048, description = "Pixels (default 256)"),
-        ("errorCorrection" = Option<String>, Query, pattern = "^[LMQHlmqh]$", description = "L, M, Q or H: overrides the template's level (a logo needs Q or H)"),
+        ImageParams,
     ),
     responses(
         (status = 200, description = "The QR image of the URL the code encodes, in its template", body = Vec<u8>, content_type = "image/png"),

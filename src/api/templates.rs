@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
-use super::image::{png_response, ImageQuery};
+use super::image::{png_response, ImageParams, ImageQuery};
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
@@ -235,8 +235,7 @@ pub async fn delete(
     tag = "Templates",
     params(
         ("id" = String, Path, description = "The template's id (`tpl_…`, or a built-in's: classic, navy, forest)"),
-        ("size" = Option<u32>, Query, minimum = 64, maximum = 2048, description = "Pixels (default 256)"),
-        ("errorCorrection" = Option<String>, Query, pattern = "^[LMQHlmqh]$", description = "L, M, Q or H: overrides the template's level (a logo needs Q or H)"),
+        ImageParams
     ),
     responses(
         (status = 200, description = "The template drawn on the edge's URL", body = Vec<u8>, content_type = "image/png"),

@@ -53,6 +53,21 @@ impl Topology {
         self
     }
 
+    /// The Redis key prefix of this topology's store.
+    pub fn key_prefix(&self) -> String {
+        let line = self
+            .config
+            .lines()
+            .find_map(|l| l.strip_prefix("key_prefix = \""));
+        line.expect("a key_prefix").trim_end_matches('"').to_owned()
+    }
+
+    /// A connection to the Redis the tests share.
+    pub fn redis(&self) -> redis::Connection {
+        let client = redis::Client::open(shared_redis()).expect("a Redis URL");
+        client.get_connection().expect("Redis answers")
+    }
+
     pub fn root(&self) -> PathBuf {
         self.tmp.path().to_owned()
     }
