@@ -71,8 +71,7 @@ pub(super) struct Hit {
     pub updated: u64,
 }
 
-/// Whether a search hits a code (Redis's SEARCH_NAMES script matches the same way).
-fn matches(search: &str, name_key: &str, display_id_lowercased: &str) -> bool {
+pub(super) fn matches(search: &str, name_key: &str, display_id_lowercased: &str) -> bool {
     name_key.contains(search) || display_id_lowercased.contains(search)
 }
 

@@ -7,29 +7,11 @@ use redis::AsyncCommands;
 
 use super::RedisStore;
 use crate::model::Qr;
-use crate::store::list::{millis, name_key, Hit};
+use crate::store::list::{matches, millis, name_key, Hit};
 use crate::store::{ListOrder, QrListPage, QrListQuery, StoreError};
 
-/// Members of the name index a search script reads per call: each call holds Redis for a few
-/// milliseconds at most.
+/// Members of the name index read per ZRANGE when a search runs through it.
 const SEARCH_BATCH: isize = 10_000;
-
-/// KEYS: a name index. ARGV: start, count, the search (lowercased). How many members it read
-/// from `start`, and those whose name key or displayId contains the search: filtered here, in
-/// Redis, so that a search of 1M codes sends back its hits, not 1M members.
-const SEARCH_NAMES: &str = r#"
-local members = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[1] + ARGV[2] - 1)
-local hits = {}
-for _, member in ipairs(members) do
-  local name_end = string.find(member, '\0', 1, true)
-  local id_end = name_end and string.find(member, '\0', name_end + 1, true)
-  if id_end and (string.find(string.sub(member, 1, name_end - 1), ARGV[3], 1, true)
-      or string.find(string.sub(member, id_end + 1), ARGV[3], 1, true)) then
-    hits[#hits + 1] = member
-  end
-end
-return {#members, hits}
-"#;
 /// Set once every stored code is in the list indexes.
 const FILLED: &str = "list-index-filled";
 
@@ -125,31 +107,28 @@ impl RedisStore {
     }
 
     /// The codes of the name index `by_name` whose name or displayId contains `search`, read in
-    /// batches so that no single call holds Redis for long.
+    /// batches so that no single command holds Redis for long.
     async fn search(&self, by_name: &str, search: &str) -> Result<Vec<Hit>, StoreError> {
         let mut conn = self.conn.clone();
-        let script = redis::Script::new(SEARCH_NAMES);
         let mut hits = Vec::new();
         let mut start = 0;
         loop {
-            let (read, members): (isize, Vec<String>) = script
-                .key(by_name)
-                .arg(start)
-                .arg(SEARCH_BATCH)
-                .arg(search)
-                .invoke_async(&mut conn)
+            let members: Vec<String> = conn
+                .zrange(by_name, start, start + SEARCH_BATCH - 1)
                 .await?;
             for member in &members {
-                if let Some((name, id, _)) = split_member(member) {
-                    hits.push(Hit {
-                        id: id.to_owned(),
-                        name_key: name.to_owned(),
-                        created: 0,
-                        updated: 0,
-                    });
+                if let Some((name, id, display_id)) = split_member(member) {
+                    if matches(search, name, display_id) {
+                        hits.push(Hit {
+                            id: id.to_owned(),
+                            name_key: name.to_owned(),
+                            created: 0,
+                            updated: 0,
+                        });
+                    }
                 }
             }
-            if read < SEARCH_BATCH {
+            if (members.len() as isize) < SEARCH_BATCH {
                 return Ok(hits);
             }
             start += SEARCH_BATCH;
