@@ -27,7 +27,7 @@ STORES=${STORES:-embedded redis}
 QREDGE_BEFORE=${QREDGE_BEFORE:-}
 CURL_TIMEOUT=${CURL_TIMEOUT:-120}
 
-# Label and query string of each measured request.
+# Label and query string of each measured request (or a path under /api/qrs-api, from '/').
 QUERIES=(
     "first page (updatedAt desc, 10)|"
     "by name, 100|sortBy=name&sortOrder=asc&limit=100"
@@ -36,6 +36,7 @@ QUERIES=(
     "search displayId (1,000 hits)|search=c0012&limit=10"
     "search name (1,000 hits), by updatedAt|search=code%20999%20&limit=10"
     "search, no hit|search=nothing-like-it"
+    "updated-after, nothing new (a sync poll)|/updated-after?fromTime=4102444800000"
 )
 
 make_workdir list
@@ -79,11 +80,12 @@ measure() { # store label-of-binary bootstrap.json
     for entry in "${QUERIES[@]}"; do
         label=${entry%%|*}
         query=${entry#*|}
+        [[ $query == /* ]] || query="?$query"
         local times=() total=""
         for ((i = 0; i < REPS; i++)); do
             t=$(curl -sS -o "$WORK/page.json" -w '%{time_total}' --max-time "$CURL_TIMEOUT" \
-                "${h[@]}" "${API}api/qrs-api?$query") || die "$label: curl failed"
-            total=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["data"]["totalCount"] if d.get("success") else "ERROR " + d.get("message", ""))' "$WORK/page.json")
+                "${h[@]}" "${API}api/qrs-api$query") || die "$label: curl failed"
+            total=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); data=d.get("data"); print(("ERROR " + d.get("message", "")) if not d.get("success") else len(data) if isinstance(data, list) else data["totalCount"])' "$WORK/page.json")
             times+=("$t")
         done
         median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] * 1000 }')
@@ -141,7 +143,7 @@ print(f"{'store':9} {'query':48} {'after ms':>9} {'before ms':>10} {'before/afte
 for (store, label), m in seen.items():
     after = m.get("after", (None, ""))
     before = m.get("before")
-    ratio = f"{before[0] / after[0]:.0f}x" if before and after[0] else ""
+    ratio = f"{before[0] / after[0]:.2f}" if before and after[0] else ""
     agree = "" if not before or before[1] == after[1] else f"  (before: {before[1]})"
     print(f"{store:9} {label:48} {after[0]:9.1f} {before[0] if before else '':>10} {ratio:>12}  {after[1]}{agree}")
 EOF

@@ -214,4 +214,13 @@ fn the_list_indexes_are_built_for_an_older_redis_store() {
         .map(|q| q["id"].as_str().unwrap())
         .collect();
     assert_eq!(listed, ids);
+    let (status, body) = api.call(Method::GET, "/api/qrs-api/updated-after?fromTime=0", None);
+    assert_eq!(status, 200, "{body}");
+    let changed: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ids, "the updated-after feed reads its index too");
 }

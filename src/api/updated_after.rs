@@ -29,13 +29,7 @@ fn from_time(
     })
 }
 
-fn feed(mut qrs: Vec<Qr>, from: i64, state: &AppState) -> Vec<QrView> {
-    qrs.retain(|qr| qr.updated_at >= from);
-    qrs.sort_by(|a, b| {
-        a.updated_at
-            .cmp(&b.updated_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+fn feed(qrs: Vec<Qr>, state: &AppState) -> Vec<QrView> {
     qrs.into_iter().map(|qr| qr_view(qr, state)).collect()
 }
 
@@ -57,8 +51,8 @@ pub async fn team(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let from = from_time(params)?;
-    let qrs = state.store.team_qrs(&caller.team.id).await?;
-    Ok(ok(feed(qrs, from, &state)))
+    let qrs = state.store.changed_qrs(&caller.team.id, from).await?;
+    Ok(ok(feed(qrs, &state)))
 }
 
 /// `GET /api/qrs-api/all/updated-after?fromTime=`: every team of the organization the caller
@@ -84,7 +78,13 @@ pub async fn all_teams(
     let mut qrs = Vec::new();
     let member = &account.member;
     for team_id in member.teams.keys().filter(|t| member.is_active_in(t)) {
-        qrs.extend(state.store.team_qrs(team_id).await?);
+        qrs.extend(state.store.changed_qrs(team_id, from).await?);
     }
-    Ok(ok(feed(qrs, from, &state)))
+    // Each team's feed is in order; together they are merged into one.
+    qrs.sort_by(|a, b| {
+        a.updated_at
+            .cmp(&b.updated_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(ok(feed(qrs, &state)))
 }

@@ -20,6 +20,9 @@ const BY_UPDATED: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new(
 /// codes by name, with what a search matches and sorts by.
 const BY_NAME: TableDefinition<(&str, &str, &str), (&str, u64, u64)> =
     TableDefinition::new("list_by_name");
+/// (team id, updatedAt, qr id): every code of the team, deleted ones too, by last change (the
+/// updated-after feeds).
+const BY_CHANGE: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("list_by_change");
 /// Team id -> how many live codes it has.
 const LIVE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("live_counts");
 /// Set in META once the indexes hold every code (stores of earlier versions are filled on
@@ -138,6 +141,7 @@ pub(super) struct ListIndex<'txn> {
     by_name:
         redb::Table<'txn, (&'static str, &'static str, &'static str), (&'static str, u64, u64)>,
     live_counts: redb::Table<'txn, &'static str, u64>,
+    by_change: redb::Table<'txn, (&'static str, u64, &'static str), ()>,
 }
 
 impl<'txn> ListIndex<'txn> {
@@ -147,6 +151,7 @@ impl<'txn> ListIndex<'txn> {
             by_updated: txn.open_table(BY_UPDATED)?,
             by_name: txn.open_table(BY_NAME)?,
             live_counts: txn.open_table(LIVE_COUNTS)?,
+            by_change: txn.open_table(BY_CHANGE)?,
         })
     }
 
@@ -158,8 +163,10 @@ impl<'txn> ListIndex<'txn> {
             .unwrap_or(0))
     }
 
-    /// Lists `qr` (nothing when it is deleted).
+    /// Lists `qr` (only among the changes when it is deleted).
     pub(super) fn add(&mut self, qr: &Qr) -> Result<(), StoreError> {
+        let change = (qr.team_id.as_str(), millis(qr.updated_at), qr.id.as_str());
+        self.by_change.insert(change, ())?;
         if qr.deleted {
             return Ok(());
         }
@@ -177,8 +184,10 @@ impl<'txn> ListIndex<'txn> {
         Ok(())
     }
 
-    /// Takes `qr`, as it was stored, off the lists (nothing when it was deleted).
+    /// Takes `qr`, as it was stored, off the lists.
     pub(super) fn remove(&mut self, qr: &Qr) -> Result<(), StoreError> {
+        let change = (qr.team_id.as_str(), millis(qr.updated_at), qr.id.as_str());
+        self.by_change.remove(change)?;
         if qr.deleted {
             return Ok(());
         }
@@ -217,6 +226,23 @@ impl EmbeddedStore {
         let txn = self.db.begin_read()?;
         let counts = txn.open_table(LIVE_COUNTS)?;
         Ok(counts.get(team_id)?.map(|n| n.value()).unwrap_or(0))
+    }
+
+    /// Every code of the team (deleted ones too) updated at or after `from`, oldest change
+    /// first.
+    pub fn changed_qrs(&self, team_id: &str, from: i64) -> Result<Vec<Qr>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let changes = txn.open_table(BY_CHANGE)?;
+        let records = txn.open_table(QRS)?;
+        let next_team = format!("{team_id}\0");
+        let mut qrs = Vec::new();
+        for entry in changes.range((team_id, millis(from), "")..(next_team.as_str(), 0, ""))? {
+            let (key, _) = entry?;
+            if let Some(bytes) = records.get(key.value().2)? {
+                qrs.push(decode(bytes.value())?);
+            }
+        }
+        Ok(qrs)
     }
 
     /// One page of the team's live codes.
@@ -320,7 +346,7 @@ mod tests {
 
         // Take the indexes away, as a store of the earlier version would be.
         let txn = store.db.begin_write().unwrap();
-        for table in [BY_CREATED, BY_UPDATED] {
+        for table in [BY_CREATED, BY_UPDATED, BY_CHANGE] {
             txn.delete_table(table).unwrap();
         }
         txn.delete_table(BY_NAME).unwrap();
@@ -343,5 +369,16 @@ mod tests {
             (vec!["qr_a".to_owned()], 1)
         );
         assert_eq!(store.live_qr_count("team_10").unwrap(), 1);
+        let changed: Vec<String> = store
+            .changed_qrs("team_1", 0)
+            .unwrap()
+            .into_iter()
+            .map(|qr| qr.id)
+            .collect();
+        assert_eq!(
+            changed,
+            ["qr_a", "qr_b", "qr_c"],
+            "deleted codes are changes too"
+        );
     }
 }

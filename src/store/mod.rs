@@ -213,6 +213,13 @@ impl Store {
         on_backend!(self, store => store.list_qrs(&query))
     }
 
+    /// Every code of the team (deleted ones too) updated at or after `from`, oldest change
+    /// first: the updated-after feed, from an index.
+    pub async fn changed_qrs(&self, team_id: &str, from: i64) -> Result<Vec<Qr>, StoreError> {
+        let team_id = team_id.to_owned();
+        on_backend!(self, store => store.changed_qrs(&team_id, from))
+    }
+
     /// How many live codes the team has (what a plan's code limit counts).
     pub async fn live_qr_count(&self, team_id: &str) -> Result<u64, StoreError> {
         let team_id = team_id.to_owned();

@@ -10,7 +10,8 @@
 //! - `{prefix}list-created:{teamId}`, `list-updated:{teamId}`: sorted sets of the team's live qr
 //!   ids by createdAt and updatedAt; `list-name:{teamId}`: sorted set (all scores 0, so ordered by
 //!   member) of `name key NUL qr id NUL displayId lowercased`; `list-names:{teamId}`: hash qr id →
-//!   its member there (see `list.rs`)
+//!   its member there; `list-changes:{teamId}`: sorted set of all the team's qr ids, deleted ones
+//!   too, by updatedAt (the updated-after feeds) (see `list.rs`)
 //! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only
 //! - `{prefix}domains`: hash custom domain → the team that has it
 //! - `{prefix}templates:{teamId}`: hash template id → the team's design template JSON
@@ -43,7 +44,7 @@ const PIPELINES_IN_FLIGHT: usize = 4;
 /// Routes fetched per HSCAN step when an edge loads the table.
 const SCAN_BATCH: usize = 10_000;
 
-/// KEYS: display, qr, team-qrs, routes, changes, then the team's four list keys (see
+/// KEYS: display, qr, team-qrs, routes, changes, then the team's five list keys (see
 /// `list.rs`). ARGV: displayId, qrId, qr JSON, route JSON or "", stream max length, then the
 /// list's createdAt, updatedAt and name member ("" for a deleted code: not listed), and the
 /// limit of live codes ("": none). 0 when the displayId is taken, -1 over the limit.
@@ -62,6 +63,7 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[8], 0, ARGV[8])
   redis.call('HSET', KEYS[9], ARGV[2], ARGV[8])
 end
+redis.call('ZADD', KEYS[10], ARGV[7], ARGV[2])
 return 1
 "#;
 
@@ -76,7 +78,7 @@ impl Created {
     }
 }
 
-/// KEYS: display, qr, routes, changes, then the team's four list keys. ARGV: qrId, route key,
+/// KEYS: display, qr, routes, changes, then the team's five list keys. ARGV: qrId, route key,
 /// qr JSON, route JSON or "", max length, then the list's createdAt, updatedAt and name member
 /// ("" for a deleted code). -1 when the code does not exist, 0 when the new key is taken. The
 /// previous key and list member are read here, inside the script, so concurrent writes cannot
@@ -105,6 +107,7 @@ else
   redis.call('ZADD', KEYS[7], 0, ARGV[8])
   redis.call('HSET', KEYS[8], ARGV[1], ARGV[8])
 end
+redis.call('ZADD', KEYS[9], ARGV[7], ARGV[1])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 else redis.call('HDEL', KEYS[3], ARGV[2]) end
 if old ~= ARGV[2] then
@@ -629,18 +632,7 @@ impl RedisStore {
         let ids: Vec<String> = conn
             .smembers(self.key(&format!("team-qrs:{team_id}")))
             .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(1000) {
-            let keys: Vec<String> = chunk
-                .iter()
-                .map(|id| self.key(&format!("qr:{id}")))
-                .collect();
-            let texts: Vec<Option<String>> = conn.mget(keys).await?;
-            for text in texts.into_iter().flatten() {
-                out.push(serde_json::from_str(&text).map_err(StoreError::Corrupt)?);
-            }
-        }
-        Ok(out)
+        self.qrs_by_id(&ids).await
     }
 
     /// The newest change's id ("0-0" when there is none): an edge loads the routes after

@@ -47,11 +47,43 @@ pub(super) fn script_args(qr: &Qr) -> [String; 3] {
 }
 
 impl RedisStore {
-    /// The team's four list keys, in the scripts' order: by createdAt, by updatedAt, by name,
-    /// and each code's name member.
-    pub(super) fn list_keys(&self, team_id: &str) -> [String; 4] {
-        ["list-created", "list-updated", "list-name", "list-names"]
-            .map(|index| self.key(&format!("{index}:{team_id}")))
+    /// The team's five list keys, in the scripts' order: live codes by createdAt, by updatedAt,
+    /// by name, each code's name member, and every code by updatedAt.
+    pub(super) fn list_keys(&self, team_id: &str) -> [String; 5] {
+        [
+            "list-created",
+            "list-updated",
+            "list-name",
+            "list-names",
+            "list-changes",
+        ]
+        .map(|index| self.key(&format!("{index}:{team_id}")))
+    }
+
+    /// Every code of the team (deleted ones too) updated at or after `from`, oldest change
+    /// first.
+    pub async fn changed_qrs(&self, team_id: &str, from: i64) -> Result<Vec<Qr>, StoreError> {
+        let [.., changes] = self.list_keys(team_id);
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn.zrangebyscore(changes, millis(from), "+inf").await?;
+        self.qrs_by_id(&ids).await
+    }
+
+    /// The codes of `ids` that exist, in that order.
+    pub(super) async fn qrs_by_id(&self, ids: &[String]) -> Result<Vec<Qr>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut qrs = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1_000) {
+            let keys: Vec<String> = chunk
+                .iter()
+                .map(|id| self.key(&format!("qr:{id}")))
+                .collect();
+            let texts: Vec<Option<String>> = conn.mget(keys).await?;
+            for text in texts.into_iter().flatten() {
+                qrs.push(serde_json::from_str(&text).map_err(StoreError::Corrupt)?);
+            }
+        }
+        Ok(qrs)
     }
 
     /// How many live codes the team has.
@@ -62,7 +94,7 @@ impl RedisStore {
 
     /// One page of the team's live codes.
     pub async fn list_qrs(&self, query: &QrListQuery) -> Result<QrListPage, StoreError> {
-        let [by_created, by_updated, by_name, _] = self.list_keys(&query.team_id);
+        let [by_created, by_updated, by_name, ..] = self.list_keys(&query.team_id);
         let mut conn = self.conn.clone();
         let (ids, total) = match &query.search {
             None => {
@@ -95,14 +127,7 @@ impl RedisStore {
                 (query.page_of(hits), total)
             }
         };
-        let mut qrs = Vec::with_capacity(ids.len());
-        if !ids.is_empty() {
-            let keys: Vec<String> = ids.iter().map(|id| self.key(&format!("qr:{id}"))).collect();
-            let texts: Vec<Option<String>> = conn.mget(keys).await?;
-            for text in texts.into_iter().flatten() {
-                qrs.push(serde_json::from_str(&text).map_err(StoreError::Corrupt)?);
-            }
-        }
+        let qrs = self.qrs_by_id(&ids).await?;
         Ok(QrListPage { qrs, total })
     }
 
@@ -182,11 +207,15 @@ impl RedisStore {
         let team_keys: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
         for team_key in team_keys {
             let team_id = &team_key[self.key("team-qrs:").len()..];
-            let [by_created, by_updated, by_name, names] = self.list_keys(team_id);
+            let [by_created, by_updated, by_name, names, changes] = self.list_keys(team_id);
             for chunk in self.team_qrs(team_id).await?.chunks(1_000) {
                 let mut pipe = redis::pipe();
-                for qr in chunk.iter().filter(|qr| !qr.deleted) {
+                for qr in chunk {
                     let [created, updated, member] = script_args(qr);
+                    pipe.zadd(&changes, &qr.id, &updated).ignore();
+                    if qr.deleted {
+                        continue;
+                    }
                     pipe.zadd(&by_created, &qr.id, created).ignore();
                     pipe.zadd(&by_updated, &qr.id, updated).ignore();
                     pipe.zadd(&by_name, &member, 0).ignore();
