@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Account, Caller};
 use super::body::ApiJson;
 use super::error::ErrorBody;
+use super::openapi::{MemberChangeRefused, TeamPath};
 use super::teams::own_team;
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
@@ -176,7 +177,7 @@ pub struct AddMember {
     path = "/api/teams-api/{id}/members",
     operation_id = "addMember",
     tag = "Members",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     request_body = AddMember,
     responses(
         (status = 200, description = "The person is a member of the team with that role", body = Done),
@@ -287,13 +288,12 @@ async fn change_member(
     path = "/api/teams-api/{id}/members/pause",
     operation_id = "pauseMember",
     tag = "Members",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     request_body = ByEmail,
     responses(
         (status = 200, description = "The member is paused in this team", body = Done),
         (status = 400, description = "Malformed JSON, an unknown field, an invalid email, or the caller themself", body = ErrorBody),
-        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
-        (status = 404, description = "No member with that email in the team", body = ErrorBody),
+        MemberChangeRefused,
     )
 )]
 pub async fn pause(
@@ -319,13 +319,12 @@ pub async fn pause(
     path = "/api/teams-api/{id}/members/activate",
     operation_id = "activateMember",
     tag = "Members",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     request_body = ByEmail,
     responses(
         (status = 200, description = "The member may act in this team again", body = Done),
         (status = 400, description = "Malformed JSON, an unknown field, or an invalid email", body = ErrorBody),
-        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
-        (status = 404, description = "No member with that email in the team", body = ErrorBody),
+        MemberChangeRefused,
     )
 )]
 pub async fn activate(
@@ -356,13 +355,12 @@ pub struct NewRole {
     path = "/api/teams-api/{id}/members/role",
     operation_id = "setMemberRole",
     tag = "Members",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     request_body = NewRole,
     responses(
         (status = 200, description = "The member has the new role", body = Done),
         (status = 400, description = "Malformed JSON, an unknown field, an invalid email, or the owner role", body = ErrorBody),
-        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
-        (status = 404, description = "No member with that email in the team", body = ErrorBody),
+        MemberChangeRefused,
     )
 )]
 pub async fn role(
@@ -386,13 +384,12 @@ pub async fn role(
     path = "/api/teams-api/{id}/members",
     operation_id = "removeMember",
     tag = "Members",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     request_body = ByEmail,
     responses(
         (status = 200, description = "The member is out of this team", body = Done),
         (status = 400, description = "Malformed JSON, an unknown field, or an invalid email", body = ErrorBody),
-        (status = 403, description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write", body = ErrorBody),
-        (status = 404, description = "No member with that email in the team", body = ErrorBody),
+        MemberChangeRefused,
     )
 )]
 pub async fn remove(
@@ -417,7 +414,7 @@ pub async fn remove(
     path = "/api/teams-api/{id}/members/permanent",
     operation_id = "deleteMemberPermanently",
     tag = "Members",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     request_body = ByEmail,
     responses(
         (status = 200, description = "The member and their credentials are gone", body = Done),

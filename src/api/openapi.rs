@@ -101,6 +101,28 @@ fn document() -> &'static str {
     })
 }
 
+/// The `{id}` of the team endpoints, documented once.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // never built: only its description is used
+pub(super) struct TeamPath {
+    /// The team named in x-request-team-id (another one is 403)
+    id: String,
+}
+
+/// The refusals of a change to one member of a team, documented once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // never built: only its description is used
+pub(super) enum MemberChangeRefused {
+    #[response(
+        status = 403,
+        description = "Another team than the header's, not an admin or the owner, the owner as the target, or a key without teams:write"
+    )]
+    Forbidden(ErrorBody<'static>),
+    #[response(status = 404, description = "No member with that email in the team")]
+    NotFound(ErrorBody<'static>),
+}
+
 /// `GET /openapi.json`: no credentials, outside the rate limit.
 #[utoipa::path(
     get,

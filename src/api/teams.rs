@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{Account, Caller};
 use super::body::ApiJson;
 use super::error::ErrorBody;
+use super::openapi::TeamPath;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use std::collections::BTreeMap;
@@ -148,7 +149,7 @@ pub(super) fn own_team(caller: Caller, id: &str) -> Result<Caller, ApiError> {
     path = "/api/teams-api/{id}",
     operation_id = "getTeam",
     tag = "Teams",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     responses(
         (status = 200, description = "The team with its members", body = Envelope<TeamView>),
         (status = 403, description = "Another team than the header's, or a key without teams:read", body = ErrorBody),
@@ -168,7 +169,7 @@ pub async fn get(
     path = "/api/teams-api/{id}",
     operation_id = "updateTeam",
     tag = "Teams",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     request_body = TeamSettings,
     responses(
         (status = 200, description = "The changed team", body = Envelope<TeamView>),
@@ -253,7 +254,7 @@ fn domain_name(text: &str) -> Result<String, ApiError> {
     path = "/api/teams-api/{id}/domains",
     operation_id = "updateTeamDomains",
     tag = "Teams",
-    params(("id" = String, Path, description = "The team named in x-request-team-id (another one is 403)")),
+    params(TeamPath),
     request_body = DomainsInput,
     responses(
         (status = 200, description = "The changed team", body = Envelope<TeamView>),
