@@ -85,14 +85,9 @@ impl EmbeddedStore {
 
     /// Stores many new codes in one write transaction: one commit (one fsync) for all of them
     /// instead of one per code, which is what makes a bulk import fast. Each code is stored exactly
-    /// as `create_qr` stores it; one whose displayId is taken (by a stored code, or by an earlier
-    /// one of `qrs`) is skipped. Returns, per code, whether it was stored.
-    pub fn create_qrs(&self, qrs: &[Qr]) -> Result<Vec<bool>, StoreError> {
-        let created = self.create_qrs_within(qrs, None)?;
-        Ok(created.into_iter().map(|c| c == Created::Stored).collect())
-    }
-
-    /// `create_qrs`, each code stored only while its team has fewer than `limit` live codes.
+    /// as `create_qr_within` stores it; one whose displayId is taken (by a stored code, or by an
+    /// earlier one of `qrs`), or whose team already has `limit` live codes, is skipped. Returns
+    /// what became of each code.
     pub fn create_qrs_within(
         &self,
         qrs: &[Qr],
@@ -225,7 +220,10 @@ mod tests {
         let mut a = Qr::web("qr_a", "team_1", "a", "https://a.example/");
         store.create_qr(&a).unwrap();
         store
-            .create_qrs(&[Qr::web("qr_b", "team_1", "b", "https://b.example/")])
+            .create_qrs_within(
+                &[Qr::web("qr_b", "team_1", "b", "https://b.example/")],
+                None,
+            )
             .unwrap();
         let route =
             |key: &str, id: &str, url: &str| (key.to_owned(), id.to_owned(), url.to_owned());
@@ -288,8 +286,13 @@ mod tests {
             Qr::web("qr_4", "team_1", "one", "https://a.example/4"),
         ];
         assert_eq!(
-            store.create_qrs(&codes).unwrap(),
-            [true, false, true, false]
+            store.create_qrs_within(&codes, None).unwrap(),
+            [
+                Created::Stored,
+                Created::DisplayIdTaken,
+                Created::Stored,
+                Created::DisplayIdTaken
+            ]
         );
 
         let ids = |team| -> Vec<String> {
