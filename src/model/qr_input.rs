@@ -285,15 +285,25 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
+    /// A write by `member_id` at `now` in `team` (on the platform host "localhost").
+    fn context<'a>(
+        team: &'a Team,
+        member_id: &'a str,
+        now: i64,
+        templates: &'a [String],
+    ) -> WriteContext<'a> {
+        WriteContext {
+            team,
+            member_id,
+            now,
+            platform_host: "localhost",
+            templates,
+        }
+    }
+
     fn create(json: &str) -> Result<Qr, String> {
         let team = team();
-        let ctx = WriteContext {
-            team: &team,
-            member_id: "mem_1",
-            now: 42,
-            platform_host: "localhost",
-            templates: &[],
-        };
+        let ctx = context(&team, "mem_1", 42, &[]);
         new_qr(input(json), "qr_1".into(), "gen1234".into(), &ctx)
     }
 
@@ -361,13 +371,7 @@ mod tests {
     fn a_code_names_a_built_in_or_one_of_its_teams_templates() {
         let team = team();
         let own = ["tpl_own".to_string()];
-        let ctx = WriteContext {
-            team: &team,
-            member_id: "mem_1",
-            now: 42,
-            platform_host: "localhost",
-            templates: &own,
-        };
+        let ctx = context(&team, "mem_1", 42, &own);
         let make = |json: &str| new_qr(input(json), "qr_1".into(), "gen1234".into(), &ctx);
         for id in ["classic", "forest", "tpl_own"] {
             let qr = make(&format!(
@@ -416,13 +420,7 @@ mod tests {
     #[test]
     fn updates_replace_only_the_named_fields() {
         let team = team();
-        let ctx = WriteContext {
-            team: &team,
-            member_id: "mem_2",
-            now: 99,
-            platform_host: "localhost",
-            templates: &[],
-        };
+        let ctx = context(&team, "mem_2", 99, &[]);
         let qr = create(r#"{"name": "a", "qrType": "WEB", "qrRedirectUrl": "https://a.example", "tags": ["x"]}"#)
             .unwrap();
         let updated = updated_qr(
@@ -447,13 +445,7 @@ mod tests {
     #[test]
     fn a_duplicate_is_a_new_code_with_the_same_content_and_password() {
         let team = team();
-        let ctx = WriteContext {
-            team: &team,
-            member_id: "mem_2",
-            now: 99,
-            platform_host: "localhost",
-            templates: &[],
-        };
+        let ctx = context(&team, "mem_2", 99, &[]);
         let mut qr = create(
             r#"{"name": "a", "qrType": "WEB", "qrRedirectUrl": "https://a.example",
                 "tags": ["x"], "settings": {"password": "s3cret"}}"#,
