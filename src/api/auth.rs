@@ -10,7 +10,7 @@ use axum::http::Method;
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
-use crate::model::{Credential, Member, Role, Scope, Team};
+use crate::model::{Credential, Member, Plan, Role, Scope, Team};
 use crate::store::hash_secret;
 
 pub const TEAM_HEADER: &str = "x-request-team-id";
@@ -23,6 +23,7 @@ pub struct Caller {
     pub member: Member,
     pub team: Team,
     pub role: Role,
+    pub plan: Plan,
 }
 
 impl Caller {
@@ -66,6 +67,8 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Result<&'a str, ApiError> {
 pub struct Account {
     pub member: Member,
     pub credential: Credential,
+    /// Their organization's plan: what its rate and code limits are.
+    pub plan: Plan,
 }
 
 /// The client id and secret a request presents: `Authorization: Bearer CLIENT_ID.SECRET`, or
@@ -132,7 +135,13 @@ pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Acco
     if member.paused {
         return Err(ApiError::forbidden("this member is paused"));
     }
-    Ok(Account { member, credential })
+    let org = store.org(&member.org_id).await?;
+    let plan = org.map(|org| org.plan).unwrap_or_default();
+    Ok(Account {
+        member,
+        credential,
+        plan,
+    })
 }
 
 /// The account the rate-limit layer authenticated, or (outside it) authenticated here.
@@ -155,7 +164,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Account { member, .. } = account(parts, state).await?;
+        let Account { member, plan, .. } = account(parts, state).await?;
         let team_id = header(parts, TEAM_HEADER)?.to_owned();
         // An unknown team and someone else's team look the same: nothing leaks.
         let no_access =
@@ -167,6 +176,11 @@ impl FromRequestParts<AppState> for Caller {
             )));
         }
         let team = state.store.team(&team_id).await?.ok_or_else(no_access)?;
-        Ok(Caller { member, team, role })
+        Ok(Caller {
+            member,
+            team,
+            role,
+            plan,
+        })
     }
 }

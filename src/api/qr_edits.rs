@@ -38,7 +38,7 @@ pub async fn duplicate(
     let platform_host = state.platform_host();
     // A copy keeps its original's templateId, checked when that was written.
     let ctx = write_context(&caller, &platform_host, &[]);
-    let limit = code_limit(&state, &caller).await?;
+    let limit = code_limit(&state, &caller);
     let copy = store_new_qr(&state.store, false, limit, |id, display_id| {
         duplicated_qr(&original, id, display_id, &ctx)
     })

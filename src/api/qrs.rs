@@ -55,7 +55,7 @@ pub async fn create(
     let templates = team_template_ids(&state, &caller.team.id).await?;
     let ctx = write_context(&caller, &platform_host, &templates);
     let chosen = input.display_id.is_some();
-    let limit = code_limit(&state, &caller).await?;
+    let limit = code_limit(&state, &caller);
     let qr = store_new_qr(&state.store, chosen, limit, |id, display_id| {
         new_qr(input.clone(), id, display_id, &ctx)
     })
@@ -80,10 +80,8 @@ pub(super) fn write_context<'a>(
 
 /// How many live codes the caller's team may have, by its organization's plan (the reference's
 /// `checkQrLimit`); None: no limit.
-pub(super) async fn code_limit(state: &AppState, caller: &Caller) -> Result<Option<u64>, ApiError> {
-    let org = state.store.org(&caller.member.org_id).await?;
-    let plan = org.map(|org| org.plan).unwrap_or_default();
-    Ok(state.codes_per_team.limit(plan))
+pub(super) fn code_limit(state: &AppState, caller: &Caller) -> Option<u64> {
+    state.codes_per_team.limit(caller.plan)
 }
 
 /// Stores the new code `make` builds from a fresh id and a generated displayId, trying another

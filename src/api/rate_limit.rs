@@ -38,22 +38,13 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         Some(team) => format!("team:{team}"),
         None => format!("org:{}", account.member.org_id),
     };
-    let counted = async {
-        let plan = state
-            .store
-            .org(&account.member.org_id)
-            .await?
-            .map(|org| org.plan)
-            .unwrap_or_default();
-        let now = now_ms();
-        let window = now.div_euclid(60_000);
-        let count = state.store.count_request(&bucket, window).await?;
-        Ok::<_, ApiError>((state.requests_per_minute.of(plan), count, now, window))
+    let now = now_ms();
+    let window = now.div_euclid(60_000);
+    let count = match state.store.count_request(&bucket, window).await {
+        Ok(count) => count,
+        Err(e) => return ApiError::from(e).into_response(),
     };
-    let (limit, count, now, window) = match counted.await {
-        Ok(counted) => counted,
-        Err(e) => return e.into_response(),
-    };
+    let limit = state.requests_per_minute.of(account.plan);
     let reset = (window + 1) * 60;
     let headers = [
         (LIMIT, limit),
