@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
+use super::openapi::CodePath;
 use super::qrs::team_qr;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
@@ -48,7 +49,7 @@ fn optional_number(params: &HashMap<String, String>, name: &str) -> Result<Optio
     operation_id = "detailedEvents",
     tag = "Analytics",
     params(
-        ("id" = String, Path, description = "The code's id (`qr_…`)"),
+        CodePath,
         ("startTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
         ("endTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Events at most, newest first (default 1000)"),

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
 use super::error::ErrorBody;
+use super::openapi::CodePath;
 use super::qrs::team_qr;
 use super::templates::code_template;
 use super::{ApiError, AppState};
@@ -87,7 +88,7 @@ async fn code_image(
     operation_id = "qrImageSvg",
     tag = "QR codes",
     params(
-        ("id" = String, Path, description = "The code's id (`qr_…`)"),
+        CodePath,
         ImageParams,
     ),
     responses(
@@ -114,7 +115,7 @@ pub async fn svg(
     operation_id = "qrImagePng",
     tag = "QR codes",
     params(
-        ("id" = String, Path, description = "The code's id (`qr_…`)"),
+        CodePath,
         ImageParams,
     ),
     responses(

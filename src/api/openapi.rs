@@ -110,6 +110,15 @@ pub(super) struct TeamPath {
     id: String,
 }
 
+/// The `{id}` of the code endpoints, documented once.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // never built: only its description is used
+pub(super) struct CodePath {
+    /// The code's id (`qr_…`)
+    id: String,
+}
+
 /// The refusals of a change to one member of a team, documented once.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)] // never built: only its description is used

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
+use super::openapi::CodePath;
 use super::qrs::{apply_update, code_limit, live_team_qr, store_new_qr, write_context};
 use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
@@ -20,7 +21,7 @@ use crate::model::qr_input::{duplicated_qr, QrInput};
     path = "/api/qrs-api/{id}/duplicate",
     operation_id = "duplicateQr",
     tag = "QR codes",
-    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    params(CodePath),
     responses(
         (status = 201, description = "The copy", body = Envelope<QrView>),
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
@@ -60,7 +61,7 @@ pub struct TagsBody {
     path = "/api/qrs-api/{id}/tags",
     operation_id = "setQrTags",
     tag = "QR codes",
-    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    params(CodePath),
     request_body = TagsBody,
     responses(
         (status = 200, description = "The code with its new tags", body = Envelope<QrView>),
@@ -100,7 +101,7 @@ pub struct TitleBody {
     path = "/api/qrs-api/{id}/title",
     operation_id = "setQrTitle",
     tag = "QR codes",
-    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    params(CodePath),
     request_body = TitleBody,
     responses(
         (status = 200, description = "The renamed code", body = Envelope<QrView>),

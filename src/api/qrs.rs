@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
+use super::openapi::CodePath;
 use super::templates::team_template_ids;
 use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
@@ -111,7 +112,7 @@ pub(super) async fn store_new_qr(
     path = "/api/qrs-api/{id}",
     operation_id = "getQr",
     tag = "QR codes",
-    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    params(CodePath),
     responses(
         (status = 200, description = "The code (deleted ones too, with `deleted: true`)", body = Envelope<QrView>),
         (status = 404, description = "No such code in the team", body = ErrorBody),
@@ -131,7 +132,7 @@ pub async fn get(
     path = "/api/qrs-api/{id}",
     operation_id = "updateQr",
     tag = "QR codes",
-    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    params(CodePath),
     request_body(content = QrInput, description = "The fields to replace; the others are kept"),
     responses(
         (status = 200, description = "The updated code", body = Envelope<QrView>),
@@ -197,7 +198,7 @@ pub(super) async fn live_team_qr(
     path = "/api/qrs-api/{id}",
     operation_id = "deleteQr",
     tag = "QR codes",
-    params(("id" = String, Path, description = "The code's id (`qr_…`)")),
+    params(CodePath),
     responses(
         (status = 200, description = "The code, now `deleted: true` (deleting twice is a no-op)", body = Envelope<QrView>),
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
