@@ -20,7 +20,7 @@ use qredge::pipeline::geoip::GeoIp;
 use qredge::pipeline::user_agent;
 use qredge::pipeline::{Enricher, ScanSink, Spool};
 
-#[path = "../tests/support/mmdb.rs"]
+#[path = "../tests/it/support/mmdb.rs"]
 mod mmdb;
 
 const CODES: usize = 1_000_000;

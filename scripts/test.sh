@@ -5,14 +5,14 @@
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --release --all-targets -- -D warnings
 #   3. installs the test services if missing: Debian's redis-server and
-#      zbar-tools (zbarimg, the QR decoder tests/templates.rs reads images with) (apt),
+#      zbar-tools (zbarimg, the QR decoder tests/it/templates.rs reads images with) (apt),
 #      the tansu Kafka-protocol broker 0.6.0 (cargo install, ~15-25 min on 2 cores),
 #      and a Python venv with confluent-kafka (PyPI, pinned) for the test that reads
-#      the scans topic with a real Kafka client (tests/kafka_python.rs). The venv is
+#      the scans topic with a real Kafka client (tests/it/kafka_python.rs). The venv is
 #      ${XDG_CACHE_HOME:-~/.cache}/qredge-test/venv, made once with `python3 -m venv`
 #      (Debian's python3 + python3-venv are apt-installed if that is unavailable)
 #      and reused while it imports the pinned confluent-kafka; likewise a second
-#      venv with schemathesis (PyPI, pinned) for tests/openapi.rs, which runs it
+#      venv with schemathesis (PyPI, pinned) for tests/it/openapi.rs, which runs it
 #      against the real binary with the API's /openapi.json.
 #   4. starts a throw-away redis-server and tansu broker on free loopback ports,
 #      everything (data, logs) inside one `mktemp -d` directory
@@ -136,7 +136,7 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 fi
 log "using $(redis-server --version | cut -d' ' -f1-3)"
 
-# tests/templates.rs reads the QR images back with a real decoder (zbar).
+# tests/it/templates.rs reads the QR images back with a real decoder (zbar).
 if ! command -v zbarimg >/dev/null; then
     log "installing zbar-tools (apt)"
     apt_install zbar-tools
@@ -226,12 +226,12 @@ ensure_venv() { # dir module dist version
     exec {lock}>&-
 }
 
-# confluent-kafka for tests/kafka_python.rs (tests/python/read_scans.py).
+# confluent-kafka for tests/it/kafka_python.rs (tests/python/read_scans.py).
 PY_VENV="${QREDGE_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/venv}"
 ensure_venv "$PY_VENV" confluent_kafka confluent-kafka "$CONFLUENT_KAFKA_VERSION"
 log "using $("$PY_VENV/bin/python" --version 2>&1) with confluent-kafka $CONFLUENT_KAFKA_VERSION ($PY_VENV)"
 
-# schemathesis for tests/openapi.rs, in a venv of its own: its many dependencies
+# schemathesis for tests/it/openapi.rs, in a venv of its own: its many dependencies
 # stay apart from confluent-kafka's, and each venv is checked by its own pin.
 ST_VENV="${QREDGE_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/schemathesis-venv}"
 ensure_venv "$ST_VENV" schemathesis schemathesis "$SCHEMATHESIS_VERSION"

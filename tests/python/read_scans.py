@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads qredge's scans topic with a real Kafka client (confluent-kafka) and checks every event.
 
-Used by tests/kafka_python.rs, runnable by hand too:
+Used by tests/it/kafka_python.rs, runnable by hand too:
 
     python tests/python/read_scans.py --brokers 127.0.0.1:9092 --topic qredge.scans --count 10
 

@@ -7,7 +7,7 @@ use mmdb_writer::IpVersion;
 
 use super::{GeoIp, Location, Reloader};
 
-#[path = "../../../tests/support/mmdb.rs"]
+#[path = "../../../tests/it/support/mmdb.rs"]
 mod mmdb;
 
 use mmdb::{write_city_db, write_flat_city_db, CityRecord};

@@ -1,15 +1,14 @@
 //! The production topology while a service it depends on is away: Kafka for 30 s, Redis for a
 //! while. Redirects never fail, nothing is lost or counted twice, and everything recovers without
-//! a restart. Each test runs the service it stops as its own process (tests/support/services.rs).
+//! a restart. Each test runs the service it stops as its own process (tests/it/support/services.rs).
 
-mod support;
-
+use crate::support;
 use std::time::{Duration, Instant};
 
+use crate::support::services::{PrivateKafka, PrivateRedis};
+use crate::support::topology::{shared_kafka, shared_redis, ScanStream, Topology};
 use reqwest::Method;
 use serde_json::json;
-use support::services::{PrivateKafka, PrivateRedis};
-use support::topology::{shared_kafka, shared_redis, ScanStream, Topology};
 
 const PAUSE: Duration = Duration::from_millis(5);
 

@@ -2,19 +2,18 @@
 //! wildcards, a default), HTTP/2 or HTTP/1.1 by ALPN, and certificates replaced on disk picked
 //! up without a restart while a bad replacement keeps the one in use.
 
-mod support;
-
+use crate::support;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::{Launch, Server};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
 use reqwest::blocking::{Client, Response};
 use serde_json::json;
-use support::{Launch, Server};
 
 /// A test certificate authority that signs leaf certificates.
 struct Pki {

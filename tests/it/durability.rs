@@ -1,12 +1,11 @@
 //! Everything survives a restart, and no scan is lost when the in-memory queue overflows.
 
-mod support;
-
+use crate::support;
 use std::time::Duration;
 
+use crate::support::{Launch, Server, IPHONE_SAFARI};
 use reqwest::Method;
 use serde_json::json;
-use support::{Launch, Server, IPHONE_SAFARI};
 
 #[test]
 fn codes_counts_and_events_survive_a_restart() {

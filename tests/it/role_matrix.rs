@@ -5,17 +5,16 @@
 //! are 404 (its path 403). The org-level endpoints, which take no team header, are covered by
 //! who may call them. On the embedded store and on Redis.
 
-mod support;
-
+use crate::support;
 use std::cell::Cell;
 use std::time::Duration;
 
+use crate::support::keys::{key_for, request_as_key};
+use crate::support::topology::Topology;
+use crate::support::{Launch, Server};
 use qredge::clock::now_ms;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::keys::{key_for, request_as_key};
-use support::topology::Topology;
-use support::{Launch, Server};
 
 /// The matrix makes thousands of requests a minute in one team.
 const NO_RATE_LIMIT: &str = "[api.requests_per_minute]\nbusiness_plus = 1000000\n";

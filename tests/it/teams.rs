@@ -1,11 +1,9 @@
 //! The team settings endpoint: the caller's own team only, validated, stored on either backend.
 
-mod support;
-
+use crate::support::topology::Topology;
+use crate::support::Server;
 use reqwest::Method;
 use serde_json::json;
-use support::topology::Topology;
-use support::Server;
 
 fn settings_round_trip(server: &Server) {
     let team_id = server.credentials.team_id.clone();

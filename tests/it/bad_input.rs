@@ -1,14 +1,13 @@
 //! Bad input gets a clear error in the envelope and changes nothing.
 
-mod support;
-
+use crate::support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::support::{Credentials, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{Credentials, Server};
 
 fn assert_error(status: u16, json: &Value, expected_status: u16, words: &str) {
     assert_eq!(status, expected_status, "{json}");

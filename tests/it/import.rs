@@ -2,16 +2,14 @@
 //! (then served by `qredge serve`), and into Redis while an API and an edge run (served by that
 //! edge without a restart). The Redis test needs QREDGE_TEST_REDIS_URL (scripts/test.sh).
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::services::PrivateKafka;
+use crate::support::topology::{shared_redis, Topology};
+use crate::support::{data_dir, Server};
 use reqwest::Method;
 use serde_json::json;
-use support::services::PrivateKafka;
-use support::topology::{shared_redis, Topology};
-use support::{data_dir, Server};
 
 /// The file both tests import, after a code with displayId `taken` was created through the API.
 /// Lines 2, 3, 4 and 13 are good; the others say why not.

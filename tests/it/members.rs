@@ -1,13 +1,11 @@
 //! Teams and their members with roles: each role allowed and refused, pause and activate,
 //! removal, deletion from the organization, bulk membership, team creation; on either backend.
 
-mod support;
-
+use crate::support::keys::{as_key, key_for};
+use crate::support::topology::Topology;
+use crate::support::Server;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::keys::{as_key, key_for};
-use support::topology::Topology;
-use support::Server;
 
 fn members_of(server: &Server, team: &str) -> Vec<Value> {
     let (status, body) = server.call_as(

@@ -2,13 +2,11 @@
 //! through a real Kafka-protocol broker, an aggregator keeping the rollups in Redis.
 //! Needs the services scripts/test.sh starts (QREDGE_TEST_REDIS_URL, QREDGE_TEST_KAFKA_BROKERS).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::topology::Topology;
+use crate::support::{Server, IPHONE_SAFARI};
 use serde_json::json;
-use support::topology::Topology;
-use support::{Server, IPHONE_SAFARI};
 
 /// Scans `hot` `per_edge` times through each edge, two clients per edge; every answer is a 302.
 fn send_scans(edges: &[&str], per_edge: usize) {

@@ -1,11 +1,9 @@
 //! A role started with a configuration that cannot work refuses to start and says what to set,
 //! rather than running on something nobody else sees.
 
-mod support;
-
 use std::process::Command;
 
-use support::topology::{shared_kafka, shared_redis};
+use crate::support::topology::{shared_kafka, shared_redis};
 
 /// Runs `qredge ROLE` with `config` and returns its exit success and what it printed on stderr.
 fn run(role: &str, config: &str) -> (bool, String) {

@@ -1,11 +1,9 @@
 //! Per-team rate limits: the X-RateLimit headers on every answer, 429 with Retry-After past the
 //! plan's limit, failed authentication not counted, and one limit shared by all API processes.
 
-mod support;
-
+use crate::support::topology::Topology;
+use crate::support::{Launch, Server};
 use reqwest::blocking::Response;
-use support::topology::Topology;
-use support::{Launch, Server};
 
 const LIMIT: u64 = 5;
 

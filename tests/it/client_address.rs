@@ -1,11 +1,9 @@
 //! The address a scan records: the TCP peer, or what trusted proxies forwarded, optionally cut to
 //! its network before it leaves the edge.
 
-mod support;
-
+use crate::support::{Launch, Server, IPHONE_SAFARI};
 use reqwest::Method;
 use serde_json::json;
-use support::{Launch, Server, IPHONE_SAFARI};
 
 /// Starts `serve` with `edge_settings`, scans once with `forwarded_for`, returns the recorded IP.
 fn recorded_address(edge_settings: &str, forwarded_for: &str) -> String {

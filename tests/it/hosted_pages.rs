@@ -1,11 +1,10 @@
 //! Every hosted QR type over HTTP from the real binary: status, headers, escaped body, the
 //! contact card's .vcf parsed back, per-language and per-platform redirects, the team colour.
 
-mod support;
-
+use crate::support;
+use crate::support::{Server, IPHONE_SAFARI, MAC_SAFARI};
 use reqwest::Method;
 use serde_json::json;
-use support::{Server, IPHONE_SAFARI, MAC_SAFARI};
 
 const ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
 const HOSTILE: &str = "<script>alert(1)</script>\"onmouseover='x'";

@@ -1,8 +1,6 @@
 //! The Redis store and the edge's change follower, against a real Redis (started by
 //! scripts/test.sh, which exports QREDGE_TEST_REDIS_URL).
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -3,15 +3,13 @@
 //! with it: no 5xx, every status the API answers documented, every JSON body as documented.
 //! Schemathesis comes from the venv scripts/test.sh makes (QREDGE_TEST_SCHEMATHESIS).
 
-mod support;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{data_dir, Launch};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{data_dir, Launch};
 
 /// The rate limit out of schemathesis's way: it makes thousands of requests a minute.
 const NO_RATE_LIMIT: &str = "[api.requests_per_minute]\nfree = 1000000000\nbusiness = 1000000000\n\

@@ -1,12 +1,10 @@
 //! Many codes at once: the JSON bulk create (all valid or none) and the CSV import endpoint
 //! (each row on its own), on either backend.
 
-mod support;
-
+use crate::support::topology::Topology;
+use crate::support::{json_of, Launch, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::topology::Topology;
-use support::{json_of, Launch, Server};
 
 fn code_count(server: &Server) -> u64 {
     let (_, body) = server.call(Method::GET, "/api/qrs-api?limit=1", None);

@@ -1,13 +1,11 @@
 //! API keys: made with scopes, used as a Bearer token or as the reference's headers, refused
 //! past their scopes, listed without secrets, revoked at once, and stored only hashed.
 
-mod support;
-
+use crate::support::topology::Topology;
+use crate::support::{json_of, Credentials, Server};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::topology::Topology;
-use support::{json_of, Credentials, Server};
 
 /// A request with `Authorization: Bearer TOKEN` and the server's team header.
 fn bearer(server: &Server, token: &str, method: Method, path: &str) -> RequestBuilder {

@@ -1,13 +1,12 @@
 //! The first story on embedded defaults: bootstrap, create a code, scan it, count it.
 
-mod support;
-
+use crate::support;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::support::{Server, IPHONE_SAFARI, MAC_SAFARI};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{Server, IPHONE_SAFARI, MAC_SAFARI};
 
 fn now_ms() -> i64 {
     SystemTime::now()

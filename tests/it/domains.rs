@@ -2,12 +2,11 @@
 //! displayId on two domains), the root / unknown / expired fallbacks per domain, orphan scans
 //! of unknown codes, and one team's domain refused to another.
 
-mod support;
-
+use crate::support;
+use crate::support::topology::Topology;
+use crate::support::{location, Server, IPHONE_SAFARI};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::topology::Topology;
-use support::{location, Server, IPHONE_SAFARI};
 
 fn on_host(server: &Server, host: &str, path: &str) -> reqwest::blocking::Response {
     server

@@ -2,13 +2,12 @@
 //! time), a sticky weighted A/B split, expiry and max-scan fallbacks, passwords, HEAD requests.
 //! Against the real binary over loopback.
 
-mod support;
-
+use crate::support;
 use std::collections::HashMap;
 
+use crate::support::{location, Server, IPHONE_SAFARI, MAC_SAFARI};
 use reqwest::Method;
 use serde_json::json;
-use support::{location, Server, IPHONE_SAFARI, MAC_SAFARI};
 
 const ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
 

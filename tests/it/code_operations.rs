@@ -1,14 +1,13 @@
 //! Duplicate, tags, title and the updated-after feeds, on either backend: what an integrator
 //! would check, and that refusals change nothing.
 
-mod support;
-
+use crate::support;
 use std::collections::HashSet;
 
+use crate::support::topology::Topology;
+use crate::support::Server;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::topology::Topology;
-use support::Server;
 
 fn message(body: &Value) -> &str {
     body["message"].as_str().unwrap_or_default()

@@ -1,9 +1,7 @@
 //! `GET /metrics` on its own listener: what the edge answered, how fast, and its pipeline's levels.
 
-mod support;
-
+use crate::support::{Server, IPHONE_SAFARI};
 use serde_json::json;
-use support::{Server, IPHONE_SAFARI};
 
 #[test]
 fn the_metrics_endpoint_counts_answers_and_shows_the_table_and_the_pipeline() {

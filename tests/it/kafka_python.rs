@@ -4,14 +4,13 @@
 //! Needs the services and the venv scripts/test.sh provides (QREDGE_TEST_REDIS_URL,
 //! QREDGE_TEST_KAFKA_BROKERS, QREDGE_TEST_PYTHON).
 
-mod support;
-
+use crate::support;
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::{Launch, Server, IPHONE_SAFARI, MAC_SAFARI};
 use serde_json::{json, Value};
-use support::{Launch, Server, IPHONE_SAFARI, MAC_SAFARI};
 
 const REFERER: &str = "https://news.example/article?id=7";
 const SLACKBOT: &str = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)";

@@ -2,12 +2,11 @@
 //! both directions, every page and searches give what sorting the team's codes would, after
 //! renames and deletions too.
 
-mod support;
-
+use crate::support;
+use crate::support::topology::Topology;
+use crate::support::Server;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::topology::Topology;
-use support::Server;
 
 /// What the list shows of a code, and what it sorts by.
 #[derive(Debug, Clone)]

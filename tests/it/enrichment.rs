@@ -1,19 +1,18 @@
 //! Scans are enriched with GeoIP (a real MMDB file) and user-agent data; bots are not counted.
 
-mod support;
-
+use crate::support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::mmdb::{write_city_db, CityRecord};
+use crate::support::{Launch, Server, IPHONE_SAFARI};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::mmdb::{write_city_db, CityRecord};
-use support::{Launch, Server, IPHONE_SAFARI};
 
 #[test]
 fn scans_carry_country_and_city_from_the_geoip_database() {
     let (tmp, data) = support::data_dir();
-    // Written by the test (tests/support/mmdb.rs) in the GeoIP2-City schema; the loopback range
+    // Written by the test (tests/it/support/mmdb.rs) in the GeoIP2-City schema; the loopback range
     // is placed in Berlin so that scans over loopback resolve.
     let mmdb = tmp.path().join("City.mmdb");
     write_city_db(

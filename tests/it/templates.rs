@@ -2,16 +2,14 @@
 //! decoder (zbar's `zbarimg`) and must give the code's short URL, in every template, size and
 //! domain; templates are a team's own; each role is allowed and refused as documented.
 
-mod support;
-
 use std::io::Write;
 use std::process::Command;
 
+use crate::support::topology::Topology;
+use crate::support::{json_of, Server};
 use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::topology::Topology;
-use support::{json_of, Server};
 
 const TEMPLATES: &str = "/api/qr-templates-api";
 
