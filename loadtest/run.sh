@@ -55,6 +55,8 @@
 #   of a server that is not saturated; 0 skips it)
 #   GEOIP=1 (qredge locates every scan in GeoLite2-City, each request coming from a random public
 #   address through a trusted X-Forwarded-For; 0: no GeoIP database)
+#   QREDGE_BEFORE= (a second build, e.g. of the commit before a hot-path change: measured in each
+#   round right after qredge on the same codes; the report adds qredge/qredge-before per round)
 #   FULL_COUNT=1 (sum totalScans over every code after the run) KEEP_WORKDIR=0 SKIP_BUILD=0
 #   QUIET_WAIT=600 QUIET_MAX=10 SETTLE_TIMEOUT=120 READY_TIMEOUT=120 CREATE_TIMEOUT=3600.
 #   Needs root (or sudo) only if wrk/nginx/curl are missing. Everything listens on
@@ -87,6 +89,10 @@ USER_AGENT=${USER_AGENT:-"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QREDGE=${QREDGE:-$REPO/target/release/qredge}
+# Another build to hold against it (e.g. the commit before a change to the hot path): when set, each
+# round also measures `qredge-before` on the same codes, right after qredge, and the report gives
+# the ratio qredge/qredge-before per round and its median.
+QREDGE_BEFORE=${QREDGE_BEFORE:-}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -676,8 +682,8 @@ QPID=""
 EDGE_URL=""
 API_URL=""
 
-start_qredge() { # tag [ports]: starts `qredge serve` on $WORK/data pinned to SERVER_CPU; sets QPID, URLs, QTAG
-    local tag=$1 ports=${2:-} edge api i
+start_qredge() { # tag [ports] [binary]: starts `qredge serve` on $WORK/data pinned to SERVER_CPU; sets QPID, URLs, QTAG
+    local tag=$1 ports=${2:-} binary=${3:-$QREDGE} edge api i
     QTAG=$tag
     [[ -n $ports ]] || ports=$(python3 "$WORK/helper.py" freeports 2)
     edge=${ports% *}
@@ -685,7 +691,7 @@ start_qredge() { # tag [ports]: starts `qredge serve` on $WORK/data pinned to SE
     # The API's per-team rate limit is lifted: LOADER=api creates the codes as fast as it can.
     printf '[edge]\ntrusted_proxies = ["127.0.0.1/32"]\n[api.requests_per_minute]\nbusiness_plus = 1000000000\n[api.codes_per_team]\nbusiness_plus = 0\n' >"$WORK/qredge.toml"
     QREDGE_DATA_DIR=$WORK/data QREDGE_EDGE_LISTEN=127.0.0.1:$edge QREDGE_API_LISTEN=127.0.0.1:$api \
-        env ${GEOIP_DB:+QREDGE_GEOIP_DB="$GEOIP_DB"} taskset -c "$SERVER_CPU" "$QREDGE" serve --config "$WORK/qredge.toml" >"$WORK/qredge-$tag.stdout" 2>"$WORK/qredge-$tag.stderr" &
+        env ${GEOIP_DB:+QREDGE_GEOIP_DB="$GEOIP_DB"} taskset -c "$SERVER_CPU" "$binary" serve --config "$WORK/qredge.toml" >"$WORK/qredge-$tag.stdout" 2>"$WORK/qredge-$tag.stderr" &
     QPID=$!
     PIDS+=("$QPID")
     for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
@@ -827,6 +833,17 @@ run_qredge() {
     QREDGE_LOG_PROBLEMS=$(cat "$WORK"/qredge-*.stderr | grep -cE ' (WARN|ERROR) ' || true)
 }
 
+# The build QREDGE_BEFORE on the same codes and fresh analytics: its req/s only, for the ratio.
+run_qredge_before() {
+    rm -rf "$WORK/data/events" "$WORK/data/analytics.checkpoint" "$WORK/data/spool"
+    start_qredge before "" "$QREDGE_BEFORE"
+    SERVER_PIDS=("$QPID")
+    python3 "$WORK/helper.py" check "$EDGE_URL" "$WORK/codes.tsv" 200 "$USER_AGENT" >&2 \
+        || die "qredge-before answers wrongly"
+    measure qredge-before "$EDGE_URL"
+    stop_qredge
+}
+
 # ---------------------------------------------------------------------------------------------
 # Latency at half load (HALF_LOAD=1): qredge, then nginx-log, at half qredge's maximum rate.
 # wrk sends as fast as it can, so its latencies are those of a saturated server; h2load --rps
@@ -909,7 +926,8 @@ main() {
         run_nginx nolog
         run_nginx log
         run_qredge
-        ROUND_RPS+=("${RPS[nginx-nolog]} ${RPS[nginx-log]} ${RPS[qredge]} ${RPS[qredge-healthz]:-0}")
+        [[ -n $QREDGE_BEFORE ]] && run_qredge_before
+        ROUND_RPS+=("${RPS[nginx-nolog]} ${RPS[nginx-log]} ${RPS[qredge]} ${RPS[qredge-healthz]:-0} ${RPS[qredge-before]:-0}")
     done
     [[ $HALF_LOAD == 1 ]] && half_load
 
@@ -922,6 +940,7 @@ main() {
     printf '%-15s %10s %10s %10s %12s %20s %10s %16s\n' server req/s p50 p99 non-2xx/3xx "socket errors" requests "cpu srv/wrk/oth"
     local rows=(nginx-nolog nginx-log qredge)
     [[ $EDGE_RUN == 1 ]] && rows+=(qredge-healthz)
+    [[ -n $QREDGE_BEFORE ]] && rows+=(qredge-before)
     for n in "${rows[@]}"; do
         awk -v n="$n" -v rps="${RPS[$n]}" -v p50="${P50[$n]}" -v p99="${P99[$n]}" \
             -v st="${STATUS_ERR[$n]}" -v se="${SOCK_ERR[$n]}" -v rq="${REQS[$n]}" -v cpu="${CPUUSE[$n]}" \
@@ -933,9 +952,9 @@ q99, a99, b99 = map(float, sys.argv[1:4])
 rounds = [list(map(float, r.split())) for r in sys.argv[4:]]
 if len(rounds) > 1:
     print("rounds (req/s, in turn):      nginx-nolog  nginx-log     qredge    healthz   qredge/nolog  qredge/log")
-    for i, (a, b, q, h) in enumerate(rounds, 1):
+    for i, (a, b, q, h, _) in enumerate(rounds, 1):
         print("  round %d                    %10.0f %10.0f %10.0f %10.0f %14.2f %11.2f" % (i, a, b, q, h, q / a, q / b))
-med = lambda f: statistics.median(f(*r) for r in rounds)
+med = lambda f: statistics.median(f(*r[:4]) for r in rounds)
 what = "median of %d rounds' " % len(rounds) if len(rounds) > 1 else ""
 print("ratio req/s  %sqredge/nginx-nolog = %.2f   qredge/nginx-log = %.2f"
       % (what, med(lambda a, b, q, h: q / a), med(lambda a, b, q, h: q / b)))
@@ -943,6 +962,9 @@ print("ratio p99    qredge/nginx-nolog = %.2f   qredge/nginx-log = %.2f   (last 
 if all(r[3] for r in rounds):
     print("edge floor   %sqredge-healthz/nginx-nolog = %.2f   (qredge's redirects+counting reach %.0f%% of its /healthz rate)"
           % (what, med(lambda a, b, q, h: h / a), med(lambda a, b, q, h: q / h) * 100))
+if all(r[4] for r in rounds):
+    print("before/after per round (req/s): " + ", ".join("%.0f/%.0f = %.3f" % (r[2], r[4], r[2] / r[4]) for r in rounds))
+    print("ratio req/s  %sqredge/qredge-before = %.3f" % (what, statistics.median(r[2] / r[4] for r in rounds)))
 PY
     if [[ $HALF_LOAD == 1 ]]; then
         echo "half load    h2load --rps, $HALF_RATE req/s offered (half qredge's maximum): qredge p50 ${HALF_P50[qredge]} us p99 ${HALF_P99[qredge]} us;" \
