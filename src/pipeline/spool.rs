@@ -1,8 +1,9 @@
 //! The disk spool: scans that found the in-memory queue full are appended here and replayed in
 //! order later. Replaying a file twice (after a crash mid-replay) is harmless: the aggregator
-//! counts each event id once.
+//! counts each event id once. Its files are private (0600) and every error names its file.
 
-use std::fs::{self, File, OpenOptions};
+use fs_err::os::unix::fs::OpenOptionsExt;
+use fs_err::{self as fs, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +24,7 @@ pub struct Spool {
 
 impl Spool {
     pub fn open(dir: &Path) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
+        crate::data_dir::create_private_dir(dir)?;
         let spool = Self {
             dir: dir.to_owned(),
             active: Mutex::new(None),
@@ -46,6 +47,7 @@ impl Spool {
                 OpenOptions::new()
                     .create(true)
                     .append(true)
+                    .mode(0o600)
                     .open(self.dir.join(ACTIVE))?,
             );
         }
