@@ -95,12 +95,13 @@ impl Spool {
         Ok(files)
     }
 
-    /// Reads a sealed file; torn or unreadable lines are reported and skipped.
+    /// Reads a sealed file; torn or unreadable lines (damaged bytes, not UTF-8, included) are
+    /// reported and skipped, and the lines after them read.
     pub fn read(path: &Path) -> io::Result<Vec<RawScan>> {
         let mut scans = Vec::new();
-        for (n, line) in BufReader::new(File::open(path)?).lines().enumerate() {
+        for (n, line) in BufReader::new(File::open(path)?).split(b'\n').enumerate() {
             let line = line?;
-            match serde_json::from_str(&line) {
+            match serde_json::from_slice(&line) {
                 Ok(scan) => scans.push(scan),
                 Err(e) => tracing::warn!(file = %path.display(), line = n + 1, error = %e,
                     "skipping an unreadable spooled scan"),
@@ -189,5 +190,25 @@ mod tests {
         assert_eq!(scans.len(), 1);
         assert_eq!(scans[0].event_id, 7);
         assert_eq!(scans[0].user_agent.as_deref(), Some("ua/1"));
+    }
+
+    #[test]
+    fn a_damaged_line_in_the_middle_costs_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.append(&scan(1)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(ACTIVE))
+            .unwrap();
+        f.write_all(b"\xff\xfe damaged, not UTF-8\n").unwrap();
+        spool.append(&scan(2)).unwrap();
+        let files = spool.seal().unwrap();
+        let ids: Vec<u128> = Spool::read(&files[0])
+            .unwrap()
+            .iter()
+            .map(|s| s.event_id)
+            .collect();
+        assert_eq!(ids, [1, 2]);
     }
 }
