@@ -227,6 +227,50 @@ fn retention_removes_old_segments_once_a_checkpoint_covers_them_and_keeps_the_co
     assert_eq!(detailed(&server, &id), 1);
 }
 
+#[test]
+fn a_damaged_line_in_a_spool_file_costs_only_itself() {
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    let qr = server.create_qr(json!({
+        "qrType": "WEB", "displayId": "spooled", "qrRedirectUrl": "https://example.com/s"
+    }));
+    let id = qr["id"].as_str().unwrap().to_owned();
+    let team = server.credentials.team_id.clone();
+    assert_eq!(server.stop().code(), Some(0));
+
+    // Two scans left in the spool by an earlier run, with bytes that are not even UTF-8 between.
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let line = |event_id: u64| {
+        json!({
+            "eventId": event_id, "qrId": id, "teamId": team, "displayId": "spooled",
+            "scanTime": now as i64, "ip": "127.0.0.1", "userAgent": IPHONE_SAFARI,
+            "referrer": null
+        })
+        .to_string()
+    };
+    let mut file = line(1).into_bytes();
+    file.extend_from_slice(b"\n\xff\xfe\x00 damaged\n");
+    file.extend_from_slice(line(2).as_bytes());
+    file.push(b'\n');
+    std::fs::write(
+        data.join("spool/sealed-00000000000000000001-000000.jsonl"),
+        file,
+    )
+    .unwrap();
+
+    let server = Server::start(&data);
+    assert_eq!(
+        server.wait_for_total(&id, 2)["totalScans"],
+        2,
+        "{}",
+        server.log()
+    );
+    assert!(server.log().contains("skipping an unreadable spooled scan"));
+}
+
 /// Every file and directory in `dir` (recursively) with its mode.
 fn modes(dir: &Path) -> Vec<(PathBuf, bool, u32)> {
     let mut out = Vec::new();
