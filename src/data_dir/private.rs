@@ -30,15 +30,30 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display())))
 }
 
-/// Takes the group and other bits off the data directory and everything qredge keeps in it
-/// (`ENTRIES`, and what their directories hold; symbolic links are left alone). Returns how many
-/// modes it changed: data directories of earlier versions were created 0644 / 0755.
+/// Takes the group and other bits off everything qredge keeps in the data directory (`ENTRIES`,
+/// and what their directories hold; symbolic links are left alone), and off the directory itself
+/// when it holds nothing else (a `data_dir` pointed at a shared folder by mistake stays as it
+/// is). Returns how many modes it changed: data directories of earlier versions were created
+/// 0644 / 0755.
 pub fn tighten_modes(data_dir: &Path) -> io::Result<usize> {
-    let mut changed = tighten(data_dir)?;
+    let mut changed = 0;
+    if holds_only_entries(data_dir)? {
+        changed += tighten(data_dir)?;
+    }
     for name in ENTRIES {
         changed += tighten_tree(&data_dir.join(name))?;
     }
     Ok(changed)
+}
+
+fn holds_only_entries(dir: &Path) -> io::Result<bool> {
+    for entry in fs_err::read_dir(dir)? {
+        let name = entry?.file_name();
+        if !name.to_str().is_some_and(|name| ENTRIES.contains(&name)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn tighten_tree(path: &Path) -> io::Result<usize> {
@@ -89,13 +104,19 @@ mod tests {
             std::fs::write(file, b"x").unwrap();
             std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
-        std::fs::set_permissions(data.join("events"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
+        for dir in [&data, &data.join("events")] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         assert_eq!(tighten_modes(&data).unwrap(), 2);
         assert_eq!(
-            (mode(&data.join("events")), mode(&segment), mode(&foreign)),
-            (0o700, 0o600, 0o644)
+            (mode(&data), mode(&data.join("events"))),
+            (0o755, 0o700),
+            "a directory holding others' files is not made qredge's own"
         );
+        assert_eq!((mode(&segment), mode(&foreign)), (0o600, 0o644));
         assert_eq!(tighten_modes(&data).unwrap(), 0, "once is enough");
+        std::fs::remove_file(&foreign).unwrap();
+        assert_eq!(tighten_modes(&data).unwrap(), 1);
+        assert_eq!(mode(&data), 0o700);
     }
 }
