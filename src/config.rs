@@ -39,7 +39,18 @@ pub struct Config {
     pub redis: RedisConfig,
     pub kafka: crate::pipeline::kafka::KafkaConfig,
     pub aggregator: AggregatorConfig,
+    pub event_log: EventLogConfig,
     pub metrics: MetricsConfig,
+}
+
+/// `[event_log]`: the embedded topology's log of scan events (`data_dir/events/`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventLogConfig {
+    /// Days the detailed scan events are kept: closed segments last written longer ago are
+    /// removed once a checkpoint covers them (counts stay). 0 (the default): kept for good.
+    /// The Redis topology's `aggregator.retention_days` is its own.
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -301,6 +312,7 @@ impl Default for Config {
             redis: RedisConfig::default(),
             kafka: Default::default(),
             aggregator: AggregatorConfig::default(),
+            event_log: EventLogConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }

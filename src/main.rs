@@ -79,6 +79,8 @@ struct ConfigArg {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Before anything creates a file: the data directory holds secrets and visitors' addresses.
+    qredge::data_dir::keep_new_files_private();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

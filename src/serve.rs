@@ -17,6 +17,7 @@ use crate::aggregate::redis::{RedisAnalytics, RedisAnalyticsError};
 use crate::aggregate::{Analytics, AnalyticsError, AnalyticsReader};
 use crate::api::{self, AppState};
 use crate::config::{public_base_url, Config, ConfigError};
+use crate::data_dir;
 use crate::edge::client_ip::ClientIp;
 use crate::edge::handler::EdgeState;
 use crate::edge::limits::ScanLimits;
@@ -79,6 +80,13 @@ pub enum ServeError {
     Signal(std::io::Error),
     #[error("cannot open the scan spool: {0}")]
     Spool(std::io::Error),
+    #[error("the data directory: {0}")]
+    DataDir(std::io::Error),
+    #[error("the embedded store {}: {source}", .path.display())]
+    EmbeddedStore {
+        path: std::path::PathBuf,
+        source: StoreError,
+    },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -148,7 +156,7 @@ async fn open_backends(config: &Config, roles: Roles) -> Result<Backends, ServeE
         Some(redis) => (Some(Store::Redis(redis.clone())), None),
         None if edge_alone => (None, None),
         None => {
-            let embedded = EmbeddedStore::open(&config.data_dir)?;
+            let embedded = open_embedded_store(config)?;
             (Some(Store::Embedded(embedded.clone())), Some(embedded))
         }
     };
@@ -169,7 +177,8 @@ async fn open_backends(config: &Config, roles: Roles) -> Result<Backends, ServeE
     let local_analytics = if in_redis {
         None
     } else {
-        Some(Arc::new(Analytics::open(&config.data_dir)?))
+        let retention_days = config.event_log.retention_days;
+        Some(Arc::new(Analytics::open(&config.data_dir, retention_days)?))
     };
     Ok(Backends {
         store,
@@ -178,6 +187,44 @@ async fn open_backends(config: &Config, roles: Roles) -> Result<Backends, ServeE
         local_analytics,
         redis_analytics,
     })
+}
+
+/// Opens the embedded store; an empty one beside what an earlier start left is refused before
+/// anything else is opened (see `data_dir::LostStore`).
+fn open_embedded_store(config: &Config) -> Result<EmbeddedStore, ServeError> {
+    let path = config.data_dir.join(crate::store::EMBEDDED_FILE);
+    let named = |source| ServeError::EmbeddedStore {
+        path: path.clone(),
+        source,
+    };
+    let embedded = EmbeddedStore::open(&config.data_dir).map_err(named)?;
+    if !embedded.is_set_up().map_err(named)? {
+        data_dir::refuse_if_used(&config.data_dir)
+            .map_err(ServeError::DataDir)?
+            .map_err(|lost| ServeError::Store(lost.into()))?;
+    }
+    Ok(embedded)
+}
+
+/// Creates the data directory (0700), or takes the group and other bits off what an earlier
+/// version left in it readable by others.
+fn prepare_data_dir(config: &Config) -> Result<(), ServeError> {
+    let dir = &config.data_dir;
+    data_dir::create_private_dir(dir).map_err(ServeError::DataDir)?;
+    let tightened = data_dir::tighten_modes(dir).map_err(ServeError::DataDir)?;
+    if tightened > 0 {
+        tracing::warn!(dir = %dir.display(), files = tightened, "the data directory was readable by other users: its files are now 0600 and its directories 0700");
+    }
+    Ok(())
+}
+
+/// Gauges of what the embedded event log could not read when it was opened.
+fn event_log_samplers(analytics: &Analytics, samplers: &mut Vec<Sampler>) {
+    let skipped = analytics.skipped_at_open();
+    samplers.push(Box::new(move || {
+        metrics::gauge!("qredge_event_log_skipped_records").set(skipped.records as f64);
+        metrics::gauge!("qredge_event_log_skipped_bytes").set(skipped.bytes as f64);
+    }));
 }
 
 pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
@@ -194,6 +241,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
              kafka.brokers (QREDGE_KAFKA_BROKERS)",
         ));
     }
+    prepare_data_dir(&config)?;
     let backends = open_backends(&config, roles).await?;
     let metrics = match config.metrics.address()? {
         Some(addr) => Some((
@@ -203,6 +251,9 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         None => None,
     };
     let mut samplers: Vec<Sampler> = Vec::new();
+    if let Some(analytics) = &backends.local_analytics {
+        event_log_samplers(analytics, &mut samplers);
+    }
     let stop = CancellationToken::new();
     let pipeline_stop = CancellationToken::new();
     let mut servers: Vec<JoinHandle<()>> = Vec::new();
@@ -230,8 +281,9 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     if let Some((listener, addr)) = edge {
         let (table, follow) = edge_table(&backends, &config, stop.clone()).await?;
         servers.push(follow);
-        let spool =
-            Arc::new(Spool::open(&config.data_dir.join("spool")).map_err(ServeError::Spool)?);
+        let spool = Arc::new(
+            Spool::open(&config.data_dir.join(data_dir::SPOOL_DIR)).map_err(ServeError::Spool)?,
+        );
         let geoip = open_geoip(&config, stop.clone(), &mut servers)?;
         let delivery = match &backends.local_analytics {
             Some(analytics) => Delivery::Embedded(Arc::clone(analytics)),
@@ -445,7 +497,7 @@ fn open_geoip(
         tracing::info!("no GeoIP database configured: scans carry no country or city");
         return Ok(None);
     }
-    let geoip = GeoIp::open(&paths, &config.data_dir.join("geoip"))?;
+    let geoip = GeoIp::open(&paths, &config.data_dir.join(data_dir::GEOIP_COPIES_DIR))?;
     match config.geoip.reload_interval_ms {
         0 => tracing::info!("GeoIP databases are not reloaded (geoip.reload_interval_ms = 0)"),
         ms => tasks.push(tokio::spawn(
@@ -462,7 +514,13 @@ async fn edge_table(
     stop: CancellationToken,
 ) -> Result<(Arc<arc_swap::ArcSwap<RouteTable>>, JoinHandle<()>), ServeError> {
     if let Some(embedded) = &backends.embedded {
-        let (table, changes, teams) = sync::initial_table(embedded).await?;
+        let (table, changes, teams) =
+            sync::initial_table(embedded)
+                .await
+                .map_err(|source| ServeError::EmbeddedStore {
+                    path: config.data_dir.join(crate::store::EMBEDDED_FILE),
+                    source,
+                })?;
         let follow = tokio::spawn(sync::follow_changes(
             embedded.clone(),
             Arc::clone(&table),

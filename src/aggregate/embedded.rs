@@ -3,32 +3,46 @@
 //! (`analytics.checkpoint`), so that opening replays only the log written since.
 //!
 //! A batch is one append and one fsync; an event whose id is already stored is a replay and is
-//! neither stored nor counted again.
+//! neither stored nor counted again. Records the log cannot read are skipped and counted
+//! ([`Analytics::skipped_at_open`]); the checkpoint keeps what it covers whatever became of the
+//! log, so a damaged or shortened log never lowers the counts. With `event_log.retention_days`
+//! set, closed segments older than that are removed once a checkpoint covers them.
 
 mod checkpoint;
 mod code_stats;
 mod event_log;
 mod event_record;
+mod framing;
 mod seen_events;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use self::code_stats::CodeStats;
+pub use self::event_log::Skipped;
 use self::event_log::{EventLog, LogReader, Position};
 use self::seen_events::SeenEvents;
 use super::rollup::Overview;
 use crate::clock::utc_day;
+use crate::data_dir::create_private_dir;
 use crate::model::ScanEvent;
+
+/// The event log's directory in the data directory.
+pub const EVENTS_DIR: &str = "events";
+/// The checkpoint's file in the data directory.
+pub const CHECKPOINT_FILE: &str = "analytics.checkpoint";
 
 /// A checkpoint is written once the log has grown by this much since the last one, or by twice
 /// the last checkpoint's size when that is more: opening then replays a bounded tail, and a
 /// checkpoint costs at most about half as much as replaying what it saves.
 const CHECKPOINT_AFTER_BYTES: u64 = 128 << 20;
+/// How often, while scans arrive, segments past the retention are looked for (and at start).
+const RETENTION_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
@@ -38,6 +52,11 @@ pub enum AnalyticsError {
     Corrupt(#[from] serde_json::Error),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot import the analytics of an earlier version from {path}: {source}")]
+    Import {
+        path: PathBuf,
+        source: Box<AnalyticsError>,
+    },
     #[error("the analytics (Redis) are unavailable: {0}")]
     Redis(#[from] super::redis::RedisAnalyticsError),
 }
@@ -61,6 +80,13 @@ impl State {
             None => self.codes.entry(id.into()).or_default().add(event, at),
         }
     }
+
+    /// Forgets where the events of the segments `gone` were; their counts stay.
+    fn forget_segments(&mut self, gone: impl Fn(u32) -> bool) {
+        for stats in self.codes.values_mut() {
+            stats.forget_events_in(&gone);
+        }
+    }
 }
 
 struct Writer {
@@ -68,6 +94,11 @@ struct Writer {
     /// Log bytes written since the last checkpoint, and that checkpoint's size.
     unsaved_bytes: u64,
     checkpoint_bytes: u64,
+    /// What the last checkpoint covers: segments before it may be removed.
+    covered: Position,
+    /// `event_log.retention_days`; None: events are kept for good.
+    retention: Option<Duration>,
+    retention_checked: Instant,
 }
 
 pub struct Analytics {
@@ -75,38 +106,47 @@ pub struct Analytics {
     state: RwLock<State>,
     reader: LogReader,
     checkpoint_path: PathBuf,
+    skipped_at_open: Skipped,
 }
 
 impl Analytics {
-    pub fn open(dir: &Path) -> Result<Self, AnalyticsError> {
-        std::fs::create_dir_all(dir)?;
-        let log = EventLog::open(&dir.join("events"))?;
-        let checkpoint_path = dir.join("analytics.checkpoint");
-        let (covers, mut state) = checkpoint::load::<State>(&checkpoint_path)
-            // A checkpoint past the log's end belongs to another log.
-            .filter(|(covers, _)| *covers <= log.end())
-            .unwrap_or((Position::START, State::default()));
+    /// Opens the analytics in `dir`, keeping detailed events `retention_days` (0: for good).
+    pub fn open(dir: &Path, retention_days: u32) -> Result<Self, AnalyticsError> {
+        create_private_dir(dir)?;
+        let checkpoint_path = dir.join(CHECKPOINT_FILE);
+        let saved = checkpoint::load::<State>(&checkpoint_path)?;
+        let had_checkpoint = saved.is_some();
+        let (covers, mut state) = saved.unwrap_or((Position::START, State::default()));
+        let log = EventLog::open(&dir.join(EVENTS_DIR), covers)?;
         let reader = log.reader();
-        let mut replayed = 0u64;
-        reader.replay(covers, |at, record| {
-            let event = event_record::decode(record)?;
-            state.add(&event, at);
-            replayed += record.len() as u64;
-            Ok(())
-        })?;
+        let (replayed, skipped) = replay(&reader, covers, &mut state)?;
+        forget_missing_segments(&reader, &mut state, had_checkpoint)?;
         let checkpoint_bytes = std::fs::metadata(&checkpoint_path).map_or(0, |m| m.len());
         let analytics = Self {
             writer: Mutex::new(Writer {
                 log,
                 unsaved_bytes: replayed,
                 checkpoint_bytes,
+                covered: covers,
+                retention: (retention_days > 0)
+                    .then(|| Duration::from_secs(u64::from(retention_days) * 86_400)),
+                retention_checked: Instant::now(),
             }),
             state: RwLock::new(state),
             reader,
             checkpoint_path,
+            skipped_at_open: skipped,
         };
         analytics.import_redb_file(&dir.join("analytics.redb"))?;
+        let mut writer = analytics.writer.lock().unwrap_or_else(|e| e.into_inner());
+        analytics.remove_expired_segments(&mut writer)?;
+        drop(writer);
         Ok(analytics)
+    }
+
+    /// The records the event log could not read when it was opened (damage), and their bytes.
+    pub fn skipped_at_open(&self) -> Skipped {
+        self.skipped_at_open
     }
 
     /// Stores and counts a batch. Returns how many events were new.
@@ -134,10 +174,15 @@ impl Analytics {
             }
         }
         writer.unsaved_bytes += writer.log.appended() - before;
+        // The events are stored: a checkpoint or a removal that fails now is only retried later.
         if writer.unsaved_bytes >= CHECKPOINT_AFTER_BYTES.max(2 * writer.checkpoint_bytes) {
-            // The events are stored: a checkpoint that fails now is only retried later.
             if let Err(e) = self.save_checkpoint(&mut writer) {
                 tracing::warn!(error = %e, "cannot write the analytics checkpoint");
+            }
+        }
+        if writer.retention_checked.elapsed() >= RETENTION_CHECK_EVERY {
+            if let Err(e) = self.remove_expired_segments(&mut writer) {
+                tracing::warn!(error = %e, "cannot remove event log segments past the retention");
             }
         }
         Ok(new.len())
@@ -154,9 +199,38 @@ impl Analytics {
 
     fn save_checkpoint(&self, writer: &mut Writer) -> Result<(), AnalyticsError> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        checkpoint::save(&self.checkpoint_path, writer.log.end(), &*state)?;
+        let covers = writer.log.end();
+        checkpoint::save(&self.checkpoint_path, covers, &*state)?;
         writer.unsaved_bytes = 0;
+        writer.covered = covers;
         writer.checkpoint_bytes = std::fs::metadata(&self.checkpoint_path).map_or(0, |m| m.len());
+        Ok(())
+    }
+
+    /// Removes the closed segments last written more than the retention ago, after a checkpoint
+    /// that covers them: the counts stay, only their detailed events go.
+    fn remove_expired_segments(&self, writer: &mut Writer) -> Result<(), AnalyticsError> {
+        writer.retention_checked = Instant::now();
+        let Some(retention) = writer.retention else {
+            return Ok(());
+        };
+        let cutoff = SystemTime::now()
+            .checked_sub(retention)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let expired = writer.log.closed_segments_written_before(cutoff)?;
+        let Some(&newest) = expired.last() else {
+            return Ok(());
+        };
+        if writer.covered.segment <= newest {
+            self.save_checkpoint(writer)?;
+        }
+        for &segment in &expired {
+            writer.log.remove_segment(segment)?;
+            let file = self.reader.segment_path(segment);
+            tracing::info!(file = %file.display(), "removed an event log segment past event_log.retention_days; its counts are kept in the checkpoint");
+        }
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        state.forget_segments(|segment| expired.binary_search(&segment).is_ok());
         Ok(())
     }
 
@@ -172,7 +246,8 @@ impl Analytics {
         })
     }
 
-    /// A code's events with `start <= scanTime <= end`, newest first, at most `limit`.
+    /// A code's events with `start <= scanTime <= end`, newest first, at most `limit`. Events
+    /// the log can no longer read (damaged, or removed by retention) are left out.
     pub fn events(
         &self,
         qr_id: &str,
@@ -187,21 +262,40 @@ impl Analytics {
                 None => return Ok(Vec::new()),
             }
         };
-        self.reader
-            .read_at(&positions)?
+        let records = self.reader.read_at(&positions)?;
+        Ok(records
             .iter()
-            .map(|record| Ok(event_record::decode(record)?))
-            .collect()
+            .filter_map(|record| match event_record::decode(record) {
+                Ok(event) => Some(event),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a stored scan event is unreadable; it is left out");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// Takes over the events of the redb file earlier versions kept the analytics in, and
     /// renames it out of the way.
     fn import_redb_file(&self, path: &Path) -> Result<(), AnalyticsError> {
-        /// (qrId, scanTime, eventId) -> the event as JSON.
-        const EVENTS: TableDefinition<(&str, i64, &str), &[u8]> = TableDefinition::new("events");
         if !path.exists() {
             return Ok(());
         }
+        let imported = self
+            .import_redb_events(path)
+            .map_err(|source| AnalyticsError::Import {
+                path: path.to_owned(),
+                source: Box::new(source),
+            })?;
+        self.checkpoint()?;
+        fs_err::rename(path, path.with_extension("redb.imported"))?;
+        tracing::info!(events = imported, file = %path.display(), "analytics of an earlier version imported");
+        Ok(())
+    }
+
+    fn import_redb_events(&self, path: &Path) -> Result<usize, AnalyticsError> {
+        /// (qrId, scanTime, eventId) -> the event as JSON.
+        const EVENTS: TableDefinition<(&str, i64, &str), &[u8]> = TableDefinition::new("events");
         let db = Database::open(path)?;
         let txn = db.begin_read()?;
         let mut imported = 0usize;
@@ -216,13 +310,60 @@ impl Analytics {
             }
             imported += self.apply(&batch)?;
         }
-        drop(txn);
-        drop(db);
-        self.checkpoint()?;
-        std::fs::rename(path, path.with_extension("redb.imported"))?;
-        tracing::info!(events = imported, file = %path.display(), "analytics of an earlier version imported");
-        Ok(())
+        Ok(imported)
     }
+}
+
+/// Counts every readable event of the log from `from` on into `state`; returns the bytes
+/// replayed and what could not be read (logged, each stretch with its file and offset).
+fn replay(
+    reader: &LogReader,
+    from: Position,
+    state: &mut State,
+) -> Result<(u64, Skipped), AnalyticsError> {
+    let mut replayed = 0u64;
+    let mut unreadable = Skipped::default();
+    let mut skipped = reader.replay(from, |at, record| match event_record::decode(record) {
+        Ok(event) => {
+            state.add(&event, at);
+            replayed += record.len() as u64;
+        }
+        Err(e) => {
+            tracing::warn!(?at, error = %e, "skipping an unreadable scan event in the event log");
+            unreadable.add(1, record.len());
+        }
+    })?;
+    skipped.add(unreadable.records as usize, unreadable.bytes as usize);
+    if skipped.records > 0 {
+        tracing::warn!(
+            records = skipped.records,
+            bytes = skipped.bytes,
+            "the event log is damaged: skipped {} records ({} bytes) that could not be read; the \
+             damaged bytes are left in the files for a look",
+            skipped.records,
+            skipped.bytes
+        );
+    }
+    Ok((replayed, skipped))
+}
+
+/// Forgets where the events of segments that are gone were (removed by retention, or lost);
+/// without a checkpoint, says what the counts then lack.
+fn forget_missing_segments(
+    reader: &LogReader,
+    state: &mut State,
+    had_checkpoint: bool,
+) -> Result<(), AnalyticsError> {
+    let existing = reader.segments()?;
+    let contiguous = existing.windows(2).all(|w| w[1] == w[0] + 1);
+    if existing.first() == Some(&Position::START.segment) && contiguous {
+        return Ok(());
+    }
+    if !had_checkpoint {
+        tracing::warn!(first_segment = ?existing.first(), "the event log's older segments are gone and there is no checkpoint: the counts hold only the events still in the log");
+    }
+    state.forget_segments(|segment| existing.binary_search(&segment).is_err());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -254,7 +395,7 @@ mod tests {
     #[test]
     fn today_and_yesterday_come_from_per_day_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let analytics = Analytics::open(dir.path()).unwrap();
+        let analytics = Analytics::open(dir.path(), 0).unwrap();
         let now = 20_000 * MS_PER_DAY + 3_600_000;
         let batch = [
             event("e1", "qr_a", now, false),
@@ -280,7 +421,7 @@ mod tests {
     #[test]
     fn a_replayed_event_is_counted_once() {
         let dir = tempfile::tempdir().unwrap();
-        let analytics = Analytics::open(dir.path()).unwrap();
+        let analytics = Analytics::open(dir.path(), 0).unwrap();
         let e = event("e1", "qr_a", 1_000, false);
         assert_eq!(analytics.apply(std::slice::from_ref(&e)).unwrap(), 1);
         assert_eq!(analytics.apply(&[e.clone(), e.clone()]).unwrap(), 0);
@@ -291,7 +432,7 @@ mod tests {
     #[test]
     fn events_come_newest_first_within_the_range() {
         let dir = tempfile::tempdir().unwrap();
-        let analytics = Analytics::open(dir.path()).unwrap();
+        let analytics = Analytics::open(dir.path(), 0).unwrap();
         let batch: Vec<_> = (0..5)
             .map(|i| event(&format!("e{i}"), "qr_a", 1_000 + i, false))
             .chain([event("x", "qr_b", 1_002, false)])
@@ -321,7 +462,7 @@ mod tests {
         let first: Vec<_> = (0..100)
             .map(|i| event(&hex(i), "qr_a", 1_000, i % 10 == 0))
             .collect();
-        let analytics = Analytics::open(dir.path()).unwrap();
+        let analytics = Analytics::open(dir.path(), 0).unwrap();
         assert_eq!(analytics.apply(&first).unwrap(), 100);
         analytics.checkpoint().unwrap();
         // After the checkpoint: only in the log.
@@ -331,14 +472,14 @@ mod tests {
         assert_eq!(analytics.apply(&second).unwrap(), 50);
         drop(analytics);
 
-        let reopened = Analytics::open(dir.path()).unwrap();
+        let reopened = Analytics::open(dir.path(), 0).unwrap();
         assert_eq!(counts(&reopened, "qr_a"), (140, 10, 150));
         assert_eq!(reopened.apply(&first[..5]).unwrap(), 0);
         assert_eq!(reopened.apply(&second[45..]).unwrap(), 0);
         drop(reopened);
 
         std::fs::remove_file(dir.path().join("analytics.checkpoint")).unwrap();
-        let from_log_alone = Analytics::open(dir.path()).unwrap();
+        let from_log_alone = Analytics::open(dir.path(), 0).unwrap();
         assert_eq!(counts(&from_log_alone, "qr_a"), (140, 10, 150));
         assert_eq!(from_log_alone.apply(&first).unwrap(), 0);
     }
@@ -361,13 +502,13 @@ mod tests {
             }
             txn.commit().unwrap();
         }
-        let analytics = Analytics::open(dir.path()).unwrap();
+        let analytics = Analytics::open(dir.path(), 0).unwrap();
         assert_eq!(counts(&analytics, "qr_a"), (2, 1, 3));
         assert!(!old.exists());
         drop(analytics);
         // Taken over once: the renamed file is not read again.
         assert_eq!(
-            counts(&Analytics::open(dir.path()).unwrap(), "qr_a"),
+            counts(&Analytics::open(dir.path(), 0).unwrap(), "qr_a"),
             (2, 1, 3)
         );
     }

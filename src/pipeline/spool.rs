@@ -1,8 +1,9 @@
 //! The disk spool: scans that found the in-memory queue full are appended here and replayed in
 //! order later. Replaying a file twice (after a crash mid-replay) is harmless: the aggregator
-//! counts each event id once.
+//! counts each event id once. Its files are private (0600) and every error names its file.
 
-use std::fs::{self, File, OpenOptions};
+use fs_err::os::unix::fs::OpenOptionsExt;
+use fs_err::{self as fs, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +24,7 @@ pub struct Spool {
 
 impl Spool {
     pub fn open(dir: &Path) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
+        crate::data_dir::create_private_dir(dir)?;
         let spool = Self {
             dir: dir.to_owned(),
             active: Mutex::new(None),
@@ -46,6 +47,7 @@ impl Spool {
                 OpenOptions::new()
                     .create(true)
                     .append(true)
+                    .mode(0o600)
                     .open(self.dir.join(ACTIVE))?,
             );
         }
@@ -93,12 +95,13 @@ impl Spool {
         Ok(files)
     }
 
-    /// Reads a sealed file; torn or unreadable lines are reported and skipped.
+    /// Reads a sealed file; torn or unreadable lines (damaged bytes, not UTF-8, included) are
+    /// reported and skipped, and the lines after them read.
     pub fn read(path: &Path) -> io::Result<Vec<RawScan>> {
         let mut scans = Vec::new();
-        for (n, line) in BufReader::new(File::open(path)?).lines().enumerate() {
+        for (n, line) in BufReader::new(File::open(path)?).split(b'\n').enumerate() {
             let line = line?;
-            match serde_json::from_str(&line) {
+            match serde_json::from_slice(&line) {
                 Ok(scan) => scans.push(scan),
                 Err(e) => tracing::warn!(file = %path.display(), line = n + 1, error = %e,
                     "skipping an unreadable spooled scan"),
@@ -187,5 +190,25 @@ mod tests {
         assert_eq!(scans.len(), 1);
         assert_eq!(scans[0].event_id, 7);
         assert_eq!(scans[0].user_agent.as_deref(), Some("ua/1"));
+    }
+
+    #[test]
+    fn a_damaged_line_in_the_middle_costs_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.append(&scan(1)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(ACTIVE))
+            .unwrap();
+        f.write_all(b"\xff\xfe damaged, not UTF-8\n").unwrap();
+        spool.append(&scan(2)).unwrap();
+        let files = spool.seal().unwrap();
+        let ids: Vec<u128> = Spool::read(&files[0])
+            .unwrap()
+            .iter()
+            .map(|s| s.event_id)
+            .collect();
+        assert_eq!(ids, [1, 2]);
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{EmbeddedStore, StoreError};
+use super::{EmbeddedStore, StoreError, BOOTSTRAP_FILE};
 use crate::clock::now_ms;
 use crate::ids::{new_id, new_secret};
 use crate::model::{Credential, Member, Org, Role, Team};
@@ -95,12 +95,15 @@ impl FirstOwner {
         }
     }
 
-    /// Writes `bootstrap.json` (mode 0600) into `data_dir`. Done *before* the records are
-    /// committed: if the commit then fails, the next start overwrites the file; the other order
-    /// could commit a credential whose secret nobody ever saw.
+    /// Writes `bootstrap.json` (mode 0600) into `data_dir`, which must hold nothing of an
+    /// earlier start ([`LostStore`](crate::data_dir::LostStore)): called when the store is empty,
+    /// this is where a lost store is told from a first start, on either backend. Done *before*
+    /// the records are committed (the other order could commit a credential whose secret nobody
+    /// ever saw); a commit that then fails removes the file again. Never overwrites one.
     pub fn write_file(&self, data_dir: &Path) -> Result<(), StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(StoreError::Io)?;
-        write_private_json(&data_dir.join("bootstrap.json"), &self.bootstrap)
+        crate::data_dir::create_private_dir(data_dir).map_err(StoreError::Io)?;
+        crate::data_dir::refuse_if_used(data_dir).map_err(StoreError::Io)??;
+        write_private_json(&data_dir.join(BOOTSTRAP_FILE), &self.bootstrap)
     }
 }
 
@@ -117,16 +120,23 @@ impl EmbeddedStore {
         }
         let first = FirstOwner::new(default_domain);
         first.write_file(data_dir)?;
-        self.insert_org_with_owner(&first.org, &first.team, &first.member, &first.credential)?;
+        let committed =
+            self.insert_org_with_owner(&first.org, &first.team, &first.member, &first.credential);
+        if committed.is_err() {
+            // Its credential was never stored: the next start writes another.
+            let _ = std::fs::remove_file(data_dir.join(BOOTSTRAP_FILE));
+        }
+        committed?;
         Ok(Some(first.bootstrap))
     }
 }
 
-/// Writes `value` to `path` readable by the owner only, atomically (temp file, then rename).
+/// Writes `value` to `path` readable by the owner only, atomically (a temporary file, then a
+/// hard link, which fails rather than replace a file already there).
 fn write_private_json(path: &Path, value: &impl Serialize) -> Result<(), StoreError> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use fs_err::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::OpenOptions::new()
+    let mut file = fs_err::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
@@ -137,7 +147,9 @@ fn write_private_json(path: &Path, value: &impl Serialize) -> Result<(), StoreEr
     text.push(b'\n');
     file.write_all(&text).map_err(StoreError::Io)?;
     file.sync_all().map_err(StoreError::Io)?;
-    std::fs::rename(&tmp, path).map_err(StoreError::Io)
+    let linked = fs_err::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(StoreError::Io)
 }
 
 #[cfg(test)]
@@ -169,5 +181,23 @@ mod tests {
             .bootstrap_if_empty(dir.path(), "localhost:8080")
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn an_empty_store_beside_an_earlier_bootstrap_is_refused_and_the_file_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(BOOTSTRAP_FILE);
+        std::fs::write(&file, b"{\"orgId\": \"org_earlier\"}").unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let refused = store
+            .bootstrap_if_empty(dir.path(), "localhost:8080")
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::LostStore(_)), "{refused}");
+        assert!(refused.to_string().contains("bootstrap.json"), "{refused}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"{\"orgId\": \"org_earlier\"}"
+        );
+        assert!(!store.is_set_up().unwrap());
     }
 }

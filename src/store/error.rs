@@ -16,6 +16,14 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("a stored record could not be read: {0}")]
     Corrupt(serde_json::Error),
+    #[error("the record {key:?} in the store's {table} table could not be read: {source}")]
+    CorruptRecord {
+        table: String,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    LostStore(#[from] crate::data_dir::LostStore),
     #[error("i/o error: {0}")]
     Io(std::io::Error),
     #[error("the store (Redis) is unavailable: {0}")]

@@ -12,7 +12,7 @@ pub mod redis;
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
@@ -47,6 +47,8 @@ const TEAM_QRS: TableDefinition<(&str, &str), ()> = TableDefinition::new("team_q
 
 /// The embedded store's file in the data directory.
 pub const EMBEDDED_FILE: &str = "store.redb";
+/// What the first start writes into the data directory: the owner's credential, shown once.
+pub const BOOTSTRAP_FILE: &str = "bootstrap.json";
 
 /// redb's own page cache for the store (its default is 1 GiB). The store is read whole once, when
 /// the edge builds its table, and then by the API a code at a time: a large cache would only keep
@@ -90,7 +92,7 @@ impl EmbeddedStore {
 
     /// Opens (or creates) `DIR/store.redb` ([`EMBEDDED_FILE`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
+        crate::data_dir::create_private_dir(dir).map_err(StoreError::Io)?;
         let db = Database::builder()
             .set_cache_size(STORE_CACHE_BYTES)
             .create(dir.join(EMBEDDED_FILE))?;
@@ -112,6 +114,11 @@ impl EmbeddedStore {
             teams_version: Arc::new(watch::channel(0).0),
             requests: Default::default(),
         })
+    }
+
+    /// Whether the store was set up: it holds an organization (the first start creates one).
+    pub fn is_set_up(&self) -> Result<bool, StoreError> {
+        self.has_any_org()
     }
 
     /// Every committed create, update or delete of a code, in commit order.
@@ -142,9 +149,9 @@ impl EmbeddedStore {
         key: &str,
     ) -> Result<Option<T>, StoreError> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(table)?;
-        match table.get(key)? {
-            Some(bytes) => Ok(Some(decode(bytes.value())?)),
+        let opened = txn.open_table(table)?;
+        match opened.get(key)? {
+            Some(bytes) => Ok(Some(decode_record(table, key, bytes.value())?)),
             None => Ok(None),
         }
     }
@@ -352,7 +359,8 @@ fn fill_routes(db: &Database) -> Result<(), StoreError> {
         let qrs = txn.open_table(QRS)?;
         let mut routes = txn.open_table(ROUTES)?;
         for entry in qrs.iter()? {
-            let qr: Qr = decode(entry?.1.value())?;
+            let (key, value) = entry?;
+            let qr: Qr = decode_record(QRS, key.value(), value.value())?;
             put_route(&mut routes, &qr.route_key(), &qr)?;
         }
         meta.insert(ROUTES_FILLED, b"1".as_slice())?;
@@ -376,4 +384,17 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
+}
+
+/// Like `decode`, for a record whose table and key are known: the error names them.
+fn decode_record<T: DeserializeOwned>(
+    table: TableDefinition<&str, &[u8]>,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::CorruptRecord {
+        table: table.name().to_owned(),
+        key: key.to_owned(),
+        source,
+    })
 }

@@ -4,7 +4,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::list::ListIndex;
 use super::{
-    decode, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS,
+    decode, decode_record, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES,
+    TEAM_QRS,
 };
 use crate::model::{Qr, RouteRecord};
 
@@ -195,7 +196,10 @@ impl EmbeddedStore {
         let routes = txn.open_table(ROUTES)?;
         for entry in routes.iter()? {
             let (key, record) = entry?;
-            visit(key.value(), decode(record.value())?);
+            visit(
+                key.value(),
+                decode_record(ROUTES, key.value(), record.value())?,
+            );
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ mod bad_input;
 mod bulk_create;
 mod client_address;
 mod code_operations;
+mod damaged_data;
 mod domains;
 mod durability;
 mod end_to_end;

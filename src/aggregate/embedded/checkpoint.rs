@@ -1,10 +1,14 @@
 //! A checkpoint of the embedded analytics' in-memory state and the log position it covers, so
-//! that opening replays only the log written after it. The log stays the truth: a checkpoint
-//! that is missing, from another version or damaged is ignored and the whole log is replayed.
+//! that opening replays only the log written after it. A checkpoint that is missing, from
+//! another version or damaged is not used and the whole log is replayed (a damaged one is kept
+//! beside it as `*.unusable`); one that exists but cannot be read stops the start, since a
+//! replay could then only write a checkpoint with fewer counts over it once events were removed.
 
-use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
+
+use fs_err::os::unix::fs::OpenOptionsExt;
+use fs_err::{self as fs, File};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -40,7 +44,12 @@ pub fn save<T: Serialize>(path: &Path, covers: Position, state: &T) -> io::Resul
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
     let temporary = path.with_extension("tmp");
-    let mut file = File::create(&temporary)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?;
     file.write_all(&bytes)?;
     file.sync_all()?;
     fs::rename(&temporary, path)?;
@@ -51,24 +60,24 @@ pub fn save<T: Serialize>(path: &Path, covers: Position, state: &T) -> io::Resul
 }
 
 /// The state saved at `path` and the position it covers, or None when there is no usable one.
-pub fn load<T: DeserializeOwned>(path: &Path) -> Option<(Position, T)> {
+/// Err when the file exists but cannot be read.
+pub fn load<T: DeserializeOwned>(path: &Path) -> io::Result<Option<(Position, T)>> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            tracing::warn!(file = %path.display(), error = %e, "cannot read the analytics checkpoint; replaying the event log");
-            return None;
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
     };
-    let (body, crc) = bytes.split_last_chunk::<4>()?;
-    let read = (crc32fast::hash(body) == u32::from_le_bytes(*crc))
-        .then(|| postcard::from_bytes::<Read<T>>(body).ok())
-        .flatten()
+    let read = bytes
+        .split_last_chunk::<4>()
+        .filter(|(body, crc)| crc32fast::hash(body) == u32::from_le_bytes(**crc))
+        .and_then(|(body, _)| postcard::from_bytes::<Read<T>>(body).ok())
         .filter(|read| read.version == VERSION);
     if read.is_none() {
-        tracing::warn!(file = %path.display(), "the analytics checkpoint is unusable; replaying the event log");
+        let aside = path.with_extension("checkpoint.unusable");
+        tracing::warn!(file = %path.display(), kept_as = %aside.display(), "the analytics checkpoint is unusable (damaged, or of another version); replaying the event log");
+        fs::rename(path, &aside)?;
     }
-    read.map(|read| (read.covers, read.state))
+    Ok(read.map(|read| (read.covers, read.state)))
 }
 
 #[cfg(test)]
@@ -79,16 +88,19 @@ mod tests {
     fn a_checkpoint_reads_back_and_a_damaged_one_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.checkpoint");
-        assert!(load::<Vec<u64>>(&path).is_none());
+        assert!(load::<Vec<u64>>(&path).unwrap().is_none());
         let at = Position {
             segment: 3,
             offset: 99,
         };
         save(&path, at, &vec![1u64, 2, 3]).unwrap();
-        assert_eq!(load::<Vec<u64>>(&path), Some((at, vec![1, 2, 3])));
+        assert_eq!(load::<Vec<u64>>(&path).unwrap(), Some((at, vec![1, 2, 3])));
         let mut bytes = fs::read(&path).unwrap();
         bytes[2] ^= 0xff;
-        fs::write(&path, bytes).unwrap();
-        assert!(load::<Vec<u64>>(&path).is_none());
+        fs::write(&path, &bytes).unwrap();
+        assert!(load::<Vec<u64>>(&path).unwrap().is_none());
+        let aside = dir.path().join("state.checkpoint.unusable");
+        assert_eq!(fs::read(aside).unwrap(), bytes, "kept for a look");
+        assert!(!path.exists());
     }
 }

@@ -72,6 +72,12 @@ impl CodeStats {
         }
     }
 
+    /// Forgets where the events in the segments `gone` were (removed by retention, or lost);
+    /// the counts stay.
+    pub fn forget_events_in(&mut self, gone: &impl Fn(u32) -> bool) {
+        self.events.retain(|(_, at)| !gone(at.segment));
+    }
+
     /// Where the events with `start <= scanTime <= end` are, newest first, at most `limit`.
     pub fn events_between(&self, start: i64, end: i64, limit: usize) -> Vec<Position> {
         let from = self.events.partition_point(|(time, _)| *time < start);

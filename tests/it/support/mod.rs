@@ -75,7 +75,32 @@ impl Launch {
         self
     }
 
-    pub fn start(self) -> Server {
+    /// Runs a start that is expected to fail: its exit status and what it logged (stderr), or a
+    /// panic when it became ready or did not exit within 60 s.
+    pub fn refused(self) -> (ExitStatus, String) {
+        let log = self.data_dir.with_extension("log");
+        let mut command = self.command();
+        command.stdout(Stdio::null());
+        let mut child = command.spawn().expect("the qredge binary starts");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "qredge did not stop: {}",
+                    std::fs::read_to_string(&log).unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
+    /// The command with its config file, environment and log file (stderr).
+    fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_qredge"));
         command.arg(&self.role);
         if let Some(text) = &self.config {
@@ -96,8 +121,13 @@ impl Launch {
             .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(log);
+        command
+    }
+
+    pub fn start(self) -> Server {
+        let mut command = self.command();
+        command.stdout(Stdio::piped());
         let mut child = command.spawn().expect("the qredge binary starts");
 
         // Read stdout on a thread until the ready line, with a deadline.
