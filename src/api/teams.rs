@@ -357,7 +357,8 @@ pub async fn update_domains(
     Ok(ok(team_view(&state, team).await?))
 }
 
-/// `GET /api/teams-api`: the teams of the organization the caller belongs to, with members.
+/// `GET /api/teams-api`: the teams of the organization the caller acts in (belongs to, is not
+/// paused in, and the credential reaches), with members.
 #[utoipa::path(
     get,
     path = "/api/teams-api",
@@ -365,7 +366,7 @@ pub async fn update_domains(
     tag = "Teams",
     security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "The caller's teams, each with its members", body = Envelope<Vec<TeamView>>),
+        (status = 200, description = "The teams the caller acts in (not those they are paused in), each with its members", body = Envelope<Vec<TeamView>>),
     )
 )]
 pub async fn list(
@@ -380,7 +381,7 @@ pub async fn list(
         .org_teams(org_id)
         .await?
         .into_iter()
-        .filter(|team| account.member.teams.contains_key(&team.id))
+        .filter(|team| account.member.is_active_in(&team.id))
         .map(|team| view_with_members(team, &members))
         .collect();
     Ok(ok(views))

@@ -24,11 +24,29 @@ impl EmbeddedStore {
         self.get_json(CREDENTIALS, client_id)
     }
 
-    /// Stores a new credential (its client id is fresh and random).
+    /// Stores a new credential (its client id is fresh and random). A bound key keeps only the
+    /// teams its member is in at this write (a removal that got in first is not undone);
+    /// NotFound when none is left or the member is gone.
     pub fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
+        use redb::ReadableTable;
         let txn = self.db.begin_write()?;
-        txn.open_table(CREDENTIALS)?
-            .insert(credential.client_id.as_str(), encode(credential).as_slice())?;
+        {
+            let mut credential = credential.clone();
+            if credential.binding.is_some() {
+                let members = txn.open_table(MEMBERS)?;
+                let holder: Member = match members.get(credential.member_id.as_str())? {
+                    Some(bytes) => decode(bytes.value())?,
+                    None => return Err(StoreError::NotFound),
+                };
+                if !credential.follow_membership(&holder) {
+                    return Err(StoreError::NotFound);
+                }
+            }
+            txn.open_table(CREDENTIALS)?.insert(
+                credential.client_id.as_str(),
+                encode(&credential).as_slice(),
+            )?;
+        }
         txn.commit()?;
         Ok(())
     }
@@ -84,6 +102,8 @@ impl EmbeddedStore {
 
     /// Writes a member: EmailTaken when another member of the organization has the email.
     /// Checked inside the write transaction, so two concurrent additions of one person make one.
+    /// The same transaction narrows their bound keys to the teams they are still in and deletes
+    /// those left with none (`Credential::follow_membership`).
     pub fn save_member(&self, member: &Member) -> Result<(), StoreError> {
         use redb::ReadableTable;
         let txn = self.db.begin_write()?;
@@ -99,6 +119,7 @@ impl EmbeddedStore {
                 }
             }
             members.insert(member.id.as_str(), encode(member).as_slice())?;
+            follow_membership(&mut txn.open_table(CREDENTIALS)?, member)?;
         }
         txn.commit()?;
         Ok(())
@@ -214,6 +235,34 @@ impl EmbeddedStore {
         let txn = self.db.begin_read()?;
         Ok(!txn.open_table(ORGS)?.is_empty()?)
     }
+}
+
+/// Rewrites `member`'s bound keys to the teams they are still in, and deletes those left with none.
+fn follow_membership(
+    credentials: &mut redb::Table<&str, &[u8]>,
+    member: &Member,
+) -> Result<(), StoreError> {
+    use redb::ReadableTable;
+    let mut changed = Vec::new();
+    for entry in credentials.iter()? {
+        let credential: Credential = decode(entry?.1.value())?;
+        if credential.member_id == member.id && credential.binding.is_some() {
+            let mut narrowed = credential.clone();
+            let keep = narrowed.follow_membership(member);
+            if narrowed != credential || !keep {
+                changed.push((narrowed, keep));
+            }
+        }
+    }
+    for (credential, keep) in changed {
+        let id = credential.client_id.as_str();
+        if keep {
+            credentials.insert(id, encode(&credential).as_slice())?;
+        } else {
+            credentials.remove(id)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -285,7 +285,9 @@ impl Store {
         on_backend!(self, store => store.insert_team(&team))
     }
 
-    /// Writes a member; EmailTaken when another member of the organization has the email.
+    /// Writes a member; EmailTaken when another member of the organization has the email. Their
+    /// bound keys follow in the same write: narrowed to the teams they are still in, deleted
+    /// with the last one.
     pub async fn save_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
         let member = member.clone();
         on_backend!(self, store => store.save_member(&member))
@@ -310,6 +312,8 @@ impl Store {
         }
     }
 
+    /// Stores a new credential; a bound key only with the teams its member is in at that
+    /// moment (NotFound: none).
     pub async fn insert_credential(
         &self,
         credential: &crate::model::Credential,
