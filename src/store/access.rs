@@ -5,7 +5,7 @@ use redb::ReadableDatabase;
 use super::{
     decode, encode, EmbeddedStore, StoreError, CREDENTIALS, DOMAINS, MEMBERS, ORGS, TEAMS,
 };
-use crate::model::{Credential, Member, Org, Team};
+use crate::model::{Credential, Member, Org, Role, Team};
 
 impl EmbeddedStore {
     pub fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
@@ -90,11 +90,40 @@ impl EmbeddedStore {
         Ok(out)
     }
 
-    /// Stores a new team.
-    pub fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
+    /// Stores a new team and gives each of `roles` (member id, role) their role in it, in one
+    /// transaction; TeamLimit when its organization already has `limit` teams (counted inside
+    /// the write, so that concurrent creates cannot pass the limit together).
+    pub fn insert_team(
+        &self,
+        team: &Team,
+        limit: Option<u64>,
+        roles: &[(String, Role)],
+    ) -> Result<(), StoreError> {
+        use redb::ReadableTable;
         let txn = self.db.begin_write()?;
-        txn.open_table(TEAMS)?
-            .insert(team.id.as_str(), encode(team).as_slice())?;
+        {
+            let mut teams = txn.open_table(TEAMS)?;
+            if let Some(limit) = limit {
+                let mut count = 0;
+                for entry in teams.iter()? {
+                    let other: Team = decode(entry?.1.value())?;
+                    count += u64::from(other.org_id == team.org_id);
+                }
+                if count >= limit {
+                    return Err(StoreError::TeamLimit(limit));
+                }
+            }
+            teams.insert(team.id.as_str(), encode(team).as_slice())?;
+            let mut members = txn.open_table(MEMBERS)?;
+            for (member_id, role) in roles {
+                let stored = members.get(member_id.as_str())?.map(|b| b.value().to_vec());
+                if let Some(bytes) = stored {
+                    let mut member: Member = decode(&bytes)?;
+                    member.teams.insert(team.id.clone(), *role);
+                    members.insert(member_id.as_str(), encode(&member).as_slice())?;
+                }
+            }
+        }
         txn.commit()?;
         self.teams_version.send_modify(|v| *v += 1);
         Ok(())

@@ -280,9 +280,16 @@ impl Store {
         on_backend!(self, store => store.org_members(&org_id))
     }
 
-    pub async fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
-        let team = team.clone();
-        on_backend!(self, store => store.insert_team(&team))
+    /// Stores a new team with `roles` (member id, role) given in it, in one write, unless its
+    /// organization already has `limit` teams (`TeamLimit`).
+    pub async fn insert_team(
+        &self,
+        team: &Team,
+        limit: Option<u64>,
+        roles: &[(String, crate::model::Role)],
+    ) -> Result<(), StoreError> {
+        let (team, roles) = (team.clone(), roles.to_vec());
+        on_backend!(self, store => store.insert_team(&team, limit, &roles))
     }
 
     /// Writes a member; EmailTaken when another member of the organization has the email. Their

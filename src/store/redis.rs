@@ -35,7 +35,7 @@ mod templates;
 
 use super::bootstrap::FirstOwner;
 use super::{Bootstrap, Created, StoreError};
-use crate::model::{Credential, Member, Org, Qr, RouteRecord, Team};
+use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 
 mod list;
 
@@ -222,6 +222,24 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 'ok'
 "#;
 
+/// KEYS: the team, its organization's team set, then members to give a role in it. ARGV: team
+/// id, JSON, the organization's limit of teams ("": none), then each member's role. 'limit'
+/// when the organization has that many.
+const INSERT_TEAM: &str = r#"
+if ARGV[3] ~= '' and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 'limit' end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+for i = 3, #KEYS do
+  local text = redis.call('GET', KEYS[i])
+  if text then
+    local member = cjson.decode(text)
+    member['teams'][ARGV[1]] = ARGV[i + 1]
+    redis.call('SET', KEYS[i], cjson.encode(member))
+  end
+end
+return 'ok'
+"#;
+
 /// One entry of the change stream, resolved against the routes hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteChangeEntry {
@@ -318,16 +336,32 @@ impl RedisStore {
         Ok(out)
     }
 
-    /// Stores a new team and lists it under its organization.
-    pub async fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
+    /// Stores a new team, lists it under its organization and gives each of `roles` (member id,
+    /// role) their role in it, in one script; TeamLimit when the organization already has
+    /// `limit` teams (counted in the script, so concurrent creates cannot pass it).
+    pub async fn insert_team(
+        &self,
+        team: &Team,
+        limit: Option<u64>,
+        roles: &[(String, Role)],
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        redis::pipe()
-            .atomic()
-            .set(self.key(&format!("team:{}", team.id)), json(team))
-            .sadd(self.key(&format!("org-teams:{}", team.org_id)), &team.id)
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
+        let script = Script::new(INSERT_TEAM);
+        let mut call = script.prepare_invoke();
+        call.key(self.key(&format!("team:{}", team.id)))
+            .key(self.key(&format!("org-teams:{}", team.org_id)))
+            .arg(&team.id)
+            .arg(json(team))
+            .arg(limit.map(|n| n.to_string()).unwrap_or_default());
+        for (member_id, role) in roles {
+            call.key(self.key(&format!("member:{member_id}")))
+                .arg(json(role).trim_matches('"'));
+        }
+        let outcome: String = call.invoke_async(&mut conn).await?;
+        match outcome.as_str() {
+            "ok" => Ok(()),
+            _ => Err(StoreError::TeamLimit(limit.unwrap_or_default())),
+        }
     }
 
     /// Writes a member: EmailTaken when another member of the organization has the email (the
