@@ -193,6 +193,9 @@ pub struct ApiConfig {
     /// Live (not deleted) codes a team may have, by its organization's plan; 0: no limit. The
     /// API refuses a create past it; `qredge import`, the operator's tool, is not limited.
     pub codes_per_team: PlanCodeLimits,
+    /// Teams an organization may have, by its plan; 0: no limit. `POST /api/teams-api` past it
+    /// is refused.
+    pub teams_per_org: PlanTeamLimits,
 }
 
 /// A number for each plan, with its defaults (a section of its own type, so that a section
@@ -244,7 +247,19 @@ per_plan!(
     PlanCodeLimits { 100, 10_000, 1_000_000, 0 }
 );
 
+per_plan!(
+    /// Teams an organization may have; 0: no limit.
+    PlanTeamLimits { 3, 10, 100, 0 }
+);
+
 impl PlanCodeLimits {
+    /// The plan's limit, None when it has none.
+    pub fn limit(&self, plan: crate::model::Plan) -> Option<u64> {
+        Some(self.of(plan)).filter(|n| *n > 0)
+    }
+}
+
+impl PlanTeamLimits {
     /// The plan's limit, None when it has none.
     pub fn limit(&self, plan: crate::model::Plan) -> Option<u64> {
         Some(self.of(plan)).filter(|n| *n > 0)
@@ -341,6 +356,7 @@ impl Default for ApiConfig {
             max_body_bytes: 1024 * 1024,
             requests_per_minute: PlanRates::default(),
             codes_per_team: PlanCodeLimits::default(),
+            teams_per_org: PlanTeamLimits::default(),
         }
     }
 }
@@ -493,6 +509,8 @@ mod tests {
         assert_eq!(c.edge.listen, d.edge.listen);
         assert_eq!(c.api.listen, d.api.listen);
         assert_eq!(c.api.max_body_bytes, d.api.max_body_bytes);
+        let teams = |l: &PlanTeamLimits| [l.free, l.business, l.business_plus, l.enterprise];
+        assert_eq!(teams(&c.api.teams_per_org), teams(&d.api.teams_per_org));
         assert_eq!(c.pipeline.queue_capacity, d.pipeline.queue_capacity);
         assert_eq!(c.geoip.reload_interval_ms, d.geoip.reload_interval_ms);
         assert_eq!(c.edge.tls.address().unwrap(), None);

@@ -400,6 +400,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
                 .into(),
             requests_per_minute: Arc::new(config.api.requests_per_minute.clone()),
             codes_per_team: Arc::new(config.api.codes_per_team.clone()),
+            teams_per_org: Arc::new(config.api.teams_per_org.clone()),
         };
         let app = api::router(state, config.api.max_body_bytes);
         let api_stop = stop.clone();

@@ -65,6 +65,9 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Result<&'a str, ApiError> {
 /// if any, is not consulted), with the credential they called with.
 #[derive(Debug, Clone)]
 pub struct Account {
+    /// The member as this credential may act: `teams` holds only the teams it reaches now (all of
+    /// the member's for their own key), so every check of a team sees what the key may do. A
+    /// view, never to be saved back.
     pub member: Member,
     pub credential: Credential,
     /// Their organization's plan: what its rate and code limits are.
@@ -106,21 +109,32 @@ fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     }
 }
 
-/// The member behind the request's credential, if the credential's scopes allow the endpoint;
-/// paused members are refused.
+/// What an unknown client id's presented secret is compared with, so that refusing it costs
+/// what refusing a wrong secret costs: one hash, one comparison. Not hex: no secret hashes to it.
+const NO_SECRET_SHA256: &str = "unknown-client-id-unknown-client-id-unknown-client-id-unknown-cl";
+
+/// The credential if `secret` is its secret. The secret is hashed and compared even when there
+/// is no credential (an unknown client id), so that timing tells no one which ids exist.
+fn verified(
+    credential: Option<Credential>,
+    secret: &str,
+    hash: impl Fn(&str) -> String,
+) -> Option<Credential> {
+    let stored = credential
+        .as_ref()
+        .map_or(NO_SECRET_SHA256, |c| c.secret_sha256.as_str());
+    let matches = bool::from(hash(secret).as_bytes().ct_eq(stored.as_bytes()));
+    credential.filter(|_| matches)
+}
+
+/// The member behind the request's credential, if the credential's scopes allow the endpoint.
+/// Paused members, and members who can act in none of their teams, are refused.
 pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Account, ApiError> {
     let (client_id, secret) = presented(parts)?;
     let store = &state.store;
     let invalid = || ApiError::unauthorized("invalid client id or secret");
-    let credential = store.credential(client_id).await?.ok_or_else(invalid)?;
-    let presented = hash_secret(secret);
-    if !bool::from(
-        presented
-            .as_bytes()
-            .ct_eq(credential.secret_sha256.as_bytes()),
-    ) {
-        return Err(invalid());
-    }
+    let credential = store.credential(client_id).await?;
+    let credential = verified(credential, secret, hash_secret).ok_or_else(invalid)?;
     let needed = required_scope(&parts.method, parts.uri.path());
     if !credential.allows(needed) {
         return Err(ApiError::forbidden(match needed {
@@ -128,13 +142,9 @@ pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Acco
             None => "this API key's scopes do not cover this endpoint".into(),
         }));
     }
-    let member = store
-        .member(&credential.member_id)
+    let member = acting_member(state, &credential)
         .await?
         .ok_or_else(invalid)?;
-    if member.paused {
-        return Err(ApiError::forbidden("this member is paused"));
-    }
     let org = store.org(&member.org_id).await?;
     let plan = org.map(|org| org.plan).unwrap_or_default();
     Ok(Account {
@@ -142,6 +152,37 @@ pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Acco
         credential,
         plan,
     })
+}
+
+/// The credential's member as it may act now: their teams narrowed to the credential's reach
+/// (`Credential::reach`, read afresh on every request). None when the member is gone; refused
+/// when they are paused or can act in no team.
+async fn acting_member(
+    state: &AppState,
+    credential: &Credential,
+) -> Result<Option<Member>, ApiError> {
+    let Some(mut member) = state.store.member(&credential.member_id).await? else {
+        return Ok(None);
+    };
+    if member.paused {
+        return Err(ApiError::forbidden("this member is paused"));
+    }
+    let granter = match &credential.binding {
+        Some(binding) => state.store.member(&binding.granted_by).await?,
+        None => None,
+    };
+    member.teams = credential.reach(&member, granter.as_ref());
+    if member.is_active_anywhere() {
+        return Ok(Some(member));
+    }
+    Err(ApiError::forbidden(if !member.teams.is_empty() {
+        "this member is paused in all their teams"
+    } else if credential.binding.is_some() {
+        "this API key acts in no team now: its member left the teams it was made for, or its \
+         maker no longer manages them"
+    } else {
+        "this member belongs to no team"
+    }))
 }
 
 /// The account the rate-limit layer authenticated, or (outside it) authenticated here.
@@ -182,5 +223,47 @@ impl FromRequestParts<AppState> for Caller {
             role,
             plan,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn an_unknown_client_id_costs_the_hash_and_comparison_a_wrong_secret_costs() {
+        let secret = "qsk_right";
+        let credential = Credential {
+            client_id: "cli_1".into(),
+            secret_sha256: hash_secret(secret),
+            member_id: "mem_1".into(),
+            created_at: 0,
+            name: String::new(),
+            scopes: None,
+            made_by: None,
+            binding: None,
+        };
+        let hashed = Cell::new(0);
+        let counting = |s: &str| {
+            hashed.set(hashed.get() + 1);
+            hash_secret(s)
+        };
+        assert!(verified(None, "qsk_wrong", counting).is_none());
+        assert_eq!(
+            hashed.get(),
+            1,
+            "an unknown id: the presented secret is hashed"
+        );
+        assert!(verified(Some(credential.clone()), "qsk_wrong", counting).is_none());
+        assert_eq!(hashed.get(), 2, "a wrong secret: hashed once, the same");
+        assert!(verified(Some(credential), secret, counting).is_some());
+        assert_eq!(
+            NO_SECRET_SHA256.len(),
+            hash_secret("").len(),
+            "compared in full"
+        );
+        assert!(verified(None, NO_SECRET_SHA256, hash_secret).is_none());
     }
 }

@@ -92,7 +92,9 @@ impl From<StoreError> for ApiError {
             StoreError::EmailTaken(email) => {
                 ApiError::conflict(format!("a member with email {email:?} already exists"))
             }
-            e @ StoreError::CodeLimit(_) => ApiError::forbidden(e.to_string()),
+            e @ (StoreError::CodeLimit(_) | StoreError::TeamLimit(_)) => {
+                ApiError::forbidden(e.to_string())
+            }
             StoreError::NotFound => ApiError::not_found("not found"),
             StoreError::Redis(e) => ApiError::unavailable("the store", e),
             other => ApiError::internal(other),

@@ -1,6 +1,13 @@
 //! API keys (`/api/keys-api`): credentials a member makes for their scripts, each with a name and
 //! scopes, used as `Authorization: Bearer CLIENT_ID.SECRET` (or as the reference's two headers).
 //! The secret is shown once, at creation; the store keeps its SHA-256.
+//!
+//! A key records who made it. A member's own key acts in all their teams; a key an admin makes
+//! for someone else is bound to the teams where the admin manages and the holder is a member
+//! (`Binding`), and a key made with a bound key is bound the same way: a key never reaches
+//! further than the credential that made it, as with scopes.
+
+use std::collections::BTreeSet;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,8 +22,8 @@ use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_id, new_secret};
-use crate::model::{Credential, Scope};
-use crate::store::hash_secret;
+use crate::model::{Binding, Credential, Scope};
+use crate::store::{hash_secret, StoreError};
 
 const MAX_NAME_LEN: usize = 100;
 
@@ -28,8 +35,8 @@ pub struct NewKey {
     name: String,
     #[schema(min_items = 1)]
     scopes: Vec<Scope>,
-    /// A key for another member (who has no credential yet, say): an admin of all their teams
-    /// may make one. None: for the caller.
+    /// A key for another member (who has no credential yet, say), bound to the teams of theirs
+    /// that the caller manages. None: for the caller.
     #[schema(format = Email, max_length = 254)]
     member_email: Option<String>,
 }
@@ -43,6 +50,9 @@ pub struct KeyView {
     /// null: everything the member's role allows (the first start's credential).
     scopes: Option<Vec<Scope>>,
     created_at: i64,
+    /// The teams a key made by someone else is bound to; null: the member's own key, acting in
+    /// all their teams.
+    teams: Option<Vec<String>>,
 }
 
 impl From<Credential> for KeyView {
@@ -52,6 +62,7 @@ impl From<Credential> for KeyView {
             name: c.name,
             scopes: c.scopes,
             created_at: c.created_at,
+            teams: c.binding.map(|b| b.teams.into_iter().collect()),
         }
     }
 }
@@ -80,7 +91,7 @@ pub struct CreatedKey {
         (status = 201, description = "The key, with its secret and token shown this once", body = Envelope<CreatedKey>),
         (status = 400, description = "Malformed JSON, an unknown field or scope, a blank or too long name, or no scopes", body = ErrorBody),
         (status = 403, description = "A scope the calling key lacks, a key for the owner, or a key without keys:write", body = ErrorBody),
-        (status = 404, description = "memberEmail is no member of teams the caller manages", body = ErrorBody),
+        (status = 404, description = "memberEmail is in no team the caller manages", body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -116,8 +127,8 @@ pub async fn create(
             beyond.as_str()
         )));
     }
-    let holder = match &body.member_email {
-        None => account.member.id.clone(),
+    let (holder, binding) = match &body.member_email {
+        None => (account.member.id.clone(), own_binding(&account)),
         Some(email) => key_holder(&state, &account, email).await?,
     };
     let secret = new_secret();
@@ -128,8 +139,14 @@ pub async fn create(
         created_at: now_ms(),
         name: name.to_owned(),
         scopes: Some(scopes),
+        made_by: Some(account.member.id.clone()),
+        binding,
     };
-    state.store.insert_credential(&credential).await?;
+    let gone = || ApiError::not_found("the member left the teams the key was for; nothing made");
+    match state.store.insert_credential(&credential).await {
+        Err(StoreError::NotFound) => return Err(gone()),
+        other => other?,
+    }
     let token = format!("{}.{secret}", credential.client_id);
     Ok((
         StatusCode::CREATED,
@@ -141,22 +158,41 @@ pub async fn create(
     ))
 }
 
-/// The member a key is made for: the caller, or a member all of whose teams the caller manages
-/// (an admin there, not paused); never an owner other than oneself.
-async fn key_holder(state: &AppState, account: &Account, email: &str) -> Result<String, ApiError> {
+/// The binding of a key the caller makes for themselves: none with their own key; with a bound
+/// key, the same granter and the teams it reaches now.
+fn own_binding(account: &Account) -> Option<Binding> {
+    let binding = account.credential.binding.as_ref()?;
+    Some(Binding {
+        granted_by: binding.granted_by.clone(),
+        teams: account.member.teams.keys().cloned().collect(),
+    })
+}
+
+/// The member a key is made for, and its binding: the caller (see `own_binding`), or a member
+/// of teams the caller manages (an admin there, not paused), bound to those teams; never an
+/// owner other than oneself.
+async fn key_holder(
+    state: &AppState,
+    account: &Account,
+    email: &str,
+) -> Result<(String, Option<Binding>), ApiError> {
     let email = email.trim().to_lowercase();
     let not_found = || ApiError::not_found(format!("no member {email:?} in your teams"));
     let target = member_by_email(state, &account.member.org_id, &email)
         .await?
         .ok_or_else(not_found)?;
     if target.id == account.member.id {
-        return Ok(target.id);
+        return Ok((target.id, own_binding(account)));
     }
-    // Every team of theirs: a key acts in all of them, so an admin of one team cannot obtain a
-    // credential for another team through a shared member.
-    let manages =
-        !target.teams.is_empty() && target.teams.keys().all(|team| account.member.manages(team));
-    if !manages {
+    // Only teams the caller manages: an admin of one team obtains no credential for another
+    // through a shared member, then or after the member joins it.
+    let teams: BTreeSet<String> = target
+        .teams
+        .keys()
+        .filter(|team| account.member.manages(team))
+        .cloned()
+        .collect();
+    if teams.is_empty() {
         return Err(not_found());
     }
     if target.is_owner() {
@@ -164,10 +200,15 @@ async fn key_holder(state: &AppState, account: &Account, email: &str) -> Result<
             "keys for the owner are made by the owner",
         ));
     }
-    Ok(target.id)
+    let binding = Binding {
+        granted_by: account.member.id.clone(),
+        teams,
+    };
+    Ok((target.id, Some(binding)))
 }
 
-/// `GET /api/keys-api`: the caller's keys, oldest first, without secrets.
+/// `GET /api/keys-api`: the caller's keys, oldest first, without secrets (with a bound key,
+/// only the keys bound within its teams).
 #[utoipa::path(
     get,
     path = "/api/keys-api",
@@ -182,12 +223,14 @@ pub async fn list(
     State(state): State<AppState>,
     account: Account,
 ) -> Result<impl IntoResponse, ApiError> {
-    let keys = state.store.member_credentials(&account.member.id).await?;
+    let mut keys = state.store.member_credentials(&account.member.id).await?;
+    keys.retain(|key| account.credential.sees(key));
     Ok(ok(keys.into_iter().map(KeyView::from).collect::<Vec<_>>()))
 }
 
 /// `DELETE /api/keys-api/{clientId}`: revokes one of the caller's keys at once (the one in use
-/// included). Other members' keys are as unknown as missing ones.
+/// included). Other members' keys, and with a bound key the keys it does not list, are as unknown
+/// as missing ones.
 #[utoipa::path(
     delete,
     path = "/api/keys-api/{id}",
@@ -210,7 +253,7 @@ pub async fn revoke(
         .store
         .credential(&client_id)
         .await?
-        .filter(|key| key.member_id == account.member.id)
+        .filter(|key| key.member_id == account.member.id && account.credential.sees(key))
         .ok_or_else(not_found)?;
     if !state.store.delete_credential(&key.client_id).await? {
         return Err(not_found());

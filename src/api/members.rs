@@ -1,12 +1,14 @@
 //! A team's members (`/api/teams-api/{id}/members…` and `/api/teams-api/members/bulk`): added or
 //! given a role by email, paused and reactivated, removed from a team, deleted from the
 //! organization. Admins and the owner manage members; only the owner deletes one from the
-//! organization; the owner role is never assigned, changed, paused or removed.
+//! organization; the owner role is never assigned, changed, paused or removed. The endpoints
+//! that name a person take their `email` in the JSON body or as the `?email=` query parameter.
 //!
 //! qredge sends no email: a person added for the first time becomes a member with `invitedAt`
 //! set, and reaches the API once someone gives them a credential.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -129,8 +131,7 @@ pub(super) async fn member_by_email(
 
 /// The member of team `team_id` with `email`; others are as unknown as missing ones.
 async fn team_member(state: &AppState, caller: &Caller, email: &str) -> Result<Member, ApiError> {
-    let email = valid_email(email)?;
-    member_by_email(state, &caller.team.org_id, &email)
+    member_by_email(state, &caller.team.org_id, email)
         .await?
         .filter(|m| m.teams.contains_key(&caller.team.id))
         .ok_or_else(|| ApiError::not_found(format!("no member {email:?} in this team")))
@@ -262,8 +263,37 @@ pub async fn bulk(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ByEmail {
+    /// The member (or `?email=`; both given must agree).
     #[schema(format = Email, max_length = 254)]
-    email: String,
+    email: Option<String>,
+}
+
+/// `?email=`: the member, when the body does not name them.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EmailQuery {
+    /// The member (or `email` in the body; both given must agree)
+    #[param(format = Email, max_length = 254)]
+    email: Option<String>,
+}
+
+/// The email a member endpoint names: in the query or the body, and the same if in both.
+fn named_email(
+    query: Result<Query<EmailQuery>, QueryRejection>,
+    body: Option<&String>,
+) -> Result<String, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let query = query.email.as_deref().map(valid_email).transpose()?;
+    let body = body.map(|email| valid_email(email)).transpose()?;
+    match (query, body) {
+        (Some(q), Some(b)) if q != b => Err(ApiError::bad_request(format!(
+            "email is {q:?} in the query but {b:?} in the body; name one member"
+        ))),
+        (Some(email), _) | (None, Some(email)) => Ok(email),
+        (None, None) => Err(ApiError::bad_request(
+            "email is required, in the JSON body or as ?email=",
+        )),
+    }
 }
 
 /// What the member endpoints of one team share: the caller is an admin (or the owner) of team
@@ -272,11 +302,11 @@ async fn change_member(
     state: &AppState,
     caller: Caller,
     id: &str,
-    email: &str,
+    email: Result<String, ApiError>,
     change: impl FnOnce(&Caller, &mut Member) -> Result<(), ApiError>,
 ) -> Result<Json<Done>, ApiError> {
     let caller = team_admin(caller, id)?;
-    let mut member = team_member(state, &caller, email).await?;
+    let mut member = team_member(state, &caller, &email?).await?;
     change(&caller, &mut member)?;
     state.store.save_member(&member).await?;
     Ok(done())
@@ -288,11 +318,11 @@ async fn change_member(
     path = "/api/teams-api/{id}/members/pause",
     operation_id = "pauseMember",
     tag = "Members",
-    params(TeamPath),
-    request_body = ByEmail,
+    params(TeamPath, EmailQuery),
+    request_body = Option<ByEmail>,
     responses(
         (status = 200, description = "The member is paused in this team", body = Done),
-        (status = 400, description = "Malformed JSON, an unknown field, an invalid email, or the caller themself", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, an unknown field, no email or an invalid one, query and body naming different members, or the caller themself", body = ErrorBody),
         MemberChangeRefused,
     )
 )]
@@ -300,9 +330,11 @@ pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ByEmail>,
+    query: Result<Query<EmailQuery>, QueryRejection>,
+    body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    change_member(&state, caller, &id, &body.email, |caller, member| {
+    let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
+    change_member(&state, caller, &id, email, |caller, member| {
         refuse_owner(member, &id, "paused")?;
         if member.id == caller.member.id {
             return Err(ApiError::bad_request("you cannot pause yourself"));
@@ -319,11 +351,11 @@ pub async fn pause(
     path = "/api/teams-api/{id}/members/activate",
     operation_id = "activateMember",
     tag = "Members",
-    params(TeamPath),
-    request_body = ByEmail,
+    params(TeamPath, EmailQuery),
+    request_body = Option<ByEmail>,
     responses(
         (status = 200, description = "The member may act in this team again", body = Done),
-        (status = 400, description = "Malformed JSON, an unknown field, or an invalid email", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, an unknown field, no email or an invalid one, or query and body naming different members", body = ErrorBody),
         MemberChangeRefused,
     )
 )]
@@ -331,9 +363,11 @@ pub async fn activate(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ByEmail>,
+    query: Result<Query<EmailQuery>, QueryRejection>,
+    body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    change_member(&state, caller, &id, &body.email, |_, member| {
+    let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
+    change_member(&state, caller, &id, email, |_, member| {
         member.paused_teams.remove(&id);
         Ok(())
     })
@@ -343,8 +377,9 @@ pub async fn activate(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
+    /// The member (or `?email=`; both given must agree).
     #[schema(format = Email, max_length = 254)]
-    email: String,
+    email: Option<String>,
     /// admin, editor or viewer (the owner role is never assigned).
     role: Role,
 }
@@ -355,11 +390,11 @@ pub struct NewRole {
     path = "/api/teams-api/{id}/members/role",
     operation_id = "setMemberRole",
     tag = "Members",
-    params(TeamPath),
+    params(TeamPath, EmailQuery),
     request_body = NewRole,
     responses(
         (status = 200, description = "The member has the new role", body = Done),
-        (status = 400, description = "Malformed JSON, an unknown field, an invalid email, or the owner role", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, an unknown field, no email or an invalid one, query and body naming different members, or the owner role", body = ErrorBody),
         MemberChangeRefused,
     )
 )]
@@ -367,10 +402,12 @@ pub async fn role(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    query: Result<Query<EmailQuery>, QueryRejection>,
     ApiJson(body): ApiJson<NewRole>,
 ) -> Result<impl IntoResponse, ApiError> {
     let role = assignable(body.role)?;
-    change_member(&state, caller, &id, &body.email, |_, member| {
+    let email = named_email(query, body.email.as_ref());
+    change_member(&state, caller, &id, email, |_, member| {
         refuse_owner(member, &id, "given another role")?;
         member.teams.insert(id.clone(), role);
         Ok(())
@@ -384,11 +421,11 @@ pub async fn role(
     path = "/api/teams-api/{id}/members",
     operation_id = "removeMember",
     tag = "Members",
-    params(TeamPath),
-    request_body = ByEmail,
+    params(TeamPath, EmailQuery),
+    request_body = Option<ByEmail>,
     responses(
         (status = 200, description = "The member is out of this team", body = Done),
-        (status = 400, description = "Malformed JSON, an unknown field, or an invalid email", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, an unknown field, no email or an invalid one, or query and body naming different members", body = ErrorBody),
         MemberChangeRefused,
     )
 )]
@@ -396,9 +433,11 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ByEmail>,
+    query: Result<Query<EmailQuery>, QueryRejection>,
+    body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    change_member(&state, caller, &id, &body.email, |_, member| {
+    let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
+    change_member(&state, caller, &id, email, |_, member| {
         refuse_owner(member, &id, "removed from a team")?;
         member.teams.remove(&id);
         member.paused_teams.remove(&id);
@@ -414,11 +453,11 @@ pub async fn remove(
     path = "/api/teams-api/{id}/members/permanent",
     operation_id = "deleteMemberPermanently",
     tag = "Members",
-    params(TeamPath),
-    request_body = ByEmail,
+    params(TeamPath, EmailQuery),
+    request_body = Option<ByEmail>,
     responses(
         (status = 200, description = "The member and their credentials are gone", body = Done),
-        (status = 400, description = "Malformed JSON, an unknown field, or an invalid email", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, an unknown field, no email or an invalid one, or query and body naming different members", body = ErrorBody),
         (status = 403, description = "Another team than the header's, not the owner, an owner as the target, or a key without teams:write", body = ErrorBody),
         (status = 404, description = "No member with that email in the organization", body = ErrorBody),
     )
@@ -427,15 +466,17 @@ pub async fn delete_permanently(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<ByEmail>,
+    query: Result<Query<EmailQuery>, QueryRejection>,
+    body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
     let caller = own_team(caller, &id)?;
     if caller.role != Role::Owner {
         return Err(ApiError::forbidden(
             "only the owner can delete a member from the organization",
         ));
     }
-    let email = valid_email(&body.email)?;
+    let email = email?;
     let member = member_by_email(&state, &caller.team.org_id, &email)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no member {email:?} in this organization")))?;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub requests_per_minute: Arc<crate::config::PlanRates>,
     /// Live codes a team may have, by plan (the reference's `checkQrLimit`).
     pub codes_per_team: Arc<crate::config::PlanCodeLimits>,
+    /// Teams an organization may have, by plan.
+    pub teams_per_org: Arc<crate::config::PlanTeamLimits>,
 }
 
 impl AppState {

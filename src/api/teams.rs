@@ -357,7 +357,8 @@ pub async fn update_domains(
     Ok(ok(team_view(&state, team).await?))
 }
 
-/// `GET /api/teams-api`: the teams of the organization the caller belongs to, with members.
+/// `GET /api/teams-api`: the teams of the organization the caller acts in (belongs to, is not
+/// paused in, and the credential reaches), with members.
 #[utoipa::path(
     get,
     path = "/api/teams-api",
@@ -365,7 +366,7 @@ pub async fn update_domains(
     tag = "Teams",
     security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "The caller's teams, each with its members", body = Envelope<Vec<TeamView>>),
+        (status = 200, description = "The teams the caller acts in (not those they are paused in), each with its members", body = Envelope<Vec<TeamView>>),
     )
 )]
 pub async fn list(
@@ -380,7 +381,7 @@ pub async fn list(
         .org_teams(org_id)
         .await?
         .into_iter()
-        .filter(|team| account.member.teams.contains_key(&team.id))
+        .filter(|team| account.member.is_active_in(&team.id))
         .map(|team| view_with_members(team, &members))
         .collect();
     Ok(ok(views))
@@ -394,8 +395,8 @@ pub struct NewTeam {
 }
 
 /// `POST /api/teams-api`: a new team in the caller's organization, printing codes with the
-/// platform's domain. An admin (of any team) or the owner creates one; the creator becomes its
-/// admin, and the organization's owner its owner.
+/// platform's domain. An admin (of any team) or the owner creates one, within the plan's
+/// `api.teams_per_org`; the creator becomes its admin, and the organization's owner its owner.
 #[utoipa::path(
     post,
     path = "/api/teams-api",
@@ -406,7 +407,7 @@ pub struct NewTeam {
     responses(
         (status = 201, description = "The new team (the creator its admin, the owner its owner)", body = Envelope<TeamView>),
         (status = 400, description = "Malformed JSON, or a blank or too long name", body = ErrorBody),
-        (status = 403, description = "Not an admin of any team nor the owner, or a key without teams:write", body = ErrorBody),
+        (status = 403, description = "Not an admin of any team nor the owner, the organization's plan allows no more teams, or a key without teams:write", body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -414,7 +415,11 @@ pub async fn create(
     account: Account,
     ApiJson(body): ApiJson<NewTeam>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let creator = account.member;
+    let Account {
+        member: creator,
+        plan,
+        ..
+    } = account;
     if !creator.teams.keys().any(|team| creator.manages(team)) {
         return Err(ApiError::forbidden(
             "only an admin or the owner can create a team",
@@ -442,18 +447,20 @@ pub async fn create(
         updated_at: now,
         updated_by: creator.id.clone(),
     };
-    state.store.insert_team(&team).await?;
-    for mut member in state.store.org_members(&team.org_id).await? {
-        let role = if member.is_owner() {
-            Role::Owner
-        } else if member.id == creator.id {
-            Role::Admin
-        } else {
-            continue;
-        };
-        member.teams.insert(team.id.clone(), role);
-        state.store.save_member(&member).await?;
-    }
+    // The owner owns it and the creator administers it, written with the team: a member
+    // record saved apart could be overwritten by a concurrent create's.
+    let roles: Vec<(String, Role)> = state
+        .store
+        .org_members(&team.org_id)
+        .await?
+        .iter()
+        .filter_map(|member| match member.is_owner() {
+            true => Some((member.id.clone(), Role::Owner)),
+            false => (member.id == creator.id).then(|| (member.id.clone(), Role::Admin)),
+        })
+        .collect();
+    let limit = state.teams_per_org.limit(plan);
+    state.store.insert_team(&team, limit, &roles).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         ok(team_view(&state, team).await?),

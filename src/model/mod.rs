@@ -11,7 +11,7 @@ pub mod team;
 pub mod template;
 pub mod validate;
 
-pub use access::{Credential, Member, Role, Scope};
+pub use access::{Binding, Credential, Member, Role, Scope};
 pub use qr::{Qr, QrType};
 pub use route::{display_id_of, route_key, RouteRecord};
 pub use scan::{RawScan, ScanEvent};

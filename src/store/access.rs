@@ -5,7 +5,7 @@ use redb::ReadableDatabase;
 use super::{
     decode, encode, EmbeddedStore, StoreError, CREDENTIALS, DOMAINS, MEMBERS, ORGS, TEAMS,
 };
-use crate::model::{Credential, Member, Org, Team};
+use crate::model::{Credential, Member, Org, Role, Team};
 
 impl EmbeddedStore {
     pub fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
@@ -24,11 +24,29 @@ impl EmbeddedStore {
         self.get_json(CREDENTIALS, client_id)
     }
 
-    /// Stores a new credential (its client id is fresh and random).
+    /// Stores a new credential (its client id is fresh and random). A bound key keeps only the
+    /// teams its member is in at this write (a removal that got in first is not undone);
+    /// NotFound when none is left or the member is gone.
     pub fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
+        use redb::ReadableTable;
         let txn = self.db.begin_write()?;
-        txn.open_table(CREDENTIALS)?
-            .insert(credential.client_id.as_str(), encode(credential).as_slice())?;
+        {
+            let mut credential = credential.clone();
+            if credential.binding.is_some() {
+                let members = txn.open_table(MEMBERS)?;
+                let holder: Member = match members.get(credential.member_id.as_str())? {
+                    Some(bytes) => decode(bytes.value())?,
+                    None => return Err(StoreError::NotFound),
+                };
+                if !credential.follow_membership(&holder) {
+                    return Err(StoreError::NotFound);
+                }
+            }
+            txn.open_table(CREDENTIALS)?.insert(
+                credential.client_id.as_str(),
+                encode(&credential).as_slice(),
+            )?;
+        }
         txn.commit()?;
         Ok(())
     }
@@ -72,11 +90,40 @@ impl EmbeddedStore {
         Ok(out)
     }
 
-    /// Stores a new team.
-    pub fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
+    /// Stores a new team and gives each of `roles` (member id, role) their role in it, in one
+    /// transaction; TeamLimit when its organization already has `limit` teams (counted inside
+    /// the write, so that concurrent creates cannot pass the limit together).
+    pub fn insert_team(
+        &self,
+        team: &Team,
+        limit: Option<u64>,
+        roles: &[(String, Role)],
+    ) -> Result<(), StoreError> {
+        use redb::ReadableTable;
         let txn = self.db.begin_write()?;
-        txn.open_table(TEAMS)?
-            .insert(team.id.as_str(), encode(team).as_slice())?;
+        {
+            let mut teams = txn.open_table(TEAMS)?;
+            if let Some(limit) = limit {
+                let mut count = 0;
+                for entry in teams.iter()? {
+                    let other: Team = decode(entry?.1.value())?;
+                    count += u64::from(other.org_id == team.org_id);
+                }
+                if count >= limit {
+                    return Err(StoreError::TeamLimit(limit));
+                }
+            }
+            teams.insert(team.id.as_str(), encode(team).as_slice())?;
+            let mut members = txn.open_table(MEMBERS)?;
+            for (member_id, role) in roles {
+                let stored = members.get(member_id.as_str())?.map(|b| b.value().to_vec());
+                if let Some(bytes) = stored {
+                    let mut member: Member = decode(&bytes)?;
+                    member.teams.insert(team.id.clone(), *role);
+                    members.insert(member_id.as_str(), encode(&member).as_slice())?;
+                }
+            }
+        }
         txn.commit()?;
         self.teams_version.send_modify(|v| *v += 1);
         Ok(())
@@ -84,6 +131,8 @@ impl EmbeddedStore {
 
     /// Writes a member: EmailTaken when another member of the organization has the email.
     /// Checked inside the write transaction, so two concurrent additions of one person make one.
+    /// The same transaction narrows their bound keys to the teams they are still in and deletes
+    /// those left with none (`Credential::follow_membership`).
     pub fn save_member(&self, member: &Member) -> Result<(), StoreError> {
         use redb::ReadableTable;
         let txn = self.db.begin_write()?;
@@ -99,6 +148,7 @@ impl EmbeddedStore {
                 }
             }
             members.insert(member.id.as_str(), encode(member).as_slice())?;
+            follow_membership(&mut txn.open_table(CREDENTIALS)?, member)?;
         }
         txn.commit()?;
         Ok(())
@@ -214,6 +264,34 @@ impl EmbeddedStore {
         let txn = self.db.begin_read()?;
         Ok(!txn.open_table(ORGS)?.is_empty()?)
     }
+}
+
+/// Rewrites `member`'s bound keys to the teams they are still in, and deletes those left with none.
+fn follow_membership(
+    credentials: &mut redb::Table<&str, &[u8]>,
+    member: &Member,
+) -> Result<(), StoreError> {
+    use redb::ReadableTable;
+    let mut changed = Vec::new();
+    for entry in credentials.iter()? {
+        let credential: Credential = decode(entry?.1.value())?;
+        if credential.member_id == member.id && credential.binding.is_some() {
+            let mut narrowed = credential.clone();
+            let keep = narrowed.follow_membership(member);
+            if narrowed != credential || !keep {
+                changed.push((narrowed, keep));
+            }
+        }
+    }
+    for (credential, keep) in changed {
+        let id = credential.client_id.as_str();
+        if keep {
+            credentials.insert(id, encode(&credential).as_slice())?;
+        } else {
+            credentials.remove(id)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

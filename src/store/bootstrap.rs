@@ -79,6 +79,8 @@ impl FirstOwner {
             created_at: now,
             name: "bootstrap".into(),
             scopes: None,
+            made_by: Some(member.id.clone()),
+            binding: None,
         };
         let bootstrap = Bootstrap {
             org_id: org.id.clone(),

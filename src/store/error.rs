@@ -10,6 +10,8 @@ pub enum StoreError {
     EmailTaken(String),
     #[error("the team has reached its plan's limit of {0} live QR codes")]
     CodeLimit(u64),
+    #[error("the organization has reached its plan's limit of {0} teams")]
+    TeamLimit(u64),
     #[error("not found")]
     NotFound,
     #[error("storage error: {0}")]

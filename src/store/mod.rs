@@ -287,12 +287,21 @@ impl Store {
         on_backend!(self, store => store.org_members(&org_id))
     }
 
-    pub async fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
-        let team = team.clone();
-        on_backend!(self, store => store.insert_team(&team))
+    /// Stores a new team with `roles` (member id, role) given in it, in one write, unless its
+    /// organization already has `limit` teams (`TeamLimit`).
+    pub async fn insert_team(
+        &self,
+        team: &Team,
+        limit: Option<u64>,
+        roles: &[(String, crate::model::Role)],
+    ) -> Result<(), StoreError> {
+        let (team, roles) = (team.clone(), roles.to_vec());
+        on_backend!(self, store => store.insert_team(&team, limit, &roles))
     }
 
-    /// Writes a member; EmailTaken when another member of the organization has the email.
+    /// Writes a member; EmailTaken when another member of the organization has the email. Their
+    /// bound keys follow in the same write: narrowed to the teams they are still in, deleted
+    /// with the last one.
     pub async fn save_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
         let member = member.clone();
         on_backend!(self, store => store.save_member(&member))
@@ -317,6 +326,8 @@ impl Store {
         }
     }
 
+    /// Stores a new credential; a bound key only with the teams its member is in at that
+    /// moment (NotFound: none).
     pub async fn insert_credential(
         &self,
         credential: &crate::model::Credential,

@@ -4,6 +4,10 @@
 //! Keys (all under one `{prefix}`, whose hash tag keeps them in one Redis Cluster slot so that the
 //! scripts below can touch several atomically; the store is small next to the analytics):
 //! - `{prefix}org:{id}`, `team:{id}`, `member:{id}`, `cred:{clientId}`, `qr:{id}`: JSON records
+//! - `{prefix}org-teams:{orgId}`, `org-members:{orgId}`: sets of ids; `org-emails:{orgId}`: hash
+//!   email → member id (one person per email); `member-creds:{memberId}`: set of client ids.
+//!   Saving a member rewrites their bound credentials in the same script, which builds the
+//!   `cred:` keys from the set's ids (the shared prefix keeps them in the script's slot)
 //! - `{prefix}display`: hash route key (`displayId`, or `domain/displayId` on a custom domain) →
 //!   qr id (uniqueness; deleted codes keep theirs)
 //! - `{prefix}team-qrs:{teamId}`: set of the team's qr ids
@@ -31,7 +35,7 @@ mod templates;
 
 use super::bootstrap::FirstOwner;
 use super::{Bootstrap, Created, StoreError};
-use crate::model::{Credential, Member, Org, Qr, RouteRecord, Team};
+use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 
 mod list;
 
@@ -157,13 +161,82 @@ redis.call('HSET', KEYS[9], ARGV[8], ARGV[6])
 return 1
 "#;
 
-/// KEYS: the member, the org's member set, the org's email hash. ARGV: member id, email, JSON.
+/// Keeps those of a bound credential's teams (`cred.binding.teams`) that are keys of `teams`;
+/// how many are left. Shared by the two scripts below.
+const FOLLOW_MEMBERSHIP: &str = r#"
+local function follow_membership(cred, teams)
+  local binding = cred['binding']
+  if type(binding) ~= 'table' then return -1 end
+  local kept = {}
+  for _, team in ipairs(binding['teams']) do
+    if type(teams) == 'table' and teams[team] then table.insert(kept, team) end
+  end
+  local changed = #kept < #binding['teams']
+  binding['teams'] = kept
+  if changed then return #kept end
+  return -1
+end
+"#;
+
+/// KEYS: the member, the org's member set, the org's email hash, the member's credential set.
+/// ARGV: member id, email, JSON, the prefix of credential keys (`…cred:`). Their bound keys
+/// follow in the same call: narrowed to the teams the member is still in, deleted with the last.
 const SAVE_MEMBER: &str = r#"
 local owner = redis.call('HGET', KEYS[3], ARGV[2])
 if owner and owner ~= ARGV[1] then return 'taken' end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[1])
+local teams = cjson.decode(ARGV[3])['teams']
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local key = ARGV[4] .. id
+  local text = redis.call('GET', key)
+  if text then
+    local cred = cjson.decode(text)
+    local left = follow_membership(cred, teams)
+    if left == 0 then
+      redis.call('DEL', key)
+      redis.call('SREM', KEYS[4], id)
+    elseif left > 0 then
+      redis.call('SET', key, cjson.encode(cred))
+    end
+  end
+end
+return 'ok'
+"#;
+
+/// KEYS: the credential, its member's credential set, the member. ARGV: client id, JSON. A
+/// bound key keeps only the teams the member is in now; 'missing' when none (or no member).
+const INSERT_CREDENTIAL: &str = r#"
+local cred = cjson.decode(ARGV[2])
+local text = ARGV[2]
+if type(cred['binding']) == 'table' then
+  local member = redis.call('GET', KEYS[3])
+  if not member then return 'missing' end
+  local left = follow_membership(cred, cjson.decode(member)['teams'])
+  if left == 0 then return 'missing' end
+  if left > 0 then text = cjson.encode(cred) end
+end
+redis.call('SET', KEYS[1], text)
+redis.call('SADD', KEYS[2], ARGV[1])
+return 'ok'
+"#;
+
+/// KEYS: the team, its organization's team set, then members to give a role in it. ARGV: team
+/// id, JSON, the organization's limit of teams ("": none), then each member's role. 'limit'
+/// when the organization has that many.
+const INSERT_TEAM: &str = r#"
+if ARGV[3] ~= '' and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 'limit' end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+for i = 3, #KEYS do
+  local text = redis.call('GET', KEYS[i])
+  if text then
+    local member = cjson.decode(text)
+    member['teams'][ARGV[1]] = ARGV[i + 1]
+    redis.call('SET', KEYS[i], cjson.encode(member))
+  end
+end
 return 'ok'
 "#;
 
@@ -263,29 +336,47 @@ impl RedisStore {
         Ok(out)
     }
 
-    /// Stores a new team and lists it under its organization.
-    pub async fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
+    /// Stores a new team, lists it under its organization and gives each of `roles` (member id,
+    /// role) their role in it, in one script; TeamLimit when the organization already has
+    /// `limit` teams (counted in the script, so concurrent creates cannot pass it).
+    pub async fn insert_team(
+        &self,
+        team: &Team,
+        limit: Option<u64>,
+        roles: &[(String, Role)],
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        redis::pipe()
-            .atomic()
-            .set(self.key(&format!("team:{}", team.id)), json(team))
-            .sadd(self.key(&format!("org-teams:{}", team.org_id)), &team.id)
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
+        let script = Script::new(INSERT_TEAM);
+        let mut call = script.prepare_invoke();
+        call.key(self.key(&format!("team:{}", team.id)))
+            .key(self.key(&format!("org-teams:{}", team.org_id)))
+            .arg(&team.id)
+            .arg(json(team))
+            .arg(limit.map(|n| n.to_string()).unwrap_or_default());
+        for (member_id, role) in roles {
+            call.key(self.key(&format!("member:{member_id}")))
+                .arg(json(role).trim_matches('"'));
+        }
+        let outcome: String = call.invoke_async(&mut conn).await?;
+        match outcome.as_str() {
+            "ok" => Ok(()),
+            _ => Err(StoreError::TeamLimit(limit.unwrap_or_default())),
+        }
     }
 
     /// Writes a member: EmailTaken when another member of the organization has the email (the
     /// organization's email hash is the claim, checked and written in one script).
     pub async fn save_member(&self, member: &Member) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let outcome: String = Script::new(SAVE_MEMBER)
+        let outcome: String = Script::new(&format!("{FOLLOW_MEMBERSHIP}{SAVE_MEMBER}"))
             .key(self.key(&format!("member:{}", member.id)))
             .key(self.key(&format!("org-members:{}", member.org_id)))
             .key(self.key(&format!("org-emails:{}", member.org_id)))
+            .key(self.key(&format!("member-creds:{}", member.id)))
             .arg(&member.id)
             .arg(&member.email)
             .arg(json(member))
+            .arg(self.key("cred:"))
             .invoke_async(&mut conn)
             .await?;
         match outcome.as_str() {
@@ -332,22 +423,22 @@ impl RedisStore {
         Ok(count)
     }
 
-    /// Stores a new credential and lists it under its member (`member-creds:{id}`).
+    /// Stores a new credential and lists it under its member (`member-creds:{id}`); a bound key
+    /// with the teams its member is in at that moment (NotFound: none).
     pub async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        redis::pipe()
-            .atomic()
-            .set(
-                self.key(&format!("cred:{}", credential.client_id)),
-                json(credential),
-            )
-            .sadd(
-                self.key(&format!("member-creds:{}", credential.member_id)),
-                &credential.client_id,
-            )
-            .query_async::<()>(&mut conn)
+        let outcome: String = Script::new(&format!("{FOLLOW_MEMBERSHIP}{INSERT_CREDENTIAL}"))
+            .key(self.key(&format!("cred:{}", credential.client_id)))
+            .key(self.key(&format!("member-creds:{}", credential.member_id)))
+            .key(self.key(&format!("member:{}", credential.member_id)))
+            .arg(&credential.client_id)
+            .arg(json(credential))
+            .invoke_async(&mut conn)
             .await?;
-        Ok(())
+        match outcome.as_str() {
+            "ok" => Ok(()),
+            _ => Err(StoreError::NotFound),
+        }
     }
 
     /// A member's credentials, oldest first.

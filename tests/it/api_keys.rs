@@ -1,6 +1,7 @@
 //! API keys: made with scopes, used as a Bearer token or as the reference's headers, refused
 //! past their scopes, listed without secrets, revoked at once, and stored only hashed.
 
+use crate::support::keys::{all_scopes, as_key, key_for};
 use crate::support::topology::Topology;
 use crate::support::{json_of, Credentials, Server};
 use reqwest::blocking::RequestBuilder;
@@ -233,4 +234,268 @@ fn api_keys_are_scoped_revocable_and_stored_hashed_on_redis() {
             );
         }
     }
+}
+
+/// Adds `email` to `team` with `role`, as the owner.
+fn add_member(server: &Server, team: &str, email: &str, role: &str) {
+    let (status, body) = server.call_as(
+        &server.credentials,
+        team,
+        Method::POST,
+        &format!("/api/teams-api/{team}/members"),
+        Some(json!({"name": email, "email": email, "role": role})),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Changes something about `email` in `team` as the owner: `action` is `role`, `pause`...
+fn owner_changes(server: &Server, team: &str, method: Method, action: &str, body: Value) {
+    let path = format!("/api/teams-api/{team}/members{action}");
+    let (status, answer) = server.call_as(&server.credentials, team, method, &path, Some(body));
+    assert_eq!(status, 200, "{path}: {answer}");
+}
+
+fn new_team(server: &Server, name: &str) -> String {
+    let (status, body) = server.call(Method::POST, "/api/teams-api", Some(json!({"name": name})));
+    assert_eq!(status, 201, "{body}");
+    body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Makes a key with `token` (in `team`) for `email`; the key's JSON.
+fn key_by(server: &Server, token: &str, team: &str, email: Option<&str>, scopes: Value) -> Value {
+    let mut key = json!({"name": "made", "scopes": scopes});
+    if let Some(email) = email {
+        key["memberEmail"] = json!(email);
+    }
+    let (status, body) = as_key(
+        server,
+        token,
+        team,
+        Method::POST,
+        "/api/keys-api",
+        Some(key),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["data"].clone()
+}
+
+fn token(key: &Value) -> String {
+    key["token"].as_str().unwrap().to_owned()
+}
+
+/// Issue 13, point 2: an admin of team B makes a key for a member who is only in B and removes
+/// them from B; the owner later adds that person to team A. The key was revoked with the
+/// removal, and does not come back.
+fn a_key_made_for_a_member_dies_with_the_membership_it_was_made_in(server: &Server) {
+    let a = server.credentials.team_id.clone();
+    let b = new_team(server, "B");
+    add_member(server, &b, "bob@acme.test", "admin");
+    add_member(server, &b, "mia@acme.test", "editor");
+    let bob = key_for(server, "bob@acme.test");
+    let mia = token(&key_by(
+        server,
+        &bob,
+        &b,
+        Some("mia@acme.test"),
+        all_scopes(),
+    ));
+    let (status, body) = as_key(server, &mia, &b, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = as_key(
+        server,
+        &bob,
+        &b,
+        Method::DELETE,
+        &format!("/api/teams-api/{b}/members"),
+        Some(json!({"email": "mia@acme.test"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = as_key(server, &mia, &b, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 401, "revoked with the removal: {body}");
+
+    add_member(server, &a, "mia@acme.test", "editor");
+    for team in [&a, &b] {
+        let (status, body) = as_key(server, &mia, team, Method::GET, "/api/qrs-api", None);
+        assert_eq!(status, 401, "never comes back: {body}");
+    }
+    add_member(server, &b, "mia@acme.test", "editor");
+    let (status, _) = as_key(server, &mia, &b, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 401, "not even in B again");
+}
+
+/// A key made by an admin acts only in the teams it was made for, with the member's role of the
+/// moment and while its maker manages them; keys made with it are bound the same way.
+fn a_key_made_for_a_member_acts_with_the_rights_of_the_moment(server: &Server) {
+    let a = server.credentials.team_id.clone();
+    let b = new_team(server, "B");
+    add_member(server, &b, "bob@acme.test", "admin");
+    add_member(server, &b, "mia@acme.test", "viewer");
+    add_member(server, &a, "mia@acme.test", "viewer");
+    let bob = key_for(server, "bob@acme.test");
+    let made = key_by(server, &bob, &b, Some("mia@acme.test"), all_scopes());
+    assert_eq!(made["teams"], json!([b]), "only where Bob is an admin");
+    let mia = token(&made);
+    let code = json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/k"});
+
+    // Her role of the moment, in B only.
+    let (status, body) = as_key(
+        server,
+        &mia,
+        &b,
+        Method::POST,
+        "/api/qrs-api",
+        Some(code.clone()),
+    );
+    assert_eq!(status, 403, "a viewer: {body}");
+    owner_changes(
+        server,
+        &b,
+        Method::PUT,
+        "/role",
+        json!({"email": "mia@acme.test", "role": "editor"}),
+    );
+    let (status, body) = as_key(
+        server,
+        &mia,
+        &b,
+        Method::POST,
+        "/api/qrs-api",
+        Some(code.clone()),
+    );
+    assert_eq!(status, 201, "an editor now: {body}");
+    let (status, body) = as_key(server, &mia, &a, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 403, "A is not among the key's teams: {body}");
+    server.create_qr(code.clone());
+    let (status, body) = as_key(server, &mia, &b, Method::GET, "/api/teams-api", None);
+    assert_eq!(status, 200, "{body}");
+    let teams: Vec<&Value> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"])
+        .collect();
+    assert_eq!(teams, [&json!(b)], "the account endpoints see B only");
+    let feed = "/api/qrs-api/all/updated-after?fromTime=0";
+    let (status, body) = as_key(server, &mia, &b, Method::GET, feed, None);
+    assert_eq!(status, 200, "{body}");
+    let codes = body["data"].as_array().unwrap();
+    assert!(
+        !codes.is_empty() && codes.iter().all(|qr| qr["teamId"] == b.as_str()),
+        "{body}"
+    );
+
+    // A key made with hers reaches no further, and sees only what hers sees.
+    let derived = key_by(server, &mia, &b, None, json!(["codes:read"]));
+    assert_eq!(derived["teams"], json!([b]));
+    let derived = token(&derived);
+    let (status, _) = as_key(server, &derived, &a, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 403);
+    let (status, body) = as_key(server, &mia, &b, Method::GET, "/api/keys-api", None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["teams"] == json!([b])));
+    let own = key_by(
+        server,
+        &server_owner_token(server),
+        &a,
+        Some("mia@acme.test"),
+        json!(["codes:read"]),
+    );
+    let (status, _) = as_key(
+        server,
+        &mia,
+        &b,
+        Method::DELETE,
+        &format!("/api/keys-api/{}", own["clientId"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(
+        status, 404,
+        "a key wider than hers is out of her key's reach"
+    );
+
+    // Only while Bob manages B.
+    owner_changes(
+        server,
+        &b,
+        Method::PUT,
+        "/role",
+        json!({"email": "bob@acme.test", "role": "editor"}),
+    );
+    let (status, body) = as_key(server, &mia, &b, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("acts in no team"),
+        "{body}"
+    );
+    owner_changes(
+        server,
+        &b,
+        Method::PUT,
+        "/role",
+        json!({"email": "bob@acme.test", "role": "admin"}),
+    );
+    let (status, _) = as_key(server, &mia, &b, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 200, "Bob is an admin again");
+
+    // Leaving another team changes nothing; leaving B revokes both.
+    owner_changes(
+        server,
+        &a,
+        Method::DELETE,
+        "",
+        json!({"email": "mia@acme.test"}),
+    );
+    let (status, _) = as_key(server, &mia, &b, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 200);
+    owner_changes(
+        server,
+        &b,
+        Method::DELETE,
+        "",
+        json!({"email": "mia@acme.test"}),
+    );
+    for key in [&mia, &derived] {
+        let (status, _) = as_key(server, key, &b, Method::GET, "/api/qrs-api", None);
+        assert_eq!(status, 401);
+    }
+}
+
+/// The bootstrap owner's credential as a Bearer token.
+fn server_owner_token(server: &Server) -> String {
+    format!(
+        "{}.{}",
+        server.credentials.client_id, server.credentials.client_secret
+    )
+}
+
+#[test]
+fn a_key_made_for_a_member_dies_with_the_membership_it_was_made_in_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    a_key_made_for_a_member_dies_with_the_membership_it_was_made_in(&Server::start(dir.path()));
+}
+
+#[test]
+fn a_key_made_for_a_member_dies_with_the_membership_it_was_made_in_on_redis() {
+    let topology = Topology::new();
+    a_key_made_for_a_member_dies_with_the_membership_it_was_made_in(&topology.start("api", "api"));
+}
+
+#[test]
+fn a_key_made_for_a_member_acts_with_the_rights_of_the_moment_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    a_key_made_for_a_member_acts_with_the_rights_of_the_moment(&Server::start(dir.path()));
+}
+
+#[test]
+fn a_key_made_for_a_member_acts_with_the_rights_of_the_moment_on_redis() {
+    let topology = Topology::new();
+    a_key_made_for_a_member_acts_with_the_rights_of_the_moment(&topology.start("api", "api"));
 }

@@ -320,6 +320,10 @@ fn members_and_roles(server: &Server) {
         Some(json!({"name": "Mine"})),
     );
     assert_eq!(status, 403, "an editor creates no team");
+    // Ada's key was made for the teams she had then: it does not reach Sales, a new one does.
+    let (status, body) = as_key(server, &ada, &sales, Method::GET, "/api/qrs-api", None);
+    assert_eq!(status, 403, "{body}");
+    let ada = key_for(server, "ada@acmecorp.com");
     let bulk = |teams: Value, email: &str| {
         as_key(
             server,
@@ -383,7 +387,7 @@ fn members_and_roles(server: &Server) {
         1
     );
 
-    // A key for a member is made only by someone who manages all their teams.
+    // A key for a member is bound to the teams of theirs its maker manages.
     let (status, body) = server.call(
         Method::POST,
         "/api/teams-api",
@@ -409,7 +413,40 @@ fn members_and_roles(server: &Server) {
             json!({"name": "for zed", "scopes": ["codes:read"], "memberEmail": "zed@acmecorp.com"}),
         ),
     );
-    assert_eq!(status, 404, "Ada does not manage Finance: {body}");
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["data"]["teams"],
+        json!([team]),
+        "Ada does not manage Finance"
+    );
+    let zed_by_ada = body["data"]["token"].as_str().unwrap().to_owned();
+    let (status, _) = as_key(
+        server,
+        &zed_by_ada,
+        &team,
+        Method::GET,
+        "/api/qrs-api",
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, body) = as_key(
+        server,
+        &zed_by_ada,
+        &finance,
+        Method::GET,
+        "/api/qrs-api",
+        None,
+    );
+    assert_eq!(status, 403, "not in Finance: {body}");
+    let (status, body) = as_key(
+        server,
+        &ada,
+        &team,
+        Method::POST,
+        "/api/keys-api",
+        Some(json!({"name": "x", "scopes": ["codes:read"], "memberEmail": "nobody@acmecorp.com"})),
+    );
+    assert_eq!(status, 404, "{body}");
     key_for(server, "zed@acmecorp.com");
 
     // The caller's teams.
@@ -434,4 +471,216 @@ fn teams_members_and_roles_embedded() {
 fn teams_members_and_roles_on_redis() {
     let topology = Topology::new();
     members_and_roles(&topology.start("api", "api"));
+}
+
+fn add_member(server: &Server, team: &str, email: &str, role: &str) {
+    let (status, body) = server.call_as(
+        &server.credentials,
+        team,
+        Method::POST,
+        &format!("/api/teams-api/{team}/members"),
+        Some(json!({"name": "Pat", "email": email, "role": role})),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Issue 13, point 12: a member paused in every team of theirs is told so by every endpoint,
+/// the account-level ones included (no team list with its members' emails, no new key); paused
+/// in one, they see only the others.
+fn paused_everywhere(server: &Server) {
+    let a = server.credentials.team_id.clone();
+    let (status, body) = server.call(Method::POST, "/api/teams-api", Some(json!({"name": "C"})));
+    assert_eq!(status, 201, "{body}");
+    let c = body["data"]["id"].as_str().unwrap().to_owned();
+    add_member(server, &a, "pat@acme.test", "admin");
+    add_member(server, &c, "pat@acme.test", "admin");
+    let pat = key_for(server, "pat@acme.test");
+    let pause = |team: &str, action: &str| {
+        let path = format!("/api/teams-api/{team}/members/{action}");
+        let body = Some(json!({"email": "pat@acme.test"}));
+        let (status, answer) = server.call_as(&server.credentials, team, Method::PUT, &path, body);
+        assert_eq!(status, 200, "{answer}");
+    };
+
+    pause(&a, "pause");
+    let (status, body) = as_key(server, &pat, &c, Method::GET, "/api/teams-api", None);
+    assert_eq!(status, 200, "{body}");
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [c.as_str()], "not the team they are paused in");
+
+    pause(&c, "pause");
+    let key = json!({"name": "k", "scopes": ["codes:read"]});
+    let calls = [
+        (Method::GET, "/api/teams-api".to_owned(), None),
+        (
+            Method::POST,
+            "/api/teams-api".to_owned(),
+            Some(json!({"name": "D"})),
+        ),
+        (Method::GET, "/api/keys-api".to_owned(), None),
+        (Method::POST, "/api/keys-api".to_owned(), Some(key)),
+        (
+            Method::GET,
+            "/api/qrs-api/all/updated-after?fromTime=0".to_owned(),
+            None,
+        ),
+        (Method::GET, format!("/api/teams-api/{c}"), None),
+    ];
+    for (method, path, body) in calls {
+        for team in [&a, &c] {
+            let (status, answer) = as_key(server, &pat, team, method.clone(), &path, body.clone());
+            assert_eq!(status, 403, "{method} {path}: {answer}");
+            let message = answer["message"].as_str().unwrap();
+            assert!(
+                message.contains("paused in all their teams"),
+                "{path}: {message}"
+            );
+        }
+    }
+    let (_, body) = server.call(Method::GET, "/api/teams-api", None);
+    assert_eq!(body["data"].as_array().unwrap().len(), 2, "no team made");
+    let (_, body) = server.call(Method::GET, "/api/keys-api", None);
+    assert_eq!(
+        body["data"].as_array().unwrap().len(),
+        1,
+        "no key made (the owner's own only)"
+    );
+
+    pause(&c, "activate");
+    let (status, body) = as_key(server, &pat, &c, Method::GET, "/api/teams-api", None);
+    assert_eq!(
+        (status, body["data"][0]["id"].as_str()),
+        (200, Some(c.as_str()))
+    );
+}
+
+#[test]
+fn a_member_paused_in_all_their_teams_is_refused_everywhere_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    paused_everywhere(&Server::start(dir.path()));
+}
+
+#[test]
+fn a_member_paused_in_all_their_teams_is_refused_everywhere_on_redis() {
+    let topology = Topology::new();
+    paused_everywhere(&topology.start("api", "api"));
+}
+
+/// Issue 13, point 19: the endpoints that name a member take `email` in the body or as a query
+/// parameter; both given must agree (400 and nothing changed otherwise).
+fn email_in_the_query(server: &Server) {
+    let team = server.credentials.team_id.clone();
+    let members = format!("/api/teams-api/{team}/members");
+    add_member(server, &team, "quinn@acme.test", "viewer");
+    let paused = || {
+        members_of(server, &team)
+            .iter()
+            .find(|m| m["email"] == "quinn@acme.test")
+            .map(|m| m["paused"] == true)
+    };
+
+    let (status, body) = server.call(
+        Method::PUT,
+        &format!("{members}/pause?email=quinn@acme.test"),
+        None,
+    );
+    assert_eq!(status, 200, "a PUT without a body: {body}");
+    assert_eq!(paused(), Some(true));
+    let (status, body) = server.call(
+        Method::PUT,
+        &format!("{members}/activate?email=Quinn@Acme.test"),
+        Some(json!({"email": "quinn@acme.test"})),
+    );
+    assert_eq!(status, 200, "the same member in both: {body}");
+    assert_eq!(paused(), Some(false));
+    let (status, body) = server.call(
+        Method::PUT,
+        &format!("{members}/role?email=quinn@acme.test"),
+        Some(json!({"role": "editor"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        role_of(server, &team, "quinn@acme.test").as_deref(),
+        Some("editor")
+    );
+
+    add_member(server, &team, "other@acme.test", "viewer");
+    for (method, path, body, words) in [
+        (
+            Method::PUT,
+            format!("{members}/role?email=quinn@acme.test"),
+            Some(json!({"email": "other@acme.test", "role": "admin"})),
+            "in the query but",
+        ),
+        (
+            Method::DELETE,
+            format!("{members}?email=quinn@acme.test"),
+            Some(json!({"email": "other@acme.test"})),
+            "in the query but",
+        ),
+        (
+            Method::PUT,
+            format!("{members}/pause"),
+            None,
+            "email is required",
+        ),
+        (
+            Method::DELETE,
+            members.clone(),
+            Some(json!({})),
+            "email is required",
+        ),
+        (
+            Method::PUT,
+            format!("{members}/pause?email=nope"),
+            None,
+            "not a valid email",
+        ),
+    ] {
+        let (status, answer) = server.call(method, &path, body);
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(words),
+            "{path}: {answer}"
+        );
+    }
+    assert_eq!(
+        role_of(server, &team, "quinn@acme.test").as_deref(),
+        Some("editor")
+    );
+    assert_eq!(
+        role_of(server, &team, "other@acme.test").as_deref(),
+        Some("viewer")
+    );
+    assert_eq!(paused(), Some(false), "refusals change nothing");
+
+    let (status, body) = server.call(
+        Method::DELETE,
+        &format!("{members}?email=quinn@acme.test"),
+        None,
+    );
+    assert_eq!(status, 200, "a DELETE without a body: {body}");
+    assert_eq!(role_of(server, &team, "quinn@acme.test"), None);
+    let permanent = format!("{members}/permanent?email=other@acme.test");
+    let (status, body) = server.call(Method::DELETE, &permanent, None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"], "Member deleted successfully");
+    assert_eq!(role_of(server, &team, "other@acme.test"), None);
+}
+
+#[test]
+fn member_endpoints_take_the_email_as_a_query_parameter_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    email_in_the_query(&Server::start(dir.path()));
+}
+
+#[test]
+fn member_endpoints_take_the_email_as_a_query_parameter_on_redis() {
+    let topology = Topology::new();
+    email_in_the_query(&topology.start("api", "api"));
 }

@@ -108,3 +108,74 @@ fn the_limit_is_shared_by_every_api_process_on_redis() {
     second.credentials = first.credentials.clone();
     limited(&[&first, &second]);
 }
+
+/// A GET as the bootstrap owner, with the team header or without.
+fn get(server: &Server, path: &str, team: Option<&str>) -> Response {
+    let mut request = server
+        .client
+        .get(format!("{}{path}", server.api))
+        .header("x-request-client-id", &server.credentials.client_id)
+        .header("x-request-client-secret", &server.credentials.client_secret);
+    if let Some(team) = team {
+        request = request.header("x-request-team-id", team);
+    }
+    request.send().unwrap()
+}
+
+/// Issue 13, point 11: the endpoints that act across the caller's teams are counted in the
+/// organization's bucket, whatever team header they carry; the team's own requests are not
+/// charged for them.
+fn account_level_requests_are_charged_to_the_organization(server: &Server) {
+    let team = server.credentials.team_id.as_str();
+    for _attempt in 0..3 {
+        let answers = [
+            get(server, "/api/qrs-api", Some(team)),
+            get(server, "/api/keys-api", Some(team)),
+            get(server, "/api/teams-api", None),
+            get(
+                server,
+                "/api/qrs-api/all/updated-after?fromTime=0",
+                Some(team),
+            ),
+            get(server, "/api/qrs-api", Some(team)),
+        ];
+        let resets: Vec<u64> = answers
+            .iter()
+            .map(|r| header(r, "x-ratelimit-reset").expect("a reset header"))
+            .collect();
+        if resets.iter().any(|r| *r != resets[0]) {
+            std::thread::sleep(std::time::Duration::from_secs(61));
+            continue;
+        }
+        let remaining: Vec<Option<u64>> = answers
+            .iter()
+            .map(|r| {
+                assert_eq!(r.status(), 200);
+                header(r, "x-ratelimit-remaining")
+            })
+            .collect();
+        // The team's bucket: 4 then 3. The organization's: 4, 3, 2.
+        let expected = [LIMIT - 1, LIMIT - 1, LIMIT - 2, LIMIT - 3, LIMIT - 2];
+        assert_eq!(remaining, expected.map(Some));
+        return;
+    }
+    panic!("no run fitted in one minute");
+}
+
+#[test]
+fn account_level_requests_are_charged_to_the_organization_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Launch::new(dir.path())
+        .config("[api.requests_per_minute]\nbusiness_plus = 5\n")
+        .start();
+    account_level_requests_are_charged_to_the_organization(&server);
+}
+
+#[test]
+fn account_level_requests_are_charged_to_the_organization_on_redis() {
+    let mut topology = Topology::new();
+    topology
+        .config
+        .push_str("[api.requests_per_minute]\nbusiness_plus = 5\n");
+    account_level_requests_are_charged_to_the_organization(&topology.start("api", "api"));
+}
