@@ -52,6 +52,12 @@ impl AppState {
         crate::model::validate::host_of(&self.edge_base_url)
     }
 
+    /// The hosts no team may claim as a custom domain (the edge's and the API's public hosts,
+    /// localhost, IP literals).
+    pub fn platform_hosts(&self) -> crate::model::PlatformHosts {
+        crate::model::PlatformHosts::of(&self.edge_base_url, &self.api_base_url)
+    }
+
     /// The platform's domain as teams list it (the host, with its port if it has one): the
     /// default domain of a new team, as of the first one.
     pub fn platform_domain(&self) -> String {

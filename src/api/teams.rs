@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use crate::clock::now_ms;
 use crate::ids::new_id;
 use crate::model::validate;
-use crate::model::{DomainSettings, Member, Role, Team};
+use crate::model::{DomainName, DomainSettings, Member, Role, Team};
 
 const NAME_MAX_CHARS: usize = 100;
 const MAX_DOMAINS: usize = 50;
@@ -49,7 +49,9 @@ pub struct TeamSettings {
 pub struct DomainsInput {
     /// The platform's host or one of `domains`.
     default_domain: String,
-    /// DNS names (no scheme, port or path); the platform's host may be listed too.
+    /// DNS names, kept in one form: lower case, IDNA as punycode, no trailing dot, a port
+    /// ignored. The platform's host may be listed too; its other hosts (the API's, localhost, IP
+    /// literals) may not.
     #[schema(max_items = 50)]
     domains: Vec<String>,
     /// Per custom domain (a key of it must be one of `domains`).
@@ -229,24 +231,85 @@ fn is_colour(text: &str) -> bool {
     text.len() == 7 && text.starts_with('#') && text[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A custom domain as stored: a lower-case DNS name, no port, no scheme, no path.
-fn domain_name(text: &str) -> Result<String, ApiError> {
-    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
-    let labels_ok = name.split('.').count() >= 2
-        && name.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        });
-    if name.len() > 253 || !labels_ok {
-        return Err(ApiError::bad_request(format!(
-            "{text:?} is not a domain name like \"qr.example.com\" (no scheme, port or path)"
-        )));
+/// A name from the domains body in its one form (see `DomainName`), or 400 naming it.
+fn domain_name(text: &str) -> Result<DomainName, ApiError> {
+    DomainName::parse(text).map_err(ApiError::bad_request)
+}
+
+/// A team's listed domains: the platform's own (the edge's host, which every team shares) as
+/// teams list it, and the custom ones, each normalised and checked. The platform's other hosts
+/// (the API's, localhost, IP literals) are refused: claiming one would put the team's code space
+/// and fallbacks in front of every other team's codes.
+struct ListedDomains {
+    listed: Vec<String>,
+    custom: BTreeMap<String, DomainSettings>,
+}
+
+impl ListedDomains {
+    fn parse(state: &AppState, names: &[String]) -> Result<ListedDomains, ApiError> {
+        let platform = state.platform_hosts();
+        let mut domains = ListedDomains {
+            listed: Vec::new(),
+            custom: BTreeMap::new(),
+        };
+        for text in names {
+            let name = domain_name(text)?;
+            let entry = if name == platform.edge {
+                state.platform_domain()
+            } else if let Some(refusal) = platform.refusal(&name) {
+                return Err(ApiError::bad_request(refusal));
+            } else {
+                domains
+                    .custom
+                    .insert(name.as_str().to_owned(), DomainSettings::default());
+                name.into_string()
+            };
+            if !domains.listed.contains(&entry) {
+                domains.listed.push(entry);
+            }
+        }
+        Ok(domains)
     }
-    Ok(name)
+
+    /// Sets each custom domain's settings, their URLs checked as redirect targets.
+    fn set_settings(&mut self, settings: BTreeMap<String, DomainSettings>) -> Result<(), ApiError> {
+        for (name, mut settings) in settings {
+            let name = domain_name(&name)?.into_string();
+            let Some(slot) = self.custom.get_mut(&name) else {
+                return Err(ApiError::bad_request(format!(
+                    "domainSettings names {name:?}, which is not one of the custom domains"
+                )));
+            };
+            for (field, url) in [
+                ("rootUrl", &mut settings.root_url),
+                ("notFoundUrl", &mut settings.not_found_url),
+                ("expiredUrl", &mut settings.expired_url),
+            ] {
+                if let Some(value) = url {
+                    *value =
+                        validate::redirect_url(&format!("domainSettings.{name}.{field}"), value)
+                            .map_err(ApiError::bad_request)?;
+                }
+            }
+            *slot = settings;
+        }
+        Ok(())
+    }
+
+    /// The default domain as stored: the platform's domain or one of the custom ones.
+    fn default_domain(&self, state: &AppState, text: &str) -> Result<String, ApiError> {
+        let name = domain_name(text)?;
+        if name == state.platform_hosts().edge {
+            return Ok(state.platform_domain());
+        }
+        if !self.custom.contains_key(name.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "defaultDomain {:?} must be the platform's host or one of domains",
+                name.as_str()
+            )));
+        }
+        Ok(name.into_string())
+    }
 }
 
 #[utoipa::path(
@@ -271,62 +334,15 @@ pub async fn update_domains(
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
     caller.require_admin("change the team's settings")?;
-    let platform = state.platform_host();
     if input.domains.len() > MAX_DOMAINS {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_DOMAINS} domains"
         )));
     }
-    // The platform's own domain may be listed (it is every team's); the rest are custom.
-    let mut domains = Vec::new();
-    let mut custom = BTreeMap::new();
-    for text in &input.domains {
-        let is_platform = validate::is_platform_host(text.trim(), &platform);
-        let name = if is_platform {
-            text.trim().to_owned()
-        } else {
-            domain_name(text)?
-        };
-        if domains.contains(&name) {
-            continue;
-        }
-        if !is_platform {
-            custom.insert(name.clone(), DomainSettings::default());
-        }
-        domains.push(name);
-    }
-    for (name, settings) in input.domain_settings {
-        let name = domain_name(&name)?;
-        let Some(slot) = custom.get_mut(&name) else {
-            return Err(ApiError::bad_request(format!(
-                "domainSettings names {name:?}, which is not one of the custom domains"
-            )));
-        };
-        let mut settings = settings;
-        for (field, url) in [
-            ("rootUrl", &mut settings.root_url),
-            ("notFoundUrl", &mut settings.not_found_url),
-            ("expiredUrl", &mut settings.expired_url),
-        ] {
-            if let Some(value) = url {
-                *value = validate::redirect_url(&format!("domainSettings.{name}.{field}"), value)
-                    .map_err(ApiError::bad_request)?;
-            }
-        }
-        *slot = settings;
-    }
-    let default_is_platform = validate::is_platform_host(input.default_domain.trim(), &platform);
-    let default_domain = if default_is_platform {
-        input.default_domain.trim().to_owned()
-    } else {
-        let name = domain_name(&input.default_domain)?;
-        if !custom.contains_key(&name) {
-            return Err(ApiError::bad_request(format!(
-                "defaultDomain {name:?} must be one of domains"
-            )));
-        }
-        name
-    };
+    let mut domains = ListedDomains::parse(&state, &input.domains)?;
+    domains.set_settings(input.domain_settings)?;
+    let default_domain = domains.default_domain(&state, &input.default_domain)?;
+    let ListedDomains { listed, custom } = domains;
     let mut team = caller.team;
     let removed: Vec<&String> = team
         .domain_settings
@@ -349,7 +365,7 @@ pub async fn update_domains(
         }
     }
     team.default_domain = default_domain;
-    team.domains = domains;
+    team.domains = listed;
     team.domain_settings = custom;
     team.updated_at = now_ms();
     team.updated_by = caller.member.id;
