@@ -119,7 +119,8 @@ pub async fn title(
     ApiJson(body): ApiJson<TitleBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    let title = text::line("title", &body.title, 256).map_err(ApiError::bad_request)?;
+    // Its characters named as the title; its length is the name's, checked with the update.
+    let title = text::line("title", &body.title, usize::MAX).map_err(ApiError::bad_request)?;
     if title.is_empty() {
         return Err(ApiError::bad_request("title must not be empty"));
     }

@@ -304,7 +304,7 @@ impl ListedDomains {
         }
         if !self.custom.contains_key(name.as_str()) {
             return Err(ApiError::bad_request(format!(
-                "defaultDomain {:?} must be the platform's host or one of domains",
+                "defaultDomain {:?} must be one of domains (or the platform's host)",
                 name.as_str()
             )));
         }

@@ -220,10 +220,11 @@ fn validated(
         return Err(format!("at most {MAX_TAGS} tags"));
     }
     for tag in &mut qr.tags {
-        *tag = text::line("tag", tag, MAX_TAG_LEN)?;
-        if tag.is_empty() {
-            return Err(format!("a tag must be 1 to {MAX_TAG_LEN} characters"));
+        let length = tag.trim().chars().count();
+        if length == 0 || length > MAX_TAG_LEN {
+            return Err(format!("tag {tag:?} must be 1 to {MAX_TAG_LEN} characters"));
         }
+        *tag = text::line("tag", tag, MAX_TAG_LEN)?;
     }
     if let Some(at) = qr.expiry_date {
         if at < 0 {

@@ -63,10 +63,7 @@ pub fn display_id(value: &str) -> Result<(), String> {
         .iter()
         .any(|reserved| reserved.eq_ignore_ascii_case(value))
     {
-        return Err(format!(
-            "displayId {value:?} is reserved for the platform ({})",
-            RESERVED_DISPLAY_IDS.join(", ")
-        ));
+        return Err(format!("displayId {value:?} is reserved"));
     }
     Ok(())
 }

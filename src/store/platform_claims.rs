@@ -5,10 +5,23 @@
 //! domain goes back to the platform's when it was the released one.
 
 use super::{Store, StoreError};
-use crate::model::{DomainName, PlatformHosts};
+use crate::model::{DomainName, PlatformHosts, Team};
+
+/// Every custom domain `team` claims is a host name in its one form, as both stores keep claims:
+/// two spellings of one host must never be two claims.
+pub(super) fn check_claims(team: &Team) -> Result<(), StoreError> {
+    match team
+        .domain_settings
+        .keys()
+        .find(|d| DomainName::parse(d).map_or(true, |name| name.as_str() != d.as_str()))
+    {
+        Some(domain) => Err(StoreError::DomainNotNormal(domain.clone())),
+        None => Ok(()),
+    }
+}
 
 impl Store {
-    /// Releases every claim `platform` refuses; `platform_domain` is the platform's domain as
+    /// Releases every claim `platform` refuses (and any not in its one form); `platform_domain` is the platform's domain as
     /// teams list it. Returns the released domains.
     pub async fn release_platform_claims(
         &self,
@@ -17,8 +30,9 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let mut released = Vec::new();
         for (claimed, _) in self.custom_domains().await? {
+            // A claim not in its one form cannot be written back either (see `check_claims`).
             let refused = match DomainName::parse(&claimed) {
-                Ok(name) => platform.refusal(&name).is_some(),
+                Ok(name) => name.as_str() != claimed || platform.refusal(&name).is_some(),
                 Err(_) => true,
             };
             if !refused {

@@ -356,6 +356,13 @@ fn a_stored_claim_on_the_platforms_host_is_released_at_start_on_redis() {
                 .await
                 .unwrap();
         let team = store.team(&attacker).await.unwrap().unwrap();
+        // The store itself keeps claims in one form: another spelling is refused.
+        let mut misspelt = team.clone();
+        misspelt.domain_settings = [("QR.Platform.Test.".to_owned(), Default::default())].into();
+        assert!(matches!(
+            store.update_team(&misspelt).await,
+            Err(qredge::store::StoreError::DomainNotNormal(_))
+        ));
         store.update_team(&with_platform_claim(team)).await.unwrap();
     });
     // The old state as it was: the edge answers the platform's host from the attacker's space.
