@@ -14,6 +14,7 @@ mod qr_edits;
 mod qrs;
 mod rate_limit;
 mod rejection;
+mod team_domains;
 mod teams;
 mod templates;
 mod updated_after;
