@@ -469,6 +469,47 @@ mod tests {
     }
 
     #[test]
+    fn a_display_id_an_older_version_stored_is_kept_but_not_chosen_again() {
+        let team = team();
+        let ctx = context(&team, "mem_2", 99, &[]);
+        let mut qr = create(r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example"}"#).unwrap();
+        qr.display_id = ".well-known".into();
+        let renamed = updated_qr(&qr, input(r#"{"name": "kept"}"#), &ctx).unwrap();
+        assert_eq!(renamed.display_id, ".well-known");
+        let same = input(r#"{"displayId": ".well-known"}"#);
+        assert!(updated_qr(&qr, same, &ctx).is_ok());
+        let err = updated_qr(&qr, input(r#"{"displayId": "metrics"}"#), &ctx).unwrap_err();
+        assert!(err.contains("reserved"), "{err}");
+        let err = duplicated_qr(&qr, "qr_2".into(), ".env".into(), &ctx).unwrap_err();
+        assert!(err.contains("cannot start with '.'"), "{err}");
+    }
+
+    #[test]
+    fn a_base_url_is_a_domains_root_in_its_one_form() {
+        let qr = create(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "baseUrl": "HTTPS://QR.Acme.Example.:8443"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            qr.base_url.as_deref(),
+            Some("https://qr.acme.example:8443/")
+        );
+        assert_eq!(qr.domain.as_deref(), Some("qr.acme.example"));
+        let err = create(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "baseUrl": "https://qr.acme.example/qr/"}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("baseUrl must be a domain's root"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name_and_folders_are_known() {
+        let err = serde_json::from_str::<QrInput>(r#"{"qrType": "WEB", "colour": 1}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+        assert!(serde_json::from_str::<QrInput>(r#"{"folderId": null, "folderIds": []}"#).is_ok());
+    }
+
+    #[test]
     fn a_duplicate_is_a_new_code_with_the_same_content_and_password() {
         let team = team();
         let ctx = context(&team, "mem_2", 99, &[]);
