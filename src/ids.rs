@@ -39,9 +39,15 @@ pub fn new_secret() -> String {
     format!("qsk_{}", hex::encode(random_bytes::<32>()))
 }
 
-/// A displayId for a code created without one: 7 characters, 62^7 ≈ 3.5e12 possibilities.
+/// A displayId for a code created without one: 7 characters, 62^7 ≈ 3.5e12 possibilities, never
+/// a reserved one (`metrics` and `healthz` have 7 letters too).
 pub fn new_display_id() -> String {
-    random_alphanumeric(7)
+    loop {
+        let id = random_alphanumeric(7);
+        if crate::model::validate::display_id(&id).is_ok() {
+            return id;
+        }
+    }
 }
 
 /// Unique scan event ids without a syscall per scan: a random per-process prefix and a counter.

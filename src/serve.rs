@@ -388,6 +388,11 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         {
             print_bootstrap(&bootstrap, &config.data_dir);
         }
+        let api_base_url = public_base_url(&config.api.public_url, addr);
+        let platform = crate::model::PlatformHosts::of(&edge_base_url, &api_base_url);
+        store
+            .release_platform_claims(&platform, &default_domain)
+            .await?;
         let analytics = backends
             .analytics_reader()
             .expect("the API's analytics are open");
@@ -395,9 +400,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             store,
             analytics,
             edge_base_url: edge_base_url.as_str().into(),
-            api_base_url: public_base_url(&config.api.public_url, addr)
-                .as_str()
-                .into(),
+            api_base_url: api_base_url.as_str().into(),
             requests_per_minute: Arc::new(config.api.requests_per_minute.clone()),
             codes_per_team: Arc::new(config.api.codes_per_team.clone()),
             teams_per_org: Arc::new(config.api.teams_per_org.clone()),

@@ -140,7 +140,7 @@ pub async fn orphans(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkRequest {
     #[schema(min_items = 1, max_items = 100)]
     qr_ids: Vec<String>,
@@ -188,7 +188,7 @@ pub async fn bulk(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OverviewsRequest {
     #[schema(min_items = 1, max_items = 100)]
     qr_ids: Vec<String>,

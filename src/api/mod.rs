@@ -14,6 +14,7 @@ mod qr_edits;
 mod qrs;
 mod rate_limit;
 mod rejection;
+mod team_domains;
 mod teams;
 mod templates;
 mod updated_after;
@@ -52,6 +53,12 @@ impl AppState {
     /// The host of the edge's public URL: the platform's own domain, not a custom one.
     pub fn platform_host(&self) -> String {
         crate::model::validate::host_of(&self.edge_base_url)
+    }
+
+    /// The hosts no team may claim as a custom domain (the edge's and the API's public hosts,
+    /// localhost, IP literals).
+    pub fn platform_hosts(&self) -> crate::model::PlatformHosts {
+        crate::model::PlatformHosts::of(&self.edge_base_url, &self.api_base_url)
     }
 
     /// The platform's domain as teams list it (the host, with its port if it has one): the

@@ -13,6 +13,7 @@ use super::qrs::{apply_update, code_limit, live_team_qr, store_new_qr, write_con
 use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
 use crate::model::qr_input::{duplicated_qr, QrInput};
+use crate::model::text;
 
 /// `POST /api/qrs-api/{id}/duplicate`: a new code (new id and displayId, on the same domain)
 /// with the original's name, type, target, settings and tags. 201 with the copy.
@@ -118,11 +119,13 @@ pub async fn title(
     ApiJson(body): ApiJson<TitleBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    if body.title.trim().is_empty() {
+    // Its characters named as the title; its length is the name's, checked with the update.
+    let title = text::line("title", &body.title, usize::MAX).map_err(ApiError::bad_request)?;
+    if title.is_empty() {
         return Err(ApiError::bad_request("title must not be empty"));
     }
     let input = QrInput {
-        name: Some(body.title),
+        name: Some(title),
         ..QrInput::default()
     };
     Ok(ok(qr_view(

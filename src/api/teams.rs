@@ -18,13 +18,13 @@ use super::auth::{Account, Caller};
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::openapi::TeamPath;
+use super::team_domains::ListedDomains;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use std::collections::BTreeMap;
 
 use crate::clock::now_ms;
 use crate::ids::new_id;
-use crate::model::validate;
 use crate::model::{DomainSettings, Member, Role, Team};
 
 const NAME_MAX_CHARS: usize = 100;
@@ -49,7 +49,9 @@ pub struct TeamSettings {
 pub struct DomainsInput {
     /// The platform's host or one of `domains`.
     default_domain: String,
-    /// DNS names (no scheme, port or path); the platform's host may be listed too.
+    /// DNS names, kept in one form: lower case, IDNA as punycode, no trailing dot, a port
+    /// ignored. The platform's host may be listed too; its other hosts (the API's, localhost, IP
+    /// literals) may not.
     #[schema(max_items = 50)]
     domains: Vec<String>,
     /// Per custom domain (a key of it must be one of `domains`).
@@ -229,26 +231,6 @@ fn is_colour(text: &str) -> bool {
     text.len() == 7 && text.starts_with('#') && text[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A custom domain as stored: a lower-case DNS name, no port, no scheme, no path.
-fn domain_name(text: &str) -> Result<String, ApiError> {
-    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
-    let labels_ok = name.split('.').count() >= 2
-        && name.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        });
-    if name.len() > 253 || !labels_ok {
-        return Err(ApiError::bad_request(format!(
-            "{text:?} is not a domain name like \"qr.example.com\" (no scheme, port or path)"
-        )));
-    }
-    Ok(name)
-}
-
 #[utoipa::path(
     put,
     path = "/api/teams-api/{id}/domains",
@@ -271,62 +253,15 @@ pub async fn update_domains(
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
     caller.require_admin("change the team's settings")?;
-    let platform = state.platform_host();
     if input.domains.len() > MAX_DOMAINS {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_DOMAINS} domains"
         )));
     }
-    // The platform's own domain may be listed (it is every team's); the rest are custom.
-    let mut domains = Vec::new();
-    let mut custom = BTreeMap::new();
-    for text in &input.domains {
-        let is_platform = validate::is_platform_host(text.trim(), &platform);
-        let name = if is_platform {
-            text.trim().to_owned()
-        } else {
-            domain_name(text)?
-        };
-        if domains.contains(&name) {
-            continue;
-        }
-        if !is_platform {
-            custom.insert(name.clone(), DomainSettings::default());
-        }
-        domains.push(name);
-    }
-    for (name, settings) in input.domain_settings {
-        let name = domain_name(&name)?;
-        let Some(slot) = custom.get_mut(&name) else {
-            return Err(ApiError::bad_request(format!(
-                "domainSettings names {name:?}, which is not one of the custom domains"
-            )));
-        };
-        let mut settings = settings;
-        for (field, url) in [
-            ("rootUrl", &mut settings.root_url),
-            ("notFoundUrl", &mut settings.not_found_url),
-            ("expiredUrl", &mut settings.expired_url),
-        ] {
-            if let Some(value) = url {
-                *value = validate::redirect_url(&format!("domainSettings.{name}.{field}"), value)
-                    .map_err(ApiError::bad_request)?;
-            }
-        }
-        *slot = settings;
-    }
-    let default_is_platform = validate::is_platform_host(input.default_domain.trim(), &platform);
-    let default_domain = if default_is_platform {
-        input.default_domain.trim().to_owned()
-    } else {
-        let name = domain_name(&input.default_domain)?;
-        if !custom.contains_key(&name) {
-            return Err(ApiError::bad_request(format!(
-                "defaultDomain {name:?} must be one of domains"
-            )));
-        }
-        name
-    };
+    let mut domains = ListedDomains::parse(&state, &input.domains)?;
+    domains.set_settings(input.domain_settings)?;
+    let default_domain = domains.default_domain(&state, &input.default_domain)?;
+    let ListedDomains { listed, custom } = domains;
     let mut team = caller.team;
     let removed: Vec<&String> = team
         .domain_settings
@@ -349,7 +284,7 @@ pub async fn update_domains(
         }
     }
     team.default_domain = default_domain;
-    team.domains = domains;
+    team.domains = listed;
     team.domain_settings = custom;
     team.updated_at = now_ms();
     team.updated_by = caller.member.id;

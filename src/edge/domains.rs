@@ -7,7 +7,7 @@ use hashbrown::HashMap;
 use hyper::header::HeaderValue;
 
 use super::pages::Page;
-use crate::model::Team;
+use crate::model::{DomainName, Team};
 
 #[derive(Debug)]
 pub struct Domain {
@@ -29,17 +29,27 @@ pub struct DomainTable {
 }
 
 impl DomainTable {
-    /// From every custom domain with the team that has it.
+    /// From every custom domain with the team that has it. Names are taken in their normal form
+    /// (`DomainName`), as a request's host is looked up; a claim that can be no custom domain
+    /// (an IP literal, localhost, a malformed name, as an older version may have stored) is left
+    /// out, so that its host stays the platform's.
     pub fn new(sources: Vec<(String, Team)>) -> Self {
         let header =
             |url: &Option<String>| url.as_deref().and_then(|u| HeaderValue::from_str(u).ok());
         let domains = sources
             .iter()
-            .map(|(name, team)| {
+            .filter_map(|(name, team)| match DomainName::parse(name) {
+                Ok(normal) if normal.is_public_dns_name() => Some((normal, name, team)),
+                _ => {
+                    tracing::warn!(domain = %name, team = %team.id, "a stored custom domain that can be none is ignored");
+                    None
+                }
+            })
+            .map(|(normal, name, team)| {
                 let settings = team.domain_settings.get(name).cloned().unwrap_or_default();
                 let colour = team.primary_color.as_deref();
                 let domain = Domain {
-                    name: name.as_str().into(),
+                    name: normal.as_str().into(),
                     team_id: team.id.as_str().into(),
                     root_url: header(&settings.root_url),
                     not_found_url: header(&settings.not_found_url),
@@ -47,7 +57,7 @@ impl DomainTable {
                     not_found_page: Page::not_found(colour),
                     expired_page: Page::expired(colour),
                 };
-                (name.as_str().into(), Arc::new(domain))
+                (normal.into_string().into_boxed_str(), Arc::new(domain))
             })
             .collect();
         Self { domains, sources }
@@ -57,7 +67,7 @@ impl DomainTable {
         &self.sources
     }
 
-    /// The custom domain `host` (lower case, no port), if it is one.
+    /// The custom domain `host` (lower case, no port, no trailing dot), if it is one.
     #[inline]
     pub fn get(&self, host: &str) -> Option<&Arc<Domain>> {
         if self.domains.is_empty() {

@@ -1,5 +1,7 @@
-//! Where a request is going: the host (lower case, without port; from the URI's authority under
-//! HTTP/2, else the Host header), the displayId, an optional file below it, and the query.
+//! Where a request is going: the host (from the URI's authority under HTTP/2, else the Host
+//! header; without port and trailing dot, and lower-cased by [`normalised_host`]: the form of
+//! `model::DomainName`, in which custom domains are kept), the displayId, an optional file below
+//! it, and the query. Nothing is allocated unless the host has upper-case letters.
 
 use hyper::header;
 use hyper::Request;
@@ -29,7 +31,7 @@ impl<'a> RequestTarget<'a> {
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
         });
-        let host = authority.map_or("", strip_port);
+        let host = authority.map_or("", host_of_authority);
         let path = uri.path().trim_start_matches('/');
         let path = path.strip_suffix('/').unwrap_or(path);
         let (display_id, file) = match path.split_once('/') {
@@ -67,13 +69,15 @@ impl<'a> RequestTarget<'a> {
     }
 }
 
-/// "Host:8080" → "Host"; "[::1]:8080" → "[::1]".
-fn strip_port(authority: &str) -> &str {
+/// "Host.:8080" → "Host"; "[::1]:8080" → "[::1]": without user, port and one trailing dot (a
+/// fully qualified name is the same host).
+fn host_of_authority(authority: &str) -> &str {
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    match authority.rfind(':') {
+    let host = match authority.rfind(':') {
         Some(i) if !authority[i..].contains(']') => &authority[..i],
         _ => authority,
-    }
+    };
+    host.strip_suffix('.').unwrap_or(host)
 }
 
 /// A host as domains are kept: lower case. Borrowed unless it has upper-case letters.
@@ -88,6 +92,7 @@ pub fn normalised_host(host: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn target(
         uri: &str,
@@ -131,6 +136,15 @@ mod tests {
             )
         );
         assert_eq!(target("/", Some("[::1]:80")).0, "[::1]");
+        assert_eq!(
+            target("/", Some("qr.acme.example.:80")).0,
+            "qr.acme.example"
+        );
+        assert_eq!(target("/", Some("qr.acme.example.")).0, "qr.acme.example");
+        assert_eq!(
+            target("http://QR.acme.example./x", None).0,
+            "QR.acme.example"
+        );
         assert_eq!(target("/abc/", None).1, "abc");
     }
 
@@ -146,5 +160,62 @@ mod tests {
         );
         let long = "x".repeat(KEY_CAPACITY);
         assert_eq!(t.route_key(Some(&long), &mut buffer), None);
+    }
+
+    fn request(path: &str, host: &str) -> Option<Request<()>> {
+        Request::builder()
+            .uri(path)
+            .header(header::HOST, host)
+            .body(())
+            .ok()
+    }
+
+    proptest! {
+        /// Any spelling of a host that names one (case, trailing dot, port) resolves to the name
+        /// `DomainName` keeps, and the route key is `domain/displayId` for any path.
+        #[test]
+        fn the_host_is_normalised_as_domains_are_kept(
+            labels in proptest::collection::vec("[a-zA-Z][a-zA-Z0-9-]{0,8}[a-zA-Z0-9]", 2..4),
+            dot in any::<bool>(),
+            port in proptest::option::of(1u16..),
+            id in "[a-zA-Z0-9_~-]{1,20}",
+            file in proptest::option::of("[a-z.]{1,12}"),
+        ) {
+            let name = labels.join(".");
+            prop_assume!(!name.to_ascii_lowercase().contains("xn--"));
+            let host = format!(
+                "{name}{}{}",
+                if dot { "." } else { "" },
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            );
+            let path = match &file {
+                Some(file) => format!("/{id}/{file}"),
+                None => format!("/{id}"),
+            };
+            let request = request(&path, &host).unwrap();
+            let t = RequestTarget::of(&request);
+            let kept = crate::model::DomainName::parse(&host).unwrap();
+            let host = normalised_host(t.host);
+            prop_assert_eq!(host.as_ref(), kept.as_str());
+            prop_assert_eq!(t.display_id, id.as_str());
+            let mut buffer = [0; KEY_CAPACITY];
+            let key = format!("{kept}/{id}");
+            prop_assert_eq!(t.route_key(Some(kept.as_str()), &mut buffer), Some(key.as_str()));
+        }
+
+        /// Whatever a client sends as path and Host, reading the target does not panic, and a
+        /// route key, when there is one, is the domain, '/', and the displayId.
+        #[test]
+        fn any_request_is_read(path in "/[ -~]{0,300}", host in "[ -~]{0,300}", domain in "[a-z.]{0,300}") {
+            if let Some(request) = request(&path, &host) {
+                let t = RequestTarget::of(&request);
+                prop_assert!(!t.display_id.contains('/'));
+                let mut buffer = [0; KEY_CAPACITY];
+                if let Some(key) = t.route_key(Some(&domain), &mut buffer) {
+                    prop_assert_eq!(key, format!("{domain}/{}", t.display_id));
+                }
+                prop_assert_eq!(t.route_key(None, &mut buffer), Some(t.display_id));
+            }
+        }
     }
 }

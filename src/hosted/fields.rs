@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::model::validate;
+use crate::model::{text, validate};
 
 /// Longest title, name or other one-line text.
 pub const MAX_TITLE: usize = 200;
@@ -64,22 +64,14 @@ fn sentence(at: &str, message: &str) -> String {
     format!("{at}: {message}")
 }
 
-/// A required one-line text: trimmed, not empty, at most `max` characters, no control
-/// characters.
+/// A required one-line text: trimmed, not empty, at most `max` characters, no control or
+/// direction characters (`model::text`).
 pub fn title(path: &str, value: String, max: usize) -> Result<String, String> {
-    let value = value.trim();
+    let value = text::line(path, &value, max)?;
     if value.is_empty() {
         return Err(format!("{path} must not be empty"));
     }
-    if value.chars().count() > max {
-        return Err(format!("{path} is longer than {max} characters"));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!(
-            "{path} must be one line without control characters"
-        ));
-    }
-    Ok(value.to_owned())
+    Ok(value)
 }
 
 /// An optional one-line text; empty means absent.
@@ -90,24 +82,12 @@ pub fn opt_title(path: &str, value: Option<String>, max: usize) -> Result<Option
     }
 }
 
-/// An optional free text (newlines and tabs allowed): trimmed, at most [`MAX_TEXT`] characters;
-/// empty means absent.
+/// An optional free text (newlines and tabs allowed): trimmed, at most [`MAX_TEXT`] characters,
+/// no other control or direction characters; empty means absent.
 pub fn opt_text(path: &str, value: Option<String>) -> Result<Option<String>, String> {
     let Some(value) = value else { return Ok(None) };
-    let value = value.trim();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    if value.chars().count() > MAX_TEXT {
-        return Err(format!("{path} is longer than {MAX_TEXT} characters"));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(format!("{path} must not contain control characters"));
-    }
-    Ok(Some(value.replace("\r\n", "\n")))
+    let value = text::free(path, &value, MAX_TEXT)?;
+    Ok((!value.is_empty()).then_some(value))
 }
 
 /// A required absolute http(s) URL, normalised (punycode, percent-encoding).

@@ -630,3 +630,53 @@ fn the_examples_of_the_documentation_are_valid() {
     }
     assert_eq!(checked, 10, "one example per type but WEB and SHORT_LINK");
 }
+
+/// Text a user might put in a card field: separators, newlines, markup, other scripts, and what
+/// must be refused (control and direction characters).
+fn card_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        "[a-zA-Z ,;:\\\\\n\r\t<>&\"'é東\u{202E}\u{0}\u{7}]{0,40}",
+        any::<String>(),
+        "[a-zé,;\\\\]{70,120}",
+    ]
+}
+
+proptest::proptest! {
+    /// Whatever a card's fields hold, a card accepted gives a well-formed `.vcf` (CRLF lines of at
+    /// most 75 octets, `,;\` and newlines escaped) that reads back the same text, and a
+    /// well-formed page with that text escaped.
+    #[test]
+    fn any_accepted_card_gives_a_well_formed_vcf_and_page(
+        first in card_text(),
+        org in card_text(),
+        note in card_text(),
+        street in card_text(),
+    ) {
+        let value = json!({"firstName": first, "organization": org, "note": note,
+                           "address": {"street": street}});
+        let Ok(content) = parse(QrType::Vcard, &settings(value)) else {
+            return Ok(());
+        };
+        let Content::Vcard(card) = &content else { panic!("a vCard") };
+        let hosted = render(&content, &ctx()).unwrap();
+        assert_well_formed(&hosted);
+        proptest::prop_assert!(hosted.html.contains(&escape::escape(&card.full_name()).to_string()));
+        let vcf = read_vcf(&hosted.download.unwrap().body);
+        let value_of = |name: &str| {
+            vcf.iter()
+                .find(|(n, _)| n == name || n.starts_with(&format!("{name};")))
+                .map(|(_, v)| v.clone())
+        };
+        proptest::prop_assert_eq!(value_of("FN"), Some(vec![card.full_name()]));
+        if let Some(org) = &card.organization {
+            proptest::prop_assert_eq!(value_of("ORG"), Some(vec![org.clone()]));
+        }
+        if let Some(note) = &card.note {
+            proptest::prop_assert_eq!(value_of("NOTE"), Some(vec![note.clone()]));
+        }
+        if let Some(street) = card.address.as_ref().and_then(|a| a.street.clone()) {
+            proptest::prop_assert_eq!(&value_of("ADR").unwrap()[2], &street);
+        }
+    }
+}

@@ -7,24 +7,28 @@ use serde_json::{Map, Value};
 
 use crate::model::redirect::{split_settings, Behaviour};
 use crate::model::template::builtin_template;
-use crate::model::validate;
-use crate::model::{Qr, QrType, Team};
+use crate::model::{text, validate};
+use crate::model::{DomainName, Qr, QrType, Team};
 
 const MAX_NAME_LEN: usize = 256;
 const MAX_TAGS: usize = 50;
 const MAX_TAG_LEN: usize = 64;
 
-/// The body of `POST /api/qrs-api` and `PUT /api/qrs-api/{id}` (reference field names).
+/// The body of `POST /api/qrs-api` and `PUT /api/qrs-api/{id}` (reference field names). A field
+/// it does not name is refused, as an unknown key of `settings` is: a misspelt field is an error,
+/// not a silent no-op.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QrInput {
-    /// Empty becomes "Untitled".
+    /// One line, no control or direction characters; empty becomes "Untitled".
     #[schema(max_length = 256)]
     pub name: Option<String>,
     /// Required on create; an unknown type is refused (400) naming the twelve.
     #[schema(value_type = Option<crate::model::QrType>)]
     pub qr_type: Option<String>,
-    /// Unique per domain; generated (7 characters) when absent.
+    /// Unique per domain; generated (7 characters) when absent. The reference's pattern; a '%'
+    /// begins an escape like `%20`; not starting with '.', not a reserved path (`healthz`,
+    /// `metrics`, `robots.txt`…: docs/api.md).
     #[schema(min_length = 1, max_length = 128, pattern = r"^[a-zA-Z0-9\-_.~%]+$")]
     pub display_id: Option<String>,
     /// An absolute http(s) URL; required for WEB and SHORT_LINK.
@@ -34,12 +38,15 @@ pub struct QrInput {
     pub metadata: Option<Map<String, Value>>,
     #[schema(value_type = Option<Object>)]
     pub settings: Option<Map<String, Value>>,
-    /// At most 50, each 1 to 64 characters.
+    /// At most 50, each one line of 1 to 64 characters.
     #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     pub folder_id: Option<String>,
     pub folder_ids: Option<Vec<String>>,
     pub template_id: Option<String>,
+    /// A domain's root, `https://host/` (no path): the platform's host or one of the team's
+    /// custom domains.
+    #[schema(max_length = 300, pattern = "^https?://[^/?#]+/$")]
     pub base_url: Option<String>,
     pub expiry_date: Option<i64>,
 }
@@ -49,8 +56,9 @@ pub struct WriteContext<'a> {
     pub team: &'a Team,
     pub member_id: &'a str,
     pub now: i64,
-    /// The host of the edge's own public URL: codes printed with it live in the platform's code
-    /// space, codes printed with one of the team's custom domains in that domain's.
+    /// The host of the edge's own public URL (normalised, see `DomainName`): codes printed with
+    /// it live in the platform's code space, codes printed with one of the team's custom domains
+    /// in that domain's.
     pub platform_host: &'a str,
     /// The ids of the team's own design templates: a code may name one of them or a built-in.
     pub templates: &'a [String],
@@ -119,7 +127,7 @@ pub fn new_qr(
     if qr.base_url.is_none() && ctx.team.domain_settings.contains_key(default) {
         qr.base_url = Some(format!("https://{default}/"));
     }
-    validated(qr, None, ctx)
+    validated(qr, None, None, ctx)
 }
 
 /// An existing code with the fields the request names replaced.
@@ -155,7 +163,12 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
     );
     qr.updated_at = ctx.now;
     qr.updated_by = ctx.member_id.to_owned();
-    validated(qr, password_hash_of(existing), ctx)
+    validated(
+        qr,
+        password_hash_of(existing),
+        Some(&existing.display_id),
+        ctx,
+    )
 }
 
 /// A copy of `existing` under a new id and displayId (on the same domain), created now by the
@@ -177,7 +190,7 @@ pub fn duplicated_qr(
         updated_by: ctx.member_id.to_owned(),
         ..existing.clone()
     };
-    validated(qr, password_hash_of(existing), ctx)
+    validated(qr, password_hash_of(existing), None, ctx)
 }
 
 /// The stored password hash of a code, which a write that does not name a new password keeps.
@@ -187,25 +200,31 @@ fn password_hash_of(qr: &Qr) -> Option<String> {
         .and_then(|b| b.password_hash)
 }
 
-fn validated(mut qr: Qr, previous_hash: Option<String>, ctx: &WriteContext) -> Result<Qr, String> {
-    let team = ctx.team;
-    validate::display_id(&qr.display_id)?;
-    qr.name = qr.name.trim().to_owned();
+/// `qr` checked and normalised as every write stores it. `kept_display_id` is the displayId the
+/// code had: kept as it is, it is not checked again (the rules may have grown since it was
+/// chosen, and a printed code keeps its URL).
+fn validated(
+    mut qr: Qr,
+    previous_hash: Option<String>,
+    kept_display_id: Option<&str>,
+    ctx: &WriteContext,
+) -> Result<Qr, String> {
+    if kept_display_id != Some(qr.display_id.as_str()) {
+        validate::display_id(&qr.display_id)?;
+    }
+    qr.name = text::line("name", &qr.name, MAX_NAME_LEN)?;
     if qr.name.is_empty() {
         qr.name = "Untitled".into();
-    }
-    if qr.name.chars().count() > MAX_NAME_LEN {
-        return Err(format!("name is longer than {MAX_NAME_LEN} characters"));
     }
     if qr.tags.len() > MAX_TAGS {
         return Err(format!("at most {MAX_TAGS} tags"));
     }
-    if let Some(tag) = qr
-        .tags
-        .iter()
-        .find(|t| t.is_empty() || t.chars().count() > MAX_TAG_LEN)
-    {
-        return Err(format!("tag {tag:?} must be 1 to {MAX_TAG_LEN} characters"));
+    for tag in &mut qr.tags {
+        let length = tag.trim().chars().count();
+        if length == 0 || length > MAX_TAG_LEN {
+            return Err(format!("tag {tag:?} must be 1 to {MAX_TAG_LEN} characters"));
+        }
+        *tag = text::line("tag", tag, MAX_TAG_LEN)?;
     }
     if let Some(at) = qr.expiry_date {
         if at < 0 {
@@ -214,24 +233,9 @@ fn validated(mut qr: Qr, previous_hash: Option<String>, ctx: &WriteContext) -> R
     }
     qr.domain = None;
     if let Some(base_url) = &qr.base_url {
-        let url = validate::base_url(base_url)?;
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        // The team's custom domains have their own code spaces; the platform's host (which a team
-        // may list among its domains, with its port) is the shared one.
-        if team.domain_settings.contains_key(&host) {
-            qr.domain = Some(host);
-        } else {
-            let listed = team
-                .domains
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(&validate::domain_of(&url)));
-            if !listed && !validate::is_platform_host(&host, ctx.platform_host) {
-                return Err(format!(
-                    "baseUrl domain {host:?} is not configured for this team (domains: {})",
-                    team.domains.join(", ")
-                ));
-            }
-        }
+        let (url, host) = validate::base_url(base_url)?;
+        qr.domain = code_space(&host, ctx)?;
+        qr.base_url = Some(url.into());
     }
     let (behaviour, content) = split_settings(&qr.settings);
     let behaviour = Behaviour::read(&behaviour)?.validated(previous_hash, random_salt())?;
@@ -252,6 +256,28 @@ fn validated(mut qr: Qr, previous_hash: Option<String>, ctx: &WriteContext) -> R
         qr.qr_redirect_url = Some(validate::redirect_url("qrRedirectUrl", url)?);
     }
     Ok(qr)
+}
+
+/// The custom domain whose code space a code printed with `host` lives in; None: the platform's.
+/// Refused when `host` is neither the platform's nor one the team lists.
+fn code_space(host: &DomainName, ctx: &WriteContext) -> Result<Option<String>, String> {
+    let team = ctx.team;
+    if team.domain_settings.contains_key(host.as_str()) {
+        return Ok(Some(host.as_str().to_owned()));
+    }
+    // The platform's host, which a team may list among its domains (with its port).
+    let listed = team
+        .domains
+        .iter()
+        .any(|d| DomainName::parse(d).is_ok_and(|d| d == *host));
+    if listed || host.as_str() == ctx.platform_host {
+        return Ok(None);
+    }
+    Err(format!(
+        "baseUrl domain {:?} is not configured for this team (domains: {})",
+        host.as_str(),
+        team.domains.join(", ")
+    ))
 }
 
 fn random_salt() -> [u8; 16] {
@@ -440,6 +466,47 @@ mod tests {
         assert_eq!((updated.created_at, updated.updated_at), (42, 99));
         assert_eq!(updated.updated_by, "mem_2");
         assert!(updated_qr(&qr, input(r#"{"qrRedirectUrl": "data:text/html,x"}"#), &ctx).is_err());
+    }
+
+    #[test]
+    fn a_display_id_an_older_version_stored_is_kept_but_not_chosen_again() {
+        let team = team();
+        let ctx = context(&team, "mem_2", 99, &[]);
+        let mut qr = create(r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example"}"#).unwrap();
+        qr.display_id = ".well-known".into();
+        let renamed = updated_qr(&qr, input(r#"{"name": "kept"}"#), &ctx).unwrap();
+        assert_eq!(renamed.display_id, ".well-known");
+        let same = input(r#"{"displayId": ".well-known"}"#);
+        assert!(updated_qr(&qr, same, &ctx).is_ok());
+        let err = updated_qr(&qr, input(r#"{"displayId": "metrics"}"#), &ctx).unwrap_err();
+        assert!(err.contains("reserved"), "{err}");
+        let err = duplicated_qr(&qr, "qr_2".into(), ".env".into(), &ctx).unwrap_err();
+        assert!(err.contains("cannot start with '.'"), "{err}");
+    }
+
+    #[test]
+    fn a_base_url_is_a_domains_root_in_its_one_form() {
+        let qr = create(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "baseUrl": "HTTPS://QR.Acme.Example.:8443"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            qr.base_url.as_deref(),
+            Some("https://qr.acme.example:8443/")
+        );
+        assert_eq!(qr.domain.as_deref(), Some("qr.acme.example"));
+        let err = create(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "baseUrl": "https://qr.acme.example/qr/"}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("baseUrl must be a domain's root"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name_and_folders_are_known() {
+        let err = serde_json::from_str::<QrInput>(r#"{"qrType": "WEB", "colour": 1}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+        assert!(serde_json::from_str::<QrInput>(r#"{"folderId": null, "folderIds": []}"#).is_ok());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use crate::model::text;
+
 /// The template of codes that name none, and of codes whose template was deleted.
 pub const DEFAULT_TEMPLATE_ID: &str = "classic";
 /// Margins (the quiet zone) in modules; the QR standard asks for 4, which is the default.
@@ -227,21 +229,19 @@ pub fn new_template(
     id: String,
     owner: &TemplateOwner,
 ) -> Result<Template, String> {
-    let name = input
-        .name
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+    let name = text::line(
+        "name",
+        input.name.as_deref().unwrap_or_default(),
+        MAX_NAME_LEN,
+    )?;
+    if name.is_empty() {
         return Err(format!("name is required, 1 to {MAX_NAME_LEN} characters"));
     }
-    let description = input.description.unwrap_or_default().trim().to_owned();
-    if description.chars().count() > MAX_DESCRIPTION_LEN {
-        return Err(format!(
-            "description is longer than {MAX_DESCRIPTION_LEN} characters"
-        ));
-    }
+    let description = text::free(
+        "description",
+        input.description.as_deref().unwrap_or_default(),
+        MAX_DESCRIPTION_LEN,
+    )?;
     let foreground = Rgb::parse(
         "foregroundColor",
         input.foreground_color.as_deref().unwrap_or("#000000"),

@@ -213,6 +213,7 @@ impl EmbeddedStore {
     /// the ones it no longer lists are released.
     pub fn update_team(&self, team: &Team) -> Result<(), StoreError> {
         use redb::ReadableTable;
+        super::platform_claims::check_claims(team)?;
         let txn = self.db.begin_write()?;
         {
             let mut teams = txn.open_table(TEAMS)?;
@@ -336,5 +337,13 @@ mod tests {
         store.update_team(&with(&a.team, &[])).unwrap();
         store.update_team(&with(&b.team, &["qr.a.test"])).unwrap();
         assert_eq!(store.custom_domains().unwrap()[0].1.id, b.team.id);
+
+        // Claims are kept in one form: another spelling is no second claim.
+        for spelling in ["QR.a.test", "qr.a.test.", "qr.a.test:443"] {
+            assert!(matches!(
+                store.update_team(&with(&a.team, &[spelling])),
+                Err(StoreError::DomainNotNormal(d)) if d == spelling
+            ));
+        }
     }
 }

@@ -6,6 +6,8 @@ pub enum StoreError {
     DisplayIdTaken(String),
     #[error("domain {0:?} belongs to another team")]
     DomainTaken(String),
+    #[error("domain {0:?} is not a host name in its one form (model::DomainName)")]
+    DomainNotNormal(String),
     #[error("a member with email {0:?} already exists")]
     EmailTaken(String),
     #[error("the team has reached its plan's limit of {0} live QR codes")]

@@ -6,6 +6,7 @@ mod access;
 mod bootstrap;
 mod error;
 mod list;
+mod platform_claims;
 mod qrs;
 pub mod redis;
 

@@ -646,6 +646,7 @@ impl RedisStore {
     /// `domain_settings`) and releases the ones it no longer lists, and notes the change in the
     /// stream.
     pub async fn update_team(&self, team: &Team) -> Result<(), StoreError> {
+        super::platform_claims::check_claims(team)?;
         let mut conn = self.conn.clone();
         let outcome: String = Script::new(UPDATE_TEAM)
             .key(self.key(&format!("team:{}", team.id)))

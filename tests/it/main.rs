@@ -14,6 +14,7 @@ mod end_to_end;
 mod enrichment;
 mod hosted_pages;
 mod import;
+mod input_validation;
 mod kafka_producer;
 mod kafka_python;
 mod listing;

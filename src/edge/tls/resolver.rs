@@ -58,6 +58,8 @@ impl<T> Names<T> {
         let Some(name) = server_name else {
             return self.default.as_ref();
         };
+        // A fully qualified name (`qr.example.com.`) is the same host, as on the edge's Host.
+        let name = name.strip_suffix('.').unwrap_or(name);
         let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
             Cow::Owned(name.to_ascii_lowercase())
         } else {
@@ -139,6 +141,14 @@ mod tests {
         assert_eq!(names.find(Some("A.Example.Com")), Some(&"a"));
         assert_eq!(names.find(Some("X.C.EXAMPLE.COM")), Some(&"c-wildcard"));
         assert_eq!(names.find(Some("upper.example.com")), Some(&"u"));
+    }
+
+    #[test]
+    fn a_fully_qualified_name_is_the_same_host() {
+        let names = names();
+        assert_eq!(names.find(Some("a.example.com.")), Some(&"a"));
+        assert_eq!(names.find(Some("X.c.example.com.")), Some(&"c-wildcard"));
+        assert_eq!(names.find(Some("a.example.com..")), None);
     }
 
     #[test]
