@@ -22,7 +22,7 @@ use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_id, new_secret};
-use crate::model::{Binding, Credential, Scope};
+use crate::model::{text, Binding, Credential, Scope};
 use crate::store::{hash_secret, StoreError};
 
 const MAX_NAME_LEN: usize = 100;
@@ -99,12 +99,8 @@ pub async fn create(
     account: Account,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
-        return Err(ApiError::bad_request(format!(
-            "name must be 1 to {MAX_NAME_LEN} characters"
-        )));
-    }
+    let name =
+        text::required_line("name", &body.name, MAX_NAME_LEN).map_err(ApiError::bad_request)?;
     let mut scopes: Vec<Scope> = Vec::new();
     for scope in body.scopes {
         if !scopes.contains(&scope) {
@@ -137,7 +133,7 @@ pub async fn create(
         secret_sha256: hash_secret(&secret),
         member_id: holder,
         created_at: now_ms(),
-        name: name.to_owned(),
+        name,
         scopes: Some(scopes),
         made_by: Some(account.member.id.clone()),
         binding,

@@ -21,7 +21,7 @@ use super::teams::own_team;
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::new_id;
-use crate::model::{Member, Role};
+use crate::model::{text, Member, Role};
 use crate::store::StoreError;
 
 const MAX_NAME_CHARS: usize = 100;
@@ -60,13 +60,7 @@ fn valid_email(email: &str) -> Result<String, ApiError> {
 }
 
 fn valid_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "name must be 1 to {MAX_NAME_CHARS} characters"
-        )));
-    }
-    Ok(name.to_owned())
+    text::required_line("name", name, MAX_NAME_CHARS).map_err(ApiError::bad_request)
 }
 
 /// The caller acting in team `id` (the header's) as an admin or the owner.

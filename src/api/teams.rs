@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use crate::clock::now_ms;
 use crate::ids::new_id;
-use crate::model::{DomainSettings, Member, Role, Team};
+use crate::model::{text, DomainSettings, Member, Role, Team};
 
 const NAME_MAX_CHARS: usize = 100;
 const MAX_DOMAINS: usize = 50;
@@ -201,13 +201,8 @@ pub async fn update(
         };
     }
     if let Some(name) = settings.name {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
-            return Err(ApiError::bad_request(format!(
-                "name must be 1 to {NAME_MAX_CHARS} characters"
-            )));
-        }
-        team.name = name.to_owned();
+        team.name =
+            text::required_line("name", &name, NAME_MAX_CHARS).map_err(ApiError::bad_request)?;
     }
     if let Some(zone) = settings.time_zone {
         if zone.parse::<chrono_tz::Tz>().is_err() {
@@ -360,18 +355,14 @@ pub async fn create(
             "only an admin or the owner can create a team",
         ));
     }
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "name must be 1 to {NAME_MAX_CHARS} characters"
-        )));
-    }
+    let name =
+        text::required_line("name", &body.name, NAME_MAX_CHARS).map_err(ApiError::bad_request)?;
     let now = now_ms();
     let domain = state.platform_domain();
     let team = Team {
         id: new_id("team"),
         org_id: creator.org_id.clone(),
-        name: name.to_owned(),
+        name,
         default_domain: domain.clone(),
         domains: vec![domain],
         time_zone: "UTC".into(),

@@ -67,6 +67,13 @@ impl DomainName {
     pub fn is_public_dns_name(&self) -> bool {
         !self.is_ip() && !self.is_localhost() && self.0.contains('.')
     }
+
+    /// Whether it is `parent` or a name below it (`a.qr.example.com` under `qr.example.com`).
+    pub fn is_within(&self, parent: &DomainName) -> bool {
+        self.0
+            .strip_suffix(parent.as_str())
+            .is_some_and(|head| head.is_empty() || head.ends_with('.'))
+    }
 }
 
 impl fmt::Display for DomainName {
@@ -128,8 +135,22 @@ impl PlatformHosts {
         }
     }
 
-    /// Why `name` cannot be a team's custom domain, if it cannot.
+    /// Why `name` cannot be newly claimed as a team's custom domain, if it cannot: the
+    /// platform's own hosts (see [`Self::own_host_refusal`]) and the names below them, where the
+    /// platform's names and cookies live and a team's page must not pass for the platform's.
     pub fn refusal(&self, name: &DomainName) -> Option<String> {
+        self.own_host_refusal(name).or_else(|| {
+            self.is_below_own_host(name).then(|| {
+                format!("{name:?} is a name under the platform's own host, not a custom domain")
+            })
+        })
+    }
+
+    /// Why `name` is one of the platform's own hosts (the edge's or the API's, an address of
+    /// this machine, an IP literal or a name of one label), if it is: what no stored claim may
+    /// be either. (A name below the platform's host that an older version let a team claim
+    /// stays theirs: an operator may have handed such names out.)
+    pub fn own_host_refusal(&self, name: &DomainName) -> Option<String> {
         if *name == self.edge || Some(name) == self.api.as_ref() {
             Some(format!(
                 "{name:?} is the platform's own host, not a custom domain"
@@ -145,6 +166,15 @@ impl PlatformHosts {
         } else {
             None
         }
+    }
+
+    /// Whether `name` is below (not equal to) the edge's or the API's public DNS name.
+    fn is_below_own_host(&self, name: &DomainName) -> bool {
+        [Some(&self.edge), self.api.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|own| own.is_public_dns_name())
+            .any(|own| name != own && name.is_within(own))
     }
 }
 
@@ -217,12 +247,16 @@ mod tests {
             "[::1]",
             "10.0.0.1",
             "intranet",
+            "evil.qr.example.com",
+            "A.B.API.EXAMPLE.COM.",
         ] {
             let name = DomainName::parse(text).unwrap();
             assert!(platform.refusal(&name).is_some(), "{text}");
         }
-        let custom = DomainName::parse("promo.acme.example").unwrap();
-        assert_eq!(platform.refusal(&custom), None);
+        for text in ["promo.acme.example", "xqr.example.com", "example.com"] {
+            let custom = DomainName::parse(text).unwrap();
+            assert_eq!(platform.refusal(&custom), None, "{text}");
+        }
     }
 
     proptest! {

@@ -35,6 +35,16 @@ pub fn line(field: &str, value: &str, max: usize) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// A line that must not be empty, such as the name of a team, a member or a key: 1 to `max`
+/// characters once trimmed, no control or deceptive characters.
+pub fn required_line(field: &str, value: &str, max: usize) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(format!("{field} must be 1 to {max} characters"));
+    }
+    line(field, value, max)
+}
+
 /// Free text (newlines and tabs allowed; CRLF and CR kept as LF): trimmed, at most `max` characters,
 /// no other control or deceptive characters.
 pub fn free(field: &str, value: &str, max: usize) -> Result<String, String> {

@@ -21,7 +21,7 @@ pub(super) fn check_claims(team: &Team) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Releases every claim `platform` refuses (and any not in its one form); `platform_domain` is the platform's domain as
+    /// Releases every claim on one of the platform's own hosts (and any not in its one form); `platform_domain` is the platform's domain as
     /// teams list it. Returns the released domains.
     pub async fn release_platform_claims(
         &self,
@@ -32,7 +32,7 @@ impl Store {
         for (claimed, _) in self.custom_domains().await? {
             // A claim not in its one form cannot be written back either (see `check_claims`).
             let refused = match DomainName::parse(&claimed) {
-                Ok(name) => name.as_str() != claimed || platform.refusal(&name).is_some(),
+                Ok(name) => name.as_str() != claimed || platform.own_host_refusal(&name).is_some(),
                 Err(_) => true,
             };
             if !refused {

@@ -168,6 +168,8 @@ fn no_spelling_of_the_platforms_host_is_claimed(setup: &Setup) {
         "0x7f.0.0.1",
         "[::1]",
         "10.1.2.3",
+        "login.qr.platform.test",
+        "A.B.QR.PLATFORM.TEST.",
     ] {
         let answer = set_domains(
             api,
@@ -525,7 +527,41 @@ fn texts_urls_and_fields_are_checked_as_stored(setup: &Setup) {
             400,
             "name must be one line",
         );
+        // The names of teams, members and keys, which others read in lists, too.
+        let team = &api.credentials.team_id;
+        let named = [
+            (
+                Method::POST,
+                "/api/teams-api".to_owned(),
+                json!({"name": bad}),
+            ),
+            (
+                Method::PUT,
+                format!("/api/teams-api/{team}"),
+                json!({"name": bad}),
+            ),
+            (
+                Method::POST,
+                format!("/api/teams-api/{team}/members"),
+                json!({"name": bad, "email": "new@example.com", "role": "viewer"}),
+            ),
+            (
+                Method::POST,
+                "/api/keys-api".to_owned(),
+                json!({"name": bad, "scopes": ["codes:read"]}),
+            ),
+        ];
+        for (method, path, body) in named {
+            let answer = api.call(method, &path, Some(body));
+            assert_refused(&answer, 400, "name must be one line");
+        }
     }
+    let teams = api.call(Method::GET, "/api/teams-api", None).1;
+    assert_eq!(
+        teams["data"].as_array().map(Vec::len),
+        Some(1),
+        "no team made: {teams}"
+    );
 
     // The 8 KiB limit holds for the target as stored: 'ä' is 6 characters once encoded.
     let long = format!("https://a.example/{}", "ä".repeat(3000));
