@@ -22,6 +22,25 @@ pub fn ok<T: Serialize>(data: T) -> Json<Envelope<T>> {
     })
 }
 
+/// A refusal that still has a report to give (a bulk create or an import that created nothing):
+/// the error envelope, `success: false` with the message, and the report as `data`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Refusal<T> {
+    /// Always false.
+    success: bool,
+    /// Why nothing was done, in words.
+    message: String,
+    data: T,
+}
+
+pub fn refused<T: Serialize>(message: String, data: T) -> Json<Refusal<T>> {
+    Json(Refusal {
+        success: false,
+        message,
+        data,
+    })
+}
+
 /// The reference's QR object: the stored code plus where its image is and what it encodes.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
