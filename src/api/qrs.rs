@@ -18,7 +18,7 @@ use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_display_id, new_id};
-use crate::model::qr_input::{new_qr, updated_qr, QrInput, WriteContext};
+use crate::model::qr_input::{new_qr, refuse_folders, updated_qr, QrInput, WriteContext};
 use crate::model::Qr;
 use crate::store::{ListOrder, QrListQuery, Store, StoreError};
 
@@ -224,6 +224,12 @@ pub async fn delete(
 /// The list endpoint's query, checked: limit 1..=100 (10), page >= 1 (1), search, sortBy
 /// (updatedAt), sortOrder (desc).
 fn list_query(params: &HashMap<String, String>, team_id: &str) -> Result<QrListQuery, ApiError> {
+    // The reference's folder filter: refused rather than ignored, which would list every code.
+    let folder = ["folderId", "folderIds"]
+        .into_iter()
+        .filter_map(|name| params.get(name))
+        .find(|value| !value.is_empty());
+    refuse_folders(folder.map(String::as_str), None).map_err(ApiError::bad_request)?;
     let number = |name: &str, default: usize, min: usize, max: usize| match params.get(name) {
         None => Ok(default),
         Some(text) => match text.parse::<usize>() {
@@ -290,6 +296,7 @@ pub struct Page {
         ("search" = Option<String>, Query, description = "Case-insensitive substring of the name or displayId"),
         ("sortBy" = Option<String>, Query, pattern = "^(createdAt|updatedAt|name)$", description = "createdAt, updatedAt (default) or name; ties break on id"),
         ("sortOrder" = Option<String>, Query, pattern = "^(asc|desc)$", description = "asc or desc (default)"),
+        ("folderId" = Option<String>, Query, description = "The reference's folder filter: folders are not supported, so any value but \"\" is refused (400)"),
     ),
     responses(
         (status = 200, description = "A page of the team's live codes", body = Envelope<Page>),

@@ -37,7 +37,9 @@ pub struct QrInput {
     /// At most 50, each 1 to 64 characters.
     #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
+    /// Refused unless null or "": folders are not supported.
     pub folder_id: Option<String>,
+    /// Refused unless null or []: folders are not supported.
     pub folder_ids: Option<Vec<String>>,
     pub template_id: Option<String>,
     pub base_url: Option<String>,
@@ -68,6 +70,24 @@ fn check_template(id: &str, ctx: &WriteContext) -> Result<(), String> {
     }
 }
 
+/// Folders are not supported (the reference marks them "coming soon"): a write that puts a code
+/// in one is refused rather than the folder silently dropped. null, "" and [] name none.
+pub fn refuse_folders(
+    folder_id: Option<&str>,
+    folder_ids: Option<&[String]>,
+) -> Result<(), String> {
+    let named =
+        folder_id.is_some_and(|f| !f.is_empty()) || folder_ids.is_some_and(|f| !f.is_empty());
+    if named {
+        return Err(
+            "folderId/folderIds: folders are not supported (the reference marks them \
+                    coming soon); leave both out"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 fn parse_type(name: &str) -> Result<QrType, String> {
     QrType::parse(name).ok_or_else(|| {
         let all: Vec<_> = QrType::ALL.iter().map(|t| t.as_str()).collect();
@@ -85,6 +105,7 @@ pub fn new_qr(
     generated_display_id: String,
     ctx: &WriteContext,
 ) -> Result<Qr, String> {
+    refuse_folders(input.folder_id.as_deref(), input.folder_ids.as_deref())?;
     let qr_type = parse_type(input.qr_type.as_deref().ok_or("qrType is required")?)?;
     if let Some(id) = &input.template_id {
         check_template(id, ctx)?;
@@ -100,8 +121,8 @@ pub fn new_qr(
         metadata: input.metadata.unwrap_or_default(),
         settings: input.settings.unwrap_or_default(),
         tags: input.tags.unwrap_or_default(),
-        folder_id: input.folder_id,
-        folder_ids: input.folder_ids.unwrap_or_default(),
+        folder_id: None,
+        folder_ids: Vec::new(),
         batch_id: None,
         template_id: input.template_id,
         base_url: input.base_url,
@@ -124,6 +145,7 @@ pub fn new_qr(
 
 /// An existing code with the fields the request names replaced.
 pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Qr, String> {
+    refuse_folders(input.folder_id.as_deref(), input.folder_ids.as_deref())?;
     let mut qr = existing.clone();
     if let Some(id) = &input.template_id {
         check_template(id, ctx)?;
@@ -138,7 +160,14 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
             }
         )*};
     }
-    replace!(name, display_id, metadata, settings, tags, folder_ids);
+    replace!(name, display_id, metadata, settings, tags);
+    // Only "" and [] get here: they clear the folders an earlier version stored.
+    if input.folder_id.is_some() {
+        qr.folder_id = None;
+    }
+    if input.folder_ids.is_some() {
+        qr.folder_ids.clear();
+    }
     macro_rules! replace_optional {
         ($($field:ident),*) => {$(
             if input.$field.is_some() {
@@ -146,20 +175,15 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
             }
         )*};
     }
-    replace_optional!(
-        qr_redirect_url,
-        folder_id,
-        template_id,
-        base_url,
-        expiry_date
-    );
+    replace_optional!(qr_redirect_url, template_id, base_url, expiry_date);
     qr.updated_at = ctx.now;
     qr.updated_by = ctx.member_id.to_owned();
     validated(qr, password_hash_of(existing), ctx)
 }
 
 /// A copy of `existing` under a new id and displayId (on the same domain), created now by the
-/// caller: same name, type, target, settings (a password included) and tags; no import batch.
+/// caller: same name, type, target, settings (a password included) and tags; no import batch and
+/// no folder (one an earlier version stored is not carried on).
 pub fn duplicated_qr(
     existing: &Qr,
     id: String,
@@ -170,6 +194,8 @@ pub fn duplicated_qr(
         id,
         display_id,
         batch_id: None,
+        folder_id: None,
+        folder_ids: Vec::new(),
         deleted: false,
         created_at: ctx.now,
         created_by: ctx.member_id.to_owned(),
@@ -464,5 +490,35 @@ mod tests {
         assert_eq!(copy.settings["passwordHash"], qr.settings["passwordHash"]);
         assert_eq!((copy.created_at, copy.created_by.as_str()), (99, "mem_2"));
         assert_eq!(copy.batch_id, None);
+    }
+
+    #[test]
+    fn a_folder_is_refused_and_empty_ones_clear_what_was_stored() {
+        let err =
+            create(r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "folderId": "f"}"#)
+                .unwrap_err();
+        assert!(err.contains("folders are not supported"), "{err}");
+        let mut qr = create(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "folderId": "", "folderIds": []}"#,
+        )
+        .unwrap();
+        assert_eq!((qr.folder_id.as_deref(), qr.folder_ids.len()), (None, 0));
+        // A code an earlier version stored in a folder.
+        (qr.folder_id, qr.folder_ids) = (Some("f".into()), vec!["f".into()]);
+        let team = team();
+        let ctx = context(&team, "mem_1", 43, &[]);
+        assert!(updated_qr(&qr, input(r#"{"folderIds": ["g"]}"#), &ctx).is_err());
+        let kept = updated_qr(&qr, input(r#"{"name": "b"}"#), &ctx).unwrap();
+        assert_eq!(kept.folder_id.as_deref(), Some("f"));
+        let cleared = updated_qr(&qr, input(r#"{"folderId": "", "folderIds": []}"#), &ctx).unwrap();
+        assert_eq!(
+            (cleared.folder_id.as_deref(), cleared.folder_ids.len()),
+            (None, 0)
+        );
+        let copy = duplicated_qr(&qr, "qr_2".into(), "copy".into(), &ctx).unwrap();
+        assert_eq!(
+            (copy.folder_id.as_deref(), copy.folder_ids.len()),
+            (None, 0)
+        );
     }
 }
