@@ -13,7 +13,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{OneOfBuilder, Ref, Schema};
+use utoipa::openapi::schema::{AnyOfBuilder, Ref, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Header, RefOr};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
@@ -324,11 +324,12 @@ impl Modify for ImportRefusal {
             let Some(report) = content.schema.take() else {
                 continue;
             };
-            let either = OneOfBuilder::new()
+            // anyOf, not oneOf: a refusal with its report is an error envelope too.
+            let either = AnyOfBuilder::new()
                 .item(report)
                 .item(Ref::from_schema_name(ErrorBody::name()))
                 .build();
-            content.schema = Some(RefOr::T(Schema::OneOf(either)));
+            content.schema = Some(RefOr::T(Schema::AnyOf(either)));
         }
     }
 }
