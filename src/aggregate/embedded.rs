@@ -180,17 +180,40 @@ impl Analytics {
         end: i64,
         limit: usize,
     ) -> Result<Vec<ScanEvent>, AnalyticsError> {
-        let positions = {
+        let events = self.events_before(qr_id, start, end, None, limit)?;
+        Ok(events.into_iter().map(|(_, event)| event).collect())
+    }
+
+    /// A page of a code's events with `start <= scanTime <= end`, newest first, older than
+    /// `before` (where an earlier page ended: a scan time and, as (segment, offset), the place in
+    /// the log that orders events of one millisecond), at most `limit`; each with its place.
+    pub fn events_before(
+        &self,
+        qr_id: &str,
+        start: i64,
+        end: i64,
+        before: Option<(i64, (u32, u32))>,
+        limit: usize,
+    ) -> Result<Vec<((i64, (u32, u32)), ScanEvent)>, AnalyticsError> {
+        let before = before.map(|(time, (segment, offset))| (time, Position { segment, offset }));
+        let places = {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());
             match state.codes.get(qr_id) {
-                Some(stats) => stats.events_between(start, end, limit),
+                Some(stats) => stats.events_before(start, end, before, limit),
                 None => return Ok(Vec::new()),
             }
         };
-        self.reader
-            .read_at(&positions)?
-            .iter()
-            .map(|record| Ok(event_record::decode(record)?))
+        let positions: Vec<Position> = places.iter().map(|(_, at)| *at).collect();
+        let records = self.reader.read_at(&positions)?;
+        places
+            .into_iter()
+            .zip(records)
+            .map(|((time, at), record)| {
+                Ok((
+                    (time, (at.segment, at.offset)),
+                    event_record::decode(&record)?,
+                ))
+            })
             .collect()
     }
 

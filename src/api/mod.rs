@@ -4,13 +4,16 @@
 mod analytics;
 mod auth;
 mod body;
+mod bulk_events;
 mod error;
 mod image;
 mod keys;
 mod members;
 mod openapi;
+mod paging;
 mod qr_bulk;
 mod qr_edits;
+mod qr_list;
 mod qrs;
 mod rate_limit;
 mod rejection;
@@ -77,7 +80,7 @@ async fn healthz() -> &'static str {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/api/qrs-api", post(qrs::create).get(qrs::list))
+        .route("/api/qrs-api", post(qrs::create).get(qr_list::list))
         .route(
             "/api/qrs-api/{id}",
             get(qrs::get).put(qrs::update).delete(qrs::delete),
@@ -108,7 +111,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(templates::preview),
         )
         .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
-        .route("/api/analytics-api/bulk", post(analytics::bulk))
+        .route("/api/analytics-api/bulk", post(bulk_events::bulk))
         .route("/api/analytics-api/overviews", post(analytics::overviews))
         .route("/api/teams-api", get(teams::list).post(teams::create))
         .route("/api/teams-api/{id}", get(teams::get).put(teams::update))

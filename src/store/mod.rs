@@ -21,7 +21,7 @@ use crate::model::{Qr, RouteRecord, Team};
 
 pub use bootstrap::{hash_secret, Bootstrap};
 pub use error::StoreError;
-pub use list::{ListOrder, QrListPage, QrListQuery};
+pub use list::{ListOrder, ListPosition, PageStart, QrListPage, QrListQuery};
 pub use qrs::Created;
 
 // Records are JSON: readable in a dump, and tolerant of added fields.
@@ -213,11 +213,22 @@ impl Store {
         on_backend!(self, store => store.list_qrs(&query))
     }
 
-    /// Every code of the team (deleted ones too) updated at or after `from`, oldest change
-    /// first: the updated-after feed, from an index.
-    pub async fn changed_qrs(&self, team_id: &str, from: i64) -> Result<Vec<Qr>, StoreError> {
-        let team_id = team_id.to_owned();
-        on_backend!(self, store => store.changed_qrs(&team_id, from))
+    /// Where the team's changes (every code, deleted ones too, by updatedAt) are just past
+    /// `after`, oldest first, at most `limit`: the updated-after feed, from an index.
+    pub async fn changes(
+        &self,
+        team_id: &str,
+        after: &ListPosition,
+        limit: usize,
+    ) -> Result<Vec<ListPosition>, StoreError> {
+        let (team_id, after) = (team_id.to_owned(), after.clone());
+        on_backend!(self, store => store.changes(&team_id, &after, limit))
+    }
+
+    /// The codes of `ids` that exist, in that order.
+    pub async fn qrs_by_id(&self, ids: &[&str]) -> Result<Vec<Qr>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        on_backend!(self, store => store.qrs_by_id(&ids))
     }
 
     /// How many live codes the team has (what a plan's code limit counts).

@@ -4,6 +4,7 @@ mod support;
 
 mod api_keys;
 mod bad_input;
+mod bounded_lists;
 mod bulk_create;
 mod client_address;
 mod code_operations;
