@@ -182,6 +182,12 @@ pub struct ApiConfig {
     /// Live (not deleted) codes a team may have, by its organization's plan; 0: no limit. The
     /// API refuses a create past it; `qredge import`, the operator's tool, is not limited.
     pub codes_per_team: PlanCodeLimits,
+    /// Requests for public image URLs (`/images/…`, no credentials) a client address may make
+    /// per minute (an IPv6 client's whole /64 shares one count), counted like the teams' limits.
+    pub image_requests_per_minute: u64,
+    /// Proxies in front of the API whose `Forwarded` / `X-Forwarded-For` name the client of a
+    /// public image request (as `edge.trusted_proxies` for scans); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A number for each plan, with its defaults (a section of its own type, so that a section
@@ -329,6 +335,8 @@ impl Default for ApiConfig {
             max_body_bytes: 1024 * 1024,
             requests_per_minute: PlanRates::default(),
             codes_per_team: PlanCodeLimits::default(),
+            image_requests_per_minute: 600,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -7,10 +7,12 @@ mod body;
 mod bulk_events;
 mod error;
 mod image;
+mod image_url;
 mod keys;
 mod members;
 mod openapi;
 mod paging;
+mod public_image;
 mod qr_bulk;
 mod qr_edits;
 mod qr_list;
@@ -32,6 +34,7 @@ use crate::aggregate::AnalyticsReader;
 use crate::store::Store;
 
 pub use error::ApiError;
+pub use image_url::PublicImages;
 pub use openapi::ApiDoc;
 
 /// What every handler can reach.
@@ -47,6 +50,8 @@ pub struct AppState {
     pub requests_per_minute: Arc<crate::config::PlanRates>,
     /// Live codes a team may have, by plan (the reference's `checkQrLimit`).
     pub codes_per_team: Arc<crate::config::PlanCodeLimits>,
+    /// The keys of the codes' public image URLs, and the per-client limit on them.
+    pub public_images: Arc<PublicImages>,
 }
 
 impl AppState {
@@ -98,6 +103,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/api/qrs-api/{id}/image.svg", get(image::svg))
         .route("/api/qrs-api/{id}/image.png", get(image::png))
+        .route("/api/qrs-api/{id}/image-url", post(image_url::renew))
         .route(
             "/api/qr-templates-api",
             get(templates::list).post(templates::create),
@@ -145,8 +151,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             state.clone(),
             rate_limit::limit,
         ))
-        // After route_layer: the document needs no credentials and is not counted.
+        // After route_layer: the document needs no credentials and is not counted; public
+        // images need none either and have their own limit, per client address.
         .route("/openapi.json", get(openapi::serve))
+        .route("/images/{id}/{file}", get(public_image::image))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::map_response(rejection::envelope))
         .with_state(state)

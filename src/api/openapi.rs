@@ -47,6 +47,8 @@ use super::error::ErrorBody;
         super::updated_after::all_teams,
         super::image::svg,
         super::image::png,
+        super::image_url::renew,
+        super::public_image::image,
         super::templates::list,
         super::templates::get,
         super::templates::create,

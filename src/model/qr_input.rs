@@ -133,6 +133,7 @@ pub fn new_qr(
         updated_at: ctx.now,
         updated_by: ctx.member_id.to_owned(),
         domain: None,
+        image_url_generation: 0,
     };
     let mut qr = qr;
     // A team whose default domain is one of its custom domains prints new codes with it.

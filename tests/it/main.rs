@@ -23,6 +23,7 @@ mod misconfiguration;
 mod openapi;
 mod outages;
 mod production;
+mod public_images;
 mod rate_limits;
 mod redirects;
 mod redis_analytics;
