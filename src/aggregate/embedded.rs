@@ -30,6 +30,10 @@ use crate::model::ScanEvent;
 /// checkpoint costs at most about half as much as replaying what it saves.
 const CHECKPOINT_AFTER_BYTES: u64 = 128 << 20;
 
+/// Where an event is among a code's: its scan time, and (segment, offset) in the log, which
+/// orders the events of one millisecond.
+pub type EventPlace = (i64, (u32, u32));
+
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
     #[error("analytics storage error: {0}")]
@@ -185,16 +189,15 @@ impl Analytics {
     }
 
     /// A page of a code's events with `start <= scanTime <= end`, newest first, older than
-    /// `before` (where an earlier page ended: a scan time and, as (segment, offset), the place in
-    /// the log that orders events of one millisecond), at most `limit`; each with its place.
+    /// `before` (where an earlier page ended), at most `limit`; each with its place.
     pub fn events_before(
         &self,
         qr_id: &str,
         start: i64,
         end: i64,
-        before: Option<(i64, (u32, u32))>,
+        before: Option<EventPlace>,
         limit: usize,
-    ) -> Result<Vec<((i64, (u32, u32)), ScanEvent)>, AnalyticsError> {
+    ) -> Result<Vec<(EventPlace, ScanEvent)>, AnalyticsError> {
         let before = before.map(|(time, (segment, offset))| (time, Position { segment, offset }));
         let places = {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());

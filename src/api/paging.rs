@@ -219,7 +219,8 @@ fn next_link(state: &AppState, uri: &Uri, cursor: &Cursor) -> Option<HeaderValue
         .ok()?
         .join(uri.path().trim_start_matches('/'))
         .ok()?;
-    let kept: Vec<(String, String)> = url::form_urlencoded::parse(uri.query()?.as_bytes())
+    let query = uri.query().unwrap_or_default();
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .filter(|(name, _)| name != "cursor" && name != "page")
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();

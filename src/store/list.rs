@@ -406,6 +406,10 @@ fn search_names(
     Ok(hits)
 }
 
+/// An entry of a list index, as a walk over a range of it gives it.
+type IndexEntry<'a, K, V> =
+    Result<(redb::AccessGuard<'a, K>, redb::AccessGuard<'a, V>), redb::StorageError>;
+
 /// A page of the team's codes by createdAt or updatedAt, and whether more follow.
 fn time_page(
     txn: &redb::ReadTransaction,
@@ -419,7 +423,7 @@ fn time_page(
     let team = query.team_id.as_str();
     let next_team = format!("{team}\0");
     let (first, end) = ((team, 0, ""), (next_team.as_str(), 0, ""));
-    let position = |entry: Result<(redb::AccessGuard<(&str, u64, &str)>, _), _>| {
+    let position = |entry: IndexEntry<(&str, u64, &str), ()>| {
         entry.map(|(key, _)| {
             let (_, time, id) = key.value();
             ListPosition::Time(time, id.to_owned())
@@ -457,7 +461,7 @@ fn name_page(
     let team = query.team_id.as_str();
     let next_team = format!("{team}\0");
     let (first, end) = ((team, "", ""), (next_team.as_str(), "", ""));
-    let position = |entry: Result<(redb::AccessGuard<(&str, &str, &str)>, _), _>| {
+    let position = |entry: IndexEntry<(&str, &str, &str), (&str, u64, u64)>| {
         entry.map(|(key, _)| {
             let (_, name, id) = key.value();
             ListPosition::Name(name.to_owned(), id.to_owned())

@@ -140,6 +140,11 @@ fn feeds(server: &Server) {
     codes
         .push(server.create_qr(json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/b"})));
     let want = feed_order(&codes);
+    // A Link names the next page of a request with no query string too.
+    let (_, list, link) = get(server, "/api/qrs-api");
+    let next = list["nextCursor"].as_str().unwrap();
+    let want_link = format!("<{}/api/qrs-api?cursor={next}>; rel=\"next\"", server.api);
+    assert_eq!(link, want_link);
     let feed = "/api/qrs-api/updated-after?fromTime=0&limit=7";
     let pages = every_page(server, &team, feed, items_of("/data"));
     assert!(pages.iter().all(|p| p.len() <= 7));
@@ -169,7 +174,7 @@ fn feeds(server: &Server) {
     );
     let rest = flat_ids(&rest);
     let mut expected: Vec<&String> = want[7..].iter().filter(|id| *id != unread).collect();
-    let mut changed = vec![read.clone(), unread.clone()];
+    let mut changed = [read.clone(), unread.clone()];
     changed.sort();
     expected.extend(changed.iter());
     let created_id = created["id"].as_str().unwrap().to_owned();
