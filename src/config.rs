@@ -196,6 +196,12 @@ pub struct ApiConfig {
     /// Teams an organization may have, by its plan; 0: no limit. `POST /api/teams-api` past it
     /// is refused.
     pub teams_per_org: PlanTeamLimits,
+    /// Requests for public image URLs (`/images/…`, no credentials) a client address may make
+    /// per minute (an IPv6 client's whole /64 shares one count), counted like the teams' limits.
+    pub image_requests_per_minute: u64,
+    /// Proxies in front of the API whose `Forwarded` / `X-Forwarded-For` name the client of a
+    /// public image request (as `edge.trusted_proxies` for scans); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A number for each plan, with its defaults (a section of its own type, so that a section
@@ -357,6 +363,8 @@ impl Default for ApiConfig {
             requests_per_minute: PlanRates::default(),
             codes_per_team: PlanCodeLimits::default(),
             teams_per_org: PlanTeamLimits::default(),
+            image_requests_per_minute: 600,
+            trusted_proxies: Vec::new(),
         }
     }
 }

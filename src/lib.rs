@@ -41,6 +41,7 @@ pub mod model;
 pub mod pipeline;
 pub mod qr_image;
 pub mod redis_link;
+pub mod redis_page;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

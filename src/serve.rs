@@ -396,6 +396,10 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         let analytics = backends
             .analytics_reader()
             .expect("the API's analytics are open");
+        let public_images = Arc::new(api::PublicImages::new(
+            store.image_url_secret().await?,
+            &config.api,
+        ));
         let state = AppState {
             store,
             analytics,
@@ -404,6 +408,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             requests_per_minute: Arc::new(config.api.requests_per_minute.clone()),
             codes_per_team: Arc::new(config.api.codes_per_team.clone()),
             teams_per_org: Arc::new(config.api.teams_per_org.clone()),
+            public_images,
         };
         let app = api::router(state, config.api.max_body_bytes);
         let api_stop = stop.clone();
@@ -414,6 +419,8 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
                     tracing::debug!(error = %e, "cannot set TCP_NODELAY");
                 }
             });
+            // With each connection's peer address: public images are limited per client.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(api_stop.cancelled_owned())
                 .await;

@@ -44,6 +44,10 @@ const CHECKPOINT_AFTER_BYTES: u64 = 128 << 20;
 /// How often, while scans arrive, segments past the retention are looked for (and at start).
 const RETENTION_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
+/// Where an event is among a code's: its scan time, and (segment, offset) in the log, which
+/// orders the events of one millisecond.
+pub type EventPlace = (i64, (u32, u32));
+
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {
     #[error("analytics storage error: {0}")]
@@ -255,18 +259,35 @@ impl Analytics {
         end: i64,
         limit: usize,
     ) -> Result<Vec<ScanEvent>, AnalyticsError> {
-        let positions = {
+        let events = self.events_before(qr_id, start, end, None, limit)?;
+        Ok(events.into_iter().map(|(_, event)| event).collect())
+    }
+
+    /// A page of a code's events with `start <= scanTime <= end`, newest first, older than
+    /// `before` (where an earlier page ended), at most `limit`; each with its place.
+    pub fn events_before(
+        &self,
+        qr_id: &str,
+        start: i64,
+        end: i64,
+        before: Option<EventPlace>,
+        limit: usize,
+    ) -> Result<Vec<(EventPlace, ScanEvent)>, AnalyticsError> {
+        let before = before.map(|(time, (segment, offset))| (time, Position { segment, offset }));
+        let places = {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());
             match state.codes.get(qr_id) {
-                Some(stats) => stats.events_between(start, end, limit),
+                Some(stats) => stats.events_before(start, end, before, limit),
                 None => return Ok(Vec::new()),
             }
         };
+        let positions: Vec<Position> = places.iter().map(|(_, at)| *at).collect();
         let records = self.reader.read_at(&positions)?;
-        Ok(records
-            .iter()
-            .filter_map(|record| match event_record::decode(record) {
-                Ok(event) => Some(event),
+        Ok(places
+            .into_iter()
+            .zip(records)
+            .filter_map(|((time, at), record)| match event_record::decode(&record?) {
+                Ok(event) => Some(((time, (at.segment, at.offset)), event)),
                 Err(e) => {
                     tracing::warn!(error = %e, "a stored scan event is unreadable; it is left out");
                     None

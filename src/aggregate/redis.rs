@@ -317,25 +317,63 @@ impl RedisAnalytics {
         end: i64,
         limit: usize,
     ) -> Result<Vec<ScanEvent>, RedisAnalyticsError> {
+        let events = self.events_before(qr_id, start, end, None, limit).await?;
+        Ok(events.into_iter().map(|(_, event)| event).collect())
+    }
+
+    /// A page of a code's events with `start <= scanTime <= end`, newest first, older than
+    /// `before` (where an earlier page ended: a scan time and an event id, which orders the events
+    /// of one millisecond), at most `limit`; each with its scan time and id.
+    pub async fn events_before(
+        &self,
+        qr_id: &str,
+        start: i64,
+        end: i64,
+        before: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<((i64, String), ScanEvent)>, RedisAnalyticsError> {
         if start > end || limit == 0 {
             return Ok(Vec::new());
         }
         let mut conn = self.conn.clone();
-        let ids: Vec<String> = conn
-            .zrevrangebyscore_limit(self.qr_key(qr_id, "events"), end, start, 0, limit as isize)
-            .await?;
+        let key = self.qr_key(qr_id, "events");
+        let ids: Vec<(String, i64)> = match before {
+            None => {
+                let page: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(end)
+                    .arg(start)
+                    .arg("BYSCORE")
+                    .arg("REV")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit)
+                    .arg("WITHSCORES")
+                    .query_async(&mut conn)
+                    .await?;
+                page.into_iter()
+                    .map(|(id, time)| (id, time as i64))
+                    .collect()
+            }
+            Some(before) => {
+                let page = crate::redis_page::page_after(&mut conn, &key, before, limit, true);
+                let page = page.await?.into_iter();
+                page.take_while(|(_, time)| *time >= start).collect()
+            }
+        };
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         // Two steps, so an event trimmed in between is simply missing (None), never an error.
         let json: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(self.qr_key(qr_id, "events:json"))
-            .arg(&ids)
+            .arg(ids.iter().map(|(id, _)| id).collect::<Vec<_>>())
             .query_async(&mut conn)
             .await?;
-        json.into_iter()
-            .flatten()
-            .map(|j| serde_json::from_str(&j).map_err(RedisAnalyticsError::from))
+        ids.into_iter()
+            .zip(json)
+            .filter_map(|((id, time), json)| Some(((time, id), json?)))
+            .map(|(place, json)| Ok((place, serde_json::from_str(&json)?)))
             .collect()
     }
 

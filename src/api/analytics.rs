@@ -1,30 +1,34 @@
-//! Analytics endpoints: detailed events of a code, events of several codes in a time range, and
-//! the headline counts (today / yesterday / total).
+//! Analytics endpoints: the events of a code and the orphan scans of the team's domains, a page
+//! at a time, and the headline counts (today / yesterday / total). The events of several codes
+//! are in `bulk_events`.
 
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::response::IntoResponse;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::openapi::CodePath;
+use super::paging::{self, paged_get, Cursor, Paged};
 use super::qrs::team_qr;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
+use crate::aggregate::reader::EventPosition;
 use crate::clock::{format_day, now_ms};
 use crate::model::ScanEvent;
 
 /// Codes one analytics request may name.
 const MAX_QR_IDS: usize = 100;
-/// Events one answer carries at most (newest first); `limit` asks for fewer.
-const MAX_EVENTS: usize = 10_000;
-const DEFAULT_EVENTS: usize = 1_000;
+/// Events a page carries unless `limit` says otherwise (newest first), and at most.
+pub(super) const DEFAULT_EVENTS: usize = 1_000;
+pub(super) const MAX_EVENTS: usize = 10_000;
 
-fn check_qr_ids(qr_ids: &[String]) -> Result<(), ApiError> {
+pub(super) fn check_qr_ids(qr_ids: &[String]) -> Result<(), ApiError> {
     if qr_ids.is_empty() || qr_ids.len() > MAX_QR_IDS {
         return Err(ApiError::bad_request(format!(
             "qrIds must name 1 to {MAX_QR_IDS} QR codes"
@@ -43,6 +47,51 @@ fn optional_number(params: &HashMap<String, String>, name: &str) -> Result<Optio
         .transpose()
 }
 
+/// A page of one code's events: its time range, size and start.
+struct EventsPage {
+    start: i64,
+    end: i64,
+    limit: usize,
+    after: Option<EventPosition>,
+}
+
+impl EventsPage {
+    fn of(
+        params: Result<Query<HashMap<String, String>>, QueryRejection>,
+    ) -> Result<Self, ApiError> {
+        let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let start = optional_number(&params, "startTime")?.unwrap_or(i64::MIN);
+        let end = optional_number(&params, "endTime")?.unwrap_or(i64::MAX);
+        let limit = paging::limit(&params, DEFAULT_EVENTS, MAX_EVENTS)?;
+        let after = paging::cursor(&params)?
+            .map(Cursor::in_events)
+            .transpose()?;
+        Ok(Self {
+            start,
+            end,
+            limit,
+            after,
+        })
+    }
+
+    /// The page of the events of `id` (a code, or a team's orphans), and the cursor past it.
+    async fn read(
+        &self,
+        state: &AppState,
+        id: &str,
+    ) -> Result<(Vec<ScanEvent>, Option<Cursor>), ApiError> {
+        let (start, end, after) = (self.start, self.end, self.after.as_ref());
+        let events = state
+            .analytics
+            .events_after(id, start, end, after, self.limit + 1)
+            .await?;
+        let (events, next) = paging::split(events, self.limit, |(at, _)| Cursor::Events {
+            at: at.clone(),
+        });
+        Ok((events.into_iter().map(|(_, event)| event).collect(), next))
+    }
+}
+
 #[utoipa::path(
     get,
     path = "/api/analytics-api/detailed/{id}",
@@ -52,11 +101,12 @@ fn optional_number(params: &HashMap<String, String>, name: &str) -> Result<Optio
         CodePath,
         ("startTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
         ("endTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Events at most, newest first (default 1000)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Events per page, newest first (default 1000)"),
+        ("cursor" = Option<String>, Query, description = "A page's nextCursor: the older events after it (with the same range)"),
     ),
     responses(
-        (status = 200, description = "The code's scans, newest first", body = Envelope<Vec<ScanEvent>>),
-        (status = 400, description = "A query parameter that is not an integer, or limit out of range", body = ErrorBody),
+        (status = 200, description = "A page of the code's scans, newest first; nextCursor (and a Link header) when more follow", body = Paged<Vec<ScanEvent>>),
+        (status = 400, description = "A query parameter that is not an integer, limit out of range, or a cursor of another list", body = ErrorBody),
         (status = 404, description = "No such code in the team", body = ErrorBody),
     )
 )]
@@ -64,28 +114,13 @@ pub async fn detailed(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    uri: Uri,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let (start, end, limit) = time_range(&params)?;
+) -> Result<Response, ApiError> {
+    let page = EventsPage::of(params)?;
     team_qr(&state.store, &caller.team.id, &id).await?;
-    let events = state.analytics.events(&id, start, end, limit).await?;
-    Ok(ok(events))
-}
-
-fn time_range(params: &HashMap<String, String>) -> Result<(i64, i64, usize), ApiError> {
-    let start = optional_number(params, "startTime")?.unwrap_or(i64::MIN);
-    let end = optional_number(params, "endTime")?.unwrap_or(i64::MAX);
-    let limit = match optional_number(params, "limit")? {
-        None => DEFAULT_EVENTS,
-        Some(n) if (1..=MAX_EVENTS as i64).contains(&n) => n as usize,
-        Some(_) => {
-            return Err(ApiError::bad_request(format!(
-                "limit must be from 1 to {MAX_EVENTS}"
-            )))
-        }
-    };
-    Ok((start, end, limit))
+    let (events, next) = page.read(&state, &id).await?;
+    Ok(paged_get(&state, &uri, events, next))
 }
 
 /// Scans of unknown codes on the team's custom domains (a mistyped or unprinted displayId):
@@ -109,82 +144,36 @@ pub struct OrphansView {
     params(
         ("startTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
         ("endTime" = Option<i64>, Query, description = "Epoch ms, inclusive (default: no bound)"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Events at most, newest first (default 1000)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Events per page, newest first (default 1000)"),
+        ("cursor" = Option<String>, Query, description = "A page's nextCursor: the older events after it (with the same range)"),
     ),
     responses(
-        (status = 200, description = "Scans of unknown codes on the team's custom domains: counts and events", body = Envelope<OrphansView>),
-        (status = 400, description = "A query parameter that is not an integer, or limit out of range", body = ErrorBody),
+        (status = 200, description = "Scans of unknown codes on the team's custom domains: counts and a page of events; nextCursor (and a Link header) when more follow", body = Paged<OrphansView>),
+        (status = 400, description = "A query parameter that is not an integer, limit out of range, or a cursor of another list", body = ErrorBody),
     )
 )]
 pub async fn orphans(
     State(state): State<AppState>,
     caller: Caller,
+    uri: Uri,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let (start, end, limit) = time_range(&params)?;
+) -> Result<Response, ApiError> {
+    let page = EventsPage::of(params)?;
     let id = crate::model::scan::orphans_id(&caller.team.id);
     let o = state
         .analytics
         .overview(&id, now_ms(), caller.team.zone())
         .await?;
-    let events = state.analytics.events(&id, start, end, limit).await?;
-    Ok(ok(OrphansView {
+    let (events, next) = page.read(&state, &id).await?;
+    let view = OrphansView {
         total_scans: o.total_scans,
         today_scans: o.today_scans,
         yesterday_scans: o.yesterday_scans,
         bot_scans: o.bot_scans,
         today_date: format_day(o.today),
         events,
-    }))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BulkRequest {
-    #[schema(min_items = 1, max_items = 100)]
-    qr_ids: Vec<String>,
-    start_time: i64,
-    end_time: i64,
-}
-
-#[utoipa::path(
-    post,
-    path = "/api/analytics-api/bulk",
-    operation_id = "bulkEvents",
-    tag = "Analytics",
-    request_body = BulkRequest,
-    responses(
-        (status = 200, description = "The scans of those codes in the range (inclusive), newest first, at most 10000", body = Envelope<Vec<ScanEvent>>),
-        (status = 400, description = "Malformed JSON, not 1 to 100 qrIds, or startTime after endTime", body = ErrorBody),
-        (status = 404, description = "One of qrIds is no code of the team (the message names it)", body = ErrorBody),
-    )
-)]
-pub async fn bulk(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(request): ApiJson<BulkRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    check_qr_ids(&request.qr_ids)?;
-    if request.start_time > request.end_time {
-        return Err(ApiError::bad_request("startTime must not be after endTime"));
-    }
-    for id in &request.qr_ids {
-        team_qr(&state.store, &caller.team.id, id).await?;
-    }
-    let mut events = Vec::new();
-    for id in &request.qr_ids {
-        let range = (request.start_time, request.end_time);
-        events.extend(
-            state
-                .analytics
-                .events(id, range.0, range.1, MAX_EVENTS)
-                .await?,
-        );
-    }
-    events.sort_by_key(|e| std::cmp::Reverse(e.scan_time));
-    events.truncate(MAX_EVENTS);
-    Ok(ok(events))
+    };
+    Ok(paged_get(&state, &uri, view, next))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

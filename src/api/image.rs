@@ -1,6 +1,7 @@
-//! The QR image of a code, as SVG (what `qrImageUrl` points at) or PNG, in the design of its
-//! template: `GET /api/qrs-api/{id}/image.svg` and `…/image.png`, with `?size=` in pixels and
-//! `?errorCorrection=` to override the template's level.
+//! The QR image of a code, as SVG or PNG, in the design of its template:
+//! `GET /api/qrs-api/{id}/image.svg` and `…/image.png` with the credentials, with `?size=` in
+//! pixels and `?errorCorrection=` to override the template's level. The same images without
+//! credentials, at the code's public URL (`qrImageUrl`), are `public_image`'s.
 
 use std::collections::HashMap;
 
@@ -16,6 +17,7 @@ use super::qrs::team_qr;
 use super::templates::code_template;
 use super::{ApiError, AppState};
 use crate::model::template::ErrorCorrection;
+use crate::model::Qr;
 use crate::qr_image::{Design, DEFAULT_SIZE, SIZES};
 
 /// What an image request may ask for.
@@ -69,17 +71,31 @@ pub(super) struct ImageParams {
     error_correction: Option<String>,
 }
 
-/// The code's URL (its custom domain's, if it has one) and the design it is drawn in.
-async fn code_image(
+/// An image's file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    Svg,
+    Png,
+}
+
+/// The image of the URL `qr` encodes (its custom domain's, if it has one), in its template.
+pub(super) async fn drawn(
     state: &AppState,
-    caller: &Caller,
-    id: &str,
+    qr: &Qr,
     query: &ImageQuery,
-) -> Result<(String, Design), ApiError> {
-    let qr = team_qr(&state.store, &caller.team.id, id).await?;
-    let template = code_template(state, &qr).await?;
+    format: Format,
+) -> Result<Response, ApiError> {
+    let template = code_template(state, qr).await?;
     let design = Design::of(&template, query.error_correction).map_err(ApiError::bad_request)?;
-    Ok((qr.short_url(&state.edge_base_url), design))
+    let url = qr.short_url(&state.edge_base_url);
+    match format {
+        Format::Png => png_response(&url, design, query.size).await,
+        Format::Svg => {
+            let image =
+                crate::qr_image::svg(&url, &design, query.size).map_err(ApiError::bad_request)?;
+            Ok(([(header::CONTENT_TYPE, "image/svg+xml")], image).into_response())
+        }
+    }
 }
 
 #[utoipa::path(
@@ -104,9 +120,8 @@ pub async fn svg(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let query = ImageQuery::parse(params)?;
-    let (url, design) = code_image(&state, &caller, &id, &query).await?;
-    let image = crate::qr_image::svg(&url, &design, query.size).map_err(ApiError::bad_request)?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], image).into_response())
+    let qr = team_qr(&state.store, &caller.team.id, &id).await?;
+    drawn(&state, &qr, &query, Format::Svg).await
 }
 
 #[utoipa::path(
@@ -131,8 +146,8 @@ pub async fn png(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let query = ImageQuery::parse(params)?;
-    let (url, design) = code_image(&state, &caller, &id, &query).await?;
-    png_response(&url, design, query.size).await
+    let qr = team_qr(&state.store, &caller.team.id, &id).await?;
+    drawn(&state, &qr, &query, Format::Png).await
 }
 
 /// The PNG of `text` in `design`, drawn off the async workers (a large image with a logo takes

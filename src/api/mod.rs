@@ -4,13 +4,18 @@
 mod analytics;
 mod auth;
 mod body;
+mod bulk_events;
 mod error;
 mod image;
+mod image_url;
 mod keys;
 mod members;
 mod openapi;
+mod paging;
+mod public_image;
 mod qr_bulk;
 mod qr_edits;
+mod qr_list;
 mod qrs;
 mod rate_limit;
 mod rejection;
@@ -30,6 +35,7 @@ use crate::aggregate::AnalyticsReader;
 use crate::store::Store;
 
 pub use error::ApiError;
+pub use image_url::PublicImages;
 pub use openapi::ApiDoc;
 
 /// What every handler can reach.
@@ -47,6 +53,8 @@ pub struct AppState {
     pub codes_per_team: Arc<crate::config::PlanCodeLimits>,
     /// Teams an organization may have, by plan.
     pub teams_per_org: Arc<crate::config::PlanTeamLimits>,
+    /// The keys of the codes' public image URLs, and the per-client limit on them.
+    pub public_images: Arc<PublicImages>,
 }
 
 impl AppState {
@@ -86,7 +94,7 @@ async fn healthz() -> &'static str {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/api/qrs-api", post(qrs::create).get(qrs::list))
+        .route("/api/qrs-api", post(qrs::create).get(qr_list::list))
         .route(
             "/api/qrs-api/{id}",
             get(qrs::get).put(qrs::update).delete(qrs::delete),
@@ -104,6 +112,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/api/qrs-api/{id}/image.svg", get(image::svg))
         .route("/api/qrs-api/{id}/image.png", get(image::png))
+        .route("/api/qrs-api/{id}/image-url", post(image_url::renew))
         .route(
             "/api/qr-templates-api",
             get(templates::list).post(templates::create),
@@ -117,7 +126,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(templates::preview),
         )
         .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
-        .route("/api/analytics-api/bulk", post(analytics::bulk))
+        .route("/api/analytics-api/bulk", post(bulk_events::bulk))
         .route("/api/analytics-api/overviews", post(analytics::overviews))
         .route("/api/teams-api", get(teams::list).post(teams::create))
         .route("/api/teams-api/{id}", get(teams::get).put(teams::update))
@@ -151,8 +160,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             state.clone(),
             rate_limit::limit,
         ))
-        // After route_layer: the document needs no credentials and is not counted.
+        // After route_layer: the document needs no credentials and is not counted; public
+        // images need none either and have their own limit, per client address.
         .route("/openapi.json", get(openapi::serve))
+        .route("/images/{id}/{file}", get(public_image::image))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::map_response(rejection::envelope))
         .with_state(state)

@@ -3,7 +3,8 @@
 //! `ToSchema` derives of the types it reads and writes, so it changes with them. What every
 //! `/api/` endpoint shares is added here once, as the layers that cause it apply to all of them:
 //! the credentials, and the answers of authentication and the rate limit (401, 403, 429), of a
-//! body past `api.max_body_bytes` (413) and of an unreachable Redis (503).
+//! body past `api.max_body_bytes` (413) or declared as another media type (415) and of an
+//! unreachable Redis (503).
 //!
 //! A route is documented by annotating its handler and naming it in `paths(...)` below; the test
 //! at the bottom fails while a route of the router has no operation here, or the reverse.
@@ -12,7 +13,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{OneOfBuilder, Ref, Schema};
+use utoipa::openapi::schema::{AnyOfBuilder, Ref, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Header, RefOr};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
@@ -33,7 +34,7 @@ use super::error::ErrorBody;
         super::healthz,
         serve,
         super::qrs::create,
-        super::qrs::list,
+        super::qr_list::list,
         super::qrs::get,
         super::qrs::update,
         super::qrs::delete,
@@ -46,13 +47,15 @@ use super::error::ErrorBody;
         super::updated_after::all_teams,
         super::image::svg,
         super::image::png,
+        super::image_url::renew,
+        super::public_image::image,
         super::templates::list,
         super::templates::get,
         super::templates::create,
         super::templates::delete,
         super::templates::preview,
         super::analytics::detailed,
-        super::analytics::bulk,
+        super::bulk_events::bulk,
         super::analytics::overviews,
         super::analytics::orphans,
         super::teams::list,
@@ -221,8 +224,8 @@ fn error_response(description: &str) -> Response {
 
 /// The answers every `/api/` operation can give whatever its handler does: the rate-limit layer
 /// authenticates (401, 403 for a key's scope or a paused member) and counts (429), the body limit
-/// refuses large bodies (413), a path segment can be undecodable (400) and a Redis store can be
-/// away (503). An operation's own description of a status (a 403 of its own, say) is kept.
+/// refuses large bodies (413), the body extractors a body of another media type (415), a path
+/// segment can be undecodable (400) and a Redis store can be away (503). An operation's own description of a status (a 403 of its own, say) is kept.
 struct SharedAnswers;
 
 impl Modify for SharedAnswers {
@@ -265,6 +268,10 @@ impl Modify for SharedAnswers {
                         "413",
                         error_response("The body is larger than `api.max_body_bytes` (1 MiB)"),
                     ));
+                    shared.push((
+                        "415",
+                        error_response("The body is declared (Content-Type) as another media type than the operation reads, or in a charset other than UTF-8"),
+                    ));
                 }
                 for (status, response) in shared {
                     operation
@@ -297,9 +304,9 @@ impl Modify for ReferenceAlias {
     }
 }
 
-/// A CSV import that imports nothing answers 400 with its report when rows were read, and with
-/// the error envelope when the file cannot be read at all: one status, two bodies, which an
-/// annotation cannot say.
+/// A CSV import that imports nothing answers 400 with its report (in the refusal envelope) when
+/// rows were read, and with the plain error envelope when the file cannot be read at all: one
+/// status, two bodies, which an annotation cannot say.
 struct ImportRefusal;
 
 impl Modify for ImportRefusal {
@@ -319,11 +326,12 @@ impl Modify for ImportRefusal {
             let Some(report) = content.schema.take() else {
                 continue;
             };
-            let either = OneOfBuilder::new()
+            // anyOf, not oneOf: a refusal with its report is an error envelope too.
+            let either = AnyOfBuilder::new()
                 .item(report)
                 .item(Ref::from_schema_name(ErrorBody::name()))
                 .build();
-            content.schema = Some(RefOr::T(Schema::OneOf(either)));
+            content.schema = Some(RefOr::T(Schema::AnyOf(either)));
         }
     }
 }
@@ -463,6 +471,7 @@ mod tests {
                     }
                     if operation.request_body.is_some() {
                         assert!(statuses.contains(&"413"), "{path}: no 413");
+                        assert!(statuses.contains(&"415"), "{path}: no 415");
                     }
                 }
             }

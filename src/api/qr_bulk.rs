@@ -2,19 +2,18 @@
 //! valid or none created) and `POST /api/qrs-api/import` (a CSV file, as `qredge import` reads
 //! it: each valid row created, each other one reported with its line).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::body::ApiJson;
+use super::body::{ApiJson, CsvBody};
 use super::error::ErrorBody;
 use super::qrs::{code_limit, store_new_qr, write_context};
 use super::templates::team_template_ids;
-use super::view::{ok, qr_view, Envelope, QrView};
+use super::view::{ok, qr_view, refused, Envelope, QrView, Refusal};
 use super::{ApiError, AppState};
 use crate::ids::{new_display_id, new_id};
 use crate::import::{row_code, CsvRows, Row};
@@ -51,14 +50,14 @@ pub struct BulkResult {
         (status = 201, description = "The codes created, and those whose displayId another request took meanwhile", body = Envelope<BulkResult>),
         (status = 400, description = "Not 1 to 100 items, an invalid item (`item N: …`), or two items naming one displayId", body = ErrorBody),
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
-        (status = 409, description = "No item could be created: every chosen displayId is taken", body = Envelope<BulkResult>),
+        (status = 409, description = "No item could be created: every chosen displayId is taken (the report, as for 201, with `success: false` and a message)", body = Refusal<BulkResult>),
     )
 )]
 pub async fn bulk(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(items): ApiJson<Vec<Value>>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require_code_writer()?;
     if items.is_empty() || items.len() > MAX_BULK {
         return Err(ApiError::bad_request(format!(
@@ -132,12 +131,25 @@ pub async fn bulk(
             message: refused.to_string(),
         });
     }
-    let status = if result.qrs.is_empty() {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, ok(result)))
+    if result.qrs.is_empty() {
+        let reasons = result
+            .refused
+            .iter()
+            .map(|r| (format!("item {}", r.index), &r.message));
+        let message = format!("no code was created: {}", first_reasons(reasons));
+        return Ok((StatusCode::CONFLICT, refused(message, result)).into_response());
+    }
+    Ok((StatusCode::CREATED, ok(result)).into_response())
+}
+
+/// The first refusal of a report (where, why), and how many more there are.
+fn first_reasons<'a>(mut reasons: impl ExactSizeIterator<Item = (String, &'a String)>) -> String {
+    let more = reasons.len().saturating_sub(1);
+    match reasons.next() {
+        None => "there was nothing to create".to_owned(),
+        Some((at, why)) if more == 0 => format!("{at}: {why}"),
+        Some((at, why)) => format!("{at}: {why} (and {more} more)"),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -170,28 +182,17 @@ pub struct ImportResult {
     ),
     responses(
         (status = 201, description = "At least one row was imported; the others are listed by line", body = Envelope<ImportResult>),
-        (status = 400, description = "No row could be imported (the report, as for 201), or a file that cannot be read (the error envelope)", body = Envelope<ImportResult>),
+        (status = 400, description = "No row could be imported (the report, as for 201, with `success: false` and a message), or a file that cannot be read (no report)", body = Refusal<ImportResult>),
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
-        (status = 415, description = "The body is not `text/csv`", body = ErrorBody),
+        (status = 415, description = "The body is not `text/csv` (any case, parameters allowed; a charset other than UTF-8 is refused)", body = ErrorBody),
     )
 )]
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
+    CsvBody(body): CsvBody,
+) -> Result<Response, ApiError> {
     caller.require_code_writer()?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !content_type.starts_with("text/csv") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "an import is a text/csv body",
-        ));
-    }
     let rows = CsvRows::new(&body[..]).map_err(ApiError::bad_request)?;
     let platform_host = state.platform_host();
     let templates = team_template_ids(&state, &caller.team.id).await?;
@@ -233,10 +234,13 @@ pub async fn import(
         });
     }
     result.refused.sort_by_key(|r| r.line);
-    let status = if result.imported > 0 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    Ok((status, ok(result)))
+    if result.imported == 0 {
+        let reasons = result
+            .refused
+            .iter()
+            .map(|r| (format!("line {}", r.line), &r.message));
+        let message = format!("no row was imported: {}", first_reasons(reasons));
+        return Ok((StatusCode::BAD_REQUEST, refused(message, result)).into_response());
+    }
+    Ok((StatusCode::CREATED, ok(result)).into_response())
 }

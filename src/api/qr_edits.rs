@@ -12,8 +12,19 @@ use super::openapi::CodePath;
 use super::qrs::{apply_update, code_limit, live_team_qr, store_new_qr, write_context};
 use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
-use crate::model::qr_input::{duplicated_qr, QrInput};
+use crate::model::qr_input::{duplicated_qr, refuse_folders, QrInput};
 use crate::model::text;
+
+/// The optional body of a duplicate: only the folder a client of the reference may name for the
+/// copy, which is refused (folders are not supported).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DuplicateBody {
+    /// Refused unless null or "": folders are not supported.
+    folder_id: Option<String>,
+    /// Refused unless null or []: folders are not supported.
+    folder_ids: Option<Vec<String>>,
+}
 
 /// `POST /api/qrs-api/{id}/duplicate`: a new code (new id and displayId, on the same domain)
 /// with the original's name, type, target, settings and tags. 201 with the copy.
@@ -23,8 +34,10 @@ use crate::model::text;
     operation_id = "duplicateQr",
     tag = "QR codes",
     params(CodePath),
+    request_body(content = Option<DuplicateBody>, description = "None needed; a folder for the copy is refused"),
     responses(
         (status = 201, description = "The copy", body = Envelope<QrView>),
+        (status = 400, description = "Malformed JSON, an unknown field, or a folder (folders are not supported)", body = ErrorBody),
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
         (status = 404, description = "No such code in the team", body = ErrorBody),
         (status = 409, description = "The code is deleted", body = ErrorBody),
@@ -34,8 +47,13 @@ pub async fn duplicate(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    body: Option<ApiJson<DuplicateBody>>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
+    if let Some(ApiJson(body)) = body {
+        refuse_folders(body.folder_id.as_deref(), body.folder_ids.as_deref())
+            .map_err(ApiError::bad_request)?;
+    }
     let original = live_team_qr(&state, &caller, &id, "duplicate").await?;
     let platform_host = state.platform_host();
     // A copy keeps its original's templateId, checked when that was written.

@@ -1,13 +1,9 @@
-//! QR code endpoints: create, get, list, update, soft delete (and the helpers the code
-//! operations in `qr_edits` share).
+//! QR code endpoints: create, get, update, soft delete (and the helpers the code operations in
+//! `qr_edits` share). The list is in `qr_list`.
 
-use std::collections::HashMap;
-
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Serialize;
 
 use super::auth::Caller;
 use super::body::ApiJson;
@@ -20,7 +16,7 @@ use crate::clock::now_ms;
 use crate::ids::{new_display_id, new_id};
 use crate::model::qr_input::{new_qr, updated_qr, QrInput, WriteContext};
 use crate::model::Qr;
-use crate::store::{ListOrder, QrListQuery, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Attempts at a free generated displayId before giving up (collisions are ~never).
 const DISPLAY_ID_ATTEMPTS: usize = 5;
@@ -219,96 +215,4 @@ pub async fn delete(
         state.store.update_qr(&qr).await?;
     }
     Ok(ok(qr_view(qr, &state)))
-}
-
-/// The list endpoint's query, checked: limit 1..=100 (10), page >= 1 (1), search, sortBy
-/// (updatedAt), sortOrder (desc).
-fn list_query(params: &HashMap<String, String>, team_id: &str) -> Result<QrListQuery, ApiError> {
-    let number = |name: &str, default: usize, min: usize, max: usize| match params.get(name) {
-        None => Ok(default),
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad_request(format!(
-                "{name} must be an integer from {min} to {max}"
-            ))),
-        },
-    };
-    let order = match params.get("sortBy").map(String::as_str) {
-        None | Some("updatedAt") => ListOrder::UpdatedAt,
-        Some("createdAt") => ListOrder::CreatedAt,
-        Some("name") => ListOrder::Name,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "sortBy {other:?} must be one of createdAt, updatedAt, name"
-            )))
-        }
-    };
-    let descending = match params.get("sortOrder").map(String::as_str) {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "sortOrder {other:?} must be asc or desc"
-            )))
-        }
-    };
-    let limit = number("limit", 10, 1, 100)?;
-    // A page past any possible end is refused rather than overflowing the offset.
-    let page = number("page", 1, 1, usize::MAX / 100)?;
-    Ok(QrListQuery {
-        team_id: team_id.to_owned(),
-        order,
-        descending,
-        offset: (page - 1) * limit,
-        limit,
-        search: params
-            .get("search")
-            .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty()),
-    })
-}
-
-/// A page of the list, with the count of every code that matches.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Page {
-    qrs: Vec<QrView>,
-    total_count: u64,
-    page: usize,
-    limit: usize,
-}
-
-/// `GET /api/qrs-api`: a page of the team's live codes, from the store's list indexes.
-#[utoipa::path(
-    get,
-    path = "/api/qrs-api",
-    operation_id = "listQrs",
-    tag = "QR codes",
-    params(
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Codes per page (default 10)"),
-        ("page" = Option<u64>, Query, minimum = 1, description = "From 1 (default 1)"),
-        ("search" = Option<String>, Query, description = "Case-insensitive substring of the name or displayId"),
-        ("sortBy" = Option<String>, Query, pattern = "^(createdAt|updatedAt|name)$", description = "createdAt, updatedAt (default) or name; ties break on id"),
-        ("sortOrder" = Option<String>, Query, pattern = "^(asc|desc)$", description = "asc or desc (default)"),
-    ),
-    responses(
-        (status = 200, description = "A page of the team's live codes", body = Envelope<Page>),
-        (status = 400, description = "A query parameter out of range", body = ErrorBody),
-    )
-)]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let query = list_query(&params, &caller.team.id)?;
-    let page = state.store.list_qrs(&query).await?;
-    Ok(ok(Page {
-        qrs: page.qrs.into_iter().map(|qr| qr_view(qr, &state)).collect(),
-        total_count: page.total,
-        page: query.offset / query.limit + 1,
-        limit: query.limit,
-    })
-    .into_response())
 }

@@ -388,3 +388,236 @@ mod tests {
         assert!(got[2].input.is_ok());
     }
 }
+
+/// Properties of the reader over generated files: it never panics, it reads back what the csv
+/// crate writes (quoting, CRLF, a byte order mark, a header in any column order), and every row
+/// is reported at the line it starts on.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use csv::{Terminator, WriterBuilder};
+    use proptest::prelude::*;
+
+    /// Any text a cell may hold in one line: no line break (a code takes one line), and no ASCII
+    /// space around it (the reader trims that, as spreadsheets pad cells).
+    fn cell() -> impl Strategy<Value = String> {
+        any::<String>()
+            .prop_map(|s| {
+                let s = s.replace(['\n', '\r'], " ");
+                s.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned()
+            })
+            // A first row naming a displayId column is a header.
+            .prop_filter("not a header's name", |s| !named(s.as_bytes(), DISPLAY_ID))
+    }
+
+    /// A type cell: any text but the types a CSV row cannot carry (they need settings).
+    fn type_cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("WEB".to_owned()),
+            Just("SHORT_LINK".to_owned()),
+            cell()
+        ]
+        .prop_filter("a redirect type or none", |t| {
+            QrType::parse(t).is_none_or(|t| t.is_redirect())
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    struct Cells {
+        display_id: String,
+        url: String,
+        qr_type: String,
+        name: Option<String>,
+        template_id: String,
+    }
+
+    fn cells() -> impl Strategy<Value = Cells> {
+        (
+            cell(),
+            cell(),
+            type_cell(),
+            proptest::option::of(cell()),
+            cell(),
+        )
+            .prop_map(|(display_id, url, qr_type, name, template_id)| Cells {
+                display_id,
+                url,
+                qr_type,
+                name,
+                template_id,
+            })
+    }
+
+    /// What a file of `rows` written by the csv crate looks like: with a byte order mark or not,
+    /// CRLF or LF, positional (3 or 4 columns) or under a header with the columns in `order`.
+    fn written(rows: &[Cells], bom: bool, crlf: bool, header: Option<&[usize]>) -> Vec<u8> {
+        let terminator = if crlf {
+            Terminator::CRLF
+        } else {
+            Terminator::Any(b'\n')
+        };
+        let mut writer = WriterBuilder::new()
+            .flexible(true)
+            .terminator(terminator)
+            .from_writer(Vec::new());
+        let names = ["displayId", "url", "type", "name", "templateId"];
+        if let Some(order) = header {
+            writer
+                .write_record(order.iter().map(|&c| names[c]))
+                .unwrap();
+        }
+        for row in rows {
+            let all = [
+                row.display_id.as_str(),
+                &row.url,
+                &row.qr_type,
+                row.name.as_deref().unwrap_or_default(),
+                &row.template_id,
+            ];
+            match header {
+                Some(order) => writer.write_record(order.iter().map(|&c| all[c])),
+                None if row.name.is_some() => writer.write_record(&all[..4]),
+                None => writer.write_record(&all[..3]),
+            }
+            .unwrap();
+        }
+        let mut bytes = if bom { "\u{feff}".into() } else { Vec::new() };
+        bytes.extend(writer.into_inner().unwrap());
+        bytes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_bytes_are_read_or_refused_without_a_panic(
+            bytes in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..2048),
+                // Bytes that CSV gives a meaning to, so that quoting and line ends are exercised.
+                proptest::collection::vec(
+                    proptest::sample::select(vec![b'a', b',', b'"', b'\n', b'\r', b' ', 0xEF, 0xBB, 0xBF, 0xFF]),
+                    0..512,
+                ),
+            ]
+        ) {
+            let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+            if let Ok(rows) = CsvRows::new(bytes.as_slice()) {
+                let mut last = 1;
+                for row in rows {
+                    let Ok(row) = row else { break };
+                    prop_assert!(row.line >= last && row.line <= lines, "line {} of {}", row.line, lines);
+                    last = row.line;
+                }
+            }
+        }
+
+        #[test]
+        fn what_the_csv_crate_writes_reads_back_as_written(
+            rows in proptest::collection::vec(cells(), 1..12),
+            bom: bool,
+            crlf: bool,
+            header in proptest::option::of(Just(vec![0usize, 1, 2, 3, 4]).prop_shuffle()),
+        ) {
+            let file = written(&rows, bom, crlf, header.as_deref());
+            let read: Vec<Row> = CsvRows::new(file.as_slice())
+                .map_err(TestCaseError::fail)?
+                .collect::<Result<_, _>>()
+                .map_err(TestCaseError::fail)?;
+            prop_assert_eq!(read.len(), rows.len());
+            let first_line = if header.is_some() { 2 } else { 1 };
+            for (n, (row, want)) in read.iter().zip(&rows).enumerate() {
+                prop_assert_eq!(row.line, first_line + n as u64);
+                let input = row.input.as_ref().map_err(|e| TestCaseError::fail(e.clone()))?;
+                prop_assert_eq!(input.display_id.as_deref(), Some(want.display_id.as_str()));
+                prop_assert_eq!(input.qr_redirect_url.as_deref(), Some(want.url.as_str()));
+                prop_assert_eq!(input.qr_type.as_deref(), Some(want.qr_type.as_str()));
+                let (name, template) = match header {
+                    // Under a header every row has every column; an empty templateId is none.
+                    Some(_) => (
+                        Some(want.name.clone().unwrap_or_default()),
+                        Some(want.template_id.clone()).filter(|t| !t.is_empty()),
+                    ),
+                    None => (want.name.clone(), None),
+                };
+                prop_assert_eq!(&input.name, &name);
+                prop_assert_eq!(&input.template_id, &template);
+            }
+        }
+    }
+
+    /// A line of a generated file.
+    #[derive(Debug, Clone)]
+    enum Line {
+        /// A row of these fields (3 or 4 make a code; a short ASCII value in each).
+        Fields(Vec<String>),
+        /// A row whose second field is quoted and holds this many line breaks.
+        Multiline(usize),
+        /// An empty line, which is no row.
+        Blank,
+    }
+
+    fn line() -> impl Strategy<Value = Line> {
+        let field = "[a-z0-9]{0,6}";
+        prop_oneof![
+            4 => proptest::collection::vec(field, 2..=5).prop_map(Line::Fields),
+            1 => (1..3usize).prop_map(Line::Multiline),
+            1 => Just(Line::Blank),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn each_row_is_reported_at_the_line_it_starts_on(
+            lines in proptest::collection::vec(line(), 1..25),
+            crlf: bool,
+            unclosed: bool,
+        ) {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let (mut text, mut at) = (String::new(), 1u64);
+            // (line, what the reader must say) for each row.
+            let mut want: Vec<(u64, &str)> = Vec::new();
+            for line in &lines {
+                match line {
+                    Line::Blank => {}
+                    Line::Fields(fields) => {
+                        text.push_str(&fields.join(","));
+                        // 3 columns, or 4 with a name.
+                        let verdict = if (3..=4).contains(&fields.len()) {
+                            "ok"
+                        } else {
+                            "expected 3 columns"
+                        };
+                        want.push((at, verdict));
+                    }
+                    Line::Multiline(breaks) => {
+                        text.push_str(&format!("a,\"x{}y\",WEB", end.repeat(*breaks)));
+                        want.push((at, "spans several lines"));
+                        at += *breaks as u64;
+                    }
+                }
+                text.push_str(end);
+                at += 1;
+            }
+            if unclosed {
+                text.push_str("z,\"never closed,WEB");
+                text.push_str(end);
+                text.push_str("more,lines,WEB");
+                want.push((at, "not closed"));
+            }
+            let got: Vec<Row> = CsvRows::new(text.as_bytes())
+                .map_err(TestCaseError::fail)?
+                .collect::<Result<_, _>>()
+                .map_err(TestCaseError::fail)?;
+            prop_assert_eq!(got.len(), want.len(), "{:?}", text);
+            for (row, (line, verdict)) in got.iter().zip(&want) {
+                prop_assert_eq!(row.line, *line, "{:?}", text);
+                match &row.input {
+                    Ok(_) => prop_assert_eq!(*verdict, "ok", "line {}", line),
+                    Err(e) => prop_assert!(e.contains(verdict), "line {}: {} is not {:?}", line, e, verdict),
+                }
+            }
+        }
+    }
+}

@@ -97,6 +97,15 @@ pub struct Qr {
     pub created_by: String,
     pub updated_at: i64,
     pub updated_by: String,
+    /// Bumped to revoke the code's public image URL, whose key is signed over it; 0 (never
+    /// changed, and every code stored before it existed) is not written.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(ignore)]
+    pub image_url_generation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Qr {
@@ -126,6 +135,7 @@ impl Qr {
             created_by: "m".into(),
             updated_at: 0,
             updated_by: "m".into(),
+            image_url_generation: 0,
         }
     }
 

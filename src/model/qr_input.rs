@@ -41,7 +41,9 @@ pub struct QrInput {
     /// At most 50, each one line of 1 to 64 characters.
     #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
+    /// Refused unless null or "": folders are not supported.
     pub folder_id: Option<String>,
+    /// Refused unless null or []: folders are not supported.
     pub folder_ids: Option<Vec<String>>,
     pub template_id: Option<String>,
     /// A domain's root, `https://host/` (no path): the platform's host or one of the team's
@@ -76,6 +78,24 @@ fn check_template(id: &str, ctx: &WriteContext) -> Result<(), String> {
     }
 }
 
+/// Folders are not supported (the reference marks them "coming soon"): a write that puts a code
+/// in one is refused rather than the folder silently dropped. null, "" and [] name none.
+pub fn refuse_folders(
+    folder_id: Option<&str>,
+    folder_ids: Option<&[String]>,
+) -> Result<(), String> {
+    let named =
+        folder_id.is_some_and(|f| !f.is_empty()) || folder_ids.is_some_and(|f| !f.is_empty());
+    if named {
+        return Err(
+            "folderId/folderIds: folders are not supported (the reference marks them \
+                    coming soon); leave both out"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 fn parse_type(name: &str) -> Result<QrType, String> {
     QrType::parse(name).ok_or_else(|| {
         let all: Vec<_> = QrType::ALL.iter().map(|t| t.as_str()).collect();
@@ -93,6 +113,7 @@ pub fn new_qr(
     generated_display_id: String,
     ctx: &WriteContext,
 ) -> Result<Qr, String> {
+    refuse_folders(input.folder_id.as_deref(), input.folder_ids.as_deref())?;
     let qr_type = parse_type(input.qr_type.as_deref().ok_or("qrType is required")?)?;
     if let Some(id) = &input.template_id {
         check_template(id, ctx)?;
@@ -108,8 +129,8 @@ pub fn new_qr(
         metadata: input.metadata.unwrap_or_default(),
         settings: input.settings.unwrap_or_default(),
         tags: input.tags.unwrap_or_default(),
-        folder_id: input.folder_id,
-        folder_ids: input.folder_ids.unwrap_or_default(),
+        folder_id: None,
+        folder_ids: Vec::new(),
         batch_id: None,
         template_id: input.template_id,
         base_url: input.base_url,
@@ -120,6 +141,7 @@ pub fn new_qr(
         updated_at: ctx.now,
         updated_by: ctx.member_id.to_owned(),
         domain: None,
+        image_url_generation: 0,
     };
     let mut qr = qr;
     // A team whose default domain is one of its custom domains prints new codes with it.
@@ -132,6 +154,7 @@ pub fn new_qr(
 
 /// An existing code with the fields the request names replaced.
 pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Qr, String> {
+    refuse_folders(input.folder_id.as_deref(), input.folder_ids.as_deref())?;
     let mut qr = existing.clone();
     if let Some(id) = &input.template_id {
         check_template(id, ctx)?;
@@ -146,7 +169,14 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
             }
         )*};
     }
-    replace!(name, display_id, metadata, settings, tags, folder_ids);
+    replace!(name, display_id, metadata, settings, tags);
+    // Only "" and [] get here: they clear the folders an earlier version stored.
+    if input.folder_id.is_some() {
+        qr.folder_id = None;
+    }
+    if input.folder_ids.is_some() {
+        qr.folder_ids.clear();
+    }
     macro_rules! replace_optional {
         ($($field:ident),*) => {$(
             if input.$field.is_some() {
@@ -154,13 +184,7 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
             }
         )*};
     }
-    replace_optional!(
-        qr_redirect_url,
-        folder_id,
-        template_id,
-        base_url,
-        expiry_date
-    );
+    replace_optional!(qr_redirect_url, template_id, base_url, expiry_date);
     qr.updated_at = ctx.now;
     qr.updated_by = ctx.member_id.to_owned();
     validated(
@@ -172,7 +196,8 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
 }
 
 /// A copy of `existing` under a new id and displayId (on the same domain), created now by the
-/// caller: same name, type, target, settings (a password included) and tags; no import batch.
+/// caller: same name, type, target, settings (a password included) and tags; no import batch and
+/// no folder (one an earlier version stored is not carried on).
 pub fn duplicated_qr(
     existing: &Qr,
     id: String,
@@ -183,6 +208,8 @@ pub fn duplicated_qr(
         id,
         display_id,
         batch_id: None,
+        folder_id: None,
+        folder_ids: Vec::new(),
         deleted: false,
         created_at: ctx.now,
         created_by: ctx.member_id.to_owned(),
@@ -531,5 +558,35 @@ mod tests {
         assert_eq!(copy.settings["passwordHash"], qr.settings["passwordHash"]);
         assert_eq!((copy.created_at, copy.created_by.as_str()), (99, "mem_2"));
         assert_eq!(copy.batch_id, None);
+    }
+
+    #[test]
+    fn a_folder_is_refused_and_empty_ones_clear_what_was_stored() {
+        let err =
+            create(r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "folderId": "f"}"#)
+                .unwrap_err();
+        assert!(err.contains("folders are not supported"), "{err}");
+        let mut qr = create(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "folderId": "", "folderIds": []}"#,
+        )
+        .unwrap();
+        assert_eq!((qr.folder_id.as_deref(), qr.folder_ids.len()), (None, 0));
+        // A code an earlier version stored in a folder.
+        (qr.folder_id, qr.folder_ids) = (Some("f".into()), vec!["f".into()]);
+        let team = team();
+        let ctx = context(&team, "mem_1", 43, &[]);
+        assert!(updated_qr(&qr, input(r#"{"folderIds": ["g"]}"#), &ctx).is_err());
+        let kept = updated_qr(&qr, input(r#"{"name": "b"}"#), &ctx).unwrap();
+        assert_eq!(kept.folder_id.as_deref(), Some("f"));
+        let cleared = updated_qr(&qr, input(r#"{"folderId": "", "folderIds": []}"#), &ctx).unwrap();
+        assert_eq!(
+            (cleared.folder_id.as_deref(), cleared.folder_ids.len()),
+            (None, 0)
+        );
+        let copy = duplicated_qr(&qr, "qr_2".into(), "copy".into(), &ctx).unwrap();
+        assert_eq!(
+            (copy.folder_id.as_deref(), copy.folder_ids.len()),
+            (None, 0)
+        );
     }
 }

@@ -7,6 +7,8 @@
 //! displayId) reads the team's name index, which holds both texts and both times, and never the
 //! codes' records: only the page's codes are read whole.
 
+use std::ops::Bound;
+
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{decode, EmbeddedStore, StoreError, META, QRS};
@@ -36,13 +38,63 @@ pub enum ListOrder {
     Name,
 }
 
+/// A place in a list index, where a page ended: the next page starts just past it, so that
+/// codes written meanwhile neither shift nor repeat the pages (an offset would). Positions of
+/// one index compare in its (ascending) order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ListPosition {
+    /// A createdAt or updatedAt as the index keeps it (epoch ms), and the code's id.
+    Time(u64, String),
+    /// The name key (the name lower-cased) and the code's id.
+    Name(String, String),
+}
+
+impl ListPosition {
+    /// Just before every change at or after `from` (epoch ms): every id sorts after "".
+    pub fn changes_from(from: i64) -> Self {
+        ListPosition::Time(millis(from), String::new())
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            ListPosition::Time(_, id) | ListPosition::Name(_, id) => id,
+        }
+    }
+
+    /// The time and id of a position in a time index (None for a name position).
+    pub(super) fn in_time(&self) -> Option<(u64, &str)> {
+        match self {
+            ListPosition::Time(time, id) => Some((*time, id)),
+            ListPosition::Name(..) => None,
+        }
+    }
+
+    /// The name key and id of a position in the name index (None for a time position).
+    pub(super) fn in_names(&self) -> Option<(&str, &str)> {
+        match self {
+            ListPosition::Name(name, id) => Some((name, id)),
+            ListPosition::Time(..) => None,
+        }
+    }
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone)]
+pub enum PageStart {
+    /// So many codes into the order (the reference's `page`).
+    Offset(usize),
+    /// Just past where an earlier page ended (a cursor), in the query's direction. A position of
+    /// another index than the order's gives an empty page (the API refuses such cursors).
+    After(ListPosition),
+}
+
 /// One page of a team's live codes.
 #[derive(Debug, Clone)]
 pub struct QrListQuery {
     pub team_id: String,
     pub order: ListOrder,
     pub descending: bool,
-    pub offset: usize,
+    pub start: PageStart,
     pub limit: usize,
     /// Lowercased; a code matches when its name or displayId contains it.
     pub search: Option<String>,
@@ -53,6 +105,8 @@ pub struct QrListPage {
     pub qrs: Vec<Qr>,
     /// How many codes the query matches on all pages.
     pub total: u64,
+    /// Where the page ended when more codes follow it; None on the last page.
+    pub next: Option<ListPosition>,
 }
 
 /// Where a code sorts by name: its name lowercased. NUL, which separates the parts of a Redis
@@ -79,58 +133,89 @@ pub(super) fn matches(search: &str, name_key: &str, display_id_lowercased: &str)
 }
 
 impl QrListQuery {
-    /// The ids of the page among all of a search's hits, in the query's order.
-    pub(super) fn page_of(&self, mut hits: Vec<Hit>) -> Vec<String> {
-        let key = |hit: &Hit| -> (u64, String) {
-            match self.order {
-                ListOrder::CreatedAt => (hit.created, String::new()),
-                ListOrder::UpdatedAt => (hit.updated, String::new()),
-                ListOrder::Name => (0, hit.name_key.clone()),
-            }
+    /// Where `hit` is in the query's order.
+    fn position_of(&self, hit: Hit) -> ListPosition {
+        match self.order {
+            ListOrder::CreatedAt => ListPosition::Time(hit.created, hit.id),
+            ListOrder::UpdatedAt => ListPosition::Time(hit.updated, hit.id),
+            ListOrder::Name => ListPosition::Name(hit.name_key, hit.id),
+        }
+    }
+
+    /// The page among all of a search's hits, in the query's order, and whether more follow.
+    pub(super) fn page_of(&self, hits: Vec<Hit>) -> (Vec<ListPosition>, bool) {
+        let mut positions: Vec<ListPosition> =
+            hits.into_iter().map(|hit| self.position_of(hit)).collect();
+        positions.sort_unstable();
+        if self.descending {
+            positions.reverse();
+        }
+        let from = match &self.start {
+            PageStart::Offset(offset) => (*offset).min(positions.len()),
+            // The positions up to `after` in the page's direction are behind it.
+            PageStart::After(after) => positions.partition_point(|p| match self.descending {
+                false => p <= after,
+                true => p >= after,
+            }),
         };
-        hits.sort_by(|a, b| {
-            let order = key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id));
-            if self.descending {
-                order.reverse()
-            } else {
-                order
-            }
-        });
-        hits.into_iter()
-            .skip(self.offset)
-            .take(self.limit)
-            .map(|hit| hit.id)
-            .collect()
+        self.cut(positions.drain(from..))
+    }
+
+    /// The first `limit` positions of a walk in the page's direction, and whether more follow.
+    pub(super) fn cut(
+        &self,
+        walk: impl Iterator<Item = ListPosition>,
+    ) -> (Vec<ListPosition>, bool) {
+        let mut page: Vec<ListPosition> = walk.take(self.limit + 1).collect();
+        let more = page.len() > self.limit;
+        page.truncate(self.limit);
+        (page, more)
+    }
+
+    /// `cut` over a walk of index entries that may fail.
+    fn cut_walk<E>(
+        &self,
+        walk: impl Iterator<Item = Result<ListPosition, E>>,
+    ) -> Result<(Vec<ListPosition>, bool), E> {
+        let page: Vec<ListPosition> = walk.take(self.limit + 1).collect::<Result<_, E>>()?;
+        Ok(self.cut(page.into_iter()))
     }
 
     /// The page of an index of `total` entries read in its own order (ascending), or backwards
-    /// when descending. An index is walked to the page's offset, so a page in the second half is
-    /// walked to from the other end: no page is further than half the index from where it starts.
+    /// when descending, `offset` entries in; and whether more follow. An index is walked to the
+    /// page's offset, so a page in the second half is walked to from the other end: no page is
+    /// further than half the index from where it starts.
     fn window<T, E>(
         &self,
+        offset: usize,
         entries: impl DoubleEndedIterator<Item = Result<T, E>>,
         total: u64,
-    ) -> Result<Vec<T>, E> {
+    ) -> Result<(Vec<T>, bool), E> {
         let total = usize::try_from(total).unwrap_or(usize::MAX);
-        let end = self.offset.saturating_add(self.limit).min(total);
-        if self.offset >= total {
-            return Ok(Vec::new());
+        let end = offset.saturating_add(self.limit).min(total);
+        if offset >= total {
+            return Ok((Vec::new(), false));
         }
-        let from_far_end = self.offset > total / 2;
+        let more = end < total;
+        let from_far_end = offset > total / 2;
         let entries: Box<dyn Iterator<Item = Result<T, E>>> = if self.descending != from_far_end {
             Box::new(entries.rev())
         } else {
             Box::new(entries)
         };
         if !from_far_end {
-            return entries.skip(self.offset).take(self.limit).collect();
+            let page = entries
+                .skip(offset)
+                .take(self.limit)
+                .collect::<Result<_, E>>()?;
+            return Ok((page, more));
         }
         let mut page: Vec<T> = entries
             .skip(total - end)
-            .take(end - self.offset)
+            .take(end - offset)
             .collect::<Result<_, E>>()?;
         page.reverse();
-        Ok(page)
+        Ok((page, more))
     }
 }
 
@@ -228,17 +313,42 @@ impl EmbeddedStore {
         Ok(counts.get(team_id)?.map(|n| n.value()).unwrap_or(0))
     }
 
-    /// Every code of the team (deleted ones too) updated at or after `from`, oldest change
-    /// first.
-    pub fn changed_qrs(&self, team_id: &str, from: i64) -> Result<Vec<Qr>, StoreError> {
+    /// Where the team's changes (every code, deleted ones too, by updatedAt) are just past
+    /// `after`, oldest first, at most `limit`.
+    pub fn changes(
+        &self,
+        team_id: &str,
+        after: &ListPosition,
+        limit: usize,
+    ) -> Result<Vec<ListPosition>, StoreError> {
+        let Some((time, id)) = after.in_time() else {
+            return Ok(Vec::new());
+        };
         let txn = self.db.begin_read()?;
         let changes = txn.open_table(BY_CHANGE)?;
-        let records = txn.open_table(QRS)?;
         let next_team = format!("{team_id}\0");
-        let mut qrs = Vec::new();
-        for entry in changes.range((team_id, millis(from), "")..(next_team.as_str(), 0, ""))? {
-            let (key, _) = entry?;
-            if let Some(bytes) = records.get(key.value().2)? {
+        let range = (
+            Bound::Excluded((team_id, time, id)),
+            Bound::Excluded((next_team.as_str(), 0, "")),
+        );
+        changes
+            .range(range)?
+            .take(limit)
+            .map(|entry| {
+                let (key, _) = entry?;
+                let (_, time, id) = key.value();
+                Ok(ListPosition::Time(time, id.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The codes of `ids` that exist, in that order.
+    pub fn qrs_by_id(&self, ids: &[impl AsRef<str>]) -> Result<Vec<Qr>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let records = txn.open_table(QRS)?;
+        let mut qrs = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(bytes) = records.get(id.as_ref())? {
                 qrs.push(decode(bytes.value())?);
             }
         }
@@ -248,59 +358,134 @@ impl EmbeddedStore {
     /// One page of the team's live codes.
     pub fn list_qrs(&self, query: &QrListQuery) -> Result<QrListPage, StoreError> {
         let txn = self.db.begin_read()?;
-        let team = query.team_id.as_str();
-        // The least team id after this one: the end of the team's keys.
-        let next_team = format!("{team}\0");
-        let next = next_team.as_str();
-        let (ids, total) = match (&query.search, query.order) {
-            (None, ListOrder::CreatedAt | ListOrder::UpdatedAt) => {
-                let table = txn.open_table(if query.order == ListOrder::CreatedAt {
-                    BY_CREATED
-                } else {
-                    BY_UPDATED
-                })?;
-                let range = table.range((team, 0, "")..(next, 0, ""))?;
-                let total = self.live_qr_count(team)?;
-                let ids =
-                    query.window(range.map(|e| e.map(|(k, _)| k.value().2.to_owned())), total)?;
-                (ids, total)
-            }
-            (None, ListOrder::Name) => {
-                let table = txn.open_table(BY_NAME)?;
-                let range = table.range((team, "", "")..(next, "", ""))?;
-                let total = self.live_qr_count(team)?;
-                let ids =
-                    query.window(range.map(|e| e.map(|(k, _)| k.value().2.to_owned())), total)?;
-                (ids, total)
-            }
+        let ((page, more), total) = match (&query.search, query.order) {
             (Some(search), _) => {
-                let table = txn.open_table(BY_NAME)?;
-                let mut hits = Vec::new();
-                for entry in table.range((team, "", "")..(next, "", ""))? {
-                    let (key, value) = entry?;
-                    let (_, name_key, id) = key.value();
-                    let (display_id, created, updated) = value.value();
-                    if matches(search, name_key, display_id) {
-                        hits.push(Hit {
-                            id: id.to_owned(),
-                            name_key: name_key.to_owned(),
-                            created,
-                            updated,
-                        });
-                    }
-                }
+                let hits = search_names(&txn, &query.team_id, search)?;
                 let total = hits.len() as u64;
                 (query.page_of(hits), total)
             }
-        };
-        let records = txn.open_table(QRS)?;
-        let mut qrs = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(bytes) = records.get(id.as_str())? {
-                qrs.push(decode(bytes.value())?);
+            (None, ListOrder::Name) => {
+                let total = self.live_qr_count(&query.team_id)?;
+                (name_page(&txn, query, total)?, total)
             }
+            (None, ListOrder::CreatedAt | ListOrder::UpdatedAt) => {
+                let total = self.live_qr_count(&query.team_id)?;
+                (time_page(&txn, query, total)?, total)
+            }
+        };
+        let ids: Vec<&str> = page.iter().map(ListPosition::id).collect();
+        let qrs = self.qrs_by_id(&ids)?;
+        let next = if more { page.last().cloned() } else { None };
+        Ok(QrListPage { qrs, total, next })
+    }
+}
+
+/// The team's codes whose name or displayId contains `search`, from the name index (which holds
+/// both texts and both times: no code's record is read).
+fn search_names(
+    txn: &redb::ReadTransaction,
+    team: &str,
+    search: &str,
+) -> Result<Vec<Hit>, StoreError> {
+    let table = txn.open_table(BY_NAME)?;
+    let next_team = format!("{team}\0");
+    let mut hits = Vec::new();
+    for entry in table.range((team, "", "")..(next_team.as_str(), "", ""))? {
+        let (key, value) = entry?;
+        let (_, name_key, id) = key.value();
+        let (display_id, created, updated) = value.value();
+        if matches(search, name_key, display_id) {
+            hits.push(Hit {
+                id: id.to_owned(),
+                name_key: name_key.to_owned(),
+                created,
+                updated,
+            });
         }
-        Ok(QrListPage { qrs, total })
+    }
+    Ok(hits)
+}
+
+/// An entry of a list index, as a walk over a range of it gives it.
+type IndexEntry<'a, K, V> =
+    Result<(redb::AccessGuard<'a, K>, redb::AccessGuard<'a, V>), redb::StorageError>;
+
+/// A page of the team's codes by createdAt or updatedAt, and whether more follow.
+fn time_page(
+    txn: &redb::ReadTransaction,
+    query: &QrListQuery,
+    total: u64,
+) -> Result<(Vec<ListPosition>, bool), StoreError> {
+    let table = txn.open_table(match query.order {
+        ListOrder::CreatedAt => BY_CREATED,
+        _ => BY_UPDATED,
+    })?;
+    let team = query.team_id.as_str();
+    let next_team = format!("{team}\0");
+    let (first, end) = ((team, 0, ""), (next_team.as_str(), 0, ""));
+    let position = |entry: IndexEntry<(&str, u64, &str), ()>| {
+        entry.map(|(key, _)| {
+            let (_, time, id) = key.value();
+            ListPosition::Time(time, id.to_owned())
+        })
+    };
+    match &query.start {
+        PageStart::Offset(offset) => {
+            Ok(query.window(*offset, table.range(first..end)?.map(position), total)?)
+        }
+        PageStart::After(after) => {
+            let Some((time, id)) = after.in_time() else {
+                return Ok((Vec::new(), false));
+            };
+            let past = if query.descending {
+                let range =
+                    table.range((Bound::Included(first), Bound::Excluded((team, time, id))))?;
+                query.cut_walk(range.rev().map(position))?
+            } else {
+                let range =
+                    table.range((Bound::Excluded((team, time, id)), Bound::Excluded(end)))?;
+                query.cut_walk(range.map(position))?
+            };
+            Ok(past)
+        }
+    }
+}
+
+/// A page of the team's codes by name, and whether more follow.
+fn name_page(
+    txn: &redb::ReadTransaction,
+    query: &QrListQuery,
+    total: u64,
+) -> Result<(Vec<ListPosition>, bool), StoreError> {
+    let table = txn.open_table(BY_NAME)?;
+    let team = query.team_id.as_str();
+    let next_team = format!("{team}\0");
+    let (first, end) = ((team, "", ""), (next_team.as_str(), "", ""));
+    let position = |entry: IndexEntry<(&str, &str, &str), (&str, u64, u64)>| {
+        entry.map(|(key, _)| {
+            let (_, name, id) = key.value();
+            ListPosition::Name(name.to_owned(), id.to_owned())
+        })
+    };
+    match &query.start {
+        PageStart::Offset(offset) => {
+            Ok(query.window(*offset, table.range(first..end)?.map(position), total)?)
+        }
+        PageStart::After(after) => {
+            let Some((name, id)) = after.in_names() else {
+                return Ok((Vec::new(), false));
+            };
+            let past = if query.descending {
+                let range =
+                    table.range((Bound::Included(first), Bound::Excluded((team, name, id))))?;
+                query.cut_walk(range.rev().map(position))?
+            } else {
+                let range =
+                    table.range((Bound::Excluded((team, name, id)), Bound::Excluded(end)))?;
+                query.cut_walk(range.map(position))?
+            };
+            Ok(past)
+        }
     }
 }
 
@@ -314,7 +499,7 @@ mod tests {
                 team_id: "team_1".into(),
                 order,
                 descending: false,
-                offset: 0,
+                start: PageStart::Offset(0),
                 limit: 100,
                 search: search.map(str::to_owned),
             })
@@ -370,10 +555,10 @@ mod tests {
         );
         assert_eq!(store.live_qr_count("team_10").unwrap(), 1);
         let changed: Vec<String> = store
-            .changed_qrs("team_1", 0)
+            .changes("team_1", &ListPosition::changes_from(0), 10)
             .unwrap()
             .into_iter()
-            .map(|qr| qr.id)
+            .map(|at| at.id().to_owned())
             .collect();
         assert_eq!(
             changed,

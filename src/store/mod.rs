@@ -5,6 +5,7 @@
 mod access;
 mod bootstrap;
 mod error;
+mod image_secret;
 mod list;
 mod platform_claims;
 mod qrs;
@@ -22,7 +23,7 @@ use crate::model::{Qr, RouteRecord, Team};
 
 pub use bootstrap::{hash_secret, Bootstrap};
 pub use error::StoreError;
-pub use list::{ListOrder, QrListPage, QrListQuery};
+pub use list::{ListOrder, ListPosition, PageStart, QrListPage, QrListQuery};
 pub use qrs::Created;
 
 // Records are JSON: readable in a dump, and tolerant of added fields.
@@ -74,21 +75,25 @@ pub struct EmbeddedStore {
     changes: broadcast::Sender<QrChange>,
     /// Bumped by every change to a team (its domains, colour, zone).
     teams_version: Arc<watch::Sender<u64>>,
-    /// API requests per rate-limit bucket in the current minute: one process serves the
+    /// API requests per rate-limit bucket in the minute counted: one process serves the
     /// embedded store, so memory is where all its requests are seen.
-    requests: Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, u64)>>>,
+    requests: Arc<std::sync::Mutex<(i64, std::collections::HashMap<String, u64>)>>,
 }
 
 impl EmbeddedStore {
     fn count_request(&self, bucket: &str, window: i64) -> u64 {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        // Buckets of past minutes go, so the map holds only the teams active this minute.
-        if requests.values().any(|(w, _)| *w < window) {
-            requests.retain(|_, (w, _)| *w >= window);
+        let (minute, counts) = &mut *requests;
+        // Every bucket counts the same minute, so when it ends they all go at once: the map holds
+        // only this minute's buckets (teams, client addresses), and no request walks it. A request
+        // that read the clock just before the minute turned counts in the new one.
+        if window > *minute {
+            *minute = window;
+            *counts = Default::default();
         }
-        let entry = requests.entry(bucket.to_owned()).or_insert((window, 0));
-        entry.1 += 1;
-        entry.1
+        let count = counts.entry(bucket.to_owned()).or_insert(0);
+        *count += 1;
+        *count
     }
 
     /// Opens (or creates) `DIR/store.redb` ([`EMBEDDED_FILE`]).
@@ -221,11 +226,27 @@ impl Store {
         on_backend!(self, store => store.list_qrs(&query))
     }
 
-    /// Every code of the team (deleted ones too) updated at or after `from`, oldest change
-    /// first: the updated-after feed, from an index.
-    pub async fn changed_qrs(&self, team_id: &str, from: i64) -> Result<Vec<Qr>, StoreError> {
-        let team_id = team_id.to_owned();
-        on_backend!(self, store => store.changed_qrs(&team_id, from))
+    /// The platform's secret for public image URLs, made on the first call (both stores).
+    pub async fn image_url_secret(&self) -> Result<[u8; 32], StoreError> {
+        on_backend!(self, store => store.image_url_secret())
+    }
+
+    /// Where the team's changes (every code, deleted ones too, by updatedAt) are just past
+    /// `after`, oldest first, at most `limit`: the updated-after feed, from an index.
+    pub async fn changes(
+        &self,
+        team_id: &str,
+        after: &ListPosition,
+        limit: usize,
+    ) -> Result<Vec<ListPosition>, StoreError> {
+        let (team_id, after) = (team_id.to_owned(), after.clone());
+        on_backend!(self, store => store.changes(&team_id, &after, limit))
+    }
+
+    /// The codes of `ids` that exist, in that order.
+    pub async fn qrs_by_id(&self, ids: &[&str]) -> Result<Vec<Qr>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        on_backend!(self, store => store.qrs_by_id(&ids))
     }
 
     /// How many live codes the team has (what a plan's code limit counts).

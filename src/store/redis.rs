@@ -37,6 +37,7 @@ use super::bootstrap::FirstOwner;
 use super::{Bootstrap, Created, StoreError};
 use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 
+mod image_secret;
 mod list;
 
 /// Changes kept in the stream; an edge further behind than this reloads all routes.

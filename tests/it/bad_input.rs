@@ -327,7 +327,7 @@ fn what_axum_itself_refuses_is_answered_in_the_envelope_too() {
     let (status, json) = send(server.client.get(format!("{}/api/qrs-api/%FF", server.api)));
     assert_error(status, &json, 400, "invalid utf-8");
 
-    // A CSV import past api.max_body_bytes (the import reads its body as raw bytes).
+    // A CSV import past api.max_body_bytes.
     let csv = "x".repeat(1024 * 1024 + 1);
     let (status, json) = send(
         server
@@ -336,6 +336,6 @@ fn what_axum_itself_refuses_is_answered_in_the_envelope_too() {
             .header("content-type", "text/csv")
             .body(csv),
     );
-    assert_error(status, &json, 413, "length limit");
+    assert_error(status, &json, 413, "larger than the limit");
     assert_eq!(total_codes(&server), 0);
 }

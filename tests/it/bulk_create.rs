@@ -253,3 +253,161 @@ fn a_plan_limits_the_codes_of_a_team_on_redis() {
     topology.config.push_str(LIMIT_OF_3);
     limited_codes(&topology.start("api", "api"));
 }
+
+/// A POST of `body` declared as `content_type` (none when None) to `path`.
+fn post_as(server: &Server, path: &str, content_type: Option<&str>, body: &str) -> (u16, Value) {
+    let mut request = server
+        .client
+        .post(format!("{}{path}", server.api))
+        .header("x-request-team-id", &server.credentials.team_id)
+        .header("x-request-client-id", &server.credentials.client_id)
+        .header("x-request-client-secret", &server.credentials.client_secret)
+        .body(body.to_owned());
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    json_of(request.send().unwrap())
+}
+
+/// A refusal in the error envelope (`success: false`, a message with `words`), with its report.
+fn assert_refused_with_report(status: u16, body: &Value, expected: u16, words: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(words), "{words:?} in {message:?}");
+}
+
+/// Every answer's status and `success` agree: an import or bulk create that created nothing is
+/// a refusal (success false, a message) that still carries its report; media types are read
+/// case-insensitively with parameters, and a body declared as another type is 415.
+fn honest_answers(server: &Server) {
+    let before = code_count(server);
+    // Rows that are not UTF-8: nothing imported, 400 in the error envelope, the report kept.
+    let mut csv = b"displayId,url,type\nbad-utf8,https://example.com/".to_vec();
+    csv.extend_from_slice(&[0xff, 0xfe]);
+    csv.extend_from_slice(b",WEB\n");
+    let response = server
+        .client
+        .post(format!("{}/api/qrs-api/import", server.api))
+        .header("x-request-team-id", &server.credentials.team_id)
+        .header("x-request-client-id", &server.credentials.client_id)
+        .header("x-request-client-secret", &server.credentials.client_secret)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .unwrap();
+    let (status, body) = json_of(response);
+    assert_refused_with_report(status, &body, 400, "no row was imported: line 2:");
+    assert_eq!(body["data"]["imported"], 0);
+    assert_eq!(body["data"]["refused"][0]["line"], 2);
+    assert!(body["data"]["refused"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not valid UTF-8"));
+
+    // Another team's template: refused by line, and nothing imported is a refusal too.
+    let (status, team) = server.call(
+        Method::POST,
+        "/api/teams-api",
+        Some(json!({"name": "Other team"})),
+    );
+    assert_eq!(status, 201, "{team}");
+    let other_team = team["data"]["id"].as_str().unwrap();
+    let (status, template) = server.call_as(
+        &server.credentials,
+        other_team,
+        Method::POST,
+        "/api/qr-templates-api",
+        Some(json!({"name": "Theirs"})),
+    );
+    assert_eq!(status, 201, "{template}");
+    let foreign = template["data"]["id"].as_str().unwrap();
+    let (status, body) = import(
+        server,
+        "text/csv",
+        &format!("displayId,url,type,templateId\nforeign-1,https://example.com/f,WEB,{foreign}\nforeign-2,https://example.com/g,WEB,{foreign}\n"),
+    );
+    assert_refused_with_report(status, &body, 400, "(and 1 more)");
+    assert!(body["message"].as_str().unwrap().contains(&format!(
+        "line 2: templateId \"{foreign}\" is not a template of this team"
+    )));
+    assert_eq!(body["data"]["refused"].as_array().unwrap().len(), 2);
+    let (status, body) = import(server, "text/csv", "displayId,url,type\n");
+    assert_refused_with_report(status, &body, 400, "there was nothing to create");
+    assert_eq!(code_count(server), before, "nothing imported");
+
+    // Media types: any case, with parameters; another type, or another charset, is 415.
+    for (n, content_type) in [
+        "TEXT/CSV",
+        "text/csv; charset=utf-8",
+        "Text/Csv;Charset=\"UTF-8\"",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let csv = format!("displayId,url,type\ncase-{n},https://example.com/c{n},WEB\n");
+        let (status, body) = import(server, content_type, &csv);
+        assert_eq!(
+            (status, &body["success"]),
+            (201, &json!(true)),
+            "{content_type}: {body}"
+        );
+    }
+    for content_type in [
+        Some("text/csvx"),
+        Some("application/json"),
+        Some("text/csv; charset=latin1"),
+        Some("not a media type"),
+        None,
+    ] {
+        let csv = "displayId,url,type\nnever,https://example.com/n,WEB\n";
+        let (status, body) = post_as(server, "/api/qrs-api/import", content_type, csv);
+        assert_refused_with_report(status, &body, 415, "");
+        assert!(body["data"].is_null(), "{body}");
+    }
+    let create = r#"{"qrType": "WEB", "qrRedirectUrl": "https://example.com/json"}"#;
+    for content_type in [
+        Some("APPLICATION/JSON; charset=UTF-8"),
+        Some("application/merge-patch+json"),
+        None,
+    ] {
+        let (status, body) = post_as(server, "/api/qrs-api", content_type, create);
+        assert_eq!(status, 201, "{content_type:?}: {body}");
+    }
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=utf-16",
+    ] {
+        let (status, body) = post_as(server, "/api/qrs-api", Some(content_type), create);
+        assert_refused_with_report(status, &body, 415, "");
+    }
+    assert_eq!(code_count(server), before + 6, "3 imported and 3 created");
+
+    // A bulk create whose every displayId is taken created nothing: 409 in the error envelope.
+    let (status, body) = server.call(
+        Method::POST,
+        "/api/qrs-api/bulk",
+        Some(json!([
+            {"qrType": "WEB", "qrRedirectUrl": "https://example.com/t0", "displayId": "case-0"},
+            {"qrType": "WEB", "qrRedirectUrl": "https://example.com/t1", "displayId": "case-1"},
+        ])),
+    );
+    assert_refused_with_report(status, &body, 409, "no code was created: item 0:");
+    assert!(body["message"].as_str().unwrap().contains("(and 1 more)"));
+    assert_eq!(body["data"]["qrs"], json!([]));
+    assert_eq!(body["data"]["refused"][1]["index"], 1);
+    assert_eq!(code_count(server), before + 6);
+}
+
+#[test]
+fn answers_say_success_only_when_something_was_done_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    honest_answers(&Server::start(dir.path()));
+}
+
+#[test]
+fn answers_say_success_only_when_something_was_done_on_redis() {
+    let topology = Topology::new();
+    honest_answers(&topology.start("api", "api"));
+}

@@ -242,3 +242,132 @@ fn codes_are_duplicated_tagged_renamed_and_followed_on_redis() {
     let topology = Topology::new();
     code_operations(&topology.start("api", "api"), false);
 }
+
+/// Folders are not supported (the reference marks them "coming soon"): every way of putting a
+/// code in one, and the list's folder filter, is refused with 400 and changes nothing; null, ""
+/// and [] name no folder and are accepted.
+fn folders_refused(server: &Server) {
+    let live = || {
+        let (status, body) = server.call(Method::GET, "/api/qrs-api?limit=1", None);
+        assert_eq!(status, 200, "{body}");
+        body["data"]["totalCount"].as_u64().unwrap()
+    };
+    let web = |extra: Value| {
+        let mut body = json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/f"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let words = "folders are not supported";
+    let code = server.create_qr(web(
+        json!({"folderId": "", "folderIds": [], "name": "Foldless"}),
+    ));
+    assert_eq!(
+        (&code["folderId"], &code["folderIds"]),
+        (&Value::Null, &json!([]))
+    );
+    let id = code["id"].as_str().unwrap();
+    let before = live();
+
+    for folder in [
+        json!({"folderId": "fld_1"}),
+        json!({"folderIds": ["fld_1"]}),
+        json!({"folderIds": [""]}),
+    ] {
+        assert_bad(
+            server,
+            Method::POST,
+            "/api/qrs-api",
+            web(folder.clone()),
+            words,
+        );
+        assert_bad(
+            server,
+            Method::PUT,
+            &format!("/api/qrs-api/{id}"),
+            folder.clone(),
+            words,
+        );
+        assert_bad(
+            server,
+            Method::POST,
+            "/api/qrs-api/bulk",
+            json!([web(json!({})), web(folder.clone())]),
+            &format!("item 1: folderId/folderIds: {words}"),
+        );
+        assert_bad(
+            server,
+            Method::POST,
+            &format!("/api/qrs-api/{id}/duplicate"),
+            folder,
+            words,
+        );
+    }
+    assert_bad(
+        server,
+        Method::POST,
+        &format!("/api/qrs-api/{id}/duplicate"),
+        json!({"name": "not a duplicate's field"}),
+        "unknown field",
+    );
+    for query in [
+        "folderId=fld_1",
+        "folderIds=fld_1",
+        "folderId=&folderIds=fld_1",
+    ] {
+        let (status, body) = server.call(Method::GET, &format!("/api/qrs-api?{query}"), None);
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(message(&body).contains(words), "{body}");
+    }
+    assert_eq!(live(), before, "nothing was created");
+    let (_, after) = server.call(Method::GET, &format!("/api/qrs-api/{id}"), None);
+    assert_eq!(
+        after["data"]["updatedAt"], code["updatedAt"],
+        "nothing was updated"
+    );
+
+    // No folder named: accepted.
+    let (status, body) = server.call(Method::GET, "/api/qrs-api?folderId=", None);
+    assert_eq!(
+        (status, &body["data"]["totalCount"]),
+        (200, &json!(before)),
+        "{body}"
+    );
+    let (status, body) = server.call(
+        Method::PUT,
+        &format!("/api/qrs-api/{id}"),
+        Some(json!({"folderId": "", "folderIds": [], "name": "Still foldless"})),
+    );
+    assert_eq!(
+        (status, &body["data"]["name"]),
+        (200, &json!("Still foldless")),
+        "{body}"
+    );
+    for duplicate in [
+        Some(json!({})),
+        Some(json!({"folderId": null, "folderIds": []})),
+        None,
+    ] {
+        let (status, body) = server.call(
+            Method::POST,
+            &format!("/api/qrs-api/{id}/duplicate"),
+            duplicate,
+        );
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["data"]["folderId"], Value::Null);
+    }
+    assert_eq!(live(), before + 3);
+}
+
+#[test]
+fn folders_are_refused_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    folders_refused(&Server::start(dir.path()));
+}
+
+#[test]
+fn folders_are_refused_on_redis() {
+    let topology = Topology::new();
+    folders_refused(&topology.start("api", "api"));
+}

@@ -73,6 +73,32 @@ fn all_pages(server: &Server, query: &str, limit: usize) -> (Vec<String>, Vec<u6
     (ids, totals)
 }
 
+/// Every page of the list in this order by cursor (each page's nextCursor), concatenated.
+fn all_pages_by_cursor(server: &Server, query: &str, limit: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut path = format!("/api/qrs-api?{query}&limit={limit}");
+    for pages in 1.. {
+        let (status, body) = server.call(Method::GET, &path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        let qrs = body["data"]["qrs"].as_array().unwrap();
+        assert!(qrs.len() <= limit);
+        ids.extend(qrs.iter().map(|q| q["id"].as_str().unwrap().to_owned()));
+        if pages > 1 {
+            assert_eq!(
+                body["data"]["page"],
+                Value::Null,
+                "a page by cursor has no number"
+            );
+        }
+        match body["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/qrs-api?{query}&limit={limit}&cursor={cursor}"),
+            None => return ids,
+        }
+        assert!(pages < 1000, "the pages end");
+    }
+    unreachable!()
+}
+
 fn listing(server: &Server) {
     let names = [
         "Alpha menu",
@@ -136,6 +162,8 @@ fn listing(server: &Server) {
                     "{query} limit {limit}"
                 );
                 assert!(totals.iter().all(|t| *t == live), "{query}: {totals:?}");
+                let by_cursor = all_pages_by_cursor(server, &query, limit);
+                assert_eq!(by_cursor, ids, "{query} limit {limit}, by cursor");
             }
             for search in ["GAMMA", "list-01", "ünï", "zulu", "nothing-like-it"] {
                 let query = format!("{query}&search={search}");
@@ -143,6 +171,11 @@ fn listing(server: &Server) {
                 let (ids, totals) = all_pages(server, &query, 4);
                 assert_eq!(ids, want, "{query}");
                 assert!(totals.iter().all(|t| *t == want.len() as u64), "{query}");
+                assert_eq!(
+                    all_pages_by_cursor(server, &query, 4),
+                    want,
+                    "{query}, by cursor"
+                );
             }
         }
     }
@@ -161,6 +194,77 @@ fn listing(server: &Server) {
     assert_eq!(status, 200);
     assert_eq!(body["data"]["qrs"], json!([]));
     assert_eq!(body["data"]["totalCount"], live);
+    assert_eq!(body["nextCursor"], Value::Null);
+    cursors_hold_their_place(server, &codes);
+}
+
+/// Codes written while a client pages by cursor neither shift the pages nor repeat a code: the
+/// newest-first list by createdAt gets two new codes at its front, and a code not read yet is
+/// deleted, after the first page. (By page number, the second page would repeat two codes.)
+fn cursors_hold_their_place(server: &Server, codes: &[Listed]) {
+    let want = expected(codes, "createdAt", true, "");
+    let query = "sortBy=createdAt&sortOrder=desc&limit=10";
+    let (_, first) = server.call(Method::GET, &format!("/api/qrs-api?{query}"), None);
+    let cursor = first["nextCursor"].as_str().unwrap().to_owned();
+    for n in 0..2 {
+        server.create_qr(
+            json!({"qrType": "WEB", "qrRedirectUrl": format!("https://example.com/new/{n}")}),
+        );
+    }
+    let gone = &want[15];
+    let (status, _) = server.call(Method::DELETE, &format!("/api/qrs-api/{gone}"), None);
+    assert_eq!(status, 200);
+    let rest = all_pages_by_cursor(server, &format!("{query}&cursor={cursor}"), 10);
+    let unread: Vec<String> = want[10..]
+        .iter()
+        .filter(|id| *id != gone)
+        .cloned()
+        .collect();
+    assert_eq!(rest, unread);
+
+    // Refused: page with cursor, a cursor of another order, one the API did not give.
+    let (_, by_name) = server.call(Method::GET, "/api/qrs-api?sortBy=name&limit=1", None);
+    let name_cursor = by_name["nextCursor"].as_str().unwrap();
+    for (path, words) in [
+        (
+            format!("/api/qrs-api?{query}&page=2&cursor={cursor}"),
+            "page and cursor",
+        ),
+        (
+            format!("/api/qrs-api?sortBy=updatedAt&cursor={cursor}"),
+            "another list or order",
+        ),
+        (
+            format!("/api/qrs-api?sortBy=createdAt&cursor={name_cursor}"),
+            "another list or order",
+        ),
+        (
+            "/api/qrs-api?cursor=eyJrIjoibmFtZSJ9".to_owned(),
+            "not one this API gave",
+        ),
+        (
+            "/api/qrs-api?limit=101".to_owned(),
+            "limit must be an integer from 1 to 100",
+        ),
+    ] {
+        let (status, body) = server.call(Method::GET, &path, None);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(words),
+            "{path}: {body}"
+        );
+    }
+    // A cursor names a place, not a direction: under the other sortOrder it pages back.
+    let back = format!("/api/qrs-api?sortBy=createdAt&sortOrder=asc&limit=3&cursor={cursor}");
+    let (status, body) = server.call(Method::GET, &back, None);
+    assert_eq!(status, 200, "{body}");
+    let back: Vec<&str> = body["data"]["qrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(back, [&want[8], &want[7], &want[6]]);
 }
 
 #[test]

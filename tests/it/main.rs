@@ -4,6 +4,7 @@ mod support;
 
 mod api_keys;
 mod bad_input;
+mod bounded_lists;
 mod bulk_create;
 mod client_address;
 mod code_operations;
@@ -24,6 +25,7 @@ mod misconfiguration;
 mod openapi;
 mod outages;
 mod production;
+mod public_images;
 mod rate_limits;
 mod redirects;
 mod redis_analytics;

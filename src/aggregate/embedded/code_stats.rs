@@ -78,15 +78,26 @@ impl CodeStats {
         self.events.retain(|(_, at)| !gone(at.segment));
     }
 
-    /// Where the events with `start <= scanTime <= end` are, newest first, at most `limit`.
-    pub fn events_between(&self, start: i64, end: i64, limit: usize) -> Vec<Position> {
+    /// The times and places of the events with `start <= scanTime <= end`, newest first, older
+    /// than `before` (the time and place a page ended at: events of one millisecond are in log
+    /// order), at most `limit`.
+    pub fn events_before(
+        &self,
+        start: i64,
+        end: i64,
+        before: Option<(i64, Position)>,
+        limit: usize,
+    ) -> Vec<(i64, Position)> {
         let from = self.events.partition_point(|(time, _)| *time < start);
-        let to = self.events.partition_point(|(time, _)| *time <= end);
+        let mut to = self.events.partition_point(|(time, _)| *time <= end);
+        if let Some(before) = before {
+            to = to.min(self.events.partition_point(|event| *event < before));
+        }
         self.events[from..to.max(from)]
             .iter()
             .rev()
             .take(limit)
-            .map(|(_, at)| *at)
+            .copied()
             .collect()
     }
 }
@@ -149,10 +160,22 @@ mod tests {
             };
             stats.add(&scan(time), at);
         }
-        let offsets = |v: Vec<Position>| v.iter().map(|p| p.offset).collect::<Vec<_>>();
-        assert_eq!(offsets(stats.events_between(10, 30, 10)), [0, 2, 1]);
-        assert_eq!(offsets(stats.events_between(0, 100, 2)), [3, 0]);
-        assert!(stats.events_between(31, 39, 10).is_empty());
-        assert!(stats.events_between(50, 0, 10).is_empty());
+        let offsets = |start, end, before, limit| {
+            let found = stats.events_before(start, end, before, limit);
+            found.iter().map(|(_, p)| p.offset).collect::<Vec<_>>()
+        };
+        assert_eq!(offsets(10, 30, None, 10), [0, 2, 1]);
+        assert_eq!(offsets(0, 100, None, 2), [3, 0]);
+        assert!(offsets(31, 39, None, 10).is_empty());
+        assert!(offsets(50, 0, None, 10).is_empty());
+        // A page starts past the time and place the previous one ended at.
+        let first_page_end = (
+            30,
+            Position {
+                segment: 1,
+                offset: 0,
+            },
+        );
+        assert_eq!(offsets(0, 100, Some(first_page_end), 10), [2, 1]);
     }
 }

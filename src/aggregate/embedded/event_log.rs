@@ -249,9 +249,9 @@ pub struct LogReader {
 }
 
 impl LogReader {
-    /// The records at `positions`, in that order, leaving out (with a warning) any that is
-    /// damaged or whose segment is gone.
-    pub fn read_at(&self, positions: &[Position]) -> io::Result<Vec<Vec<u8>>> {
+    /// The records at `positions`, in that order; None (with a warning) for any that is damaged
+    /// or whose segment is gone.
+    pub fn read_at(&self, positions: &[Position]) -> io::Result<Vec<Option<Vec<u8>>>> {
         let mut open: Option<(u32, Option<File>)> = None;
         let mut out = Vec::with_capacity(positions.len());
         for position in positions {
@@ -267,11 +267,12 @@ impl LogReader {
                 }
             };
             match file.as_ref().map(|f| read_record(f, position.offset)) {
-                Some(Ok(Some(record))) => out.push(record),
+                Some(Ok(Some(record))) => out.push(Some(record)),
                 Some(Err(e)) => return Err(e),
                 _ => {
                     let file = segment_path(&self.dir, position.segment);
                     tracing::warn!(file = %file.display(), offset = position.offset, "a stored scan event is unreadable (damaged or gone); it is left out");
+                    out.push(None);
                 }
             }
         }
@@ -414,7 +415,7 @@ mod tests {
         let reader = log.reader();
         assert_eq!(
             reader.read_at(&[second[0], first[0]]).unwrap(),
-            vec![b"three".to_vec(), b"one".to_vec()]
+            vec![Some(b"three".to_vec()), Some(b"one".to_vec())]
         );
         let records: Vec<_> = all(&log).into_iter().map(|(_, r)| r).collect();
         assert_eq!(records, [&b"one"[..], b"two", b"three", b"four"]);
@@ -461,7 +462,10 @@ mod tests {
             (at[batch.len() - 1].segment, at[batch.len()]),
             (1, second[0])
         );
-        assert_eq!(log.reader().read_at(&second[1..2]).unwrap()[0], batch[0]);
+        assert_eq!(
+            log.reader().read_at(&second[1..2]).unwrap()[0].as_ref(),
+            Some(&batch[0])
+        );
     }
     #[test]
     fn damage_in_the_newest_segment_is_skipped_kept_and_written_after() {
@@ -496,7 +500,7 @@ mod tests {
         );
         let read = log.reader().read_at(&at).unwrap();
         assert_eq!(
-            read,
+            read.into_iter().flatten().collect::<Vec<_>>(),
             [b"one".to_vec(), b"six".to_vec()],
             "the damaged one is left out"
         );

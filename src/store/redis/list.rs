@@ -7,7 +7,8 @@ use redis::AsyncCommands;
 
 use super::RedisStore;
 use crate::model::Qr;
-use crate::store::list::{matches, millis, name_key, Hit};
+use crate::redis_page::page_after;
+use crate::store::list::{matches, millis, name_key, Hit, ListPosition, PageStart};
 use crate::store::{ListOrder, QrListPage, QrListQuery, StoreError};
 
 /// Members of the name index read per ZRANGE when a search runs through it.
@@ -60,23 +61,34 @@ impl RedisStore {
         .map(|index| self.key(&format!("{index}:{team_id}")))
     }
 
-    /// Every code of the team (deleted ones too) updated at or after `from`, oldest change
-    /// first.
-    pub async fn changed_qrs(&self, team_id: &str, from: i64) -> Result<Vec<Qr>, StoreError> {
+    /// Where the team's changes (every code, deleted ones too, by updatedAt) are just past
+    /// `after`, oldest first, at most `limit`.
+    pub async fn changes(
+        &self,
+        team_id: &str,
+        after: &ListPosition,
+        limit: usize,
+    ) -> Result<Vec<ListPosition>, StoreError> {
+        let Some((time, id)) = after.in_time() else {
+            return Ok(Vec::new());
+        };
         let [.., changes] = self.list_keys(team_id);
         let mut conn = self.conn.clone();
-        let ids: Vec<String> = conn.zrangebyscore(changes, millis(from), "+inf").await?;
-        self.qrs_by_id(&ids).await
+        let page = page_after(&mut conn, &changes, (time as i64, id), limit, false).await?;
+        Ok(page
+            .into_iter()
+            .map(|(id, time)| ListPosition::Time(millis(time), id))
+            .collect())
     }
 
     /// The codes of `ids` that exist, in that order.
-    pub(super) async fn qrs_by_id(&self, ids: &[String]) -> Result<Vec<Qr>, StoreError> {
+    pub async fn qrs_by_id(&self, ids: &[impl AsRef<str>]) -> Result<Vec<Qr>, StoreError> {
         let mut conn = self.conn.clone();
         let mut qrs = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1_000) {
             let keys: Vec<String> = chunk
                 .iter()
-                .map(|id| self.key(&format!("qr:{id}")))
+                .map(|id| self.key(&format!("qr:{}", id.as_ref())))
                 .collect();
             let texts: Vec<Option<String>> = conn.mget(keys).await?;
             for text in texts.into_iter().flatten() {
@@ -95,40 +107,117 @@ impl RedisStore {
     /// One page of the team's live codes.
     pub async fn list_qrs(&self, query: &QrListQuery) -> Result<QrListPage, StoreError> {
         let [by_created, by_updated, by_name, ..] = self.list_keys(&query.team_id);
-        let mut conn = self.conn.clone();
-        let (ids, total) = match &query.search {
-            None => {
-                let total = self.live_qr_count(&query.team_id).await?;
-                let (start, stop) = (query.offset, query.offset + query.limit - 1);
-                let mut range = redis::cmd("ZRANGE");
-                let key = match query.order {
-                    ListOrder::CreatedAt => &by_created,
-                    ListOrder::UpdatedAt => &by_updated,
-                    ListOrder::Name => &by_name,
-                };
-                range.arg(key).arg(start).arg(stop);
-                if query.descending {
-                    range.arg("REV");
-                }
-                let members: Vec<String> = range.query_async(&mut conn).await?;
-                let ids = match query.order {
-                    ListOrder::Name => members
-                        .iter()
-                        .filter_map(|m| split_member(m).map(|(_, id, _)| id.to_owned()))
-                        .collect(),
-                    _ => members,
-                };
-                (ids, total)
-            }
+        let ((page, more), total) = match &query.search {
             Some(search) => {
                 let hits = self.search(&by_name, search).await?;
                 let hits = self.with_times(hits, &by_created, &by_updated).await?;
                 let total = hits.len() as u64;
                 (query.page_of(hits), total)
             }
+            None => {
+                let total = self.live_qr_count(&query.team_id).await?;
+                let page = match query.order {
+                    ListOrder::CreatedAt => self.time_page(query, &by_created, total).await?,
+                    ListOrder::UpdatedAt => self.time_page(query, &by_updated, total).await?,
+                    ListOrder::Name => self.name_page(query, &by_name, total).await?,
+                };
+                (page, total)
+            }
         };
+        let ids: Vec<&str> = page.iter().map(ListPosition::id).collect();
         let qrs = self.qrs_by_id(&ids).await?;
-        Ok(QrListPage { qrs, total })
+        let next = if more { page.last().cloned() } else { None };
+        Ok(QrListPage { qrs, total, next })
+    }
+
+    /// A page of a time index (members: ids, scores: times), and whether more follow.
+    async fn time_page(
+        &self,
+        query: &QrListQuery,
+        key: &str,
+        total: u64,
+    ) -> Result<(Vec<ListPosition>, bool), StoreError> {
+        let mut conn = self.conn.clone();
+        let members: Vec<(String, i64)> = match &query.start {
+            PageStart::Offset(offset) => {
+                let mut range = redis::cmd("ZRANGE");
+                range.arg(key).arg(offset).arg(offset + query.limit - 1);
+                if query.descending {
+                    range.arg("REV");
+                }
+                let page: Vec<(String, f64)> =
+                    range.arg("WITHSCORES").query_async(&mut conn).await?;
+                let more = ((offset + query.limit) as u64) < total;
+                let page = page
+                    .into_iter()
+                    .map(|(id, time)| ListPosition::Time(millis(time as i64), id));
+                return Ok((page.collect(), more));
+            }
+            PageStart::After(after) => {
+                let Some((time, id)) = after.in_time() else {
+                    return Ok((Vec::new(), false));
+                };
+                let (position, count) = ((time as i64, id), query.limit + 1);
+                page_after(&mut conn, key, position, count, query.descending).await?
+            }
+        };
+        Ok(query.cut(
+            members
+                .into_iter()
+                .map(|(id, time)| ListPosition::Time(millis(time), id)),
+        ))
+    }
+
+    /// A page of the name index (members: name key, id and displayId), and whether more follow.
+    async fn name_page(
+        &self,
+        query: &QrListQuery,
+        key: &str,
+        total: u64,
+    ) -> Result<(Vec<ListPosition>, bool), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut range = redis::cmd("ZRANGE");
+        range.arg(key);
+        let more = match &query.start {
+            PageStart::Offset(offset) => {
+                range.arg(offset).arg(offset + query.limit - 1);
+                if query.descending {
+                    range.arg("REV");
+                }
+                Some(((offset + query.limit) as u64) < total)
+            }
+            PageStart::After(after) => {
+                let Some((name, id)) = after.in_names() else {
+                    return Ok((Vec::new(), false));
+                };
+                // Members sort by name, then id (NUL separates them): ascending, every member
+                // of (name, id) sorts before "name NUL id \x01", and descending after "name NUL
+                // id NUL", so both bounds leave out the position's own code and nothing else.
+                if query.descending {
+                    range
+                        .arg(format!("({name}\0{id}\0"))
+                        .arg("-")
+                        .arg("BYLEX")
+                        .arg("REV");
+                } else {
+                    range
+                        .arg(format!("({name}\0{id}\x01"))
+                        .arg("+")
+                        .arg("BYLEX");
+                }
+                range.arg("LIMIT").arg(0).arg(query.limit + 1);
+                None
+            }
+        };
+        let members: Vec<String> = range.query_async(&mut conn).await?;
+        let positions = members.iter().filter_map(|member| {
+            let (name, id, _) = split_member(member)?;
+            Some(ListPosition::Name(name.to_owned(), id.to_owned()))
+        });
+        Ok(match more {
+            Some(more) => (positions.collect(), more),
+            None => query.cut(positions),
+        })
     }
 
     /// The codes of the name index `by_name` whose name or displayId contains `search`, read in
