@@ -7,17 +7,19 @@
 //! (`Binding`), and a key made with a bound key is bound the same way: a key never reaches
 //! further than the credential that made it, as with scopes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Account;
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::members::member_by_email;
+use super::paging::{paged_get, Cursor, Paged, RecordPage};
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
@@ -26,6 +28,9 @@ use crate::model::{text, Binding, Credential, Scope};
 use crate::store::{hash_secret, StoreError};
 
 const MAX_NAME_LEN: usize = 100;
+/// Keys per page of the key list, by default and at most.
+const DEFAULT_KEYS: usize = 100;
+const MAX_KEYS: usize = 1000;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -204,24 +209,39 @@ async fn key_holder(
 }
 
 /// `GET /api/keys-api`: the caller's keys, oldest first, without secrets (with a bound key,
-/// only the keys bound within its teams).
+/// only the keys bound within its teams), a page at a time.
 #[utoipa::path(
     get,
     path = "/api/keys-api",
     operation_id = "listKeys",
     tag = "API keys",
     security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Keys per page (default 100)"),
+        ("cursor" = Option<String>, Query, description = "A page's nextCursor: the page after it"),
+    ),
     responses(
-        (status = 200, description = "The caller's keys, oldest first, without secrets", body = Envelope<Vec<KeyView>>),
+        (status = 200, description = "A page of the caller's keys, oldest first, without secrets; nextCursor (and a Link header) when more follow", body = Paged<Vec<KeyView>>),
+        (status = 400, description = "limit out of range, or a cursor this list did not give", body = ErrorBody),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     account: Account,
-) -> Result<impl IntoResponse, ApiError> {
+    uri: Uri,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let page = RecordPage::of(&params, DEFAULT_KEYS, MAX_KEYS, Cursor::in_keys)?;
     let mut keys = state.store.member_credentials(&account.member.id).await?;
     keys.retain(|key| account.credential.sees(key));
-    Ok(ok(keys.into_iter().map(KeyView::from).collect::<Vec<_>>()))
+    let (keys, next) = page.take(
+        keys,
+        |key| (key.created_at, key.client_id.as_str()),
+        |t, id| Cursor::Keys { t, id },
+    );
+    let views: Vec<KeyView> = keys.into_iter().map(KeyView::from).collect();
+    Ok(paged_get(&state, &uri, views, next))
 }
 
 /// `DELETE /api/keys-api/{clientId}`: revokes one of the caller's keys at once (the one in use

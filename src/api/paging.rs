@@ -51,6 +51,16 @@ pub enum Cursor {
         at: EventPosition,
         qr: String,
     },
+    /// The team list: a team's createdAt and id.
+    Teams {
+        t: i64,
+        id: String,
+    },
+    /// The key list: a key's createdAt and clientId.
+    Keys {
+        t: i64,
+        id: String,
+    },
 }
 
 impl Cursor {
@@ -123,6 +133,68 @@ impl Cursor {
         match self {
             Cursor::BulkEvents { at, qr } => Ok((at, qr)),
             _ => Err(other_list()),
+        }
+    }
+}
+
+/// A list the store reads whole (an organization's teams, a member's keys), served a page at a
+/// time in the order (createdAt, id).
+pub struct RecordPage {
+    pub limit: usize,
+    after: Option<(i64, String)>,
+}
+
+impl RecordPage {
+    /// From the query: `limit` (`default`, at most `max`) and the `cursor` of a page of the list
+    /// `kind` gives (Err 400: another list's).
+    pub fn of(
+        params: &HashMap<String, String>,
+        default: usize,
+        max: usize,
+        kind: fn(Cursor) -> Option<(i64, String)>,
+    ) -> Result<Self, ApiError> {
+        let after = match cursor(params)? {
+            Some(c) => Some(kind(c).ok_or_else(other_list)?),
+            None => None,
+        };
+        Ok(Self {
+            limit: limit(params, default, max)?,
+            after,
+        })
+    }
+
+    /// This page of `records`, and where the next starts (`to_cursor` of the last one kept).
+    pub fn take<T>(
+        &self,
+        mut records: Vec<T>,
+        key: impl Fn(&T) -> (i64, &str),
+        to_cursor: fn(i64, String) -> Cursor,
+    ) -> (Vec<T>, Option<Cursor>) {
+        records.sort_by(|a, b| key(a).cmp(&key(b)));
+        if let Some((t, id)) = &self.after {
+            records.retain(|r| key(r) > (*t, id.as_str()));
+        }
+        split(records, self.limit, |last| {
+            let (t, id) = key(last);
+            to_cursor(t, id.to_owned())
+        })
+    }
+}
+
+impl Cursor {
+    /// The position in the team list, if it is one of its cursors.
+    pub fn in_teams(self) -> Option<(i64, String)> {
+        match self {
+            Cursor::Teams { t, id } => Some((t, id)),
+            _ => None,
+        }
+    }
+
+    /// The position in the key list, if it is one of its cursors.
+    pub fn in_keys(self) -> Option<(i64, String)> {
+        match self {
+            Cursor::Keys { t, id } => Some((t, id)),
+            _ => None,
         }
     }
 }

@@ -10,14 +10,19 @@
 //! unknown and expired codes go (`domainSettings`). A custom domain belongs to one team; one
 //! that still has live codes cannot be removed.
 
-use axum::extract::{Path, State};
-use axum::response::IntoResponse;
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Account, Caller};
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::openapi::TeamPath;
+use super::paging::{paged_get, Cursor, Paged, RecordPage};
 use super::team_domains::ListedDomains;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
@@ -29,6 +34,9 @@ use crate::model::{text, DomainSettings, Member, Role, Team};
 
 const NAME_MAX_CHARS: usize = 100;
 const MAX_DOMAINS: usize = 50;
+/// Teams per page of the team list (each with its members), by default and at most.
+const DEFAULT_TEAMS: usize = 100;
+const MAX_TEAMS: usize = 500;
 
 /// The settings a PUT may change; anything else is refused by name.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -295,26 +303,38 @@ pub async fn update_domains(
     operation_id = "listTeams",
     tag = "Teams",
     security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Teams per page (default 100)"),
+        ("cursor" = Option<String>, Query, description = "A page's nextCursor: the page after it"),
+    ),
     responses(
-        (status = 200, description = "The teams the caller acts in (not those they are paused in), each with its members", body = Envelope<Vec<TeamView>>),
+        (status = 200, description = "A page of the teams the caller acts in (not those they are paused in), oldest first, each with its members; nextCursor (and a Link header) when more follow", body = Paged<Vec<TeamView>>),
+        (status = 400, description = "limit out of range, or a cursor this list did not give", body = ErrorBody),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     account: Account,
-) -> Result<impl IntoResponse, ApiError> {
+    uri: Uri,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let page = RecordPage::of(&params, DEFAULT_TEAMS, MAX_TEAMS, Cursor::in_teams)?;
     let org_id = &account.member.org_id;
-    // The organization's members are read once for all its teams.
+    let mut teams = state.store.org_teams(org_id).await?;
+    teams.retain(|team| account.member.is_active_in(&team.id));
+    let (teams, next) = page.take(
+        teams,
+        |team| (team.created_at, team.id.as_str()),
+        |t, id| Cursor::Teams { t, id },
+    );
+    // The organization's members are read once for all the page's teams.
     let members = state.store.org_members(org_id).await?;
-    let views: Vec<TeamView> = state
-        .store
-        .org_teams(org_id)
-        .await?
+    let views: Vec<TeamView> = teams
         .into_iter()
-        .filter(|team| account.member.is_active_in(&team.id))
         .map(|team| view_with_members(team, &members))
         .collect();
-    Ok(ok(views))
+    Ok(paged_get(&state, &uri, views, next))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -270,6 +270,96 @@ fn the_updated_after_feeds_come_a_page_at_a_time_on_redis() {
     feeds(&topology.start("api", "api"));
 }
 
+/// The team list and the key list, which the store reads whole, are served a page at a time too:
+/// oldest first, a created one joins at the end, and a cursor of one is refused by the other.
+fn teams_and_keys(server: &Server) {
+    let team = server.credentials.team_id.clone();
+    for n in 0..4 {
+        let (status, body) = server.call(
+            Method::POST,
+            "/api/teams-api",
+            Some(json!({"name": format!("Team {n}")})),
+        );
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = server.call(
+            Method::POST,
+            "/api/keys-api",
+            Some(json!({"name": format!("Key {n}"), "scopes": ["codes:read"]})),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let whole = |path: &str| get(server, &format!("{path}?limit=500")).1["data"].clone();
+    let (all_teams, all_keys) = (whole("/api/teams-api"), whole("/api/keys-api"));
+    assert_eq!(all_teams.as_array().unwrap().len(), 5, "{all_teams}");
+    assert_eq!(
+        all_keys.as_array().unwrap().len(),
+        5,
+        "the owner's first one and four"
+    );
+
+    let teams = every_page(server, &team, "/api/teams-api?limit=2", items_of("/data"));
+    assert_eq!(teams.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+    assert_eq!(flat_ids(&teams), ids(&all_teams), "oldest first, each once");
+    let key_ids = |pages: &[Vec<Value>]| -> Vec<String> {
+        let ids = pages
+            .iter()
+            .flatten()
+            .map(|k| k["clientId"].as_str().unwrap().to_owned());
+        ids.collect()
+    };
+    let keys = every_page(server, &team, "/api/keys-api?limit=3", items_of("/data"));
+    assert_eq!(keys.iter().map(Vec::len).collect::<Vec<_>>(), [3, 2]);
+    assert_eq!(
+        key_ids(&keys),
+        key_ids(&[all_keys.as_array().unwrap().clone()])
+    );
+
+    // A page's cursor holds its place while a key is made: the new one comes last.
+    let (_, first, _) = get(server, "/api/keys-api?limit=3");
+    let cursor = first["nextCursor"].as_str().unwrap().to_owned();
+    let (status, made) = server.call(
+        Method::POST,
+        "/api/keys-api",
+        Some(json!({"name": "Later", "scopes": ["codes:read"]})),
+    );
+    assert_eq!(status, 201, "{made}");
+    let (status, rest, _) = get(server, &format!("/api/keys-api?limit=3&cursor={cursor}"));
+    assert_eq!(status, 200, "{rest}");
+    let rest = key_ids(&[rest["data"].as_array().unwrap().clone()]);
+    assert_eq!(rest.len(), 3);
+    assert_eq!(rest[2], made["data"]["clientId"].as_str().unwrap());
+
+    // One list's cursor is not the other's, and limits are bounded.
+    let teams_cursor = get(server, "/api/teams-api?limit=1").1["nextCursor"].clone();
+    let (status, body, _) = get(
+        server,
+        &format!("/api/keys-api?cursor={}", teams_cursor.as_str().unwrap()),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("another list"), "{body}");
+    for bad in [
+        "/api/teams-api?limit=0",
+        "/api/teams-api?limit=501",
+        "/api/keys-api?limit=1001",
+    ] {
+        let (status, body, _) = get(server, bad);
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(message(&body).contains("limit must be"), "{body}");
+    }
+}
+
+#[test]
+fn teams_and_keys_come_a_page_at_a_time_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    teams_and_keys(&Server::start(dir.path()));
+}
+
+#[test]
+fn teams_and_keys_come_a_page_at_a_time_on_redis() {
+    let topology = Topology::new();
+    teams_and_keys(&topology.start("api", "api"));
+}
+
 /// A scan event of `qr_id` at `time` with the id `n` (32 hex digits, as the edge makes them);
 /// an orphan scan of the team's domains for `orphans:TEAM` (its `qrId` is empty).
 fn event(n: u128, qr_id: &str, team_id: &str, time: i64) -> ScanEvent {
