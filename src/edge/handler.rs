@@ -4,11 +4,13 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use bytestring::ByteString;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -25,6 +27,7 @@ use super::RouteTable;
 use crate::clock::now_ms;
 use crate::hosted::{self, AppTarget};
 use crate::ids::EventIds;
+use crate::listener::{BodyDeadline, BodyTimedOut};
 use crate::model::password;
 use crate::model::scan::header_text;
 use crate::model::RawScan;
@@ -52,12 +55,14 @@ pub struct EdgeState {
     pub visitors: VisitorLookups,
     pub limits: Arc<ScanLimits>,
     pub password_attempts: PasswordAttempts,
+    /// `edge.body_read_timeout_ms`: how long a password form's body may take to arrive.
+    pub body_read_timeout: Duration,
 }
 
 pub async fn handle(
     state: Arc<EdgeState>,
     peer: SocketAddr,
-    request: Request<hyper::body::Incoming>,
+    request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = std::time::Instant::now();
     let response = if request.method() == Method::POST {
@@ -77,25 +82,22 @@ pub enum Unlock {
     Right,
 }
 
-/// A POST: the password form of a protected code. The body is read (bounded) before anything.
+/// A POST: the password form of a protected code. Any other POST is answered 405 before its body
+/// is read. The form is read under a size cap and a deadline.
 async fn unlock(
     state: &EdgeState,
     peer: SocketAddr,
-    request: Request<hyper::body::Incoming>,
+    request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_FORM_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n"),
-    };
     let request = Request::from_parts(parts, ());
-    let table = state.table.load();
-    let (_, route) = table.resolve(&RequestTarget::of(&request));
-    let Some((qr_id, hash)) = route.and_then(|route| {
-        let hash = route.extras.as_ref()?.password_hash.clone()?;
-        Some((route.qr_id.clone(), hash))
-    }) else {
-        return method_not_allowed();
+    let (qr_id, hash) = match password_to_check(state, &request) {
+        Post::Unlock { qr_id, hash } => (qr_id, hash),
+        Post::Answered(answer) => return answer,
+    };
+    let body = match read_form(body, state.body_read_timeout).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
     };
     let client = state.client_ip.resolve(peer.ip(), request.headers());
     if !state.password_attempts.allow(client, &qr_id) {
@@ -119,6 +121,48 @@ async fn unlock(
         .unwrap_or(false);
     let unlock = if right { Unlock::Right } else { Unlock::Wrong };
     respond(state, peer, &request, unlock)
+}
+
+/// What a POST gets before its body is read.
+enum Post {
+    /// The form of this protected code, with its password hash: read the body.
+    Unlock { qr_id: ByteString, hash: Box<str> },
+    /// An answer without the body.
+    Answered(Response<Full<Bytes>>),
+}
+
+/// The protected code a POST names, or the answer the POST gets without its body being read.
+fn password_to_check(state: &EdgeState, request: &Request<()>) -> Post {
+    let table = state.table.load();
+    let (_, route) = table.resolve(&RequestTarget::of(request));
+    let protected =
+        route.and_then(|route| Some((route.qr_id.clone(), route.password_hash()?.into())));
+    match protected {
+        Some((qr_id, hash)) => Post::Unlock { qr_id, hash },
+        None => Post::Answered(method_not_allowed()),
+    }
+}
+
+/// A password form's body: refused by its `Content-Length` before it is read when too large,
+/// and cut off when it has not arrived whole within `timeout`.
+async fn read_form(body: Incoming, timeout: Duration) -> Result<Bytes, Response<Full<Bytes>>> {
+    let too_large = || plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n");
+    if body.size_hint().lower() > MAX_FORM_BYTES as u64 {
+        return Err(too_large());
+    }
+    let read = Limited::new(BodyDeadline::new(body, timeout), MAX_FORM_BYTES);
+    match read.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
+        Err(e) if BodyTimedOut::is(&*e) => {
+            let mut response = plain(StatusCode::REQUEST_TIMEOUT, "form not received in time\n");
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(response)
+        }
+        Err(_) => Err(plain(StatusCode::BAD_REQUEST, "cannot read the form\n")),
+    }
 }
 
 /// Builds the answer for a GET or HEAD (or an unlocking POST, whose body was read already).

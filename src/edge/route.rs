@@ -183,6 +183,11 @@ impl Route {
         }
     }
 
+    /// The password hash of a protected code.
+    pub fn password_hash(&self) -> Option<&str> {
+        self.extras.as_ref()?.password_hash.as_deref()
+    }
+
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expires_at.is_some_and(|at| now_ms >= at)
     }

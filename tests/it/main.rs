@@ -12,6 +12,7 @@ mod durability;
 mod end_to_end;
 mod enrichment;
 mod hosted_pages;
+mod hostile_clients;
 mod import;
 mod kafka_producer;
 mod kafka_python;
