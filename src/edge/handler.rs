@@ -82,8 +82,9 @@ pub enum Unlock {
     Right,
 }
 
-/// A POST: the password form of a protected code. Any other POST is answered 405 before its body
-/// is read. The form is read under a size cap and a deadline.
+/// A POST: the password form of a protected code (or of one of its files). Any other POST is
+/// answered before its body is read: 405 when the code takes no password, the code's expiry or
+/// scan-limit answer when it is closed. The form is read under a size cap and a deadline.
 async fn unlock(
     state: &EdgeState,
     peer: SocketAddr,
@@ -134,12 +135,17 @@ enum Post {
 /// The protected code a POST names, or the answer the POST gets without its body being read.
 fn password_to_check(state: &EdgeState, request: &Request<()>) -> Post {
     let table = state.table.load();
-    let (_, route) = table.resolve(&RequestTarget::of(request));
-    let protected =
-        route.and_then(|route| Some((route.qr_id.clone(), route.password_hash()?.into())));
-    match protected {
-        Some((qr_id, hash)) => Post::Unlock { qr_id, hash },
-        None => Post::Answered(method_not_allowed()),
+    let (domain, route) = table.resolve(&RequestTarget::of(request));
+    let Some(route) = route else {
+        return Post::Answered(method_not_allowed());
+    };
+    match gate(state, &route, domain.map(Arc::as_ref), now_ms()) {
+        Gate::Password(hash) => Post::Unlock {
+            qr_id: route.qr_id.clone(),
+            hash: hash.into(),
+        },
+        Gate::Closed(answer) if route.password_hash().is_some() => Post::Answered(answer),
+        Gate::Open | Gate::Closed(_) => Post::Answered(method_not_allowed()),
     }
 }
 
@@ -162,6 +168,47 @@ async fn read_form(body: Incoming, timeout: Duration) -> Result<Bytes, Response<
             Err(response)
         }
         Err(_) => Err(plain(StatusCode::BAD_REQUEST, "cannot read the form\n")),
+    }
+}
+
+/// What a code lets through, the same for its answer and for its files: once it has expired or
+/// reached its scan limit only its fallback, while it is protected only the password form. A
+/// deleted code has no route and never gets here.
+enum Gate<'r> {
+    Open,
+    /// The code's expired or limit-reached answer.
+    Closed(Response<Full<Bytes>>),
+    /// The password (its hash) opens it.
+    Password(&'r str),
+}
+
+/// A few branches for a plain redirect: no expiry, no extras.
+#[inline]
+fn gate<'r>(state: &EdgeState, route: &'r Route, domain: Option<&Domain>, now: i64) -> Gate<'r> {
+    let extras = route.extras.as_deref();
+    if route.is_expired(now) {
+        let fallback = extras
+            .and_then(|e| e.expired_url.clone())
+            .or_else(|| domain.and_then(|d| d.expired_url.clone()));
+        return Gate::Closed(match fallback {
+            Some(url) => redirect(StatusCode::FOUND, url),
+            None => gone(domain),
+        });
+    }
+    let Some(extras) = extras else {
+        return Gate::Open;
+    };
+    if let Some(max) = extras.max_scans {
+        if state.limits.reached(&route.qr_id, max) {
+            return Gate::Closed(match extras.max_scans_url.clone() {
+                Some(url) => redirect(StatusCode::FOUND, url),
+                None => gone(domain),
+            });
+        }
+    }
+    match extras.password_hash.as_deref() {
+        Some(hash) => Gate::Password(hash),
+        None => Gate::Open,
     }
 }
 
@@ -199,56 +246,22 @@ pub fn respond<B>(
         };
     };
     let route: &Route = &route;
+    let now = now_ms();
+    match gate(state, route, domain, now) {
+        Gate::Open => {}
+        Gate::Closed(answer) => return answer,
+        Gate::Password(_) if unlock == Unlock::Right => {}
+        Gate::Password(_) => return password_form(route, unlock),
+    }
     if let Some(file) = target.file {
         return download(route, file, domain);
     }
 
-    let now = now_ms();
-    let extras = route.extras.as_deref();
-    if route.is_expired(now) {
-        let fallback = extras
-            .and_then(|e| e.expired_url.clone())
-            .or_else(|| domain.and_then(|d| d.expired_url.clone()));
-        return match fallback {
-            Some(url) => redirect(StatusCode::FOUND, url),
-            None => gone(domain),
-        };
-    }
-    if let Some(max) = extras.and_then(|e| e.max_scans) {
-        if state.limits.reached(&route.qr_id, max) {
-            return match extras.and_then(|e| e.max_scans_url.clone()) {
-                Some(url) => redirect(StatusCode::FOUND, url),
-                None => gone(domain),
-            };
-        }
-    }
-    if extras.is_some_and(|e| e.password_hash.is_some()) && unlock != Unlock::Right {
-        let brand = extras.and_then(|e| e.brand_colour.as_deref());
-        let title = extras.map_or("", |e| e.name.as_str());
-        let page = Page::password(&route.display_id, title, brand, unlock == Unlock::Wrong);
-        return page_response(StatusCode::OK, &page);
-    }
+    hand_off(state, peer, request, route, now);
 
     let headers = request.headers();
-    let client = peer.ip();
-    state.sink.send(RawScan {
-        event_id: state.event_ids.next(),
-        qr_id: route.qr_id.clone(),
-        team_id: route.team_id.clone(),
-        display_id: route.display_id.clone(),
-        scan_time: now,
-        ip: state.client_ip.recorded(client, headers),
-        user_agent: headers.get(header::USER_AGENT).map(header_text),
-        referrer: headers.get(header::REFERER).map(header_text),
-        head: method == Method::HEAD,
-        orphan: false,
-    });
-    if method != Method::HEAD && extras.and_then(|e| e.max_scans).is_some() {
-        state.limits.count(&route.qr_id);
-    }
-
-    if let Some(extras) = extras.filter(|e| !e.rules.is_empty()) {
-        let real_ip = state.client_ip.resolve(client, headers);
+    if let Some(extras) = route.extras.as_deref().filter(|e| !e.rules.is_empty()) {
+        let real_ip = state.client_ip.resolve(peer.ip(), headers);
         let mut visitor = Visitor::new(headers, real_ip, &state.visitors);
         if let Some(url) = extras.rules.target(&mut visitor, now) {
             return redirect_with_query(route, url, target.query);
@@ -276,6 +289,36 @@ pub fn respond<B>(
     }
 }
 
+/// A scan of `route` to the pipeline (never waiting for it), counted against its scan limit.
+fn hand_off<B>(state: &EdgeState, peer: SocketAddr, request: &Request<B>, route: &Route, now: i64) {
+    let headers = request.headers();
+    let head = request.method() == Method::HEAD;
+    state.sink.send(RawScan {
+        event_id: state.event_ids.next(),
+        qr_id: route.qr_id.clone(),
+        team_id: route.team_id.clone(),
+        display_id: route.display_id.clone(),
+        scan_time: now,
+        ip: state.client_ip.recorded(peer.ip(), headers),
+        user_agent: headers.get(header::USER_AGENT).map(header_text),
+        referrer: headers.get(header::REFERER).map(header_text),
+        head,
+        orphan: false,
+    });
+    if !head && route.extras.as_ref().is_some_and(|e| e.max_scans.is_some()) {
+        state.limits.count(&route.qr_id);
+    }
+}
+
+/// The form that asks for a protected code's password; it posts to the code's own URL.
+fn password_form(route: &Route, unlock: Unlock) -> Response<Full<Bytes>> {
+    let extras = route.extras.as_deref();
+    let brand = extras.and_then(|e| e.brand_colour.as_deref());
+    let title = extras.map_or("", |e| e.name.as_str());
+    let page = Page::password(&route.display_id, title, brand, unlock == Unlock::Wrong);
+    page_response(StatusCode::OK, &page)
+}
+
 /// A redirect to a URL chosen per scan (validated when the code was saved).
 fn to_url(route: &Route, url: &str, query: Option<&str>) -> Response<Full<Bytes>> {
     match HeaderValue::from_str(url) {
@@ -284,7 +327,7 @@ fn to_url(route: &Route, url: &str, query: Option<&str>) -> Response<Full<Bytes>
     }
 }
 
-/// The file a hosted page links to (a contact card); not a scan.
+/// The file a hosted page links to (a contact card), past the code's gate; not a scan.
 fn download(route: &Route, file: &str, domain: Option<&Domain>) -> Response<Full<Bytes>> {
     let Answer::Page(page) = &route.answer else {
         return not_found(domain);

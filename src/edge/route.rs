@@ -101,6 +101,7 @@ impl Route {
             display_id,
             title: &record.name,
             brand_colour: record.brand_colour.as_deref(),
+            protected: behaviour.password_hash.is_some(),
         };
         let page = |content: &Content| -> Result<Option<Arc<Page>>, String> {
             hosted::render(content, &context)
