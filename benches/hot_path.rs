@@ -83,6 +83,7 @@ fn benches(c: &mut Criterion) {
         limits: Default::default(),
         password_attempts: Default::default(),
         body_read_timeout: std::time::Duration::from_secs(10),
+        orphan_limits: qredge::config::EdgeConfig::default().orphan_limits(),
     };
     let peer: SocketAddr = "203.0.113.7:50000".parse().unwrap();
     let requests: Vec<Request<()>> = keys

@@ -117,6 +117,10 @@ pub struct EdgeConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Record client addresses cut to IPv4 /24 and IPv6 /48.
     pub anonymize_ip: bool,
+    /// Scans of unknown codes per custom domain and second recorded in full.
+    pub orphans_per_second: u32,
+    /// Beyond `orphans_per_second`, one orphan scan in this many is recorded; 0: none.
+    pub orphans_sample_one_in: u32,
     /// HTTPS terminated by the edge itself; off unless `tls.listen` is set.
     pub tls: TlsConfig,
 }
@@ -334,6 +338,8 @@ impl Default for EdgeConfig {
             max_connections: 10_000,
             trusted_proxies: Vec::new(),
             anonymize_ip: false,
+            orphans_per_second: 50,
+            orphans_sample_one_in: 1_000,
             tls: TlsConfig::default(),
         }
     }
@@ -401,6 +407,14 @@ fn connection_limits(
 }
 
 impl EdgeConfig {
+    /// `edge.orphans_per_second` and `edge.orphans_sample_one_in`.
+    pub fn orphan_limits(&self) -> crate::edge::orphans::OrphanLimits {
+        crate::edge::orphans::OrphanLimits {
+            per_second: self.orphans_per_second,
+            sample_one_in: self.orphans_sample_one_in,
+        }
+    }
+
     /// `edge.max_connections`, `edge.max_header_bytes` and the edge's timeouts.
     pub fn limits(&self) -> Result<crate::listener::Limits, ConfigError> {
         connection_limits(
@@ -596,6 +610,7 @@ mod tests {
         );
         assert_eq!(c.edge.limits().unwrap(), d.edge.limits().unwrap());
         assert_eq!(c.api.limits().unwrap(), d.api.limits().unwrap());
+        assert_eq!(c.edge.orphan_limits(), d.edge.orphan_limits());
     }
 
     #[test]
@@ -605,6 +620,7 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.edge.limits().unwrap(), d.edge.limits().unwrap());
         assert_eq!(c.api.limits().unwrap(), d.api.limits().unwrap());
+        assert_eq!(c.edge.orphan_limits(), d.edge.orphan_limits());
     }
 
     #[test]

@@ -294,6 +294,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             limits,
             password_attempts: Default::default(),
             body_read_timeout: edge_limits.body_read_timeout,
+            orphan_limits: config.edge.orphan_limits(),
         });
         // One pool of slots for the plain and the TLS listener.
         let edge_slots = edge_limits.slots();

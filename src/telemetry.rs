@@ -59,6 +59,11 @@ const COUNTERS: &[(&str, &str)] = &[
         "Edge answers by outcome: redirect, not_found, expired, refused, health.",
     ),
     (
+        "qredge_edge_orphan_scans_total",
+        "Scans of unknown codes on custom domains: recorded (within edge.orphans_per_second), \
+         sampled (one in edge.orphans_sample_one_in beyond it), unrecorded (only counted here).",
+    ),
+    (
         "qredge_user_agent_cache_total",
         "User agents answered from the cache (hit) or parsed (miss).",
     ),

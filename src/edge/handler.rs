@@ -18,6 +18,7 @@ use super::client_ip::ClientIp;
 use super::domains::Domain;
 use super::limits::ScanLimits;
 use super::metrics::EdgeMetrics;
+use super::orphans::{Orphan, OrphanLimits};
 use super::pages::{self, Page};
 use super::password_attempts::{self, PasswordAttempts};
 use super::request_target::RequestTarget;
@@ -57,6 +58,8 @@ pub struct EdgeState {
     pub password_attempts: PasswordAttempts,
     /// `edge.body_read_timeout_ms`: how long a password form's body may take to arrive.
     pub body_read_timeout: Duration,
+    /// How many orphan scans per custom domain are recorded.
+    pub orphan_limits: OrphanLimits,
 }
 
 pub async fn handle(
@@ -347,7 +350,8 @@ fn download(route: &Route, file: &str, domain: Option<&Domain>) -> Response<Full
     }
 }
 
-/// A scan of an unknown code on a team's custom domain: kept for the team, counted apart.
+/// A scan of an unknown code on a team's custom domain: kept for the team, counted apart, within
+/// the domain's orphan budget (orphans.rs).
 fn record_orphan<B>(
     state: &EdgeState,
     peer: SocketAddr,
@@ -358,13 +362,19 @@ fn record_orphan<B>(
     if display_id.is_empty() || display_id.len() > crate::model::validate::MAX_DISPLAY_ID_LEN {
         return;
     }
+    let now = now_ms();
+    let orphan = domain.orphans.admit(now, state.orphan_limits);
+    state.metrics.orphan(orphan);
+    if orphan == Orphan::Unrecorded {
+        return;
+    }
     let headers = request.headers();
     state.sink.send(RawScan {
         event_id: state.event_ids.next(),
         qr_id: ByteString::new(),
         team_id: ByteString::from(&*domain.team_id),
         display_id: ByteString::from(display_id),
-        scan_time: now_ms(),
+        scan_time: now,
         ip: state.client_ip.recorded(peer.ip(), headers),
         user_agent: headers.get(header::USER_AGENT).map(header_text),
         referrer: headers.get(header::REFERER).map(header_text),
