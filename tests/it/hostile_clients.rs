@@ -24,6 +24,8 @@ const LONGEST_HOLD: Duration = Duration::from_millis(2500);
 const SLOW: usize = 40;
 /// What a loaded test machine may add to a timeout before a close counts as late.
 const SLACK: Duration = Duration::from_secs(3);
+/// How long a connection being closed gets to finish what is in flight (qredge's DRAIN_TIME).
+const DRAIN: Duration = Duration::from_secs(5);
 
 /// One way to hold a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +309,43 @@ fn slow_clients_on_the_edge_are_cut_and_scans_answered_meanwhile() {
     assert_eq!(too_big.status(), 413, "refused by its Content-Length");
 }
 
+#[test]
+fn a_client_that_reads_no_answers_is_cut() {
+    let (_tmp, data) = support::data_dir();
+    let server = Launch::new(&data)
+        .config(&format!("[edge]\n{LIMITS}"))
+        .start();
+    // Requests pipelined without reading a single answer: once the socket buffers are full the
+    // edge can answer no more, and with no request in progress it closes the connection.
+    let request: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: a.qredge.test\r\n\r\n";
+    let requests = request.repeat(1000);
+    let mut stream = TcpStream::connect(address(&server.edge)).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let started = Instant::now();
+    let (mut at, mut last_progress) = (0, Instant::now());
+    let stalled_for = loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "still open");
+        match stream.write(&requests[at..]) {
+            Ok(0) => break last_progress.elapsed(),
+            Ok(n) => {
+                at = (at + n) % requests.len();
+                last_progress = Instant::now();
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break last_progress.elapsed(),
+        }
+    };
+    // The idle timeout, then the time a closing connection gets to finish.
+    assert!(
+        stalled_for < LONGEST_HOLD + DRAIN + SLACK,
+        "closed {stalled_for:?} after the last request went out"
+    );
+    assert_eq!(server.get("healthz", &[]).status(), 200);
+}
+
 /// A certificate for a.qredge.test, served by the edge's TLS listener under LIMITS.
 struct Tls {
     pki: Pki,
@@ -512,9 +551,8 @@ fn many_http2_streams_hold_no_slot_past_their_body_timeout() {
     assert!(statuses.iter().all(|s| *s == 408), "{statuses:?}");
     assert_eq!(tls.scan(), 302, "scans are answered on other connections");
     // With nothing in progress any more, the server closes the connection.
-    let closed = runtime.block_on(async {
-        tokio::time::timeout(LONGEST_HOLD + Duration::from_secs(5) + SLACK, connection).await
-    });
+    let closed = runtime
+        .block_on(async { tokio::time::timeout(LONGEST_HOLD + DRAIN + SLACK, connection).await });
     assert!(closed.is_ok(), "the idle HTTP/2 connection was closed");
 }
 
@@ -544,6 +582,13 @@ fn slow_clients_on_the_api_are_cut_and_the_api_and_edge_answer_meanwhile() {
         status, 200,
         "the API answers beside {SLOW} slow clients: {body}"
     );
+    let big = server
+        .client
+        .get(format!("{}/healthz", server.api))
+        .header("x-big", "x".repeat(20_000))
+        .send()
+        .unwrap();
+    assert_eq!(big.status(), 431, "api.max_header_bytes");
     let held = finish(slow);
     for held in &held {
         if held.kind == Hostile::BodyNeverSent || held.kind == Hostile::BodyTrickled {
