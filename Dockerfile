@@ -1,6 +1,7 @@
 # qredge: one binary; the subcommand picks the role (`serve` runs every role in one process).
 #   docker build -t qredge .
-#   docker run -p 8080:8080 -p 127.0.0.1:8081:8081 -v qredge-data:/var/lib/qredge qredge
+#   docker run -p 8080:8080 -p 127.0.0.1:8081:8081 --ulimit nofile=65536:65536 \
+#     -v qredge-data:/var/lib/qredge qredge
 # The first start prints the owner credential and writes it to /var/lib/qredge/bootstrap.json.
 
 FROM rust:1-bookworm AS build
@@ -20,8 +21,11 @@ COPY --from=build /src/target/release/qredge /usr/local/bin/qredge
 COPY config /etc/qredge
 USER qredge
 WORKDIR /var/lib/qredge
-# Inside a container the API must listen beyond loopback to be published; keep port 8081
-# itself private (do not expose it to the internet).
+# Inside a container the API must listen beyond loopback to be published at all, so the image
+# binds it to 0.0.0.0: publish it on the host's loopback or a private network only
+# (-p 127.0.0.1:8081:8081), never to the internet (docs/deploy.md, "The API in the image").
+# Its listener has limits of its own ([api]), apart from the edge's. Give the container a high
+# open files limit (--ulimit nofile=65536:65536): qredge fits its connection caps under it.
 ENV QREDGE_DATA_DIR=/var/lib/qredge \
     QREDGE_EDGE_LISTEN=0.0.0.0:8080 \
     QREDGE_API_LISTEN=0.0.0.0:8081

@@ -82,6 +82,8 @@ fn benches(c: &mut Criterion) {
         visitors: qredge::edge::visitor::VisitorLookups::new(None),
         limits: Default::default(),
         password_attempts: Default::default(),
+        body_read_timeout: std::time::Duration::from_secs(10),
+        orphan_limits: qredge::config::EdgeConfig::default().orphan_limits(),
     };
     let peer: SocketAddr = "203.0.113.7:50000".parse().unwrap();
     let requests: Vec<Request<()>> = keys

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -115,13 +116,22 @@ pub struct EdgeConfig {
     pub max_header_bytes: usize,
     /// A client that has not sent its whole request head by then is disconnected.
     pub header_read_timeout_ms: u64,
-    /// Open connections beyond this wait for a free slot before they are accepted.
+    /// A request body (a password form) not received whole by then is answered 408.
+    pub body_read_timeout_ms: u64,
+    /// A connection with no request in progress for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Open connections (plain and TLS together) beyond this wait for a free slot before they
+    /// are accepted.
     pub max_connections: usize,
     /// Networks of our own proxies / load balancers (CIDR): from these peers the client address
     /// is read from `Forwarded` / `X-Forwarded-For`. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Record client addresses cut to IPv4 /24 and IPv6 /48.
     pub anonymize_ip: bool,
+    /// Scans of unknown codes per custom domain and second recorded in full.
+    pub orphans_per_second: u32,
+    /// Beyond `orphans_per_second`, one orphan scan in this many is recorded; 0: none.
+    pub orphans_sample_one_in: u32,
     /// HTTPS terminated by the edge itself; off unless `tls.listen` is set.
     pub tls: TlsConfig,
 }
@@ -187,6 +197,16 @@ pub struct ApiConfig {
     pub public_url: String,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
+    /// Largest request head (request line and headers) the API reads before answering 431.
+    pub max_header_bytes: usize,
+    /// A client that has not sent its whole request head by then is disconnected.
+    pub header_read_timeout_ms: u64,
+    /// A request body not received whole by then is answered 408.
+    pub body_read_timeout_ms: u64,
+    /// A connection with no request in progress for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Open connections beyond this wait for a free slot before they are accepted.
+    pub max_connections: usize,
     /// API requests a team may make per minute, by its organization's plan (shared by every API
     /// process: counted in Redis in production, in memory on the embedded store).
     pub requests_per_minute: PlanRates,
@@ -346,9 +366,13 @@ impl Default for EdgeConfig {
             public_url: String::new(),
             max_header_bytes: 16 * 1024,
             header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            idle_timeout_ms: 10_000,
             max_connections: 10_000,
             trusted_proxies: Vec::new(),
             anonymize_ip: false,
+            orphans_per_second: 50,
+            orphans_sample_one_in: 1_000,
             tls: TlsConfig::default(),
         }
     }
@@ -360,12 +384,101 @@ impl Default for ApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             public_url: String::new(),
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 1_024,
             requests_per_minute: PlanRates::default(),
             codes_per_team: PlanCodeLimits::default(),
             teams_per_org: PlanTeamLimits::default(),
             image_requests_per_minute: 600,
             trusted_proxies: Vec::new(),
         }
+    }
+}
+
+/// The names of a listener's limit keys: the cap, then the head, body and idle timeouts.
+type LimitKeys = [&'static str; 4];
+const EDGE_LIMITS: LimitKeys = [
+    "edge.max_connections",
+    "edge.header_read_timeout_ms",
+    "edge.body_read_timeout_ms",
+    "edge.idle_timeout_ms",
+];
+const API_LIMITS: LimitKeys = [
+    "api.max_connections",
+    "api.header_read_timeout_ms",
+    "api.body_read_timeout_ms",
+    "api.idle_timeout_ms",
+];
+
+/// A listener's client limits, checked: the connection cap and every timeout at least 1.
+fn connection_limits(
+    keys: LimitKeys,
+    max_connections: usize,
+    max_header_bytes: usize,
+    timeouts_ms: [u64; 3],
+) -> Result<crate::listener::Limits, ConfigError> {
+    let values = [
+        max_connections as u64,
+        timeouts_ms[0],
+        timeouts_ms[1],
+        timeouts_ms[2],
+    ];
+    if let Some((key, _)) = keys.iter().zip(values).find(|(_, value)| *value == 0) {
+        return Err(ConfigError::Invalid {
+            key,
+            value: "0".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(crate::listener::Limits {
+        max_connections,
+        max_header_bytes,
+        header_read_timeout: Duration::from_millis(timeouts_ms[0]),
+        body_read_timeout: Duration::from_millis(timeouts_ms[1]),
+        idle_timeout: Duration::from_millis(timeouts_ms[2]),
+    })
+}
+
+impl EdgeConfig {
+    /// `edge.orphans_per_second` and `edge.orphans_sample_one_in`.
+    pub fn orphan_limits(&self) -> crate::edge::orphans::OrphanLimits {
+        crate::edge::orphans::OrphanLimits {
+            per_second: self.orphans_per_second,
+            sample_one_in: self.orphans_sample_one_in,
+        }
+    }
+
+    /// `edge.max_connections`, `edge.max_header_bytes` and the edge's timeouts.
+    pub fn limits(&self) -> Result<crate::listener::Limits, ConfigError> {
+        connection_limits(
+            EDGE_LIMITS,
+            self.max_connections,
+            self.max_header_bytes,
+            [
+                self.header_read_timeout_ms,
+                self.body_read_timeout_ms,
+                self.idle_timeout_ms,
+            ],
+        )
+    }
+}
+
+impl ApiConfig {
+    /// `api.max_connections`, `api.max_header_bytes` and the API's timeouts.
+    pub fn limits(&self) -> Result<crate::listener::Limits, ConfigError> {
+        connection_limits(
+            API_LIMITS,
+            self.max_connections,
+            self.max_header_bytes,
+            [
+                self.header_read_timeout_ms,
+                self.body_read_timeout_ms,
+                self.idle_timeout_ms,
+            ],
+        )
     }
 }
 
@@ -412,6 +525,8 @@ impl Config {
         config.apply_env(|name| std::env::var(name).ok())?;
         config.metrics.address()?;
         config.edge.tls.address()?;
+        config.edge.limits()?;
+        config.api.limits()?;
         config.geoip.paths()?;
         Ok(config)
     }
@@ -531,6 +646,39 @@ mod tests {
             c.edge.tls.http2_max_concurrent_streams,
             d.edge.tls.http2_max_concurrent_streams
         );
+        assert_eq!(c.edge.limits().unwrap(), d.edge.limits().unwrap());
+        assert_eq!(c.api.limits().unwrap(), d.api.limits().unwrap());
+        assert_eq!(c.edge.orphan_limits(), d.edge.orphan_limits());
+    }
+
+    #[test]
+    fn the_production_example_has_the_default_limits() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/production.toml");
+        let c = Config::from_file(&path).unwrap();
+        let d = Config::default();
+        assert_eq!(c.edge.limits().unwrap(), d.edge.limits().unwrap());
+        assert_eq!(c.api.limits().unwrap(), d.api.limits().unwrap());
+        assert_eq!(c.edge.orphan_limits(), d.edge.orphan_limits());
+    }
+
+    #[test]
+    fn a_zero_limit_is_refused_by_name() {
+        for (text, key) in [
+            ("[edge]\nmax_connections = 0\n", "edge.max_connections"),
+            ("[edge]\nidle_timeout_ms = 0\n", "edge.idle_timeout_ms"),
+            (
+                "[api]\nbody_read_timeout_ms = 0\n",
+                "api.body_read_timeout_ms",
+            ),
+            (
+                "[api]\nheader_read_timeout_ms = 0\n",
+                "api.header_read_timeout_ms",
+            ),
+        ] {
+            let c: Config = toml::from_str(text).unwrap();
+            let err = c.edge.limits().and(c.api.limits()).unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

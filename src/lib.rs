@@ -2,8 +2,8 @@
 //!
 //! One role per module: `edge` answers scans, `pipeline` carries them to `aggregate`, `store`
 //! keeps codes and teams, `api` is the management REST API, `hosted` turns a code's settings into
-//! the pages the edge serves. `serve` wires them into one process; `import` creates codes in bulk
-//! from a CSV file.
+//! the pages the edge serves, `listener` is what every HTTP listener does against hostile clients.
+//! `serve` wires them into one process; `import` creates codes in bulk from a CSV file.
 
 /// redb reports each step's failure with its own type; at our module boundaries they all mean
 /// "the storage failed", so each boundary's error converts them into its `Db(redb::Error)`.
@@ -37,6 +37,7 @@ pub mod file_watch;
 pub mod hosted;
 pub mod ids;
 pub mod import;
+pub mod listener;
 pub mod model;
 pub mod pipeline;
 pub mod qr_image;

@@ -7,7 +7,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +26,7 @@ use crate::edge::tls::{self, Certificates, TlsError};
 use crate::edge::visitor::VisitorLookups;
 use crate::edge::{server, sync, sync_redis, RouteTable};
 use crate::ids::EventIds;
+use crate::listener::{self, Limits};
 use crate::model::validate::domain_of;
 use crate::pipeline::geoip::{GeoIp, GeoIpError, Reloader};
 use crate::pipeline::kafka::{ensure_topic_eventually, KafkaError, ScanProducer};
@@ -242,6 +242,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         ));
     }
     prepare_data_dir(&config)?;
+    let (edge_limits, api_limits) = listener_limits(&config, roles)?;
     let backends = open_backends(&config, roles).await?;
     let metrics = match config.metrics.address()? {
         Some(addr) => Some((
@@ -344,11 +345,16 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             visitors: VisitorLookups::new(geoip),
             limits,
             password_attempts: Default::default(),
+            body_read_timeout: edge_limits.body_read_timeout,
+            orphan_limits: config.edge.orphan_limits(),
         });
+        // One pool of slots for the plain and the TLS listener.
+        let edge_slots = edge_limits.slots();
         servers.push(tokio::spawn(server::serve(
             listener,
             Arc::clone(&state),
-            config.edge.clone(),
+            edge_limits,
+            Arc::clone(&edge_slots),
             stop.clone(),
         )));
         ready.push_str(&format!(" edge=http://{addr}/"));
@@ -368,7 +374,9 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             servers.push(tokio::spawn(server::serve_tls(
                 tls_listener,
                 state,
-                config.edge.clone(),
+                edge_limits,
+                config.edge.tls.clone(),
+                edge_slots,
                 acceptor,
                 stop.clone(),
             )));
@@ -411,23 +419,14 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
             public_images,
         };
         let app = api::router(state, config.api.max_body_bytes);
-        let api_stop = stop.clone();
-        servers.push(tokio::spawn(async move {
-            // Small JSON answers go out at once, not after Nagle's delay (pipelined clients).
-            let listener = listener.tap_io(|stream| {
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-                }
-            });
-            // With each connection's peer address: public images are limited per client.
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(api_stop.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the API server failed");
-            }
-        }));
+        servers.push(tokio::spawn(listener::serve_router(
+            listener,
+            app,
+            api_limits,
+            api_limits.slots(),
+            stop.clone(),
+            api_body_timed_out,
+        )));
         ready.push_str(&format!(" api=http://{addr}/"));
     }
 
@@ -486,6 +485,32 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The limits of this process's listeners (`[edge]`, `[api]`), their connection caps fitted
+/// under the open files limit, which is raised to its hard limit first.
+fn listener_limits(config: &Config, roles: Roles) -> Result<(Limits, Limits), ServeError> {
+    let (mut edge, mut api) = (config.edge.limits()?, config.api.limits()?);
+    let open_files = listener::raise_open_files_limit();
+    let mut caps: Vec<(&str, &mut usize)> = Vec::new();
+    if roles.edge {
+        caps.push(("edge.max_connections", &mut edge.max_connections));
+    }
+    if roles.api {
+        caps.push(("api.max_connections", &mut api.max_connections));
+    }
+    listener::fit_connection_caps(open_files, &mut caps);
+    Ok((edge, api))
+}
+
+/// The API's answer to a request whose body did not arrive within `api.body_read_timeout_ms`.
+fn api_body_timed_out(timeout: std::time::Duration) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let message = format!(
+        "the request body did not arrive within {} ms",
+        timeout.as_millis()
+    );
+    api::ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, message).into_response()
 }
 
 /// The edge's TLS certificates, loaded off the runtime (they are files).

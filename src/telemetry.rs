@@ -12,6 +12,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::listener::{serve_router, Limits};
+
 /// Reads a level into its gauge just before a scrape.
 pub type Sampler = Box<dyn Fn() + Send + Sync>;
 
@@ -55,6 +57,11 @@ const COUNTERS: &[(&str, &str)] = &[
     (
         "qredge_edge_requests_total",
         "Edge answers by outcome: redirect, not_found, expired, refused, health.",
+    ),
+    (
+        "qredge_edge_orphan_scans_total",
+        "Scans of unknown codes on custom domains: recorded (within edge.orphans_per_second), \
+         sampled (one in edge.orphans_sample_one_in beyond it), unrecorded (only counted here).",
     ),
     (
         "qredge_user_agent_cache_total",
@@ -120,10 +127,12 @@ pub async fn serve(
             }
         }),
     );
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await;
-    if let Err(e) = served {
-        tracing::error!(error = %e, "the metrics endpoint failed");
-    }
+    let limits = Limits::METRICS;
+    serve_router(listener, app, limits, limits.slots(), stop, timed_out).await;
+}
+
+fn timed_out(_: std::time::Duration) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = axum::http::StatusCode::REQUEST_TIMEOUT;
+    (status, "request body not received in time\n").into_response()
 }

@@ -3,8 +3,8 @@
 //! `ToSchema` derives of the types it reads and writes, so it changes with them. What every
 //! `/api/` endpoint shares is added here once, as the layers that cause it apply to all of them:
 //! the credentials, and the answers of authentication and the rate limit (401, 403, 429), of a
-//! body past `api.max_body_bytes` (413) or declared as another media type (415) and of an
-//! unreachable Redis (503).
+//! body past `api.max_body_bytes` (413), slower than `api.body_read_timeout_ms` (408) or
+//! declared as another media type (415) and of an unreachable Redis (503).
 //!
 //! A route is documented by annotating its handler and naming it in `paths(...)` below; the test
 //! at the bottom fails while a route of the router has no operation here, or the reverse.
@@ -223,9 +223,10 @@ fn error_response(description: &str) -> Response {
 }
 
 /// The answers every `/api/` operation can give whatever its handler does: the rate-limit layer
-/// authenticates (401, 403 for a key's scope or a paused member) and counts (429), the body limit
-/// refuses large bodies (413), the body extractors a body of another media type (415), a path
-/// segment can be undecodable (400) and a Redis store can be away (503). An operation's own description of a status (a 403 of its own, say) is kept.
+/// authenticates (401, 403 for a key's scope or a paused member) and counts (429), the body limits
+/// refuse large bodies (413) and slow ones (408, src/listener/router.rs), the body extractors a
+/// body of another media type (415), a path segment can be undecodable (400) and a Redis store
+/// can be away (503). An operation's own description of a status (a 403 of its own, say) is kept.
 struct SharedAnswers;
 
 impl Modify for SharedAnswers {
@@ -271,6 +272,13 @@ impl Modify for SharedAnswers {
                     shared.push((
                         "415",
                         error_response("The body is declared (Content-Type) as another media type than the operation reads, or in a charset other than UTF-8"),
+                    ));
+                    shared.push((
+                        "408",
+                        error_response(
+                            "The body did not arrive whole within `api.body_read_timeout_ms` \
+                             (30 s); the connection is closed",
+                        ),
                     ));
                 }
                 for (status, response) in shared {
@@ -472,6 +480,7 @@ mod tests {
                     if operation.request_body.is_some() {
                         assert!(statuses.contains(&"413"), "{path}: no 413");
                         assert!(statuses.contains(&"415"), "{path}: no 415");
+                        assert!(statuses.contains(&"408"), "{path}: no 408");
                     }
                 }
             }

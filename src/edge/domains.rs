@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use hyper::header::HeaderValue;
 
+use super::orphans::OrphanBudget;
 use super::pages::Page;
 use crate::model::{DomainName, Team};
 
@@ -19,6 +20,8 @@ pub struct Domain {
     /// The team's branded 404 and 410 pages.
     pub not_found_page: Arc<Page>,
     pub expired_page: Arc<Page>,
+    /// How many scans of unknown codes on this domain were recorded this second.
+    pub orphans: OrphanBudget,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +59,7 @@ impl DomainTable {
                     expired_url: header(&settings.expired_url),
                     not_found_page: Page::not_found(colour),
                     expired_page: Page::expired(colour),
+                    orphans: OrphanBudget::default(),
                 };
                 (normal.into_string().into_boxed_str(), Arc::new(domain))
             })

@@ -4,11 +4,13 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use bytestring::ByteString;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -16,6 +18,7 @@ use super::client_ip::ClientIp;
 use super::domains::Domain;
 use super::limits::ScanLimits;
 use super::metrics::EdgeMetrics;
+use super::orphans::{Orphan, OrphanLimits};
 use super::pages::{self, Page};
 use super::password_attempts::{self, PasswordAttempts};
 use super::request_target::RequestTarget;
@@ -25,6 +28,7 @@ use super::RouteTable;
 use crate::clock::now_ms;
 use crate::hosted::{self, AppTarget};
 use crate::ids::EventIds;
+use crate::listener::{BodyDeadline, BodyTimedOut};
 use crate::model::password;
 use crate::model::scan::header_text;
 use crate::model::RawScan;
@@ -52,12 +56,16 @@ pub struct EdgeState {
     pub visitors: VisitorLookups,
     pub limits: Arc<ScanLimits>,
     pub password_attempts: PasswordAttempts,
+    /// `edge.body_read_timeout_ms`: how long a password form's body may take to arrive.
+    pub body_read_timeout: Duration,
+    /// How many orphan scans per custom domain are recorded.
+    pub orphan_limits: OrphanLimits,
 }
 
 pub async fn handle(
     state: Arc<EdgeState>,
     peer: SocketAddr,
-    request: Request<hyper::body::Incoming>,
+    request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = std::time::Instant::now();
     let response = if request.method() == Method::POST {
@@ -77,25 +85,23 @@ pub enum Unlock {
     Right,
 }
 
-/// A POST: the password form of a protected code. The body is read (bounded) before anything.
+/// A POST: the password form of a protected code (or of one of its files). Any other POST is
+/// answered before its body is read: 405 when the code takes no password, the code's expiry or
+/// scan-limit answer when it is closed. The form is read under a size cap and a deadline.
 async fn unlock(
     state: &EdgeState,
     peer: SocketAddr,
-    request: Request<hyper::body::Incoming>,
+    request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_FORM_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n"),
-    };
     let request = Request::from_parts(parts, ());
-    let table = state.table.load();
-    let (_, route) = table.resolve(&RequestTarget::of(&request));
-    let Some((qr_id, hash)) = route.and_then(|route| {
-        let hash = route.extras.as_ref()?.password_hash.clone()?;
-        Some((route.qr_id.clone(), hash))
-    }) else {
-        return method_not_allowed();
+    let (qr_id, hash) = match password_to_check(state, &request) {
+        Post::Unlock { qr_id, hash } => (qr_id, hash),
+        Post::Answered(answer) => return answer,
+    };
+    let body = match read_form(body, state.body_read_timeout).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
     };
     let client = state.client_ip.resolve(peer.ip(), request.headers());
     if !state.password_attempts.allow(client, &qr_id) {
@@ -119,6 +125,94 @@ async fn unlock(
         .unwrap_or(false);
     let unlock = if right { Unlock::Right } else { Unlock::Wrong };
     respond(state, peer, &request, unlock)
+}
+
+/// What a POST gets before its body is read.
+enum Post {
+    /// The form of this protected code, with its password hash: read the body.
+    Unlock { qr_id: ByteString, hash: Box<str> },
+    /// An answer without the body.
+    Answered(Response<Full<Bytes>>),
+}
+
+/// The protected code a POST names, or the answer the POST gets without its body being read.
+fn password_to_check(state: &EdgeState, request: &Request<()>) -> Post {
+    let table = state.table.load();
+    let (domain, route) = table.resolve(&RequestTarget::of(request));
+    let Some(route) = route else {
+        return Post::Answered(method_not_allowed());
+    };
+    match gate(state, &route, domain.map(Arc::as_ref), now_ms()) {
+        Gate::Password(hash) => Post::Unlock {
+            qr_id: route.qr_id.clone(),
+            hash: hash.into(),
+        },
+        Gate::Closed(answer) if route.password_hash().is_some() => Post::Answered(answer),
+        Gate::Open | Gate::Closed(_) => Post::Answered(method_not_allowed()),
+    }
+}
+
+/// A password form's body: refused by its `Content-Length` before it is read when too large,
+/// and cut off when it has not arrived whole within `timeout`.
+async fn read_form(body: Incoming, timeout: Duration) -> Result<Bytes, Response<Full<Bytes>>> {
+    let too_large = || plain(StatusCode::PAYLOAD_TOO_LARGE, "form too large\n");
+    if body.size_hint().lower() > MAX_FORM_BYTES as u64 {
+        return Err(too_large());
+    }
+    let read = Limited::new(BodyDeadline::new(body, timeout), MAX_FORM_BYTES);
+    match read.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
+        Err(e) if BodyTimedOut::is(&*e) => {
+            let mut response = plain(StatusCode::REQUEST_TIMEOUT, "form not received in time\n");
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(response)
+        }
+        Err(_) => Err(plain(StatusCode::BAD_REQUEST, "cannot read the form\n")),
+    }
+}
+
+/// What a code lets through, the same for its answer and for its files: once it has expired or
+/// reached its scan limit only its fallback, while it is protected only the password form. A
+/// deleted code has no route and never gets here.
+enum Gate<'r> {
+    Open,
+    /// The code's expired or limit-reached answer.
+    Closed(Response<Full<Bytes>>),
+    /// The password (its hash) opens it.
+    Password(&'r str),
+}
+
+/// A few branches for a plain redirect: no expiry, no extras.
+#[inline]
+fn gate<'r>(state: &EdgeState, route: &'r Route, domain: Option<&Domain>, now: i64) -> Gate<'r> {
+    let extras = route.extras.as_deref();
+    if route.is_expired(now) {
+        let fallback = extras
+            .and_then(|e| e.expired_url.clone())
+            .or_else(|| domain.and_then(|d| d.expired_url.clone()));
+        return Gate::Closed(match fallback {
+            Some(url) => redirect(StatusCode::FOUND, url),
+            None => gone(domain),
+        });
+    }
+    let Some(extras) = extras else {
+        return Gate::Open;
+    };
+    if let Some(max) = extras.max_scans {
+        if state.limits.reached(&route.qr_id, max) {
+            return Gate::Closed(match extras.max_scans_url.clone() {
+                Some(url) => redirect(StatusCode::FOUND, url),
+                None => gone(domain),
+            });
+        }
+    }
+    match extras.password_hash.as_deref() {
+        Some(hash) => Gate::Password(hash),
+        None => Gate::Open,
+    }
 }
 
 /// Builds the answer for a GET or HEAD (or an unlocking POST, whose body was read already).
@@ -155,56 +249,22 @@ pub fn respond<B>(
         };
     };
     let route: &Route = &route;
+    let now = now_ms();
+    match gate(state, route, domain, now) {
+        Gate::Open => {}
+        Gate::Closed(answer) => return answer,
+        Gate::Password(_) if unlock == Unlock::Right => {}
+        Gate::Password(_) => return password_form(route, unlock),
+    }
     if let Some(file) = target.file {
         return download(route, file, domain);
     }
 
-    let now = now_ms();
-    let extras = route.extras.as_deref();
-    if route.is_expired(now) {
-        let fallback = extras
-            .and_then(|e| e.expired_url.clone())
-            .or_else(|| domain.and_then(|d| d.expired_url.clone()));
-        return match fallback {
-            Some(url) => redirect(StatusCode::FOUND, url),
-            None => gone(domain),
-        };
-    }
-    if let Some(max) = extras.and_then(|e| e.max_scans) {
-        if state.limits.reached(&route.qr_id, max) {
-            return match extras.and_then(|e| e.max_scans_url.clone()) {
-                Some(url) => redirect(StatusCode::FOUND, url),
-                None => gone(domain),
-            };
-        }
-    }
-    if extras.is_some_and(|e| e.password_hash.is_some()) && unlock != Unlock::Right {
-        let brand = extras.and_then(|e| e.brand_colour.as_deref());
-        let title = extras.map_or("", |e| e.name.as_str());
-        let page = Page::password(&route.display_id, title, brand, unlock == Unlock::Wrong);
-        return page_response(StatusCode::OK, &page);
-    }
+    hand_off(state, peer, request, route, now);
 
     let headers = request.headers();
-    let client = peer.ip();
-    state.sink.send(RawScan {
-        event_id: state.event_ids.next(),
-        qr_id: route.qr_id.clone(),
-        team_id: route.team_id.clone(),
-        display_id: route.display_id.clone(),
-        scan_time: now,
-        ip: state.client_ip.recorded(client, headers),
-        user_agent: headers.get(header::USER_AGENT).map(header_text),
-        referrer: headers.get(header::REFERER).map(header_text),
-        head: method == Method::HEAD,
-        orphan: false,
-    });
-    if method != Method::HEAD && extras.and_then(|e| e.max_scans).is_some() {
-        state.limits.count(&route.qr_id);
-    }
-
-    if let Some(extras) = extras.filter(|e| !e.rules.is_empty()) {
-        let real_ip = state.client_ip.resolve(client, headers);
+    if let Some(extras) = route.extras.as_deref().filter(|e| !e.rules.is_empty()) {
+        let real_ip = state.client_ip.resolve(peer.ip(), headers);
         let mut visitor = Visitor::new(headers, real_ip, &state.visitors);
         if let Some(url) = extras.rules.target(&mut visitor, now) {
             return redirect_with_query(route, url, target.query);
@@ -232,6 +292,36 @@ pub fn respond<B>(
     }
 }
 
+/// A scan of `route` to the pipeline (never waiting for it), counted against its scan limit.
+fn hand_off<B>(state: &EdgeState, peer: SocketAddr, request: &Request<B>, route: &Route, now: i64) {
+    let headers = request.headers();
+    let head = request.method() == Method::HEAD;
+    state.sink.send(RawScan {
+        event_id: state.event_ids.next(),
+        qr_id: route.qr_id.clone(),
+        team_id: route.team_id.clone(),
+        display_id: route.display_id.clone(),
+        scan_time: now,
+        ip: state.client_ip.recorded(peer.ip(), headers),
+        user_agent: headers.get(header::USER_AGENT).map(header_text),
+        referrer: headers.get(header::REFERER).map(header_text),
+        head,
+        orphan: false,
+    });
+    if !head && route.extras.as_ref().is_some_and(|e| e.max_scans.is_some()) {
+        state.limits.count(&route.qr_id);
+    }
+}
+
+/// The form that asks for a protected code's password; it posts to the code's own URL.
+fn password_form(route: &Route, unlock: Unlock) -> Response<Full<Bytes>> {
+    let extras = route.extras.as_deref();
+    let brand = extras.and_then(|e| e.brand_colour.as_deref());
+    let title = extras.map_or("", |e| e.name.as_str());
+    let page = Page::password(&route.display_id, title, brand, unlock == Unlock::Wrong);
+    page_response(StatusCode::OK, &page)
+}
+
 /// A redirect to a URL chosen per scan (validated when the code was saved).
 fn to_url(route: &Route, url: &str, query: Option<&str>) -> Response<Full<Bytes>> {
     match HeaderValue::from_str(url) {
@@ -240,7 +330,7 @@ fn to_url(route: &Route, url: &str, query: Option<&str>) -> Response<Full<Bytes>
     }
 }
 
-/// The file a hosted page links to (a contact card); not a scan.
+/// The file a hosted page links to (a contact card), past the code's gate; not a scan.
 fn download(route: &Route, file: &str, domain: Option<&Domain>) -> Response<Full<Bytes>> {
     let Answer::Page(page) = &route.answer else {
         return not_found(domain);
@@ -260,7 +350,8 @@ fn download(route: &Route, file: &str, domain: Option<&Domain>) -> Response<Full
     }
 }
 
-/// A scan of an unknown code on a team's custom domain: kept for the team, counted apart.
+/// A scan of an unknown code on a team's custom domain: kept for the team, counted apart, within
+/// the domain's orphan budget (orphans.rs).
 fn record_orphan<B>(
     state: &EdgeState,
     peer: SocketAddr,
@@ -271,13 +362,19 @@ fn record_orphan<B>(
     if display_id.is_empty() || display_id.len() > crate::model::validate::MAX_DISPLAY_ID_LEN {
         return;
     }
+    let now = now_ms();
+    let orphan = domain.orphans.admit(now, state.orphan_limits);
+    state.metrics.orphan(orphan);
+    if orphan == Orphan::Unrecorded {
+        return;
+    }
     let headers = request.headers();
     state.sink.send(RawScan {
         event_id: state.event_ids.next(),
         qr_id: ByteString::new(),
         team_id: ByteString::from(&*domain.team_id),
         display_id: ByteString::from(display_id),
-        scan_time: now_ms(),
+        scan_time: now,
         ip: state.client_ip.recorded(peer.ip(), headers),
         user_agent: headers.get(header::USER_AGENT).map(header_text),
         referrer: headers.get(header::REFERER).map(header_text),

@@ -6,6 +6,7 @@ pub mod domains;
 pub mod handler;
 pub mod limits;
 pub mod metrics;
+pub mod orphans;
 pub mod packed_routes;
 pub mod pages;
 pub mod password_attempts;

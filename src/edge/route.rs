@@ -101,6 +101,7 @@ impl Route {
             display_id,
             title: &record.name,
             brand_colour: record.brand_colour.as_deref(),
+            protected: behaviour.password_hash.is_some(),
         };
         let page = |content: &Content| -> Result<Option<Arc<Page>>, String> {
             hosted::render(content, &context)
@@ -181,6 +182,11 @@ impl Route {
             (Answer::Redirect(location), None) => Some(location),
             _ => None,
         }
+    }
+
+    /// The password hash of a protected code.
+    pub fn password_hash(&self) -> Option<&str> {
+        self.extras.as_ref()?.password_hash.as_deref()
     }
 
     pub fn is_expired(&self, now_ms: i64) -> bool {

@@ -136,6 +136,17 @@ impl<'a> Page<'a> {
         );
     }
 
+    /// A full-width button that saves `url` (a `data:` URL) as the file `file_name`.
+    pub fn download_button(&mut self, url: &str, file_name: &str, text: &str) {
+        w!(
+            self.body,
+            "<a class=\"btn\" href=\"{}\" download=\"{}\">{}</a>",
+            escape(url),
+            escape(file_name),
+            escape(text)
+        );
+    }
+
     /// The usual opening card: an optional round image, the title, an optional description.
     /// Leaves the card open for the caller to add to and close with `</div>`.
     pub fn intro(&mut self, avatar: Option<&str>, title: &str, description: Option<&str>) {

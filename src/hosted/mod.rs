@@ -109,6 +109,10 @@ pub struct PageContext<'a> {
     /// The team's colour (`#rrggbb`), the accent unless the settings name their own; anything
     /// else is ignored.
     pub brand_colour: Option<&'a str>,
+    /// The code has a password: the page is only ever served unlocked, so a file it offers is
+    /// embedded in it (a `data:` link) rather than linked, since a link to the file would meet
+    /// the password form again.
+    pub protected: bool,
 }
 
 /// A rendered page and the headers it must be served with.

@@ -17,6 +17,7 @@ fn ctx() -> PageContext<'static> {
         display_id: "spring-25",
         title: "Spring campaign",
         brand_colour: Some("#0b8043"),
+        protected: false,
     }
 }
 
@@ -165,6 +166,7 @@ fn hostile_text_appears_only_escaped() {
         display_id: "x",
         title: HOSTILE,
         brand_colour: Some("#fff;}body{display:none"),
+        protected: false,
     };
     let content = parse(
         QrType::LinkList,
@@ -386,6 +388,34 @@ fn the_vcard_page_links_its_vcf_file() {
     let download = hosted.download.expect("the .vcf file");
     assert_eq!(download.file_name, "contact.vcf");
     assert_eq!(download.content_type, "text/vcard; charset=utf-8");
+}
+
+#[test]
+fn a_protected_vcard_page_embeds_its_card_instead_of_linking_it() {
+    use base64::Engine;
+    let content = parse(
+        QrType::Vcard,
+        &settings(json!({"firstName": "Jane", "organization": "Acme <&> Co"})),
+    )
+    .unwrap();
+    let protected = PageContext {
+        protected: true,
+        ..ctx()
+    };
+    let hosted = render(&content, &protected).unwrap();
+    assert!(!hosted.html.contains("/spring-25/contact.vcf"), "no link");
+    let prefix = "<a class=\"btn\" href=\"data:text/vcard;charset=utf-8;base64,";
+    let start = hosted.html.find(prefix).expect("a data: link") + prefix.len();
+    let end = start + hosted.html[start..].find('"').unwrap();
+    let card = base64::engine::general_purpose::STANDARD
+        .decode(&hosted.html[start..end])
+        .unwrap();
+    assert_eq!(
+        card,
+        hosted.download.expect("the file").body,
+        "the same card"
+    );
+    assert!(hosted.html[end..].starts_with("\" download=\"contact.vcf\">Save contact</a>"));
 }
 
 /// A vCard reader as small as it can be: unfold, split lines, split name from value, unescape.

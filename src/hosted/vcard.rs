@@ -1,6 +1,8 @@
 //! VCARD: a contact page (call, write, visit) with a "Save contact" button that downloads the
-//! contact as a `.vcf` file, served beside the page at `/{displayId}/contact.vcf`.
+//! contact as a `.vcf` file, served beside the page at `/{displayId}/contact.vcf` (embedded in
+//! the page instead when the code has a password).
 
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -12,6 +14,7 @@ use super::{Download, Hosted, PageContext};
 
 /// The name of the `.vcf` file under the code's path.
 pub const VCARD_FILE_NAME: &str = "contact.vcf";
+const VCARD_CONTENT_TYPE: &str = "text/vcard; charset=utf-8";
 
 /// Validated VCARD settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -215,11 +218,17 @@ impl Vcard {
             _ => None,
         };
         page.intro(self.photo_url.as_deref(), &name, subtitle.as_deref());
-        page.button(
-            &format!("/{}/{VCARD_FILE_NAME}", ctx.display_id),
-            "Save contact",
-            false,
-        );
+        if ctx.protected {
+            let card = base64::engine::general_purpose::STANDARD.encode(vcard_file(self));
+            let url = format!("data:text/vcard;charset=utf-8;base64,{card}");
+            page.download_button(&url, VCARD_FILE_NAME, "Save contact");
+        } else {
+            page.button(
+                &format!("/{}/{VCARD_FILE_NAME}", ctx.display_id),
+                "Save contact",
+                false,
+            );
+        }
         page.body.push_str("</div><div class=\"card\">");
         for phone in &self.phones {
             let label = match phone.kind {
@@ -274,7 +283,7 @@ impl Vcard {
         let mut hosted = page.finish();
         hosted.download = Some(Download {
             file_name: VCARD_FILE_NAME.to_owned(),
-            content_type: "text/vcard; charset=utf-8",
+            content_type: VCARD_CONTENT_TYPE,
             body: vcard_file(self).into_bytes(),
         });
         hosted

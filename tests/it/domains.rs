@@ -4,7 +4,7 @@
 
 use crate::support;
 use crate::support::topology::Topology;
-use crate::support::{location, Server, IPHONE_SAFARI};
+use crate::support::{location, Launch, Server, IPHONE_SAFARI};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -311,6 +311,92 @@ fn domains_and_hosted_pages_reach_separate_edges_through_redis() {
         assert!(
             std::time::Instant::now() < deadline,
             "orphan counted: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// At most 5 orphan scans per domain and second in full, then one in 10.
+const ORPHAN_RATE: &str = "[edge]\norphans_per_second = 5\norphans_sample_one_in = 10\n";
+
+#[test]
+fn orphan_scans_past_a_domains_rate_are_sampled_and_counted_on_both_stores() {
+    let (_tmp, data) = support::data_dir();
+    let server = Launch::new(&data).config(ORPHAN_RATE).start();
+    orphans_are_bounded(&server, &server);
+    let mut topology = Topology::new();
+    topology.config.push_str(ORPHAN_RATE);
+    let (api, edge) = (topology.start("api", "api"), topology.start("edge", "edge"));
+    let _aggregator = topology.start("aggregator", "aggregator");
+    orphans_are_bounded(&api, &edge);
+}
+
+/// A burst of scans of unknown codes on a custom domain: what is recorded stays within the
+/// domain's rate (and its samples), and every scan is either recorded or counted as unrecorded.
+fn orphans_are_bounded(api: &Server, edge: &Server) {
+    let (status, body) = set_domains(
+        api,
+        json!({"defaultDomain": "qr.acme.test", "domains": ["qr.acme.test"]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    api.create_qr(
+        json!({"qrType": "WEB", "displayId": "known", "qrRedirectUrl": "https://one.example/"}),
+    );
+    // Polled until known, the code was an orphan too: the burst is counted from here, in a
+    // second of its own.
+    redirects_to(edge, "qr.acme.test", "known", "https://one.example/");
+    let outcome = |name: &str| {
+        edge.metric(&format!(
+            "qredge_edge_orphan_scans_total{{outcome=\"{name}\"}}"
+        )) as u64
+    };
+    let before = ["recorded", "sampled", "unrecorded"].map(outcome);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    const SENT: u64 = 300;
+    let started = std::time::Instant::now();
+    for i in 0..SENT {
+        assert_eq!(
+            on_host(edge, "qr.acme.test", &format!("typo-{i}")).status(),
+            404
+        );
+    }
+    // The burst touched at most this many distinct seconds.
+    let seconds = started.elapsed().as_secs() + 2;
+    let after = ["recorded", "sampled", "unrecorded"].map(outcome);
+    let [recorded, sampled, unrecorded] = [0, 1, 2].map(|i| after[i] - before[i]);
+    assert_eq!(
+        recorded + sampled + unrecorded,
+        SENT,
+        "every orphan scan is counted"
+    );
+    assert!(
+        (5..=5 * seconds).contains(&recorded),
+        "{recorded} in {seconds} s"
+    );
+    assert!(
+        sampled <= (SENT - recorded) / 10 + seconds,
+        "{sampled} sampled"
+    );
+    assert!(unrecorded > 0, "a burst of {SENT} exceeds 5 a second");
+
+    // The team's orphan analytics hold exactly what was recorded.
+    let kept = after[0] + after[1];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, body) = api.call(Method::GET, "/api/analytics-api/orphans", None);
+        assert_eq!(status, 200, "{body}");
+        let total = body["data"]["totalScans"].as_u64().unwrap_or_default();
+        assert!(
+            total <= kept,
+            "{total} orphan scans stored, {kept} recorded: {body}"
+        );
+        if total == kept {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{total} of {kept} recorded orphans stored"
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

@@ -2,9 +2,11 @@
 //! contact card's .vcf parsed back, per-language and per-platform redirects, the team colour.
 
 use crate::support;
-use crate::support::{Server, IPHONE_SAFARI, MAC_SAFARI};
+use crate::support::topology::Topology;
+use crate::support::{location, Server, IPHONE_SAFARI, MAC_SAFARI};
+use base64::Engine;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36";
 const HOSTILE: &str = "<script>alert(1)</script>\"onmouseover='x'";
@@ -209,6 +211,134 @@ fn a_contact_card_downloads_as_a_vcf_phones_import() {
     let overview = server.wait_for_total(qr["id"].as_str().unwrap(), 1);
     assert_eq!(overview["totalScans"], 1, "{overview}");
     assert_eq!(server.get("ada/other.vcf", &[]).status(), 404);
+}
+
+#[test]
+fn a_cards_file_goes_through_its_codes_gate_on_both_stores() {
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    card_files_are_gated(&server, &server);
+    let topology = Topology::new();
+    let (api, edge) = (topology.start("api", "api"), topology.start("edge", "edge"));
+    card_files_are_gated(&api, &edge);
+}
+
+/// A contact card's `.vcf` gets what its code gets: the password form while protected (the file
+/// for a POST with the right password; the unlocked page embeds it), the fallback once expired
+/// or used up, nothing once deleted.
+fn card_files_are_gated(api: &Server, edge: &Server) {
+    // `behaviour` goes into the settings, but for the code's own `expiryDate`.
+    let card = |id: &str, behaviour: Value| {
+        let mut settings = json!({"firstName": "Ada", "lastName": "Lovelace",
+                                  "phones": [{"number": "+44 20 7946 0000"}]});
+        let mut code = json!({"qrType": "VCARD", "displayId": id, "name": "Card"});
+        for (key, value) in behaviour.as_object().unwrap() {
+            let into = if key == "expiryDate" {
+                &mut code
+            } else {
+                &mut settings
+            };
+            into[key] = value.clone();
+        }
+        code["settings"] = settings;
+        let qr = api.create_qr(code);
+        let served = edge.edge_within_a_second(id, |r| r.status() != 404);
+        assert_ne!(served.status(), 404, "{id} served");
+        qr
+    };
+    let file = |id: &str| edge.get(&format!("{id}/contact.vcf"), &[]);
+    let post = |path: &str, password: &str| {
+        edge.client
+            .post(format!("{}/{path}", edge.edge))
+            .form(&[("password", password)])
+            .send()
+            .unwrap()
+    };
+    let is_card = |text: &str| text.starts_with("BEGIN:VCARD") && text.contains("Lovelace");
+
+    card("open-card", json!({}));
+    assert!(is_card(&file("open-card").text().unwrap()));
+
+    card("locked-card", json!({"password": "sesame"}));
+    let form = file("locked-card");
+    assert_eq!(form.status(), 200);
+    assert!(form.headers().get("content-disposition").is_none());
+    let form = form.text().unwrap();
+    assert!(
+        form.contains("name=\"password\"") && !form.contains("Lovelace"),
+        "{form}"
+    );
+    let head = edge
+        .client
+        .head(format!("{}/locked-card/contact.vcf", edge.edge))
+        .send()
+        .unwrap();
+    assert_eq!(head.headers()["content-type"], "text/html; charset=utf-8");
+    let wrong = post("locked-card/contact.vcf", "open sesame")
+        .text()
+        .unwrap();
+    assert!(wrong.contains("Wrong password") && !wrong.contains("Lovelace"));
+    let right = post("locked-card/contact.vcf", "sesame");
+    assert!(right.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("contact.vcf"));
+    let vcf = right.text().unwrap();
+    assert!(is_card(&vcf), "{vcf}");
+    let unlocked = post("locked-card", "sesame").text().unwrap();
+    assert!(
+        !unlocked.contains("/locked-card/contact.vcf"),
+        "no link to the gated file"
+    );
+    let embedded = unlocked
+        .split("href=\"data:text/vcard;charset=utf-8;base64,")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the card embedded: {unlocked}"));
+    let embedded = base64::engine::general_purpose::STANDARD
+        .decode(embedded)
+        .unwrap();
+    assert_eq!(String::from_utf8(embedded).unwrap(), vcf);
+
+    card("old-card", json!({"expiryDate": 1000}));
+    assert_eq!(file("old-card").status(), 410);
+    card(
+        "old-card-moved",
+        json!({"expiryDate": 1000, "expiredUrl": "https://example.com/over"}),
+    );
+    assert_eq!(
+        location(&file("old-card-moved")),
+        "https://example.com/over"
+    );
+    card(
+        "old-locked-card",
+        json!({"expiryDate": 1000, "password": "sesame"}),
+    );
+    assert_eq!(post("old-locked-card/contact.vcf", "sesame").status(), 410);
+
+    // A download is not a scan: it neither counts nor opens a used-up code.
+    card(
+        "one-scan-card",
+        json!({"maxScans": 1, "maxScansUrl": "https://example.com/sold-out"}),
+    );
+    assert!(is_card(&file("one-scan-card").text().unwrap()));
+    assert_eq!(edge.get("one-scan-card", &[]).status(), 200, "the one scan");
+    assert_eq!(
+        location(&file("one-scan-card")),
+        "https://example.com/sold-out"
+    );
+
+    let deleted = card("deleted-card", json!({}));
+    let path = format!("/api/qrs-api/{}", deleted["id"].as_str().unwrap());
+    assert_eq!(api.call(Method::DELETE, &path, None).0, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while file("deleted-card").status() != 404 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deleted card's file is gone"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod durability;
 mod end_to_end;
 mod enrichment;
 mod hosted_pages;
+mod hostile_clients;
 mod import;
 mod input_validation;
 mod kafka_producer;

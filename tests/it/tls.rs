@@ -7,61 +7,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::pki::{Leaf, Pki};
 use crate::support::{Launch, Server};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
 use reqwest::blocking::{Client, Response};
 use serde_json::json;
-
-/// A test certificate authority that signs leaf certificates.
-struct Pki {
-    issuer: Issuer<'static, KeyPair>,
-    ca: reqwest::Certificate,
-}
-
-/// A leaf certificate and its key, as the edge reads them and as a client sees it.
-struct Leaf {
-    cert_pem: String,
-    key_pem: String,
-    der: Vec<u8>,
-}
-
-impl Pki {
-    fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "qredge test CA");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Self {
-            ca: reqwest::Certificate::from_der(cert.der()).unwrap(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A new certificate (new key, so a new serial) for `names`.
-    fn leaf(&self, names: &[&str]) -> Leaf {
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        params.distinguished_name.push(DnType::CommonName, names[0]);
-        params.use_authority_key_identifier_extension = true;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().to_vec(),
-        }
-    }
-}
 
 /// Writes `contents` to `path` whole, as a deployment tool should: a temporary file renamed.
 fn replace(path: &Path, contents: &str) {

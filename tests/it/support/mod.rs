@@ -3,6 +3,7 @@
 
 pub mod keys;
 pub mod mmdb;
+pub mod pki;
 pub mod services;
 pub mod topology;
 
@@ -48,6 +49,8 @@ pub struct Launch {
     pub data_dir: PathBuf,
     pub config: Option<String>,
     pub env: Vec<(String, String)>,
+    /// The open files limit to start with (soft, hard), set by `prlimit`.
+    pub open_files: Option<(u64, u64)>,
 }
 
 impl Launch {
@@ -57,7 +60,14 @@ impl Launch {
             data_dir: data_dir.to_owned(),
             config: None,
             env: Vec::new(),
+            open_files: None,
         }
+    }
+
+    /// Starts the process with this open files limit (`ulimit -n`), soft and hard.
+    pub fn open_files(mut self, soft: u64, hard: u64) -> Self {
+        self.open_files = Some((soft, hard));
+        self
     }
 
     pub fn config(mut self, toml: &str) -> Self {
@@ -101,7 +111,15 @@ impl Launch {
 
     /// The command with its config file, environment and log file (stderr).
     fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_qredge"));
+        let mut command = match self.open_files {
+            Some((soft, hard)) => {
+                let mut prlimit = Command::new("prlimit");
+                prlimit.arg(format!("--nofile={soft}:{hard}")).arg("--");
+                prlimit.arg(env!("CARGO_BIN_EXE_qredge"));
+                prlimit
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_qredge")),
+        };
         command.arg(&self.role);
         if let Some(text) = &self.config {
             let path = self.data_dir.with_extension("toml");
@@ -382,6 +400,11 @@ impl Server {
             assert!(Instant::now() < deadline, "qredge did not stop on SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The process id (prlimit, when used, runs qredge in its own process).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn log(&self) -> String {
