@@ -59,8 +59,8 @@ impl Hostile {
         let post = |path: &str, length: u32| {
             format!(
                 "POST {path} HTTP/1.1\r\nHost: a.qredge.test\r\n{}\
-                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n",
-                paths.headers
+                 Content-Type: {}\r\nContent-Length: {length}\r\n\r\n",
+                paths.headers, paths.content_type
             )
         };
         match self {
@@ -98,6 +98,8 @@ struct Paths {
     no_body: String,
     /// Extra request headers (the API's credentials).
     headers: String,
+    /// The media type of the POSTs' bodies (the API refuses any but JSON before reading one).
+    content_type: &'static str,
 }
 
 impl Paths {
@@ -107,6 +109,7 @@ impl Paths {
             body: "/locked".into(),
             no_body: "/open".into(),
             headers: String::new(),
+            content_type: "application/x-www-form-urlencoded",
         }
     }
 
@@ -121,6 +124,7 @@ impl Paths {
                  x-request-client-secret: {}\r\n",
                 c.team_id, c.client_id, c.client_secret
             ),
+            content_type: "application/json",
         }
     }
 }
