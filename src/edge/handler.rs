@@ -31,6 +31,7 @@ use crate::ids::EventIds;
 use crate::listener::{BodyDeadline, BodyTimedOut};
 use crate::model::password;
 use crate::model::scan::header_text;
+use crate::model::validate::MAX_URL_LEN;
 use crate::model::RawScan;
 use crate::pipeline::ScanSink;
 
@@ -396,8 +397,12 @@ fn redirect_with_query(
     redirect(route.status, location)
 }
 
-/// `url` with `query` added to its own query, before any fragment.
+/// `url` with `query` added to its own query, before any fragment; `None` when that would make
+/// a Location longer than any stored target may be (the code's own URL then goes out alone).
 fn with_query(url: &HeaderValue, query: &str) -> Option<HeaderValue> {
+    if url.len() + 1 + query.len() > MAX_URL_LEN {
+        return None;
+    }
     let url = url.to_str().ok()?;
     let (base, fragment) = match url.split_once('#') {
         Some((base, fragment)) => (base, Some(fragment)),

@@ -585,6 +585,12 @@ fn texts_urls_and_fields_are_checked_as_stored(setup: &Setup) {
         stored.len()
     );
     edge_answers(setup.edge(), PLATFORM, "fits", 302, Some(&stored));
+    // The scan's query is forwarded while the Location stays within the same 8 KiB; past it the
+    // code's own target goes out alone.
+    let short = format!("{stored}?utm=qr");
+    edge_answers(setup.edge(), PLATFORM, "fits?utm=qr", 302, Some(&short));
+    let big_query = format!("fits?q={}", "x".repeat(2000));
+    edge_answers(setup.edge(), PLATFORM, &big_query, 302, Some(&stored));
 
     // A field the body does not know is refused by name, as an unknown setting is.
     let mut create = web("unknown", "https://a.example/");
