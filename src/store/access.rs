@@ -3,7 +3,7 @@
 use redb::ReadableDatabase;
 
 use super::{
-    decode, encode, EmbeddedStore, StoreError, CREDENTIALS, DOMAINS, MEMBERS, ORGS, TEAMS,
+    decode_record, encode, EmbeddedStore, StoreError, CREDENTIALS, DOMAINS, MEMBERS, ORGS, TEAMS,
 };
 use crate::model::{Credential, Member, Org, Role, Team};
 
@@ -35,7 +35,7 @@ impl EmbeddedStore {
             if credential.binding.is_some() {
                 let members = txn.open_table(MEMBERS)?;
                 let holder: Member = match members.get(credential.member_id.as_str())? {
-                    Some(bytes) => decode(bytes.value())?,
+                    Some(bytes) => decode_record(MEMBERS, &credential.member_id, bytes.value())?,
                     None => return Err(StoreError::NotFound),
                 };
                 if !credential.follow_membership(&holder) {
@@ -82,7 +82,8 @@ impl EmbeddedStore {
         let txn = self.db.begin_read()?;
         let mut out = Vec::new();
         for entry in txn.open_table(table)?.iter()? {
-            let value: T = decode(entry?.1.value())?;
+            let (key, bytes) = entry?;
+            let value: T = decode_record(table, key.value(), bytes.value())?;
             if keep(&value) {
                 out.push(value);
             }
@@ -106,7 +107,8 @@ impl EmbeddedStore {
             if let Some(limit) = limit {
                 let mut count = 0;
                 for entry in teams.iter()? {
-                    let other: Team = decode(entry?.1.value())?;
+                    let (id, bytes) = entry?;
+                    let other: Team = decode_record(TEAMS, id.value(), bytes.value())?;
                     count += u64::from(other.org_id == team.org_id);
                 }
                 if count >= limit {
@@ -118,7 +120,7 @@ impl EmbeddedStore {
             for (member_id, role) in roles {
                 let stored = members.get(member_id.as_str())?.map(|b| b.value().to_vec());
                 if let Some(bytes) = stored {
-                    let mut member: Member = decode(&bytes)?;
+                    let mut member: Member = decode_record(MEMBERS, member_id, &bytes)?;
                     member.teams.insert(team.id.clone(), *role);
                     members.insert(member_id.as_str(), encode(&member).as_slice())?;
                 }
@@ -139,7 +141,8 @@ impl EmbeddedStore {
         {
             let mut members = txn.open_table(MEMBERS)?;
             for entry in members.iter()? {
-                let other: Member = decode(entry?.1.value())?;
+                let (id, bytes) = entry?;
+                let other: Member = decode_record(MEMBERS, id.value(), bytes.value())?;
                 if other.org_id == member.org_id
                     && other.email == member.email
                     && other.id != member.id
@@ -164,7 +167,7 @@ impl EmbeddedStore {
             let mut theirs = Vec::new();
             for entry in credentials.iter()? {
                 let (id, bytes) = entry?;
-                let credential: Credential = decode(bytes.value())?;
+                let credential: Credential = decode_record(CREDENTIALS, id.value(), bytes.value())?;
                 if credential.member_id == member.id {
                     theirs.push(id.value().to_owned());
                 }
@@ -218,7 +221,7 @@ impl EmbeddedStore {
         {
             let mut teams = txn.open_table(TEAMS)?;
             let old: Team = match teams.get(team.id.as_str())? {
-                Some(bytes) => decode(bytes.value())?,
+                Some(bytes) => decode_record(TEAMS, &team.id, bytes.value())?,
                 None => return Err(StoreError::NotFound),
             };
             let mut domains = txn.open_table(DOMAINS)?;
@@ -254,7 +257,8 @@ impl EmbeddedStore {
         for entry in domains.iter()? {
             let (domain, team_id) = entry?;
             if let Some(bytes) = teams.get(team_id.value())? {
-                out.push((domain.value().to_owned(), decode(bytes.value())?));
+                let team = decode_record(TEAMS, team_id.value(), bytes.value())?;
+                out.push((domain.value().to_owned(), team));
             }
         }
         Ok(out)
@@ -275,7 +279,8 @@ fn follow_membership(
     use redb::ReadableTable;
     let mut changed = Vec::new();
     for entry in credentials.iter()? {
-        let credential: Credential = decode(entry?.1.value())?;
+        let (id, bytes) = entry?;
+        let credential: Credential = decode_record(CREDENTIALS, id.value(), bytes.value())?;
         if credential.member_id == member.id && credential.binding.is_some() {
             let mut narrowed = credential.clone();
             let keep = narrowed.follow_membership(member);

@@ -18,11 +18,14 @@ pub enum StoreError {
     NotFound,
     #[error("storage error: {0}")]
     Db(#[from] redb::Error),
-    #[error("a stored record could not be read: {0}")]
-    Corrupt(serde_json::Error),
-    #[error("the record {key:?} in the store's {table} table could not be read: {source}")]
+    #[error("the record {key} in the store's {table} table could not be read: {source}")]
     CorruptRecord {
         table: String,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("the Redis key {key:?} holds a record that could not be read: {source}")]
+    CorruptRedisRecord {
         key: String,
         source: serde_json::Error,
     },

@@ -11,7 +11,7 @@ use std::ops::Bound;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{decode, EmbeddedStore, StoreError, META, QRS};
+use super::{decode_record, EmbeddedStore, StoreError, META, QRS};
 use crate::model::Qr;
 
 /// (team id, createdAt, qr id): the team's live codes by creation.
@@ -297,7 +297,8 @@ pub(super) fn fill_list_index(db: &redb::Database) -> Result<(), StoreError> {
         }
         let qrs = txn.open_table(QRS)?;
         for entry in qrs.iter()? {
-            index.add(&decode(entry?.1.value())?)?;
+            let (id, bytes) = entry?;
+            index.add(&decode_record(QRS, id.value(), bytes.value())?)?;
         }
         meta.insert(LIST_INDEX_FILLED, b"1".as_slice())?;
     }
@@ -349,7 +350,7 @@ impl EmbeddedStore {
         let mut qrs = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(bytes) = records.get(id.as_ref())? {
-                qrs.push(decode(bytes.value())?);
+                qrs.push(decode_record(QRS, id.as_ref(), bytes.value())?);
             }
         }
         Ok(qrs)

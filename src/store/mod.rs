@@ -415,19 +415,15 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialise to JSON")
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
-}
-
-/// Like `decode`, for a record whose table and key are known: the error names them.
-fn decode_record<T: DeserializeOwned>(
-    table: TableDefinition<&str, &[u8]>,
-    key: &str,
+/// A stored record read back; an error names its table and key, so that an operator can find it.
+fn decode_record<T: DeserializeOwned, K: redb::Key + 'static>(
+    table: TableDefinition<K, &[u8]>,
+    key: impl std::fmt::Debug,
     bytes: &[u8],
 ) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|source| StoreError::CorruptRecord {
         table: table.name().to_owned(),
-        key: key.to_owned(),
+        key: format!("{key:?}"),
         source,
     })
 }

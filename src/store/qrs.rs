@@ -4,8 +4,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::list::ListIndex;
 use super::{
-    decode, decode_record, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES,
-    TEAM_QRS,
+    decode_record, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS,
 };
 use crate::model::{Qr, RouteRecord};
 
@@ -121,7 +120,7 @@ impl EmbeddedStore {
         {
             let mut qrs = txn.open_table(QRS)?;
             let old: Qr = match qrs.get(qr.id.as_str())? {
-                Some(bytes) => decode(bytes.value())?,
+                Some(bytes) => decode_record(QRS, &qr.id, bytes.value())?,
                 None => return Err(StoreError::NotFound),
             };
             let (old_key, key) = (old.route_key(), qr.route_key());
@@ -174,7 +173,7 @@ impl EmbeddedStore {
                 break;
             }
             if let Some(bytes) = qrs.get(qr_id)? {
-                out.push(decode(bytes.value())?);
+                out.push(decode_record(QRS, qr_id, bytes.value())?);
             }
         }
         Ok(out)

@@ -280,9 +280,8 @@ impl RedisStore {
 
     async fn get_json<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>, StoreError> {
         let mut conn = self.conn.clone();
-        let text: Option<String> = conn.get(key).await?;
-        text.map(|t| serde_json::from_str(&t).map_err(StoreError::Corrupt))
-            .transpose()
+        let text: Option<String> = conn.get(&key).await?;
+        text.map(|t| decode_at(&key, &t)).transpose()
     }
 
     pub async fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
@@ -852,6 +851,15 @@ fn stream_id_le(a: &str, b: &str) -> bool {
         (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
     };
     parse(a) <= parse(b)
+}
+
+/// A record read from Redis; an error names the key (and field, for a hash), so that an operator
+/// can find it.
+fn decode_at<T: DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|source| StoreError::CorruptRedisRecord {
+        key: key.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

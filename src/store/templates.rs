@@ -3,7 +3,7 @@
 
 use redb::{ReadableDatabase, TableDefinition};
 
-use super::{decode, encode, EmbeddedStore, Store, StoreError};
+use super::{decode_record, encode, EmbeddedStore, Store, StoreError};
 use crate::model::template::Template;
 
 /// (team id, template id) -> the template as JSON.
@@ -20,7 +20,7 @@ impl EmbeddedStore {
             if key.value().0 != team_id {
                 break;
             }
-            out.push(decode(value.value())?);
+            out.push(decode_record(TEMPLATES, key.value(), value.value())?);
         }
         Ok(out)
     }
@@ -29,7 +29,9 @@ impl EmbeddedStore {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(TEMPLATES)?;
         let found = table.get((team_id, id))?;
-        found.map(|bytes| decode(bytes.value())).transpose()
+        found
+            .map(|bytes| decode_record(TEMPLATES, (team_id, id), bytes.value()))
+            .transpose()
     }
 
     pub fn insert_template(&self, template: &Template) -> Result<(), StoreError> {

@@ -453,4 +453,33 @@ fn start_errors_name_the_file_they_are_about() {
         log.contains(&data.join("store.redb").display().to_string()),
         "{log}"
     );
+    assert!(
+        log.contains("the record \"broken\" in the store's routes table"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_record_in_redis_that_cannot_be_read_is_named_by_its_key() {
+    let topology = Topology::new();
+    let api = topology.start("api", "api");
+    let code = api.create_qr(json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/r"}));
+    let id = code["id"].as_str().unwrap();
+    let key = format!("{}qr:{id}", topology.key_prefix());
+    let mut redis = topology.redis();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("{not json")
+        .query(&mut redis)
+        .unwrap();
+    let (status, body) = api.call(Method::GET, &format!("/api/qrs-api/{id}"), None);
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+    let log = api.log();
+    assert!(
+        log.contains(&format!(
+            "the Redis key \"{key}\" holds a record that could not be read"
+        )),
+        "{log}"
+    );
 }

@@ -5,7 +5,7 @@
 use futures::TryStreamExt;
 use redis::AsyncCommands;
 
-use super::RedisStore;
+use super::{decode_at, RedisStore};
 use crate::model::Qr;
 use crate::redis_page::page_after;
 use crate::store::list::{matches, millis, name_key, Hit, ListPosition, PageStart};
@@ -90,9 +90,11 @@ impl RedisStore {
                 .iter()
                 .map(|id| self.key(&format!("qr:{}", id.as_ref())))
                 .collect();
-            let texts: Vec<Option<String>> = conn.mget(keys).await?;
-            for text in texts.into_iter().flatten() {
-                qrs.push(serde_json::from_str(&text).map_err(StoreError::Corrupt)?);
+            let texts: Vec<Option<String>> = conn.mget(&keys).await?;
+            for (key, text) in keys.iter().zip(texts) {
+                if let Some(text) = text {
+                    qrs.push(decode_at(key, &text)?);
+                }
             }
         }
         Ok(qrs)

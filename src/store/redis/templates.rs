@@ -3,7 +3,7 @@
 
 use redis::AsyncCommands;
 
-use super::{json, RedisStore};
+use super::{decode_at, json, RedisStore};
 use crate::model::template::Template;
 use crate::store::StoreError;
 
@@ -14,10 +14,11 @@ impl RedisStore {
 
     pub async fn team_templates(&self, team_id: &str) -> Result<Vec<Template>, StoreError> {
         let mut conn = self.conn.clone();
-        let texts: Vec<String> = conn.hvals(self.templates_key(team_id)).await?;
+        let key = self.templates_key(team_id);
+        let texts: Vec<(String, String)> = conn.hgetall(&key).await?;
         texts
             .iter()
-            .map(|t| serde_json::from_str(t).map_err(StoreError::Corrupt))
+            .map(|(id, t)| decode_at(&format!("{key} {id}"), t))
             .collect()
     }
 
@@ -27,8 +28,9 @@ impl RedisStore {
         id: &str,
     ) -> Result<Option<Template>, StoreError> {
         let mut conn = self.conn.clone();
-        let text: Option<String> = conn.hget(self.templates_key(team_id), id).await?;
-        text.map(|t| serde_json::from_str(&t).map_err(StoreError::Corrupt))
+        let key = self.templates_key(team_id);
+        let text: Option<String> = conn.hget(&key, id).await?;
+        text.map(|t| decode_at(&format!("{key} {id}"), &t))
             .transpose()
     }
 
