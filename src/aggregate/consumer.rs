@@ -6,8 +6,16 @@
 //! skipped (see `aggregate::redis`). Offsets are committed to Kafka afterwards, asynchronously,
 //! only so that a restarted consumer does not re-read far back; re-read events are skipped.
 //! An event that reached the topic twice is counted once by its event id.
+//!
+//! Takeover: each aggregator is a static member of the group (`group.instance.id`, from
+//! `aggregator.instance_id` or the host name), so one restarted after a crash takes its own
+//! partitions back at once instead of joining as a stranger while its old self still holds them;
+//! one that does not come back loses them to the others after `aggregator.session_timeout_ms`.
+//! The `watchdog` covers coordinators that fail to do either.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
@@ -17,8 +25,11 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
+use super::ownership::Leases;
 use super::redis::RedisAnalytics;
+use super::watchdog::Watchdog;
 use crate::backoff::Backoff;
+use crate::config::{AggregatorConfig, ConfigError};
 use crate::model::ScanEvent;
 use crate::pipeline::kafka::{KafkaConfig, KafkaError};
 use crate::store::redis::RedisStore;
@@ -37,18 +48,26 @@ pub enum ConsumerError {
     Config(#[from] KafkaError),
     #[error("cannot create the Kafka consumer: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Setting(#[from] ConfigError),
 }
 
 /// Follows the partitions this aggregator owns: logs each change (the first thing to look at
-/// when counting stalls) and notes newly assigned ones, to be moved to the offset Redis holds.
+/// when counting stalls), notes newly assigned ones, to be moved to the offset Redis holds, and
+/// counts revocations (the watchdog's rejoin waits for one).
 #[derive(Default)]
 pub struct Assignments {
     to_seek: std::sync::Mutex<Vec<i32>>,
+    revocations: AtomicU64,
 }
 
 impl Assignments {
     fn take_to_seek(&self) -> Vec<i32> {
         std::mem::take(&mut *self.to_seek.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn revocations(&self) -> u64 {
+        self.revocations.load(Ordering::Acquire)
     }
 }
 
@@ -68,7 +87,8 @@ impl ConsumerContext for Assignments {
                     .extend(partitions(list));
             }
             Rebalance::Revoke(list) => {
-                tracing::info!(partitions = ?partitions(list), "partitions revoked")
+                tracing::info!(partitions = ?partitions(list), "partitions revoked");
+                self.revocations.fetch_add(1, Ordering::AcqRel);
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "consumer group rebalance failed"),
         }
@@ -107,39 +127,58 @@ impl Zones {
 }
 
 pub struct Aggregator {
-    pub consumer: StreamConsumer<Assignments>,
+    pub consumer: Arc<StreamConsumer<Assignments>>,
     pub topic: String,
     pub group: String,
     pub analytics: RedisAnalytics,
+    /// Renews this aggregator's partition leases and rejoins when partitions are left behind;
+    /// taken by `run`.
+    watchdog: Option<Watchdog>,
     zones: Zones,
 }
 
 impl Aggregator {
     pub fn new(
         kafka: &KafkaConfig,
-        group: &str,
+        settings: &AggregatorConfig,
         analytics: RedisAnalytics,
         store: RedisStore,
     ) -> Result<Self, ConsumerError> {
         kafka.validate()?;
         let topic = kafka.topic.as_str();
+        let group = settings.group.as_str();
+        let instance = settings.instance_id()?;
+        let session = settings.session_timeout()?.as_millis();
         let consumer: StreamConsumer<Assignments> = kafka
             .client_config()
             .set("group.id", group)
+            .set("group.instance.id", &instance)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            // A crashed aggregator's partitions move to the others after this long (librdkafka's
-            // 45 s default would stall counting for most of a minute).
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
+            // A crashed aggregator that does not come back loses its partitions to the others
+            // after this long (librdkafka's 45 s default would stall counting most of a minute).
+            .set("session.timeout.ms", session.to_string())
+            .set("heartbeat.interval.ms", (session / 10).to_string())
             .create_with_context(Assignments::default())?;
         consumer.subscribe(&[topic])?;
+        tracing::info!(group, instance, "joining the consumer group");
+        let consumer = Arc::new(consumer);
+        let watchdog = Watchdog {
+            consumer: Arc::clone(&consumer),
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            instance,
+            leases: Leases::new(&analytics, topic, group),
+            analytics: analytics.clone(),
+            grace: Duration::from_millis(settings.session_timeout_ms),
+        };
         Ok(Self {
             consumer,
             topic: topic.to_owned(),
             group: group.to_owned(),
             analytics,
+            watchdog: Some(watchdog),
             zones: Zones {
                 store,
                 cache: HashMap::new(),
@@ -149,6 +188,17 @@ impl Aggregator {
 
     /// Consumes and applies until `stop` is cancelled.
     pub async fn run(mut self, stop: CancellationToken) {
+        let watchdog = self
+            .watchdog
+            .take()
+            .map(|w| tokio::spawn(w.run(stop.clone())));
+        self.consume(&stop).await;
+        if let Some(watchdog) = watchdog {
+            let _ = watchdog.await;
+        }
+    }
+
+    async fn consume(&mut self, stop: &CancellationToken) {
         loop {
             let batch = tokio::select! {
                 _ = stop.cancelled() => return,
@@ -164,7 +214,7 @@ impl Aggregator {
                 events.retain(|(partition, _, _)| !moved.contains(partition));
                 highest.retain(|partition, _| !moved.contains(partition));
             }
-            self.apply_until_done(&events, &stop).await;
+            self.apply_until_done(&events, stop).await;
             self.commit(&highest);
         }
     }
