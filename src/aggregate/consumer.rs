@@ -54,11 +54,23 @@ pub enum ConsumerError {
 
 /// Follows the partitions this aggregator owns: logs each change (the first thing to look at
 /// when counting stalls), notes newly assigned ones, to be moved to the offset Redis holds, and
-/// counts revocations (the watchdog's rejoin waits for one).
-#[derive(Default)]
+/// tells the watchdog whether a rebalance is under way and how many revocations there were.
 pub struct Assignments {
     to_seek: std::sync::Mutex<Vec<i32>>,
     revocations: AtomicU64,
+    /// Since when this consumer has been joining the group (started, revoked, or rejoining and
+    /// not assigned since); None once it is assigned.
+    joining_since: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Default for Assignments {
+    fn default() -> Self {
+        Self {
+            to_seek: Default::default(),
+            revocations: AtomicU64::new(0),
+            joining_since: std::sync::Mutex::new(Some(Instant::now())),
+        }
+    }
 }
 
 impl Assignments {
@@ -68,6 +80,21 @@ impl Assignments {
 
     pub fn revocations(&self) -> u64 {
         self.revocations.load(Ordering::Acquire)
+    }
+
+    /// How long the consumer has been joining the group; None when it is assigned.
+    pub fn joining_for(&self) -> Option<Duration> {
+        let since = *self.joining();
+        since.map(|since| since.elapsed())
+    }
+
+    /// Notes that a join starts now (the watchdog's rejoin).
+    pub fn joining_from_now(&self) {
+        *self.joining() = Some(Instant::now());
+    }
+
+    fn joining(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.joining_since.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -81,6 +108,7 @@ impl ConsumerContext for Assignments {
         match rebalance {
             Rebalance::Assign(list) => {
                 tracing::info!(partitions = ?partitions(list), "partitions assigned");
+                *self.joining() = None;
                 self.to_seek
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -89,6 +117,7 @@ impl ConsumerContext for Assignments {
             Rebalance::Revoke(list) => {
                 tracing::info!(partitions = ?partitions(list), "partitions revoked");
                 self.revocations.fetch_add(1, Ordering::AcqRel);
+                *self.joining() = Some(Instant::now());
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "consumer group rebalance failed"),
         }

@@ -9,7 +9,8 @@
 //! the consumer group and joins again, which makes the coordinator form the group anew. A healthy
 //! coordinator never lets it come to that: it reassigns a dead holder's partitions within the
 //! session timeout, and the watchdog waits for the lease to lapse and a session timeout more.
-//! Idle partitions count too: left unassigned, they would not be counted once scans arrive.
+//! Idle partitions count too: left unassigned, they would not be counted once scans arrive. A
+//! join of this aggregator's under way is let finish (up to a session timeout) first.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -78,17 +79,30 @@ impl Watchdog {
             }
             match self.unheld().await {
                 Ok(found) => left_behind.update(Instant::now(), &found),
-                // Kafka or Redis away: nothing can be taken over anyway; look again later.
-                Err(e) => tracing::debug!(error = %e, "cannot check the partitions' holders"),
+                Err(e) => {
+                    // Kafka or Redis away: nothing can be taken over; start afresh once back.
+                    tracing::debug!(error = %e, "cannot check the partitions' holders");
+                    left_behind = LeftBehind::default();
+                    continue;
+                }
             }
             let partitions = left_behind.since(Instant::now(), self.grace);
-            if !partitions.is_empty() {
+            if !partitions.is_empty() && self.settled() {
                 tracing::warn!(?partitions, after = ?self.grace,
                     "partitions have no live holder: leaving the consumer group and joining it again");
                 self.rejoin(&stop).await;
                 left_behind = LeftBehind::default();
             }
         }
+    }
+
+    /// Whether this aggregator is done joining: assigned (even nothing), or joining for longer
+    /// than the grace. A join under way is not interrupted: that would start it over, and a
+    /// coordinator's join takes seconds (tansu holds each static member's JoinGroup and
+    /// SyncGroup 3 s).
+    fn settled(&self) -> bool {
+        let joining = self.consumer.context().joining_for();
+        joining.is_none_or(|joining| joining >= self.grace)
     }
 
     /// The partitions of the topic assigned to this aggregator.
@@ -131,16 +145,19 @@ impl Watchdog {
     /// subscribe made before that would cancel the leave: hence the wait between the two.
     async fn rejoin(&self, stop: &CancellationToken) {
         metrics::counter!("qredge_aggregator_rejoins_total").increment(1);
-        let revoked = self.consumer.context().revocations();
+        let context = self.consumer.context();
+        context.joining_from_now();
+        let revoked = context.revocations();
         self.consumer.unsubscribe();
         let deadline = Instant::now() + LEAVE_WAIT;
-        while self.consumer.context().revocations() == revoked && Instant::now() < deadline {
+        while context.revocations() == revoked && Instant::now() < deadline {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = sleep(Duration::from_millis(50)) => {}
             }
         }
         sleep(LEAVE_SETTLE).await;
+        context.joining_from_now();
         if let Err(e) = self.consumer.subscribe(&[&self.topic]) {
             // The next checks find the partitions still left behind and try again.
             tracing::error!(error = %e, "cannot subscribe to the scans topic again");
