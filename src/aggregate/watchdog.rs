@@ -9,8 +9,8 @@
 //! the consumer group and joins again, which makes the coordinator form the group anew. A healthy
 //! coordinator never lets it come to that: it reassigns a dead holder's partitions within the
 //! session timeout, and the watchdog waits for the lease to lapse and a session timeout more.
-//! Idle partitions count too: left unassigned, they would not be counted once scans arrive. A
-//! join of this aggregator's under way is let finish (up to a session timeout) first.
+//! Idle partitions count too: left unassigned, they would not be counted once scans arrive. Only
+//! an aggregator done joining (assigned, if only nothing) rejoins.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,13 +96,13 @@ impl Watchdog {
         }
     }
 
-    /// Whether this aggregator is done joining: assigned (even nothing), or joining for longer
-    /// than the grace. A join under way is not interrupted: that would start it over, and a
-    /// coordinator's join takes seconds (tansu holds each static member's JoinGroup and
-    /// SyncGroup 3 s).
+    /// Whether this aggregator is done joining: assigned (even nothing). A join under way is
+    /// never interrupted: librdkafka postpones the leave to the end of the round, and on tansu a
+    /// member that left that way and joined again got no partitions for good (the Kafka-outage
+    /// test, twice); a coordinator's join takes seconds (tansu holds each static member's
+    /// JoinGroup and SyncGroup 3 s).
     fn settled(&self) -> bool {
-        let joining = self.consumer.context().joining_for();
-        joining.is_none_or(|joining| joining >= self.grace)
+        self.consumer.context().joining_for().is_none()
     }
 
     /// The partitions of the topic assigned to this aggregator.
