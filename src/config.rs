@@ -72,9 +72,9 @@ pub struct RedisConfig {
 pub struct AggregatorConfig {
     /// The Kafka consumer group the aggregators share.
     pub group: String,
-    /// This aggregator's static membership of the group (Kafka's `group.instance.id`): restarted,
-    /// it takes its own partitions back at once. Empty: the host name. No two aggregators of a
-    /// group may share one.
+    /// This aggregator's static membership of the group (Kafka's `group.instance.id`, KIP-345):
+    /// restarted under the same id, it takes its own partitions back at once. Empty (the
+    /// default): a dynamic member. No two live aggregators of a group may share one.
     pub instance_id: String,
     /// How long the broker waits for a silent aggregator (crashed, host lost) before its
     /// partitions go to the others; also how long partitions may go unconsumed before the
@@ -105,17 +105,12 @@ impl Default for AggregatorConfig {
 }
 
 impl AggregatorConfig {
-    /// The configured instance id, or the host name; refused when Kafka would refuse it.
-    pub fn instance_id(&self) -> Result<String, ConfigError> {
-        let id = if self.instance_id.is_empty() {
-            host_name().ok_or_else(|| ConfigError::Invalid {
-                key: "aggregator.instance_id",
-                value: String::new(),
-                reason: "the host name cannot be read: set an id for this aggregator".into(),
-            })?
-        } else {
-            self.instance_id.clone()
-        };
+    /// The configured instance id (None: a dynamic member); refused when Kafka would refuse it.
+    pub fn instance_id(&self) -> Result<Option<&str>, ConfigError> {
+        let id = self.instance_id.as_str();
+        if id.is_empty() {
+            return Ok(None);
+        }
         // Kafka's rule for group instance ids (the one for topic names).
         let valid = id.len() <= 249
             && id
@@ -124,11 +119,11 @@ impl AggregatorConfig {
         if !valid {
             return Err(ConfigError::Invalid {
                 key: "aggregator.instance_id",
-                value: id,
+                value: id.to_owned(),
                 reason: "at most 249 of the characters a-z A-Z 0-9 . _ -".into(),
             });
         }
-        Ok(id)
+        Ok(Some(id))
     }
 
     pub fn session_timeout(&self) -> Result<std::time::Duration, ConfigError> {
@@ -142,15 +137,6 @@ impl AggregatorConfig {
         }
         Ok(std::time::Duration::from_millis(self.session_timeout_ms))
     }
-}
-
-/// This machine's name: a container's or pod's own, which a restart keeps.
-fn host_name() -> Option<String> {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())?;
-    let name = name.trim();
-    (!name.is_empty()).then(|| name.to_owned())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -438,9 +424,7 @@ impl Config {
         config.edge.tls.address()?;
         config.geoip.paths()?;
         config.aggregator.session_timeout()?;
-        if !config.aggregator.instance_id.is_empty() {
-            config.aggregator.instance_id()?;
-        }
+        config.aggregator.instance_id()?;
         Ok(config)
     }
 
@@ -540,14 +524,14 @@ mod tests {
     }
 
     #[test]
-    fn an_aggregator_is_its_host_unless_it_is_given_an_id() {
+    fn an_aggregator_is_a_dynamic_member_unless_it_is_given_an_id() {
         let mut c = AggregatorConfig::default();
-        assert_eq!(c.instance_id().unwrap(), host_name().unwrap());
+        assert_eq!(c.instance_id().unwrap(), None);
         let mut config = Config::default();
         config
             .apply_env(|k| (k == "QREDGE_AGGREGATOR_INSTANCE_ID").then(|| "agg-2".into()))
             .unwrap();
-        assert_eq!(config.aggregator.instance_id().unwrap(), "agg-2");
+        assert_eq!(config.aggregator.instance_id().unwrap(), Some("agg-2"));
         for bad in ["two words", "a/b", &"x".repeat(250)] {
             c.instance_id = bad.to_owned();
             let err = c.instance_id().unwrap_err().to_string();

@@ -7,11 +7,11 @@
 //! only so that a restarted consumer does not re-read far back; re-read events are skipped.
 //! An event that reached the topic twice is counted once by its event id.
 //!
-//! Takeover: each aggregator is a static member of the group (`group.instance.id`, from
-//! `aggregator.instance_id` or the host name), so one restarted after a crash takes its own
-//! partitions back at once instead of joining as a stranger while its old self still holds them;
-//! one that does not come back loses them to the others after `aggregator.session_timeout_ms`.
-//! The `watchdog` covers coordinators that fail to do either.
+//! Takeover: a crashed aggregator's partitions go to the live members once its session times
+//! out (`aggregator.session_timeout_ms`), and one restarted at once joins as a new member; given
+//! a stable `aggregator.instance_id` it is a static member instead and takes its own place back
+//! without a rebalance (on brokers that implement KIP-345). The `watchdog` mends coordinators
+//! that leave partitions without a holder all the same.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -178,10 +178,12 @@ impl Aggregator {
         let group = settings.group.as_str();
         let instance = settings.instance_id()?;
         let session = settings.session_timeout()?.as_millis();
-        let consumer: StreamConsumer<Assignments> = kafka
-            .client_config()
+        let mut config = kafka.client_config();
+        if let Some(instance) = instance {
+            config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer<Assignments> = config
             .set("group.id", group)
-            .set("group.instance.id", &instance)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
@@ -192,12 +194,14 @@ impl Aggregator {
             .create_with_context(Assignments::default())?;
         consumer.subscribe(&[topic])?;
         tracing::info!(group, instance, "joining the consumer group");
+        // Who holds a lease, for an operator reading Redis.
+        let holder = instance.map_or_else(|| format!("pid-{}", std::process::id()), str::to_owned);
         let consumer = Arc::new(consumer);
         let watchdog = Watchdog {
             consumer: Arc::clone(&consumer),
             topic: topic.to_owned(),
             group: group.to_owned(),
-            instance,
+            holder,
             leases: Leases::new(&analytics, topic, group),
             analytics: analytics.clone(),
             grace: Duration::from_millis(settings.session_timeout_ms),

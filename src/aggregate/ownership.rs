@@ -6,7 +6,8 @@
 //! decide what is counted: exactness rests on the applied offsets (`redis`), so a stale or
 //! missing lease costs at most a needless rejoin.
 //!
-//! Key: `{p}owner:{topic}:{group}:{partition}` → the holder's instance id, with a TTL.
+//! Key: `{p}owner:{topic}:{group}:{partition}` → who holds it (its instance id, else its process
+//! id), with a TTL.
 
 use std::time::Duration;
 
@@ -30,10 +31,10 @@ impl Leases {
         }
     }
 
-    /// Records `partitions` as held by `instance` for the next `ttl`.
+    /// Records `partitions` as held by `holder` for the next `ttl`.
     pub async fn renew(
         &self,
-        instance: &str,
+        holder: &str,
         partitions: &[i32],
         ttl: Duration,
     ) -> Result<(), redis::RedisError> {
@@ -45,7 +46,7 @@ impl Leases {
         for partition in partitions {
             pipe.cmd("SET")
                 .arg(format!("{}{partition}", self.key_base))
-                .arg(instance)
+                .arg(holder)
                 .arg("PX")
                 .arg(ttl_ms)
                 .ignore();

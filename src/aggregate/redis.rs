@@ -13,8 +13,8 @@
 //! Keys (`{p}` is the key prefix, e.g. `qredge:`; dates are `YYYY-MM-DD`; times epoch ms):
 //!
 //! - `{p}offsets:{topic}:{group}` hash: partition → highest offset applied.
-//! - `{p}owner:{topic}:{group}:{partition}`: the instance id of the aggregator holding the
-//!   partition, expiring seconds after it stops renewing it (`ownership`, read by the watchdog).
+//! - `{p}owner:{topic}:{group}:{partition}`: who holds the partition (instance or process id),
+//!   expiring seconds after it stops renewing it (`ownership`, read by the watchdog).
 //! - `{p}qr:{qrId}:counts` hash, every counter of a code (so one batch reads and writes them with one HMGET and one HSET):
 //!   `total` headline scans, `bots` bot scans, `last` newest scan time (bots included),
 //!   `day:{localDate}` headline scans per date in the team's zone (kept forever: a field a day),

@@ -1,7 +1,7 @@
 //! Takeover when the group coordinator leaves partitions behind.
 //!
 //! A broker moves a crashed aggregator's partitions to the live ones once its session times out,
-//! and a restarted one takes its own back at once (static membership). Not every coordinator
+//! and assigns a restarted one its share when it joins. Not every coordinator
 //! does: tansu 0.6 can hand the survivors their old assignment again, or a restarted aggregator
 //! none at all, and then scans wait in Kafka with nobody counting them. So each aggregator leases
 //! the partitions it holds (`ownership`) and checks every second for partitions that no lease
@@ -53,8 +53,8 @@ pub struct Watchdog {
     pub consumer: Arc<StreamConsumer<Assignments>>,
     pub topic: String,
     pub group: String,
-    /// This aggregator's instance id, the value of its leases.
-    pub instance: String,
+    /// Who this aggregator is, the value of its leases.
+    pub holder: String,
     pub analytics: RedisAnalytics,
     pub leases: Leases,
     /// How long partitions may be left behind before the group is joined anew.
@@ -73,7 +73,7 @@ impl Watchdog {
             }
             let held = self.held();
             metrics::gauge!("qredge_aggregator_partitions").set(held.len() as f64);
-            if let Err(e) = self.leases.renew(&self.instance, &held, LEASE).await {
+            if let Err(e) = self.leases.renew(&self.holder, &held, LEASE).await {
                 tracing::debug!(error = %e, "cannot renew the partition leases");
                 continue;
             }

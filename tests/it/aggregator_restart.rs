@@ -125,8 +125,8 @@ fn of_two_aggregators_the_one_left_takes_the_partitions_of_the_one_killed() {
     let topology = Topology::new();
     let api = topology.start("api", "api");
     let edge = topology.start("edge", "edge");
-    let first = topology.start_aggregator("aggregator1");
-    let second = topology.start_aggregator("aggregator2");
+    let first = topology.start("aggregator", "aggregator1");
+    let second = topology.start("aggregator", "aggregator2");
     let aggregators = [&first, &second];
     wait_until(TAKEOVER, "both aggregators hold partitions", || {
         aggregators

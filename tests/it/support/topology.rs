@@ -81,21 +81,10 @@ impl Topology {
 
     /// Starts `qredge ROLE` with this topology's config and a data directory called `name`.
     pub fn start(&self, role: &str, name: &str) -> Server {
-        self.launch(role, name).start()
-    }
-
-    /// Starts an aggregator whose instance id in the consumer group is `name` (by default it is
-    /// the host name, which aggregators on one host would share).
-    pub fn start_aggregator(&self, name: &str) -> Server {
-        self.launch("aggregator", name)
-            .env("QREDGE_AGGREGATOR_INSTANCE_ID", name)
-            .start()
-    }
-
-    fn launch(&self, role: &str, name: &str) -> Launch {
         Launch::new(&self.tmp.path().join(name))
             .role(role)
             .config(&self.config)
+            .start()
     }
 }
 
