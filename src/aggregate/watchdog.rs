@@ -9,8 +9,14 @@
 //! the consumer group and joins again, which makes the coordinator form the group anew. A healthy
 //! coordinator never lets it come to that: it reassigns a dead holder's partitions within the
 //! session timeout, and the watchdog waits for the lease to lapse and a session timeout more.
-//! Idle partitions count too: left unassigned, they would not be counted once scans arrive. Only
-//! an aggregator done joining (assigned, if only nothing) rejoins.
+//! Idle partitions count too: left unassigned, they would not be counted once scans arrive. An
+//! aggregator in the middle of joining rejoins only once that join has lasted a grace too.
+//!
+//! A rejoin never counts a scan twice or loses one, even when for a while two aggregators read
+//! the same partition (one not yet told of its revocation, the other newly assigned): each batch
+//! and the partition's applied offset are one Lua call, which Redis runs alone, skipping events at
+//! or below the stored offset (and event ids it has seen) and only ever raising that offset; and
+//! each reader starts just after the stored offset and reads on without gaps.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -87,7 +93,7 @@ impl Watchdog {
                 }
             }
             let partitions = left_behind.since(Instant::now(), self.grace);
-            if !partitions.is_empty() && self.settled() {
+            if !partitions.is_empty() && self.may_rejoin() {
                 tracing::warn!(?partitions, after = ?self.grace,
                     "partitions have no live holder: leaving the consumer group and joining it again");
                 self.rejoin(&stop).await;
@@ -96,13 +102,13 @@ impl Watchdog {
         }
     }
 
-    /// Whether this aggregator is done joining: assigned (even nothing). A join under way is
-    /// never interrupted: librdkafka postpones the leave to the end of the round, and on tansu a
-    /// member that left that way and joined again got no partitions for good (the Kafka-outage
-    /// test, twice); a coordinator's join takes seconds (tansu holds each static member's
-    /// JoinGroup and SyncGroup 3 s).
-    fn settled(&self) -> bool {
-        self.consumer.context().joining_for().is_none()
+    /// Whether this aggregator may rejoin: it is done joining (assigned, if only nothing), or its
+    /// join has lasted a grace already. A join under way is let finish, since leaving in its
+    /// middle starts it over; but one that never finishes must not keep the partitions idle for
+    /// good: after a Kafka outage tansu 0.6 kept a lost member as the group's leader, and its
+    /// only other member was answered "rebalance in progress" to every SyncGroup from then on.
+    fn may_rejoin(&self) -> bool {
+        done_joining_or_stuck(self.consumer.context().joining_for(), self.grace)
     }
 
     /// The partitions of the topic assigned to this aggregator.
@@ -165,6 +171,11 @@ impl Watchdog {
     }
 }
 
+/// Whether a consumer joining for this long (None: not joining) may be made to rejoin.
+fn done_joining_or_stuck(joining_for: Option<Duration>, grace: Duration) -> bool {
+    joining_for.is_none_or(|joining| joining >= grace)
+}
+
 fn partition_count(consumer: &StreamConsumer<Assignments>, topic: &str) -> Result<i32, CheckError> {
     let metadata = consumer.fetch_metadata(Some(topic), KAFKA_TIMEOUT)?;
     let found = metadata
@@ -211,6 +222,13 @@ mod tests {
     use super::*;
 
     const GRACE: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn a_join_is_let_finish_unless_it_has_lasted_the_grace() {
+        assert!(done_joining_or_stuck(None, GRACE));
+        assert!(!done_joining_or_stuck(Some(Duration::from_secs(3)), GRACE));
+        assert!(done_joining_or_stuck(Some(GRACE), GRACE));
+    }
 
     #[test]
     fn partitions_left_behind_for_the_grace_are_reported() {
