@@ -22,6 +22,7 @@ use chrono_tz::Tz;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
@@ -299,6 +300,28 @@ impl Aggregator {
         moved
     }
 
+    /// Ends the process on an error librdkafka cannot recover from (the consumer would only
+    /// repeat it): above all a broker fencing this static member because another aggregator
+    /// joined under the same instance id. A supervisor restarting it would be fenced again, so
+    /// the message names the setting to fix.
+    fn stop_if_fatal(&self) {
+        let Some((code, reason)) = self.consumer.client().fatal_error() else {
+            return;
+        };
+        let hint = if code == RDKafkaErrorCode::FencedInstanceId {
+            ": another aggregator of the group runs with the same aggregator.instance_id \
+             (QREDGE_AGGREGATOR_INSTANCE_ID); give each its own"
+        } else {
+            ""
+        };
+        tracing::error!(
+            ?code,
+            reason,
+            "the Kafka consumer failed for good{hint}; stopping"
+        );
+        std::process::exit(1);
+    }
+
     /// Waits for one message, then takes what arrives within the batch window.
     /// Returns the events and the highest offset seen per partition.
     async fn next_batch(&self) -> Option<(Vec<(i32, i64, ScanEvent)>, HashMap<i32, i64>)> {
@@ -307,6 +330,7 @@ impl Aggregator {
         let first = match self.consumer.recv().await {
             Ok(message) => message.detach(),
             Err(e) => {
+                self.stop_if_fatal();
                 tracing::warn!(error = %e, "Kafka consumer error");
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 return None;
