@@ -302,8 +302,8 @@ impl Aggregator {
 
     /// Ends the process on an error librdkafka cannot recover from (the consumer would only
     /// repeat it): above all a broker fencing this static member because another aggregator
-    /// joined under the same instance id. A supervisor restarting it would be fenced again, so
-    /// the message names the setting to fix.
+    /// joined under the same instance id. A supervisor restarting it would only fence the other
+    /// in turn, so the message names the setting to fix.
     fn stop_if_fatal(&self) {
         let Some((code, reason)) = self.consumer.client().fatal_error() else {
             return;
