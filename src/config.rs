@@ -84,6 +84,14 @@ pub struct RedisConfig {
 pub struct AggregatorConfig {
     /// The Kafka consumer group the aggregators share.
     pub group: String,
+    /// This aggregator's static membership of the group (Kafka's `group.instance.id`, KIP-345):
+    /// restarted under the same id, it takes its own partitions back at once. Empty (the
+    /// default): a dynamic member. No two live aggregators of a group may share one.
+    pub instance_id: String,
+    /// How long the broker waits for a silent aggregator (crashed, host lost) before its
+    /// partitions go to the others; also how long partitions may go unconsumed before the
+    /// aggregators form the group anew.
+    pub session_timeout_ms: u64,
     /// Days the detailed scan events are kept.
     pub retention_days: u32,
 }
@@ -101,8 +109,45 @@ impl Default for AggregatorConfig {
     fn default() -> Self {
         Self {
             group: "qredge-aggregator".into(),
+            instance_id: String::new(),
+            session_timeout_ms: 10_000,
             retention_days: 90,
         }
+    }
+}
+
+impl AggregatorConfig {
+    /// The configured instance id (None: a dynamic member); refused when Kafka would refuse it.
+    pub fn instance_id(&self) -> Result<Option<&str>, ConfigError> {
+        let id = self.instance_id.as_str();
+        if id.is_empty() {
+            return Ok(None);
+        }
+        // Kafka's rule for group instance ids (the one for topic names).
+        let valid = id.len() <= 249
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !valid {
+            return Err(ConfigError::Invalid {
+                key: "aggregator.instance_id",
+                value: id.to_owned(),
+                reason: "at most 249 of the characters a-z A-Z 0-9 . _ -".into(),
+            });
+        }
+        Ok(Some(id))
+    }
+
+    pub fn session_timeout(&self) -> Result<std::time::Duration, ConfigError> {
+        // Kafka brokers accept 6-1800 s by default (group.min/max.session.timeout.ms).
+        if !(1_000..=3_600_000).contains(&self.session_timeout_ms) {
+            return Err(ConfigError::Invalid {
+                key: "aggregator.session_timeout_ms",
+                value: self.session_timeout_ms.to_string(),
+                reason: "between 1000 and 3600000".into(),
+            });
+        }
+        Ok(std::time::Duration::from_millis(self.session_timeout_ms))
     }
 }
 
@@ -512,6 +557,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("QREDGE_REDIS_URL", "redis.url"),
     ("QREDGE_KAFKA_BROKERS", "kafka.brokers"),
     ("QREDGE_KAFKA_TOPIC", "kafka.topic"),
+    ("QREDGE_AGGREGATOR_INSTANCE_ID", "aggregator.instance_id"),
     ("QREDGE_METRICS_LISTEN", "metrics.listen"),
 ];
 
@@ -528,6 +574,8 @@ impl Config {
         config.edge.limits()?;
         config.api.limits()?;
         config.geoip.paths()?;
+        config.aggregator.session_timeout()?;
+        config.aggregator.instance_id()?;
         Ok(config)
     }
 
@@ -570,6 +618,7 @@ impl Config {
                 "redis.url" => self.redis.url = value,
                 "kafka.brokers" => self.kafka.brokers = value,
                 "kafka.topic" => self.kafka.topic = value,
+                "aggregator.instance_id" => self.aggregator.instance_id = value,
                 "metrics.listen" => self.metrics.listen = value,
                 _ => unreachable!("every override names a key handled here"),
             }
@@ -622,6 +671,32 @@ mod tests {
         assert_eq!(c.api.listen.to_string(), "127.0.0.1:8081");
         assert!(c.geoip.paths().unwrap().is_empty());
         assert_eq!(c.geoip.reload_interval_ms, 10_000);
+        assert_eq!(c.aggregator.session_timeout_ms, 10_000);
+    }
+
+    #[test]
+    fn an_aggregator_is_a_dynamic_member_unless_it_is_given_an_id() {
+        let mut c = AggregatorConfig::default();
+        assert_eq!(c.instance_id().unwrap(), None);
+        let mut config = Config::default();
+        config
+            .apply_env(|k| (k == "QREDGE_AGGREGATOR_INSTANCE_ID").then(|| "agg-2".into()))
+            .unwrap();
+        assert_eq!(config.aggregator.instance_id().unwrap(), Some("agg-2"));
+        for bad in ["two words", "a/b", &"x".repeat(250)] {
+            c.instance_id = bad.to_owned();
+            let err = c.instance_id().unwrap_err().to_string();
+            assert!(err.contains("aggregator.instance_id"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_session_timeout_out_of_range_is_refused() {
+        let mut c = AggregatorConfig::default();
+        assert_eq!(c.session_timeout().unwrap().as_millis(), 10_000);
+        c.session_timeout_ms = 10;
+        let err = c.session_timeout().unwrap_err().to_string();
+        assert!(err.contains("aggregator.session_timeout_ms"), "{err}");
     }
 
     #[test]
@@ -649,6 +724,11 @@ mod tests {
         assert_eq!(c.edge.limits().unwrap(), d.edge.limits().unwrap());
         assert_eq!(c.api.limits().unwrap(), d.api.limits().unwrap());
         assert_eq!(c.edge.orphan_limits(), d.edge.orphan_limits());
+        assert_eq!(c.aggregator.instance_id, d.aggregator.instance_id);
+        assert_eq!(
+            c.aggregator.session_timeout_ms,
+            d.aggregator.session_timeout_ms
+        );
     }
 
     #[test]

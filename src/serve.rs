@@ -434,7 +434,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         if let (Some(analytics), Some(store)) = (&backends.redis_analytics, &backends.redis) {
             let aggregator = Aggregator::new(
                 &config.kafka,
-                &config.aggregator.group,
+                &config.aggregator,
                 analytics.clone(),
                 store.clone(),
             )?;

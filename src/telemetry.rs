@@ -51,6 +51,10 @@ const GAUGES: &[(&str, &str)] = &[
         "qredge_edge_table_generation",
         "Changes applied to the edge's route table.",
     ),
+    (
+        "qredge_aggregator_partitions",
+        "Partitions of the scans topic this aggregator holds.",
+    ),
 ];
 
 const COUNTERS: &[(&str, &str)] = &[
@@ -91,6 +95,10 @@ const COUNTERS: &[(&str, &str)] = &[
     (
         "qredge_aggregator_malformed_total",
         "Topic messages that were not scan events.",
+    ),
+    (
+        "qredge_aggregator_rejoins_total",
+        "Times the aggregator left and rejoined its group because partitions had no live holder.",
     ),
 ];
 

@@ -6,19 +6,31 @@
 //! skipped (see `aggregate::redis`). Offsets are committed to Kafka afterwards, asynchronously,
 //! only so that a restarted consumer does not re-read far back; re-read events are skipped.
 //! An event that reached the topic twice is counted once by its event id.
+//!
+//! Takeover: a crashed aggregator's partitions go to the live members once its session times
+//! out (`aggregator.session_timeout_ms`), and one restarted at once joins as a new member; given
+//! a stable `aggregator.instance_id` it is a static member instead and takes its own place back
+//! without a rebalance (on brokers that implement KIP-345). The `watchdog` mends coordinators
+//! that leave partitions without a holder all the same.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
+use super::ownership::Leases;
 use super::redis::RedisAnalytics;
+use super::watchdog::Watchdog;
 use crate::backoff::Backoff;
+use crate::config::{AggregatorConfig, ConfigError};
 use crate::model::ScanEvent;
 use crate::pipeline::kafka::{KafkaConfig, KafkaError};
 use crate::store::redis::RedisStore;
@@ -37,18 +49,53 @@ pub enum ConsumerError {
     Config(#[from] KafkaError),
     #[error("cannot create the Kafka consumer: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Setting(#[from] ConfigError),
 }
 
 /// Follows the partitions this aggregator owns: logs each change (the first thing to look at
-/// when counting stalls) and notes newly assigned ones, to be moved to the offset Redis holds.
-#[derive(Default)]
+/// when counting stalls), notes newly assigned ones, to be moved to the offset Redis holds, and
+/// tells the watchdog whether a rebalance is under way and how many revocations there were.
 pub struct Assignments {
     to_seek: std::sync::Mutex<Vec<i32>>,
+    revocations: AtomicU64,
+    /// Since when this consumer has been joining the group (started, revoked, or rejoining and
+    /// not assigned since); None once it is assigned.
+    joining_since: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Default for Assignments {
+    fn default() -> Self {
+        Self {
+            to_seek: Default::default(),
+            revocations: AtomicU64::new(0),
+            joining_since: std::sync::Mutex::new(Some(Instant::now())),
+        }
+    }
 }
 
 impl Assignments {
     fn take_to_seek(&self) -> Vec<i32> {
         std::mem::take(&mut *self.to_seek.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn revocations(&self) -> u64 {
+        self.revocations.load(Ordering::Acquire)
+    }
+
+    /// How long the consumer has been joining the group; None when it is assigned.
+    pub fn joining_for(&self) -> Option<Duration> {
+        let since = *self.joining();
+        since.map(|since| since.elapsed())
+    }
+
+    /// Notes that a join starts now (the watchdog's rejoin).
+    pub fn joining_from_now(&self) {
+        *self.joining() = Some(Instant::now());
+    }
+
+    fn joining(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.joining_since.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -62,13 +109,16 @@ impl ConsumerContext for Assignments {
         match rebalance {
             Rebalance::Assign(list) => {
                 tracing::info!(partitions = ?partitions(list), "partitions assigned");
+                *self.joining() = None;
                 self.to_seek
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .extend(partitions(list));
             }
             Rebalance::Revoke(list) => {
-                tracing::info!(partitions = ?partitions(list), "partitions revoked")
+                tracing::info!(partitions = ?partitions(list), "partitions revoked");
+                self.revocations.fetch_add(1, Ordering::AcqRel);
+                *self.joining() = Some(Instant::now());
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "consumer group rebalance failed"),
         }
@@ -107,39 +157,62 @@ impl Zones {
 }
 
 pub struct Aggregator {
-    pub consumer: StreamConsumer<Assignments>,
+    pub consumer: Arc<StreamConsumer<Assignments>>,
     pub topic: String,
     pub group: String,
     pub analytics: RedisAnalytics,
+    /// Renews this aggregator's partition leases and rejoins when partitions are left behind;
+    /// taken by `run`.
+    watchdog: Option<Watchdog>,
     zones: Zones,
 }
 
 impl Aggregator {
     pub fn new(
         kafka: &KafkaConfig,
-        group: &str,
+        settings: &AggregatorConfig,
         analytics: RedisAnalytics,
         store: RedisStore,
     ) -> Result<Self, ConsumerError> {
         kafka.validate()?;
         let topic = kafka.topic.as_str();
-        let consumer: StreamConsumer<Assignments> = kafka
-            .client_config()
+        let group = settings.group.as_str();
+        let instance = settings.instance_id()?;
+        let session = settings.session_timeout()?.as_millis();
+        let mut config = kafka.client_config();
+        if let Some(instance) = instance {
+            config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer<Assignments> = config
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            // A crashed aggregator's partitions move to the others after this long (librdkafka's
-            // 45 s default would stall counting for most of a minute).
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
+            // A crashed aggregator that does not come back loses its partitions to the others
+            // after this long (librdkafka's 45 s default would stall counting most of a minute).
+            .set("session.timeout.ms", session.to_string())
+            .set("heartbeat.interval.ms", (session / 10).to_string())
             .create_with_context(Assignments::default())?;
         consumer.subscribe(&[topic])?;
+        tracing::info!(group, instance, "joining the consumer group");
+        // Who holds a lease, for an operator reading Redis.
+        let holder = instance.map_or_else(|| format!("pid-{}", std::process::id()), str::to_owned);
+        let consumer = Arc::new(consumer);
+        let watchdog = Watchdog {
+            consumer: Arc::clone(&consumer),
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            holder,
+            leases: Leases::new(&analytics, topic, group),
+            analytics: analytics.clone(),
+            grace: Duration::from_millis(settings.session_timeout_ms),
+        };
         Ok(Self {
             consumer,
             topic: topic.to_owned(),
             group: group.to_owned(),
             analytics,
+            watchdog: Some(watchdog),
             zones: Zones {
                 store,
                 cache: HashMap::new(),
@@ -149,6 +222,17 @@ impl Aggregator {
 
     /// Consumes and applies until `stop` is cancelled.
     pub async fn run(mut self, stop: CancellationToken) {
+        let watchdog = self
+            .watchdog
+            .take()
+            .map(|w| tokio::spawn(w.run(stop.clone())));
+        self.consume(&stop).await;
+        if let Some(watchdog) = watchdog {
+            let _ = watchdog.await;
+        }
+    }
+
+    async fn consume(&mut self, stop: &CancellationToken) {
         loop {
             let batch = tokio::select! {
                 _ = stop.cancelled() => return,
@@ -164,7 +248,7 @@ impl Aggregator {
                 events.retain(|(partition, _, _)| !moved.contains(partition));
                 highest.retain(|partition, _| !moved.contains(partition));
             }
-            self.apply_until_done(&events, &stop).await;
+            self.apply_until_done(&events, stop).await;
             self.commit(&highest);
         }
     }
@@ -216,6 +300,28 @@ impl Aggregator {
         moved
     }
 
+    /// Ends the process on an error librdkafka cannot recover from (the consumer would only
+    /// repeat it): above all a broker fencing this static member because another aggregator
+    /// joined under the same instance id. A supervisor restarting it would only fence the other
+    /// in turn, so the message names the setting to fix.
+    fn stop_if_fatal(&self) {
+        let Some((code, reason)) = self.consumer.client().fatal_error() else {
+            return;
+        };
+        let hint = if code == RDKafkaErrorCode::FencedInstanceId {
+            ": another aggregator of the group runs with the same aggregator.instance_id \
+             (QREDGE_AGGREGATOR_INSTANCE_ID); give each its own"
+        } else {
+            ""
+        };
+        tracing::error!(
+            ?code,
+            reason,
+            "the Kafka consumer failed for good{hint}; stopping"
+        );
+        std::process::exit(1);
+    }
+
     /// Waits for one message, then takes what arrives within the batch window.
     /// Returns the events and the highest offset seen per partition.
     async fn next_batch(&self) -> Option<(Vec<(i32, i64, ScanEvent)>, HashMap<i32, i64>)> {
@@ -224,6 +330,7 @@ impl Aggregator {
         let first = match self.consumer.recv().await {
             Ok(message) => message.detach(),
             Err(e) => {
+                self.stop_if_fatal();
                 tracing::warn!(error = %e, "Kafka consumer error");
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 return None;

@@ -13,6 +13,8 @@
 //! Keys (`{p}` is the key prefix, e.g. `qredge:`; dates are `YYYY-MM-DD`; times epoch ms):
 //!
 //! - `{p}offsets:{topic}:{group}` hash: partition → highest offset applied.
+//! - `{p}owner:{topic}:{group}:{partition}`: who holds the partition (instance or process id),
+//!   expiring seconds after it stops renewing it (`ownership`, read by the watchdog).
 //! - `{p}qr:{qrId}:counts` hash, every counter of a code (so one batch reads and writes them with one HMGET and one HSET):
 //!   `total` headline scans, `bots` bot scans, `last` newest scan time (bots included),
 //!   `day:{localDate}` headline scans per date in the team's zone (kept forever: a field a day),
@@ -151,6 +153,11 @@ impl RedisAnalytics {
             prefix: key_prefix.to_owned(),
             retention_days,
         })
+    }
+
+    /// The connection and the key prefix, for the aggregator's keys kept apart (`ownership`).
+    pub(super) fn link(&self) -> (ConnectionManager, &str) {
+        (self.conn.clone(), &self.prefix)
     }
 
     fn retention_ms(&self) -> i64 {

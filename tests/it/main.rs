@@ -2,6 +2,7 @@
 
 mod support;
 
+mod aggregator_restart;
 mod api_keys;
 mod bad_input;
 mod bounded_lists;

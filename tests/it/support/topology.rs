@@ -55,11 +55,18 @@ impl Topology {
 
     /// The Redis key prefix of this topology's store.
     pub fn key_prefix(&self) -> String {
+        self.setting("key_prefix")
+    }
+
+    /// The value of a `key = "value"` line of the config (the first one of that key).
+    pub fn setting(&self, key: &str) -> String {
         let line = self
             .config
             .lines()
-            .find_map(|l| l.strip_prefix("key_prefix = \""));
-        line.expect("a key_prefix").trim_end_matches('"').to_owned()
+            .find_map(|l| l.strip_prefix(&format!("{key} = \"")));
+        line.unwrap_or_else(|| panic!("a {key} setting"))
+            .trim_end_matches('"')
+            .to_owned()
     }
 
     /// A connection to the Redis the tests share.
@@ -102,8 +109,8 @@ impl Drop for Topology {
     }
 }
 
-/// Scans one code through one edge, one request at a time with a pause between, until stopped.
-/// Every answer must be a 302: a failed redirect fails the test.
+/// Scans codes through one edge, one request at a time with a pause between, until stopped: one
+/// code, or several in turn. Every answer must be a 302: a failed redirect fails the test.
 pub struct ScanStream {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<u64>,
@@ -111,8 +118,12 @@ pub struct ScanStream {
 
 impl ScanStream {
     pub fn start(edge: &str, display_id: &str, pause: Duration) -> Self {
+        Self::start_many(edge, &[display_id], pause)
+    }
+
+    pub fn start_many(edge: &str, display_ids: &[&str], pause: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let url = format!("{edge}/{display_id}");
+        let urls: Vec<String> = display_ids.iter().map(|d| format!("{edge}/{d}")).collect();
         let stopped = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
             let client = reqwest::blocking::Client::builder()
@@ -121,9 +132,12 @@ impl ScanStream {
                 .build()
                 .unwrap();
             let mut sent = 0;
-            while !stopped.load(Ordering::Relaxed) {
+            for url in urls.iter().cycle() {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
                 let response = client
-                    .get(&url)
+                    .get(url)
                     .header("user-agent", IPHONE_SAFARI)
                     .send()
                     .unwrap_or_else(|e| panic!("scan {sent} of {url} failed: {e}"));
