@@ -5,7 +5,7 @@
 use crate::support;
 use std::collections::HashMap;
 
-use crate::support::{location, Server, IPHONE_SAFARI, MAC_SAFARI};
+use crate::support::{location, Launch, Server, IPHONE_SAFARI, MAC_SAFARI};
 use reqwest::Method;
 use serde_json::json;
 
@@ -165,6 +165,48 @@ fn expiry_and_max_scans_have_their_own_fallbacks() {
     assert_eq!(
         overview["totalScans"], 3,
         "scans past the limit are not counted"
+    );
+}
+
+#[test]
+fn password_guesses_count_per_ipv6_network_not_per_address() {
+    let (_tmp, data) = support::data_dir();
+    let server = Launch::new(&data)
+        .config("[edge]\ntrusted_proxies = [\"127.0.0.1/32\"]\n")
+        .start();
+    server.create_served(
+        json!({"qrType": "WEB", "displayId": "vault", "qrRedirectUrl": "https://inside.example/",
+               "settings": {"password": "open sesame"}}),
+    );
+    let guess_from = |client: &str| {
+        server
+            .client
+            .post(format!("{}/vault", server.edge))
+            .header("x-forwarded-for", client)
+            .form(&[("password", "guess")])
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // A new address of the same /64 for every guess: the network's attempts run out all the same.
+    let statuses: Vec<u16> = (1..=12)
+        .map(|n| guess_from(&format!("2001:db8:1:2::{n:x}")))
+        .collect();
+    assert_eq!(
+        statuses,
+        [[200; 10].as_slice(), &[429; 2]].concat(),
+        "one /64 is one client"
+    );
+    // Another /64, and an IPv4 client, have attempts of their own.
+    assert_eq!(guess_from("2001:db8:1:3::1"), 200);
+    assert_eq!(guess_from("192.0.2.7"), 200);
+    // An IPv4 client written IPv4-mapped is the same client as written plainly.
+    let mapped: Vec<u16> = (0..10).map(|_| guess_from("::ffff:192.0.2.7")).collect();
+    assert_eq!(
+        mapped.iter().filter(|s| **s == 429).count(),
+        1,
+        "{mapped:?}"
     );
 }
 
