@@ -285,15 +285,30 @@ fn the_list_pages_through_its_indexes_on_redis() {
 fn the_list_indexes_are_built_for_an_older_redis_store() {
     let topology = Topology::new();
     let api = topology.start("api", "api");
-    let ids: Vec<String> = (0..3)
+    let created: Vec<Value> = (0..3)
         .map(|n| {
-            let qr = api.create_qr(json!({
+            api.create_qr(json!({
                 "qrType": "WEB", "qrRedirectUrl": format!("https://example.com/{n}"),
                 "name": format!("Old {n}")
-            }));
-            qr["id"].as_str().unwrap().to_owned()
+            }))
         })
         .collect();
+    let ids: Vec<String> = created
+        .iter()
+        .map(|qr| qr["id"].as_str().unwrap().to_owned())
+        .collect();
+    // The feed's order: by updatedAt, then id (codes made in one millisecond tie).
+    let mut by_change: Vec<(i64, &str)> = created
+        .iter()
+        .map(|qr| {
+            (
+                qr["updatedAt"].as_i64().unwrap(),
+                qr["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    by_change.sort();
+    let by_change: Vec<&str> = by_change.into_iter().map(|(_, id)| id).collect();
     api.stop();
     // Take the indexes away, as a store of the earlier version would be.
     let prefix = topology.key_prefix();
@@ -325,5 +340,8 @@ fn the_list_indexes_are_built_for_an_older_redis_store() {
         .iter()
         .map(|q| q["id"].as_str().unwrap())
         .collect();
-    assert_eq!(changed, ids, "the updated-after feed reads its index too");
+    assert_eq!(
+        changed, by_change,
+        "the updated-after feed reads its index too"
+    );
 }

@@ -142,7 +142,10 @@ parameters = {{ "path.id" = "{key_id}" }}
              response_schema_conformance",
         ])
         .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
-        .args(["--workers", "2", "--generation-database", "none"])
+        // One worker: with two threads, hypothesis's ast.parse of lambda sources races in
+        // CPython 3.11 (gh-106905, "AST constructor recursion depth mismatch") and fails a run
+        // now and then for no fault of the API.
+        .args(["--workers", "1", "--generation-database", "none"])
         .args(["--no-color", "--request-timeout", "30"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
