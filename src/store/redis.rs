@@ -24,18 +24,25 @@
 //! - `{prefix}initialized`: set once the first organization exists
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::OnceCell;
 
 mod templates;
 
 use super::bootstrap::FirstOwner;
 use super::{Bootstrap, Created, StoreError};
 use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
+
+/// How long a command may go unanswered: longer than a blocking read waits (the edge's
+/// follower blocks for 1 s), which the default (500 ms) would cut short.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 mod image_secret;
 mod list;
@@ -259,15 +266,20 @@ pub struct RouteChangeEntry {
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
+    /// A connection of its own for blocking reads (the edge's XREAD BLOCK), opened at the first:
+    /// on the shared multiplexed connection every other command would queue behind one.
+    blocking: Arc<OnceCell<ConnectionManager>>,
+    url: Arc<str>,
     prefix: String,
 }
 
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        // Longer than the follower's blocking XREAD, which the default (500 ms) would cut short.
-        let conn = crate::redis_link::connect(url, std::time::Duration::from_secs(5)).await?;
+        let conn = crate::redis_link::connect(url, RESPONSE_TIMEOUT).await?;
         let store = Self {
             conn,
+            blocking: Arc::default(),
+            url: url.into(),
             prefix: prefix.to_owned(),
         };
         store.fill_list_index().await?;
@@ -795,13 +807,18 @@ impl RedisStore {
         block_ms: usize,
         count: usize,
     ) -> Result<Vec<RouteChangeEntry>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut blocking = self
+            .blocking
+            .get_or_try_init(|| crate::redis_link::connect(&self.url, RESPONSE_TIMEOUT))
+            .await?
+            .clone();
         let options = redis::streams::StreamReadOptions::default()
             .block(block_ms)
             .count(count);
-        let reply: Option<redis::streams::StreamReadReply> = conn
+        let reply: Option<redis::streams::StreamReadReply> = blocking
             .xread_options(&[self.key("changes")], &[after], &options)
             .await?;
+        let mut conn = self.conn.clone();
         let entries: Vec<_> = reply
             .into_iter()
             .flat_map(|r| r.keys)

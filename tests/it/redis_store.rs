@@ -175,3 +175,49 @@ async fn edges_load_the_routes_and_follow_every_change() {
     }
     stop.cancel();
 }
+
+/// `qredge serve` on Redis: the API and the edge's change follower in one process. The
+/// follower's blocking read (XREAD BLOCK, 1 s) has a connection of its own; on the shared one
+/// every API command queued behind it and a create took seconds.
+#[test]
+fn serve_on_redis_answers_the_api_at_once_while_the_edge_follows() {
+    let topology = crate::support::topology::Topology::new();
+    let config = format!(
+        "[redis]\nurl = \"{}\"\nkey_prefix = \"{}\"\n",
+        redis_url(),
+        topology.key_prefix()
+    );
+    let mut server = crate::support::Launch::new(&topology.root().join("serve"))
+        .config(&config)
+        .start();
+    // Far above what a create takes, far below a second for each of its Redis commands.
+    server.client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for n in 0..10 {
+        let target = format!("https://example.com/{n}");
+        let qr = server.create_served(serde_json::json!({
+            "qrType": "WEB", "displayId": format!("s{n}"), "qrRedirectUrl": target
+        }));
+        let id = qr["id"].as_str().unwrap();
+        let moved = format!("https://example.org/{n}");
+        let (status, body) = server.call(
+            reqwest::Method::PUT,
+            &format!("/api/qrs-api/{id}"),
+            Some(serde_json::json!({ "qrRedirectUrl": moved })),
+        );
+        assert_eq!(status, 200, "{body}");
+        let served = server.edge_within_a_second(&format!("s{n}"), |r| {
+            r.headers()
+                .get("location")
+                .is_some_and(|l| l == moved.as_str())
+        });
+        assert_eq!(
+            crate::support::location(&served),
+            moved,
+            "the edge follows the update"
+        );
+    }
+}
