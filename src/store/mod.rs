@@ -73,6 +73,11 @@ pub struct QrChange {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     changes: broadcast::Sender<QrChange>,
+    /// Held by a write of codes from before its transaction until its changes are published, so
+    /// that the feed carries changes in commit order: redb orders the commits, but two writers
+    /// publishing after them could otherwise publish in the other order, and an edge would keep
+    /// the older code.
+    commit_order: Arc<std::sync::Mutex<()>>,
     /// Bumped by every change to a team (its domains, colour, zone).
     teams_version: Arc<watch::Sender<u64>>,
     /// API requests per rate-limit bucket in the minute counted: one process serves the
@@ -117,6 +122,7 @@ impl EmbeddedStore {
         Ok(Self {
             db: Arc::new(db),
             changes,
+            commit_order: Arc::default(),
             teams_version: Arc::new(watch::channel(0).0),
             requests: Default::default(),
         })
@@ -135,6 +141,11 @@ impl EmbeddedStore {
     /// Changes whenever a team changed.
     pub fn watch_teams(&self) -> watch::Receiver<u64> {
         self.teams_version.subscribe()
+    }
+
+    /// Taken before a write of codes begins; its changes are published before it is dropped.
+    fn in_commit_order(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.commit_order.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn publish(&self, qr: &Qr, previous_key: Option<String>) {
