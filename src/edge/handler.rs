@@ -295,20 +295,14 @@ pub fn respond<B>(
 
 /// A scan of `route` to the pipeline (never waiting for it), counted against its scan limit.
 fn hand_off<B>(state: &EdgeState, peer: SocketAddr, request: &Request<B>, route: &Route, now: i64) {
-    let headers = request.headers();
-    let head = request.method() == Method::HEAD;
-    state.sink.send(RawScan {
-        event_id: state.event_ids.next(),
+    let scan = RawScan {
         qr_id: route.qr_id.clone(),
         team_id: route.team_id.clone(),
         display_id: route.display_id.clone(),
-        scan_time: now,
-        ip: state.client_ip.recorded(peer.ip(), headers),
-        user_agent: headers.get(header::USER_AGENT).map(header_text),
-        referrer: headers.get(header::REFERER).map(header_text),
-        head,
-        orphan: false,
-    });
+        ..visit(state, peer, request, now)
+    };
+    let head = scan.head;
+    state.sink.send(scan);
     if !head && route.extras.as_ref().is_some_and(|e| e.max_scans.is_some()) {
         state.limits.count(&route.qr_id);
     }
@@ -369,19 +363,30 @@ fn record_orphan<B>(
     if orphan == Orphan::Unrecorded {
         return;
     }
-    let headers = request.headers();
     state.sink.send(RawScan {
-        event_id: state.event_ids.next(),
-        qr_id: ByteString::new(),
         team_id: ByteString::from(&*domain.team_id),
         display_id: ByteString::from(display_id),
+        orphan: true,
+        ..visit(state, peer, request, now)
+    });
+}
+
+/// A scan at `now` with what the request says of its visitor (address, user agent, referrer),
+/// of no code yet: the caller names the code (or the orphan's team and displayId).
+fn visit<B>(state: &EdgeState, peer: SocketAddr, request: &Request<B>, now: i64) -> RawScan {
+    let headers = request.headers();
+    RawScan {
+        event_id: state.event_ids.next(),
+        qr_id: ByteString::new(),
+        team_id: ByteString::new(),
+        display_id: ByteString::new(),
         scan_time: now,
         ip: state.client_ip.recorded(peer.ip(), headers),
         user_agent: headers.get(header::USER_AGENT).map(header_text),
         referrer: headers.get(header::REFERER).map(header_text),
         head: request.method() == Method::HEAD,
-        orphan: true,
-    });
+        orphan: false,
+    }
 }
 
 /// A redirect to `url` with the scan's query appended when the code forwards it.

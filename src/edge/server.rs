@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -33,11 +32,7 @@ pub async fn serve(
     slots: Arc<Semaphore>,
     stop: CancellationToken,
 ) {
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(limits.max_header_bytes)
-        .keep_alive(true);
+    let http = limits.http1();
     accept_loop(listener, slots, stop, move |stream, peer, connection| {
         let state = Arc::clone(&state);
         let service = service_fn(move |request| handle(Arc::clone(&state), peer, request));

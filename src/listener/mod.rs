@@ -20,6 +20,8 @@ mod router;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioTimer;
 use tokio::sync::Semaphore;
 
 pub use accept::accept_loop;
@@ -56,6 +58,16 @@ impl Limits {
         body_read_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
     };
+
+    /// A plain HTTP/1.1 server under these limits' head size and head timeout (hyper's timer).
+    pub fn http1(&self) -> http1::Builder {
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_header_size(self.max_header_bytes)
+            .keep_alive(true);
+        http
+    }
 
     /// A pool of `max_connections` slots, to share between the listeners it covers.
     pub fn slots(&self) -> Arc<Semaphore> {

@@ -11,9 +11,8 @@ use axum::extract::ConnectInfo;
 use axum::response::Response;
 use axum::Router;
 use hyper::header::{HeaderValue, CONNECTION};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -31,11 +30,7 @@ pub async fn serve_router(
     stop: CancellationToken,
     timed_out: fn(Duration) -> Response,
 ) {
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(limits.max_header_bytes)
-        .keep_alive(true);
+    let http = limits.http1();
     accept_loop(listener, slots, stop, move |stream, peer, connection| {
         let router = router.clone();
         let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
