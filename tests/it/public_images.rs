@@ -4,11 +4,10 @@
 //! platform's secret is kept in the store (a restart, or another API process, signs alike); each
 //! client address has its own limit, outside the teams'.
 
-use std::io::Write;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::topology::Topology;
+use crate::support::zbar::decode;
 use crate::support::{json_of, Launch, Server};
 use reqwest::blocking::Response;
 use reqwest::Method;
@@ -21,24 +20,6 @@ fn fetch(server: &Server, url: &str, forwarded_for: Option<&str>) -> Response {
         request = request.header("x-forwarded-for", client);
     }
     request.send().expect("the API answers")
-}
-
-/// What zbar reads in a PNG image.
-fn decode(png: &[u8]) -> String {
-    let mut file = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
-    file.write_all(png).unwrap();
-    let output = Command::new("zbarimg")
-        .args(["--raw", "-q"])
-        .arg(file.path())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("zbarimg cannot run ({e}): scripts/test.sh installs zbar-tools")
-        });
-    assert!(output.status.success(), "zbarimg read no code: {output:?}");
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .trim_end()
-        .to_owned()
 }
 
 fn web_code(server: &Server) -> Value {

@@ -2,10 +2,8 @@
 //! decoder (zbar's `zbarimg`) and must give the code's short URL, in every template, size and
 //! domain; templates are a team's own; each role is allowed and refused as documented.
 
-use std::io::Write;
-use std::process::Command;
-
 use crate::support::topology::Topology;
+use crate::support::zbar::decode;
 use crate::support::{json_of, Server};
 use base64::Engine;
 use reqwest::Method;
@@ -78,29 +76,6 @@ fn png(server: &Server, path: &str) -> Vec<u8> {
         String::from_utf8_lossy(&bytes)
     );
     bytes
-}
-
-/// What zbar reads in a PNG image. A missing zbarimg fails the test: scripts/test.sh installs it.
-fn decode(png: &[u8]) -> String {
-    let mut file = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
-    file.write_all(png).unwrap();
-    let output = Command::new("zbarimg")
-        .args(["--raw", "-q"])
-        .arg(file.path())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("zbarimg cannot run ({e}): install Debian's zbar-tools (scripts/test.sh does)")
-        });
-    assert!(
-        output.status.success(),
-        "zbarimg read no code (status {}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .trim_end()
-        .to_owned()
 }
 
 /// The width and height of a PNG (its IHDR chunk).

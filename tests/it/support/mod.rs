@@ -6,6 +6,7 @@ pub mod mmdb;
 pub mod pki;
 pub mod services;
 pub mod topology;
+pub mod zbar;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
