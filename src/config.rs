@@ -380,7 +380,7 @@ impl GeoipConfig {
 pub struct PipelineConfig {
     /// Scans held in memory between the edge and the aggregator; beyond it they go to the spool.
     pub queue_capacity: usize,
-    /// Most scans written to the analytics store in one transaction.
+    /// Most scans appended to the event log in one write (one fsync), or sent to Kafka at once.
     pub batch_size: usize,
     /// How long a batch that is not full waits for more scans: fewer, larger writes (one fsync
     /// or one Kafka send each), for analytics that see a scan this much later. 0: no wait.
