@@ -95,13 +95,22 @@ fn every_documented_operation_is_routed_and_no_other_method_is() {
         // answers 401 before it looks at them.
         let concrete = path
             .split('/')
-            .map(|segment| if segment.starts_with('{') { "x1" } else { segment })
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "x1"
+                } else {
+                    segment
+                }
+            })
             .collect::<Vec<_>>()
             .join("/");
         for method in METHODS {
             let response = server
                 .client
-                .request(method.to_uppercase().parse().unwrap(), format!("{}{concrete}", server.api))
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    format!("{}{concrete}", server.api),
+                )
                 .send()
                 .unwrap();
             let status = response.status().as_u16();
@@ -113,7 +122,10 @@ fn every_documented_operation_is_routed_and_no_other_method_is() {
                     "{method} {path} is documented but not routed: {status} {body}"
                 );
             } else {
-                assert_eq!(status, 405, "{method} {path} is routed but not documented: {body}");
+                assert_eq!(
+                    status, 405,
+                    "{method} {path} is routed but not documented: {body}"
+                );
             }
         }
     }
