@@ -97,6 +97,10 @@ const COUNTERS: &[(&str, &str)] = &[
         "Topic messages that were not scan events.",
     ),
     (
+        crate::edge::route::UNSERVABLE,
+        "Codes an edge loaded or followed but cannot serve (their settings do not compile into a route; the write path refuses such codes, so these were written otherwise): each is answered as unknown.",
+    ),
+    (
         "qredge_aggregator_rejoins_total",
         "Times the aggregator left and rejoined its group because partitions had no live holder.",
     ),

@@ -19,6 +19,7 @@ mod qr_list;
 mod qrs;
 mod rate_limit;
 mod rejection;
+mod routes;
 mod team_domains;
 mod teams;
 mod templates;
@@ -28,15 +29,14 @@ mod view;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
-use axum::Router;
+use axum::{Extension, Router};
 
 use crate::aggregate::AnalyticsReader;
 use crate::store::Store;
 
 pub use error::ApiError;
 pub use image_url::PublicImages;
-pub use openapi::ApiDoc;
+pub use routes::document as openapi_document;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -91,79 +91,24 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// The API: the routes of routes.rs behind the layers they share. The fallbacks answer in the
+/// envelope: an unknown path 404, a known one with another method 405.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/qrs-api", post(qrs::create).get(qr_list::list))
-        .route(
-            "/api/qrs-api/{id}",
-            get(qrs::get).put(qrs::update).delete(qrs::delete),
-        )
-        .route("/api/qrs-api/teams/{id}", get(qrs::get))
-        .route("/api/qrs-api/bulk", post(qr_bulk::bulk))
-        .route("/api/qrs-api/import", post(qr_bulk::import))
-        .route("/api/qrs-api/{id}/duplicate", post(qr_edits::duplicate))
-        .route("/api/qrs-api/{id}/tags", put(qr_edits::tags))
-        .route("/api/qrs-api/{id}/title", put(qr_edits::title))
-        .route("/api/qrs-api/updated-after", get(updated_after::team))
-        .route(
-            "/api/qrs-api/all/updated-after",
-            get(updated_after::all_teams),
-        )
-        .route("/api/qrs-api/{id}/image.svg", get(image::svg))
-        .route("/api/qrs-api/{id}/image.png", get(image::png))
-        .route("/api/qrs-api/{id}/image-url", post(image_url::renew))
-        .route(
-            "/api/qr-templates-api",
-            get(templates::list).post(templates::create),
-        )
-        .route(
-            "/api/qr-templates-api/{id}",
-            get(templates::get).delete(templates::delete),
-        )
-        .route(
-            "/api/qr-templates-api/{id}/preview.png",
-            get(templates::preview),
-        )
-        .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
-        .route("/api/analytics-api/bulk", post(bulk_events::bulk))
-        .route("/api/analytics-api/overviews", post(analytics::overviews))
-        .route("/api/teams-api", get(teams::list).post(teams::create))
-        .route("/api/teams-api/{id}", get(teams::get).put(teams::update))
-        .route(
-            "/api/teams-api/{id}/members",
-            post(members::add).delete(members::remove),
-        )
-        .route("/api/teams-api/members/bulk", post(members::bulk))
-        .route("/api/teams-api/{id}/members/pause", put(members::pause))
-        .route(
-            "/api/teams-api/{id}/members/activate",
-            put(members::activate),
-        )
-        .route("/api/teams-api/{id}/members/role", put(members::role))
-        .route(
-            "/api/teams-api/{id}/members/permanent",
-            delete(members::delete_permanently),
-        )
-        .route("/api/teams-api/{id}/domains", put(teams::update_domains))
-        .route("/api/analytics-api/orphans", get(analytics::orphans))
-        .route("/api/keys-api", post(keys::create).get(keys::list))
-        .route("/api/keys-api/{id}", delete(keys::revoke))
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
+    let (app, document) = routes::limited()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
+        .merge(routes::public())
+        .split_for_parts();
+    app.fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed on this endpoint",
             )
         })
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::limit,
-        ))
-        // After route_layer: the document needs no credentials and is not counted; public
-        // images need none either and have their own limit, per client address.
-        .route("/openapi.json", get(openapi::serve))
-        .route("/images/{id}/{file}", get(public_image::image))
+        .layer(Extension(openapi::Served::of(openapi::completed(document))))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::map_response(rejection::envelope))
         .with_state(state)

@@ -114,7 +114,6 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
 
 #[cfg(test)]
 mod tests {
-    use utoipa::OpenApi;
 
     use super::{is_account_level, ACCOUNT_LEVEL};
 
@@ -134,7 +133,7 @@ mod tests {
 
     #[test]
     fn the_account_level_routes_are_those_documented_without_a_team_header() {
-        let doc = serde_json::to_value(super::super::ApiDoc::openapi()).unwrap();
+        let doc = serde_json::to_value(crate::api::openapi_document()).unwrap();
         let default_needs_team = doc["security"].to_string().contains("teamId");
         assert!(
             default_needs_team,

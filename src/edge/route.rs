@@ -45,6 +45,9 @@ pub struct Extras {
     pub brand_colour: Option<String>,
 }
 
+/// Routes the edge could not compile and does not serve (see `Route::from_record`).
+pub const UNSERVABLE: &str = "qredge_edge_unservable_routes_total";
+
 /// Every team id the edge has seen, so that all the routes of a team share one allocation of it
 /// (a million codes of one team held a million copies). Teams are few; the set only grows.
 static TEAM_IDS: LazyLock<Mutex<HashSet<ByteString>>> = LazyLock::new(Default::default);
@@ -81,14 +84,29 @@ impl Route {
         Route::from_record(&qr.route_key(), &RouteRecord::for_qr(qr, brand_colour)?)
     }
 
-    /// None (and a warning) when the record cannot be served; the API never stores such a one.
+    /// None (a warning, and `qredge_edge_unservable_routes_total`) when the record cannot be
+    /// served. The write path refuses such a code ([`Route::check`]): what still gets here was
+    /// written some other way (an earlier version, or by hand).
     pub fn from_record(key: &str, record: &RouteRecord) -> Option<Route> {
         match Route::compile(key, record) {
             Ok(route) => Some(route),
             Err(e) => {
+                metrics::counter!(UNSERVABLE).increment(1);
                 tracing::warn!(%key, error = %e, "skipping a route that cannot be served");
                 None
             }
+        }
+    }
+
+    /// Whether the edge can answer `qr` as it would be stored: every write of a code checks this,
+    /// so that a code is refused when it is written rather than dropped when an edge loads it.
+    /// `brand_colour`: its team's.
+    pub fn check(qr: &Qr, brand_colour: Option<&str>) -> Result<(), String> {
+        match RouteRecord::for_qr(qr, brand_colour) {
+            Some(record) => Route::compile(&qr.route_key(), &record)
+                .map(drop)
+                .map_err(|e| format!("the edge cannot serve this code: {e}")),
+            None => Ok(()),
         }
     }
 
@@ -207,5 +225,15 @@ mod tests {
         let again = Route::from_record("a", &route.record()).unwrap();
         assert!(!again.forward_query, "the snapshot keeps forwardQuery");
         assert_eq!(again.record(), route.record());
+    }
+
+    #[test]
+    fn a_code_the_edge_cannot_compile_fails_the_check_with_the_reason() {
+        let mut qr = Qr::web("qr_1", "team_1", "a", "https://a.example/");
+        assert_eq!(Route::check(&qr, None), Ok(()));
+        qr.settings.insert("links".into(), serde_json::json!([]));
+        let refused = Route::check(&qr, None).unwrap_err();
+        assert!(refused.contains("settings.links"), "{refused}");
+        assert!(Route::for_qr(&qr, None).is_none(), "the edge drops it");
     }
 }

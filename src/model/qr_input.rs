@@ -282,6 +282,8 @@ fn validated(
         })?;
         qr.qr_redirect_url = Some(validate::redirect_url("qrRedirectUrl", url)?);
     }
+    // Edges compile the stored code again; one they could not serve is refused here, not there.
+    crate::edge::route::Route::check(&qr, ctx.team.primary_color.as_deref())?;
     Ok(qr)
 }
 

@@ -36,3 +36,4 @@ mod role_matrix;
 mod teams;
 mod templates;
 mod tls;
+mod unservable_codes;

@@ -72,6 +72,66 @@ fn the_document_is_served_without_credentials_and_outside_the_rate_limit() {
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
 }
 
+/// The router and the document are one declaration (src/api/routes.rs); this holds the served
+/// pair to it: every operation of the document is routed (answered by its route, not by the
+/// "no such endpoint" fallback), and on its paths every other method is 405.
+#[test]
+fn every_documented_operation_is_routed_and_no_other_method_is() {
+    const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+    let (_guard, data) = data_dir();
+    let server = Launch::new(&data).start();
+    let doc: Value = server
+        .client
+        .get(format!("{}/openapi.json", server.api))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() > 30, "{} paths", paths.len());
+    let mut operations = 0;
+    for (path, item) in paths {
+        // Any value for the parameters: no credentials are sent, so a routed /api/ operation
+        // answers 401 before it looks at them.
+        let concrete = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "x1"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in METHODS {
+            let response = server
+                .client
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    format!("{}{concrete}", server.api),
+                )
+                .send()
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().unwrap();
+            if item[method].is_object() {
+                operations += 1;
+                assert!(
+                    status != 405 && !body.contains("no such endpoint"),
+                    "{method} {path} is documented but not routed: {status} {body}"
+                );
+            } else {
+                assert_eq!(
+                    status, 405,
+                    "{method} {path} is routed but not documented: {body}"
+                );
+            }
+        }
+    }
+    assert!(operations > 40, "{operations} operations");
+}
+
 #[test]
 fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     let schemathesis = harness_var(

@@ -6,7 +6,7 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use crate::support::services::{PrivateKafka, PrivateRedis};
-use crate::support::topology::{shared_kafka, shared_redis, ScanStream, Topology};
+use crate::support::topology::{shared_kafka, shared_redis, Layout, ScanStream, Topology};
 use reqwest::Method;
 use serde_json::json;
 
@@ -52,17 +52,14 @@ fn thirty_seconds_without_kafka_fail_no_redirect_and_lose_no_scan() {
     );
 }
 
-#[test]
-fn without_redis_edges_keep_redirecting_the_api_says_503_and_both_recover() {
+/// Redis stops for seconds while two edges are scanned: no redirect fails, the API answers 503
+/// and recovers without a restart, the edges follow changes again and every scan is counted.
+fn without_redis(layout: Layout) {
     let services = tempfile::tempdir().unwrap();
     let mut redis = PrivateRedis::start(&services.path().join("redis"));
     let topology = Topology::on(&redis.url(), &shared_kafka());
-    let api = topology.start("api", "api");
-    let edges = [
-        topology.start("edge", "edge1"),
-        topology.start("edge", "edge2"),
-    ];
-    let _aggregator = topology.start("aggregator", "aggregator");
+    let deployment = topology.deploy(layout, 2);
+    let (api, edges) = (deployment.api(), deployment.edges());
     let qr = api.create_qr(
         json!({"qrType": "WEB", "displayId": "hot", "qrRedirectUrl": "https://example.com/hot"}),
     );
@@ -110,7 +107,7 @@ fn without_redis_edges_keep_redirecting_the_api_says_503_and_both_recover() {
     };
     assert_eq!(created["data"]["displayId"], "new");
     // ...and the edges follow changes again (their retry backoff is at most 2 s).
-    for edge in &edges {
+    for edge in edges {
         let served = (0..5).any(|_| {
             edge.edge_within_a_second("new", |r| r.status() == 302)
                 .status()
@@ -121,6 +118,17 @@ fn without_redis_edges_keep_redirecting_the_api_says_503_and_both_recover() {
     let sent: u64 = streams.into_iter().map(ScanStream::finish).sum();
     let overview = api.wait_for_total_within(&id, sent, Duration::from_secs(60));
     assert_eq!(overview["totalScans"], sent, "{overview}");
+}
+
+#[test]
+fn without_redis_edges_keep_redirecting_the_api_says_503_and_both_recover() {
+    without_redis(Layout::Split);
+}
+
+/// The same with `qredge serve` as the API, the aggregator and one of the edges.
+#[test]
+fn without_redis_serve_keeps_redirecting_says_503_and_recovers() {
+    without_redis(Layout::Serve);
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! The production topology in separate processes: an API and two edges on a Redis store, scans
-//! through a real Kafka-protocol broker, an aggregator keeping the rollups in Redis.
+//! through a real Kafka-protocol broker, an aggregator keeping the rollups in Redis; and
+//! `qredge serve` on the same services as the API, the aggregator and one of the edges.
 //! Needs the services scripts/test.sh starts (QREDGE_TEST_REDIS_URL, QREDGE_TEST_KAFKA_BROKERS).
 
 use std::time::{Duration, Instant};
 
-use crate::support::topology::Topology;
+use crate::support::topology::{Layout, Topology};
 use crate::support::{Server, IPHONE_SAFARI};
 use serde_json::json;
 
@@ -35,19 +36,16 @@ fn send_scans(edges: &[&str], per_edge: usize) {
     threads.into_iter().for_each(|t| t.join().unwrap());
 }
 
-#[test]
-fn scans_through_two_edges_and_kafka_are_counted_exactly_and_changes_reach_every_edge() {
+/// Scans through two edges and Kafka are counted exactly, and a change made through the API
+/// reaches both edges.
+fn counted_exactly_and_changes_reach_every_edge(layout: Layout) {
     let topology = Topology::new();
-    let api = topology.start("api", "api");
+    let deployment = topology.deploy(layout, 2);
+    let (api, edges) = (deployment.api(), deployment.edges());
     assert!(
         !api.credentials.client_secret.is_empty(),
         "the API bootstraps on Redis"
     );
-    let edges = [
-        topology.start("edge", "edge1"),
-        topology.start("edge", "edge2"),
-    ];
-    let aggregator = topology.start("aggregator", "aggregator");
 
     let qr = api.create_qr(
         json!({"qrType": "WEB", "displayId": "hot", "qrRedirectUrl": "https://example.com/hot"}),
@@ -63,7 +61,6 @@ fn scans_through_two_edges_and_kafka_are_counted_exactly_and_changes_reach_every
     assert_eq!(overview["totalScans"], 2000, "{overview}");
     assert_eq!(overview["todayScans"], 2000);
 
-    // A change made through the API reaches both edges.
     let (status, _) = api.call(
         reqwest::Method::PUT,
         &format!("/api/qrs-api/{id}"),
@@ -78,7 +75,17 @@ fn scans_through_two_edges_and_kafka_are_counted_exactly_and_changes_reach_every
         });
         assert_eq!(response.headers()["location"], "https://example.com/hot-v2");
     }
-    drop(aggregator);
+}
+
+#[test]
+fn scans_through_two_edges_and_kafka_are_counted_exactly_and_changes_reach_every_edge() {
+    counted_exactly_and_changes_reach_every_edge(Layout::Split);
+}
+
+/// The same with `qredge serve` as the API, the aggregator and one of the edges.
+#[test]
+fn serve_on_redis_and_kafka_counts_exactly_and_its_changes_reach_every_edge() {
+    counted_exactly_and_changes_reach_every_edge(Layout::Serve);
 }
 
 #[test]

@@ -88,6 +88,64 @@ impl Topology {
     }
 }
 
+/// How a test runs the roles: one process each, or `qredge serve` running the API, an edge with
+/// its scan pipeline and the aggregator in one process (beside any further edges). A serve on
+/// Redis once queued every API command behind its edge's blocking read, which only the split
+/// roles were tested on; the tests that exercise all the roles together run both ways.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Layout {
+    Split,
+    Serve,
+}
+
+/// The processes of an API, its edges and an aggregator.
+pub struct Deployment {
+    processes: Vec<Server>,
+    /// Where the API and each edge are among `processes`.
+    api: usize,
+    edges: Vec<usize>,
+}
+
+impl Deployment {
+    pub fn api(&self) -> &Server {
+        &self.processes[self.api]
+    }
+
+    pub fn edges(&self) -> Vec<&Server> {
+        self.edges.iter().map(|&i| &self.processes[i]).collect()
+    }
+}
+
+impl Topology {
+    /// An API, `edges` edges and an aggregator, started in `layout` (API first: it bootstraps).
+    pub fn deploy(&self, layout: Layout, edges: usize) -> Deployment {
+        let (mut processes, mut edge_indexes) = (Vec::new(), Vec::new());
+        let first_apart = match layout {
+            Layout::Split => {
+                processes.push(self.start("api", "api"));
+                1
+            }
+            Layout::Serve => {
+                processes.push(self.start("serve", "serve"));
+                edge_indexes.push(0);
+                2
+            }
+        };
+        for n in first_apart..=edges {
+            edge_indexes.push(processes.len());
+            processes.push(self.start("edge", &format!("edge{n}")));
+        }
+        if layout == Layout::Split {
+            processes.push(self.start("aggregator", "aggregator"));
+        }
+        Deployment {
+            processes,
+            api: 0,
+            edges: edge_indexes,
+        }
+    }
+}
+
 impl Drop for Topology {
     /// A failed test shows what each process logged.
     fn drop(&mut self) {
