@@ -7,15 +7,19 @@
 #   2. A CSV of CODES codes c00000001 -> https://example.com/<displayId> is loaded with
 #      `qredge import` (timed).
 #   3. REPEAT times: `qredge serve` pinned to CPU SERVER_CPU, timed from the spawn until the first
-#      and the last code answer 302 with their Location (polled every 50 ms); then its VmRSS and
-#      VmHWM. With DROP_CACHES=1 (root) the page cache is dropped before the first start, which
-#      then reads the store from the disk.
+#      and the last code answer 302 with their Location (polled every 50 ms); then the CPU time
+#      it took so far (user + system: on a busy machine the wall time measures the neighbours
+#      too), its VmRSS and VmHWM. With DROP_CACHES=1 (root) the page cache is dropped before the
+#      first start, which then reads the store from the disk.
+#   With WORKDIR=DIR (a work dir an earlier run kept, KEEP_WORKDIR=1) steps 1 and 2 are skipped:
+#   the starts of another build on the same store (CODES must be what it was imported with).
 #
 # USAGE
 #   loadtest/embedded_start.sh                        # 10M codes, 3 starts
 #   CODES=1000000 REPEAT=1 loadtest/embedded_start.sh
+#   WORKDIR=/tmp/qredge-embedded-start.AbC123 QREDGE=/tmp/qredge-old loadtest/embedded_start.sh
 #   Knobs (defaults): CODES=10000000 REPEAT=3 SERVER_CPU=0 DROP_CACHES=0 READY_TIMEOUT=600
-#   KEEP_WORKDIR=0 QREDGE (default target/release/qredge, built if missing).
+#   KEEP_WORKDIR=0 WORKDIR= QREDGE (default target/release/qredge, built if missing).
 #   Disk: ~740 bytes per code (7.4 GB for 10M).
 
 set -Eeuo pipefail
@@ -26,13 +30,20 @@ SERVER_CPU=${SERVER_CPU:-0}
 DROP_CACHES=${DROP_CACHES:-0}
 READY_TIMEOUT=${READY_TIMEOUT:-600}
 KEEP_WORKDIR=${KEEP_WORKDIR:-0}
+WORKDIR=${WORKDIR:-}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QREDGE=${QREDGE:-$REPO/target/release/qredge}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qredge-embedded-start.XXXXXX")
+if [[ -n $WORKDIR ]]; then
+    [[ -s $WORKDIR/data/store.redb ]] || die "WORKDIR=$WORKDIR holds no data/store.redb"
+    WORK=$WORKDIR
+    KEEP_WORKDIR=1
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/qredge-embedded-start.XXXXXX")
+fi
 QPID=""
 cleanup() {
     local rc=$?
@@ -65,12 +76,13 @@ answers() { # displayId: 0 when it answers 302 to its own URL
 }
 
 log "work dir: $WORK"
-serve
-for ((i = 0; i < 300; i++)); do [[ -s $WORK/data/bootstrap.json ]] && break; sleep 0.1; done
-[[ -s $WORK/data/bootstrap.json ]] || die "no bootstrap.json"
-stop
-TEAM=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["teamId"])' "$WORK/data/bootstrap.json")
-python3 - "$CODES" "$WORK/codes.csv" <<'PY'
+populate() { # bootstraps the store and imports CODES codes into it
+    serve
+    for ((i = 0; i < 300; i++)); do [[ -s $WORK/data/bootstrap.json ]] && break; sleep 0.1; done
+    [[ -s $WORK/data/bootstrap.json ]] || die "no bootstrap.json"
+    stop
+    TEAM=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["teamId"])' "$WORK/data/bootstrap.json")
+    python3 - "$CODES" "$WORK/codes.csv" <<'PY'
 import sys
 n, out = int(sys.argv[1]), sys.argv[2]
 with open(out, "w") as f:
@@ -78,14 +90,16 @@ with open(out, "w") as f:
     for i in range(1, n + 1):
         f.write("c%08d,https://example.com/c%08d,WEB\n" % (i, i))
 PY
-log "importing $CODES codes"
-t0=$(date +%s.%N)
-QREDGE_DATA_DIR=$WORK/data "$QREDGE" import --team "$TEAM" "$WORK/codes.csv" >"$WORK/import.out" 2>>"$WORK/serve.log" \
-    || die "qredge import failed"
-t1=$(date +%s.%N)
-rm -f "$WORK/codes.csv"
-echo "import: $(tail -n 1 "$WORK/import.out") in $(python3 -c "print(f'{$t1 - $t0:.1f}')") s;" \
-    "store.redb $(du -h "$WORK/data/store.redb" | cut -f1)"
+    log "importing $CODES codes"
+    t0=$(date +%s.%N)
+    QREDGE_DATA_DIR=$WORK/data "$QREDGE" import --team "$TEAM" "$WORK/codes.csv" >"$WORK/import.out" 2>>"$WORK/serve.log" \
+        || die "qredge import failed"
+    t1=$(date +%s.%N)
+    rm -f "$WORK/codes.csv"
+    echo "import: $(tail -n 1 "$WORK/import.out") in $(python3 -c "print(f'{$t1 - $t0:.1f}')") s;" \
+        "store.redb $(du -h "$WORK/data/store.redb" | cut -f1)"
+}
+if [[ -z $WORKDIR ]]; then populate; fi
 FIRST=$(printf 'c%08d' 1)
 LAST=$(printf 'c%08d' "$CODES")
 for ((n = 1; n <= REPEAT; n++)); do
@@ -106,7 +120,10 @@ for ((n = 1; n <= REPEAT; n++)); do
     answers "$LAST" || die "$LAST does not answer"
     rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$QPID/status")
     hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$QPID/status")
+    # utime and stime, fields 14 and 15 of /proc/PID/stat (the name in field 2 has no spaces).
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$QPID/stat")
     echo "start $n$([[ $DROP_CACHES == 1 && $n == 1 ]] && echo ' (page cache dropped)'):" \
-        "serving after $(python3 -c "print(f'{$t1 - $t0:.2f}')") s; VmRSS ${rss} kB, VmHWM ${hwm} kB"
+        "serving after $(python3 -c "print(f'{$t1 - $t0:.2f}')") s (CPU ${cpu} s);" \
+        "VmRSS ${rss} kB, VmHWM ${hwm} kB"
     stop
 done

@@ -1,14 +1,15 @@
 //! The bulk of the route table, packed: every plain redirect (a WEB code with no rules, expiry
-//! fallbacks, limits or password) as a 32-byte entry whose strings (route key, code id,
-//! redirect target) sit in one shared text buffer, found through an index of 4-byte entry
+//! fallbacks, limits or password) as a 16-byte entry whose strings (route key, code id,
+//! redirect target) sit in a shared text buffer, found through an index of 4-byte entry
 //! numbers. A lookup hands out the route with its strings as slices of that buffer: reference
 //! counts, no copy and no allocation. Codes that need more stay whole [`Route`]s beside it.
 //!
 //! Why: a `HashMap<Box<str>, Route>` cost ~480 bytes and four allocations per code, so 10M codes
-//! needed ~5 GB; packed they need ~100 bytes each.
+//! needed ~5 GB; packed they need ~85 bytes each (their strings, ~60, and 25 of entry and index).
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use hyper::header::HeaderValue;
 use hyper::StatusCode;
@@ -23,25 +24,71 @@ fn is_header_value(text: &str) -> bool {
     text.bytes().all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t')
 }
 
-/// Where a packed route's strings are in the text buffer: its key, its code id and its
-/// redirect target, one after the other.
+/// The text is kept in chunks of 64 MiB, each allocated at its full size (but the first, for
+/// small tables): it grows without being copied (a doubling buffer would hold the old and the
+/// new one at once, twice the text, while it moves) and without reserving for a guessed size.
+/// A packed entry's start has 40 bits: 2^14 chunks, 1 TiB of text.
+#[cfg(not(test))]
+const CHUNK_BITS: u32 = 26;
+/// Small in the tests, so that they cross chunks.
+#[cfg(test)]
+const CHUNK_BITS: u32 = 8;
+const CHUNK: usize = 1 << CHUNK_BITS;
+/// The first chunk's capacity: it grows to `CHUNK` as a `Vec` does.
+const FIRST_CHUNK: usize = if CHUNK < 1 << 16 { CHUNK } else { 1 << 16 };
+
+/// A packed route's expiry follows its redirect target as 16 hex digits.
+const EXPIRY_DIGITS: usize = 16;
+
+/// In `Packed::status`, beside the status code (which takes 10 bits).
+const FORWARD_QUERY: u16 = 1 << 15;
+const EXPIRES: u16 = 1 << 14;
+const STATUS_BITS: u16 = 0x3ff;
+
+/// Where a packed route's strings are in the text: its key, its code id and its redirect target
+/// (and expiry, if any), one after the other in one chunk; and its team, status and flags.
+/// 16 bytes: with 10M codes every byte here is 10 MB.
 #[derive(Debug, Clone, Copy)]
 struct Packed {
-    start: u64,
-    key_len: u16,
-    qr_id_len: u16,
-    location_len: u32,
+    /// Bits 0..32 of where the strings start in the text (`start_high` holds bits 32..40): the
+    /// chunk is `start >> CHUNK_BITS`.
+    start_low: u32,
     /// Index into the team ids.
     team: u32,
-    /// `i64::MIN`: none.
-    expires_at: i64,
-    status: StatusCode,
-    forward_query: bool,
+    location_len: u16,
+    key_len: u16,
+    qr_id_len: u8,
+    start_high: u8,
+    /// The status code, with the `FORWARD_QUERY` and `EXPIRES` flags.
+    status: u16,
 }
 
-/// Whether a route's strings fit a packed entry's lengths (and its expiry the `None` marker).
-fn fits(key: &str, qr_id: &str, expires_at: Option<i64>) -> bool {
-    key.len() <= usize::from(u16::MAX) && qr_id.len() <= 255 && expires_at != Some(i64::MIN)
+impl Packed {
+    fn start(&self) -> u64 {
+        (u64::from(self.start_high) << 32) | u64::from(self.start_low)
+    }
+
+    /// The chunk and the offset in it where the strings start.
+    fn place(&self) -> (usize, usize) {
+        let start = self.start();
+        (
+            (start >> CHUNK_BITS) as usize,
+            (start as usize) & (CHUNK - 1),
+        )
+    }
+
+    fn has(&self, flag: u16) -> bool {
+        self.status & flag != 0
+    }
+}
+
+/// Whether a route fits a packed entry: its strings the entry's lengths, and all of its text
+/// one chunk.
+fn fits(key: &str, qr_id: &str, location: &str) -> bool {
+    key.len() <= usize::from(u16::MAX)
+        && qr_id.len() <= usize::from(u8::MAX)
+        && location.len() <= usize::from(u16::MAX)
+        && key.len() + qr_id.len() + location.len() + EXPIRY_DIGITS <= CHUNK
 }
 
 /// One entry of the index: a packed route's number, or a whole one's with the top bit set
@@ -74,25 +121,26 @@ enum Target {
     Whole(usize),
 }
 
-/// The key of the route in `slot`.
-fn key_of<'a>(
+/// The key of the route in `slot`, as bytes (what the index hashes and compares).
+fn key_of<'a, T: AsRef<[u8]>>(
     slot: Slot,
-    text: &'a str,
+    chunks: &'a [T],
     packed: &[Packed],
     whole: &'a [(Box<str>, Route)],
-) -> &'a str {
+) -> &'a [u8] {
     match slot.target() {
         Target::Packed(i) => {
             let p = &packed[i];
-            &text[p.start as usize..p.start as usize + usize::from(p.key_len)]
+            let (chunk, at) = p.place();
+            &chunks[chunk].as_ref()[at..at + usize::from(p.key_len)]
         }
-        Target::Whole(i) => &whole[i].0,
+        Target::Whole(i) => whole[i].0.as_bytes(),
     }
 }
 
 #[derive(Default)]
 pub struct PackedRoutes {
-    text: ByteString,
+    chunks: Vec<ByteString>,
     packed: Vec<Packed>,
     whole: Vec<(Box<str>, Route)>,
     teams: Vec<ByteString>,
@@ -119,23 +167,28 @@ impl PackedRoutes {
 
     #[inline]
     pub fn get(&self, key: &str) -> Option<Route> {
-        let hash = self.hasher.hash_one(key);
-        let slot = self.index.find(hash, |slot| self.key_of(*slot) == key)?;
-        Some(self.route_of(*slot))
+        let slot = self.find(key)?;
+        Some(self.route_of(slot))
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_some()
+    }
+
+    #[inline]
+    fn find(&self, key: &str) -> Option<Slot> {
+        let key = key.as_bytes();
         let hash = self.hasher.hash_one(key);
         self.index
             .find(hash, |slot| self.key_of(*slot) == key)
-            .is_some()
+            .copied()
     }
 
     /// Every route with its key, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Route)> + '_ {
         self.index
             .iter()
-            .map(|slot| (self.key_of(*slot), self.route_of(*slot)))
+            .map(|slot| (self.key_str(*slot), self.route_of(*slot)))
     }
 
     /// The routes kept whole: those with rules, limits, pages and the like.
@@ -149,8 +202,19 @@ impl PackedRoutes {
         })
     }
 
-    fn key_of(&self, slot: Slot) -> &str {
-        key_of(slot, &self.text, &self.packed, &self.whole)
+    fn key_of(&self, slot: Slot) -> &[u8] {
+        key_of(slot, &self.chunks, &self.packed, &self.whole)
+    }
+
+    fn key_str(&self, slot: Slot) -> &str {
+        match slot.target() {
+            Target::Packed(i) => {
+                let p = &self.packed[i];
+                let (chunk, at) = p.place();
+                &self.chunks[chunk][at..at + usize::from(p.key_len)]
+            }
+            Target::Whole(i) => &self.whole[i].0,
+        }
     }
 
     #[inline]
@@ -159,47 +223,57 @@ impl PackedRoutes {
             Target::Whole(i) => return self.whole[i].1.clone(),
             Target::Packed(i) => &self.packed[i],
         };
-        let key_end = p.start as usize + usize::from(p.key_len);
+        let (chunk, start) = p.place();
+        let text = &self.chunks[chunk];
+        let key_end = start + usize::from(p.key_len);
         let qr_id_end = key_end + usize::from(p.qr_id_len);
-        let location_end = qr_id_end + p.location_len as usize;
-        let key = &self.text[p.start as usize..key_end];
-        let location = self.text.as_bytes().slice(qr_id_end..location_end);
+        let location_end = qr_id_end + usize::from(p.location_len);
+        let key = &text[start..key_end];
+        let location = text.as_bytes().slice(qr_id_end..location_end);
+        // Written by `push_packed` from an i64's bits: it reads back.
+        let expires_at = p.has(EXPIRES).then(|| {
+            let digits = &text[location_end..location_end + EXPIRY_DIGITS];
+            u64::from_str_radix(digits, 16).unwrap_or_default() as i64
+        });
         Route {
-            qr_id: self.text.slice_ref(&self.text[key_end..qr_id_end]),
+            qr_id: text.slice_ref(&text[key_end..qr_id_end]),
             team_id: self.teams[p.team as usize].clone(),
-            display_id: self.text.slice_ref(display_id_of(key)),
-            expires_at: (p.expires_at != i64::MIN).then_some(p.expires_at),
+            display_id: text.slice_ref(display_id_of(key)),
+            expires_at,
             // Checked when it was packed (it came from a header value): checked again it is a
             // scan of a few dozen bytes, which keeps this free of `unsafe`.
             answer: Answer::Redirect(
                 HeaderValue::from_maybe_shared(location)
                     .unwrap_or_else(|_| HeaderValue::from_static("/")),
             ),
-            status: p.status,
-            forward_query: p.forward_query,
+            status: StatusCode::from_u16(p.status & STATUS_BITS).unwrap_or(StatusCode::FOUND),
+            forward_query: p.has(FORWARD_QUERY),
             extras: None,
         }
     }
 }
 
-/// Packs routes one by one, so a table of millions never exists twice in memory.
+/// Packs routes one by one, so a table of millions never exists twice in memory: each route's
+/// text is appended to the last chunk and its key indexed as it comes.
 #[derive(Default)]
 pub struct PackedRoutesBuilder {
-    text: Vec<u8>,
+    /// Each allocated at `CHUNK` bytes and never grown past it (so never moved).
+    chunks: Vec<Vec<u8>>,
     packed: Vec<Packed>,
     whole: Vec<(Box<str>, Route)>,
     teams: Vec<ByteString>,
     team_numbers: hashbrown::HashMap<ByteString, u32>,
-    /// Every pushed key's slot, in order: a later route under a key replaces the earlier one.
-    slots: Vec<Slot>,
+    index: HashTable<Slot>,
+    hasher: DefaultHashBuilder,
 }
 
 impl PackedRoutesBuilder {
+    /// A builder for about `routes` routes: their entries and index are reserved (capacity never
+    /// written costs no resident memory).
     pub fn with_capacity(routes: usize) -> Self {
         Self {
-            text: Vec::with_capacity(routes * 64),
             packed: Vec::with_capacity(routes),
-            slots: Vec::with_capacity(routes),
+            index: HashTable::with_capacity(routes),
             ..Self::default()
         }
     }
@@ -210,15 +284,21 @@ impl PackedRoutesBuilder {
     pub fn push_plain_record(&mut self, key: &str, record: &RouteRecord) -> bool {
         let plain = record.qr_type == QrType::Web
             && record.settings.is_empty()
-            && fits(key, &record.qr_id, record.expires_at)
+            && fits(key, &record.qr_id, &record.location)
             && is_header_value(&record.location);
         if !plain {
             return false;
         }
         let team = self.team_number(&record.team_id);
-        self.push_packed(key, &record.qr_id, &record.location, team, |packed| {
-            packed.expires_at = record.expires_at.unwrap_or(i64::MIN);
-        });
+        let behaviour = Behaviour::default();
+        let status = StatusCode::FOUND.as_u16() | flag(behaviour.forward_query, FORWARD_QUERY);
+        self.push_packed(
+            key,
+            [&record.qr_id, &record.location],
+            team,
+            status,
+            record.expires_at,
+        );
         true
     }
 
@@ -226,18 +306,22 @@ impl PackedRoutesBuilder {
         let location = route
             .plain_location()
             .and_then(|location| std::str::from_utf8(location.as_bytes()).ok())
-            .filter(|_| fits(key, &route.qr_id, route.expires_at));
+            .filter(|location| fits(key, &route.qr_id, location));
         let Some(location) = location else {
-            self.slots.push(Slot::whole(self.whole.len()));
+            let slot = Slot::whole(self.whole.len());
             self.whole.push((key.into(), route));
+            self.index_slot(slot);
             return;
         };
         let team = self.team_number(&route.team_id);
-        self.push_packed(key, &route.qr_id, location, team, |packed| {
-            packed.expires_at = route.expires_at.unwrap_or(i64::MIN);
-            packed.status = route.status;
-            packed.forward_query = route.forward_query;
-        });
+        let status = route.status.as_u16() | flag(route.forward_query, FORWARD_QUERY);
+        self.push_packed(
+            key,
+            [&route.qr_id, location],
+            team,
+            status,
+            route.expires_at,
+        );
     }
 
     fn team_number(&mut self, team_id: &str) -> u32 {
@@ -251,65 +335,107 @@ impl PackedRoutesBuilder {
         n
     }
 
-    /// Appends a packed route with a plain redirect's defaults, then lets `set` change them.
+    /// Appends a packed route: its key, code id and location (and expiry) to the text, its entry,
+    /// and its key to the index.
     fn push_packed(
         &mut self,
         key: &str,
-        qr_id: &str,
-        location: &str,
+        [qr_id, location]: [&str; 2],
         team: u32,
-        set: impl FnOnce(&mut Packed),
+        status: u16,
+        expires_at: Option<i64>,
     ) {
-        let start = self.text.len() as u64;
-        self.text.extend_from_slice(key.as_bytes());
-        self.text.extend_from_slice(qr_id.as_bytes());
-        self.text.extend_from_slice(location.as_bytes());
-        let mut packed = Packed {
-            start,
-            key_len: key.len() as u16,
-            qr_id_len: qr_id.len() as u16,
-            location_len: location.len() as u32,
+        let expiry = expires_at.map(|at| format!("{:016x}", at as u64));
+        let status = status | flag(expiry.is_some(), EXPIRES);
+        let texts = [key, qr_id, location, expiry.as_deref().unwrap_or("")];
+        let start = self.reserve(texts.iter().map(|t| t.len()).sum());
+        let chunk = self.chunks.last_mut().expect("reserve made a chunk");
+        for text in texts {
+            chunk.extend_from_slice(text.as_bytes());
+        }
+        let slot = Slot::packed(self.packed.len());
+        self.packed.push(Packed {
+            start_low: start as u32,
+            start_high: (start >> 32) as u8,
             team,
-            expires_at: i64::MIN,
-            status: StatusCode::FOUND,
-            forward_query: Behaviour::default().forward_query,
-        };
-        set(&mut packed);
-        self.slots.push(Slot::packed(self.packed.len()));
-        self.packed.push(packed);
+            location_len: location.len() as u16,
+            key_len: key.len() as u16,
+            qr_id_len: qr_id.len() as u8,
+            status,
+        });
+        self.index_slot(slot);
     }
 
-    /// Capacity reserved up front and never written costs no resident memory: no shrinking
-    /// (which would copy the buffers).
-    pub fn finish(self) -> PackedRoutes {
-        // Only whole `&str`s were appended: the buffer is UTF-8.
-        let text = ByteString::try_from(Bytes::from(self.text))
-            .expect("the packed text is made of strings");
-        let hasher = DefaultHashBuilder::default();
-        let mut index = HashTable::with_capacity(self.slots.len());
-        let key = |slot: Slot| key_of(slot, &text, &self.packed, &self.whole);
-        for slot in self.slots {
-            let hash = hasher.hash_one(key(slot));
-            let entry = index.entry(
-                hash,
-                |other: &Slot| key(*other) == key(slot),
-                |other: &Slot| hasher.hash_one(key(*other)),
-            );
-            match entry {
-                hashbrown::hash_table::Entry::Occupied(mut entry) => *entry.get_mut() = slot,
-                hashbrown::hash_table::Entry::Vacant(entry) => {
-                    entry.insert(slot);
-                }
+    /// Where `len` more bytes of text go: at the end of the last chunk, or at the start of a new
+    /// one when they do not fit in it (`fits` keeps a route's text far below a chunk).
+    fn reserve(&mut self, len: usize) -> u64 {
+        let full = self
+            .chunks
+            .last()
+            .is_none_or(|chunk| chunk.len() + len > CHUNK);
+        if full {
+            let capacity = if self.chunks.is_empty() {
+                FIRST_CHUNK
+            } else {
+                CHUNK
+            };
+            self.chunks.push(Vec::with_capacity(capacity));
+        }
+        let chunk = self.chunks.len() - 1;
+        ((chunk as u64) << CHUNK_BITS) + self.chunks[chunk].len() as u64
+    }
+
+    /// Indexes the route in `slot` under its key: a later route under a key replaces the earlier
+    /// one.
+    fn index_slot(&mut self, slot: Slot) {
+        let Self {
+            chunks,
+            packed,
+            whole,
+            index,
+            hasher,
+            ..
+        } = self;
+        let key = |slot: Slot| key_of(slot, chunks, packed, whole);
+        let entry = index.entry(
+            hasher.hash_one(key(slot)),
+            |other| key(*other) == key(slot),
+            |other| hasher.hash_one(key(*other)),
+        );
+        match entry {
+            Entry::Occupied(mut entry) => *entry.get_mut() = slot,
+            Entry::Vacant(entry) => {
+                entry.insert(slot);
             }
         }
+    }
+
+    pub fn finish(self) -> PackedRoutes {
+        // Only whole `&str`s were appended: every chunk is UTF-8.
+        let chunks = self
+            .chunks
+            .into_iter()
+            .map(|chunk| {
+                ByteString::try_from(Bytes::from(chunk))
+                    .expect("the packed text is made of strings")
+            })
+            .collect();
         PackedRoutes {
-            text,
+            chunks,
             packed: self.packed,
             whole: self.whole,
             teams: self.teams,
-            index,
-            hasher,
+            index: self.index,
+            hasher: self.hasher,
         }
+    }
+}
+
+fn flag(set: bool, flag: u16) -> u16 {
+    if set {
+        flag
+    } else {
+        0
     }
 }
 
@@ -410,5 +536,53 @@ mod tests {
         assert_eq!(whole, ["l"]);
         let l = routes.get("l").unwrap();
         assert_eq!(l.extras.as_ref().and_then(|e| e.max_scans), Some(5));
+    }
+
+    #[test]
+    fn routes_across_many_chunks_read_back_with_their_expiries_and_entries_take_16_bytes() {
+        assert_eq!(std::mem::size_of::<Packed>(), 16);
+        let expiries = [
+            None,
+            Some(0),
+            Some(-1),
+            Some(i64::MIN),
+            Some(i64::MAX),
+            Some(1_700_000_000_123),
+        ];
+        let routes: Vec<(String, Route)> = (0..500)
+            .map(|n| {
+                let key = format!("code{n}");
+                let mut qr = Qr::web(
+                    &format!("qr_{n}"),
+                    "team_1",
+                    &key,
+                    &format!("https://e.example/{n}"),
+                );
+                qr.expiry_date = expiries[n % expiries.len()];
+                let route = Route::for_qr(&qr, None).unwrap();
+                (key, route)
+            })
+            .collect();
+        let mut builder = PackedRoutesBuilder::with_capacity(10);
+        for (key, route) in &routes {
+            builder.push(key, route.clone());
+        }
+        // Text longer than a chunk cannot be packed: it stays whole, and still answers.
+        let long = plain(
+            "qr_long",
+            "team_1",
+            "long",
+            &format!("https://e.example/{}", "x".repeat(CHUNK)),
+        );
+        builder.push("long", long.clone());
+        let table = builder.finish();
+        assert!(table.chunks.len() > 50, "{} chunks", table.chunks.len());
+        assert_eq!(table.len(), 501);
+        for (key, route) in &routes {
+            assert_eq!(fields(&table.get(key).unwrap()), fields(route), "{key}");
+        }
+        assert_eq!(fields(&table.get("long").unwrap()), fields(&long));
+        let whole: Vec<_> = table.whole_routes().map(|(key, _)| key).collect();
+        assert_eq!(whole, ["long"]);
     }
 }

@@ -343,3 +343,46 @@ fn head_requests_are_answered_and_kept_apart() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Codes as an edge reads them from the store when it starts (packed, not the changes it
+/// followed): each keeps its expiry, status and query forwarding, on both stores.
+#[test]
+fn codes_read_at_start_keep_their_expiry_status_and_query_forwarding_on_both_stores() {
+    let codes = |api: &Server| {
+        let tomorrow = qredge::clock::now_ms() + 86_400_000;
+        for body in [
+            json!({"displayId": "later", "expiryDate": tomorrow}),
+            json!({"displayId": "past", "expiryDate": 1_000}),
+            json!({"displayId": "moved", "settings": {"redirectStatus": 301, "forwardQuery": false}}),
+        ] {
+            let mut body = body;
+            body["qrType"] = json!("WEB");
+            body["qrRedirectUrl"] = json!("https://a.example/?x=1");
+            api.create_qr(body);
+        }
+    };
+    let answers = |edge: &Server| {
+        let later = edge.get("later?y=2", &[]);
+        assert_eq!(
+            (later.status().as_u16(), location(&later)),
+            (302, "https://a.example/?x=1&y=2".to_owned())
+        );
+        assert_eq!(edge.get("past", &[]).status(), 410);
+        let moved = edge.get("moved?y=2", &[]);
+        assert_eq!(
+            (moved.status().as_u16(), location(&moved)),
+            (301, "https://a.example/?x=1".to_owned())
+        );
+    };
+
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    codes(&server);
+    server.stop();
+    answers(&Server::start(&data));
+
+    let topology = crate::support::topology::Topology::new();
+    let api = topology.start("api", "api");
+    codes(&api);
+    answers(&topology.start("edge", "edge"));
+}
