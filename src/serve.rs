@@ -18,13 +18,13 @@ use crate::api::{self, AppState};
 use crate::config::{public_base_url, Config, ConfigError};
 use crate::data_dir;
 use crate::edge::client_ip::ClientIp;
+use crate::edge::follow::{self, Following};
 use crate::edge::handler::EdgeState;
 use crate::edge::limits::ScanLimits;
 use crate::edge::snapshot::{self, Snapshots};
-use crate::edge::sync_redis::Position;
 use crate::edge::tls::{self, Certificates, TlsError};
 use crate::edge::visitor::VisitorLookups;
-use crate::edge::{server, sync, sync_redis, RouteTable};
+use crate::edge::{server, RouteTable};
 use crate::ids::EventIds;
 use crate::listener::{self, Limits};
 use crate::model::validate::domain_of;
@@ -143,7 +143,7 @@ async fn open_backends(config: &Config, roles: Roles) -> Result<Backends, ServeE
         None
     } else {
         match RedisStore::connect(&config.redis.url, &config.redis.key_prefix).await {
-            Ok(redis) => Some(redis),
+            Ok(redis) => Some(redis.with_changes_kept(config.store.changes_kept)),
             // An edge alone can serve from its route snapshot and connect later.
             Err(e) if edge_alone => {
                 tracing::warn!(error = %e, "Redis is unreachable; starting from the route snapshot");
@@ -197,7 +197,9 @@ fn open_embedded_store(config: &Config) -> Result<EmbeddedStore, ServeError> {
         path: path.clone(),
         source,
     };
-    let embedded = EmbeddedStore::open(&config.data_dir).map_err(named)?;
+    let embedded = EmbeddedStore::open(&config.data_dir)
+        .map_err(named)?
+        .with_changes_kept(config.store.changes_kept);
     if !embedded.is_set_up().map_err(named)? {
         data_dir::refuse_if_used(&config.data_dir)
             .map_err(ServeError::DataDir)?
@@ -550,20 +552,15 @@ async fn edge_table(
     stop: CancellationToken,
 ) -> Result<(Arc<arc_swap::ArcSwap<RouteTable>>, JoinHandle<()>), ServeError> {
     if let Some(embedded) = &backends.embedded {
-        let (table, changes, teams) =
-            sync::initial_table(embedded)
+        let following =
+            follow::first_table(embedded)
                 .await
                 .map_err(|source| ServeError::EmbeddedStore {
                     path: config.data_dir.join(crate::store::EMBEDDED_FILE),
                     source,
                 })?;
-        let follow = tokio::spawn(sync::follow_changes(
-            embedded.clone(),
-            Arc::clone(&table),
-            changes,
-            teams,
-            stop,
-        ));
+        let table = Arc::clone(&following.table);
+        let follow = tokio::spawn(follow::follow(embedded.clone(), following, None, stop));
         return Ok((table, follow));
     }
     let snapshots = Snapshots::new(&config.data_dir);
@@ -575,35 +572,20 @@ async fn edge_table(
                 source: e,
             })?;
         tracing::warn!(routes = table.len(), %after, "serving the route snapshot until Redis answers");
-        let table = Arc::new(arc_swap::ArcSwap::from_pointee(table));
-        let position = Position {
-            after,
-            from_snapshot: true,
-        };
-        let follow = tokio::spawn(sync_redis::connect_and_follow(
+        let following = Following::from_snapshot(table, after);
+        let table = Arc::clone(&following.table);
+        let follow = tokio::spawn(follow::connect_and_follow(
             config.redis.url.clone(),
             config.redis.key_prefix.clone(),
-            Arc::clone(&table),
-            position,
+            following,
             snapshots,
             stop,
         ));
         return Ok((table, follow));
     };
-    let (table, after) = sync_redis::load_table(&redis).await?;
-    tracing::info!(routes = table.len(), "route table loaded from Redis");
-    let table = Arc::new(arc_swap::ArcSwap::from_pointee(table));
-    let position = Position {
-        after,
-        from_snapshot: false,
-    };
-    let follow = tokio::spawn(sync_redis::follow_changes(
-        redis,
-        Arc::clone(&table),
-        position,
-        snapshots,
-        stop,
-    ));
+    let following = follow::first_table(&redis).await?;
+    let table = Arc::clone(&following.table);
+    let follow = tokio::spawn(follow::follow(redis, following, Some(snapshots), stop));
     Ok((table, follow))
 }
 
