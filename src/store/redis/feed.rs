@@ -15,26 +15,31 @@ use crate::store::StoreError;
 /// Routes fetched per HSCAN step when an edge loads the table.
 const SCAN_BATCH: usize = 10_000;
 
-/// KEYS: changes. The newest id trimmed from the stream (Redis 7 keeps it): a follower whose
-/// cursor is older missed entries. "0-0" when the stream does not exist (yet).
-const MAX_DELETED_ID: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return '0-0' end
+/// KEYS: changes. The stream's oldest entry id as Redis records it, how many entries were ever
+/// added and how many it holds (Redis 7 keeps these); "0-0", 0, 0 when it does not exist (yet).
+const TRIM_STATE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'0-0', 0, 0} end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
-for i = 1, #info, 2 do
-  if info[i] == 'max-deleted-entry-id' then return info[i + 1] end
+local state = {}
+for i = 1, #info, 2 do state[info[i]] = info[i + 1] end
+if state['recorded-first-entry-id'] == nil then
+  return redis.error_reply('the change stream needs Redis 7.0 or later')
 end
-return redis.error_reply('the change stream needs Redis 7.0 or later')
+return {state['recorded-first-entry-id'], state['entries-added'], state['length']}
 "#;
 
 impl RedisStore {
-    /// Whether the stream was trimmed past `cursor`: entries after it may be gone.
+    /// Whether entries after `cursor` may have been trimmed away: the oldest entry kept is newer
+    /// than the cursor, and entries were trimmed (the stream has fewer than were ever added).
+    /// Trimming takes the oldest first, so with the cursor's own entry still kept nothing after
+    /// it was lost; with it gone too, the follower reads everything afresh, which is never wrong.
     async fn trimmed_past(&self, cursor: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        let deleted: String = Script::new(MAX_DELETED_ID)
+        let (oldest, added, length): (String, u64, u64) = Script::new(TRIM_STATE)
             .key(self.key("changes"))
             .invoke_async(&mut conn)
             .await?;
-        Ok(!stream_id_le(&deleted, cursor))
+        Ok(added > length && !stream_id_le(&oldest, cursor))
     }
 }
 
