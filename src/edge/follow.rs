@@ -5,6 +5,7 @@
 //! keeps reads everything afresh. When the store is away (Redis) the edge serves the table it
 //! has and catches up when it returns; a Redis edge also keeps its table on disk (`snapshot`).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,9 +48,9 @@ impl Colours {
         teams: impl IntoIterator<Item = String>,
     ) -> Result<(), StoreError> {
         for team_id in teams {
-            if !self.0.contains_key(&team_id) {
-                let colour = feed.team_of(&team_id).await?.and_then(|t| t.primary_color);
-                self.0.insert(team_id, colour);
+            if let Entry::Vacant(unknown) = self.0.entry(team_id) {
+                let team = feed.team_of(unknown.key()).await?;
+                unknown.insert(team.and_then(|t| t.primary_color));
             }
         }
         Ok(())
