@@ -37,6 +37,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub geoip: GeoipConfig,
     pub pipeline: PipelineConfig,
+    pub store: StoreConfig,
     pub redis: RedisConfig,
     pub kafka: crate::pipeline::kafka::KafkaConfig,
     pub aggregator: AggregatorConfig,
@@ -67,6 +68,36 @@ impl MetricsConfig {
             return Ok(None);
         }
         parse_addr("metrics.listen", self.listen.clone()).map(Some)
+    }
+}
+
+/// `[store]`: what both stores (embedded and Redis) share.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Entries the change feed that edges follow keeps (the embedded table exactly, the Redis
+    /// stream about as many): an edge further behind reads every route afresh.
+    pub changes_kept: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            changes_kept: crate::store::DEFAULT_CHANGES_KEPT,
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn changes_kept(&self) -> Result<u64, ConfigError> {
+        match self.changes_kept {
+            0 => Err(ConfigError::Invalid {
+                key: "store.changes_kept",
+                value: "0".into(),
+                reason: "the change feed keeps at least one entry".into(),
+            }),
+            kept => Ok(kept),
+        }
     }
 }
 
@@ -395,6 +426,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             geoip: GeoipConfig::default(),
             pipeline: PipelineConfig::default(),
+            store: StoreConfig::default(),
             redis: RedisConfig::default(),
             kafka: Default::default(),
             aggregator: AggregatorConfig::default(),
@@ -574,6 +606,7 @@ impl Config {
         config.edge.limits()?;
         config.api.limits()?;
         config.geoip.paths()?;
+        config.store.changes_kept()?;
         config.aggregator.session_timeout()?;
         config.aggregator.instance_id()?;
         Ok(config)
@@ -711,6 +744,7 @@ mod tests {
         assert_eq!(teams(&c.api.teams_per_org), teams(&d.api.teams_per_org));
         assert_eq!(c.pipeline.queue_capacity, d.pipeline.queue_capacity);
         assert_eq!(c.geoip.reload_interval_ms, d.geoip.reload_interval_ms);
+        assert_eq!(c.store.changes_kept().unwrap(), d.store.changes_kept);
         assert_eq!(c.edge.tls.address().unwrap(), None);
         assert_eq!(c.edge.tls.reload_interval_ms, d.edge.tls.reload_interval_ms);
         assert_eq!(
@@ -732,6 +766,14 @@ mod tests {
     }
 
     #[test]
+    fn a_change_feed_keeps_at_least_one_entry() {
+        let mut c = Config::default();
+        c.store.changes_kept = 0;
+        let err = c.store.changes_kept().unwrap_err().to_string();
+        assert!(err.contains("store.changes_kept"), "{err}");
+    }
+
+    #[test]
     fn the_production_example_has_the_default_limits() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/production.toml");
         let c = Config::from_file(&path).unwrap();
@@ -739,6 +781,7 @@ mod tests {
         assert_eq!(c.edge.limits().unwrap(), d.edge.limits().unwrap());
         assert_eq!(c.api.limits().unwrap(), d.api.limits().unwrap());
         assert_eq!(c.edge.orphan_limits(), d.edge.orphan_limits());
+        assert_eq!(c.store.changes_kept, d.store.changes_kept);
     }
 
     #[test]

@@ -196,7 +196,6 @@ pub async fn update(
     let caller = own_team(caller, &id)?;
     caller.require_admin("change the team's settings")?;
     let mut team = caller.team;
-    let old_colour = team.primary_color.clone();
     if let Some(colour) = settings.primary_color {
         team.primary_color = match colour.as_str() {
             "" => None,
@@ -222,11 +221,8 @@ pub async fn update(
     }
     team.updated_at = now_ms();
     team.updated_by = caller.member.id;
+    // Edges hear of the change on the store's feed, and render the team's hosted pages anew.
     state.store.update_team(&team).await?;
-    if team.primary_color != old_colour {
-        // Hosted pages carry the colour: render them anew.
-        state.store.republish_hosted_routes(&team.id).await?;
-    }
     Ok(ok(team_view(&state, team).await?))
 }
 

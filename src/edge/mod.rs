@@ -3,6 +3,7 @@
 
 pub mod client_ip;
 pub mod domains;
+pub mod follow;
 pub mod handler;
 pub mod limits;
 pub mod metrics;
@@ -16,8 +17,6 @@ pub mod route_table;
 pub mod rules;
 pub mod server;
 pub mod snapshot;
-pub mod sync;
-pub mod sync_redis;
 pub mod tls;
 pub mod visitor;
 

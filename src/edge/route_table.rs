@@ -16,7 +16,6 @@ use super::packed_routes::{PackedRoutes, PackedRoutesBuilder};
 use super::request_target::{normalised_host, RequestTarget, KEY_CAPACITY};
 use super::route::Route;
 use crate::model::Qr;
-use crate::store::QrChange;
 
 /// Overlay entries beyond which the next change folds the overlay into a new base.
 pub const FOLD_THRESHOLD: usize = 512;
@@ -26,32 +25,6 @@ pub const FOLD_THRESHOLD: usize = 512;
 pub struct RouteUpdate {
     pub key: Box<str>,
     pub route: Option<Route>,
-}
-
-impl RouteUpdate {
-    /// What a committed change to a code means for the table: its current key gets its current
-    /// route (None when deleted), and a key it no longer has is removed. `brand_colour`: the
-    /// team's.
-    pub fn from_change(change: &QrChange, brand_colour: Option<&str>) -> Vec<RouteUpdate> {
-        let qr = &change.qr;
-        let key = qr.route_key();
-        let released = change
-            .previous_key
-            .as_deref()
-            .filter(|old| *old != key)
-            .map(|old| RouteUpdate {
-                key: old.into(),
-                route: None,
-            });
-        let route = Route::for_qr(qr, brand_colour);
-        released
-            .into_iter()
-            .chain(std::iter::once(RouteUpdate {
-                key: key.into_boxed_str(),
-                route,
-            }))
-            .collect()
-    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -238,12 +211,21 @@ mod tests {
         Qr::web(id, "team_1", display_id, url)
     }
 
+    /// What a change of `qr` (whose key was `previous`) does to the table.
     fn change(qr: Qr, previous: Option<&str>) -> Vec<RouteUpdate> {
-        let change = QrChange {
-            qr: Arc::new(qr),
-            previous_key: previous.map(str::to_owned),
-        };
-        RouteUpdate::from_change(&change, None)
+        let key = qr.route_key();
+        let released = previous.filter(|old| *old != key).map(|old| RouteUpdate {
+            key: old.into(),
+            route: None,
+        });
+        let route = Route::for_qr(&qr, None);
+        released
+            .into_iter()
+            .chain([RouteUpdate {
+                key: key.into(),
+                route,
+            }])
+            .collect()
     }
 
     #[test]

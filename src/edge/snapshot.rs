@@ -1,4 +1,4 @@
-//! The edge's local copy of its route table (`DATA_DIR/routes.snapshot`), so that an edge can
+//! The Redis edge's local copy of its route table (`DATA_DIR/routes.snapshot`), so that it can
 //! start and serve while Redis is unreachable. Saved after the first load, then at most once a
 //! minute while changes arrive, and when the edge stops; read only when Redis cannot be reached.
 //!
@@ -155,7 +155,6 @@ impl Snapshots {
 mod tests {
     use super::*;
     use crate::model::Qr;
-    use crate::store::QrChange;
 
     #[test]
     fn a_saved_table_loads_back_with_its_position() {
@@ -165,11 +164,11 @@ mod tests {
             Qr::web("qr_a", "team_1", "a", "https://a.example/"),
             Qr::web("qr_b", "team_1", "b", "https://b.example/?q=1"),
         ]);
-        let change = QrChange {
-            qr: Arc::new(Qr::web("qr_c", "team_2", "c", "https://c.example/")),
-            previous_key: None,
-        };
-        let table = table.with_updates(crate::edge::RouteUpdate::from_change(&change, None));
+        let c = Qr::web("qr_c", "team_2", "c", "https://c.example/");
+        let table = table.with_updates([crate::edge::RouteUpdate {
+            key: "c".into(),
+            route: Route::for_qr(&c, None),
+        }]);
         save(&path, &table, "1700000000000-3").unwrap();
 
         let (loaded, after) = load(&path).unwrap();

@@ -166,14 +166,18 @@ pub async fn run(
 async fn open_store(config: &Config) -> Result<Store, ImportError> {
     if !config.redis.url.is_empty() {
         let redis = RedisStore::connect(&config.redis.url, &config.redis.key_prefix).await?;
-        return Ok(Store::Redis(redis));
+        return Ok(Store::Redis(
+            redis.with_changes_kept(config.store.changes_kept),
+        ));
     }
     let dir = &config.data_dir;
     if !dir.join(crate::store::EMBEDDED_FILE).exists() {
         return Err(ImportError::NoStore(dir.clone()));
     }
     match EmbeddedStore::open(dir) {
-        Ok(store) => Ok(Store::Embedded(store)),
+        Ok(store) => Ok(Store::Embedded(
+            store.with_changes_kept(config.store.changes_kept),
+        )),
         Err(StoreError::Db(redb::Error::DatabaseAlreadyOpen)) => {
             Err(ImportError::StoreInUse(dir.clone()))
         }

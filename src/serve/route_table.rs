@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::topology::{Codes, Topology};
 use super::ServeError;
 use crate::config::Config;
+use crate::edge::follow::{self, Following};
 use crate::edge::snapshot::{self, Snapshots};
-use crate::edge::sync_redis::Position;
-use crate::edge::{sync, sync_redis, RouteTable};
+use crate::edge::RouteTable;
 
 pub type Table = Arc<ArcSwap<RouteTable>>;
 
@@ -24,35 +24,23 @@ pub async fn open(
     let snapshots = Snapshots::new(&config.data_dir);
     match &topology.codes {
         Codes::Embedded(embedded) => {
-            let (table, changes, teams) =
-                sync::initial_table(embedded).await.map_err(|source| {
-                    ServeError::EmbeddedStore {
-                        path: config.data_dir.join(crate::store::EMBEDDED_FILE),
-                        source,
-                    }
-                })?;
-            let follow = tokio::spawn(sync::follow_changes(
-                embedded.clone(),
-                Arc::clone(&table),
-                changes,
-                teams,
-                stop,
-            ));
+            let following = follow::first_table(embedded).await.map_err(|source| {
+                ServeError::EmbeddedStore {
+                    path: config.data_dir.join(crate::store::EMBEDDED_FILE),
+                    source,
+                }
+            })?;
+            let table = Arc::clone(&following.table);
+            let follow = tokio::spawn(follow::follow(embedded.clone(), following, None, stop));
             Ok((table, follow))
         }
         Codes::Redis(redis) => {
-            let (table, after) = sync_redis::load_table(redis).await?;
-            tracing::info!(routes = table.len(), "route table loaded from Redis");
-            let table = Arc::new(ArcSwap::from_pointee(table));
-            let position = Position {
-                after,
-                from_snapshot: false,
-            };
-            let follow = tokio::spawn(sync_redis::follow_changes(
+            let following = follow::first_table(redis).await?;
+            let table = Arc::clone(&following.table);
+            let follow = tokio::spawn(follow::follow(
                 redis.clone(),
-                Arc::clone(&table),
-                position,
-                snapshots,
+                following,
+                Some(snapshots),
                 stop,
             ));
             Ok((table, follow))
@@ -64,16 +52,12 @@ pub async fn open(
                     source: e,
                 })?;
             tracing::warn!(routes = table.len(), %after, "serving the route snapshot until Redis answers");
-            let table = Arc::new(ArcSwap::from_pointee(table));
-            let position = Position {
-                after,
-                from_snapshot: true,
-            };
-            let follow = tokio::spawn(sync_redis::connect_and_follow(
+            let following = Following::from_snapshot(table, after);
+            let table = Arc::clone(&following.table);
+            let follow = tokio::spawn(follow::connect_and_follow(
                 config.redis.url.clone(),
                 config.redis.key_prefix.clone(),
-                Arc::clone(&table),
-                position,
+                following,
                 snapshots,
                 stop,
             ));

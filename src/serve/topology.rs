@@ -142,7 +142,9 @@ async fn open_codes(config: &Config, roles: Roles) -> Result<Codes, ServeError> 
         return Ok(Codes::Embedded(open_embedded_store(config)?));
     }
     match RedisStore::connect(&config.redis.url, &config.redis.key_prefix).await {
-        Ok(redis) => Ok(Codes::Redis(redis)),
+        Ok(redis) => Ok(Codes::Redis(
+            redis.with_changes_kept(config.store.changes_kept),
+        )),
         // An edge alone can serve from its route snapshot and connect later.
         Err(e) if roles.edge_alone() => {
             tracing::warn!(error = %e, "Redis is unreachable; starting from the route snapshot");
@@ -160,7 +162,9 @@ fn open_embedded_store(config: &Config) -> Result<EmbeddedStore, ServeError> {
         path: path.clone(),
         source,
     };
-    let embedded = EmbeddedStore::open(&config.data_dir).map_err(named)?;
+    let embedded = EmbeddedStore::open(&config.data_dir)
+        .map_err(named)?
+        .with_changes_kept(config.store.changes_kept);
     if !embedded.is_set_up().map_err(named)? {
         data_dir::refuse_if_used(&config.data_dir)
             .map_err(ServeError::DataDir)?

@@ -127,7 +127,6 @@ impl EmbeddedStore {
             }
         }
         txn.commit()?;
-        self.teams_version.send_modify(|v| *v += 1);
         Ok(())
     }
 
@@ -242,8 +241,12 @@ impl EmbeddedStore {
             }
             teams.insert(team.id.as_str(), encode(team).as_slice())?;
         }
+        let change = super::Change::Team {
+            team_id: team.id.clone(),
+        };
+        self.feed.append(&txn, change)?;
         txn.commit()?;
-        self.teams_version.send_modify(|v| *v += 1);
+        self.feed.wake();
         Ok(())
     }
 
@@ -324,9 +327,18 @@ mod tests {
                 .collect();
             team
         };
-        let teams = store.watch_teams();
         store.update_team(&with(&a.team, &["qr.a.test"])).unwrap();
-        assert!(teams.has_changed().unwrap(), "edges hear of the change");
+        let team_changed = crate::store::Change::Team {
+            team_id: a.team.id.clone(),
+        };
+        assert_eq!(
+            store.read_changes(0, 10).unwrap(),
+            crate::store::FeedRead::Changes {
+                changes: vec![team_changed],
+                cursor: 1
+            },
+            "edges hear of the change"
+        );
         assert!(matches!(
             store.update_team(&with(&b.team, &["qr.a.test"])),
             Err(StoreError::DomainTaken(d)) if d == "qr.a.test"

@@ -1,10 +1,13 @@
 //! The store of codes, teams and credentials: `Store` is what the rest of qredge calls, backed by
 //! the embedded store (a redb file in the data directory; the default) or by Redis (production).
-//! Every committed change to a code is also published on a change feed that edges follow.
+//! Every committed change an edge must hear of is also in the store's change feed (`feed.rs`),
+//! written with the change.
 
 mod access;
 mod bootstrap;
+mod changes;
 mod error;
+pub mod feed;
 mod image_secret;
 mod list;
 mod platform_claims;
@@ -17,12 +20,12 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
 
 use crate::model::{Qr, RouteRecord, Team};
 
 pub use bootstrap::{hash_secret, Bootstrap};
 pub use error::StoreError;
+pub use feed::{Change, ChangeFeed, FeedRead};
 pub use list::{ListOrder, ListPosition, PageStart, QrListPage, QrListQuery};
 pub use qrs::Created;
 
@@ -58,28 +61,15 @@ pub const BOOTSTRAP_FILE: &str = "bootstrap.json";
 /// the file's hot pages anyway).
 const STORE_CACHE_BYTES: usize = 64 << 20;
 
-/// How many changes the edge may fall behind before it rebuilds its table from scratch.
-const CHANGE_FEED_CAPACITY: usize = 4096;
-
-/// One committed change to a code: the code as it is now, and its route key before, if other.
-#[derive(Debug, Clone)]
-pub struct QrChange {
-    pub qr: Arc<Qr>,
-    pub previous_key: Option<String>,
-}
+/// Entries the change feed keeps by default (`store.changes_kept`): an edge further behind
+/// reads every route afresh.
+pub const DEFAULT_CHANGES_KEPT: u64 = 100_000;
 
 /// The embedded store. Cheap to clone; all clones share the database and the change feed.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    changes: broadcast::Sender<QrChange>,
-    /// Held by a write of codes from before its transaction until its changes are published, so
-    /// that the feed carries changes in commit order: redb orders the commits, but two writers
-    /// publishing after them could otherwise publish in the other order, and an edge would keep
-    /// the older code.
-    commit_order: Arc<std::sync::Mutex<()>>,
-    /// Bumped by every change to a team (its domains, colour, zone).
-    teams_version: Arc<watch::Sender<u64>>,
+    feed: changes::Feed,
     /// API requests per rate-limit bucket in the minute counted: one process serves the
     /// embedded store, so memory is where all its requests are seen.
     requests: Arc<std::sync::Mutex<(i64, std::collections::HashMap<String, u64>)>>,
@@ -111,6 +101,7 @@ impl EmbeddedStore {
         for table in [META, ORGS, TEAMS, MEMBERS, CREDENTIALS, QRS, ROUTES] {
             txn.open_table(table)?;
         }
+        txn.open_table(changes::CHANGES)?;
         txn.open_table(DISPLAY_IDS)?;
         txn.open_table(DOMAINS)?;
         txn.open_table(TEAM_QRS)?;
@@ -118,46 +109,22 @@ impl EmbeddedStore {
         txn.commit()?;
         fill_routes(&db)?;
         list::fill_list_index(&db)?;
-        let (changes, _) = broadcast::channel(CHANGE_FEED_CAPACITY);
         Ok(Self {
             db: Arc::new(db),
-            changes,
-            commit_order: Arc::default(),
-            teams_version: Arc::new(watch::channel(0).0),
+            feed: changes::Feed::new(),
             requests: Default::default(),
         })
+    }
+
+    /// This store with its change feed trimmed to the newest `kept` entries (from the next write).
+    pub fn with_changes_kept(mut self, kept: u64) -> Self {
+        self.feed = self.feed.keeping(kept);
+        self
     }
 
     /// Whether the store was set up: it holds an organization (the first start creates one).
     pub fn is_set_up(&self) -> Result<bool, StoreError> {
         self.has_any_org()
-    }
-
-    /// Every committed create, update or delete of a code, in commit order.
-    pub fn subscribe(&self) -> broadcast::Receiver<QrChange> {
-        self.changes.subscribe()
-    }
-
-    /// Changes whenever a team changed.
-    pub fn watch_teams(&self) -> watch::Receiver<u64> {
-        self.teams_version.subscribe()
-    }
-
-    /// Taken before a write of codes begins; its changes are published before it is dropped.
-    fn in_commit_order(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.commit_order.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn publish(&self, qr: &Qr, previous_key: Option<String>) {
-        // No subscriber (an API-only process, an import) is fine: the edge reads the store when it
-        // starts. Nor is the code copied then, which a million-code import would feel.
-        if self.changes.receiver_count() == 0 {
-            return;
-        }
-        let _ = self.changes.send(QrChange {
-            qr: Arc::new(qr.clone()),
-            previous_key,
-        });
     }
 
     fn get_json<T: DeserializeOwned>(
@@ -289,12 +256,6 @@ impl Store {
     /// Every custom domain with the team that has it.
     pub async fn custom_domains(&self) -> Result<Vec<(String, Team)>, StoreError> {
         on_backend!(self, store => store.custom_domains())
-    }
-
-    /// Publishes the routes of the team's hosted pages again (their colour changed).
-    pub async fn republish_hosted_routes(&self, team_id: &str) -> Result<(), StoreError> {
-        let team_id = team_id.to_owned();
-        on_backend!(self, store => store.republish_hosted_routes(&team_id))
     }
 
     pub async fn member(&self, id: &str) -> Result<Option<crate::model::Member>, StoreError> {

@@ -2,6 +2,8 @@
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use super::changes::{Feed, FeedWriter};
+use super::feed::Change;
 use super::list::ListIndex;
 use super::{
     decode_record, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS,
@@ -25,16 +27,18 @@ struct NewQrTables<'txn> {
     team_qrs: redb::Table<'txn, (&'static str, &'static str), ()>,
     routes: redb::Table<'txn, &'static str, &'static [u8]>,
     list: ListIndex<'txn>,
+    feed: FeedWriter<'txn>,
 }
 
 impl<'txn> NewQrTables<'txn> {
-    fn open(txn: &'txn redb::WriteTransaction) -> Result<Self, StoreError> {
+    fn open(txn: &'txn redb::WriteTransaction, feed: &Feed) -> Result<Self, StoreError> {
         Ok(Self {
             display_ids: txn.open_table(DISPLAY_IDS)?,
             qrs: txn.open_table(QRS)?,
             team_qrs: txn.open_table(TEAM_QRS)?,
             routes: txn.open_table(ROUTES)?,
             list: ListIndex::open(txn)?,
+            feed: feed.writer(txn)?,
         })
     }
 
@@ -57,6 +61,7 @@ impl<'txn> NewQrTables<'txn> {
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
         put_route(&mut self.routes, &key, qr)?;
         self.list.add(qr)?;
+        self.feed.append(&Change::route(key, None))?;
         Ok(Created::Stored)
     }
 }
@@ -70,9 +75,8 @@ impl EmbeddedStore {
     /// Stores a new code; its displayId must be free, and its team must have fewer than `limit`
     /// live codes.
     pub fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
-        let _order = self.in_commit_order();
         let txn = self.db.begin_write()?;
-        match NewQrTables::open(&txn)?.insert(qr, limit)? {
+        match NewQrTables::open(&txn, &self.feed)?.insert(qr, limit)? {
             Created::Stored => {}
             Created::DisplayIdTaken => {
                 return Err(StoreError::DisplayIdTaken(qr.display_id.clone()))
@@ -80,7 +84,7 @@ impl EmbeddedStore {
             Created::OverLimit => return Err(StoreError::CodeLimit(limit.unwrap_or_default())),
         }
         txn.commit()?;
-        self.publish(qr, None);
+        self.feed.wake();
         Ok(())
     }
 
@@ -94,32 +98,23 @@ impl EmbeddedStore {
         qrs: &[Qr],
         limit: Option<u64>,
     ) -> Result<Vec<Created>, StoreError> {
-        let _order = self.in_commit_order();
         let txn = self.db.begin_write()?;
         let mut created = Vec::with_capacity(qrs.len());
         {
-            let mut tables = NewQrTables::open(&txn)?;
+            let mut tables = NewQrTables::open(&txn, &self.feed)?;
             for qr in qrs {
                 created.push(tables.insert(qr, limit)?);
             }
         }
         txn.commit()?;
-        for (qr, _) in qrs
-            .iter()
-            .zip(&created)
-            .filter(|(_, c)| **c == Created::Stored)
-        {
-            self.publish(qr, None);
-        }
+        self.feed.wake();
         Ok(created)
     }
 
     /// Replaces a stored code. A changed displayId (or domain) must be free; the old one is
     /// released.
     pub fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
-        let _order = self.in_commit_order();
         let txn = self.db.begin_write()?;
-        let previous_key;
         {
             let mut qrs = txn.open_table(QRS)?;
             let old: Qr = match qrs.get(qr.id.as_str())? {
@@ -142,22 +137,10 @@ impl EmbeddedStore {
             let mut routes = txn.open_table(ROUTES)?;
             routes.remove(old_key.as_str())?;
             put_route(&mut routes, &key, qr)?;
-            previous_key = old_key;
+            self.feed.append(&txn, Change::route(key, Some(old_key)))?;
         }
         txn.commit()?;
-        self.publish(qr, Some(previous_key));
-        Ok(())
-    }
-
-    /// Publishes every live hosted-page code of the team again, so edges render it anew.
-    pub fn republish_hosted_routes(&self, team_id: &str) -> Result<(), StoreError> {
-        // Read and published under the lock: a code changed meanwhile is published after this.
-        let _order = self.in_commit_order();
-        for qr in self.team_qrs(team_id)? {
-            if !qr.deleted && !qr.qr_type.is_redirect() {
-                self.publish(&qr, None);
-            }
-        }
+        self.feed.wake();
         Ok(())
     }
 
@@ -280,47 +263,12 @@ mod tests {
     }
 
     #[test]
-    fn racing_updates_are_published_in_commit_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        store
-            .create_qr(&Qr::web("qr_a", "team_1", "a", "https://a.example/"))
-            .unwrap();
-        let mut changes = store.subscribe();
-        const WRITERS: usize = 4;
-        // Many short races: the gap between a commit and its publication is microseconds (without
-        // the commit-order lock, this failed about one run in three).
-        for round in 0..2000 {
-            let start = std::sync::Barrier::new(WRITERS);
-            std::thread::scope(|scope| {
-                for writer in 0..WRITERS {
-                    let (store, start) = (&store, &start);
-                    scope.spawn(move || {
-                        let mut qr = store.qr("qr_a").unwrap().unwrap();
-                        qr.qr_redirect_url = Some(format!("https://a.example/{round}/{writer}"));
-                        start.wait();
-                        store.update_qr(&qr).unwrap();
-                    });
-                }
-            });
-            // The last change published is the code as the last commit left it.
-            let mut last = None;
-            while let Ok(change) = changes.try_recv() {
-                last = Some(change.qr);
-            }
-            let stored = store.qr("qr_a").unwrap().unwrap();
-            assert_eq!(last.as_deref(), Some(&stored), "round {round}");
-        }
-    }
-
-    #[test]
     fn a_bulk_create_stores_codes_as_create_qr_does_and_skips_taken_display_ids() {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();
         store
             .create_qr(&Qr::web("qr_0", "team_1", "taken", "https://a.example/"))
             .unwrap();
-        let mut changes = store.subscribe();
         let codes = [
             Qr::web("qr_1", "team_1", "one", "https://a.example/1"),
             Qr::web("qr_2", "team_1", "taken", "https://a.example/2"),
@@ -355,9 +303,16 @@ mod tests {
             Err(StoreError::DisplayIdTaken(_))
         ));
         // Every stored code reached the change feed, in order; the skipped ones did not.
-        let fed: Vec<String> = std::iter::from_fn(|| changes.try_recv().ok())
-            .map(|change| change.qr.id.clone())
-            .collect();
-        assert_eq!(fed, ["qr_1", "qr_3"]);
+        let fed = match store.read_changes(1, 100).unwrap() {
+            crate::store::FeedRead::Changes { changes, .. } => changes,
+            lagged => panic!("{lagged:?}"),
+        };
+        assert_eq!(
+            fed,
+            [
+                Change::route("one".into(), None),
+                Change::route("three".into(), None)
+            ]
+        );
     }
 }

@@ -19,8 +19,9 @@
 //! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only
 //! - `{prefix}domains`: hash custom domain → the team that has it
 //! - `{prefix}templates:{teamId}`: hash template id → the team's design template JSON
-//! - `{prefix}changes`: stream of `d` (a route key whose route changed) and `p` (one released),
-//!   or `t` (a team whose settings or domains changed)
+//! - `{prefix}changes`: the change feed edges follow (`feed.rs`), a stream of `d` (a route key
+//!   whose route changed) and `p` (one released), or `t` (a team whose settings changed),
+//!   trimmed to about `changes_kept` entries
 //! - `{prefix}initialized`: set once the first organization exists
 
 use std::path::Path;
@@ -44,17 +45,13 @@ use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 /// follower blocks for 1 s), which the default (500 ms) would cut short.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+mod feed;
 mod image_secret;
 mod list;
-
-/// Changes kept in the stream; an edge further behind than this reloads all routes.
-const CHANGES_MAX_LEN: usize = 1_000_000;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
 /// enough to keep Redis busy while the client builds the next ones.
 const PIPELINE_CODES: usize = 1_000;
 const PIPELINES_IN_FLIGHT: usize = 4;
-/// Routes fetched per HSCAN step when an edge loads the table.
-const SCAN_BATCH: usize = 10_000;
 
 /// KEYS: display, qr, team-qrs, routes, changes, then the team's five list keys (see
 /// `list.rs`). ARGV: displayId, qrId, qr JSON, route JSON or "", stream max length, then the
@@ -248,21 +245,6 @@ end
 return 'ok'
 "#;
 
-/// One entry of the change stream, resolved against the routes hash.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RouteChangeEntry {
-    /// The stream id: read on from after it.
-    pub id: String,
-    /// The route key; empty for an entry that changed no route (a team's).
-    pub key: String,
-    /// The route there now (None: nothing is served at this key).
-    pub route: Option<RouteRecord>,
-    /// A route key this change released.
-    pub released: Option<String>,
-    /// A team changed (its domains, say): the edge reloads its custom domains.
-    pub team_changed: bool,
-}
-
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
@@ -271,6 +253,8 @@ pub struct RedisStore {
     blocking: Arc<OnceCell<ConnectionManager>>,
     url: Arc<str>,
     prefix: String,
+    /// The change stream's length (MAXLEN ~): an edge further behind reads every route afresh.
+    changes_kept: u64,
 }
 
 impl RedisStore {
@@ -281,9 +265,16 @@ impl RedisStore {
             blocking: Arc::default(),
             url: url.into(),
             prefix: prefix.to_owned(),
+            changes_kept: super::DEFAULT_CHANGES_KEPT,
         };
         store.fill_list_index().await?;
         Ok(store)
+    }
+
+    /// This store with its change stream trimmed to about the newest `kept` entries.
+    pub fn with_changes_kept(mut self, kept: u64) -> Self {
+        self.changes_kept = kept.max(1);
+        self
     }
 
     fn key(&self, suffix: &str) -> String {
@@ -526,12 +517,7 @@ impl RedisStore {
 
     /// The keys and arguments of one CREATE_QR call, built here for `create_qr` and
     /// `create_qrs` alike.
-    fn create_qr_call(
-        &self,
-        qr: &Qr,
-        brand_colour: Option<&str>,
-        limit: Option<u64>,
-    ) -> (Vec<String>, Vec<String>) {
+    fn create_qr_call(&self, qr: &Qr, limit: Option<u64>) -> (Vec<String>, Vec<String>) {
         let mut keys = vec![
             self.key("display"),
             self.key(&format!("qr:{}", qr.id)),
@@ -544,8 +530,8 @@ impl RedisStore {
             qr.route_key(),
             qr.id.clone(),
             json(qr),
-            route_json(qr, brand_colour),
-            CHANGES_MAX_LEN.to_string(),
+            route_json(qr),
+            self.changes_kept.to_string(),
         ];
         args.extend(list::script_args(qr));
         args.push(limit.map(|n| n.to_string()).unwrap_or_default());
@@ -557,11 +543,10 @@ impl RedisStore {
     }
 
     pub async fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
-        let colour = self.brand_colour(qr).await?;
         let mut conn = self.conn.clone();
         let script = Script::new(CREATE_QR);
         let mut call = script.prepare_invoke();
-        let (keys, args) = self.create_qr_call(qr, colour.as_deref(), limit);
+        let (keys, args) = self.create_qr_call(qr, limit);
         call.key(&keys[..]).arg(&args[..]);
         let created: i64 = call.invoke_async(&mut conn).await?;
         match Created::from_reply(created) {
@@ -580,12 +565,6 @@ impl RedisStore {
         qrs: &[Qr],
         limit: Option<u64>,
     ) -> Result<Vec<Created>, StoreError> {
-        let mut colours = std::collections::HashMap::new();
-        for qr in qrs.iter().filter(|qr| !qr.qr_type.is_redirect()) {
-            if !colours.contains_key(&qr.team_id) {
-                colours.insert(qr.team_id.clone(), self.brand_colour(qr).await?);
-            }
-        }
         let script = Script::new(CREATE_QR);
         // Collected, so that no closure over `qrs` lives across the awaits below (axum handlers
         // need a future that is Send for any lifetime).
@@ -597,8 +576,7 @@ impl RedisStore {
                 // even right after a Redis restart.
                 pipe.cmd("SCRIPT").arg("LOAD").arg(CREATE_QR).ignore();
                 for qr in chunk {
-                    let colour = colours.get(&qr.team_id).cloned().flatten();
-                    let (keys, args) = self.create_qr_call(qr, colour.as_deref(), limit);
+                    let (keys, args) = self.create_qr_call(qr, limit);
                     pipe.cmd("EVALSHA")
                         .arg(script.get_hash())
                         .arg(keys.len())
@@ -622,16 +600,7 @@ impl RedisStore {
             .collect())
     }
 
-    /// The team's colour, for a code whose route is a hosted page.
-    async fn brand_colour(&self, qr: &Qr) -> Result<Option<String>, StoreError> {
-        if qr.qr_type.is_redirect() {
-            return Ok(None);
-        }
-        Ok(self.team(&qr.team_id).await?.and_then(|t| t.primary_color))
-    }
-
     pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
-        let colour = self.brand_colour(qr).await?;
         let mut conn = self.conn.clone();
         let updated: i64 = Script::new(UPDATE_QR)
             .key(self.key("display"))
@@ -642,8 +611,8 @@ impl RedisStore {
             .arg(&qr.id)
             .arg(qr.route_key())
             .arg(json(qr))
-            .arg(route_json(qr, colour.as_deref()))
-            .arg(CHANGES_MAX_LEN)
+            .arg(route_json(qr))
+            .arg(self.changes_kept)
             .arg(&list::script_args(qr)[..])
             .invoke_async(&mut conn)
             .await?;
@@ -666,7 +635,7 @@ impl RedisStore {
             .key(self.key("domains"))
             .arg(&team.id)
             .arg(json(team))
-            .arg(CHANGES_MAX_LEN)
+            .arg(self.changes_kept)
             .arg(team.domain_settings.keys().collect::<Vec<_>>())
             .invoke_async(&mut conn)
             .await?;
@@ -697,39 +666,6 @@ impl RedisStore {
         Ok(out)
     }
 
-    /// Writes the routes of the team's live hosted-page codes again (with its current colour)
-    /// and notes each in the stream, so edges render them anew.
-    pub async fn republish_hosted_routes(&self, team_id: &str) -> Result<(), StoreError> {
-        let Some(team) = self.team(team_id).await? else {
-            return Ok(());
-        };
-        let colour = team.primary_color.as_deref();
-        let mut conn = self.conn.clone();
-        // Filtered before chunking: a pipeline with no command is an error ("empty command"),
-        // which made a team of redirect codes alone fail to change its colour.
-        let mut hosted = self.team_qrs(team_id).await?;
-        hosted.retain(|q| !q.deleted && !q.qr_type.is_redirect());
-        for chunk in hosted.chunks(PIPELINE_CODES) {
-            let mut pipe = redis::pipe();
-            for qr in chunk {
-                let key = qr.route_key();
-                pipe.hset(self.key("routes"), &key, route_json(qr, colour))
-                    .ignore();
-                pipe.cmd("XADD")
-                    .arg(self.key("changes"))
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(CHANGES_MAX_LEN)
-                    .arg("*")
-                    .arg("d")
-                    .arg(&key)
-                    .ignore();
-            }
-            pipe.query_async::<()>(&mut conn).await?;
-        }
-        Ok(())
-    }
-
     /// Every code of a team, deleted ones included.
     pub async fn team_qrs(&self, team_id: &str) -> Result<Vec<Qr>, StoreError> {
         let mut conn = self.conn.clone();
@@ -738,136 +674,17 @@ impl RedisStore {
             .await?;
         self.qrs_by_id(&ids).await
     }
-
-    /// The newest change's id ("0-0" when there is none): an edge loads the routes after
-    /// reading it and follows the stream from it, so no change between the two is missed.
-    pub async fn last_change_id(&self) -> Result<String, StoreError> {
-        let mut conn = self.conn.clone();
-        let newest: redis::streams::StreamRangeReply = conn
-            .xrevrange_count(self.key("changes"), "+", "-", 1)
-            .await?;
-        Ok(newest
-            .ids
-            .first()
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| "0-0".into()))
-    }
-
-    /// Whether every change after `id` is surely still in the stream. False when the oldest entry
-    /// kept is newer than `id` (the stream may have been trimmed past it): the follower reloads.
-    pub async fn changes_kept_since(&self, id: &str) -> Result<bool, StoreError> {
-        if id == "0-0" {
-            return Ok(true);
-        }
-        let mut conn = self.conn.clone();
-        let oldest: redis::streams::StreamRangeReply =
-            conn.xrange_count(self.key("changes"), "-", "+", 1).await?;
-        Ok(oldest
-            .ids
-            .first()
-            .is_none_or(|first| stream_id_le(&first.id, id)))
-    }
-
-    /// Calls `visit` with every servable route, `SCAN_BATCH` at a time.
-    pub async fn for_each_route(
-        &self,
-        mut visit: impl FnMut(String, RouteRecord),
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let key = self.key("routes");
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, entries): (u64, Vec<(String, String)>) = redis::cmd("HSCAN")
-                .arg(&key)
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(SCAN_BATCH)
-                .query_async(&mut conn)
-                .await?;
-            for (display_id, text) in entries {
-                match serde_json::from_str(&text) {
-                    Ok(record) => visit(display_id, record),
-                    Err(e) => {
-                        tracing::warn!(%display_id, error = %e, "skipping an unreadable route")
-                    }
-                }
-            }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
-        }
-    }
-
-    /// Changes after `after`, waiting up to `block_ms` for the first; each resolved against the
-    /// routes hash as it is now (so applying them in order gives the current table).
-    pub async fn changes_after(
-        &self,
-        after: &str,
-        block_ms: usize,
-        count: usize,
-    ) -> Result<Vec<RouteChangeEntry>, StoreError> {
-        let mut blocking = self
-            .blocking
-            .get_or_try_init(|| crate::redis_link::connect(&self.url, RESPONSE_TIMEOUT))
-            .await?
-            .clone();
-        let options = redis::streams::StreamReadOptions::default()
-            .block(block_ms)
-            .count(count);
-        let reply: Option<redis::streams::StreamReadReply> = blocking
-            .xread_options(&[self.key("changes")], &[after], &options)
-            .await?;
-        let mut conn = self.conn.clone();
-        let entries: Vec<_> = reply
-            .into_iter()
-            .flat_map(|r| r.keys)
-            .flat_map(|k| k.ids)
-            .collect();
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = entries
-            .iter()
-            .map(|e| e.get::<String>("d").unwrap_or_default())
-            .collect();
-        let routes: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(self.key("routes"))
-            .arg(&keys)
-            .query_async(&mut conn)
-            .await?;
-        Ok(entries
-            .iter()
-            .zip(keys)
-            .zip(routes)
-            .map(|((entry, key), route)| RouteChangeEntry {
-                id: entry.id.clone(),
-                key,
-                route: route.and_then(|text| serde_json::from_str(&text).ok()),
-                released: entry.get::<String>("p"),
-                team_changed: entry.get::<String>("t").is_some(),
-            })
-            .collect())
-    }
 }
 
 fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).expect("records serialise to JSON")
 }
 
-fn route_json(qr: &Qr, brand_colour: Option<&str>) -> String {
-    RouteRecord::for_qr(qr, brand_colour)
+/// The code's route without its team's colour: the edge applies that (see `edge::follow`).
+fn route_json(qr: &Qr) -> String {
+    RouteRecord::for_qr(qr, None)
         .map(|r| json(&r))
         .unwrap_or_default()
-}
-
-/// Stream ids compare as (milliseconds, sequence).
-fn stream_id_le(a: &str, b: &str) -> bool {
-    let parse = |id: &str| -> (u64, u64) {
-        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
-    };
-    parse(a) <= parse(b)
 }
 
 /// A record read from Redis; an error names the key (and field, for a hash), so that an operator
@@ -877,17 +694,4 @@ fn decode_at<T: DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError
         key: key.to_owned(),
         source,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::stream_id_le;
-
-    #[test]
-    fn stream_ids_compare_numerically() {
-        assert!(stream_id_le("9-1", "10-0"));
-        assert!(stream_id_le("10-2", "10-10"));
-        assert!(!stream_id_le("11-0", "10-99"));
-        assert!(stream_id_le("5-5", "5-5"));
-    }
 }

@@ -7,6 +7,7 @@ mod api_keys;
 mod bad_input;
 mod bounded_lists;
 mod bulk_create;
+mod change_feed;
 mod client_address;
 mod code_operations;
 mod damaged_data;

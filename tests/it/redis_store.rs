@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use qredge::edge::snapshot::Snapshots;
-use qredge::edge::{sync_redis, RouteTable};
+use qredge::edge::{follow, RouteTable};
 use qredge::model::Qr;
 use qredge::store::redis::RedisStore;
 use qredge::store::StoreError;
@@ -129,23 +129,19 @@ async fn edges_load_the_routes_and_follow_every_change() {
     let data_dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     for data_dir in &data_dirs {
         let edge_store = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
-        let (table, after) = sync_redis::load_table(&edge_store).await.unwrap();
-        assert_eq!(table.len(), 1, "only servable codes are loaded");
+        let following = follow::first_table(&edge_store).await.unwrap();
+        let table = Arc::clone(&following.table);
+        let loaded = table.load();
+        assert_eq!(loaded.len(), 1, "only servable codes are loaded");
         assert_eq!(
-            table.lookup("a").unwrap().record().location,
+            loaded.lookup("a").unwrap().record().location,
             "https://example.com/a"
         );
-        assert!(table.lookup("gone").is_none());
-        let table = Arc::new(ArcSwap::from_pointee(table));
-        let position = sync_redis::Position {
-            after,
-            from_snapshot: false,
-        };
-        tokio::spawn(sync_redis::follow_changes(
+        assert!(loaded.lookup("gone").is_none());
+        tokio::spawn(follow::follow(
             edge_store,
-            Arc::clone(&table),
-            position,
-            Snapshots::new(data_dir.path()),
+            following,
+            Some(Snapshots::new(data_dir.path())),
             stop.clone(),
         ));
         tables.push(table);

@@ -393,8 +393,8 @@ fn rows() -> Vec<Row> {
             why: MANAGES_TEAM,
             names: TeamPath,
             answer: Answer::Data(200, "/data/timeZone"),
-            // A new colour republishes the team's hosted pages: on Redis, a team with redirect
-            // codes alone was answered 503 here (an empty pipeline).
+            // A new colour (on Redis, a team with redirect codes alone was once answered 503
+            // here, when the colour was rewritten into its codes' routes).
             call: |w, team| {
                 let body = json!({"name": format!("Marketing {}", w.unique()),
                     "timeZone": "Europe/Berlin", "primaryColor": "#1f6feb"});
