@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aggregate::consumer::{Aggregator, ConsumerError};
 use crate::aggregate::redis::{RedisAnalytics, RedisAnalyticsError};
-use crate::aggregate::{Analytics, AnalyticsError, AnalyticsReader};
+use crate::aggregate::{Analytics, AnalyticsError, AnalyticsReader, StoreZones};
 use crate::api::{self, AppState};
 use crate::config::{public_base_url, Config, ConfigError};
 use crate::data_dir;
@@ -95,6 +95,30 @@ pub enum ServeError {
     Metrics(String),
     #[error("{0}")]
     Setup(&'static str),
+    #[error(transparent)]
+    TestClock(#[from] crate::clock::TestClockError),
+}
+
+/// Moves this process's clock when the test clock is asked for (tests only: refused unless every
+/// listener of `roles` is on loopback), with a warning.
+fn start_test_clock(config: &Config, roles: Roles) -> Result<(), ServeError> {
+    let mut listens = Vec::new();
+    if roles.edge {
+        listens.push(config.edge.listen);
+        listens.extend(config.edge.tls.address()?);
+    }
+    if roles.api {
+        listens.push(config.api.listen);
+    }
+    listens.extend(config.metrics.address()?);
+    let asked = std::env::var(crate::clock::TEST_CLOCK_ENV).ok();
+    if let Some(start) = crate::clock::start_test_clock(asked, &listens)? {
+        tracing::warn!(
+            start_ms = start,
+            "the test clock is on: this process's now started at {start} (tests only)"
+        );
+    }
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
@@ -123,8 +147,8 @@ impl Backends {
     /// Where scan counts are read: the embedded analytics, or the Redis rollups.
     fn analytics_reader(&self) -> Option<AnalyticsReader> {
         match (&self.local_analytics, &self.redis_analytics) {
-            (Some(local), _) => Some(AnalyticsReader::Embedded(Arc::clone(local))),
-            (None, Some(redis)) => Some(AnalyticsReader::Redis(redis.clone())),
+            (Some(local), _) => Some(Arc::new(Arc::clone(local))),
+            (None, Some(redis)) => Some(Arc::new(redis.clone())),
             (None, None) => None,
         }
     }
@@ -174,11 +198,9 @@ async fn open_backends(config: &Config, roles: Roles) -> Result<Backends, ServeE
     } else {
         None
     };
-    let local_analytics = if in_redis {
-        None
-    } else {
-        let retention_days = config.event_log.retention_days;
-        Some(Arc::new(Analytics::open(&config.data_dir, retention_days)?))
+    let local_analytics = match &store {
+        Some(store) if !in_redis => Some(open_embedded_analytics(config, store).await?),
+        _ => None,
     };
     Ok(Backends {
         store,
@@ -187,6 +209,20 @@ async fn open_backends(config: &Config, roles: Roles) -> Result<Backends, ServeE
         local_analytics,
         redis_analytics,
     })
+}
+
+/// Opens the embedded analytics on a blocking thread: replaying the event log reads the teams'
+/// zones from the store, waiting for it there.
+async fn open_embedded_analytics(
+    config: &Config,
+    store: &Store,
+) -> Result<Arc<Analytics>, ServeError> {
+    let zones = Arc::new(StoreZones::new(store.clone()));
+    let (dir, retention_days) = (config.data_dir.clone(), config.event_log.retention_days);
+    let opened = tokio::task::spawn_blocking(move || Analytics::open(&dir, retention_days, zones))
+        .await
+        .map_err(|e| AnalyticsError::Io(std::io::Error::other(e)))??;
+    Ok(Arc::new(opened))
 }
 
 /// Opens the embedded store; an empty one beside what an earlier start left is refused before
@@ -241,6 +277,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
              kafka.brokers (QREDGE_KAFKA_BROKERS)",
         ));
     }
+    start_test_clock(&config, roles)?;
     prepare_data_dir(&config)?;
     let (edge_limits, api_limits) = listener_limits(&config, roles)?;
     let backends = open_backends(&config, roles).await?;

@@ -19,6 +19,7 @@ mod qr_list;
 mod qrs;
 mod rate_limit;
 mod rejection;
+mod rollups;
 mod team_domains;
 mod teams;
 mod templates;
@@ -128,6 +129,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/analytics-api/detailed/{id}", get(analytics::detailed))
         .route("/api/analytics-api/bulk", post(bulk_events::bulk))
         .route("/api/analytics-api/overviews", post(analytics::overviews))
+        .route("/api/analytics-api/daily", post(rollups::daily))
+        .route("/api/analytics-api/buckets", post(rollups::buckets))
+        .route("/api/analytics-api/breakdowns", post(rollups::breakdowns))
         .route("/api/teams-api", get(teams::list).post(teams::create))
         .route("/api/teams-api/{id}", get(teams::get).put(teams::update))
         .route(

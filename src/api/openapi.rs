@@ -58,6 +58,9 @@ use super::error::ErrorBody;
         super::bulk_events::bulk,
         super::analytics::overviews,
         super::analytics::orphans,
+        super::rollups::daily,
+        super::rollups::buckets,
+        super::rollups::breakdowns,
         super::teams::list,
         super::teams::create,
         super::teams::get,
@@ -85,7 +88,7 @@ use super::error::ErrorBody;
     tags(
         (name = "QR codes", description = "Create, list, change and delete codes; their images"),
         (name = "Templates", description = "QR designs: colours, error correction, margin, logo"),
-        (name = "Analytics", description = "Scan events and headline counts"),
+        (name = "Analytics", description = "Scan events, headline counts and rollups (per day, 5-minute buckets, unique visitors, breakdowns)"),
         (name = "Teams", description = "The caller's teams, their settings and custom domains"),
         (name = "Members", description = "Who is in a team, with which role"),
         (name = "API keys", description = "Scoped credentials for scripts"),

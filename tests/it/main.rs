@@ -3,6 +3,8 @@
 mod support;
 
 mod aggregator_restart;
+mod analytics_contract;
+mod analytics_parity;
 mod api_keys;
 mod bad_input;
 mod bounded_lists;

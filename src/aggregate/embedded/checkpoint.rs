@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::event_log::Position;
 
 /// Changes whenever the layout of what is checkpointed changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Written<'a, T> {
