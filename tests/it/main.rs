@@ -35,6 +35,7 @@ mod redirects;
 mod redis_analytics;
 mod redis_store;
 mod role_matrix;
+mod rollup_endpoints;
 mod teams;
 mod templates;
 mod tls;
