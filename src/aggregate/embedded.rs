@@ -26,7 +26,8 @@ use chrono_tz::Tz;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use self::code_stats::CodeStats;
+use self::checkpoint::Saved;
+use self::code_stats::{CodeStats, PreviousCodeStats};
 pub use self::event_log::Skipped;
 use self::event_log::{EventLog, LogReader, Position};
 use self::seen_events::SeenEvents;
@@ -80,7 +81,38 @@ struct State {
     seen: SeenEvents,
 }
 
+/// What version 1 of the checkpoint held.
+#[derive(Deserialize)]
+struct PreviousState {
+    codes: HashMap<Box<str>, PreviousCodeStats, hashbrown::DefaultHashBuilder>,
+    seen: SeenEvents,
+}
+
 impl State {
+    /// The state of a previous version's checkpoint that covers the log up to `covers`: its
+    /// totals and replay protection, which hold events the log may no longer have (removed by
+    /// retention), and the rollups and positions rebuilt from the events before `covers` that
+    /// the log still holds.
+    fn upgrade(
+        previous: PreviousState,
+        reader: &LogReader,
+        covers: Position,
+        zones: &dyn TeamZones,
+    ) -> Result<Self, AnalyticsError> {
+        let mut state = State::default();
+        replay(reader, Position::START, Some(covers), &mut state, zones)?;
+        for (id, totals) in &previous.codes {
+            state
+                .codes
+                .entry(id.clone())
+                .or_default()
+                .take_totals(totals);
+        }
+        state.seen = previous.seen;
+        tracing::info!("the analytics checkpoint of an earlier version was upgraded: its counts are kept, the rollups rebuilt from the event log");
+        Ok(state)
+    }
+
     fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) {
         self.seen.insert(&event.event_id);
         let id = event.rollup_id();
@@ -154,12 +186,19 @@ impl Analytics {
     ) -> Result<Self, AnalyticsError> {
         create_private_dir(dir)?;
         let checkpoint_path = dir.join(CHECKPOINT_FILE);
-        let saved = checkpoint::load::<State>(&checkpoint_path)?;
+        let saved = checkpoint::load::<State, PreviousState>(&checkpoint_path)?;
         let had_checkpoint = saved.is_some();
-        let (covers, mut state) = saved.unwrap_or((Position::START, State::default()));
+        let covers = saved
+            .as_ref()
+            .map_or(Position::START, |(covers, _)| *covers);
         let log = EventLog::open(&dir.join(EVENTS_DIR), covers)?;
         let reader = log.reader();
-        let (replayed, skipped) = replay(&reader, covers, &mut state, &*zones)?;
+        let mut state = match saved {
+            None => State::default(),
+            Some((_, Saved::Current(state))) => state,
+            Some((_, Saved::Previous(old))) => State::upgrade(old, &reader, covers, &*zones)?,
+        };
+        let (replayed, skipped) = replay(&reader, covers, None, &mut state, &*zones)?;
         forget_missing_segments(&reader, &mut state, had_checkpoint)?;
         let checkpoint_bytes = std::fs::metadata(&checkpoint_path).map_or(0, |m| m.len());
         let analytics = Self {
@@ -418,11 +457,13 @@ impl Analytics {
     }
 }
 
-/// Counts every readable event of the log from `from` on into `state`; returns the bytes
-/// replayed and what could not be read (logged, each stretch with its file and offset).
+/// Counts every readable event of the log from `from` on (and before `until`) into `state`;
+/// returns the bytes replayed and what could not be read (logged, each stretch with its file and
+/// offset).
 fn replay(
     reader: &LogReader,
     from: Position,
+    until: Option<Position>,
     state: &mut State,
     zones: &dyn TeamZones,
 ) -> Result<(u64, Skipped), AnalyticsError> {
@@ -430,6 +471,7 @@ fn replay(
     let mut unreadable = Skipped::default();
     let mut team_zones: HashMap<String, Tz> = HashMap::new();
     let mut skipped = reader.replay(from, |at, record| match event_record::decode(record) {
+        _ if until.is_some_and(|until| at >= until) => {}
         Ok(event) => {
             let zone = *team_zones
                 .entry(event.team_id.to_string())
@@ -595,6 +637,51 @@ mod tests {
         let from_log_alone = Analytics::open(dir.path(), 0, utc()).unwrap();
         assert_eq!(counts(&from_log_alone, "qr_a"), (140, 10, 150));
         assert_eq!(from_log_alone.apply(&first).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_checkpoint_of_the_previous_version_keeps_its_counts_and_gets_the_rollups() {
+        #[derive(Serialize)]
+        struct Previous<'a> {
+            codes: HashMap<&'a str, PreviousCodeStats>,
+            seen: &'a SeenEvents,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let now = 20_000 * MS_PER_DAY + 3_600_000;
+        let kept: Vec<_> = (0..10)
+            .map(|i| event(&format!("{:032x}", (1u128 << 64) | i), "qr_a", now, false))
+            .collect();
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
+        analytics.apply(&kept).unwrap();
+        // What version 1 wrote: 15 more scans than the log holds (their segments removed).
+        let covers = analytics.writer.lock().unwrap().log.end();
+        let totals = PreviousCodeStats {
+            scans: 25,
+            bot_scans: 2,
+            last_scan_time: now,
+            ..PreviousCodeStats::default()
+        };
+        {
+            let state = analytics.state.read().unwrap();
+            let previous = Previous {
+                codes: HashMap::from([("qr_a", totals)]),
+                seen: &state.seen,
+            };
+            checkpoint::save_previous(&analytics.checkpoint_path, covers, &previous).unwrap();
+        }
+        drop(analytics);
+        let after: Vec<_> = (10..12)
+            .map(|i| event(&format!("{:032x}", (1u128 << 64) | i), "qr_a", now, false))
+            .collect();
+
+        let upgraded = Analytics::open(dir.path(), 0, utc()).unwrap();
+        assert_eq!(upgraded.apply(&kept).unwrap(), 0, "replays are still known");
+        assert_eq!(upgraded.apply(&after).unwrap(), 2);
+        let o = upgraded.overview("qr_a", now, Tz::UTC);
+        assert_eq!((o.total_scans, o.bot_scans, o.today_scans), (27, 2, 12));
+        let ids = ["qr_a".to_owned()];
+        assert_eq!(upgraded.days(&ids, 20_000, 20_000)[0].unique_visitors, 1);
+        assert_eq!(upgraded.events("qr_a", 0, i64::MAX, 100).unwrap().len(), 12);
     }
 
     #[test]

@@ -20,7 +20,26 @@ pub struct CodeStats {
     events: Vec<(i64, Position)>,
 }
 
+/// A code's stats as version 1 of the checkpoint kept them: the two newest UTC days with scans
+/// instead of the rollups.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct PreviousCodeStats {
+    pub scans: u64,
+    pub bot_scans: u64,
+    pub last_scan_time: i64,
+    pub recent_days: [(i64, u64); 2],
+    pub events: Vec<(i64, Position)>,
+}
+
 impl CodeStats {
+    /// Takes the totals of a previous version's checkpoint, which count events the log may no
+    /// longer hold (removed by retention) as well.
+    pub fn take_totals(&mut self, previous: &PreviousCodeStats) {
+        self.scans = previous.scans;
+        self.bot_scans = previous.bot_scans;
+        self.last_scan_time = previous.last_scan_time;
+    }
+
     /// Counts an event that is new, stored at `at`; its day is its date in `zone` (its team's).
     pub fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) {
         let place = self
