@@ -1,8 +1,9 @@
 //! A checkpoint of the embedded analytics' in-memory state and the log position it covers, so
-//! that opening replays only the log written after it. A checkpoint that is missing, from
-//! another version or damaged is not used and the whole log is replayed (a damaged one is kept
-//! beside it as `*.unusable`); one that exists but cannot be read stops the start, since a
-//! replay could then only write a checkpoint with fewer counts over it once events were removed.
+//! that opening replays only the log written after it. One of the previous version is read to
+//! be upgraded (`Saved::Previous`); one that is missing, of another version or damaged is not
+//! used and the whole log is replayed (a damaged one is kept beside it as `*.unusable`); one
+//! that exists but cannot be read stops the start, since a replay could then only write a
+//! checkpoint with fewer counts over it once events were removed.
 
 use std::io::{self, Write};
 use std::path::Path;
