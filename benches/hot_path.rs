@@ -171,7 +171,8 @@ fn benches(c: &mut Criterion) {
     // One aggregator transaction of 2048 new events (fsync included): divide by 2048 for the
     // per-scan cost of counting and keeping the detailed event.
     let analytics_dir = tempfile::tempdir().unwrap();
-    let analytics = Analytics::open(analytics_dir.path(), 0).unwrap();
+    let analytics =
+        Analytics::open(analytics_dir.path(), 0, Arc::new(|_: &str| chrono_tz::UTC)).unwrap();
     let mut next_id = 0u128;
     c.bench_function("aggregate_batch_of_2048", |b| {
         b.iter_batched(

@@ -13,22 +13,28 @@ mod code_stats;
 mod event_log;
 mod event_record;
 mod framing;
+mod reads;
+mod rollups;
 mod seen_events;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use chrono_tz::Tz;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use self::code_stats::CodeStats;
+use self::checkpoint::Saved;
+use self::code_stats::{CodeStats, PreviousCodeStats};
 pub use self::event_log::Skipped;
 use self::event_log::{EventLog, LogReader, Position};
 use self::seen_events::SeenEvents;
-use super::rollup::Overview;
-use crate::clock::utc_day;
+use super::contract::DayCounts;
+use super::rollup::{day_number, local_date, Dimension, Overview};
+use super::team_zones::TeamZones;
+use super::visitors::VisitorSketch;
 use crate::data_dir::create_private_dir;
 use crate::model::ScanEvent;
 
@@ -75,14 +81,54 @@ struct State {
     seen: SeenEvents,
 }
 
+/// What version 1 of the checkpoint held.
+#[derive(Deserialize)]
+struct PreviousState {
+    codes: HashMap<Box<str>, PreviousCodeStats, hashbrown::DefaultHashBuilder>,
+    seen: SeenEvents,
+}
+
 impl State {
-    fn add(&mut self, event: &ScanEvent, at: Position) {
+    /// The state of a previous version's checkpoint that covers the log up to `covers`: its
+    /// totals and replay protection, which hold events the log may no longer have (removed by
+    /// retention), and the rollups and positions rebuilt from the events before `covers` that
+    /// the log still holds.
+    fn upgrade(
+        previous: PreviousState,
+        reader: &LogReader,
+        covers: Position,
+        zones: &dyn TeamZones,
+    ) -> Result<Self, AnalyticsError> {
+        let mut state = State::default();
+        replay(reader, Position::START, Some(covers), &mut state, zones)?;
+        for (id, totals) in &previous.codes {
+            state
+                .codes
+                .entry(id.clone())
+                .or_default()
+                .take_totals(totals);
+        }
+        state.seen = previous.seen;
+        tracing::info!("the analytics checkpoint of an earlier version was upgraded: its counts are kept, the rollups rebuilt from the event log");
+        Ok(state)
+    }
+
+    fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) {
         self.seen.insert(&event.event_id);
         let id = event.rollup_id();
         match self.codes.get_mut(id.as_ref()) {
-            Some(stats) => stats.add(event, at),
-            None => self.codes.entry(id.into()).or_default().add(event, at),
+            Some(stats) => stats.add(event, at, zone),
+            None => self
+                .codes
+                .entry(id.into())
+                .or_default()
+                .add(event, at, zone),
         }
+    }
+
+    /// The stats of those of `ids` that were scanned.
+    fn of<'a>(&'a self, ids: &'a [String]) -> impl Iterator<Item = &'a CodeStats> + 'a {
+        ids.iter().filter_map(|id| self.codes.get(id.as_str()))
     }
 
     /// Forgets where the events of the segments `gone` were; their counts stay.
@@ -111,19 +157,48 @@ pub struct Analytics {
     reader: LogReader,
     checkpoint_path: PathBuf,
     skipped_at_open: Skipped,
+    /// The zone each team's scans are dated in.
+    zones: Arc<dyn TeamZones>,
+}
+
+/// The zones of the teams of a batch, each asked once.
+fn zones_of<'e>(
+    zones: &dyn TeamZones,
+    events: impl IntoIterator<Item = &'e ScanEvent>,
+) -> HashMap<&'e str, Tz> {
+    let mut found = HashMap::new();
+    for event in events {
+        found
+            .entry(&*event.team_id)
+            .or_insert_with(|| zones.zone(&event.team_id));
+    }
+    found
 }
 
 impl Analytics {
-    /// Opens the analytics in `dir`, keeping detailed events `retention_days` (0: for good).
-    pub fn open(dir: &Path, retention_days: u32) -> Result<Self, AnalyticsError> {
+    /// Opens the analytics in `dir`, keeping detailed events `retention_days` (0: for good); a
+    /// scan's day is its date in its team's zone (`zones`, asked on this thread: open and apply
+    /// on a blocking thread).
+    pub fn open(
+        dir: &Path,
+        retention_days: u32,
+        zones: Arc<dyn TeamZones>,
+    ) -> Result<Self, AnalyticsError> {
         create_private_dir(dir)?;
         let checkpoint_path = dir.join(CHECKPOINT_FILE);
-        let saved = checkpoint::load::<State>(&checkpoint_path)?;
+        let saved = checkpoint::load::<State, PreviousState>(&checkpoint_path)?;
         let had_checkpoint = saved.is_some();
-        let (covers, mut state) = saved.unwrap_or((Position::START, State::default()));
+        let covers = saved
+            .as_ref()
+            .map_or(Position::START, |(covers, _)| *covers);
         let log = EventLog::open(&dir.join(EVENTS_DIR), covers)?;
         let reader = log.reader();
-        let (replayed, skipped) = replay(&reader, covers, &mut state)?;
+        let mut state = match saved {
+            None => State::default(),
+            Some((_, Saved::Current(state))) => state,
+            Some((_, Saved::Previous(old))) => State::upgrade(old, &reader, covers, &*zones)?,
+        };
+        let (replayed, skipped) = replay(&reader, covers, None, &mut state, &*zones)?;
         forget_missing_segments(&reader, &mut state, had_checkpoint)?;
         let checkpoint_bytes = std::fs::metadata(&checkpoint_path).map_or(0, |m| m.len());
         let analytics = Self {
@@ -140,6 +215,7 @@ impl Analytics {
             reader,
             checkpoint_path,
             skipped_at_open: skipped,
+            zones,
         };
         analytics.import_redb_file(&dir.join("analytics.redb"))?;
         let mut writer = analytics.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -167,6 +243,7 @@ impl Analytics {
         if new.is_empty() {
             return Ok(0);
         }
+        let zones = zones_of(&*self.zones, new.iter().copied());
         let before = writer.log.appended();
         let positions = writer
             .log
@@ -174,7 +251,7 @@ impl Analytics {
         {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             for (event, at) in new.iter().zip(positions) {
-                state.add(event, at);
+                state.add(event, at, zones[&*event.team_id]);
             }
         }
         writer.unsaved_bytes += writer.log.appended() - before;
@@ -238,16 +315,61 @@ impl Analytics {
         Ok(())
     }
 
-    /// Headline counts of a code as of `now_ms` (UTC days).
-    pub fn overview(&self, qr_id: &str, now_ms: i64) -> Result<Overview, AnalyticsError> {
+    /// Headline counts of a code as of `now_ms`, "today" being the date in `zone` then.
+    pub fn overview(&self, qr_id: &str, now_ms: i64, zone: Tz) -> Overview {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        Ok(match state.codes.get(qr_id) {
-            Some(stats) => stats.overview(now_ms),
+        match state.codes.get(qr_id) {
+            Some(stats) => stats.overview(now_ms, zone),
             None => Overview {
-                today: utc_day(now_ms),
+                today: day_number(local_date(now_ms, zone)),
                 ..Overview::default()
             },
-        })
+        }
+    }
+
+    /// Scans and unique visitors of the codes `ids` together on each day `first..=last` (at
+    /// least one day, oldest first).
+    pub fn days(&self, ids: &[String], first: i64, last: i64) -> Vec<DayCounts> {
+        let len = usize::try_from(last - first + 1).unwrap_or(0);
+        let mut days: Vec<DayCounts> = (0..len as i64)
+            .map(|i| DayCounts {
+                day: first + i,
+                ..DayCounts::default()
+            })
+            .collect();
+        let mut visitors = vec![VisitorSketch::default(); len];
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        for stats in state.of(ids) {
+            stats.rollups().add_days(&mut days, &mut visitors);
+        }
+        drop(state);
+        for (day, sketch) in days.iter_mut().zip(&visitors) {
+            day.unique_visitors = sketch.count();
+        }
+        days
+    }
+
+    /// The non-empty 5-minute buckets of the codes `ids` together that overlap `[start, end]`.
+    pub fn buckets(&self, ids: &[String], start: i64, end: i64) -> Vec<(i64, u64)> {
+        let start = super::rollup::bucket_start(start);
+        let mut sums: std::collections::BTreeMap<i64, u64> = Default::default();
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        for stats in state.of(ids) {
+            for (bucket, n) in stats.rollups().buckets(start, end) {
+                *sums.entry(bucket).or_default() += n;
+            }
+        }
+        sums.into_iter().collect()
+    }
+
+    /// All-time scans of the codes `ids` together per value of `dimension`, most first.
+    pub fn breakdown(&self, ids: &[String], dimension: Dimension) -> Vec<(String, u64)> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        super::contract::ranked(
+            state
+                .of(ids)
+                .flat_map(|stats| stats.rollups().breakdown(dimension)),
+        )
     }
 
     /// A code's events with `start <= scanTime <= end`, newest first, at most `limit`. Events
@@ -335,18 +457,26 @@ impl Analytics {
     }
 }
 
-/// Counts every readable event of the log from `from` on into `state`; returns the bytes
-/// replayed and what could not be read (logged, each stretch with its file and offset).
+/// Counts every readable event of the log from `from` on (and before `until`) into `state`;
+/// returns the bytes replayed and what could not be read (logged, each stretch with its file and
+/// offset).
 fn replay(
     reader: &LogReader,
     from: Position,
+    until: Option<Position>,
     state: &mut State,
+    zones: &dyn TeamZones,
 ) -> Result<(u64, Skipped), AnalyticsError> {
     let mut replayed = 0u64;
     let mut unreadable = Skipped::default();
+    let mut team_zones: HashMap<String, Tz> = HashMap::new();
     let mut skipped = reader.replay(from, |at, record| match event_record::decode(record) {
+        _ if until.is_some_and(|until| at >= until) => {}
         Ok(event) => {
-            state.add(&event, at);
+            let zone = *team_zones
+                .entry(event.team_id.to_string())
+                .or_insert_with(|| zones.zone(&event.team_id));
+            state.add(&event, at, zone);
             replayed += record.len() as u64;
         }
         Err(e) => {
@@ -392,6 +522,10 @@ mod tests {
     use super::*;
     use crate::clock::MS_PER_DAY;
 
+    fn utc() -> Arc<dyn TeamZones> {
+        Arc::new(|_: &str| Tz::UTC)
+    }
+
     fn event(id: &str, qr: &str, time: i64, bot: bool) -> ScanEvent {
         ScanEvent {
             event_id: id.into(),
@@ -416,7 +550,7 @@ mod tests {
     #[test]
     fn today_and_yesterday_come_from_per_day_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let analytics = Analytics::open(dir.path(), 0).unwrap();
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
         let now = 20_000 * MS_PER_DAY + 3_600_000;
         let batch = [
             event("e1", "qr_a", now, false),
@@ -426,34 +560,34 @@ mod tests {
             event("e5", "qr_b", now, false),
         ];
         assert_eq!(analytics.apply(&batch).unwrap(), 5);
-        let a = analytics.overview("qr_a", now).unwrap();
+        let a = analytics.overview("qr_a", now, Tz::UTC);
         assert_eq!(
             (a.total_scans, a.today_scans, a.yesterday_scans, a.bot_scans),
             (3, 1, 1, 1)
         );
         assert_eq!(a.last_scan_time, Some(now));
         // A day later, today's scan is yesterday's.
-        let later = analytics.overview("qr_a", now + MS_PER_DAY).unwrap();
+        let later = analytics.overview("qr_a", now + MS_PER_DAY, Tz::UTC);
         assert_eq!((later.today_scans, later.yesterday_scans), (0, 1));
-        let none = analytics.overview("qr_none", now).unwrap();
+        let none = analytics.overview("qr_none", now, Tz::UTC);
         assert_eq!((none.total_scans, none.last_scan_time), (0, None));
     }
 
     #[test]
     fn a_replayed_event_is_counted_once() {
         let dir = tempfile::tempdir().unwrap();
-        let analytics = Analytics::open(dir.path(), 0).unwrap();
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
         let e = event("e1", "qr_a", 1_000, false);
         assert_eq!(analytics.apply(std::slice::from_ref(&e)).unwrap(), 1);
         assert_eq!(analytics.apply(&[e.clone(), e.clone()]).unwrap(), 0);
-        assert_eq!(analytics.overview("qr_a", 1_000).unwrap().total_scans, 1);
+        assert_eq!(analytics.overview("qr_a", 1_000, Tz::UTC).total_scans, 1);
         assert_eq!(analytics.events("qr_a", 0, i64::MAX, 10).unwrap(), vec![e]);
     }
 
     #[test]
     fn events_come_newest_first_within_the_range() {
         let dir = tempfile::tempdir().unwrap();
-        let analytics = Analytics::open(dir.path(), 0).unwrap();
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
         let batch: Vec<_> = (0..5)
             .map(|i| event(&format!("e{i}"), "qr_a", 1_000 + i, false))
             .chain([event("x", "qr_b", 1_002, false)])
@@ -471,7 +605,7 @@ mod tests {
     }
 
     fn counts(analytics: &Analytics, qr: &str) -> (u64, u64, usize) {
-        let o = analytics.overview(qr, 1_000).unwrap();
+        let o = analytics.overview(qr, 1_000, Tz::UTC);
         let events = analytics.events(qr, 0, i64::MAX, usize::MAX).unwrap();
         (o.total_scans, o.bot_scans, events.len())
     }
@@ -483,7 +617,7 @@ mod tests {
         let first: Vec<_> = (0..100)
             .map(|i| event(&hex(i), "qr_a", 1_000, i % 10 == 0))
             .collect();
-        let analytics = Analytics::open(dir.path(), 0).unwrap();
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
         assert_eq!(analytics.apply(&first).unwrap(), 100);
         analytics.checkpoint().unwrap();
         // After the checkpoint: only in the log.
@@ -493,16 +627,61 @@ mod tests {
         assert_eq!(analytics.apply(&second).unwrap(), 50);
         drop(analytics);
 
-        let reopened = Analytics::open(dir.path(), 0).unwrap();
+        let reopened = Analytics::open(dir.path(), 0, utc()).unwrap();
         assert_eq!(counts(&reopened, "qr_a"), (140, 10, 150));
         assert_eq!(reopened.apply(&first[..5]).unwrap(), 0);
         assert_eq!(reopened.apply(&second[45..]).unwrap(), 0);
         drop(reopened);
 
         std::fs::remove_file(dir.path().join("analytics.checkpoint")).unwrap();
-        let from_log_alone = Analytics::open(dir.path(), 0).unwrap();
+        let from_log_alone = Analytics::open(dir.path(), 0, utc()).unwrap();
         assert_eq!(counts(&from_log_alone, "qr_a"), (140, 10, 150));
         assert_eq!(from_log_alone.apply(&first).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_checkpoint_of_the_previous_version_keeps_its_counts_and_gets_the_rollups() {
+        #[derive(Serialize)]
+        struct Previous<'a> {
+            codes: HashMap<&'a str, PreviousCodeStats>,
+            seen: &'a SeenEvents,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let now = 20_000 * MS_PER_DAY + 3_600_000;
+        let kept: Vec<_> = (0..10)
+            .map(|i| event(&format!("{:032x}", (1u128 << 64) | i), "qr_a", now, false))
+            .collect();
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
+        analytics.apply(&kept).unwrap();
+        // What version 1 wrote: 15 more scans than the log holds (their segments removed).
+        let covers = analytics.writer.lock().unwrap().log.end();
+        let totals = PreviousCodeStats {
+            scans: 25,
+            bot_scans: 2,
+            last_scan_time: now,
+            ..PreviousCodeStats::default()
+        };
+        {
+            let state = analytics.state.read().unwrap();
+            let previous = Previous {
+                codes: HashMap::from([("qr_a", totals)]),
+                seen: &state.seen,
+            };
+            checkpoint::save_previous(&analytics.checkpoint_path, covers, &previous).unwrap();
+        }
+        drop(analytics);
+        let after: Vec<_> = (10..12)
+            .map(|i| event(&format!("{:032x}", (1u128 << 64) | i), "qr_a", now, false))
+            .collect();
+
+        let upgraded = Analytics::open(dir.path(), 0, utc()).unwrap();
+        assert_eq!(upgraded.apply(&kept).unwrap(), 0, "replays are still known");
+        assert_eq!(upgraded.apply(&after).unwrap(), 2);
+        let o = upgraded.overview("qr_a", now, Tz::UTC);
+        assert_eq!((o.total_scans, o.bot_scans, o.today_scans), (27, 2, 12));
+        let ids = ["qr_a".to_owned()];
+        assert_eq!(upgraded.days(&ids, 20_000, 20_000)[0].unique_visitors, 1);
+        assert_eq!(upgraded.events("qr_a", 0, i64::MAX, 100).unwrap().len(), 12);
     }
 
     #[test]
@@ -523,13 +702,13 @@ mod tests {
             }
             txn.commit().unwrap();
         }
-        let analytics = Analytics::open(dir.path(), 0).unwrap();
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
         assert_eq!(counts(&analytics, "qr_a"), (2, 1, 3));
         assert!(!old.exists());
         drop(analytics);
         // Taken over once: the renamed file is not read again.
         assert_eq!(
-            counts(&Analytics::open(dir.path(), 0).unwrap(), "qr_a"),
+            counts(&Analytics::open(dir.path(), 0, utc()).unwrap(), "qr_a"),
             (2, 1, 3)
         );
     }

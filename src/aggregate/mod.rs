@@ -1,17 +1,22 @@
 //! The aggregator: rolls scan events up into counts and keeps the detailed events.
-//! `rollup` is the pure arithmetic; `embedded` stores it in a local redb file, `redis` in Redis
-//! (the production topology, fed by the Kafka consumer, whose `watchdog` reads the partition
-//! leases of `ownership`).
+//! `rollup` is the pure arithmetic and `visitors` the unique-visitor sketch; `embedded` keeps the
+//! rollups and events in `DATA_DIR`, `redis` in Redis (the production topology, fed by the Kafka
+//! consumer, whose `watchdog` reads the partition leases of `ownership`). Both answer the API
+//! through one `contract`, with days in each team's zone (`team_zones`).
 
 pub mod consumer;
+pub mod contract;
 pub mod embedded;
 pub mod ownership;
-pub mod reader;
 pub mod redis;
+mod redis_reads;
 pub mod rollup;
+pub mod team_zones;
+pub mod visitors;
 pub mod watchdog;
 
+pub use contract::{AnalyticsReader, ScanAnalytics};
 pub use embedded::{Analytics, AnalyticsError};
-pub use reader::AnalyticsReader;
 pub use redis::{RedisAnalytics, RedisAnalyticsError};
 pub use rollup::{Dimension, Overview};
+pub use team_zones::{StoreZones, TeamZones};

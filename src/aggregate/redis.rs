@@ -65,6 +65,7 @@ use chrono_tz::Tz;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 
+use super::contract::{ranked, DayCounts};
 use super::rollup::{
     bucket_start, day_date, day_number, local_date, visitor_key, Dimension, Overview,
 };
@@ -384,24 +385,59 @@ impl RedisAnalytics {
             .collect()
     }
 
-    /// Unique visitors (approximate, HyperLogLog: about 0.8% standard error) on a date in the
-    /// team's zone; 0 once the date is out of retention.
-    pub async fn unique_scans(
+    /// Scans and unique visitors (HyperLogLog, about 0.8% standard error; the union across the
+    /// codes) of the codes `ids` together on each date `first..=last` in their team's zone.
+    /// Visitors of a date out of retention are 0.
+    pub async fn days(
         &self,
-        qr_id: &str,
-        day: NaiveDate,
-    ) -> Result<u64, RedisAnalyticsError> {
+        ids: &[String],
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<DayCounts>, RedisAnalyticsError> {
+        let mut days: Vec<DayCounts> = (first..=last)
+            .map(|day| DayCounts {
+                day,
+                ..DayCounts::default()
+            })
+            .collect();
+        if ids.is_empty() || days.is_empty() {
+            return Ok(days);
+        }
+        let dates: Vec<NaiveDate> = (first..=last).map(day_date).collect();
+        let mut pipe = redis::pipe();
+        for id in ids {
+            let fields: Vec<String> = dates.iter().map(|d| format!("day:{d}")).collect();
+            pipe.cmd("HMGET").arg(self.qr_key(id, "counts")).arg(fields);
+        }
+        for date in &dates {
+            let keys: Vec<String> = ids
+                .iter()
+                .map(|id| self.qr_key(id, &format!("uniq:{date}")))
+                .collect();
+            pipe.cmd("PFCOUNT").arg(keys);
+        }
         let mut conn = self.conn.clone();
-        Ok(conn
-            .pfcount(self.qr_key(qr_id, &format!("uniq:{day}")))
-            .await?)
+        let mut answers: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let visitors = answers.split_off(ids.len());
+        for per_code in answers {
+            let scans: Vec<Option<u64>> =
+                redis::from_redis_value(per_code).map_err(redis::RedisError::from)?;
+            for (day, n) in days.iter_mut().zip(scans) {
+                day.scans += n.unwrap_or(0);
+            }
+        }
+        for (day, count) in days.iter_mut().zip(visitors) {
+            day.unique_visitors =
+                redis::from_redis_value(count).map_err(redis::RedisError::from)?;
+        }
+        Ok(days)
     }
 
-    /// Non-empty 5-minute buckets `(bucket start, headline scans)` overlapping `[start, end]`,
-    /// oldest first. Only buckets within retention exist.
+    /// Non-empty 5-minute buckets `(bucket start, headline scans)` of the codes `ids` together
+    /// that overlap `[start, end]`, oldest first. Only buckets within retention exist.
     pub async fn buckets(
         &self,
-        qr_id: &str,
+        ids: &[String],
         start: i64,
         end: i64,
     ) -> Result<Vec<(i64, u64)>, RedisAnalyticsError> {
@@ -409,43 +445,49 @@ impl RedisAnalytics {
         let now = now_ms();
         let start = bucket_start(start).max(now - self.retention_ms() - 2 * MS_PER_DAY);
         let end = end.min(now + 2 * MS_PER_DAY);
-        if start > end {
+        if start > end || ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for day in utc_day(start)..=utc_day(end) {
-            pipe.hgetall(self.qr_key(qr_id, &format!("5m:{}", day_date(day))));
+        for id in ids {
+            for day in utc_day(start)..=utc_day(end) {
+                pipe.hgetall(self.qr_key(id, &format!("5m:{}", day_date(day))));
+            }
         }
         let mut conn = self.conn.clone();
         let days: Vec<HashMap<i64, u64>> = pipe.query_async(&mut conn).await?;
-        let mut out: Vec<(i64, u64)> = days
-            .into_iter()
-            .flatten()
-            .filter(|(bucket, _)| (start..=end).contains(bucket))
-            .collect();
-        out.sort_unstable();
-        Ok(out)
+        let mut sums: BTreeMap<i64, u64> = BTreeMap::new();
+        for (bucket, n) in days.into_iter().flatten() {
+            if (start..=end).contains(&bucket) {
+                *sums.entry(bucket).or_default() += n;
+            }
+        }
+        Ok(sums.into_iter().collect())
     }
 
-    /// All-time headline scans per value of `dimension`, most first (ties by value). Unknown
-    /// values are counted under "".
+    /// All-time headline scans of the codes `ids` together per value of `dimension`, most first
+    /// (ties by value). Unknown values are counted under "".
     pub async fn breakdown(
         &self,
-        qr_id: &str,
+        ids: &[String],
         dimension: Dimension,
     ) -> Result<Vec<(String, u64)>, RedisAnalyticsError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.hgetall(self.qr_key(id, "counts"));
+        }
         let mut conn = self.conn.clone();
-        let counts: Vec<(String, String)> = conn.hgetall(self.qr_key(qr_id, "counts")).await?;
+        let codes: Vec<Vec<(String, String)>> = pipe.query_async(&mut conn).await?;
         let field_prefix = format!("{}:", dimension.name());
-        let mut out: Vec<(String, u64)> = counts
-            .into_iter()
-            .filter_map(|(field, count)| {
+        Ok(ranked(codes.into_iter().flatten().filter_map(
+            |(field, count)| {
                 let value = field.strip_prefix(&field_prefix)?;
                 Some((value.to_owned(), count.parse().ok()?))
-            })
-            .collect();
-        out.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        Ok(out)
+            },
+        )))
     }
 }
 

@@ -1,43 +1,13 @@
-//! Rollup arithmetic, free of storage: which counts a batch adds, how "today" and "yesterday"
-//! come out of per-day counts, and the per-event values the Redis rollups are keyed by (a day in
-//! the team's zone, a 5-minute bucket, a visitor key, a breakdown value).
+//! Rollup arithmetic, free of storage: the per-event values both stores' rollups are keyed by (a
+//! day in the team's zone, a 5-minute bucket, a visitor key, a breakdown value).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use crate::clock::utc_day;
 use crate::model::ScanEvent;
-
-/// The counts one batch adds to one code.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Increments {
-    pub scans: u64,
-    pub bot_scans: u64,
-    pub last_scan_time: i64,
-    /// UTC day -> headline scans on that day.
-    pub per_day: HashMap<i64, u64>,
-}
-
-impl Increments {
-    pub fn add(&mut self, event: &ScanEvent) {
-        // A HEAD request is kept with the events but counted nowhere (link checkers, and our
-        // own tests' probes).
-        if event.head {
-            return;
-        }
-        self.last_scan_time = self.last_scan_time.max(event.scan_time);
-        if !event.is_headline() {
-            self.bot_scans += 1;
-        } else {
-            self.scans += 1;
-            *self.per_day.entry(utc_day(event.scan_time)).or_default() += 1;
-        }
-    }
-}
 
 /// Headline counts of one code, as the overviews endpoint reports them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -48,23 +18,8 @@ pub struct Overview {
     pub bot_scans: u64,
     /// The newest scan's time, None before the first scan.
     pub last_scan_time: Option<i64>,
-    /// The day "today" refers to (days since 1970-01-01): a UTC day in the embedded store, a day
-    /// in the team's time zone in Redis.
+    /// The day "today" refers to (days since 1970-01-01), a date in the team's time zone.
     pub today: i64,
-}
-
-/// Groups new (not yet counted) events by code.
-pub fn increments<'a>(
-    events: impl IntoIterator<Item = &'a ScanEvent>,
-) -> HashMap<String, Increments> {
-    let mut by_qr: HashMap<String, Increments> = HashMap::new();
-    for event in events {
-        by_qr
-            .entry(event.rollup_id().into_owned())
-            .or_default()
-            .add(event);
-    }
-    by_qr
 }
 
 /// The width of the live-chart buckets.
@@ -190,7 +145,7 @@ fn truncate(value: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::MS_PER_DAY;
+    use crate::clock::utc_day;
 
     fn event(qr: &str, time: i64, bot: bool) -> ScanEvent {
         ScanEvent {
@@ -211,23 +166,6 @@ mod tests {
             head: false,
             orphan: false,
         }
-    }
-
-    #[test]
-    fn bots_are_kept_apart_from_headline_counts() {
-        let day = 20_000 * MS_PER_DAY;
-        let events = [
-            event("a", day + 5, false),
-            event("a", day + 9, true),
-            event("a", day - 1, false),
-            event("b", day, false),
-        ];
-        let inc = increments(&events);
-        let a = &inc["a"];
-        assert_eq!((a.scans, a.bot_scans, a.last_scan_time), (2, 1, day + 9));
-        assert_eq!(a.per_day[&20_000], 1);
-        assert_eq!(a.per_day[&19_999], 1);
-        assert_eq!(inc["b"].scans, 1);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::paging::{self, paged_get, Cursor, Paged};
 use super::qrs::team_qr;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
-use crate::aggregate::reader::EventPosition;
+use crate::aggregate::contract::EventPosition;
 use crate::clock::{format_day, now_ms};
 use crate::model::ScanEvent;
 

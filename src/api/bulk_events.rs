@@ -19,7 +19,7 @@ use super::error::ErrorBody;
 use super::paging::{self, paged, Cursor, Paged};
 use super::qrs::team_qr;
 use super::{ApiError, AppState};
-use crate::aggregate::reader::EventPosition;
+use crate::aggregate::contract::EventPosition;
 use crate::model::ScanEvent;
 
 /// Events read from one code at a time, at most (fewer for a smaller page).

@@ -19,6 +19,7 @@ mod qr_list;
 mod qrs;
 mod rate_limit;
 mod rejection;
+mod rollups;
 mod routes;
 mod team_domains;
 mod teams;

@@ -42,7 +42,7 @@ use super::error::ErrorBody;
     tags(
         (name = "QR codes", description = "Create, list, change and delete codes; their images"),
         (name = "Templates", description = "QR designs: colours, error correction, margin, logo"),
-        (name = "Analytics", description = "Scan events and headline counts"),
+        (name = "Analytics", description = "Scan events, headline counts and rollups (per day, 5-minute buckets, unique visitors, breakdowns)"),
         (name = "Teams", description = "The caller's teams, their settings and custom domains"),
         (name = "Members", description = "Who is in a team, with which role"),
         (name = "API keys", description = "Scoped credentials for scripts"),

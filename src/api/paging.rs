@@ -17,7 +17,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
-use crate::aggregate::reader::EventPosition;
+use crate::aggregate::contract::EventPosition;
 use crate::store::{ListOrder, ListPosition};
 
 /// Where a page ended, in one list's order.
@@ -306,7 +306,7 @@ fn next_link(state: &AppState, uri: &Uri, cursor: &Cursor) -> Option<HeaderValue
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::reader::EventTie;
+    use crate::aggregate::contract::EventTie;
 
     #[test]
     fn a_cursor_reads_back_as_it_was_written_and_nothing_else_reads() {

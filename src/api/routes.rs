@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::openapi::{self, ApiDoc};
 use super::{
     analytics, bulk_events, image, image_url, keys, members, public_image, qr_bulk, qr_edits,
-    qr_list, qrs, teams, templates, updated_after, AppState,
+    qr_list, qrs, rollups, teams, templates, updated_after, AppState,
 };
 
 /// The routes behind credentials and the team's rate limit (`router` layers them).
@@ -70,6 +70,9 @@ fn analytics() -> OpenApiRouter<AppState> {
         .routes(routes!(bulk_events::bulk))
         .routes(routes!(analytics::overviews))
         .routes(routes!(analytics::orphans))
+        .routes(routes!(rollups::daily))
+        .routes(routes!(rollups::buckets))
+        .routes(routes!(rollups::breakdowns))
 }
 
 fn teams() -> OpenApiRouter<AppState> {

@@ -66,8 +66,7 @@ impl ScanLimits {
                 return;
             }
         };
-        self.refresh(AnalyticsReader::Redis(analytics), table, stop)
-            .await
+        self.refresh(Arc::new(analytics), table, stop).await
     }
 
     /// Re-reads the totals of the table's limited codes every second until `stop`.

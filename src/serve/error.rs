@@ -54,4 +54,6 @@ pub enum ServeError {
     Metrics(String),
     #[error("{0}")]
     Setup(&'static str),
+    #[error(transparent)]
+    TestClock(#[from] crate::clock::TestClockError),
 }

@@ -10,6 +10,7 @@ mod error;
 mod listen;
 mod pipeline;
 mod route_table;
+mod test_clock;
 mod topology;
 
 use std::future::Future;
@@ -80,6 +81,7 @@ impl Running {
 
 pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
     let limits = listen::ListenerLimits::of(&config, roles)?;
+    test_clock::start(&config, roles)?;
     let topology = Topology::resolve(&config, roles).await?;
     let metrics = match config.metrics.address()? {
         Some(addr) => Some((

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::ServeError;
 use crate::aggregate::redis::RedisAnalytics;
-use crate::aggregate::{Analytics, AnalyticsReader};
+use crate::aggregate::{Analytics, AnalyticsError, AnalyticsReader, StoreZones};
 use crate::config::Config;
 use crate::data_dir;
 use crate::store::redis::RedisStore;
@@ -71,8 +71,8 @@ impl Topology {
         // an API of its own reads what the aggregators wrote.
         let in_redis = kafka(config) || !roles.all();
         let counting = if !in_redis {
-            let retention_days = config.event_log.retention_days;
-            Counting::InProcess(Arc::new(Analytics::open(&config.data_dir, retention_days)?))
+            let store = store_of(&codes).ok_or(ServeError::Setup("in-process counting needs a store"))?;
+            Counting::InProcess(open_embedded_analytics(config, store).await?)
         } else if roles.api || roles.aggregator {
             let rollups = RedisAnalytics::connect(
                 &config.redis.url,
@@ -93,21 +93,39 @@ impl Topology {
 
     /// The store, unless it is a Redis an edge alone has yet to reach.
     pub fn store(&self) -> Option<Store> {
-        match &self.codes {
-            Codes::Embedded(embedded) => Some(Store::Embedded(embedded.clone())),
-            Codes::Redis(redis) => Some(Store::Redis(redis.clone())),
-            Codes::RedisLater => None,
-        }
+        store_of(&self.codes)
     }
 
     /// Where scan counts are read: the embedded analytics, or the Redis rollups.
     pub fn analytics_reader(&self) -> Option<AnalyticsReader> {
         match &self.counting {
-            Counting::InProcess(local) => Some(AnalyticsReader::Embedded(Arc::clone(local))),
-            Counting::Redis(Some(rollups)) => Some(AnalyticsReader::Redis(rollups.clone())),
+            Counting::InProcess(local) => Some(Arc::new(Arc::clone(local))),
+            Counting::Redis(Some(rollups)) => Some(Arc::new(rollups.clone())),
             Counting::Redis(None) => None,
         }
     }
+}
+
+fn store_of(codes: &Codes) -> Option<Store> {
+    match codes {
+        Codes::Embedded(embedded) => Some(Store::Embedded(embedded.clone())),
+        Codes::Redis(redis) => Some(Store::Redis(redis.clone())),
+        Codes::RedisLater => None,
+    }
+}
+
+/// Opens the embedded analytics on a blocking thread: replaying the event log reads the teams'
+/// zones from the store, waiting for it there.
+async fn open_embedded_analytics(
+    config: &Config,
+    store: Store,
+) -> Result<Arc<Analytics>, ServeError> {
+    let zones = Arc::new(StoreZones::new(store));
+    let (dir, retention_days) = (config.data_dir.clone(), config.event_log.retention_days);
+    let opened = tokio::task::spawn_blocking(move || Analytics::open(&dir, retention_days, zones))
+        .await
+        .map_err(|e| AnalyticsError::Io(std::io::Error::other(e)))??;
+    Ok(Arc::new(opened))
 }
 
 fn kafka(config: &Config) -> bool {

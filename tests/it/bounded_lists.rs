@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::support::topology::{shared_redis, Topology};
 use crate::support::{json_of, Server};
@@ -583,7 +584,9 @@ fn two_codes(server: &Server) -> (String, String) {
 
 /// Stores `events` in the embedded analytics of `data_dir`, as the server's aggregator does.
 fn store_embedded(data_dir: &Path, events: &[ScanEvent]) {
-    let analytics = qredge::aggregate::Analytics::open(data_dir, 0).unwrap();
+    let analytics =
+        qredge::aggregate::Analytics::open(data_dir, 0, Arc::new(|_: &str| chrono_tz::UTC))
+            .unwrap();
     assert_eq!(analytics.apply(events).unwrap(), events.len());
 }
 

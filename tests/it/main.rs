@@ -3,6 +3,8 @@
 mod support;
 
 mod aggregator_restart;
+mod analytics_contract;
+mod analytics_parity;
 mod api_keys;
 mod bad_input;
 mod bounded_lists;
@@ -34,6 +36,7 @@ mod redirects;
 mod redis_analytics;
 mod redis_store;
 mod role_matrix;
+mod rollup_endpoints;
 mod teams;
 mod templates;
 mod tls;

@@ -58,3 +58,40 @@ fn bad_kafka_settings_refuse_to_start() {
     assert_refused("edge", &format!("{base}partitions = 0\n"), "partitions");
     assert_refused("edge", &format!("{base}topc = \"x\"\n"), "topc");
 }
+
+/// The test clock cannot be turned on by accident in a deployment: a process that listens
+/// beyond loopback refuses it, and one on loopback says it runs on it.
+#[test]
+fn the_test_clock_is_refused_beyond_loopback() {
+    let clock = qredge::clock::TEST_CLOCK_ENV;
+    let dir = tempfile::tempdir().unwrap();
+    let (status, log) = crate::support::Launch::new(&dir.path().join("open"))
+        .env(clock, "1796292000000")
+        .env("QREDGE_EDGE_LISTEN", "0.0.0.0:0")
+        .refused();
+    assert!(!status.success());
+    assert!(log.contains("listens beyond loopback"), "{log}");
+    assert!(
+        !dir.path().join("open").join("bootstrap.json").exists(),
+        "nothing set up"
+    );
+
+    let server = crate::support::Launch::new(&dir.path().join("local"))
+        .env(clock, "1796292000000")
+        .start();
+    assert!(
+        server.log().contains("the test clock is on"),
+        "{}",
+        server.log()
+    );
+    let (status, body) = server.call(
+        reqwest::Method::POST,
+        "/api/analytics-api/buckets",
+        Some(serde_json::json!({})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["date"], "2026-12-03",
+        "today on the test clock (UTC)"
+    );
+}

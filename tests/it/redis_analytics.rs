@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, TimeZone};
 use chrono_tz::Tz;
-use qredge::aggregate::rollup::{bucket_start, local_date, BUCKET_MS};
+use qredge::aggregate::rollup::{bucket_start, day_number, local_date, BUCKET_MS};
 use qredge::aggregate::{Dimension, RedisAnalytics};
 use qredge::clock::{format_day, now_ms, utc_day, MS_PER_DAY};
 use qredge::model::ScanEvent;
@@ -40,6 +40,16 @@ async fn connect(prefix: &str, retention_days: u32) -> RedisAnalytics {
 
 async fn analytics() -> RedisAnalytics {
     connect(&fresh_prefix(), 30).await
+}
+
+fn ids(id: &str) -> Vec<String> {
+    vec![id.to_owned()]
+}
+
+/// The unique visitors of one code on one date.
+async fn unique_visitors(a: &RedisAnalytics, id: &str, date: chrono::NaiveDate) -> u64 {
+    let day = day_number(date);
+    a.days(&ids(id), day, day).await.unwrap()[0].unique_visitors
 }
 
 fn utc(_team: &str) -> Tz {
@@ -284,17 +294,15 @@ async fn bots_are_kept_in_the_events_but_out_of_the_counts() {
     assert_eq!(events.len(), 3);
     assert!(events[0].bot && events[0].event_id == "bot");
     assert_eq!(
-        a.breakdown("qr_a", Dimension::Device).await.unwrap(),
+        a.breakdown(&ids("qr_a"), Dimension::Device).await.unwrap(),
         vec![("mobile".to_string(), 2)]
     );
     assert_eq!(
-        a.buckets("qr_a", t - HOUR, t + HOUR).await.unwrap(),
+        a.buckets(&ids("qr_a"), t - HOUR, t + HOUR).await.unwrap(),
         vec![(bucket_start(t), 2)]
     );
     assert_eq!(
-        a.unique_scans("qr_a", local_date(t, chrono_tz::UTC))
-            .await
-            .unwrap(),
+        unique_visitors(&a, "qr_a", local_date(t, chrono_tz::UTC)).await,
         1
     );
 }
@@ -317,32 +325,32 @@ async fn five_minute_buckets_and_unique_visitors() {
     );
     a.apply(TOPIC, GROUP, &batch, &utc).await.unwrap();
     assert_eq!(
-        a.buckets("qr_a", b - HOUR, b + HOUR).await.unwrap(),
+        a.buckets(&ids("qr_a"), b - HOUR, b + HOUR).await.unwrap(),
         vec![(b, 2), (b + BUCKET_MS, 1)]
     );
     // A range starting inside a bucket includes it; the end is inclusive.
     assert_eq!(
-        a.buckets("qr_a", b + 1, b + BUCKET_MS).await.unwrap(),
+        a.buckets(&ids("qr_a"), b + 1, b + BUCKET_MS).await.unwrap(),
         vec![(b, 2), (b + BUCKET_MS, 1)]
     );
     assert_eq!(
-        a.buckets("qr_a", b + BUCKET_MS, b + HOUR).await.unwrap(),
+        a.buckets(&ids("qr_a"), b + BUCKET_MS, b + HOUR)
+            .await
+            .unwrap(),
         vec![(b + BUCKET_MS, 1)]
     );
     let day = local_date(b, chrono_tz::UTC);
-    assert_eq!(a.unique_scans("qr_a", day).await.unwrap(), 2);
+    assert_eq!(unique_visitors(&a, "qr_a", day).await, 2);
     assert_eq!(
-        a.unique_scans("qr_a", day.pred_opt().unwrap())
-            .await
-            .unwrap(),
+        unique_visitors(&a, "qr_a", day.pred_opt().unwrap()).await,
         0
     );
     // Scans on a later batch by a known visitor do not add a unique.
     a.apply(TOPIC, GROUP, &[(0, 3, event("s4", "qr_a", b + 2))], &utc)
         .await
         .unwrap();
-    assert_eq!(a.unique_scans("qr_a", day).await.unwrap(), 2);
-    assert_eq!(a.buckets("qr_a", b, b).await.unwrap(), vec![(b, 3)]);
+    assert_eq!(unique_visitors(&a, "qr_a", day).await, 2);
+    assert_eq!(a.buckets(&ids("qr_a"), b, b).await.unwrap(), vec![(b, 3)]);
 }
 
 #[tokio::test]
@@ -376,11 +384,13 @@ async fn breakdowns_come_most_first() {
         v.iter().map(|(k, n)| (k.to_string(), *n)).collect()
     };
     assert_eq!(
-        a.breakdown("qr_a", Dimension::Country).await.unwrap(),
+        a.breakdown(&ids("qr_a"), Dimension::Country).await.unwrap(),
         owned(&[("DE", 3), ("", 1), ("US", 1)])
     );
     assert_eq!(
-        a.breakdown("qr_a", Dimension::Referrer).await.unwrap(),
+        a.breakdown(&ids("qr_a"), Dimension::Referrer)
+            .await
+            .unwrap(),
         owned(&[
             ("www.google.com", 2),
             ("", 1),
@@ -395,12 +405,12 @@ async fn breakdowns_come_most_first() {
         (Dimension::Os, "iOS"),
     ] {
         assert_eq!(
-            a.breakdown("qr_a", dimension).await.unwrap(),
+            a.breakdown(&ids("qr_a"), dimension).await.unwrap(),
             owned(&[(value, 5)])
         );
     }
     assert!(a
-        .breakdown("qr_none", Dimension::Os)
+        .breakdown(&ids("qr_none"), Dimension::Os)
         .await
         .unwrap()
         .is_empty());
@@ -488,12 +498,12 @@ async fn retention_drops_old_events_but_keeps_the_counts() {
     );
     let late_day = local_date(now - 5 * MS_PER_DAY, chrono_tz::UTC);
     assert_eq!(
-        short.unique_scans("qr_a", late_day).await.unwrap(),
+        unique_visitors(&short, "qr_a", late_day).await,
         0,
         "the late event's day is out of retention: no uniques"
     );
     assert!(short
-        .buckets("qr_a", now - 6 * MS_PER_DAY, now)
+        .buckets(&ids("qr_a"), now - 6 * MS_PER_DAY, now)
         .await
         .unwrap()
         .iter()

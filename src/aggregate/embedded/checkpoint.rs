@@ -1,8 +1,9 @@
 //! A checkpoint of the embedded analytics' in-memory state and the log position it covers, so
-//! that opening replays only the log written after it. A checkpoint that is missing, from
-//! another version or damaged is not used and the whole log is replayed (a damaged one is kept
-//! beside it as `*.unusable`); one that exists but cannot be read stops the start, since a
-//! replay could then only write a checkpoint with fewer counts over it once events were removed.
+//! that opening replays only the log written after it. One of the previous version is read to
+//! be upgraded (`Saved::Previous`); one that is missing, of another version or damaged is not
+//! used and the whole log is replayed (a damaged one is kept beside it as `*.unusable`); one
+//! that exists but cannot be read stops the start, since a replay could then only write a
+//! checkpoint with fewer counts over it once events were removed.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -15,8 +16,16 @@ use serde::{Deserialize, Serialize};
 
 use super::event_log::Position;
 
-/// Changes whenever the layout of what is checkpointed changes.
-const VERSION: u32 = 1;
+/// Changes whenever the layout of what is checkpointed changes. Version 1 kept the two newest
+/// UTC days of each code instead of its rollups; it is read to be upgraded (`Saved::Previous`).
+const VERSION: u32 = 2;
+const PREVIOUS_VERSION: u32 = 1;
+
+/// What a usable checkpoint holds: the state in this version's layout, or in the previous one's.
+pub enum Saved<T, Old> {
+    Current(T),
+    Previous(Old),
+}
 
 #[derive(Serialize)]
 struct Written<'a, T> {
@@ -27,7 +36,8 @@ struct Written<'a, T> {
 
 #[derive(Deserialize)]
 struct Read<T> {
-    version: u32,
+    /// Read first on its own (`decode`), to choose the layout of the rest.
+    _version: u32,
     covers: Position,
     state: T,
 }
@@ -35,8 +45,17 @@ struct Read<T> {
 /// Writes `state`, which holds every record before `covers`, to `path` atomically (a temporary
 /// file, fsynced, renamed over the old checkpoint).
 pub fn save<T: Serialize>(path: &Path, covers: Position, state: &T) -> io::Result<()> {
+    save_version(path, VERSION, covers, state)
+}
+
+fn save_version<T: Serialize>(
+    path: &Path,
+    version: u32,
+    covers: Position,
+    state: &T,
+) -> io::Result<()> {
     let mut bytes = postcard::to_stdvec(&Written {
-        version: VERSION,
+        version,
         covers,
         state,
     })
@@ -59,9 +78,17 @@ pub fn save<T: Serialize>(path: &Path, covers: Position, state: &T) -> io::Resul
     Ok(())
 }
 
+/// Writes a checkpoint in the previous version's layout, as that version did.
+#[cfg(test)]
+pub fn save_previous<T: Serialize>(path: &Path, covers: Position, state: &T) -> io::Result<()> {
+    save_version(path, PREVIOUS_VERSION, covers, state)
+}
+
 /// The state saved at `path` and the position it covers, or None when there is no usable one.
 /// Err when the file exists but cannot be read.
-pub fn load<T: DeserializeOwned>(path: &Path) -> io::Result<Option<(Position, T)>> {
+pub fn load<T: DeserializeOwned, Old: DeserializeOwned>(
+    path: &Path,
+) -> io::Result<Option<(Position, Saved<T, Old>)>> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -70,14 +97,31 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> io::Result<Option<(Position, T)
     let read = bytes
         .split_last_chunk::<4>()
         .filter(|(body, crc)| crc32fast::hash(body) == u32::from_le_bytes(**crc))
-        .and_then(|(body, _)| postcard::from_bytes::<Read<T>>(body).ok())
-        .filter(|read| read.version == VERSION);
+        .and_then(|(body, _)| decode::<T, Old>(body));
     if read.is_none() {
         let aside = path.with_extension("checkpoint.unusable");
         tracing::warn!(file = %path.display(), kept_as = %aside.display(), "the analytics checkpoint is unusable (damaged, or of another version); replaying the event log");
         fs::rename(path, &aside)?;
     }
-    Ok(read.map(|read| (read.covers, read.state)))
+    Ok(read)
+}
+
+/// A checkpoint's body in this version's layout or the previous one's, as its version says.
+fn decode<T: DeserializeOwned, Old: DeserializeOwned>(
+    body: &[u8],
+) -> Option<(Position, Saved<T, Old>)> {
+    let (version, _) = postcard::take_from_bytes::<u32>(body).ok()?;
+    match version {
+        VERSION => {
+            let read = postcard::from_bytes::<Read<T>>(body).ok()?;
+            Some((read.covers, Saved::Current(read.state)))
+        }
+        PREVIOUS_VERSION => {
+            let read = postcard::from_bytes::<Read<Old>>(body).ok()?;
+            Some((read.covers, Saved::Previous(read.state)))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -88,17 +132,25 @@ mod tests {
     fn a_checkpoint_reads_back_and_a_damaged_one_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.checkpoint");
-        assert!(load::<Vec<u64>>(&path).unwrap().is_none());
+        let read = |path: &Path| {
+            load::<Vec<u64>, ()>(path)
+                .unwrap()
+                .map(|(at, saved)| match saved {
+                    Saved::Current(state) => (at, state),
+                    Saved::Previous(()) => panic!("saved as the current version"),
+                })
+        };
+        assert!(read(&path).is_none());
         let at = Position {
             segment: 3,
             offset: 99,
         };
         save(&path, at, &vec![1u64, 2, 3]).unwrap();
-        assert_eq!(load::<Vec<u64>>(&path).unwrap(), Some((at, vec![1, 2, 3])));
+        assert_eq!(read(&path), Some((at, vec![1, 2, 3])));
         let mut bytes = fs::read(&path).unwrap();
         bytes[2] ^= 0xff;
         fs::write(&path, &bytes).unwrap();
-        assert!(load::<Vec<u64>>(&path).unwrap().is_none());
+        assert!(read(&path).is_none());
         let aside = dir.path().join("state.checkpoint.unusable");
         assert_eq!(fs::read(aside).unwrap(), bytes, "kept for a look");
         assert!(!path.exists());

@@ -1,11 +1,12 @@
 //! What the embedded analytics keep in memory per code (or per team's orphan scans): the counts
-//! the overviews read, and where each of its events is in the log, by scan time.
+//! the overviews read, the rollups, and where each of its events is in the log, by scan time.
 
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::event_log::Position;
-use crate::aggregate::rollup::Overview;
-use crate::clock::utc_day;
+use super::rollups::Rollups;
+use crate::aggregate::rollup::{day_number, local_date, Overview};
 use crate::model::ScanEvent;
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -13,16 +14,34 @@ pub struct CodeStats {
     scans: u64,
     bot_scans: u64,
     last_scan_time: i64,
-    /// Headline scans of the two newest UTC days that had any, newest first: all that "today"
-    /// and "yesterday" need. An older day only adds to the total.
-    recent_days: [(i64, u64); 2],
+    /// Headline scans per day in the team's zone, and the rest the rollup endpoints read.
+    rollups: Rollups,
     /// Sorted by scan time (events mostly arrive in that order; a replay is put in its place).
     events: Vec<(i64, Position)>,
 }
 
+/// A code's stats as version 1 of the checkpoint kept them: the two newest UTC days with scans
+/// instead of the rollups.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct PreviousCodeStats {
+    pub scans: u64,
+    pub bot_scans: u64,
+    pub last_scan_time: i64,
+    pub recent_days: [(i64, u64); 2],
+    pub events: Vec<(i64, Position)>,
+}
+
 impl CodeStats {
-    /// Counts an event that is new, stored at `at`.
-    pub fn add(&mut self, event: &ScanEvent, at: Position) {
+    /// Takes the totals of a previous version's checkpoint, which count events the log may no
+    /// longer hold (removed by retention) as well.
+    pub fn take_totals(&mut self, previous: &PreviousCodeStats) {
+        self.scans = previous.scans;
+        self.bot_scans = previous.bot_scans;
+        self.last_scan_time = previous.last_scan_time;
+    }
+
+    /// Counts an event that is new, stored at `at`; its day is its date in `zone` (its team's).
+    pub fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) {
         let place = self
             .events
             .partition_point(|(time, _)| *time <= event.scan_time);
@@ -38,34 +57,21 @@ impl CodeStats {
             return;
         }
         self.scans += 1;
-        let day = utc_day(event.scan_time);
-        let [newest, older] = &mut self.recent_days;
-        if newest.1 == 0 || day == newest.0 {
-            *newest = (day, newest.1 + 1);
-        } else if day > newest.0 {
-            *older = *newest;
-            *newest = (day, 1);
-        } else if older.1 == 0 || day == older.0 {
-            *older = (day, older.1 + 1);
-        } else if day > older.0 {
-            *older = (day, 1);
-        }
+        let day = day_number(local_date(event.scan_time, zone));
+        self.rollups.add(event, day);
     }
 
-    /// Headline counts as of `now_ms` (UTC days).
-    pub fn overview(&self, now_ms: i64) -> Overview {
-        let today = utc_day(now_ms);
-        let on = |day: i64| {
-            self.recent_days
-                .iter()
-                .filter(|(d, n)| *d == day && *n > 0)
-                .map(|(_, n)| n)
-                .sum()
-        };
+    pub fn rollups(&self) -> &Rollups {
+        &self.rollups
+    }
+
+    /// Headline counts as of `now_ms`, "today" being the date in `zone` then.
+    pub fn overview(&self, now_ms: i64, zone: Tz) -> Overview {
+        let today = day_number(local_date(now_ms, zone));
         Overview {
             total_scans: self.scans,
-            today_scans: on(today),
-            yesterday_scans: on(today - 1),
+            today_scans: self.rollups.on(today),
+            yesterday_scans: self.rollups.on(today - 1),
             bot_scans: self.bot_scans,
             last_scan_time: (self.scans + self.bot_scans > 0).then_some(self.last_scan_time),
             today,
@@ -139,15 +145,32 @@ mod tests {
             day - 3 * MS_PER_DAY,
             day - 1,
         ] {
-            stats.add(&scan(time), Position::START);
+            stats.add(&scan(time), Position::START, Tz::UTC);
         }
-        let o = stats.overview(day + 100);
+        let o = stats.overview(day + 100, Tz::UTC);
         assert_eq!((o.total_scans, o.today_scans, o.yesterday_scans), (5, 2, 2));
         assert_eq!(o.last_scan_time, Some(day + 7));
         // The next day's first scan makes today yesterday.
-        stats.add(&scan(day + MS_PER_DAY), Position::START);
-        let o = stats.overview(day + MS_PER_DAY);
+        stats.add(&scan(day + MS_PER_DAY), Position::START, Tz::UTC);
+        let o = stats.overview(day + MS_PER_DAY, Tz::UTC);
         assert_eq!((o.total_scans, o.today_scans, o.yesterday_scans), (6, 1, 2));
+    }
+
+    #[test]
+    fn days_are_the_teams_dates_around_its_midnight() {
+        // 2026-12-03T10:00:00Z is midnight, December 4th begins, in Kiritimati (UTC+14).
+        let midnight = 1_796_292_000_000;
+        let kiritimati = chrono_tz::Pacific::Kiritimati;
+        let mut stats = CodeStats::default();
+        for time in [midnight - 1, midnight - 1, midnight] {
+            stats.add(&scan(time), Position::START, kiritimati);
+        }
+        let o = stats.overview(midnight + 5, kiritimati);
+        assert_eq!(crate::clock::format_day(o.today), "12/4/2026");
+        assert_eq!((o.today_scans, o.yesterday_scans), (1, 2));
+        let o = stats.overview(midnight - 5, kiritimati);
+        assert_eq!(crate::clock::format_day(o.today), "12/3/2026");
+        assert_eq!((o.today_scans, o.yesterday_scans), (2, 0));
     }
 
     #[test]
@@ -158,7 +181,7 @@ mod tests {
                 segment: 1,
                 offset: i as u32,
             };
-            stats.add(&scan(time), at);
+            stats.add(&scan(time), at, Tz::UTC);
         }
         let offsets = |start, end, before, limit| {
             let found = stats.events_before(start, end, before, limit);

@@ -1,0 +1,169 @@
+//! The rollups the embedded analytics keep per code, moved as each scan is counted (the same
+//! ones the Redis rollups keep, see `aggregate::redis`): headline scans per day in the team's
+//! zone, unique visitors per day, 5-minute buckets of the last days, and all-time breakdowns.
+//! Sorted vectors rather than maps: most codes are scanned on few days, and a map per code would
+//! cost more than its entries.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::contract::DayCounts;
+use crate::aggregate::rollup::{bucket_start, visitor_key, Dimension};
+use crate::aggregate::visitors::VisitorSketch;
+use crate::clock::MS_PER_DAY;
+use crate::model::ScanEvent;
+
+/// 5-minute buckets older than this before a code's newest one are dropped: the endpoints serve
+/// today's and yesterday's (in any zone, within three UTC days of the newest scan).
+const BUCKETS_KEPT_MS: i64 = 3 * MS_PER_DAY;
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Rollups {
+    /// (local day, headline scans), by day.
+    days: Vec<(i64, u64)>,
+    /// (local day, its visitors), by day.
+    visitors: Vec<(i64, VisitorSketch)>,
+    /// (bucket start, headline scans), by start.
+    buckets: Vec<(i64, u64)>,
+    /// (dimension, value) -> headline scans.
+    breakdowns: HashMap<(u8, Box<str>), u64>,
+}
+
+impl Rollups {
+    /// Counts a headline scan on `day` (a date in its team's zone).
+    pub fn add(&mut self, event: &ScanEvent, day: i64) {
+        *entry(&mut self.days, day) += 1;
+        let visitor = visitor_key(&event.ip_address, &event.user_agent);
+        entry(&mut self.visitors, day).add(visitor.as_bytes());
+        let bucket = bucket_start(event.scan_time);
+        let newest = self.buckets.last().map_or(bucket, |(b, _)| bucket.max(*b));
+        if bucket > newest - BUCKETS_KEPT_MS {
+            *entry(&mut self.buckets, bucket) += 1;
+            let old = self
+                .buckets
+                .partition_point(|(b, _)| *b <= newest - BUCKETS_KEPT_MS);
+            self.buckets.drain(..old);
+        }
+        for (i, dimension) in Dimension::ALL.into_iter().enumerate() {
+            let value: Box<str> = dimension.value(event).into();
+            *self.breakdowns.entry((i as u8, value)).or_default() += 1;
+        }
+    }
+
+    /// Headline scans on `day`.
+    pub fn on(&self, day: i64) -> u64 {
+        find(&self.days, day).copied().unwrap_or(0)
+    }
+
+    /// Adds this code's days `first..=last` into `days` (one entry per day, oldest first) and its
+    /// visitors into `visitors` (one sketch per day, merged across codes).
+    pub fn add_days(&self, days: &mut [DayCounts], visitors: &mut [VisitorSketch]) {
+        let Some(first) = days.first().map(|d| d.day) else {
+            return;
+        };
+        let last = first + days.len() as i64 - 1;
+        let from = self.days.partition_point(|(d, _)| *d < first);
+        for &(day, scans) in self.days[from..].iter().take_while(|(d, _)| *d <= last) {
+            days[(day - first) as usize].scans += scans;
+        }
+        let from = self.visitors.partition_point(|(d, _)| *d < first);
+        for (day, sketch) in self.visitors[from..].iter().take_while(|(d, _)| *d <= last) {
+            visitors[(day - first) as usize].merge(sketch);
+        }
+    }
+
+    /// The non-empty buckets that start in `[start, end]`.
+    pub fn buckets(&self, start: i64, end: i64) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let from = self.buckets.partition_point(|(b, _)| *b < start);
+        self.buckets[from..]
+            .iter()
+            .take_while(move |(b, _)| *b <= end)
+            .copied()
+    }
+
+    /// The counts per value of `dimension`.
+    pub fn breakdown(&self, dimension: Dimension) -> impl Iterator<Item = (String, u64)> + '_ {
+        let index = Dimension::ALL.iter().position(|d| *d == dimension);
+        self.breakdowns
+            .iter()
+            .filter(move |((d, _), _)| Some(usize::from(*d)) == index)
+            .map(|((_, value), n)| (value.to_string(), *n))
+    }
+}
+
+/// The value at `key` of a vector sorted by key, inserted as the default when missing.
+fn entry<V: Default>(sorted: &mut Vec<(i64, V)>, key: i64) -> &mut V {
+    // Scans mostly come in time order: the newest entry is the usual one.
+    let i = match sorted.last() {
+        Some((last, _)) if *last == key => sorted.len() - 1,
+        _ => match sorted.binary_search_by_key(&key, |(k, _)| *k) {
+            Ok(i) => i,
+            Err(i) => {
+                sorted.insert(i, (key, V::default()));
+                i
+            }
+        },
+    };
+    &mut sorted[i].1
+}
+
+fn find<V>(sorted: &[(i64, V)], key: i64) -> Option<&V> {
+    let i = sorted.binary_search_by_key(&key, |(k, _)| *k).ok()?;
+    Some(&sorted[i].1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::rollup::BUCKET_MS;
+
+    fn scan(time: i64, ip: &str, country: &str) -> ScanEvent {
+        ScanEvent {
+            event_id: "".into(),
+            qr_id: "qr".into(),
+            team_id: "t".into(),
+            display_id: "d".into(),
+            scan_time: time,
+            device: "mobile".into(),
+            browser: "".into(),
+            os: "".into(),
+            country: country.into(),
+            city: "".into(),
+            ip_address: ip.into(),
+            referrer: "".into(),
+            user_agent: "ua".into(),
+            bot: false,
+            head: false,
+            orphan: false,
+        }
+    }
+
+    #[test]
+    fn days_visitors_buckets_and_breakdowns_move_with_each_scan() {
+        let mut r = Rollups::default();
+        let t = 20_000 * MS_PER_DAY;
+        r.add(&scan(t, "1.1.1.1", "DE"), 20_000);
+        r.add(&scan(t + 1, "1.1.1.1", "DE"), 20_000);
+        r.add(&scan(t + BUCKET_MS, "2.2.2.2", "FR"), 20_000);
+        r.add(&scan(t - MS_PER_DAY, "2.2.2.2", "FR"), 19_999);
+        let mut days = vec![DayCounts::default(); 3];
+        (0..3).for_each(|i| days[i].day = 19_999 + i as i64);
+        let mut visitors = vec![VisitorSketch::default(); 3];
+        r.add_days(&mut days, &mut visitors);
+        let scans: Vec<u64> = days.iter().map(|d| d.scans).collect();
+        let unique: Vec<u64> = visitors.iter().map(VisitorSketch::count).collect();
+        assert_eq!((scans, unique), (vec![1, 3, 0], vec![1, 2, 0]));
+        // The day-old bucket is within the kept window; one older than it is not stored.
+        let buckets: Vec<_> = r.buckets(t - MS_PER_DAY, t + MS_PER_DAY).collect();
+        assert_eq!(
+            buckets,
+            vec![(t - MS_PER_DAY, 1), (t, 2), (t + BUCKET_MS, 1)]
+        );
+        r.add(&scan(t - 4 * MS_PER_DAY, "3.3.3.3", "DE"), 19_996);
+        assert_eq!(r.buckets(i64::MIN, i64::MAX).count(), 3);
+        let mut countries: Vec<_> = r.breakdown(Dimension::Country).collect();
+        countries.sort();
+        assert_eq!(countries, vec![("DE".into(), 3), ("FR".into(), 2)]);
+    }
+}

@@ -1,0 +1,59 @@
+//! The analytics contract on the Redis rollups.
+
+use chrono_tz::Tz;
+
+use super::contract::{Answer, DayCounts, EventPosition, EventTie, ScanAnalytics};
+use super::{Dimension, Overview, RedisAnalytics};
+use crate::model::ScanEvent;
+
+impl ScanAnalytics for RedisAnalytics {
+    fn overview<'a>(&'a self, id: &'a str, now_ms: i64, zone: Tz) -> Answer<'a, Overview> {
+        Box::pin(async move { Ok(RedisAnalytics::overview(self, id, now_ms, zone).await?) })
+    }
+
+    fn events_after<'a>(
+        &'a self,
+        id: &'a str,
+        start: i64,
+        end: i64,
+        after: Option<&'a EventPosition>,
+        limit: usize,
+    ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
+        let before = after.map(|p| match &p.tie {
+            EventTie::Id(id) => (p.time, id.as_str()),
+            // Before every id of that millisecond ("~" sorts after hex digits).
+            EventTie::Log(..) => (p.time, "~"),
+        });
+        Box::pin(async move {
+            let page = self.events_before(id, start, end, before, limit).await?;
+            Ok(page
+                .into_iter()
+                .map(|((time, id), event)| {
+                    let tie = EventTie::Id(id);
+                    (EventPosition { time, tie }, event)
+                })
+                .collect())
+        })
+    }
+
+    fn days<'a>(&'a self, ids: &'a [String], first: i64, last: i64) -> Answer<'a, Vec<DayCounts>> {
+        Box::pin(async move { Ok(RedisAnalytics::days(self, ids, first, last).await?) })
+    }
+
+    fn buckets<'a>(
+        &'a self,
+        ids: &'a [String],
+        start: i64,
+        end: i64,
+    ) -> Answer<'a, Vec<(i64, u64)>> {
+        Box::pin(async move { Ok(RedisAnalytics::buckets(self, ids, start, end).await?) })
+    }
+
+    fn breakdown<'a>(
+        &'a self,
+        ids: &'a [String],
+        dimension: Dimension,
+    ) -> Answer<'a, Vec<(String, u64)>> {
+        Box::pin(async move { Ok(RedisAnalytics::breakdown(self, ids, dimension).await?) })
+    }
+}

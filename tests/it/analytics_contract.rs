@@ -1,0 +1,229 @@
+//! The analytics contract (`ScanAnalytics`) on both of its implementations: the same scans,
+//! counted by the embedded analytics and by the Redis rollups (a real redis-server, from
+//! scripts/test.sh), give the same answer to every read, with days in the team's zone on both
+//! sides of its midnight; and the embedded rollups come back the same after a restart.
+
+use std::sync::Arc;
+
+use chrono::TimeZone;
+use chrono_tz::Tz;
+use qredge::aggregate::contract::DayCounts;
+use qredge::aggregate::rollup::{day_number, local_date};
+use qredge::aggregate::{Analytics, Dimension, RedisAnalytics, ScanAnalytics};
+use qredge::clock::{now_ms, MS_PER_DAY};
+use qredge::model::ScanEvent;
+
+const KIRITIMATI: Tz = chrono_tz::Pacific::Kiritimati;
+/// Visitors of the busy code: past what HyperLogLog counts exactly, so both sides must estimate
+/// alike.
+const CROWD: usize = 6_000;
+
+fn zones(team: &str) -> Tz {
+    if team == "team_k" {
+        KIRITIMATI
+    } else {
+        chrono_tz::UTC
+    }
+}
+
+/// The Kiritimati midnight most recently passed: within retention, and as late as a date gets.
+fn last_midnight() -> i64 {
+    let today = local_date(now_ms(), KIRITIMATI);
+    KIRITIMATI
+        .from_local_datetime(&today.and_hms_opt(0, 0, 0).unwrap())
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn scan(n: usize, qr: &str, team: &str, time: i64) -> ScanEvent {
+    ScanEvent {
+        event_id: format!("{:032x}", (1u128 << 64) | n as u128).into(),
+        qr_id: qr.into(),
+        team_id: team.into(),
+        display_id: qr.into(),
+        scan_time: time,
+        device: "mobile".into(),
+        browser: "Safari".into(),
+        os: "iOS".into(),
+        country: ["DE", "US", "", "KI"][n % 4].into(),
+        city: ["Berlin", "", "Tabwakea"][n % 3].into(),
+        ip_address: format!("198.51.{}.{}", n / 250, n % 250).into(),
+        referrer: ["", "https://www.example.com/a?b=c", "not a url"][n % 3].into(),
+        user_agent: "Mozilla/5.0 (iPhone)".into(),
+        bot: false,
+        head: false,
+        orphan: false,
+    }
+}
+
+/// Scans on both sides of the team's midnight (the last millisecond of the day before and the
+/// first of the day), a bot and a HEAD request, a crowd on one code, and a code of a UTC team.
+fn script(midnight: i64) -> Vec<ScanEvent> {
+    let mut events = Vec::new();
+    let mut n = 0;
+    let mut add = |qr: &str, team: &str, time: i64| {
+        n += 1;
+        events.push(scan(n, qr, team, time));
+        n
+    };
+    for _ in 0..3 {
+        add("qr_a", "team_k", midnight - 1);
+    }
+    for _ in 0..2 {
+        add("qr_a", "team_k", midnight);
+    }
+    for i in 0..CROWD {
+        add("qr_b", "team_k", midnight + 60_000 + i as i64 * 1_000);
+    }
+    for i in 0..4 {
+        add("qr_c", "team_utc", midnight - 3 * MS_PER_DAY / 2 + i);
+    }
+    let bot = add("qr_a", "team_k", midnight + 5);
+    let head = add("qr_a", "team_k", midnight + 6);
+    events[bot - 1].bot = true;
+    events[head - 1].head = true;
+    events
+}
+
+async fn redis_with(events: &[ScanEvent]) -> RedisAnalytics {
+    let url = crate::support::topology::shared_redis();
+    let prefix = format!("contract-{}:", qredge::ids::random_alphanumeric(10));
+    let redis = RedisAnalytics::connect(&url, &prefix, 30).await.unwrap();
+    let batch: Vec<(i32, i64, ScanEvent)> = events
+        .iter()
+        .cloned()
+        .zip(0..)
+        .map(|(e, offset)| (0, offset, e))
+        .collect();
+    let applied = redis.apply("scans", "agg", &batch, &zones).await.unwrap();
+    assert_eq!(applied, events.len());
+    redis
+}
+
+fn embedded_in(dir: &std::path::Path) -> Arc<Analytics> {
+    Arc::new(Analytics::open(dir, 0, Arc::new(zones)).unwrap())
+}
+
+/// Every read of the contract, for the codes the script scanned.
+#[derive(Debug, PartialEq)]
+struct Answers {
+    overviews: Vec<(u64, u64, u64, u64, Option<i64>, i64)>,
+    events: Vec<Vec<ScanEvent>>,
+    days: Vec<Vec<DayCounts>>,
+    buckets: Vec<Vec<(i64, u64)>>,
+    breakdowns: Vec<Vec<(String, u64)>>,
+}
+
+async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
+    let now = midnight + 10 * 60_000;
+    let today = day_number(local_date(midnight, KIRITIMATI));
+    let scopes: Vec<Vec<String>> = [
+        &["qr_a"][..],
+        &["qr_b"],
+        &["qr_a", "qr_b", "qr_c"],
+        &["none"],
+    ]
+    .iter()
+    .map(|ids| ids.iter().map(|id| id.to_string()).collect())
+    .collect();
+    let mut out = Answers {
+        overviews: Vec::new(),
+        events: Vec::new(),
+        days: Vec::new(),
+        buckets: Vec::new(),
+        breakdowns: Vec::new(),
+    };
+    for id in ["qr_a", "qr_b", "qr_c", "none"] {
+        let o = analytics.overview(id, now, zones(if id == "qr_c" { "u" } else { "team_k" }));
+        let o = o.await.unwrap();
+        let counts = (o.total_scans, o.today_scans, o.yesterday_scans, o.bot_scans);
+        out.overviews.push((
+            counts.0,
+            counts.1,
+            counts.2,
+            counts.3,
+            o.last_scan_time,
+            o.today,
+        ));
+        let page = analytics.events_after(id, i64::MIN, i64::MAX, None, 10);
+        let page = page.await.unwrap();
+        out.events.push(page.into_iter().map(|(_, e)| e).collect());
+    }
+    for ids in &scopes {
+        out.days
+            .push(analytics.days(ids, today - 3, today + 1).await.unwrap());
+        let hour = 3_600_000;
+        let buckets = analytics.buckets(ids, midnight - hour, midnight + 4 * hour);
+        out.buckets.push(buckets.await.unwrap());
+        for dimension in Dimension::ALL {
+            out.breakdowns
+                .push(analytics.breakdown(ids, dimension).await.unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn both_implementations_answer_alike_across_the_teams_midnight() {
+    let midnight = last_midnight();
+    let events = script(midnight);
+    let redis = redis_with(&events).await;
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = embedded_in(dir.path());
+    assert_eq!(embedded.apply(&events).unwrap(), events.len());
+
+    let from_redis = answers(&redis, midnight).await;
+    let from_embedded = answers(&embedded, midnight).await;
+    assert_eq!(from_embedded, from_redis);
+
+    // What both said, spelled out: qr_a's three scans of the day before and two of the day.
+    let (total, today, yesterday, bots, _, day) = from_redis.overviews[0];
+    assert_eq!((total, today, yesterday, bots), (5, 2, 3, 1));
+    assert_eq!(day, day_number(local_date(midnight, KIRITIMATI)));
+    let a_days: Vec<u64> = from_redis.days[0].iter().map(|d| d.scans).collect();
+    assert_eq!(a_days, [0, 0, 3, 2, 0]);
+    let crowd = from_redis.days[1][3].unique_visitors as f64;
+    assert!(
+        (crowd - CROWD as f64).abs() < CROWD as f64 * 0.03,
+        "{crowd}"
+    );
+    // qr_c's team is on UTC: its day is not the Kiritimati day of the others.
+    let all_days: Vec<u64> = from_redis.days[2].iter().map(|d| d.scans).collect();
+    assert_eq!(all_days.iter().sum::<u64>(), 5 + CROWD as u64 + 4);
+    assert_eq!(from_redis.days[3].iter().map(|d| d.scans).sum::<u64>(), 0);
+    let countries = &from_redis.breakdowns[Dimension::ALL.len() * 2];
+    assert_eq!(
+        countries.iter().map(|(_, n)| n).sum::<u64>(),
+        5 + CROWD as u64 + 4
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_rollups_survive_a_restart_with_or_without_a_checkpoint() {
+    let midnight = last_midnight();
+    let events = script(midnight);
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = embedded_in(dir.path());
+    let (first, second) = events.split_at(events.len() / 2);
+    embedded.apply(first).unwrap();
+    embedded.checkpoint().unwrap();
+    embedded.apply(second).unwrap();
+    let before = answers(&embedded, midnight).await;
+    drop(embedded);
+
+    let reopened = embedded_in(dir.path());
+    assert_eq!(
+        answers(&reopened, midnight).await,
+        before,
+        "checkpoint and log"
+    );
+    assert_eq!(
+        reopened.apply(&events).unwrap(),
+        0,
+        "replays are not counted"
+    );
+    drop(reopened);
+    std::fs::remove_file(dir.path().join("analytics.checkpoint")).unwrap();
+    let from_log = embedded_in(dir.path());
+    assert_eq!(answers(&from_log, midnight).await, before, "the log alone");
+}
