@@ -16,7 +16,8 @@
 //!   member) of `name key NUL qr id NUL displayId lowercased`; `list-names:{teamId}`: hash qr id →
 //!   its member there; `list-changes:{teamId}`: sorted set of all the team's qr ids, deleted ones
 //!   too, by updatedAt (the updated-after feeds) (see `list.rs`)
-//! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only
+//! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only,
+//!   without the team's colour (edges apply it; records of earlier versions may carry one)
 //! - `{prefix}domains`: hash custom domain → the team that has it
 //! - `{prefix}templates:{teamId}`: hash template id → the team's design template JSON
 //! - `{prefix}changes`: the change feed edges follow (`feed.rs`), a stream of `d` (a route key
