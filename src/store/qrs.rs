@@ -2,6 +2,7 @@
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use super::edit::{apply, as_new, Edit};
 use super::list::ListIndex;
 use super::{
     decode_record, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS,
@@ -52,7 +53,8 @@ impl<'txn> NewQrTables<'txn> {
             return Ok(Created::DisplayIdTaken);
         }
         self.display_ids.insert(key.as_str(), qr.id.as_str())?;
-        self.qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
+        self.qrs
+            .insert(qr.id.as_str(), encode(&*as_new(qr)).as_slice())?;
         self.team_qrs
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
         put_route(&mut self.routes, &key, qr)?;
@@ -114,17 +116,20 @@ impl EmbeddedStore {
         Ok(created)
     }
 
-    /// Replaces a stored code. A changed displayId (or domain) must be free; the old one is
-    /// released.
-    pub fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+    /// Applies `edit` to the stored code `id` inside one write transaction; the code as stored
+    /// (unchanged, and not written, when the edit changed nothing). A changed displayId (or
+    /// domain) must be free; the old one is released.
+    pub fn update_qr(&self, id: &str, edit: &Edit<Qr>) -> Result<Qr, StoreError> {
         let _order = self.in_commit_order();
         let txn = self.db.begin_write()?;
-        let previous_key;
-        {
+        let (qr, previous_key) = {
             let mut qrs = txn.open_table(QRS)?;
-            let old: Qr = match qrs.get(qr.id.as_str())? {
-                Some(bytes) => decode_record(QRS, &qr.id, bytes.value())?,
+            let old: Qr = match qrs.get(id)? {
+                Some(bytes) => decode_record(QRS, id, bytes.value())?,
                 None => return Err(StoreError::NotFound),
+            };
+            let Some(qr) = apply(&old, edit)? else {
+                return Ok(old);
             };
             let (old_key, key) = (old.route_key(), qr.route_key());
             if old_key != key {
@@ -135,18 +140,18 @@ impl EmbeddedStore {
                 display_ids.remove(old_key.as_str())?;
                 display_ids.insert(key.as_str(), qr.id.as_str())?;
             }
-            qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
+            qrs.insert(qr.id.as_str(), encode(&qr).as_slice())?;
             let mut list = ListIndex::open(&txn)?;
             list.remove(&old)?;
-            list.add(qr)?;
+            list.add(&qr)?;
             let mut routes = txn.open_table(ROUTES)?;
             routes.remove(old_key.as_str())?;
-            put_route(&mut routes, &key, qr)?;
-            previous_key = old_key;
-        }
+            put_route(&mut routes, &key, &qr)?;
+            (qr, old_key)
+        };
         txn.commit()?;
-        self.publish(qr, Some(previous_key));
-        Ok(())
+        self.publish(&qr, Some(previous_key));
+        Ok(qr)
     }
 
     /// Publishes every live hosted-page code of the team again, so edges render it anew.
@@ -211,7 +216,17 @@ impl EmbeddedStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::edit::edit;
     use super::*;
+
+    /// An edit that makes the stored code `qr` (a test's shorthand; the API changes fields).
+    fn replace(qr: &Qr) -> Edit<Qr> {
+        let qr = qr.clone();
+        edit(move |stored| {
+            *stored = qr.clone();
+            Ok(())
+        })
+    }
 
     fn routes(store: &EmbeddedStore) -> Vec<(String, String, String)> {
         let mut out = Vec::new();
@@ -244,11 +259,11 @@ mod tests {
         );
         a.display_id = "a2".into();
         a.qr_redirect_url = Some("https://a2.example/".into());
-        store.update_qr(&a).unwrap();
+        store.update_qr("qr_a", &replace(&a)).unwrap();
         a.deleted = true;
         let mut b = store.qr("qr_b").unwrap().unwrap();
         b.domain = Some("qr.acme.test".into());
-        store.update_qr(&b).unwrap();
+        store.update_qr("qr_b", &replace(&b)).unwrap();
         assert_eq!(
             routes(&store),
             [
@@ -256,7 +271,7 @@ mod tests {
                 route("qr.acme.test/b", "qr_b", "https://b.example/")
             ]
         );
-        store.update_qr(&a).unwrap();
+        store.update_qr("qr_a", &replace(&a)).unwrap();
         assert_eq!(
             store.route_count().unwrap(),
             1,
@@ -296,10 +311,13 @@ mod tests {
                 for writer in 0..WRITERS {
                     let (store, start) = (&store, &start);
                     scope.spawn(move || {
-                        let mut qr = store.qr("qr_a").unwrap().unwrap();
-                        qr.qr_redirect_url = Some(format!("https://a.example/{round}/{writer}"));
+                        let url = format!("https://a.example/{round}/{writer}");
+                        let change = edit(move |qr: &mut Qr| {
+                            qr.qr_redirect_url = Some(url.clone());
+                            Ok(())
+                        });
                         start.wait();
-                        store.update_qr(&qr).unwrap();
+                        store.update_qr("qr_a", &change).unwrap();
                     });
                 }
             });

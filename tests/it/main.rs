@@ -36,3 +36,4 @@ mod role_matrix;
 mod teams;
 mod templates;
 mod tls;
+mod write_races;
