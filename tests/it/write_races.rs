@@ -678,7 +678,7 @@ fn racing_code_changes_keep_one_serial_order_embedded() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let api = Api::of(&server, &server.credentials);
-    changes_race(&[api.clone()], &server);
+    changes_race(std::slice::from_ref(&api), &server);
     stale_if_match(&api, &server);
 }
 
