@@ -236,6 +236,7 @@ mod tests {
     fn an_unknown_client_id_costs_the_hash_and_comparison_a_wrong_secret_costs() {
         let secret = "qsk_right";
         let credential = Credential {
+            version: crate::model::FIRST_VERSION,
             client_id: "cli_1".into(),
             secret_sha256: hash_secret(secret),
             member_id: "mem_1".into(),

@@ -69,6 +69,22 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// An edit's refusal carried through the store's write (`StoreError::Refused`), to be answered
+/// as it is.
+impl From<ApiError> for StoreError {
+    fn from(e: ApiError) -> Self {
+        StoreError::Refused(Box::new(e))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
@@ -96,6 +112,12 @@ impl From<StoreError> for ApiError {
                 ApiError::forbidden(e.to_string())
             }
             StoreError::NotFound => ApiError::not_found("not found"),
+            StoreError::Refused(reason) => match reason.downcast::<ApiError>() {
+                Ok(refusal) => *refusal,
+                Err(other) => ApiError::internal(other),
+            },
+            StoreError::Stale { current } => super::precondition::stale("record", current),
+            e @ StoreError::Contended => ApiError::conflict(e.to_string()),
             StoreError::Redis(e) => ApiError::unavailable("the store", e),
             other => ApiError::internal(other),
         }

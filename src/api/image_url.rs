@@ -17,7 +17,8 @@ use sha2::Sha256;
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::openapi::CodePath;
-use super::qrs::live_team_qr;
+use super::precondition::{tagged, IfMatchHeader, Precondition};
+use super::qrs::change_live_qr;
 use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
@@ -94,27 +95,33 @@ impl PublicImages {
     path = "/api/qrs-api/{id}/image-url",
     operation_id = "renewQrImageUrl",
     tag = "QR codes",
-    params(CodePath),
+    params(CodePath, IfMatchHeader),
     responses(
         (status = 200, description = "The code with its new qrImageUrl (the previous one is revoked)", body = Envelope<QrView>),
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
         (status = 404, description = "No such code in the team", body = ErrorBody),
         (status = 409, description = "The code is deleted", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the code's current version: nothing changed", body = ErrorBody),
     )
 )]
 pub async fn renew(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    let mut qr = live_team_qr(&state, &caller, &id, "renew the image URL of").await?;
-    qr.image_url_generation = qr.image_url_generation.wrapping_add(1);
-    // A change of the code (qrImageUrl is new): the updated-after feeds carry it.
-    qr.updated_at = now_ms();
-    qr.updated_by = caller.member.id.clone();
-    state.store.update_qr(&qr).await?;
-    Ok(ok(qr_view(qr, &state)))
+    let (member_id, now) = (caller.member.id.clone(), now_ms());
+    let action = "renew the image URL of";
+    let qr = change_live_qr(&state, &caller, &id, precondition, action, move |qr| {
+        qr.image_url_generation = qr.image_url_generation.wrapping_add(1);
+        // A change of the code (qrImageUrl is new): the updated-after feeds carry it.
+        qr.updated_at = now;
+        qr.updated_by = member_id.clone();
+        Ok(())
+    })
+    .await?;
+    Ok(tagged(qr.version, ok(qr_view(qr, &state))))
 }
 
 #[cfg(test)]

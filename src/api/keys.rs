@@ -134,6 +134,7 @@ pub async fn create(
     };
     let secret = new_secret();
     let credential = Credential {
+        version: crate::model::FIRST_VERSION,
         client_id: new_id("cli"),
         secret_sha256: hash_secret(&secret),
         member_id: holder,

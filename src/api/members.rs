@@ -17,12 +17,13 @@ use super::auth::{Account, Caller};
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::openapi::{MemberChangeRefused, TeamPath};
+use super::precondition::{stale, tagged, IfMatchHeader, Precondition};
 use super::teams::own_team;
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::new_id;
 use crate::model::{text, Member, Role};
-use crate::store::StoreError;
+use crate::store::{self, Edit, StoreError};
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_EMAIL_LEN: usize = 254;
@@ -71,7 +72,7 @@ fn team_admin(caller: Caller, id: &str) -> Result<Caller, ApiError> {
 }
 
 /// Gives the person with `email` these roles, making them a member first if the organization
-/// has no one with that email. The owner's role is never changed.
+/// has no one with that email. The owner's role is never changed. The member as stored after.
 async fn give_roles(
     state: &AppState,
     org_id: &str,
@@ -79,38 +80,54 @@ async fn give_roles(
     email: &str,
     roles: &[(String, Role)],
 ) -> Result<Member, ApiError> {
-    // Two admins adding the same new person at once: the second finds the first's record.
+    // Two admins adding the same new person at once: the second finds the first's record (and
+    // one deleting them meanwhile makes the next round add them afresh).
     for _ in 0..3 {
-        let existing = member_by_email(state, org_id, email).await?;
-        let mut member = match existing {
-            Some(member) => member,
-            None => Member {
-                id: new_id("mem"),
-                org_id: org_id.to_owned(),
-                name: name.to_owned(),
-                email: email.to_owned(),
-                teams: Default::default(),
-                paused: false,
-                created_at: now_ms(),
-                paused_teams: Default::default(),
-                invited_at: Some(now_ms()),
-            },
-        };
-        for (team_id, role) in roles {
-            if member.teams.get(team_id) == Some(&Role::Owner) {
-                return Err(ApiError::forbidden("the owner's role cannot be changed"));
+        let attempt = match member_by_email(state, org_id, email).await? {
+            Some(member) => {
+                state
+                    .store
+                    .update_member(&member.id, with_roles(roles))
+                    .await
             }
-            member.teams.insert(team_id.clone(), *role);
-        }
-        match state.store.save_member(&member).await {
-            Err(StoreError::EmailTaken(_)) => continue,
-            Err(e) => return Err(e.into()),
-            Ok(()) => return Ok(member),
+            None => {
+                let member = Member {
+                    version: crate::model::FIRST_VERSION,
+                    id: new_id("mem"),
+                    org_id: org_id.to_owned(),
+                    name: name.to_owned(),
+                    email: email.to_owned(),
+                    teams: roles.iter().cloned().collect(),
+                    paused: false,
+                    created_at: now_ms(),
+                    paused_teams: Default::default(),
+                    invited_at: Some(now_ms()),
+                };
+                state.store.insert_member(&member).await.map(|()| member)
+            }
+        };
+        match attempt {
+            Err(StoreError::EmailTaken(_) | StoreError::NotFound) => continue,
+            other => return Ok(other?),
         }
     }
     Err(ApiError::conflict(format!(
         "the member {email:?} is being changed by another request; try again"
     )))
+}
+
+/// The edit giving a member these roles; refused where they are the owner.
+fn with_roles(roles: &[(String, Role)]) -> Edit<Member> {
+    let roles = roles.to_vec();
+    store::edit(move |member: &mut Member| {
+        for (team_id, role) in &roles {
+            if member.teams.get(team_id) == Some(&Role::Owner) {
+                return Err(ApiError::forbidden("the owner's role cannot be changed").into());
+            }
+            member.teams.insert(team_id.clone(), *role);
+        }
+        Ok(())
+    })
 }
 
 /// The organization's member with `email` (lower case).
@@ -190,8 +207,8 @@ pub async fn add(
     let caller = team_admin(caller, &id)?;
     let role = assignable(body.role)?;
     let (name, email) = (valid_name(&body.name)?, valid_email(&body.email)?);
-    give_roles(&state, &caller.team.org_id, &name, &email, &[(id, role)]).await?;
-    Ok(done())
+    let member = give_roles(&state, &caller.team.org_id, &name, &email, &[(id, role)]).await?;
+    Ok(tagged(member.version, done()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -250,8 +267,8 @@ pub async fn bulk(
         }
         roles.push((team_id, role));
     }
-    give_roles(&state, &account.member.org_id, &name, &email, &roles).await?;
-    Ok(done())
+    let member = give_roles(&state, &account.member.org_id, &name, &email, &roles).await?;
+    Ok(tagged(member.version, done()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -291,19 +308,38 @@ fn named_email(
 }
 
 /// What the member endpoints of one team share: the caller is an admin (or the owner) of team
-/// `id`, the member with `email` is in it, `change` alters them, and the result is stored.
+/// `id`, the member with `email` is in it, and `change` alters them as the store holds them at
+/// the write (412 when they are not at a version `precondition` names). The answer carries the
+/// member's new version as its ETag.
 async fn change_member(
     state: &AppState,
     caller: Caller,
     id: &str,
     email: Result<String, ApiError>,
-    change: impl FnOnce(&Caller, &mut Member) -> Result<(), ApiError>,
-) -> Result<Json<Done>, ApiError> {
+    precondition: Precondition,
+    change: impl Fn(&mut Member) -> Result<(), ApiError> + Send + Sync + 'static,
+) -> Result<impl IntoResponse, ApiError> {
     let caller = team_admin(caller, id)?;
-    let mut member = team_member(state, &caller, &email?).await?;
-    change(&caller, &mut member)?;
-    state.store.save_member(&member).await?;
-    Ok(done())
+    let email = email?;
+    let member = team_member(state, &caller, &email).await?;
+    let (team_id, gone) = (id.to_owned(), format!("no member {email:?} in this team"));
+    let edit = store::edit(move |member: &mut Member| {
+        if !member.teams.contains_key(&team_id) {
+            return Err(ApiError::not_found(gone.clone()).into());
+        }
+        precondition.check(member.version)?;
+        Ok(change(member)?)
+    });
+    let member = match state.store.update_member(&member.id, edit).await {
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::not_found(format!(
+                "no member {email:?} in this team"
+            )))
+        }
+        Err(StoreError::Stale { current }) => return Err(stale("member", current)),
+        other => other?,
+    };
+    Ok(tagged(member.version, done()))
 }
 
 /// `PUT /api/teams-api/{id}/members/pause`: the member can no longer act in this team.
@@ -312,7 +348,7 @@ async fn change_member(
     path = "/api/teams-api/{id}/members/pause",
     operation_id = "pauseMember",
     tag = "Members",
-    params(TeamPath, EmailQuery),
+    params(TeamPath, EmailQuery, IfMatchHeader),
     request_body = Option<ByEmail>,
     responses(
         (status = 200, description = "The member is paused in this team", body = Done),
@@ -324,18 +360,27 @@ pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     query: Result<Query<EmailQuery>, QueryRejection>,
     body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
-    change_member(&state, caller, &id, email, |caller, member| {
-        refuse_owner(member, &id, "paused")?;
-        if member.id == caller.member.id {
-            return Err(ApiError::bad_request("you cannot pause yourself"));
-        }
-        member.paused_teams.insert(id.clone());
-        Ok(())
-    })
+    let me = caller.member.id.clone();
+    change_member(
+        &state,
+        caller,
+        &id.clone(),
+        email,
+        precondition,
+        move |member| {
+            refuse_owner(member, &id, "paused")?;
+            if member.id == me {
+                return Err(ApiError::bad_request("you cannot pause yourself"));
+            }
+            member.paused_teams.insert(id.clone());
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -345,7 +390,7 @@ pub async fn pause(
     path = "/api/teams-api/{id}/members/activate",
     operation_id = "activateMember",
     tag = "Members",
-    params(TeamPath, EmailQuery),
+    params(TeamPath, EmailQuery, IfMatchHeader),
     request_body = Option<ByEmail>,
     responses(
         (status = 200, description = "The member may act in this team again", body = Done),
@@ -357,14 +402,22 @@ pub async fn activate(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     query: Result<Query<EmailQuery>, QueryRejection>,
     body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
-    change_member(&state, caller, &id, email, |_, member| {
-        member.paused_teams.remove(&id);
-        Ok(())
-    })
+    change_member(
+        &state,
+        caller,
+        &id.clone(),
+        email,
+        precondition,
+        move |member| {
+            member.paused_teams.remove(&id);
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -384,7 +437,7 @@ pub struct NewRole {
     path = "/api/teams-api/{id}/members/role",
     operation_id = "setMemberRole",
     tag = "Members",
-    params(TeamPath, EmailQuery),
+    params(TeamPath, EmailQuery, IfMatchHeader),
     request_body = NewRole,
     responses(
         (status = 200, description = "The member has the new role", body = Done),
@@ -396,16 +449,24 @@ pub async fn role(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     query: Result<Query<EmailQuery>, QueryRejection>,
     ApiJson(body): ApiJson<NewRole>,
 ) -> Result<impl IntoResponse, ApiError> {
     let role = assignable(body.role)?;
     let email = named_email(query, body.email.as_ref());
-    change_member(&state, caller, &id, email, |_, member| {
-        refuse_owner(member, &id, "given another role")?;
-        member.teams.insert(id.clone(), role);
-        Ok(())
-    })
+    change_member(
+        &state,
+        caller,
+        &id.clone(),
+        email,
+        precondition,
+        move |member| {
+            refuse_owner(member, &id, "given another role")?;
+            member.teams.insert(id.clone(), role);
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -415,7 +476,7 @@ pub async fn role(
     path = "/api/teams-api/{id}/members",
     operation_id = "removeMember",
     tag = "Members",
-    params(TeamPath, EmailQuery),
+    params(TeamPath, EmailQuery, IfMatchHeader),
     request_body = Option<ByEmail>,
     responses(
         (status = 200, description = "The member is out of this team", body = Done),
@@ -427,16 +488,24 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     query: Result<Query<EmailQuery>, QueryRejection>,
     body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
-    change_member(&state, caller, &id, email, |_, member| {
-        refuse_owner(member, &id, "removed from a team")?;
-        member.teams.remove(&id);
-        member.paused_teams.remove(&id);
-        Ok(())
-    })
+    change_member(
+        &state,
+        caller,
+        &id.clone(),
+        email,
+        precondition,
+        move |member| {
+            refuse_owner(member, &id, "removed from a team")?;
+            member.teams.remove(&id);
+            member.paused_teams.remove(&id);
+            Ok(())
+        },
+    )
     .await
 }
 

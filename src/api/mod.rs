@@ -12,6 +12,7 @@ mod keys;
 mod members;
 mod openapi;
 mod paging;
+mod precondition;
 mod public_image;
 mod qr_bulk;
 mod qr_edits;

@@ -106,6 +106,11 @@ pub(super) enum MemberChangeRefused {
     Forbidden(ErrorBody<'static>),
     #[response(status = 404, description = "No member with that email in the team")]
     NotFound(ErrorBody<'static>),
+    #[response(
+        status = 412,
+        description = "If-Match names none of the member's current version (the ETag of the last change's answer): nothing changed"
+    )]
+    Stale(ErrorBody<'static>),
 }
 
 /// `GET /openapi.json`: no credentials, outside the rate limit.

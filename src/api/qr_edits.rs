@@ -9,6 +9,7 @@ use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::openapi::CodePath;
+use super::precondition::{tagged, IfMatchHeader, Precondition, Tag};
 use super::qrs::{apply_update, code_limit, live_team_qr, store_new_qr, write_context};
 use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
@@ -63,7 +64,11 @@ pub async fn duplicate(
         duplicated_qr(&original, id, display_id, &ctx)
     })
     .await?;
-    Ok((StatusCode::CREATED, ok(qr_view(copy, &state))))
+    Ok((
+        StatusCode::CREATED,
+        Tag(copy.version),
+        ok(qr_view(copy, &state)),
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -80,7 +85,7 @@ pub struct TagsBody {
     path = "/api/qrs-api/{id}/tags",
     operation_id = "setQrTags",
     tag = "QR codes",
-    params(CodePath),
+    params(CodePath, IfMatchHeader),
     request_body = TagsBody,
     responses(
         (status = 200, description = "The code with its new tags", body = Envelope<QrView>),
@@ -88,12 +93,14 @@ pub struct TagsBody {
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
         (status = 404, description = "No such code in the team", body = ErrorBody),
         (status = 409, description = "The code is deleted", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the code's current version: nothing changed", body = ErrorBody),
     )
 )]
 pub async fn tags(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     ApiJson(body): ApiJson<TagsBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
@@ -101,10 +108,8 @@ pub async fn tags(
         tags: Some(body.tags),
         ..QrInput::default()
     };
-    Ok(ok(qr_view(
-        apply_update(&state, &caller, &id, input).await?,
-        &state,
-    )))
+    let qr = apply_update(&state, &caller, &id, precondition, input).await?;
+    Ok(tagged(qr.version, ok(qr_view(qr, &state))))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -120,7 +125,7 @@ pub struct TitleBody {
     path = "/api/qrs-api/{id}/title",
     operation_id = "setQrTitle",
     tag = "QR codes",
-    params(CodePath),
+    params(CodePath, IfMatchHeader),
     request_body = TitleBody,
     responses(
         (status = 200, description = "The renamed code", body = Envelope<QrView>),
@@ -128,12 +133,14 @@ pub struct TitleBody {
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
         (status = 404, description = "No such code in the team", body = ErrorBody),
         (status = 409, description = "The code is deleted", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the code's current version: nothing changed", body = ErrorBody),
     )
 )]
 pub async fn title(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     ApiJson(body): ApiJson<TitleBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
@@ -146,8 +153,6 @@ pub async fn title(
         name: Some(title),
         ..QrInput::default()
     };
-    Ok(ok(qr_view(
-        apply_update(&state, &caller, &id, input).await?,
-        &state,
-    )))
+    let qr = apply_update(&state, &caller, &id, precondition, input).await?;
+    Ok(tagged(qr.version, ok(qr_view(qr, &state))))
 }

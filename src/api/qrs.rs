@@ -9,6 +9,7 @@ use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::openapi::CodePath;
+use super::precondition::{stale, tagged, IfMatchHeader, Precondition, Tag};
 use super::templates::team_template_ids;
 use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
@@ -16,7 +17,7 @@ use crate::clock::now_ms;
 use crate::ids::{new_display_id, new_id};
 use crate::model::qr_input::{new_qr, updated_qr, QrInput, WriteContext};
 use crate::model::Qr;
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError};
 
 /// Attempts at a free generated displayId before giving up (collisions are ~never).
 const DISPLAY_ID_ATTEMPTS: usize = 5;
@@ -57,7 +58,11 @@ pub async fn create(
         new_qr(input.clone(), id, display_id, &ctx)
     })
     .await?;
-    Ok((StatusCode::CREATED, ok(qr_view(qr, &state))))
+    Ok((
+        StatusCode::CREATED,
+        Tag(qr.version),
+        ok(qr_view(qr, &state)),
+    ))
 }
 
 /// Who writes, in which team, now.
@@ -110,7 +115,7 @@ pub(super) async fn store_new_qr(
     tag = "QR codes",
     params(CodePath),
     responses(
-        (status = 200, description = "The code (deleted ones too, with `deleted: true`)", body = Envelope<QrView>),
+        (status = 200, description = "The code (deleted ones too, with `deleted: true`); its ETag header is its version", body = Envelope<QrView>),
         (status = 404, description = "No such code in the team", body = ErrorBody),
     )
 )]
@@ -120,7 +125,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let qr = team_qr(&state.store, &caller.team.id, &id).await?;
-    Ok(ok(qr_view(qr, &state)))
+    Ok(tagged(qr.version, ok(qr_view(qr, &state))))
 }
 
 #[utoipa::path(
@@ -128,47 +133,104 @@ pub async fn get(
     path = "/api/qrs-api/{id}",
     operation_id = "updateQr",
     tag = "QR codes",
-    params(CodePath),
+    params(CodePath, IfMatchHeader),
     request_body(content = QrInput, description = "The fields to replace; the others are kept"),
     responses(
-        (status = 200, description = "The updated code", body = Envelope<QrView>),
+        (status = 200, description = "The updated code; its ETag header is its version", body = Envelope<QrView>),
         (status = 400, description = "Malformed JSON or a failed validation (the message names the field)", body = ErrorBody),
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
         (status = 404, description = "No such code in the team", body = ErrorBody),
         (status = 409, description = "The code is deleted, or the new displayId is in use on that domain", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the code's current version: nothing changed", body = ErrorBody),
     )
 )]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     ApiJson(input): ApiJson<QrInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    Ok(ok(qr_view(
-        apply_update(&state, &caller, &id, input).await?,
-        &state,
-    )))
+    let qr = apply_update(&state, &caller, &id, precondition, input).await?;
+    Ok(tagged(qr.version, ok(qr_view(qr, &state))))
 }
 
-/// Applies an update request to the caller's live code `id` and stores it.
+/// Applies an update request to the caller's live code `id`, as the store holds it at the write.
 pub(super) async fn apply_update(
     state: &AppState,
     caller: &Caller,
     id: &str,
+    precondition: Precondition,
     input: QrInput,
 ) -> Result<Qr, ApiError> {
-    let existing = live_team_qr(state, caller, id, "update").await?;
     let platform_host = state.platform_host();
     // Read only when the update names a template.
     let templates = match input.template_id {
         Some(_) => team_template_ids(state, &caller.team.id).await?,
         None => Vec::new(),
     };
-    let ctx = write_context(caller, &platform_host, &templates);
-    let qr = updated_qr(&existing, input, &ctx).map_err(ApiError::bad_request)?;
-    state.store.update_qr(&qr).await?;
-    Ok(qr)
+    let (team, member_id, now) = (caller.team.clone(), caller.member.id.clone(), now_ms());
+    change_live_qr(state, caller, id, precondition, "update", move |qr| {
+        let ctx = WriteContext {
+            team: &team,
+            member_id: &member_id,
+            now,
+            platform_host: &platform_host,
+            templates: &templates,
+        };
+        *qr = updated_qr(qr, input.clone(), &ctx).map_err(ApiError::bad_request)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Applies `change` to the caller's code `id` as the store holds it at the write, unless it is
+/// deleted (409, naming the `action` refused): a deleted code is only read, and stays deleted
+/// whatever races it. The code as stored after the change.
+pub(super) async fn change_live_qr(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    precondition: Precondition,
+    action: &'static str,
+    change: impl Fn(&mut Qr) -> Result<(), ApiError> + Send + Sync + 'static,
+) -> Result<Qr, ApiError> {
+    change_team_qr(state, caller, id, precondition, move |qr| {
+        if qr.deleted {
+            return Err(ApiError::conflict(format!(
+                "cannot {action} a deleted QR code"
+            )));
+        }
+        change(qr)
+    })
+    .await
+}
+
+/// Applies `change` to the caller's code `id` as the store holds it at the write: 404 for
+/// another team's code (or none), 412 when the code is not at a version `precondition` names.
+async fn change_team_qr(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    precondition: Precondition,
+    change: impl Fn(&mut Qr) -> Result<(), ApiError> + Send + Sync + 'static,
+) -> Result<Qr, ApiError> {
+    let not_found = ApiError::not_found(format!("QR code {id:?} not found"));
+    let team_id = caller.team.id.clone();
+    let message = not_found.message.clone();
+    let edit = store::edit(move |qr: &mut Qr| {
+        if qr.team_id != team_id {
+            return Err(ApiError::not_found(message.clone()).into());
+        }
+        precondition.check(qr.version)?;
+        Ok(change(qr)?)
+    });
+    match state.store.update_qr(id, edit).await {
+        Err(StoreError::NotFound) => Err(not_found),
+        Err(StoreError::Stale { current }) => Err(stale("QR code", current)),
+        other => Ok(other?),
+    }
 }
 
 /// The caller's code `id`, refused (409) when it is deleted: a deleted code is only read.
@@ -194,25 +256,30 @@ pub(super) async fn live_team_qr(
     path = "/api/qrs-api/{id}",
     operation_id = "deleteQr",
     tag = "QR codes",
-    params(CodePath),
+    params(CodePath, IfMatchHeader),
     responses(
         (status = 200, description = "The code, now `deleted: true` (deleting twice is a no-op)", body = Envelope<QrView>),
         (status = 403, description = "No access to the team, a role that cannot write codes, or a key without codes:write", body = ErrorBody),
         (status = 404, description = "No such code in the team", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the code's current version: nothing changed", body = ErrorBody),
     )
 )]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_code_writer()?;
-    let mut qr = team_qr(&state.store, &caller.team.id, &id).await?;
-    if !qr.deleted {
-        qr.deleted = true;
-        qr.updated_at = now_ms();
-        qr.updated_by = caller.member.id.clone();
-        state.store.update_qr(&qr).await?;
-    }
-    Ok(ok(qr_view(qr, &state)))
+    let (member_id, now) = (caller.member.id.clone(), now_ms());
+    let qr = change_team_qr(&state, &caller, &id, precondition, move |qr| {
+        if !qr.deleted {
+            qr.deleted = true;
+            qr.updated_at = now;
+            qr.updated_by = member_id.clone();
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(tagged(qr.version, ok(qr_view(qr, &state))))
 }

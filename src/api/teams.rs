@@ -23,6 +23,7 @@ use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::openapi::TeamPath;
 use super::paging::{paged_get, Cursor, Paged, RecordPage};
+use super::precondition::{stale, tagged, IfMatchHeader, Precondition, Tag};
 use super::team_domains::ListedDomains;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
@@ -31,6 +32,7 @@ use std::collections::BTreeMap;
 use crate::clock::now_ms;
 use crate::ids::new_id;
 use crate::model::{text, DomainSettings, Member, Role, Team};
+use crate::store::{self, StoreError};
 
 const NAME_MAX_CHARS: usize = 100;
 const MAX_DOMAINS: usize = 50;
@@ -161,7 +163,7 @@ pub(super) fn own_team(caller: Caller, id: &str) -> Result<Caller, ApiError> {
     tag = "Teams",
     params(TeamPath),
     responses(
-        (status = 200, description = "The team with its members", body = Envelope<TeamView>),
+        (status = 200, description = "The team with its members; its ETag header is its version", body = Envelope<TeamView>),
         (status = 403, description = "Another team than the header's, or a key without teams:read", body = ErrorBody),
     )
 )]
@@ -171,7 +173,8 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
-    Ok(ok(team_view(&state, caller.team).await?))
+    let version = caller.team.version;
+    Ok(tagged(version, ok(team_view(&state, caller.team).await?)))
 }
 
 #[utoipa::path(
@@ -179,25 +182,27 @@ pub async fn get(
     path = "/api/teams-api/{id}",
     operation_id = "updateTeam",
     tag = "Teams",
-    params(TeamPath),
+    params(TeamPath, IfMatchHeader),
     request_body = TeamSettings,
     responses(
-        (status = 200, description = "The changed team", body = Envelope<TeamView>),
+        (status = 200, description = "The changed team; its ETag header is its version", body = Envelope<TeamView>),
         (status = 400, description = "Malformed JSON, an unknown field, a blank name, an unknown time zone or a bad colour", body = ErrorBody),
         (status = 403, description = "Another team than the header's, not an admin or the owner, or a key without teams:write", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the team's current version: nothing changed", body = ErrorBody),
     )
 )]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     ApiJson(settings): ApiJson<TeamSettings>,
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
     caller.require_admin("change the team's settings")?;
-    let mut team = caller.team;
-    if let Some(colour) = settings.primary_color {
-        team.primary_color = match colour.as_str() {
+    let colour = match settings.primary_color {
+        None => None,
+        Some(colour) => Some(match colour.as_str() {
             "" => None,
             c if is_colour(c) => Some(c.to_ascii_lowercase()),
             c => {
@@ -205,25 +210,56 @@ pub async fn update(
                     "primaryColor {c:?} must be a colour like \"#1f6feb\""
                 )))
             }
-        };
-    }
-    if let Some(name) = settings.name {
-        team.name =
-            text::required_line("name", &name, NAME_MAX_CHARS).map_err(ApiError::bad_request)?;
-    }
-    if let Some(zone) = settings.time_zone {
+        }),
+    };
+    let name = settings
+        .name
+        .map(|name| text::required_line("name", &name, NAME_MAX_CHARS))
+        .transpose()
+        .map_err(ApiError::bad_request)?;
+    if let Some(zone) = &settings.time_zone {
         if zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ApiError::bad_request(format!(
                 "timeZone {zone:?} is not an IANA time zone (e.g. \"Europe/Berlin\", \"UTC\")"
             )));
         }
-        team.time_zone = zone;
     }
-    team.updated_at = now_ms();
-    team.updated_by = caller.member.id;
+    let (zone, member_id, now) = (settings.time_zone, caller.member.id.clone(), now_ms());
+    let team = change_team(&state, &id, precondition, move |team| {
+        if let Some(colour) = &colour {
+            team.primary_color = colour.clone();
+        }
+        if let Some(name) = &name {
+            team.name = name.clone();
+        }
+        if let Some(zone) = &zone {
+            team.time_zone = zone.clone();
+        }
+        team.updated_at = now;
+        team.updated_by = member_id.clone();
+        Ok(())
+    })
+    .await?;
     // Edges hear of the change on the store's feed, and render the team's hosted pages anew.
-    state.store.update_team(&team).await?;
-    Ok(ok(team_view(&state, team).await?))
+    Ok(tagged(team.version, ok(team_view(&state, team).await?)))
+}
+
+/// Applies `change` to the team `id` as the store holds it at the write; 412 when the team is
+/// not at a version `precondition` names.
+async fn change_team(
+    state: &AppState,
+    id: &str,
+    precondition: Precondition,
+    change: impl Fn(&mut Team) -> Result<(), ApiError> + Send + Sync + 'static,
+) -> Result<Team, ApiError> {
+    let edit = store::edit(move |team: &mut Team| {
+        precondition.check(team.version)?;
+        Ok(change(team)?)
+    });
+    match state.store.update_team(id, edit).await {
+        Err(StoreError::Stale { current }) => Err(stale("team", current)),
+        other => Ok(other?),
+    }
 }
 
 fn is_colour(text: &str) -> bool {
@@ -235,19 +271,21 @@ fn is_colour(text: &str) -> bool {
     path = "/api/teams-api/{id}/domains",
     operation_id = "updateTeamDomains",
     tag = "Teams",
-    params(TeamPath),
+    params(TeamPath, IfMatchHeader),
     request_body = DomainsInput,
     responses(
-        (status = 200, description = "The changed team", body = Envelope<TeamView>),
+        (status = 200, description = "The changed team; its ETag header is its version", body = Envelope<TeamView>),
         (status = 400, description = "Malformed JSON, a name that is no domain, more than 50, or a defaultDomain not among them", body = ErrorBody),
         (status = 403, description = "Another team than the header's, not an admin or the owner, or a key without teams:write", body = ErrorBody),
-        (status = 409, description = "A domain another team has, or a removed one that still has live codes", body = ErrorBody),
+        (status = 409, description = "A domain another team has, a removed one that still has live codes, or one another request added meanwhile", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the team's current version: nothing changed", body = ErrorBody),
     )
 )]
 pub async fn update_domains(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     ApiJson(input): ApiJson<DomainsInput>,
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = own_team(caller, &id)?;
@@ -261,7 +299,7 @@ pub async fn update_domains(
     domains.set_settings(input.domain_settings)?;
     let default_domain = domains.default_domain(&state, &input.default_domain)?;
     let ListedDomains { listed, custom } = domains;
-    let mut team = caller.team;
+    let team = caller.team;
     let removed: Vec<&String> = team
         .domain_settings
         .keys()
@@ -282,13 +320,29 @@ pub async fn update_domains(
             )));
         }
     }
-    team.default_domain = default_domain;
-    team.domains = listed;
-    team.domain_settings = custom;
-    team.updated_at = now_ms();
-    team.updated_by = caller.member.id;
-    state.store.update_team(&team).await?;
-    Ok(ok(team_view(&state, team).await?))
+    // Checked for live codes: the custom domains the team had when read. One another request
+    // added since would be released unchecked: refused, to be tried again.
+    let checked: Vec<String> = team.domain_settings.keys().cloned().collect();
+    let (member_id, now) = (caller.member.id, now_ms());
+    let team = change_team(&state, &id, precondition, move |team| {
+        let unchecked = team
+            .domain_settings
+            .keys()
+            .find(|d| !checked.contains(d) && !custom.contains_key(*d));
+        if let Some(domain) = unchecked {
+            return Err(ApiError::conflict(format!(
+                "domain {domain:?} was added by another request meanwhile; try again"
+            )));
+        }
+        team.default_domain = default_domain.clone();
+        team.domains = listed.clone();
+        team.domain_settings = custom.clone();
+        team.updated_at = now;
+        team.updated_by = member_id.clone();
+        Ok(())
+    })
+    .await?;
+    Ok(tagged(team.version, ok(team_view(&state, team).await?)))
 }
 
 /// `GET /api/teams-api`: the teams of the organization the caller acts in (belongs to, is not
@@ -376,6 +430,7 @@ pub async fn create(
     let now = now_ms();
     let domain = state.platform_domain();
     let team = Team {
+        version: crate::model::FIRST_VERSION,
         id: new_id("team"),
         org_id: creator.org_id.clone(),
         name,
@@ -405,6 +460,7 @@ pub async fn create(
     state.store.insert_team(&team, limit, &roles).await?;
     Ok((
         axum::http::StatusCode::CREATED,
+        Tag(team.version),
         ok(team_view(&state, team).await?),
     ))
 }

@@ -15,6 +15,7 @@ use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::image::{png_response, ImageParams, ImageQuery};
+use super::precondition::Tag;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
@@ -140,7 +141,7 @@ pub async fn list(
     tag = "Templates",
     params(("id" = String, Path, description = "The template's id (`tpl_…`, or a built-in's: classic, navy, forest)")),
     responses(
-        (status = 200, description = "The template", body = Envelope<TemplateView>),
+        (status = 200, description = "The template; its ETag header is its version", body = Envelope<TemplateView>),
         (status = 404, description = "No such template for the team", body = ErrorBody),
     )
 )]
@@ -152,7 +153,7 @@ pub async fn get(
     let template = usable(&state, &caller.team.id, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    Ok(ok(view(template, &state)))
+    Ok((Tag(template.version), ok(view(template, &state))))
 }
 
 /// `POST /api/qr-templates-api` → 201 with the new template.
@@ -188,7 +189,12 @@ pub async fn create(
         )));
     }
     state.store.insert_template(&template).await?;
-    Ok((StatusCode::CREATED, ok(view(template, &state))))
+    let version = crate::model::FIRST_VERSION;
+    Ok((
+        StatusCode::CREATED,
+        Tag(version),
+        ok(view(template, &state)),
+    ))
 }
 
 /// `DELETE /api/qr-templates-api/{id}` → the deleted template. The team's codes that name it

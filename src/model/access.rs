@@ -41,6 +41,9 @@ pub struct Member {
     /// When an admin added them as a new member (none: the first start's owner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invited_at: Option<i64>,
+    /// Counts the writes of the record (the store sets it; 0: stored before versions existed).
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Member {
@@ -90,6 +93,9 @@ pub struct Credential {
     /// member's own key, acting in all their teams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<Binding>,
+    /// Counts the writes of the record (the store sets it; 0: stored before versions existed).
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// What a key made for a member by someone else may reach: the teams where, when it was made,
@@ -210,6 +216,7 @@ mod tests {
 
     fn key(scopes: Option<Vec<Scope>>) -> Credential {
         Credential {
+            version: crate::model::FIRST_VERSION,
             client_id: "cli_1".into(),
             secret_sha256: String::new(),
             member_id: "mem_1".into(),
@@ -238,6 +245,7 @@ mod tests {
 
     fn member(id: &str, teams: &[(&str, Role)]) -> Member {
         Member {
+            version: crate::model::FIRST_VERSION,
             id: id.into(),
             org_id: "org_1".into(),
             name: id.into(),

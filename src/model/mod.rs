@@ -12,6 +12,7 @@ pub mod team;
 pub mod template;
 pub mod text;
 pub mod validate;
+pub mod version;
 
 pub use access::{Binding, Credential, Member, Role, Scope};
 pub use domain::{DomainName, PlatformHosts};
@@ -19,3 +20,4 @@ pub use qr::{Qr, QrType};
 pub use route::{display_id_of, route_key, RouteRecord};
 pub use scan::{RawScan, ScanEvent};
 pub use team::{DomainSettings, Org, Plan, Team};
+pub use version::{etag, IfMatch, Versioned, FIRST_VERSION};

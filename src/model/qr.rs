@@ -102,6 +102,9 @@ pub struct Qr {
     #[serde(default, skip_serializing_if = "is_zero")]
     #[schema(ignore)]
     pub image_url_generation: u32,
+    /// Counts the writes of the record (the store sets it; 0: stored before versions existed).
+    #[serde(default)]
+    pub version: u64,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -113,6 +116,7 @@ impl Qr {
     /// (in team `team_id` of org `org_<team_id>`, created at time 0 by member `m`).
     pub fn web(id: &str, team_id: &str, display_id: &str, url: &str) -> Qr {
         Qr {
+            version: crate::model::FIRST_VERSION,
             id: id.into(),
             display_id: display_id.into(),
             name: "Untitled".into(),

@@ -119,6 +119,7 @@ pub fn new_qr(
         check_template(id, ctx)?;
     }
     let qr = Qr {
+        version: crate::model::FIRST_VERSION,
         id,
         display_id: input.display_id.unwrap_or(generated_display_id),
         name: input.name.unwrap_or_else(|| "Untitled".into()),
@@ -215,6 +216,7 @@ pub fn duplicated_qr(
         created_by: ctx.member_id.to_owned(),
         updated_at: ctx.now,
         updated_by: ctx.member_id.to_owned(),
+        version: crate::model::FIRST_VERSION,
         ..existing.clone()
     };
     validated(qr, password_hash_of(existing), None, ctx)
@@ -321,6 +323,7 @@ mod tests {
 
     fn team() -> Team {
         Team {
+            version: crate::model::FIRST_VERSION,
             id: "team_1".into(),
             org_id: "org_1".into(),
             name: "t".into(),

@@ -53,6 +53,9 @@ pub struct Team {
     pub created_by: String,
     pub updated_at: i64,
     pub updated_by: String,
+    /// Counts the writes of the record (the store sets it; 0: stored before versions existed).
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// What a custom domain answers besides its codes; None: a plain branded page.

@@ -134,6 +134,9 @@ pub struct Template {
     pub logo: Option<String>,
     pub created_at: i64,
     pub created_by: Option<String>,
+    /// Counts the writes of the record (the store sets it; 0: stored before versions existed).
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Template {
@@ -158,6 +161,7 @@ fn builtin(
     ec: ErrorCorrection,
 ) -> Template {
     Template {
+        version: crate::model::FIRST_VERSION,
         id: id.into(),
         team_id: None,
         name: name.into(),
@@ -274,6 +278,7 @@ pub fn new_template(
         decode_logo(logo)?;
     }
     Ok(Template {
+        version: crate::model::FIRST_VERSION,
         id,
         team_id: Some(owner.team_id.to_owned()),
         name,

@@ -71,7 +71,8 @@ impl Topology {
         // an API of its own reads what the aggregators wrote.
         let in_redis = kafka(config) || !roles.all();
         let counting = if !in_redis {
-            let store = store_of(&codes).ok_or(ServeError::Setup("in-process counting needs a store"))?;
+            let store =
+                store_of(&codes).ok_or(ServeError::Setup("in-process counting needs a store"))?;
             Counting::InProcess(open_embedded_analytics(config, store).await?)
         } else if roles.api || roles.aggregator {
             let rollups = RedisAnalytics::connect(

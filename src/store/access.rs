@@ -2,6 +2,7 @@
 
 use redb::ReadableDatabase;
 
+use super::edit::{apply, as_new, Edit};
 use super::{
     decode_record, encode, EmbeddedStore, StoreError, CREDENTIALS, DOMAINS, MEMBERS, ORGS, TEAMS,
 };
@@ -44,7 +45,7 @@ impl EmbeddedStore {
             }
             txn.open_table(CREDENTIALS)?.insert(
                 credential.client_id.as_str(),
-                encode(&credential).as_slice(),
+                encode(&*as_new(&credential)).as_slice(),
             )?;
         }
         txn.commit()?;
@@ -115,13 +116,14 @@ impl EmbeddedStore {
                     return Err(StoreError::TeamLimit(limit));
                 }
             }
-            teams.insert(team.id.as_str(), encode(team).as_slice())?;
+            teams.insert(team.id.as_str(), encode(&*as_new(team)).as_slice())?;
             let mut members = txn.open_table(MEMBERS)?;
             for (member_id, role) in roles {
                 let stored = members.get(member_id.as_str())?.map(|b| b.value().to_vec());
                 if let Some(bytes) = stored {
                     let mut member: Member = decode_record(MEMBERS, member_id, &bytes)?;
                     member.teams.insert(team.id.clone(), *role);
+                    member.version += 1;
                     members.insert(member_id.as_str(), encode(&member).as_slice())?;
                 }
             }
@@ -130,30 +132,43 @@ impl EmbeddedStore {
         Ok(())
     }
 
-    /// Writes a member: EmailTaken when another member of the organization has the email.
-    /// Checked inside the write transaction, so two concurrent additions of one person make one.
-    /// The same transaction narrows their bound keys to the teams they are still in and deletes
-    /// those left with none (`Credential::follow_membership`).
-    pub fn save_member(&self, member: &Member) -> Result<(), StoreError> {
+    /// Stores a new member: EmailTaken when a member of the organization has the email
+    /// (checked inside the write transaction, so two concurrent additions of one person make one).
+    pub fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
         use redb::ReadableTable;
         let txn = self.db.begin_write()?;
         {
             let mut members = txn.open_table(MEMBERS)?;
-            for entry in members.iter()? {
-                let (id, bytes) = entry?;
-                let other: Member = decode_record(MEMBERS, id.value(), bytes.value())?;
-                if other.org_id == member.org_id
-                    && other.email == member.email
-                    && other.id != member.id
-                {
-                    return Err(StoreError::EmailTaken(member.email.clone()));
-                }
+            if members.get(member.id.as_str())?.is_some() {
+                return Err(StoreError::EmailTaken(member.email.clone()));
             }
-            members.insert(member.id.as_str(), encode(member).as_slice())?;
-            follow_membership(&mut txn.open_table(CREDENTIALS)?, member)?;
+            write_member(&txn, &mut members, &as_new(member))?;
         }
         txn.commit()?;
         Ok(())
+    }
+
+    /// Applies `edit` to the stored member `id` inside one write transaction (NotFound: none);
+    /// the member as stored after it. EmailTaken when it gives them another member's email. The
+    /// same transaction narrows their bound keys to the teams they are still in and deletes those
+    /// left with none (`Credential::follow_membership`).
+    pub fn update_member(&self, id: &str, edit: &Edit<Member>) -> Result<Member, StoreError> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_write()?;
+        let member = {
+            let mut members = txn.open_table(MEMBERS)?;
+            let old: Member = match members.get(id)? {
+                Some(bytes) => decode_record(MEMBERS, id, bytes.value())?,
+                None => return Err(StoreError::NotFound),
+            };
+            let Some(member) = apply(&old, edit)? else {
+                return Ok(old);
+            };
+            write_member(&txn, &mut members, &member)?;
+            member
+        };
+        txn.commit()?;
+        Ok(member)
     }
 
     /// Deletes a member and every credential of theirs.
@@ -210,19 +225,23 @@ impl EmbeddedStore {
         Ok(())
     }
 
-    /// Replaces an existing team's record; NotFound when there is none. Its custom domains (the
-    /// keys of `domain_settings`) are claimed for it, DomainTaken when another team has one, and
-    /// the ones it no longer lists are released.
-    pub fn update_team(&self, team: &Team) -> Result<(), StoreError> {
+    /// Applies `edit` to the stored team `id` inside one write transaction (NotFound: none); the
+    /// team as stored after it. Its custom domains (the keys of `domain_settings`) are claimed
+    /// for it, DomainTaken when another team has one, and the ones it no longer lists are
+    /// released.
+    pub fn update_team(&self, id: &str, edit: &Edit<Team>) -> Result<Team, StoreError> {
         use redb::ReadableTable;
-        super::platform_claims::check_claims(team)?;
         let txn = self.db.begin_write()?;
-        {
+        let team = {
             let mut teams = txn.open_table(TEAMS)?;
-            let old: Team = match teams.get(team.id.as_str())? {
-                Some(bytes) => decode_record(TEAMS, &team.id, bytes.value())?,
+            let old: Team = match teams.get(id)? {
+                Some(bytes) => decode_record(TEAMS, id, bytes.value())?,
                 None => return Err(StoreError::NotFound),
             };
+            let Some(team) = apply(&old, edit)? else {
+                return Ok(old);
+            };
+            super::platform_claims::check_claims(&team)?;
             let mut domains = txn.open_table(DOMAINS)?;
             for domain in team.domain_settings.keys() {
                 if let Some(owner) = domains.get(domain.as_str())? {
@@ -239,15 +258,16 @@ impl EmbeddedStore {
                     domains.remove(released.as_str())?;
                 }
             }
-            teams.insert(team.id.as_str(), encode(team).as_slice())?;
-        }
+            teams.insert(team.id.as_str(), encode(&team).as_slice())?;
+            team
+        };
         let change = super::Change::Team {
             team_id: team.id.clone(),
         };
         self.feed.append(&txn, change)?;
         txn.commit()?;
         self.feed.wake();
-        Ok(())
+        Ok(team)
     }
 
     /// Every custom domain with the team that has it.
@@ -274,7 +294,27 @@ impl EmbeddedStore {
     }
 }
 
-/// Rewrites `member`'s bound keys to the teams they are still in, and deletes those left with none.
+/// Writes `member` unless another member of the organization has the email (EmailTaken), and
+/// makes their bound keys follow their teams.
+fn write_member(
+    txn: &redb::WriteTransaction,
+    members: &mut redb::Table<&str, &[u8]>,
+    member: &Member,
+) -> Result<(), StoreError> {
+    use redb::ReadableTable;
+    for entry in members.iter()? {
+        let (id, bytes) = entry?;
+        let other: Member = decode_record(MEMBERS, id.value(), bytes.value())?;
+        if other.org_id == member.org_id && other.email == member.email && other.id != member.id {
+            return Err(StoreError::EmailTaken(member.email.clone()));
+        }
+    }
+    members.insert(member.id.as_str(), encode(member).as_slice())?;
+    follow_membership(&mut txn.open_table(CREDENTIALS)?, member)
+}
+
+/// Rewrites `member`'s bound keys to the teams they are still in (a write of the key: its version
+/// moves), and deletes those left with none.
 fn follow_membership(
     credentials: &mut redb::Table<&str, &[u8]>,
     member: &Member,
@@ -288,6 +328,7 @@ fn follow_membership(
             let mut narrowed = credential.clone();
             let keep = narrowed.follow_membership(member);
             if narrowed != credential || !keep {
+                narrowed.version += 1;
                 changed.push((narrowed, keep));
             }
         }
@@ -327,7 +368,17 @@ mod tests {
                 .collect();
             team
         };
-        store.update_team(&with(&a.team, &["qr.a.test"])).unwrap();
+        let update = |team: Team| {
+            let id = team.id.clone();
+            store.update_team(
+                &id,
+                &crate::store::edit(move |stored| {
+                    *stored = team.clone();
+                    Ok(())
+                }),
+            )
+        };
+        update(with(&a.team, &["qr.a.test"])).unwrap();
         let team_changed = crate::store::Change::Team {
             team_id: a.team.id.clone(),
         };
@@ -340,7 +391,7 @@ mod tests {
             "edges hear of the change"
         );
         assert!(matches!(
-            store.update_team(&with(&b.team, &["qr.a.test"])),
+            update(with(&b.team, &["qr.a.test"])),
             Err(StoreError::DomainTaken(d)) if d == "qr.a.test"
         ));
         let owners: Vec<(String, String)> = store
@@ -351,14 +402,14 @@ mod tests {
             .collect();
         assert_eq!(owners, [("qr.a.test".to_string(), a.team.id.clone())]);
 
-        store.update_team(&with(&a.team, &[])).unwrap();
-        store.update_team(&with(&b.team, &["qr.a.test"])).unwrap();
+        update(with(&a.team, &[])).unwrap();
+        update(with(&b.team, &["qr.a.test"])).unwrap();
         assert_eq!(store.custom_domains().unwrap()[0].1.id, b.team.id);
 
         // Claims are kept in one form: another spelling is no second claim.
         for spelling in ["QR.a.test", "qr.a.test.", "qr.a.test:443"] {
             assert!(matches!(
-                store.update_team(&with(&a.team, &[spelling])),
+                update(with(&a.team, &[spelling])),
                 Err(StoreError::DomainNotNormal(d)) if d == spelling
             ));
         }

@@ -47,6 +47,7 @@ impl FirstOwner {
         };
         let member_id = new_id("mem");
         let team = Team {
+            version: crate::model::FIRST_VERSION,
             id: new_id("team"),
             org_id: org.id.clone(),
             name: "Default team".into(),
@@ -61,6 +62,7 @@ impl FirstOwner {
             updated_by: member_id.clone(),
         };
         let member = Member {
+            version: crate::model::FIRST_VERSION,
             id: member_id,
             org_id: org.id.clone(),
             name: "Owner".into(),
@@ -73,6 +75,7 @@ impl FirstOwner {
         };
         let secret = new_secret();
         let credential = Credential {
+            version: crate::model::FIRST_VERSION,
             client_id: new_id("cli"),
             secret_sha256: hash_secret(&secret),
             member_id: member.id.clone(),

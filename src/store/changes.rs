@@ -224,15 +224,25 @@ mod tests {
         }
     }
 
+    /// Writes `qr` over the stored code of its id.
+    fn replace(store: &EmbeddedStore, qr: &Qr) {
+        let next = qr.clone();
+        let change = crate::store::edit(move |stored: &mut Qr| {
+            *stored = next.clone();
+            Ok(())
+        });
+        store.update_qr(&qr.id, &change).unwrap();
+    }
+
     #[test]
     fn the_feed_holds_every_write_in_commit_order() {
         let (_dir, store) = store(100);
         let mut a = Qr::web("qr_a", "team_1", "a", "https://a.example/");
         store.create_qr(&a).unwrap();
         a.display_id = "a2".into();
-        store.update_qr(&a).unwrap();
+        replace(&store, &a);
         a.qr_redirect_url = Some("https://a.example/2".into());
-        store.update_qr(&a).unwrap();
+        replace(&store, &a);
         let bulk = [
             Qr::web("qr_b", "team_1", "b", "https://b.example/"),
             Qr::web("qr_c", "team_1", "a2", "https://c.example/"),
@@ -281,7 +291,7 @@ mod tests {
                     store.create_qr(&qr).unwrap();
                     for n in 1..WRITES {
                         qr.display_id = format!("w{writer}-{n}");
-                        store.update_qr(&qr).unwrap();
+                        replace(store, &qr);
                     }
                 });
             }

@@ -16,6 +16,15 @@ pub enum StoreError {
     TeamLimit(u64),
     #[error("not found")]
     NotFound,
+    /// A precondition on the record's version failed (`If-Match`): nothing was written.
+    #[error("the record is at version {current}, which the precondition does not admit")]
+    Stale { current: u64 },
+    /// An edit refused to apply to the record as stored; the caller's own reason.
+    #[error("{0}")]
+    Refused(Box<dyn std::error::Error + Send + Sync>),
+    /// A record written by so many writers at once that a Redis write lost every attempt.
+    #[error("the record is being changed by too many writers at once; try again")]
+    Contended,
     #[error("storage error: {0}")]
     Db(#[from] redb::Error),
     #[error("the record {key} in the store's {table} table could not be read: {source}")]

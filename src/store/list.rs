@@ -524,9 +524,11 @@ mod tests {
         store
             .create_qr(&Qr::web("qr_z", "team_10", "z", "https://example.com/"))
             .unwrap();
-        let mut deleted = store.qr("qr_c").unwrap().unwrap();
-        deleted.deleted = true;
-        store.update_qr(&deleted).unwrap();
+        let delete = crate::store::edit(|qr: &mut Qr| {
+            qr.deleted = true;
+            Ok(())
+        });
+        store.update_qr("qr_c", &delete).unwrap();
         let want_by_name = (vec!["qr_b".to_owned(), "qr_a".to_owned()], 2);
         assert_eq!(page(&store, ListOrder::Name, None), want_by_name);
 

@@ -6,6 +6,7 @@
 mod access;
 mod bootstrap;
 mod changes;
+mod edit;
 mod error;
 pub mod feed;
 mod image_secret;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use crate::model::{Qr, RouteRecord, Team};
 
 pub use bootstrap::{hash_secret, Bootstrap};
+pub use edit::{edit, Edit};
 pub use error::StoreError;
 pub use feed::{Change, ChangeFeed, FeedRead};
 pub use list::{ListOrder, ListPosition, PageStart, QrListPage, QrListQuery};
@@ -233,9 +235,11 @@ impl Store {
         on_backend!(self, store => store.live_qr_count(&team_id))
     }
 
-    pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
-        let qr = qr.clone();
-        on_backend!(self, store => store.update_qr(&qr))
+    /// Applies `edit` to the code `id` as stored at the write (NotFound: no such code); the
+    /// code as stored after it.
+    pub async fn update_qr(&self, id: &str, edit: Edit<Qr>) -> Result<Qr, StoreError> {
+        let id = id.to_owned();
+        on_backend!(self, store => store.update_qr(&id, &edit))
     }
 
     pub async fn team_qrs(&self, team_id: &str) -> Result<Vec<Qr>, StoreError> {
@@ -248,9 +252,11 @@ impl Store {
         on_backend!(self, store => store.team(&id))
     }
 
-    pub async fn update_team(&self, team: &Team) -> Result<(), StoreError> {
-        let team = team.clone();
-        on_backend!(self, store => store.update_team(&team))
+    /// Applies `edit` to the team `id` as stored at the write (NotFound: no such team), with its
+    /// custom domains claimed and released; the team as stored after it.
+    pub async fn update_team(&self, id: &str, edit: Edit<Team>) -> Result<Team, StoreError> {
+        let id = id.to_owned();
+        on_backend!(self, store => store.update_team(&id, &edit))
     }
 
     /// Every custom domain with the team that has it.
@@ -293,12 +299,22 @@ impl Store {
         on_backend!(self, store => store.insert_team(&team, limit, &roles))
     }
 
-    /// Writes a member; EmailTaken when another member of the organization has the email. Their
-    /// bound keys follow in the same write: narrowed to the teams they are still in, deleted
-    /// with the last one.
-    pub async fn save_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
+    /// Stores a new member; EmailTaken when a member of the organization has the email.
+    pub async fn insert_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
         let member = member.clone();
-        on_backend!(self, store => store.save_member(&member))
+        on_backend!(self, store => store.insert_member(&member))
+    }
+
+    /// Applies `edit` to the member `id` as stored at the write (NotFound: none); EmailTaken when
+    /// another member of the organization has the email it gives. Their bound keys follow in the
+    /// same write: narrowed to the teams they are still in, deleted with the last one.
+    pub async fn update_member(
+        &self,
+        id: &str,
+        edit: Edit<crate::model::Member>,
+    ) -> Result<crate::model::Member, StoreError> {
+        let id = id.to_owned();
+        on_backend!(self, store => store.update_member(&id, &edit))
     }
 
     /// Deletes a member and their credentials.

@@ -42,16 +42,20 @@ impl Store {
             let Some(team_id) = self.domain_owner(&claimed).await? else {
                 continue;
             };
-            let Some(mut team) = self.team(&team_id).await? else {
-                continue;
+            let (domain, platform_domain) = (claimed.clone(), platform_domain.to_owned());
+            let release = super::edit(move |team: &mut Team| {
+                team.domain_settings.remove(&domain);
+                team.domains.retain(|d| *d != domain);
+                if team.default_domain == domain {
+                    team.default_domain = platform_domain.clone();
+                }
+                Ok(())
+            });
+            match self.update_team(&team_id, release).await {
+                Err(StoreError::NotFound) => continue,
+                other => other?,
             };
-            team.domain_settings.remove(&claimed);
-            team.domains.retain(|d| *d != claimed);
-            if team.default_domain == claimed {
-                team.default_domain = platform_domain.to_owned();
-            }
-            self.update_team(&team).await?;
-            tracing::warn!(domain = %claimed, team = %team.id, "released a custom domain that is the platform's own host");
+            tracing::warn!(domain = %claimed, team = %team_id, "released a custom domain that is the platform's own host");
             released.push(claimed);
         }
         Ok(released)

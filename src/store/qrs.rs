@@ -3,6 +3,7 @@
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::changes::{Feed, FeedWriter};
+use super::edit::{apply, as_new, Edit};
 use super::feed::Change;
 use super::list::ListIndex;
 use super::{
@@ -56,7 +57,8 @@ impl<'txn> NewQrTables<'txn> {
             return Ok(Created::DisplayIdTaken);
         }
         self.display_ids.insert(key.as_str(), qr.id.as_str())?;
-        self.qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
+        self.qrs
+            .insert(qr.id.as_str(), encode(&*as_new(qr)).as_slice())?;
         self.team_qrs
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
         put_route(&mut self.routes, &key, qr)?;
@@ -111,15 +113,19 @@ impl EmbeddedStore {
         Ok(created)
     }
 
-    /// Replaces a stored code. A changed displayId (or domain) must be free; the old one is
-    /// released.
-    pub fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+    /// Applies `edit` to the stored code `id` inside one write transaction; the code as stored
+    /// (unchanged, and not written, when the edit changed nothing). A changed displayId (or
+    /// domain) must be free; the old one is released.
+    pub fn update_qr(&self, id: &str, edit: &Edit<Qr>) -> Result<Qr, StoreError> {
         let txn = self.db.begin_write()?;
-        {
+        let qr = {
             let mut qrs = txn.open_table(QRS)?;
-            let old: Qr = match qrs.get(qr.id.as_str())? {
-                Some(bytes) => decode_record(QRS, &qr.id, bytes.value())?,
+            let old: Qr = match qrs.get(id)? {
+                Some(bytes) => decode_record(QRS, id, bytes.value())?,
                 None => return Err(StoreError::NotFound),
+            };
+            let Some(qr) = apply(&old, edit)? else {
+                return Ok(old);
             };
             let (old_key, key) = (old.route_key(), qr.route_key());
             if old_key != key {
@@ -130,18 +136,19 @@ impl EmbeddedStore {
                 display_ids.remove(old_key.as_str())?;
                 display_ids.insert(key.as_str(), qr.id.as_str())?;
             }
-            qrs.insert(qr.id.as_str(), encode(qr).as_slice())?;
+            qrs.insert(qr.id.as_str(), encode(&qr).as_slice())?;
             let mut list = ListIndex::open(&txn)?;
             list.remove(&old)?;
-            list.add(qr)?;
+            list.add(&qr)?;
             let mut routes = txn.open_table(ROUTES)?;
             routes.remove(old_key.as_str())?;
-            put_route(&mut routes, &key, qr)?;
+            put_route(&mut routes, &key, &qr)?;
             self.feed.append(&txn, Change::route(key, Some(old_key)))?;
-        }
+            qr
+        };
         txn.commit()?;
         self.feed.wake();
-        Ok(())
+        Ok(qr)
     }
 
     pub fn qr(&self, id: &str) -> Result<Option<Qr>, StoreError> {
@@ -194,7 +201,17 @@ impl EmbeddedStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::edit::edit;
     use super::*;
+
+    /// An edit that makes the stored code `qr` (a test's shorthand; the API changes fields).
+    fn replace(qr: &Qr) -> Edit<Qr> {
+        let qr = qr.clone();
+        edit(move |stored| {
+            *stored = qr.clone();
+            Ok(())
+        })
+    }
 
     fn routes(store: &EmbeddedStore) -> Vec<(String, String, String)> {
         let mut out = Vec::new();
@@ -227,11 +244,11 @@ mod tests {
         );
         a.display_id = "a2".into();
         a.qr_redirect_url = Some("https://a2.example/".into());
-        store.update_qr(&a).unwrap();
+        store.update_qr("qr_a", &replace(&a)).unwrap();
         a.deleted = true;
         let mut b = store.qr("qr_b").unwrap().unwrap();
         b.domain = Some("qr.acme.test".into());
-        store.update_qr(&b).unwrap();
+        store.update_qr("qr_b", &replace(&b)).unwrap();
         assert_eq!(
             routes(&store),
             [
@@ -239,7 +256,7 @@ mod tests {
                 route("qr.acme.test/b", "qr_b", "https://b.example/")
             ]
         );
-        store.update_qr(&a).unwrap();
+        store.update_qr("qr_a", &replace(&a)).unwrap();
         assert_eq!(
             store.route_count().unwrap(),
             1,

@@ -39,6 +39,7 @@ use tokio::sync::OnceCell;
 mod templates;
 
 use super::bootstrap::FirstOwner;
+use super::edit::{apply, as_new, Edit};
 use super::{Bootstrap, Created, StoreError};
 use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 
@@ -90,13 +91,15 @@ impl Created {
 
 /// KEYS: display, qr, routes, changes, then the team's five list keys. ARGV: qrId, route key,
 /// qr JSON, route JSON or "", max length, then the list's createdAt, updatedAt and name member
-/// ("" for a deleted code). -1 when the code does not exist, 0 when the new key is taken. The
-/// previous key and list member are read here, inside the script, so concurrent writes cannot
-/// race.
+/// ("" for a deleted code), and the version the new record was made from. -1 when the code does
+/// not exist, -2 when it is no longer at that version (written meanwhile), 0 when the new key is
+/// taken. The previous key and list member are read here, inside the script, so concurrent
+/// writes cannot race.
 const UPDATE_QR: &str = r#"
 local current = redis.call('GET', KEYS[2])
 if not current then return -1 end
 local record = cjson.decode(current)
+if (tonumber(record['version']) or 0) ~= tonumber(ARGV[9]) then return -2 end
 local old = record['displayId']
 if type(record['domain']) == 'string' then old = record['domain'] .. '/' .. old end
 if old ~= ARGV[2] then
@@ -128,14 +131,16 @@ end
 return 1
 "#;
 
-/// KEYS: team, changes, domains. ARGV: team id, team JSON, max length, then the team's custom
-/// domains. "missing" when the team does not exist, "taken:DOMAIN" when another team has one of
-/// the domains, else "ok" (and the domains it no longer lists are released).
+/// KEYS: team, changes, domains. ARGV: team id, team JSON, max length, the version the new
+/// record was made from, then the team's custom domains. "missing" when the team does not exist,
+/// "stale" when it is no longer at that version, "taken:DOMAIN" when another team has one of the
+/// domains, else "ok" (and the domains it no longer lists are released).
 const UPDATE_TEAM: &str = r#"
 local current = redis.call('GET', KEYS[1])
 if not current then return 'missing' end
+if (tonumber(cjson.decode(current)['version']) or 0) ~= tonumber(ARGV[4]) then return 'stale' end
 local wanted = {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local owner = redis.call('HGET', KEYS[3], ARGV[i])
   if owner and owner ~= ARGV[1] then return 'taken:' .. ARGV[i] end
   wanted[ARGV[i]] = true
@@ -148,7 +153,7 @@ if type(old) == 'table' then
     end
   end
 end
-for i = 4, #ARGV do redis.call('HSET', KEYS[3], ARGV[i], ARGV[1]) end
+for i = 5, #ARGV do redis.call('HSET', KEYS[3], ARGV[i], ARGV[1]) end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1])
 return 'ok'
@@ -179,17 +184,34 @@ local function follow_membership(cred, teams)
   end
   local changed = #kept < #binding['teams']
   binding['teams'] = kept
-  if changed then return #kept end
+  if changed then
+    cred['version'] = (tonumber(cred['version']) or 0) + 1
+    return #kept
+  end
   return -1
 end
 "#;
 
 /// KEYS: the member, the org's member set, the org's email hash, the member's credential set.
-/// ARGV: member id, email, JSON, the prefix of credential keys (`…cred:`). Their bound keys
-/// follow in the same call: narrowed to the teams the member is still in, deleted with the last.
+/// ARGV: member id, email, JSON, the prefix of credential keys (`…cred:`), the version the record
+/// was made from ("" for a new member). 'taken' when another member has the email (or a new
+/// member's id is in use), 'missing' when the member is gone, 'stale' when no longer at that
+/// version. Their bound keys follow in the same call: narrowed to the teams the member is still
+/// in (a write of the key: its version moves), deleted with the last.
 const SAVE_MEMBER: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if ARGV[5] == '' then
+  if current then return 'taken' end
+else
+  if not current then return 'missing' end
+  current = cjson.decode(current)
+  if (tonumber(current['version']) or 0) ~= tonumber(ARGV[5]) then return 'stale' end
+end
 local owner = redis.call('HGET', KEYS[3], ARGV[2])
 if owner and owner ~= ARGV[1] then return 'taken' end
+if current and current['email'] ~= ARGV[2] and redis.call('HGET', KEYS[3], current['email']) == ARGV[1] then
+  redis.call('HDEL', KEYS[3], current['email'])
+end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[1])
@@ -221,7 +243,8 @@ if type(cred['binding']) == 'table' then
   if not member then return 'missing' end
   local left = follow_membership(cred, cjson.decode(member)['teams'])
   if left == 0 then return 'missing' end
-  if left > 0 then text = cjson.encode(cred) end
+  -- A new key: narrowed before its first write, so at its first version still.
+  if left > 0 then cred['version'] = 1; text = cjson.encode(cred) end
 end
 redis.call('SET', KEYS[1], text)
 redis.call('SADD', KEYS[2], ARGV[1])
@@ -240,6 +263,7 @@ for i = 3, #KEYS do
   if text then
     local member = cjson.decode(text)
     member['teams'][ARGV[1]] = ARGV[i + 1]
+    member['version'] = (tonumber(member['version']) or 0) + 1
     redis.call('SET', KEYS[i], cjson.encode(member))
   end
 end
@@ -355,7 +379,7 @@ impl RedisStore {
         call.key(self.key(&format!("team:{}", team.id)))
             .key(self.key(&format!("org-teams:{}", team.org_id)))
             .arg(&team.id)
-            .arg(json(team))
+            .arg(json(&*as_new(team)))
             .arg(limit.map(|n| n.to_string()).unwrap_or_default());
         for (member_id, role) in roles {
             call.key(self.key(&format!("member:{member_id}")))
@@ -368,11 +392,42 @@ impl RedisStore {
         }
     }
 
-    /// Writes a member: EmailTaken when another member of the organization has the email (the
+    /// Stores a new member: EmailTaken when a member of the organization has the email (the
     /// organization's email hash is the claim, checked and written in one script).
-    pub async fn save_member(&self, member: &Member) -> Result<(), StoreError> {
+    pub async fn insert_member(&self, member: &Member) -> Result<(), StoreError> {
+        match self.write_member(&as_new(member), None).await?.as_str() {
+            "ok" => Ok(()),
+            _ => Err(StoreError::EmailTaken(member.email.clone())),
+        }
+    }
+
+    /// Applies `edit` to the stored member `id` (NotFound: none): reads them, applies the edit,
+    /// and writes the result with a script that refuses when the stored version is no longer the
+    /// one read (then the edit runs again).
+    pub async fn update_member(&self, id: &str, edit: &Edit<Member>) -> Result<Member, StoreError> {
+        for _ in 0..super::edit::ATTEMPTS {
+            let old = self.member(id).await?.ok_or(StoreError::NotFound)?;
+            let Some(member) = apply(&old, edit)? else {
+                return Ok(old);
+            };
+            match self
+                .write_member(&member, Some(old.version))
+                .await?
+                .as_str()
+            {
+                "ok" => return Ok(member),
+                "stale" => continue,
+                "missing" => return Err(StoreError::NotFound),
+                _ => return Err(StoreError::EmailTaken(member.email.clone())),
+            }
+        }
+        Err(StoreError::Contended)
+    }
+
+    /// Runs SAVE_MEMBER: a new member (`read` None) or one still at version `read`.
+    async fn write_member(&self, member: &Member, read: Option<u64>) -> Result<String, StoreError> {
         let mut conn = self.conn.clone();
-        let outcome: String = Script::new(&format!("{FOLLOW_MEMBERSHIP}{SAVE_MEMBER}"))
+        let outcome = Script::new(&format!("{FOLLOW_MEMBERSHIP}{SAVE_MEMBER}"))
             .key(self.key(&format!("member:{}", member.id)))
             .key(self.key(&format!("org-members:{}", member.org_id)))
             .key(self.key(&format!("org-emails:{}", member.org_id)))
@@ -381,12 +436,10 @@ impl RedisStore {
             .arg(&member.email)
             .arg(json(member))
             .arg(self.key("cred:"))
+            .arg(read.map(|v| v.to_string()).unwrap_or_default())
             .invoke_async(&mut conn)
             .await?;
-        match outcome.as_str() {
-            "ok" => Ok(()),
-            _ => Err(StoreError::EmailTaken(member.email.clone())),
-        }
+        Ok(outcome)
     }
 
     /// Deletes a member and every credential of theirs.
@@ -436,7 +489,7 @@ impl RedisStore {
             .key(self.key(&format!("member-creds:{}", credential.member_id)))
             .key(self.key(&format!("member:{}", credential.member_id)))
             .arg(&credential.client_id)
-            .arg(json(credential))
+            .arg(json(&*as_new(credential)))
             .invoke_async(&mut conn)
             .await?;
         match outcome.as_str() {
@@ -530,7 +583,7 @@ impl RedisStore {
         let mut args = vec![
             qr.route_key(),
             qr.id.clone(),
-            json(qr),
+            json(&*as_new(qr)),
             route_json(qr),
             self.changes_kept.to_string(),
         ];
@@ -601,7 +654,24 @@ impl RedisStore {
             .collect())
     }
 
-    pub async fn update_qr(&self, qr: &Qr) -> Result<(), StoreError> {
+    /// Applies `edit` to the stored code `id`: reads it, applies the edit, and writes the result
+    /// with a script that refuses when the stored version is no longer the one read; then the
+    /// edit runs again on the newer code.
+    pub async fn update_qr(&self, id: &str, edit: &Edit<Qr>) -> Result<Qr, StoreError> {
+        for _ in 0..super::edit::ATTEMPTS {
+            let old: Qr = self.qr(id).await?.ok_or(StoreError::NotFound)?;
+            let Some(qr) = apply(&old, edit)? else {
+                return Ok(old);
+            };
+            if self.write_qr_over(&qr, old.version).await? {
+                return Ok(qr);
+            }
+        }
+        Err(StoreError::Contended)
+    }
+
+    /// Writes `qr` over the stored code if that is still at version `read`; whether it was.
+    async fn write_qr_over(&self, qr: &Qr, read: u64) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         let updated: i64 = Script::new(UPDATE_QR)
             .key(self.key("display"))
@@ -615,38 +685,52 @@ impl RedisStore {
             .arg(route_json(qr))
             .arg(self.changes_kept)
             .arg(&list::script_args(qr)[..])
+            .arg(read)
             .invoke_async(&mut conn)
             .await?;
         match updated {
-            1 => Ok(()),
+            1 => Ok(true),
+            -2 => Ok(false),
             0 => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
             _ => Err(StoreError::NotFound),
         }
     }
 
-    /// Replaces an existing team's record, claims its custom domains (the keys of
-    /// `domain_settings`) and releases the ones it no longer lists, and notes the change in the
+    /// Applies `edit` to the stored team `id` (NotFound: none): reads it, applies the edit, and
+    /// writes the result with a script that refuses when the stored version is no longer the one
+    /// read (then the edit runs again). The script claims the team's custom domains (the keys of
+    /// `domain_settings`), releases the ones it no longer lists, and notes the change in the
     /// stream.
-    pub async fn update_team(&self, team: &Team) -> Result<(), StoreError> {
-        super::platform_claims::check_claims(team)?;
-        let mut conn = self.conn.clone();
-        let outcome: String = Script::new(UPDATE_TEAM)
-            .key(self.key(&format!("team:{}", team.id)))
-            .key(self.key("changes"))
-            .key(self.key("domains"))
-            .arg(&team.id)
-            .arg(json(team))
-            .arg(self.changes_kept)
-            .arg(team.domain_settings.keys().collect::<Vec<_>>())
-            .invoke_async(&mut conn)
-            .await?;
-        match outcome.as_str() {
-            "ok" => Ok(()),
-            "missing" => Err(StoreError::NotFound),
-            taken => Err(StoreError::DomainTaken(
-                taken.trim_start_matches("taken:").to_owned(),
-            )),
+    pub async fn update_team(&self, id: &str, edit: &Edit<Team>) -> Result<Team, StoreError> {
+        for _ in 0..super::edit::ATTEMPTS {
+            let old = self.team(id).await?.ok_or(StoreError::NotFound)?;
+            let Some(team) = apply(&old, edit)? else {
+                return Ok(old);
+            };
+            super::platform_claims::check_claims(&team)?;
+            let mut conn = self.conn.clone();
+            let outcome: String = Script::new(UPDATE_TEAM)
+                .key(self.key(&format!("team:{}", team.id)))
+                .key(self.key("changes"))
+                .key(self.key("domains"))
+                .arg(&team.id)
+                .arg(json(&team))
+                .arg(self.changes_kept)
+                .arg(old.version)
+                .arg(team.domain_settings.keys().collect::<Vec<_>>())
+                .invoke_async(&mut conn)
+                .await?;
+            match outcome.as_str() {
+                "ok" => return Ok(team),
+                "stale" => continue,
+                "missing" => return Err(StoreError::NotFound),
+                taken => {
+                    let domain = taken.trim_start_matches("taken:").to_owned();
+                    return Err(StoreError::DomainTaken(domain));
+                }
+            }
         }
+        Err(StoreError::Contended)
     }
 
     /// Every custom domain with the team that has it.

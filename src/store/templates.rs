@@ -3,6 +3,7 @@
 
 use redb::{ReadableDatabase, TableDefinition};
 
+use super::edit::as_new;
 use super::{decode_record, encode, EmbeddedStore, Store, StoreError};
 use crate::model::template::Template;
 
@@ -37,8 +38,10 @@ impl EmbeddedStore {
     pub fn insert_template(&self, template: &Template) -> Result<(), StoreError> {
         let team_id = template.team_id.as_deref().ok_or(StoreError::NotFound)?;
         let txn = self.db.begin_write()?;
-        txn.open_table(TEMPLATES)?
-            .insert((team_id, template.id.as_str()), encode(template).as_slice())?;
+        txn.open_table(TEMPLATES)?.insert(
+            (team_id, template.id.as_str()),
+            encode(&*as_new(template)).as_slice(),
+        )?;
         txn.commit()?;
         Ok(())
     }

@@ -307,6 +307,14 @@ fn with_platform_claim(mut team: qredge::model::Team) -> qredge::model::Team {
     team
 }
 
+/// The edit that makes a stored team as an older version let it be stored.
+fn claim_the_platform() -> qredge::store::Edit<qredge::model::Team> {
+    qredge::store::edit(|team: &mut qredge::model::Team| {
+        *team = with_platform_claim(team.clone());
+        Ok(())
+    })
+}
+
 fn assert_released(api: &Server, edge: &Server, attacker: &str) {
     let team = team(api, attacker);
     assert_eq!(team["domainSettings"], Value::Null, "{team}");
@@ -331,8 +339,7 @@ fn a_stored_claim_on_the_platforms_host_is_released_at_start_embedded() {
     assert!(server.stop().success());
 
     let store = qredge::store::EmbeddedStore::open(&data).unwrap();
-    let team = store.team(&attacker).unwrap().unwrap();
-    store.update_team(&with_platform_claim(team)).unwrap();
+    store.update_team(&attacker, &claim_the_platform()).unwrap();
     drop(store);
 
     let server = embedded_server(&data);
@@ -357,15 +364,19 @@ fn a_stored_claim_on_the_platforms_host_is_released_at_start_on_redis() {
             qredge::store::redis::RedisStore::connect(&shared_redis(), &topology.key_prefix())
                 .await
                 .unwrap();
-        let team = store.team(&attacker).await.unwrap().unwrap();
         // The store itself keeps claims in one form: another spelling is refused.
-        let mut misspelt = team.clone();
-        misspelt.domain_settings = [("QR.Platform.Test.".to_owned(), Default::default())].into();
+        let misspell = qredge::store::edit(|team: &mut qredge::model::Team| {
+            team.domain_settings = [("QR.Platform.Test.".to_owned(), Default::default())].into();
+            Ok(())
+        });
         assert!(matches!(
-            store.update_team(&misspelt).await,
+            store.update_team(&attacker, &misspell).await,
             Err(qredge::store::StoreError::DomainNotNormal(_))
         ));
-        store.update_team(&with_platform_claim(team)).await.unwrap();
+        store
+            .update_team(&attacker, &claim_the_platform())
+            .await
+            .unwrap();
     });
     // The old state as it was: the edge answers the platform's host from the attacker's space.
     edge_answers(

@@ -41,3 +41,4 @@ mod teams;
 mod templates;
 mod tls;
 mod unservable_codes;
+mod write_races;

@@ -5,6 +5,7 @@ use redis::AsyncCommands;
 
 use super::{decode_at, json, RedisStore};
 use crate::model::template::Template;
+use crate::store::edit::as_new;
 use crate::store::StoreError;
 
 impl RedisStore {
@@ -38,7 +39,11 @@ impl RedisStore {
         let team_id = template.team_id.as_deref().ok_or(StoreError::NotFound)?;
         let mut conn = self.conn.clone();
         let _: i64 = conn
-            .hset(self.templates_key(team_id), &template.id, json(template))
+            .hset(
+                self.templates_key(team_id),
+                &template.id,
+                json(&*as_new(template)),
+            )
             .await?;
         Ok(())
     }
