@@ -268,7 +268,7 @@ impl RedisAnalytics {
                 continue;
             };
             call.arg(day)
-                .arg(visitor_key(&event.ip_address, &event.user_agent));
+                .arg(&visitor_key(&event.ip_address, &event.user_agent)[..]);
             for dimension in Dimension::ALL {
                 call.arg(dimension.value(event).as_ref());
             }

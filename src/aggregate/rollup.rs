@@ -56,12 +56,16 @@ pub fn day_date(day: i64) -> NaiveDate {
 
 /// Who counts as the same visitor for unique scans: the client address and user agent, hashed
 /// so the HyperLogLog input is short and fixed-size (64 bits is plenty for a probabilistic count).
-pub fn visitor_key(ip: &str, user_agent: &str) -> String {
+/// The 16 hex digits of the hash, as ASCII, on the stack: both stores count a visitor under this
+/// key, and the embedded one does so for every scan.
+pub fn visitor_key(ip: &str, user_agent: &str) -> [u8; 16] {
     let mut hasher = Sha256::new();
     hasher.update(ip.as_bytes());
     hasher.update([0]);
     hasher.update(user_agent.as_bytes());
-    hex::encode(&hasher.finalize()[..8])
+    let mut key = [0; 16];
+    hex::encode_to_slice(&hasher.finalize()[..8], &mut key).expect("8 bytes are 16 hex digits");
+    key
 }
 
 /// Breakdown values longer than this are cut: they are hash fields, and a hostile client controls

@@ -26,8 +26,9 @@ pub struct Rollups {
     visitors: Vec<(i64, VisitorSketch)>,
     /// (bucket start, headline scans), by start.
     buckets: Vec<(i64, u64)>,
-    /// (dimension, value) -> headline scans.
-    breakdowns: HashMap<(u8, Box<str>), u64>,
+    /// Per dimension (in `Dimension::ALL`'s order): value -> headline scans. A map per
+    /// dimension, so that a value already counted is found by `&str`, without allocating.
+    breakdowns: [HashMap<Box<str>, u64>; Dimension::ALL.len()],
 }
 
 impl Rollups {
@@ -35,7 +36,7 @@ impl Rollups {
     pub fn add(&mut self, event: &ScanEvent, day: i64) {
         *entry(&mut self.days, day) += 1;
         let visitor = visitor_key(&event.ip_address, &event.user_agent);
-        entry(&mut self.visitors, day).add(visitor.as_bytes());
+        entry(&mut self.visitors, day).add(&visitor);
         let bucket = bucket_start(event.scan_time);
         let newest = self.buckets.last().map_or(bucket, |(b, _)| bucket.max(*b));
         if bucket > newest - BUCKETS_KEPT_MS {
@@ -45,9 +46,14 @@ impl Rollups {
                 .partition_point(|(b, _)| *b <= newest - BUCKETS_KEPT_MS);
             self.buckets.drain(..old);
         }
-        for (i, dimension) in Dimension::ALL.into_iter().enumerate() {
-            let value: Box<str> = dimension.value(event).into();
-            *self.breakdowns.entry((i as u8, value)).or_default() += 1;
+        for (counts, dimension) in self.breakdowns.iter_mut().zip(Dimension::ALL) {
+            let value = dimension.value(event);
+            match counts.get_mut(&*value) {
+                Some(count) => *count += 1,
+                None => {
+                    counts.insert(value.into(), 1);
+                }
+            }
         }
     }
 
@@ -84,11 +90,13 @@ impl Rollups {
 
     /// The counts per value of `dimension`.
     pub fn breakdown(&self, dimension: Dimension) -> impl Iterator<Item = (String, u64)> + '_ {
-        let index = Dimension::ALL.iter().position(|d| *d == dimension);
-        self.breakdowns
+        let index = Dimension::ALL
             .iter()
-            .filter(move |((d, _), _)| Some(usize::from(*d)) == index)
-            .map(|((_, value), n)| (value.to_string(), *n))
+            .position(|d| *d == dimension)
+            .expect("every dimension is in Dimension::ALL");
+        self.breakdowns[index]
+            .iter()
+            .map(|(value, n)| (value.to_string(), *n))
     }
 }
 
