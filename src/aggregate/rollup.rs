@@ -154,21 +154,10 @@ mod tests {
     fn event(qr: &str, time: i64, bot: bool) -> ScanEvent {
         ScanEvent {
             event_id: format!("{qr}-{time}").into(),
-            qr_id: qr.into(),
-            team_id: "t".into(),
-            display_id: "d".into(),
-            scan_time: time,
             device: "mobile".into(),
-            browser: "".into(),
-            os: "".into(),
-            country: "".into(),
-            city: "".into(),
             ip_address: "127.0.0.1".into(),
-            referrer: "".into(),
-            user_agent: "".into(),
             bot,
-            head: false,
-            orphan: false,
+            ..ScanEvent::test_scan(qr, time)
         }
     }
 

@@ -90,6 +90,30 @@ impl ScanEvent {
             std::borrow::Cow::Borrowed(&*self.qr_id)
         }
     }
+
+    /// A headline scan of code `qr_id` (team "t", displayId "d") at `time`, every other text
+    /// empty: what unit tests start from, changing the fields they are about.
+    #[cfg(test)]
+    pub fn test_scan(qr_id: &str, time: i64) -> ScanEvent {
+        ScanEvent {
+            event_id: "".into(),
+            qr_id: qr_id.into(),
+            team_id: "t".into(),
+            display_id: "d".into(),
+            scan_time: time,
+            device: "".into(),
+            browser: "".into(),
+            os: "".into(),
+            country: "".into(),
+            city: "".into(),
+            ip_address: "".into(),
+            referrer: "".into(),
+            user_agent: "".into(),
+            bot: false,
+            head: false,
+            orphan: false,
+        }
+    }
 }
 
 /// The id under which a team's orphan scans are counted like a code's.

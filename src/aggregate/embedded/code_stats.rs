@@ -114,24 +114,7 @@ mod tests {
     use crate::clock::MS_PER_DAY;
 
     fn scan(time: i64) -> ScanEvent {
-        ScanEvent {
-            event_id: "".into(),
-            qr_id: "qr".into(),
-            team_id: "t".into(),
-            display_id: "d".into(),
-            scan_time: time,
-            device: "".into(),
-            browser: "".into(),
-            os: "".into(),
-            country: "".into(),
-            city: "".into(),
-            ip_address: "".into(),
-            referrer: "".into(),
-            user_agent: "".into(),
-            bot: false,
-            head: false,
-            orphan: false,
-        }
+        ScanEvent::test_scan("qr", time)
     }
 
     #[test]

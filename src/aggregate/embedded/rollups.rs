@@ -128,22 +128,11 @@ mod tests {
 
     fn scan(time: i64, ip: &str, country: &str) -> ScanEvent {
         ScanEvent {
-            event_id: "".into(),
-            qr_id: "qr".into(),
-            team_id: "t".into(),
-            display_id: "d".into(),
-            scan_time: time,
             device: "mobile".into(),
-            browser: "".into(),
-            os: "".into(),
             country: country.into(),
-            city: "".into(),
             ip_address: ip.into(),
-            referrer: "".into(),
             user_agent: "ua".into(),
-            bot: false,
-            head: false,
-            orphan: false,
+            ..ScanEvent::test_scan("qr", time)
         }
     }
 
