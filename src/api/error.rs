@@ -105,6 +105,12 @@ impl From<StoreError> for ApiError {
             StoreError::DomainTaken(domain) => {
                 ApiError::conflict(format!("domain {domain:?} is already used by another team"))
             }
+            StoreError::DomainNotTeams(domain) => ApiError::bad_request(format!(
+                "baseUrl domain {domain:?} is not configured for this team"
+            )),
+            StoreError::DomainInUse { domain, live } => ApiError::conflict(format!(
+                "domain {domain:?} still has {live} live QR codes; move or delete them first"
+            )),
             StoreError::EmailTaken(email) => {
                 ApiError::conflict(format!("a member with email {email:?} already exists"))
             }

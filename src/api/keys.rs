@@ -20,12 +20,13 @@ use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::members::member_by_email;
 use super::paging::{paged_get, Cursor, Paged, RecordPage};
+use super::precondition::{stale, IfMatchHeader, Precondition, Tag};
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
 use crate::ids::{new_id, new_secret};
-use crate::model::{text, Binding, Credential, Scope};
-use crate::store::{hash_secret, StoreError};
+use crate::model::{text, Binding, Credential, Scope, FIRST_VERSION};
+use crate::store::{self, hash_secret, StoreError};
 
 const MAX_NAME_LEN: usize = 100;
 /// Keys per page of the key list, by default and at most.
@@ -93,7 +94,7 @@ pub struct CreatedKey {
     security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
     request_body = NewKey,
     responses(
-        (status = 201, description = "The key, with its secret and token shown this once", body = Envelope<CreatedKey>),
+        (status = 201, description = "The key, with its secret and token shown this once; its ETag header is its version", body = Envelope<CreatedKey>),
         (status = 400, description = "Malformed JSON, an unknown field or scope, a blank or too long name, or no scopes", body = ErrorBody),
         (status = 403, description = "A scope the calling key lacks, a key for the owner, or a key without keys:write", body = ErrorBody),
         (status = 404, description = "memberEmail is in no team the caller manages", body = ErrorBody),
@@ -152,6 +153,7 @@ pub async fn create(
     let token = format!("{}.{secret}", credential.client_id);
     Ok((
         StatusCode::CREATED,
+        Tag(FIRST_VERSION),
         ok(CreatedKey {
             key: credential.into(),
             client_secret: secret,
@@ -253,17 +255,20 @@ pub async fn list(
     path = "/api/keys-api/{id}",
     operation_id = "revokeKey",
     tag = "API keys",
-    params(("id" = String, Path, description = "The key's clientId (`cli_…`)")),
+    params(("id" = String, Path, description = "The key's clientId (`cli_…`)"), IfMatchHeader),
     security(("clientId" = [], "clientSecret" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The revoked key, refused from the next request on", body = Envelope<KeyView>),
+        (status = 400, description = "A malformed If-Match", body = ErrorBody),
         (status = 404, description = "No such key of the caller's", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the key's current version: nothing revoked", body = ErrorBody),
     )
 )]
 pub async fn revoke(
     State(state): State<AppState>,
     account: Account,
     Path(client_id): Path<String>,
+    precondition: Precondition,
 ) -> Result<impl IntoResponse, ApiError> {
     let not_found = || ApiError::not_found(format!("API key {client_id:?} not found"));
     let key = state
@@ -272,8 +277,12 @@ pub async fn revoke(
         .await?
         .filter(|key| key.member_id == account.member.id && account.credential.sees(key))
         .ok_or_else(not_found)?;
-    if !state.store.delete_credential(&key.client_id).await? {
-        return Err(not_found());
+    let check = store::check(move |stored: &Credential| precondition.check(stored.version));
+    match state.store.delete_credential(&key.client_id, check).await {
+        Ok(true) => {}
+        Ok(false) => return Err(not_found()),
+        Err(StoreError::Stale { current }) => return Err(stale("key", current)),
+        Err(e) => return Err(e.into()),
     }
     Ok(ok(KeyView::from(key)))
 }

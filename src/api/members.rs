@@ -510,25 +510,28 @@ pub async fn remove(
 }
 
 /// `DELETE /api/teams-api/{id}/members/permanent`: out of the organization, with every
-/// credential of theirs. The owner only; an owner is never deleted.
+/// credential of theirs. The owner only; an owner is never deleted. The owner rule and `If-Match`
+/// are checked on the member as the store's delete finds them.
 #[utoipa::path(
     delete,
     path = "/api/teams-api/{id}/members/permanent",
     operation_id = "deleteMemberPermanently",
     tag = "Members",
-    params(TeamPath, EmailQuery),
+    params(TeamPath, EmailQuery, IfMatchHeader),
     request_body = Option<ByEmail>,
     responses(
         (status = 200, description = "The member and their credentials are gone", body = Done),
         (status = 400, description = "Malformed JSON, an unknown field, no email or an invalid one, or query and body naming different members", body = ErrorBody),
         (status = 403, description = "Another team than the header's, not the owner, an owner as the target, or a key without teams:write", body = ErrorBody),
         (status = 404, description = "No member with that email in the organization", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the member's current version: nothing changed", body = ErrorBody),
     )
 )]
 pub async fn delete_permanently(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
     query: Result<Query<EmailQuery>, QueryRejection>,
     body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -540,13 +543,21 @@ pub async fn delete_permanently(
         ));
     }
     let email = email?;
+    let gone = || ApiError::not_found(format!("no member {email:?} in this organization"));
     let member = member_by_email(&state, &caller.team.org_id, &email)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no member {email:?} in this organization")))?;
-    if member.is_owner() {
-        return Err(ApiError::forbidden("an owner cannot be deleted"));
-    }
-    state.store.delete_member(&member).await?;
+        .ok_or_else(gone)?;
+    let check = store::check(move |member: &Member| {
+        if member.is_owner() {
+            return Err(ApiError::forbidden("an owner cannot be deleted").into());
+        }
+        precondition.check(member.version)
+    });
+    match state.store.delete_member(&member.id, check).await {
+        Err(StoreError::NotFound) => return Err(gone()),
+        Err(StoreError::Stale { current }) => return Err(stale("member", current)),
+        other => other?,
+    };
     Ok(Json(Done {
         success: true,
         message: Some("Member deleted successfully"),

@@ -111,6 +111,7 @@ pub async fn bulk(
                 continue;
             }
             Created::OverLimit => StoreError::CodeLimit(limit.unwrap_or_default()),
+            Created::DomainNotTeams => StoreError::DomainNotTeams(qr.domain.unwrap_or_default()),
             Created::DisplayIdTaken if chosen[index] => StoreError::DisplayIdTaken(qr.display_id),
             Created::DisplayIdTaken => {
                 // A generated displayId that happened to be taken: another one.
@@ -212,14 +213,17 @@ pub async fn import(
         }
     }
     let (lines, qrs): (Vec<u64>, Vec<Qr>) = codes.into_iter().unzip();
-    let display_ids: Vec<String> = qrs.iter().map(|qr| qr.display_id.clone()).collect();
+    let display_ids: Vec<(String, Option<String>)> = qrs
+        .iter()
+        .map(|qr| (qr.display_id.clone(), qr.domain.clone()))
+        .collect();
     let limit = code_limit(&state, &caller);
     let created = if qrs.is_empty() {
         Vec::new()
     } else {
         state.store.create_qrs_within(qrs, limit).await?
     };
-    for ((line, display_id), created) in lines.into_iter().zip(display_ids).zip(created) {
+    for ((line, (display_id, domain)), created) in lines.into_iter().zip(display_ids).zip(created) {
         let refused = match created {
             Created::Stored => {
                 result.imported += 1;
@@ -227,6 +231,7 @@ pub async fn import(
             }
             Created::DisplayIdTaken => StoreError::DisplayIdTaken(display_id),
             Created::OverLimit => StoreError::CodeLimit(limit.unwrap_or_default()),
+            Created::DomainNotTeams => StoreError::DomainNotTeams(domain.unwrap_or_default()),
         };
         result.refused.push(RefusedRow {
             line,

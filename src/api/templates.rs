@@ -15,7 +15,7 @@ use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::ErrorBody;
 use super::image::{png_response, ImageParams, ImageQuery};
-use super::precondition::Tag;
+use super::precondition::{stale, IfMatchHeader, Precondition, Tag};
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
 use crate::clock::now_ms;
@@ -26,6 +26,7 @@ use crate::model::template::{
 };
 use crate::model::Qr;
 use crate::qr_image::Design;
+use crate::store::{self, StoreError};
 
 /// The reference's template object (`id, name, description, previewUrl, createdAt`) with the
 /// design it stands for.
@@ -198,22 +199,29 @@ pub async fn create(
 }
 
 /// `DELETE /api/qr-templates-api/{id}` → the deleted template. The team's codes that name it
-/// keep their `templateId` and are drawn with the default template from then on.
+/// keep their `templateId` and are drawn with the default template from then on. `If-Match` is
+/// checked on the template as the store's delete finds it.
 #[utoipa::path(
     delete,
     path = "/api/qr-templates-api/{id}",
     operation_id = "deleteTemplate",
     tag = "Templates",
-    params(("id" = String, Path, description = "The template's id (`tpl_…`, or a built-in's: classic, navy, forest)")),
+    params(
+        ("id" = String, Path, description = "The template's id (`tpl_…`, or a built-in's: classic, navy, forest)"),
+        IfMatchHeader,
+    ),
     responses(
         (status = 200, description = "The deleted template", body = Envelope<TemplateView>),
+        (status = 400, description = "A malformed If-Match", body = ErrorBody),
         (status = 404, description = "No such template of the team", body = ErrorBody),
+        (status = 412, description = "If-Match names none of the template's current version: nothing deleted", body = ErrorBody),
     )
 )]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    precondition: Precondition,
 ) -> Result<impl IntoResponse, ApiError> {
     require_template_writer(&caller)?;
     if builtin_template(&id).is_some() {
@@ -226,8 +234,16 @@ pub async fn delete(
         .team_template(&caller.team.id, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    if !state.store.delete_template(&caller.team.id, &id).await? {
-        return Err(not_found(&id));
+    let check = store::check(move |stored: &Template| precondition.check(stored.version));
+    match state
+        .store
+        .delete_template(&caller.team.id, &id, check)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(not_found(&id)),
+        Err(StoreError::Stale { current }) => return Err(stale("template", current)),
+        Err(e) => return Err(e.into()),
     }
     Ok(ok(view(template, &state)))
 }

@@ -166,7 +166,7 @@ pub async fn run(
 async fn open_store(config: &Config) -> Result<Store, ImportError> {
     if !config.redis.url.is_empty() {
         let redis = RedisStore::connect(&config.redis.url, &config.redis.key_prefix).await?;
-        return Ok(Store::Redis(
+        return Ok(Store::from(
             redis.with_changes_kept(config.store.changes_kept),
         ));
     }
@@ -175,7 +175,7 @@ async fn open_store(config: &Config) -> Result<Store, ImportError> {
         return Err(ImportError::NoStore(dir.clone()));
     }
     match EmbeddedStore::open(dir) {
-        Ok(store) => Ok(Store::Embedded(
+        Ok(store) => Ok(Store::from(
             store.with_changes_kept(config.store.changes_kept),
         )),
         Err(StoreError::Db(redb::Error::DatabaseAlreadyOpen)) => {

@@ -109,8 +109,8 @@ impl Topology {
 
 fn store_of(codes: &Codes) -> Option<Store> {
     match codes {
-        Codes::Embedded(embedded) => Some(Store::Embedded(embedded.clone())),
-        Codes::Redis(redis) => Some(Store::Redis(redis.clone())),
+        Codes::Embedded(embedded) => Some(Store::from(embedded.clone())),
+        Codes::Redis(redis) => Some(Store::from(redis.clone())),
         Codes::RedisLater => None,
     }
 }

@@ -2,11 +2,12 @@
 
 use redb::ReadableDatabase;
 
-use super::edit::{apply, as_new, Edit};
+use super::edit::{apply, as_new, Check, Edit};
 use super::{
-    decode_record, encode, EmbeddedStore, StoreError, CREDENTIALS, DOMAINS, MEMBERS, ORGS, TEAMS,
+    decode_record, encode, EmbeddedStore, StoreError, CREDENTIALS, DISPLAY_IDS, DOMAINS, MEMBERS,
+    ORGS, QRS, TEAMS,
 };
-use crate::model::{Credential, Member, Org, Role, Team};
+use crate::model::{Credential, Member, Org, Qr, Role, Team};
 
 impl EmbeddedStore {
     pub fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
@@ -25,23 +26,21 @@ impl EmbeddedStore {
         self.get_json(CREDENTIALS, client_id)
     }
 
-    /// Stores a new credential (its client id is fresh and random). A bound key keeps only the
-    /// teams its member is in at this write (a removal that got in first is not undone);
-    /// NotFound when none is left or the member is gone.
+    /// Stores a new credential (its client id is fresh and random) of a member who exists at
+    /// this write (a deletion that got in first is not undone). A bound key keeps only the teams
+    /// its member is in then; NotFound when none is left or the member is gone.
     pub fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
         use redb::ReadableTable;
         let txn = self.db.begin_write()?;
         {
             let mut credential = credential.clone();
-            if credential.binding.is_some() {
-                let members = txn.open_table(MEMBERS)?;
-                let holder: Member = match members.get(credential.member_id.as_str())? {
-                    Some(bytes) => decode_record(MEMBERS, &credential.member_id, bytes.value())?,
-                    None => return Err(StoreError::NotFound),
-                };
-                if !credential.follow_membership(&holder) {
-                    return Err(StoreError::NotFound);
-                }
+            let members = txn.open_table(MEMBERS)?;
+            let holder: Member = match members.get(credential.member_id.as_str())? {
+                Some(bytes) => decode_record(MEMBERS, &credential.member_id, bytes.value())?,
+                None => return Err(StoreError::NotFound),
+            };
+            if !credential.follow_membership(&holder) {
+                return Err(StoreError::NotFound);
             }
             txn.open_table(CREDENTIALS)?.insert(
                 credential.client_id.as_str(),
@@ -171,35 +170,57 @@ impl EmbeddedStore {
         Ok(member)
     }
 
-    /// Deletes a member and every credential of theirs.
-    pub fn delete_member(&self, member: &Member) -> Result<(), StoreError> {
+    /// Deletes the member `id` and every credential of theirs in one write transaction,
+    /// `check`ed as stored there.
+    pub fn delete_member(&self, id: &str, check: &Check<Member>) -> Result<Member, StoreError> {
         use redb::ReadableTable;
         let txn = self.db.begin_write()?;
-        {
-            txn.open_table(MEMBERS)?.remove(member.id.as_str())?;
+        let member = {
+            let mut members = txn.open_table(MEMBERS)?;
+            let member: Member = match members.get(id)? {
+                Some(bytes) => decode_record(MEMBERS, id, bytes.value())?,
+                None => return Err(StoreError::NotFound),
+            };
+            check(&member)?;
+            members.remove(id)?;
             let mut credentials = txn.open_table(CREDENTIALS)?;
             let mut theirs = Vec::new();
             for entry in credentials.iter()? {
-                let (id, bytes) = entry?;
-                let credential: Credential = decode_record(CREDENTIALS, id.value(), bytes.value())?;
-                if credential.member_id == member.id {
-                    theirs.push(id.value().to_owned());
+                let (client_id, bytes) = entry?;
+                let credential: Credential =
+                    decode_record(CREDENTIALS, client_id.value(), bytes.value())?;
+                if credential.member_id == id {
+                    theirs.push(client_id.value().to_owned());
                 }
             }
-            for id in theirs {
-                credentials.remove(id.as_str())?;
+            for client_id in theirs {
+                credentials.remove(client_id.as_str())?;
             }
-        }
+            member
+        };
         txn.commit()?;
-        Ok(())
+        Ok(member)
     }
 
-    /// Removes a credential; whether there was one.
-    pub fn delete_credential(&self, client_id: &str) -> Result<bool, StoreError> {
+    /// Removes a credential in one write transaction, `check`ed as stored there.
+    pub fn delete_credential(
+        &self,
+        client_id: &str,
+        check: &Check<Credential>,
+    ) -> Result<bool, StoreError> {
+        use redb::ReadableTable;
         let txn = self.db.begin_write()?;
-        let removed = txn.open_table(CREDENTIALS)?.remove(client_id)?.is_some();
+        {
+            let mut credentials = txn.open_table(CREDENTIALS)?;
+            let stored: Credential = match credentials.get(client_id)? {
+                Some(bytes) => decode_record(CREDENTIALS, client_id, bytes.value())?,
+                None => return Ok(false),
+            };
+            check(&stored)?;
+            credentials.remove(client_id)?;
+        }
         txn.commit()?;
-        Ok(removed)
+        Ok(true)
     }
 
     /// Writes an organization with its first team, member and credential in one transaction.
@@ -255,6 +276,11 @@ impl EmbeddedStore {
             }
             for released in old.domain_settings.keys() {
                 if !team.domain_settings.contains_key(released) {
+                    let live = live_codes_on(&txn, released)?;
+                    if live > 0 {
+                        let domain = released.clone();
+                        return Err(StoreError::DomainInUse { domain, live });
+                    }
                     domains.remove(released.as_str())?;
                 }
             }
@@ -292,6 +318,26 @@ impl EmbeddedStore {
         let txn = self.db.begin_read()?;
         Ok(!txn.open_table(ORGS)?.is_empty()?)
     }
+}
+
+/// How many live codes are on the custom domain `domain` (its route keys are `domain/…`),
+/// counted inside the write that would release it, so that a code created meanwhile is seen.
+fn live_codes_on(txn: &redb::WriteTransaction, domain: &str) -> Result<u64, StoreError> {
+    use redb::ReadableTable;
+    let (display_ids, qrs) = (txn.open_table(DISPLAY_IDS)?, txn.open_table(QRS)?);
+    let prefix = format!("{domain}/");
+    let mut live = 0;
+    for entry in display_ids.range(prefix.as_str()..)? {
+        let (key, id) = entry?;
+        if !key.value().starts_with(&prefix) {
+            break;
+        }
+        if let Some(bytes) = qrs.get(id.value())? {
+            let qr: Qr = decode_record(QRS, id.value(), bytes.value())?;
+            live += u64::from(!qr.deleted && qr.domain.as_deref() == Some(domain));
+        }
+    }
+    Ok(live)
 }
 
 /// Writes `member` unless another member of the organization has the email (EmailTaken), and

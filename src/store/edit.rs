@@ -50,3 +50,21 @@ pub(super) fn as_new<T: Clone + Versioned>(record: &T) -> std::borrow::Cow<'_, T
     first.set_version(crate::model::FIRST_VERSION);
     std::borrow::Cow::Owned(first)
 }
+
+/// What a record must be, as stored at the write, for a delete to apply: it runs inside the
+/// delete (the embedded store's transaction; on Redis before a script that deletes only the
+/// version read, else it runs again), and its refusal (`StoreError::Refused`, `Stale`) deletes
+/// nothing.
+pub type Check<T> = Arc<dyn Fn(&T) -> Result<(), StoreError> + Send + Sync>;
+
+/// A [`Check`] from a closure.
+pub fn check<T>(
+    condition: impl Fn(&T) -> Result<(), StoreError> + Send + Sync + 'static,
+) -> Check<T> {
+    Arc::new(condition)
+}
+
+/// A [`Check`] every record passes.
+pub fn unchecked<T>() -> Check<T> {
+    Arc::new(|_| Ok(()))
+}

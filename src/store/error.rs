@@ -8,6 +8,12 @@ pub enum StoreError {
     DomainTaken(String),
     #[error("domain {0:?} is not a host name in its one form (model::DomainName)")]
     DomainNotNormal(String),
+    /// A code on a custom domain its team does not have at the write (released meanwhile).
+    #[error("domain {0:?} is not one of the team's custom domains")]
+    DomainNotTeams(String),
+    /// A team's change releases a custom domain that live codes of the team are on.
+    #[error("domain {domain:?} still has {live} live QR codes")]
+    DomainInUse { domain: String, live: u64 },
     #[error("a member with email {0:?} already exists")]
     EmailTaken(String),
     #[error("the team has reached its plan's limit of {0} live QR codes")]

@@ -1,12 +1,16 @@
-//! The store of codes, teams and credentials: `Store` is what the rest of qredge calls, backed by
-//! the embedded store (a redb file in the data directory; the default) or by Redis (production).
-//! Every committed change an edge must hear of is also in the store's change feed (`feed.rs`),
-//! written with the change.
+//! The store of codes, teams and credentials. Its one contract is [`RecordStore`]
+//! (`contract.rs`), fulfilled by the embedded store (a redb file in the data directory; the
+//! default; `embedded_contract.rs`) and by Redis (production; `redis/contract.rs`); `Store` is
+//! the handle the rest of qredge holds, over either. Every committed change an edge must hear of
+//! is also in the store's change feed (`feed.rs`, the [`ChangeFeed`] contract), written with the
+//! change.
 
 mod access;
 mod bootstrap;
 mod changes;
+mod contract;
 mod edit;
+mod embedded_contract;
 mod error;
 pub mod feed;
 mod image_secret;
@@ -14,6 +18,7 @@ mod list;
 mod platform_claims;
 mod qrs;
 pub mod redis;
+mod templates;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,10 +27,11 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHand
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::{Qr, RouteRecord, Team};
+use crate::model::{Qr, RouteRecord};
 
 pub use bootstrap::{hash_secret, Bootstrap};
-pub use edit::{edit, Edit};
+pub use contract::RecordStore;
+pub use edit::{check, edit, unchecked, Check, Edit};
 pub use error::StoreError;
 pub use feed::{Change, ChangeFeed, FeedRead};
 pub use list::{ListOrder, ListPosition, PageStart, QrListPage, QrListQuery};
@@ -143,229 +149,28 @@ impl EmbeddedStore {
     }
 }
 
-/// The store, on either backend. Cheap to clone.
+/// The store, on either backend: a handle over its [`RecordStore`], whose operations it offers
+/// (`store.qr(id)`). Cheap to clone.
 #[derive(Clone)]
-pub enum Store {
-    Embedded(EmbeddedStore),
-    Redis(redis::RedisStore),
+pub struct Store(Arc<dyn RecordStore>);
+
+impl std::ops::Deref for Store {
+    type Target = dyn RecordStore;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
 }
 
-/// Runs the embedded store's blocking call off the async workers, or awaits the Redis one.
-macro_rules! on_backend {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            Store::Embedded(embedded) => {
-                let $store = embedded.clone();
-                tokio::task::spawn_blocking(move || $call)
-                    .await
-                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
-            }
-            Store::Redis($store) => $call.await,
-        }
-    };
+impl From<EmbeddedStore> for Store {
+    fn from(store: EmbeddedStore) -> Self {
+        Store(Arc::new(store))
+    }
 }
 
-// After the macro, which it uses.
-mod templates;
-
-impl Store {
-    pub async fn qr(&self, id: &str) -> Result<Option<Qr>, StoreError> {
-        let id = id.to_owned();
-        on_backend!(self, store => store.qr(&id))
-    }
-
-    pub async fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
-        self.create_qr_within(qr, None).await
-    }
-
-    /// Stores a new code unless its team already has `limit` live codes (`CodeLimit`).
-    pub async fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
-        let qr = qr.clone();
-        on_backend!(self, store => store.create_qr_within(&qr, limit))
-    }
-
-    /// Stores many new codes at once; per code, whether it was stored (false: displayId taken).
-    /// Embedded: one write transaction. Redis: pipelined calls of the same script as `create_qr`.
-    pub async fn create_qrs(&self, qrs: Vec<Qr>) -> Result<Vec<bool>, StoreError> {
-        let created = self.create_qrs_within(qrs, None).await?;
-        Ok(created.into_iter().map(|c| c == Created::Stored).collect())
-    }
-
-    /// `create_qrs`, each code stored only while its team has fewer than `limit` live codes.
-    pub async fn create_qrs_within(
-        &self,
-        qrs: Vec<Qr>,
-        limit: Option<u64>,
-    ) -> Result<Vec<Created>, StoreError> {
-        on_backend!(self, store => store.create_qrs_within(&qrs, limit))
-    }
-
-    /// One page of a team's live codes, from the list indexes.
-    pub async fn list_qrs(&self, query: &QrListQuery) -> Result<QrListPage, StoreError> {
-        let query = query.clone();
-        on_backend!(self, store => store.list_qrs(&query))
-    }
-
-    /// The platform's secret for public image URLs, made on the first call (both stores).
-    pub async fn image_url_secret(&self) -> Result<[u8; 32], StoreError> {
-        on_backend!(self, store => store.image_url_secret())
-    }
-
-    /// Where the team's changes (every code, deleted ones too, by updatedAt) are just past
-    /// `after`, oldest first, at most `limit`: the updated-after feed, from an index.
-    pub async fn changes(
-        &self,
-        team_id: &str,
-        after: &ListPosition,
-        limit: usize,
-    ) -> Result<Vec<ListPosition>, StoreError> {
-        let (team_id, after) = (team_id.to_owned(), after.clone());
-        on_backend!(self, store => store.changes(&team_id, &after, limit))
-    }
-
-    /// The codes of `ids` that exist, in that order.
-    pub async fn qrs_by_id(&self, ids: &[&str]) -> Result<Vec<Qr>, StoreError> {
-        let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-        on_backend!(self, store => store.qrs_by_id(&ids))
-    }
-
-    /// How many live codes the team has (what a plan's code limit counts).
-    pub async fn live_qr_count(&self, team_id: &str) -> Result<u64, StoreError> {
-        let team_id = team_id.to_owned();
-        on_backend!(self, store => store.live_qr_count(&team_id))
-    }
-
-    /// Applies `edit` to the code `id` as stored at the write (NotFound: no such code); the
-    /// code as stored after it.
-    pub async fn update_qr(&self, id: &str, edit: Edit<Qr>) -> Result<Qr, StoreError> {
-        let id = id.to_owned();
-        on_backend!(self, store => store.update_qr(&id, &edit))
-    }
-
-    pub async fn team_qrs(&self, team_id: &str) -> Result<Vec<Qr>, StoreError> {
-        let team_id = team_id.to_owned();
-        on_backend!(self, store => store.team_qrs(&team_id))
-    }
-
-    pub async fn team(&self, id: &str) -> Result<Option<Team>, StoreError> {
-        let id = id.to_owned();
-        on_backend!(self, store => store.team(&id))
-    }
-
-    /// Applies `edit` to the team `id` as stored at the write (NotFound: no such team), with its
-    /// custom domains claimed and released; the team as stored after it.
-    pub async fn update_team(&self, id: &str, edit: Edit<Team>) -> Result<Team, StoreError> {
-        let id = id.to_owned();
-        on_backend!(self, store => store.update_team(&id, &edit))
-    }
-
-    /// Every custom domain with the team that has it.
-    pub async fn custom_domains(&self) -> Result<Vec<(String, Team)>, StoreError> {
-        on_backend!(self, store => store.custom_domains())
-    }
-
-    pub async fn member(&self, id: &str) -> Result<Option<crate::model::Member>, StoreError> {
-        let id = id.to_owned();
-        on_backend!(self, store => store.member(&id))
-    }
-
-    pub async fn credential(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<crate::model::Credential>, StoreError> {
-        let client_id = client_id.to_owned();
-        on_backend!(self, store => store.credential(&client_id))
-    }
-
-    pub async fn org_teams(&self, org_id: &str) -> Result<Vec<Team>, StoreError> {
-        let org_id = org_id.to_owned();
-        on_backend!(self, store => store.org_teams(&org_id))
-    }
-
-    pub async fn org_members(&self, org_id: &str) -> Result<Vec<crate::model::Member>, StoreError> {
-        let org_id = org_id.to_owned();
-        on_backend!(self, store => store.org_members(&org_id))
-    }
-
-    /// Stores a new team with `roles` (member id, role) given in it, in one write, unless its
-    /// organization already has `limit` teams (`TeamLimit`).
-    pub async fn insert_team(
-        &self,
-        team: &Team,
-        limit: Option<u64>,
-        roles: &[(String, crate::model::Role)],
-    ) -> Result<(), StoreError> {
-        let (team, roles) = (team.clone(), roles.to_vec());
-        on_backend!(self, store => store.insert_team(&team, limit, &roles))
-    }
-
-    /// Stores a new member; EmailTaken when a member of the organization has the email.
-    pub async fn insert_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
-        let member = member.clone();
-        on_backend!(self, store => store.insert_member(&member))
-    }
-
-    /// Applies `edit` to the member `id` as stored at the write (NotFound: none); EmailTaken when
-    /// another member of the organization has the email it gives. Their bound keys follow in the
-    /// same write: narrowed to the teams they are still in, deleted with the last one.
-    pub async fn update_member(
-        &self,
-        id: &str,
-        edit: Edit<crate::model::Member>,
-    ) -> Result<crate::model::Member, StoreError> {
-        let id = id.to_owned();
-        on_backend!(self, store => store.update_member(&id, &edit))
-    }
-
-    /// Deletes a member and their credentials.
-    pub async fn delete_member(&self, member: &crate::model::Member) -> Result<(), StoreError> {
-        let member = member.clone();
-        on_backend!(self, store => store.delete_member(&member))
-    }
-
-    pub async fn org(&self, id: &str) -> Result<Option<crate::model::Org>, StoreError> {
-        let id = id.to_owned();
-        on_backend!(self, store => store.org(&id))
-    }
-
-    /// Counts one API request in `bucket` for minute `window` (epoch minutes); the count so far.
-    pub async fn count_request(&self, bucket: &str, window: i64) -> Result<u64, StoreError> {
-        match self {
-            Store::Embedded(store) => Ok(store.count_request(bucket, window)),
-            Store::Redis(store) => store.count_request(bucket, window).await,
-        }
-    }
-
-    /// Stores a new credential; a bound key only with the teams its member is in at that
-    /// moment (NotFound: none).
-    pub async fn insert_credential(
-        &self,
-        credential: &crate::model::Credential,
-    ) -> Result<(), StoreError> {
-        let credential = credential.clone();
-        on_backend!(self, store => store.insert_credential(&credential))
-    }
-
-    pub async fn member_credentials(
-        &self,
-        member_id: &str,
-    ) -> Result<Vec<crate::model::Credential>, StoreError> {
-        let member_id = member_id.to_owned();
-        on_backend!(self, store => store.member_credentials(&member_id))
-    }
-
-    pub async fn delete_credential(&self, client_id: &str) -> Result<bool, StoreError> {
-        let client_id = client_id.to_owned();
-        on_backend!(self, store => store.delete_credential(&client_id))
-    }
-
-    pub async fn bootstrap_if_empty(
-        &self,
-        data_dir: &Path,
-        default_domain: &str,
-    ) -> Result<Option<Bootstrap>, StoreError> {
-        let (data_dir, domain) = (data_dir.to_owned(), default_domain.to_owned());
-        on_backend!(self, store => store.bootstrap_if_empty(&data_dir, &domain))
+impl From<redis::RedisStore> for Store {
+    fn from(store: redis::RedisStore) -> Self {
+        Store(Arc::new(store))
     }
 }
 

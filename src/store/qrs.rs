@@ -7,7 +7,8 @@ use super::edit::{apply, as_new, Edit};
 use super::feed::Change;
 use super::list::ListIndex;
 use super::{
-    decode_record, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, QRS, ROUTES, TEAM_QRS,
+    decode_record, encode, put_route, EmbeddedStore, StoreError, DISPLAY_IDS, DOMAINS, QRS, ROUTES,
+    TEAM_QRS,
 };
 use crate::model::{Qr, RouteRecord};
 
@@ -19,11 +20,14 @@ pub enum Created {
     DisplayIdTaken,
     /// Its team already had as many live codes as the limit allows.
     OverLimit,
+    /// It is on a custom domain its team does not have (at the write).
+    DomainNotTeams,
 }
 
 /// The tables a new code is written to, open in one write transaction.
 struct NewQrTables<'txn> {
     display_ids: redb::Table<'txn, &'static str, &'static str>,
+    domains: redb::Table<'txn, &'static str, &'static str>,
     qrs: redb::Table<'txn, &'static str, &'static [u8]>,
     team_qrs: redb::Table<'txn, (&'static str, &'static str), ()>,
     routes: redb::Table<'txn, &'static str, &'static [u8]>,
@@ -35,6 +39,7 @@ impl<'txn> NewQrTables<'txn> {
     fn open(txn: &'txn redb::WriteTransaction, feed: &Feed) -> Result<Self, StoreError> {
         Ok(Self {
             display_ids: txn.open_table(DISPLAY_IDS)?,
+            domains: txn.open_table(DOMAINS)?,
             qrs: txn.open_table(QRS)?,
             team_qrs: txn.open_table(TEAM_QRS)?,
             routes: txn.open_table(ROUTES)?,
@@ -44,9 +49,12 @@ impl<'txn> NewQrTables<'txn> {
     }
 
     /// The one place a new code is written, for `create_qr` and `create_qrs` alike: its displayId
-    /// taken, the record, and its team's indexes; unless the displayId is already taken, or the
-    /// team has `limit` live codes.
+    /// taken, the record, and its team's indexes; unless the displayId is already taken, the
+    /// team has `limit` live codes, or the code is on a custom domain the team does not have.
     fn insert(&mut self, qr: &Qr, limit: Option<u64>) -> Result<Created, StoreError> {
+        if !team_has_domain(&self.domains, qr)? {
+            return Ok(Created::DomainNotTeams);
+        }
         let key = qr.route_key();
         if let Some(limit) = limit.filter(|_| !qr.deleted) {
             if self.list.live_count(&qr.team_id)? >= limit {
@@ -68,6 +76,20 @@ impl<'txn> NewQrTables<'txn> {
     }
 }
 
+/// Whether the code's custom domain (if it is on one) is its team's, as the write finds it: a
+/// team's change that released it may have got in since the team was read.
+fn team_has_domain(
+    domains: &impl ReadableTable<&'static str, &'static str>,
+    qr: &Qr,
+) -> Result<bool, StoreError> {
+    let Some(domain) = qr.domain.as_deref() else {
+        return Ok(true);
+    };
+    Ok(domains
+        .get(domain)?
+        .is_some_and(|owner| owner.value() == qr.team_id))
+}
+
 impl EmbeddedStore {
     /// Stores a new code; its displayId must be free.
     pub fn create_qr(&self, qr: &Qr) -> Result<(), StoreError> {
@@ -84,6 +106,11 @@ impl EmbeddedStore {
                 return Err(StoreError::DisplayIdTaken(qr.display_id.clone()))
             }
             Created::OverLimit => return Err(StoreError::CodeLimit(limit.unwrap_or_default())),
+            Created::DomainNotTeams => {
+                return Err(StoreError::DomainNotTeams(
+                    qr.domain.clone().unwrap_or_default(),
+                ))
+            }
         }
         txn.commit()?;
         self.feed.wake();
@@ -127,6 +154,9 @@ impl EmbeddedStore {
             let Some(qr) = apply(&old, edit)? else {
                 return Ok(old);
             };
+            if qr.domain != old.domain && !team_has_domain(&txn.open_table(DOMAINS)?, &qr)? {
+                return Err(StoreError::DomainNotTeams(qr.domain.unwrap_or_default()));
+            }
             let (old_key, key) = (old.route_key(), qr.route_key());
             if old_key != key {
                 let mut display_ids = txn.open_table(DISPLAY_IDS)?;

@@ -36,10 +36,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
+mod contract;
 mod templates;
 
 use super::bootstrap::FirstOwner;
-use super::edit::{apply, as_new, Edit};
+use super::edit::{apply, as_new, Check, Edit};
 use super::{Bootstrap, Created, StoreError};
 use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 
@@ -56,10 +57,12 @@ const PIPELINE_CODES: usize = 1_000;
 const PIPELINES_IN_FLIGHT: usize = 4;
 
 /// KEYS: display, qr, team-qrs, routes, changes, then the team's five list keys (see
-/// `list.rs`). ARGV: displayId, qrId, qr JSON, route JSON or "", stream max length, then the
-/// list's createdAt, updatedAt and name member ("" for a deleted code: not listed), and the
-/// limit of live codes ("": none). 0 when the displayId is taken, -1 over the limit.
+/// `list.rs`), and domains. ARGV: displayId, qrId, qr JSON, route JSON or "", stream max length,
+/// then the list's createdAt, updatedAt and name member ("" for a deleted code: not listed), the
+/// limit of live codes ("": none), the code's custom domain ("": none) and its team id. 0 when
+/// the displayId is taken, -1 over the limit, -2 when the custom domain is not the team's.
 const CREATE_QR: &str = r#"
+if ARGV[10] ~= '' and redis.call('HGET', KEYS[11], ARGV[10]) ~= ARGV[11] then return -2 end
 if ARGV[8] ~= '' and ARGV[9] ~= '' and redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[9]) then
   return -1
 end
@@ -84,22 +87,27 @@ impl Created {
         match reply {
             1 => Created::Stored,
             0 => Created::DisplayIdTaken,
+            -2 => Created::DomainNotTeams,
             _ => Created::OverLimit,
         }
     }
 }
 
-/// KEYS: display, qr, routes, changes, then the team's five list keys. ARGV: qrId, route key,
-/// qr JSON, route JSON or "", max length, then the list's createdAt, updatedAt and name member
-/// ("" for a deleted code), and the version the new record was made from. -1 when the code does
-/// not exist, -2 when it is no longer at that version (written meanwhile), 0 when the new key is
-/// taken. The previous key and list member are read here, inside the script, so concurrent
+/// KEYS: display, qr, routes, changes, then the team's five list keys, and domains. ARGV: qrId,
+/// route key, qr JSON, route JSON or "", max length, then the list's createdAt, updatedAt and
+/// name member ("" for a deleted code), the version the new record was made from, the code's
+/// custom domain ("": none) and its team id. -1 when the code does not exist, -2 when it is no
+/// longer at that version (written meanwhile), 0 when the new key is taken, -3 when it moves to
+/// a custom domain that is not the team's. The previous key and list member are read here, inside the script, so concurrent
 /// writes cannot race.
 const UPDATE_QR: &str = r#"
 local current = redis.call('GET', KEYS[2])
 if not current then return -1 end
 local record = cjson.decode(current)
 if (tonumber(record['version']) or 0) ~= tonumber(ARGV[9]) then return -2 end
+if ARGV[10] ~= '' and record['domain'] ~= ARGV[10] and redis.call('HGET', KEYS[10], ARGV[10]) ~= ARGV[11] then
+  return -3
+end
 local old = record['displayId']
 if type(record['domain']) == 'string' then old = record['domain'] .. '/' .. old end
 if old ~= ARGV[2] then
@@ -131,29 +139,46 @@ end
 return 1
 "#;
 
-/// KEYS: team, changes, domains. ARGV: team id, team JSON, max length, the version the new
-/// record was made from, then the team's custom domains. "missing" when the team does not exist,
-/// "stale" when it is no longer at that version, "taken:DOMAIN" when another team has one of the
-/// domains, else "ok" (and the domains it no longer lists are released).
+/// KEYS: team, changes, domains, the team's live codes (`list-created`). ARGV: team id, team
+/// JSON, max length, the version the new record was made from, the prefix of code keys
+/// (`…qr:`), then the team's custom domains. "missing" when the team does not exist, "stale"
+/// when it is no longer at that version, "taken:DOMAIN" when another team has one of the
+/// domains, "inuse:N:DOMAIN" when N live codes of the team are on a domain it no longer lists
+/// (read only when one is released: a rare change, which then reads each live code), else "ok"
+/// (and the domains it no longer lists are released).
 const UPDATE_TEAM: &str = r#"
 local current = redis.call('GET', KEYS[1])
 if not current then return 'missing' end
 if (tonumber(cjson.decode(current)['version']) or 0) ~= tonumber(ARGV[4]) then return 'stale' end
 local wanted = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local owner = redis.call('HGET', KEYS[3], ARGV[i])
   if owner and owner ~= ARGV[1] then return 'taken:' .. ARGV[i] end
   wanted[ARGV[i]] = true
 end
 local old = cjson.decode(current)['domainSettings']
+local released = {}
 if type(old) == 'table' then
   for domain, _ in pairs(old) do
-    if not wanted[domain] and redis.call('HGET', KEYS[3], domain) == ARGV[1] then
-      redis.call('HDEL', KEYS[3], domain)
-    end
+    if not wanted[domain] then released[domain] = 0 end
   end
 end
-for i = 5, #ARGV do redis.call('HSET', KEYS[3], ARGV[i], ARGV[1]) end
+if next(released) then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+    local text = redis.call('GET', ARGV[5] .. id)
+    if text then
+      local domain = cjson.decode(text)['domain']
+      if released[domain] then released[domain] = released[domain] + 1 end
+    end
+  end
+  for domain, live in pairs(released) do
+    if live > 0 then return 'inuse:' .. live .. ':' .. domain end
+  end
+end
+for domain, _ in pairs(released) do
+  if redis.call('HGET', KEYS[3], domain) == ARGV[1] then redis.call('HDEL', KEYS[3], domain) end
+end
+for i = 6, #ARGV do redis.call('HSET', KEYS[3], ARGV[i], ARGV[1]) end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1])
 return 'ok'
@@ -233,14 +258,15 @@ end
 return 'ok'
 "#;
 
-/// KEYS: the credential, its member's credential set, the member. ARGV: client id, JSON. A
-/// bound key keeps only the teams the member is in now; 'missing' when none (or no member).
+/// KEYS: the credential, its member's credential set, the member. ARGV: client id, JSON.
+/// 'missing' when the member is gone; a bound key keeps only the teams the member is in now,
+/// 'missing' when none.
 const INSERT_CREDENTIAL: &str = r#"
 local cred = cjson.decode(ARGV[2])
 local text = ARGV[2]
+local member = redis.call('GET', KEYS[3])
+if not member then return 'missing' end
 if type(cred['binding']) == 'table' then
-  local member = redis.call('GET', KEYS[3])
-  if not member then return 'missing' end
   local left = follow_membership(cred, cjson.decode(member)['teams'])
   if left == 0 then return 'missing' end
   -- A new key: narrowed before its first write, so at its first version still.
@@ -248,6 +274,36 @@ if type(cred['binding']) == 'table' then
 end
 redis.call('SET', KEYS[1], text)
 redis.call('SADD', KEYS[2], ARGV[1])
+return 'ok'
+"#;
+
+/// KEYS: the member, the org's member set, the org's email hash, the member's credential set.
+/// ARGV: member id, the version read, the prefix of credential keys (`…cred:`). 'missing' when
+/// the member is gone, 'stale' when written since the read, else 'ok': the member, their email's
+/// claim and every credential of theirs deleted.
+const DELETE_MEMBER: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if not current then return 'missing' end
+current = cjson.decode(current)
+if (tonumber(current['version']) or 0) ~= tonumber(ARGV[2]) then return 'stale' end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[3], current['email']) == ARGV[1] then
+  redis.call('HDEL', KEYS[3], current['email'])
+end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do redis.call('DEL', ARGV[3] .. id) end
+redis.call('DEL', KEYS[4])
+return 'ok'
+"#;
+
+/// KEYS: the credential, its member's credential set. ARGV: client id, the version read.
+/// 'missing' when gone, 'stale' when written since the read, else 'ok' (deleted).
+const DELETE_CREDENTIAL: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if not current then return 'missing' end
+if (tonumber(cjson.decode(current)['version']) or 0) ~= tonumber(ARGV[2]) then return 'stale' end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
 return 'ok'
 "#;
 
@@ -442,28 +498,35 @@ impl RedisStore {
         Ok(outcome)
     }
 
-    /// Deletes a member and every credential of theirs.
-    pub async fn delete_member(&self, member: &Member) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let creds_key = self.key(&format!("member-creds:{}", member.id));
-        let client_ids: Vec<String> = conn.smembers(&creds_key).await?;
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .del(self.key(&format!("member:{}", member.id)))
-            .srem(
-                self.key(&format!("org-members:{}", member.org_id)),
-                &member.id,
-            )
-            .hdel(
-                self.key(&format!("org-emails:{}", member.org_id)),
-                &member.email,
-            )
-            .del(&creds_key);
-        for id in client_ids {
-            pipe.del(self.key(&format!("cred:{id}")));
+    /// Deletes the member `id` and every credential of theirs if `check` passes on them as
+    /// stored: read, checked, and deleted by a script only while still at the version read (else
+    /// read and checked again).
+    pub async fn delete_member(
+        &self,
+        id: &str,
+        check: &Check<Member>,
+    ) -> Result<Member, StoreError> {
+        for _ in 0..super::edit::ATTEMPTS {
+            let member = self.member(id).await?.ok_or(StoreError::NotFound)?;
+            check(&member)?;
+            let mut conn = self.conn.clone();
+            let outcome: String = Script::new(DELETE_MEMBER)
+                .key(self.key(&format!("member:{id}")))
+                .key(self.key(&format!("org-members:{}", member.org_id)))
+                .key(self.key(&format!("org-emails:{}", member.org_id)))
+                .key(self.key(&format!("member-creds:{id}")))
+                .arg(id)
+                .arg(member.version)
+                .arg(self.key("cred:"))
+                .invoke_async(&mut conn)
+                .await?;
+            match outcome.as_str() {
+                "ok" => return Ok(member),
+                "missing" => return Err(StoreError::NotFound),
+                _ => continue,
+            }
         }
-        pipe.query_async::<()>(&mut conn).await?;
-        Ok(())
+        Err(StoreError::Contended)
     }
 
     /// Counts one API request in `bucket` for minute `window`, shared by every API process
@@ -507,22 +570,33 @@ impl RedisStore {
         Ok(out)
     }
 
-    /// Removes a credential; whether there was one.
-    pub async fn delete_credential(&self, client_id: &str) -> Result<bool, StoreError> {
-        let Some(credential) = self.credential(client_id).await? else {
-            return Ok(false);
-        };
-        let mut conn = self.conn.clone();
-        let (removed, _): (i64, i64) = redis::pipe()
-            .atomic()
-            .del(self.key(&format!("cred:{client_id}")))
-            .srem(
-                self.key(&format!("member-creds:{}", credential.member_id)),
-                client_id,
-            )
-            .query_async(&mut conn)
-            .await?;
-        Ok(removed > 0)
+    /// Removes a credential if `check` passes on it as stored, as `delete_member` deletes;
+    /// whether there was one.
+    pub async fn delete_credential(
+        &self,
+        client_id: &str,
+        check: &Check<Credential>,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..super::edit::ATTEMPTS {
+            let Some(credential) = self.credential(client_id).await? else {
+                return Ok(false);
+            };
+            check(&credential)?;
+            let mut conn = self.conn.clone();
+            let outcome: String = Script::new(DELETE_CREDENTIAL)
+                .key(self.key(&format!("cred:{client_id}")))
+                .key(self.key(&format!("member-creds:{}", credential.member_id)))
+                .arg(client_id)
+                .arg(credential.version)
+                .invoke_async(&mut conn)
+                .await?;
+            match outcome.as_str() {
+                "ok" => return Ok(true),
+                "missing" => return Ok(false),
+                _ => continue,
+            }
+        }
+        Err(StoreError::Contended)
     }
 
     pub async fn qr(&self, id: &str) -> Result<Option<Qr>, StoreError> {
@@ -580,6 +654,7 @@ impl RedisStore {
             self.key("changes"),
         ];
         keys.extend(self.list_keys(&qr.team_id));
+        keys.push(self.key("domains"));
         let mut args = vec![
             qr.route_key(),
             qr.id.clone(),
@@ -589,6 +664,8 @@ impl RedisStore {
         ];
         args.extend(list::script_args(qr));
         args.push(limit.map(|n| n.to_string()).unwrap_or_default());
+        args.push(qr.domain.clone().unwrap_or_default());
+        args.push(qr.team_id.clone());
         (keys, args)
     }
 
@@ -607,6 +684,9 @@ impl RedisStore {
             Created::Stored => Ok(()),
             Created::DisplayIdTaken => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
             Created::OverLimit => Err(StoreError::CodeLimit(limit.unwrap_or_default())),
+            Created::DomainNotTeams => Err(StoreError::DomainNotTeams(
+                qr.domain.clone().unwrap_or_default(),
+            )),
         }
     }
 
@@ -679,6 +759,7 @@ impl RedisStore {
             .key(self.key("routes"))
             .key(self.key("changes"))
             .key(&self.list_keys(&qr.team_id)[..])
+            .key(self.key("domains"))
             .arg(&qr.id)
             .arg(qr.route_key())
             .arg(json(qr))
@@ -686,12 +767,17 @@ impl RedisStore {
             .arg(self.changes_kept)
             .arg(&list::script_args(qr)[..])
             .arg(read)
+            .arg(qr.domain.clone().unwrap_or_default())
+            .arg(&qr.team_id)
             .invoke_async(&mut conn)
             .await?;
         match updated {
             1 => Ok(true),
             -2 => Ok(false),
             0 => Err(StoreError::DisplayIdTaken(qr.display_id.clone())),
+            -3 => Err(StoreError::DomainNotTeams(
+                qr.domain.clone().unwrap_or_default(),
+            )),
             _ => Err(StoreError::NotFound),
         }
     }
@@ -713,10 +799,12 @@ impl RedisStore {
                 .key(self.key(&format!("team:{}", team.id)))
                 .key(self.key("changes"))
                 .key(self.key("domains"))
+                .key(self.key(&format!("list-created:{}", team.id)))
                 .arg(&team.id)
                 .arg(json(&team))
                 .arg(self.changes_kept)
                 .arg(old.version)
+                .arg(self.key("qr:"))
                 .arg(team.domain_settings.keys().collect::<Vec<_>>())
                 .invoke_async(&mut conn)
                 .await?;
@@ -724,10 +812,7 @@ impl RedisStore {
                 "ok" => return Ok(team),
                 "stale" => continue,
                 "missing" => return Err(StoreError::NotFound),
-                taken => {
-                    let domain = taken.trim_start_matches("taken:").to_owned();
-                    return Err(StoreError::DomainTaken(domain));
-                }
+                other => return Err(team_refusal(other)),
             }
         }
         Err(StoreError::Contended)
@@ -759,6 +844,18 @@ impl RedisStore {
             .await?;
         self.qrs_by_id(&ids).await
     }
+}
+
+/// What an UPDATE_TEAM reply other than "ok", "stale" or "missing" says.
+fn team_refusal(reply: &str) -> StoreError {
+    if let Some(in_use) = reply.strip_prefix("inuse:") {
+        let (live, domain) = in_use.split_once(':').unwrap_or(("0", in_use));
+        return StoreError::DomainInUse {
+            domain: domain.to_owned(),
+            live: live.parse().unwrap_or_default(),
+        };
+    }
+    StoreError::DomainTaken(reply.trim_start_matches("taken:").to_owned())
 }
 
 fn json(value: &impl Serialize) -> String {

@@ -1,10 +1,10 @@
 //! A team's design templates (the built-ins are not stored: they are in `model::template`).
 //! Keyed by team and id on both backends, so that a team can only ever reach its own.
 
-use redb::{ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::edit::as_new;
-use super::{decode_record, encode, EmbeddedStore, Store, StoreError};
+use super::{decode_record, encode, Check, EmbeddedStore, StoreError};
 use crate::model::template::Template;
 
 /// (team id, template id) -> the template as JSON.
@@ -23,6 +23,7 @@ impl EmbeddedStore {
             }
             out.push(decode_record(TEMPLATES, key.value(), value.value())?);
         }
+        sort_templates(&mut out);
         Ok(out)
     }
 
@@ -46,44 +47,31 @@ impl EmbeddedStore {
         Ok(())
     }
 
-    pub fn delete_template(&self, team_id: &str, id: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
-        let removed = txn.open_table(TEMPLATES)?.remove((team_id, id))?.is_some();
-        txn.commit()?;
-        Ok(removed)
-    }
-}
-
-impl Store {
-    /// The team's own templates, oldest first.
-    pub async fn team_templates(&self, team_id: &str) -> Result<Vec<Template>, StoreError> {
-        let team_id = team_id.to_owned();
-        let mut templates = on_backend!(self, store => store.team_templates(&team_id))?;
-        templates.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(templates)
-    }
-
-    /// One of the team's own templates (another team's is None, like a missing one).
-    pub async fn team_template(
+    /// Deletes the template in one write transaction, `check`ed as stored there.
+    pub fn delete_template(
         &self,
         team_id: &str,
         id: &str,
-    ) -> Result<Option<Template>, StoreError> {
-        let (team_id, id) = (team_id.to_owned(), id.to_owned());
-        on_backend!(self, store => store.team_template(&team_id, &id))
+        check: &Check<Template>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(TEMPLATES)?;
+            let stored: Template = match table.get((team_id, id))? {
+                Some(bytes) => decode_record(TEMPLATES, (team_id, id), bytes.value())?,
+                None => return Ok(false),
+            };
+            check(&stored)?;
+            table.remove((team_id, id))?;
+        }
+        txn.commit()?;
+        Ok(true)
     }
+}
 
-    /// Stores a team's template (`team_id` must be set).
-    pub async fn insert_template(&self, template: &Template) -> Result<(), StoreError> {
-        let template = template.clone();
-        on_backend!(self, store => store.insert_template(&template))
-    }
-
-    /// Deletes one of the team's templates; whether there was one.
-    pub async fn delete_template(&self, team_id: &str, id: &str) -> Result<bool, StoreError> {
-        let (team_id, id) = (team_id.to_owned(), id.to_owned());
-        on_backend!(self, store => store.delete_template(&team_id, &id))
-    }
+/// A team's templates in the order the contract promises: oldest first.
+pub(super) fn sort_templates(templates: &mut [Template]) {
+    templates.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
 }
 
 #[cfg(test)]
@@ -106,8 +94,9 @@ mod tests {
         assert_eq!(store.team_templates("team_1").unwrap(), [a.clone()]);
         assert_eq!(store.team_template("team_1", "tpl_a").unwrap(), Some(a));
         assert_eq!(store.team_template("team_1", "tpl_b").unwrap(), None);
-        assert!(!store.delete_template("team_1", "tpl_b").unwrap());
-        assert!(store.delete_template("team_10", "tpl_b").unwrap());
+        let any = crate::store::unchecked();
+        assert!(!store.delete_template("team_1", "tpl_b", &any).unwrap());
+        assert!(store.delete_template("team_10", "tpl_b", &any).unwrap());
         assert!(store.team_templates("team_10").unwrap().is_empty());
     }
 }

@@ -162,7 +162,7 @@ fn an_embedded_code_written_past_the_api_is_counted_and_answered_as_unknown() {
     let team_id = server.credentials.team_id.clone();
     assert!(server.stop().success());
 
-    let store = async { Store::Embedded(EmbeddedStore::open(&data).unwrap()) };
+    let store = async { Store::from(EmbeddedStore::open(&data).unwrap()) };
     write_past_the_api(store, &uncompilable(&team_id, "unservable"));
     let server = Launch::new(&data).start();
     counted_and_unknown(&server, 1.0);
@@ -177,7 +177,7 @@ fn a_redis_code_written_past_the_api_is_counted_when_followed_and_when_loaded() 
     server.create_served(web("fine", &json!({})));
     let url = topology.setting("url");
     let prefix = topology.key_prefix();
-    let store = async { Store::Redis(RedisStore::connect(&url, &prefix).await.unwrap()) };
+    let store = async { Store::from(RedisStore::connect(&url, &prefix).await.unwrap()) };
     write_past_the_api(
         store,
         &uncompilable(&server.credentials.team_id, "unservable"),

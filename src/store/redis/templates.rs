@@ -1,12 +1,22 @@
 //! A team's design templates on Redis: the hash `{prefix}templates:{teamId}`, template id →
 //! JSON. One key per team: a lookup names the team, so another team's template is never found.
 
-use redis::AsyncCommands;
+use redis::{AsyncCommands, Script};
 
 use super::{decode_at, json, RedisStore};
 use crate::model::template::Template;
-use crate::store::edit::as_new;
+use crate::store::edit::{as_new, Check, ATTEMPTS};
 use crate::store::StoreError;
+
+/// KEYS: the team's templates hash. ARGV: template id, the version read. 'missing' when gone,
+/// 'stale' when written since, else 'ok' (deleted).
+const DELETE_TEMPLATE: &str = r#"
+local text = redis.call('HGET', KEYS[1], ARGV[1])
+if not text then return 'missing' end
+if (tonumber(cjson.decode(text)['version']) or 0) ~= tonumber(ARGV[2]) then return 'stale' end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 'ok'
+"#;
 
 impl RedisStore {
     fn templates_key(&self, team_id: &str) -> String {
@@ -17,10 +27,12 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         let key = self.templates_key(team_id);
         let texts: Vec<(String, String)> = conn.hgetall(&key).await?;
-        texts
+        let mut templates = texts
             .iter()
             .map(|(id, t)| decode_at(&format!("{key} {id}"), t))
-            .collect()
+            .collect::<Result<Vec<Template>, _>>()?;
+        crate::store::templates::sort_templates(&mut templates);
+        Ok(templates)
     }
 
     pub async fn team_template(
@@ -48,9 +60,32 @@ impl RedisStore {
         Ok(())
     }
 
-    pub async fn delete_template(&self, team_id: &str, id: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let removed: i64 = conn.hdel(self.templates_key(team_id), id).await?;
-        Ok(removed > 0)
+    /// Deletes the template if `check` passes on it as stored: read, checked, and deleted by a
+    /// script only while it is still at the version read (else read and checked again).
+    pub async fn delete_template(
+        &self,
+        team_id: &str,
+        id: &str,
+        check: &Check<Template>,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..ATTEMPTS {
+            let Some(stored) = self.team_template(team_id, id).await? else {
+                return Ok(false);
+            };
+            check(&stored)?;
+            let mut conn = self.conn.clone();
+            let outcome: String = Script::new(DELETE_TEMPLATE)
+                .key(self.templates_key(team_id))
+                .arg(id)
+                .arg(stored.version)
+                .invoke_async(&mut conn)
+                .await?;
+            match outcome.as_str() {
+                "ok" => return Ok(true),
+                "missing" => return Ok(false),
+                _ => continue,
+            }
+        }
+        Err(StoreError::Contended)
     }
 }
