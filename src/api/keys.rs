@@ -145,7 +145,11 @@ pub async fn create(
         made_by: Some(account.member.id.clone()),
         binding,
     };
-    let gone = || ApiError::not_found("the member left the teams the key was for; nothing made");
+    let gone = || {
+        ApiError::not_found(
+            "the member was deleted or left the teams the key was for; nothing made",
+        )
+    };
     match state.store.insert_credential(&credential).await {
         Err(StoreError::NotFound) => return Err(gone()),
         other => other?,

@@ -3,6 +3,7 @@
 use redb::ReadableDatabase;
 
 use super::edit::{apply, as_new, Check, Edit};
+use super::Release;
 use super::{
     decode_record, encode, EmbeddedStore, StoreError, CREDENTIALS, DISPLAY_IDS, DOMAINS, MEMBERS,
     ORGS, QRS, TEAMS,
@@ -249,8 +250,22 @@ impl EmbeddedStore {
     /// Applies `edit` to the stored team `id` inside one write transaction (NotFound: none); the
     /// team as stored after it. Its custom domains (the keys of `domain_settings`) are claimed
     /// for it, DomainTaken when another team has one, and the ones it no longer lists are
-    /// released.
+    /// released (DomainInUse while live codes are on one).
     pub fn update_team(&self, id: &str, edit: &Edit<Team>) -> Result<Team, StoreError> {
+        self.change_team(id, edit, Release::IfUnused)
+    }
+
+    /// `update_team`, releasing domains whatever codes are on them.
+    pub fn update_team_releasing(&self, id: &str, edit: &Edit<Team>) -> Result<Team, StoreError> {
+        self.change_team(id, edit, Release::Always)
+    }
+
+    fn change_team(
+        &self,
+        id: &str,
+        edit: &Edit<Team>,
+        release: Release,
+    ) -> Result<Team, StoreError> {
         use redb::ReadableTable;
         let txn = self.db.begin_write()?;
         let team = {
@@ -276,7 +291,10 @@ impl EmbeddedStore {
             }
             for released in old.domain_settings.keys() {
                 if !team.domain_settings.contains_key(released) {
-                    let live = live_codes_on(&txn, released)?;
+                    let live = match release {
+                        Release::IfUnused => live_codes_on(&txn, released)?,
+                        Release::Always => 0,
+                    };
                     if live > 0 {
                         let domain = released.clone();
                         return Err(StoreError::DomainInUse { domain, live });

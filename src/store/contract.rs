@@ -92,8 +92,13 @@ pub trait RecordStore: Send + Sync + 'static {
     /// Applies `edit` to the team `id` as stored at the write, as `update_qr` does; its custom
     /// domains (the keys of `domain_settings`) are claimed for it in the same write and the ones
     /// it no longer lists released. `DomainTaken` when another team has one, `DomainNotNormal`
-    /// when one is not a host name in its one form; the change feed hears of the team.
+    /// when one is not a host name in its one form, `DomainInUse` when live codes are on one it
+    /// releases (counted inside the write); the change feed hears of the team.
     async fn update_team(&self, id: &str, edit: Edit<Team>) -> Result<Team, StoreError>;
+
+    /// `update_team`, releasing the domains it no longer lists whatever codes are on them: for
+    /// the claims the platform takes back from teams (`release_platform_claims`).
+    async fn update_team_releasing(&self, id: &str, edit: Edit<Team>) -> Result<Team, StoreError>;
 
     /// Every custom domain with the team that has it.
     async fn custom_domains(&self) -> Result<Vec<(String, Team)>, StoreError>;

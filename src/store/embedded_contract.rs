@@ -107,6 +107,12 @@ impl RecordStore for EmbeddedStore {
         self.blocking(move |s| s.update_team(&id, &edit)).await
     }
 
+    async fn update_team_releasing(&self, id: &str, edit: Edit<Team>) -> Result<Team, StoreError> {
+        let id = id.to_owned();
+        self.blocking(move |s| s.update_team_releasing(&id, &edit))
+            .await
+    }
+
     async fn custom_domains(&self) -> Result<Vec<(String, Team)>, StoreError> {
         self.blocking(|s| s.custom_domains()).await
     }

@@ -149,6 +149,15 @@ impl EmbeddedStore {
     }
 }
 
+/// When a team's change may release a custom domain it no longer lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// Only while no live code of the team is on it (`StoreError::DomainInUse`).
+    IfUnused,
+    /// Whatever codes are on it (they are no longer reachable there).
+    Always,
+}
+
 /// The store, on either backend: a handle over its [`RecordStore`], whose operations it offers
 /// (`store.qr(id)`). Cheap to clone.
 #[derive(Clone)]

@@ -51,7 +51,8 @@ impl Store {
                 }
                 Ok(())
             });
-            match self.update_team(&team_id, release).await {
+            // Taken back even with codes on it: the edge serves the platform's codes there.
+            match self.update_team_releasing(&team_id, release).await {
                 Err(StoreError::NotFound) => continue,
                 other => other?,
             };

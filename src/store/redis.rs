@@ -41,7 +41,7 @@ mod templates;
 
 use super::bootstrap::FirstOwner;
 use super::edit::{apply, as_new, Check, Edit};
-use super::{Bootstrap, Created, StoreError};
+use super::{Bootstrap, Created, Release, StoreError};
 use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 
 /// How long a command may go unanswered: longer than a blocking read waits (the edge's
@@ -141,7 +141,7 @@ return 1
 
 /// KEYS: team, changes, domains, the team's live codes (`list-created`). ARGV: team id, team
 /// JSON, max length, the version the new record was made from, the prefix of code keys
-/// (`…qr:`), then the team's custom domains. "missing" when the team does not exist, "stale"
+/// (`…qr:`; "": release domains whatever codes are on them), then the team's custom domains. "missing" when the team does not exist, "stale"
 /// when it is no longer at that version, "taken:DOMAIN" when another team has one of the
 /// domains, "inuse:N:DOMAIN" when N live codes of the team are on a domain it no longer lists
 /// (read only when one is released: a rare change, which then reads each live code), else "ok"
@@ -163,7 +163,7 @@ if type(old) == 'table' then
     if not wanted[domain] then released[domain] = 0 end
   end
 end
-if next(released) then
+if ARGV[5] ~= '' and next(released) then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
     local text = redis.call('GET', ARGV[5] .. id)
     if text then
@@ -788,6 +788,24 @@ impl RedisStore {
     /// `domain_settings`), releases the ones it no longer lists, and notes the change in the
     /// stream.
     pub async fn update_team(&self, id: &str, edit: &Edit<Team>) -> Result<Team, StoreError> {
+        self.change_team(id, edit, Release::IfUnused).await
+    }
+
+    /// `update_team`, releasing domains whatever codes are on them.
+    pub async fn update_team_releasing(
+        &self,
+        id: &str,
+        edit: &Edit<Team>,
+    ) -> Result<Team, StoreError> {
+        self.change_team(id, edit, Release::Always).await
+    }
+
+    async fn change_team(
+        &self,
+        id: &str,
+        edit: &Edit<Team>,
+        release: Release,
+    ) -> Result<Team, StoreError> {
         for _ in 0..super::edit::ATTEMPTS {
             let old = self.team(id).await?.ok_or(StoreError::NotFound)?;
             let Some(team) = apply(&old, edit)? else {
@@ -804,7 +822,10 @@ impl RedisStore {
                 .arg(json(&team))
                 .arg(self.changes_kept)
                 .arg(old.version)
-                .arg(self.key("qr:"))
+                .arg(match release {
+                    Release::IfUnused => self.key("qr:"),
+                    Release::Always => String::new(),
+                })
                 .arg(team.domain_settings.keys().collect::<Vec<_>>())
                 .invoke_async(&mut conn)
                 .await?;

@@ -78,6 +78,10 @@ impl RecordStore for RedisStore {
         RedisStore::update_team(self, id, &edit).await
     }
 
+    async fn update_team_releasing(&self, id: &str, edit: Edit<Team>) -> Result<Team, StoreError> {
+        RedisStore::update_team_releasing(self, id, &edit).await
+    }
+
     async fn custom_domains(&self) -> Result<Vec<(String, Team)>, StoreError> {
         RedisStore::custom_domains(self).await
     }
