@@ -37,6 +37,7 @@ mod redis_analytics;
 mod redis_store;
 mod role_matrix;
 mod rollup_endpoints;
+mod store_contract;
 mod teams;
 mod templates;
 mod tls;
