@@ -17,21 +17,21 @@ use crate::support::{Credentials, Server};
 
 /// One API process to call, with the credentials to call it with.
 #[derive(Clone)]
-struct Api {
+pub(crate) struct Api {
     url: String,
-    credentials: Credentials,
+    pub(crate) credentials: Credentials,
     client: Client,
 }
 
 /// An answer: status, the `ETag` header's version, the JSON body.
-struct Answer {
-    status: u16,
-    version: Option<u64>,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) version: Option<u64>,
+    pub(crate) body: Value,
 }
 
 impl Api {
-    fn of(server: &Server, credentials: &Credentials) -> Self {
+    pub(crate) fn of(server: &Server, credentials: &Credentials) -> Self {
         Self {
             url: server.api.clone(),
             credentials: credentials.clone(),
@@ -39,7 +39,13 @@ impl Api {
         }
     }
 
-    fn call(&self, method: Method, path: &str, body: Option<Value>, if_match: &str) -> Answer {
+    pub(crate) fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: &str,
+    ) -> Answer {
         self.call_in(&self.credentials.team_id, method, path, body, if_match)
     }
 
