@@ -1,5 +1,7 @@
 //! The production store on Redis: the same records as the embedded store, plus the two things
-//! edges read — a hash of every servable route, and a stream of changes that edges follow.
+//! edges read — a hash of every servable route, and a stream of changes that edges follow. It
+//! fulfils the store's contract (`RecordStore`, in `redis/contract.rs`) with the methods below:
+//! every change is one script that writes only over the version it was computed from.
 //!
 //! Keys (all under one `{prefix}`, whose hash tag keeps them in one Redis Cluster slot so that the
 //! scripts below can touch several atomically; the store is small next to the analytics):
