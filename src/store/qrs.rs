@@ -276,6 +276,13 @@ mod tests {
         a.qr_redirect_url = Some("https://a2.example/".into());
         store.update_qr("qr_a", &replace(&a)).unwrap();
         a.deleted = true;
+        // A code moves only onto a custom domain of its team's.
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(DOMAINS)
+            .unwrap()
+            .insert("qr.acme.test", "team_1")
+            .unwrap();
+        txn.commit().unwrap();
         let mut b = store.qr("qr_b").unwrap().unwrap();
         b.domain = Some("qr.acme.test".into());
         store.update_qr("qr_b", &replace(&b)).unwrap();
