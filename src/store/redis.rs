@@ -21,8 +21,9 @@
 //! - `{prefix}domains`: hash custom domain → the team that has it
 //! - `{prefix}templates:{teamId}`: hash template id → the team's design template JSON
 //! - `{prefix}changes`: the change feed edges follow (`feed.rs`), a stream of `d` (a route key
-//!   whose route changed) and `p` (one released), or `t` (a team whose settings changed),
-//!   trimmed to about `changes_kept` entries
+//!   whose route changed) and `p` (one released), or `t` (a team whose settings changed), each
+//!   numbered `n` (the stream's count of entries ever added), trimmed to about `changes_kept`
+//!   entries
 //! - `{prefix}initialized`: set once the first organization exists
 
 use std::path::Path;
@@ -49,17 +50,47 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 mod feed;
 mod image_secret;
+pub use feed::StreamCursor;
 mod list;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
 /// enough to keep Redis busy while the client builds the next ones.
 const PIPELINE_CODES: usize = 1_000;
 const PIPELINES_IN_FLIGHT: usize = 4;
 
+/// Lua: appends a change to the stream `stream`, kept to about `maxlen` entries, numbered `n`:
+/// the stream's count of entries ever added (Redis 7 keeps it; entries of earlier versions count
+/// too), so that a follower sees a trim as a gap in the numbers (see `feed.rs`). Without that
+/// count (Redis 6) the entry goes unnumbered, and followers ask how far the stream was trimmed.
+/// Prefixed to each script that writes the stream.
+macro_rules! append_change {
+    () => {
+        r#"
+local function append_change(stream, maxlen, ...)
+  local added = 0
+  if redis.call('EXISTS', stream) == 1 then
+    added = nil
+    local info = redis.call('XINFO', 'STREAM', stream)
+    for i = 1, #info, 2 do
+      if info[i] == 'entries-added' then added = info[i + 1] end
+    end
+  end
+  if added then
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'n', added + 1, ...)
+  else
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', ...)
+  end
+end
+"#
+    };
+}
+
 /// KEYS: display, qr, team-qrs, routes, changes, then the team's five list keys (see
 /// `list.rs`). ARGV: displayId, qrId, qr JSON, route JSON or "", stream max length, then the
 /// list's createdAt, updatedAt and name member ("" for a deleted code: not listed), and the
 /// limit of live codes ("": none). 0 when the displayId is taken, -1 over the limit.
-const CREATE_QR: &str = r#"
+const CREATE_QR: &str = concat!(
+    append_change!(),
+    r#"
 if ARGV[8] ~= '' and ARGV[9] ~= '' and redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[9]) then
   return -1
 end
@@ -67,7 +98,7 @@ if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[2])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[4]) end
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[1])
+append_change(KEYS[5], ARGV[5], 'd', ARGV[1])
 if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[6], ARGV[6], ARGV[2])
   redis.call('ZADD', KEYS[7], ARGV[7], ARGV[2])
@@ -76,7 +107,8 @@ if ARGV[8] ~= '' then
 end
 redis.call('ZADD', KEYS[10], ARGV[7], ARGV[2])
 return 1
-"#;
+"#
+);
 
 impl Created {
     /// What a CREATE_QR reply says.
@@ -95,7 +127,9 @@ impl Created {
 /// not exist, -2 when it is no longer at that version (written meanwhile), 0 when the new key is
 /// taken. The previous key and list member are read here, inside the script, so concurrent
 /// writes cannot race.
-const UPDATE_QR: &str = r#"
+const UPDATE_QR: &str = concat!(
+    append_change!(),
+    r#"
 local current = redis.call('GET', KEYS[2])
 if not current then return -1 end
 local record = cjson.decode(current)
@@ -124,18 +158,21 @@ redis.call('ZADD', KEYS[9], ARGV[7], ARGV[1])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 else redis.call('HDEL', KEYS[3], ARGV[2]) end
 if old ~= ARGV[2] then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[2], 'p', old)
+  append_change(KEYS[4], ARGV[5], 'd', ARGV[2], 'p', old)
 else
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[2])
+  append_change(KEYS[4], ARGV[5], 'd', ARGV[2])
 end
 return 1
-"#;
+"#
+);
 
 /// KEYS: team, changes, domains. ARGV: team id, team JSON, max length, the version the new
 /// record was made from, then the team's custom domains. "missing" when the team does not exist,
 /// "stale" when it is no longer at that version, "taken:DOMAIN" when another team has one of the
 /// domains, else "ok" (and the domains it no longer lists are released).
-const UPDATE_TEAM: &str = r#"
+const UPDATE_TEAM: &str = concat!(
+    append_change!(),
+    r#"
 local current = redis.call('GET', KEYS[1])
 if not current then return 'missing' end
 if (tonumber(cjson.decode(current)['version']) or 0) ~= tonumber(ARGV[4]) then return 'stale' end
@@ -155,9 +192,10 @@ if type(old) == 'table' then
 end
 for i = 5, #ARGV do redis.call('HSET', KEYS[3], ARGV[i], ARGV[1]) end
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1])
+append_change(KEYS[2], ARGV[3], 't', ARGV[1])
 return 'ok'
-"#;
+"#
+);
 
 /// KEYS: initialized, org, team, member, cred, the member's credential set, the org's member
 /// set, team set and email hash. ARGV: the four JSON records, the client id, the member id, the
