@@ -3,12 +3,15 @@
 //! XREAD on a connection of their own (on the shared one, every other command of the process
 //! would queue behind it), and the committed routes from the `routes` hash.
 //!
-//! Each entry carries its number `n`: the stream's count of entries ever added, read by the
-//! script that adds it (`APPEND_CHANGE` in `redis.rs`). Trimming takes the oldest entries first,
-//! so nothing after a follower's cursor was lost exactly when the first entry a read returns is
-//! numbered one past the cursor's: a trim shows as a gap, with no second round trip. Entries of
-//! earlier versions carry no number; a read that starts at or with one asks Redis how far the
-//! stream was trimmed instead, as those versions did (`trimmed_past`).
+//! Each entry carries its number `n`, from a counter the script that adds it increments
+//! (`append_change` in `redis.rs`). Trimming takes the oldest entries first, so nothing after a
+//! follower's cursor was lost exactly when the first entry a read returns is numbered one past the
+//! cursor's: a trim shows as a gap, with no second round trip. Entries of earlier versions carry
+//! no number; a read that starts at or with one asks Redis how far the stream was trimmed instead,
+//! as those versions did (`trimmed_past`). While processes of an earlier version still write (an
+//! upgrade under way), their entries take no number: one of them trimmed away between two numbered
+//! entries leaves no gap, so an edge that falls `changes_kept` entries behind in that window could
+//! miss it. Upgrade the edges last, or restart them after the upgrade, to rule that out.
 
 use std::fmt;
 use std::time::Duration;
