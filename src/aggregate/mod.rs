@@ -1,8 +1,9 @@
 //! The aggregator: rolls scan events up into counts and keeps the detailed events.
-//! `rollup` is the pure arithmetic and `visitors` the unique-visitor sketch; `embedded` keeps the
-//! rollups and events in `DATA_DIR`, `redis` in Redis (the production topology, fed by the Kafka
-//! consumer, whose `watchdog` reads the partition leases of `ownership`). Both answer the API
-//! through one `contract`, with days in each team's zone (`team_zones`).
+//! `rollup` is the pure arithmetic (a referrer counts under its host: `referrer`) and `visitors`
+//! the unique-visitor sketch; `embedded` keeps the rollups and events in `DATA_DIR`, `redis` in
+//! Redis (the production topology, fed by the Kafka consumer, whose `watchdog` reads the
+//! partition leases of `ownership`). Both answer the API through one `contract`, with days in
+//! each team's zone (`team_zones`).
 
 pub mod consumer;
 pub mod contract;
@@ -10,6 +11,7 @@ pub mod embedded;
 pub mod ownership;
 pub mod redis;
 mod redis_reads;
+pub mod referrer;
 pub mod rollup;
 pub mod team_zones;
 pub mod visitors;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, NaiveDate};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
+use super::referrer::referrer_host;
 use crate::model::ScanEvent;
 
 /// Headline counts of one code, as the overviews endpoint reports them.
@@ -120,22 +121,8 @@ impl Dimension {
     }
 }
 
-/// The host of a `Referer` header (lowercase), the header itself (cut) when it is not a URL with
-/// a host, empty when absent.
-pub fn referrer_host(referrer: &str) -> Cow<'_, str> {
-    if referrer.is_empty() {
-        return Cow::Borrowed("");
-    }
-    match url::Url::parse(referrer) {
-        Ok(url) => match url.host_str() {
-            Some(host) => Cow::Owned(truncate(host).to_ascii_lowercase()),
-            None => Cow::Borrowed(truncate(referrer)),
-        },
-        Err(_) => Cow::Borrowed(truncate(referrer)),
-    }
-}
-
-fn truncate(value: &str) -> &str {
+/// `value` cut to at most `MAX_DIMENSION_VALUE` bytes (on a character boundary).
+pub(super) fn truncate(value: &str) -> &str {
     if value.len() <= MAX_DIMENSION_VALUE {
         return value;
     }

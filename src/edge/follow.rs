@@ -19,7 +19,7 @@ use super::snapshot::Snapshots;
 use super::{Route, RouteTable, RouteUpdate};
 use crate::backoff::Backoff;
 use crate::model::RouteRecord;
-use crate::store::redis::RedisStore;
+use crate::store::redis::{RedisStore, StreamCursor};
 use crate::store::{Change, ChangeFeed, FeedRead, StoreError};
 
 /// How long one read waits for entries: bounds how late a stop is noticed.
@@ -134,7 +134,7 @@ impl Following<RedisStore> {
     pub fn from_snapshot(table: RouteTable, cursor: String) -> Self {
         Self {
             table: Arc::new(ArcSwap::from_pointee(table)),
-            cursor,
+            cursor: StreamCursor::at(cursor),
             colours: Colours::default(),
             from_snapshot: true,
         }

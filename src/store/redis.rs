@@ -23,8 +23,8 @@
 //! - `{prefix}domains`: hash custom domain → the team that has it
 //! - `{prefix}templates:{teamId}`: hash template id → the team's design template JSON
 //! - `{prefix}changes`: the change feed edges follow (`feed.rs`), a stream of `d` (a route key
-//!   whose route changed) and `p` (one released), or `t` (a team whose settings changed),
-//!   trimmed to about `changes_kept` entries
+//!   whose route changed) and `p` (one released), or `t` (a team whose settings changed), each
+//!   numbered `n` from `{prefix}changes-count`, trimmed to about `changes_kept` entries
 //! - `{prefix}initialized`: set once the first organization exists
 
 use std::path::Path;
@@ -52,18 +52,37 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 mod feed;
 mod image_secret;
+pub use feed::StreamCursor;
 mod list;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
 /// enough to keep Redis busy while the client builds the next ones.
 const PIPELINE_CODES: usize = 1_000;
 const PIPELINES_IN_FLIGHT: usize = 4;
 
+/// Lua: appends a change to the stream `stream`, kept to about `maxlen` entries, numbered `n`
+/// from the counter `{stream}-count`, so that a follower sees a trim as a gap in the numbers (see
+/// `feed.rs`). The counter's key is built here, as the stream's plus a suffix (the prefix's hash
+/// tag keeps it in the script's slot): one INCR, where reading the stream's own count (XINFO)
+/// took several times the XADD. Prefixed to each script that writes the stream.
+macro_rules! append_change {
+    () => {
+        r#"
+local function append_change(stream, maxlen, ...)
+  local number = redis.call('INCR', stream .. '-count')
+  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'n', number, ...)
+end
+"#
+    };
+}
+
 /// KEYS: display, qr, team-qrs, routes, changes, then the team's five list keys (see
 /// `list.rs`), and domains. ARGV: displayId, qrId, qr JSON, route JSON or "", stream max length,
 /// then the list's createdAt, updatedAt and name member ("" for a deleted code: not listed), the
 /// limit of live codes ("": none), the code's custom domain ("": none) and its team id. 0 when
 /// the displayId is taken, -1 over the limit, -2 when the custom domain is not the team's.
-const CREATE_QR: &str = r#"
+const CREATE_QR: &str = concat!(
+    append_change!(),
+    r#"
 if ARGV[10] ~= '' and redis.call('HGET', KEYS[11], ARGV[10]) ~= ARGV[11] then return -2 end
 if ARGV[8] ~= '' and ARGV[9] ~= '' and redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[9]) then
   return -1
@@ -72,7 +91,7 @@ if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[2])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[4]) end
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[1])
+append_change(KEYS[5], ARGV[5], 'd', ARGV[1])
 if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[6], ARGV[6], ARGV[2])
   redis.call('ZADD', KEYS[7], ARGV[7], ARGV[2])
@@ -81,7 +100,8 @@ if ARGV[8] ~= '' then
 end
 redis.call('ZADD', KEYS[10], ARGV[7], ARGV[2])
 return 1
-"#;
+"#
+);
 
 impl Created {
     /// What a CREATE_QR reply says.
@@ -102,7 +122,9 @@ impl Created {
 /// longer at that version (written meanwhile), 0 when the new key is taken, -3 when it moves to
 /// a custom domain that is not the team's. The previous key and list member are read here, inside the script, so concurrent
 /// writes cannot race.
-const UPDATE_QR: &str = r#"
+const UPDATE_QR: &str = concat!(
+    append_change!(),
+    r#"
 local current = redis.call('GET', KEYS[2])
 if not current then return -1 end
 local record = cjson.decode(current)
@@ -134,12 +156,13 @@ redis.call('ZADD', KEYS[9], ARGV[7], ARGV[1])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 else redis.call('HDEL', KEYS[3], ARGV[2]) end
 if old ~= ARGV[2] then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[2], 'p', old)
+  append_change(KEYS[4], ARGV[5], 'd', ARGV[2], 'p', old)
 else
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'd', ARGV[2])
+  append_change(KEYS[4], ARGV[5], 'd', ARGV[2])
 end
 return 1
-"#;
+"#
+);
 
 /// KEYS: team, changes, domains, the team's live codes (`list-created`). ARGV: team id, team
 /// JSON, max length, the version the new record was made from, the prefix of code keys
@@ -148,7 +171,9 @@ return 1
 /// domains, "inuse:N:DOMAIN" when N live codes of the team are on a domain it no longer lists
 /// (read only when one is released: a rare change, which then reads each live code), else "ok"
 /// (and the domains it no longer lists are released).
-const UPDATE_TEAM: &str = r#"
+const UPDATE_TEAM: &str = concat!(
+    append_change!(),
+    r#"
 local current = redis.call('GET', KEYS[1])
 if not current then return 'missing' end
 if (tonumber(cjson.decode(current)['version']) or 0) ~= tonumber(ARGV[4]) then return 'stale' end
@@ -182,9 +207,10 @@ for domain, _ in pairs(released) do
 end
 for i = 6, #ARGV do redis.call('HSET', KEYS[3], ARGV[i], ARGV[1]) end
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1])
+append_change(KEYS[2], ARGV[3], 't', ARGV[1])
 return 'ok'
-"#;
+"#
+);
 
 /// KEYS: initialized, org, team, member, cred, the member's credential set, the org's member
 /// set, team set and email hash. ARGV: the four JSON records, the client id, the member id, the

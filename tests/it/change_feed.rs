@@ -1,6 +1,7 @@
 //! Edges converge to the store's last commit, on both stores: the change feed they follow and
 //! what an edge does when it falls behind it, races, and team colours.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -90,8 +91,35 @@ fn a_lagging_edge_reads_every_route_afresh_on_the_embedded_store() {
     );
 }
 
-/// Issue 14: as above on Redis, with an edge of its own stopped (SIGSTOP) while the burst is
-/// written and the stream trimmed past it; another edge that kept up serves the same.
+/// Stops `slow` (SIGSTOP) while a burst is written and the stream trimmed past its place, then
+/// lets it go on; returns the codes as stored.
+fn burst_behind(
+    topology: &Topology,
+    api: &Server,
+    slow: &Server,
+    renamed_id: &str,
+) -> Vec<(String, String)> {
+    let signal = |name: &str| {
+        let sent = std::process::Command::new("kill")
+            .args([name, &slow.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill {name}");
+    };
+    signal("-STOP");
+    let stored = burst(api, renamed_id);
+    let kept: usize = redis::cmd("XLEN")
+        .arg(format!("{}changes", topology.key_prefix()))
+        .query(&mut topology.redis())
+        .unwrap();
+    assert!(kept < BURST, "the stream was trimmed ({kept} entries kept)");
+    signal("-CONT");
+    stored
+}
+
+/// Issue 14: as above on Redis, with an edge of its own stopped while the burst is written and
+/// the stream trimmed past it; another edge that kept up serves the same. The stream's entries
+/// are numbered, so the stopped edge sees the trim as a gap.
 #[test]
 fn a_lagging_edge_reads_every_route_afresh_on_redis() {
     let mut topology = Topology::new();
@@ -105,23 +133,57 @@ fn a_lagging_edge_reads_every_route_afresh_on_redis() {
     for edge in [&slow, &steady] {
         edge.assert_served("first");
     }
-    let signal = |name: &str| {
-        let sent = std::process::Command::new("kill")
-            .args([name, &slow.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill {name}");
-    };
-    signal("-STOP");
-    let stored = burst(&api, first["id"].as_str().unwrap());
-    let kept: usize = redis::cmd("XLEN")
-        .arg(format!("{}changes", topology.key_prefix()))
-        .query(&mut topology.redis())
-        .unwrap();
-    assert!(kept < BURST, "the stream was trimmed ({kept} entries kept)");
-    signal("-CONT");
+    let stored = burst_behind(&topology, &api, &slow, first["id"].as_str().unwrap());
     serves_as_stored(&slow, &stored);
     serves_as_stored(&steady, &stored);
+    assert!(
+        slow.log().contains("fell behind"),
+        "the stopped edge read every route afresh"
+    );
+    let stream = format!("{}changes", topology.key_prefix());
+    let newest: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(&stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query(&mut topology.redis())
+        .unwrap();
+    let info: HashMap<String, redis::Value> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(&stream)
+        .query(&mut topology.redis())
+        .unwrap();
+    let Some(redis::Value::Int(added)) = info.get("entries-added") else {
+        panic!("XINFO STREAM: {info:?}");
+    };
+    assert_eq!(
+        newest.ids[0].get::<i64>("n"),
+        Some(*added),
+        "the entries are numbered from 1 without a gap"
+    );
+}
+
+/// Entries the previous version wrote carry no number: an edge whose place is one of them asks
+/// Redis how far the stream was trimmed, and still reads every route afresh after a trim past it.
+#[test]
+fn an_edge_placed_at_an_entry_of_the_previous_version_notices_a_trim_on_redis() {
+    let mut topology = Topology::new();
+    topology.config.push_str(KEPT);
+    let api = topology.start("api", "api");
+    let first = api.create_qr(web("first", "https://first.example/"));
+    // The newest entry as the previous version wrote it: the route key, no number.
+    let _: String = redis::cmd("XADD")
+        .arg(format!("{}changes", topology.key_prefix()))
+        .arg("*")
+        .arg("d")
+        .arg("first")
+        .query(&mut topology.redis())
+        .unwrap();
+    let slow = topology.start("edge", "slow-edge");
+    slow.assert_served("first");
+    let stored = burst_behind(&topology, &api, &slow, first["id"].as_str().unwrap());
+    serves_as_stored(&slow, &stored);
     assert!(
         slow.log().contains("fell behind"),
         "the stopped edge read every route afresh"
@@ -157,6 +219,13 @@ fn racing_updates_converge(api: &Server, edges: &[&Server]) {
                 edge.edge
             );
         }
+    }
+    for edge in edges {
+        assert!(
+            !edge.log().contains("fell behind"),
+            "an edge that kept up read afresh: {}",
+            edge.edge
+        );
     }
 }
 

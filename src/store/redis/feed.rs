@@ -2,7 +2,18 @@
 //! scripts as the records, so Redis orders it as it runs them. Followers read it with blocking
 //! XREAD on a connection of their own (on the shared one, every other command of the process
 //! would queue behind it), and the committed routes from the `routes` hash.
+//!
+//! Each entry carries its number `n`, from a counter the script that adds it increments
+//! (`append_change` in `redis.rs`). Trimming takes the oldest entries first, so nothing after a
+//! follower's cursor was lost exactly when the first entry a read returns is numbered one past the
+//! cursor's: a trim shows as a gap, with no second round trip. Entries of earlier versions carry
+//! no number; a read that starts at or with one asks Redis how far the stream was trimmed instead,
+//! as those versions did (`trimmed_past`). While processes of an earlier version still write (an
+//! upgrade under way), their entries take no number: one of them trimmed away between two numbered
+//! entries leaves no gap, so an edge that falls `changes_kept` entries behind in that window could
+//! miss it. Upgrade the edges last, or restart them after the upgrade, to rule that out.
 
+use std::fmt;
 use std::time::Duration;
 
 use redis::{AsyncCommands, Script};
@@ -27,6 +38,42 @@ if state['recorded-first-entry-id'] == nil then
 end
 return {state['recorded-first-entry-id'], state['entries-added'], state['length']}
 "#;
+
+/// A follower's place in the stream: the id of the last entry read, and its number when it has
+/// one (see the module's comment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamCursor {
+    id: String,
+    number: Option<u64>,
+}
+
+impl StreamCursor {
+    /// The place after entry `id`, whose number is not known (a snapshot keeps only the id).
+    pub fn at(id: String) -> Self {
+        Self { id, number: None }
+    }
+
+    fn of(entry: &redis::streams::StreamId) -> Self {
+        Self {
+            id: entry.id.clone(),
+            number: entry.get("n"),
+        }
+    }
+}
+
+/// The entry id: what a snapshot records.
+impl fmt::Display for StreamCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id)
+    }
+}
+
+/// Whether a read whose first entry is numbered `first` lost nothing after a cursor numbered
+/// `cursor`: the first must be the very next entry. None when either has no number.
+fn follows_on(cursor: Option<u64>, first: Option<u64>) -> Option<bool> {
+    let (cursor, first) = (cursor?, first?);
+    Some(cursor.checked_add(1) == Some(first))
+}
 
 impl RedisStore {
     /// Whether entries after `cursor` may have been trimmed away: the oldest entry kept is newer
@@ -55,10 +102,10 @@ fn change_of(entry: &redis::streams::StreamId) -> Option<Change> {
 }
 
 impl ChangeFeed for RedisStore {
-    type Cursor = String;
+    type Cursor = StreamCursor;
 
-    /// The newest entry's id ("0-0" when there is none).
-    async fn cursor(&self) -> Result<String, StoreError> {
+    /// The newest entry ("0-0", unnumbered, when there is none).
+    async fn cursor(&self) -> Result<StreamCursor, StoreError> {
         let mut conn = self.conn.clone();
         let newest: redis::streams::StreamRangeReply = conn
             .xrevrange_count(self.key("changes"), "+", "-", 1)
@@ -66,16 +113,16 @@ impl ChangeFeed for RedisStore {
         Ok(newest
             .ids
             .first()
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| "0-0".into()))
+            .map(StreamCursor::of)
+            .unwrap_or_else(|| StreamCursor::at("0-0".into())))
     }
 
     async fn changes_after(
         &self,
-        cursor: &String,
+        cursor: &StreamCursor,
         wait: Duration,
         max: usize,
-    ) -> Result<FeedRead<String>, StoreError> {
+    ) -> Result<FeedRead<StreamCursor>, StoreError> {
         let mut blocking = self
             .blocking
             .get_or_try_init(|| crate::redis_link::connect(&self.url, RESPONSE_TIMEOUT))
@@ -85,26 +132,30 @@ impl ChangeFeed for RedisStore {
             .block(wait.as_millis() as usize)
             .count(max);
         let reply: Option<redis::streams::StreamReadReply> = blocking
-            .xread_options(&[self.key("changes")], &[cursor], &options)
+            .xread_options(&[self.key("changes")], &[&cursor.id], &options)
             .await?;
         let entries: Vec<_> = reply
             .into_iter()
             .flat_map(|r| r.keys)
             .flat_map(|k| k.ids)
             .collect();
-        let Some(last) = entries.last() else {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(FeedRead::Changes {
                 changes: Vec::new(),
                 cursor: cursor.clone(),
             });
         };
-        // Checked after the read: a trim between the two only costs a needless reload.
-        if self.trimmed_past(cursor).await? {
+        let lost = match follows_on(cursor.number, StreamCursor::of(first).number) {
+            Some(follows) => !follows,
+            // Checked after the read: a trim between the two only costs a needless reload.
+            None => self.trimmed_past(&cursor.id).await?,
+        };
+        if lost {
             return Ok(FeedRead::Lagged);
         }
         Ok(FeedRead::Changes {
             changes: entries.iter().filter_map(change_of).collect(),
-            cursor: last.id.clone(),
+            cursor: StreamCursor::of(last),
         })
     }
 
@@ -188,7 +239,44 @@ fn stream_id_le(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::stream_id_le;
+    use super::{follows_on, stream_id_le};
+
+    #[test]
+    fn a_gap_in_the_numbers_is_a_trim() {
+        assert_eq!(follows_on(Some(7), Some(8)), Some(true));
+        assert_eq!(
+            follows_on(Some(0), Some(1)),
+            Some(true),
+            "the stream's first entry"
+        );
+        assert_eq!(
+            follows_on(Some(7), Some(9)),
+            Some(false),
+            "entry 8 was trimmed"
+        );
+        assert_eq!(
+            follows_on(Some(7), Some(1)),
+            Some(false),
+            "the stream was made anew"
+        );
+        assert_eq!(follows_on(Some(7), Some(7)), Some(false));
+        assert_eq!(follows_on(Some(u64::MAX), Some(0)), Some(false));
+    }
+
+    #[test]
+    fn entries_of_earlier_versions_leave_it_to_the_trim_check() {
+        assert_eq!(
+            follows_on(None, Some(8)),
+            None,
+            "a cursor from a snapshot or an old entry"
+        );
+        assert_eq!(
+            follows_on(Some(7), None),
+            None,
+            "an old version wrote the next entry"
+        );
+        assert_eq!(follows_on(None, None), None);
+    }
 
     #[test]
     fn stream_ids_compare_numerically() {
