@@ -80,6 +80,11 @@ impl Running {
 }
 
 pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
+    // Caught before the store is opened: a stop that arrives while qredge starts (an edge loading
+    // millions of routes takes seconds) then waits for the start to finish and stops as any stop
+    // does, closing the store. Uncaught, it would end the process with the embedded store open,
+    // and the next start would first have to repair it: read and check the whole file.
+    let stopping = shutdown_signal()?;
     let limits = listen::ListenerLimits::of(&config, roles)?;
     test_clock::start(&config, roles)?;
     let topology = Topology::resolve(&config, roles).await?;
@@ -132,7 +137,7 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
         ));
         running.ready(format!("metrics=http://{addr}/metrics"));
     }
-    serve_until_stopped(running).await?;
+    serve_until_stopped(running, stopping).await;
     if let Counting::InProcess(analytics) = topology.counting {
         checkpoint(analytics).await;
     }
@@ -141,17 +146,15 @@ pub async fn run(config: Config, roles: Roles) -> Result<(), ServeError> {
 }
 
 /// Says what is served (the ready line on stdout, which scripts wait for), then serves until
-/// SIGTERM or SIGINT and stops.
-async fn serve_until_stopped(running: Running) -> Result<(), ServeError> {
+/// `stopping` (SIGTERM or SIGINT, perhaps received during the start) and stops.
+async fn serve_until_stopped(running: Running, stopping: impl Future<Output = ()>) {
     let serving = running.ready.join(" ");
     tracing::info!(roles = serving, "qredge is serving");
-    let stopping = shutdown_signal()?;
     println!("qredge ready {serving}");
     let _ = std::io::stdout().flush();
     stopping.await;
     tracing::info!("stopping: open requests finish, queued scans are delivered or spooled");
     running.stop().await;
-    Ok(())
 }
 
 /// Saves where the embedded analytics stand, so that the next start replays none of the event
@@ -173,7 +176,7 @@ fn event_log_samplers(analytics: &Analytics, samplers: &mut Vec<Sampler>) {
 }
 
 /// SIGTERM or SIGINT. The handlers are installed when this is called, not when it is first
-/// awaited: called before the ready line, so a stop sent right after it is not fatal.
+/// awaited: a signal received in between is kept for it.
 fn shutdown_signal() -> Result<impl Future<Output = ()>, ServeError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;

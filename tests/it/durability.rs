@@ -1,7 +1,10 @@
 //! Everything survives a restart, and no scan is lost when the in-memory queue overflows.
 
 use crate::support;
-use std::time::Duration;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::support::{Launch, Server, IPHONE_SAFARI};
 use reqwest::Method;
@@ -136,4 +139,68 @@ fn a_full_queue_spills_to_the_spool_and_every_scan_is_counted() {
         server.log().contains("spool file replayed"),
         "the spool was used"
     );
+}
+
+/// A stop (SIGTERM) that arrives while `qredge serve` is still loading its routes lets the start
+/// finish and then stops as any stop does: the process exits 0 having closed the embedded store,
+/// which the next open finds clean (an uncaught signal left it open, and the next start first
+/// read and checked the whole file to repair it).
+#[test]
+fn a_stop_during_the_start_closes_the_store_cleanly() {
+    let (_tmp, data) = support::data_dir();
+    let server = Server::start(&data);
+    let team = server.credentials.team_id.clone();
+    assert_eq!(server.stop().code(), Some(0));
+    // Enough codes that loading them keeps the start busy while the stop arrives.
+    const CODES: usize = 100_000;
+    let csv = data.with_extension("csv");
+    let mut rows = String::from("displayId,url,type\n");
+    for i in 0..CODES {
+        rows.push_str(&format!("s{i},https://example.com/{i},WEB\n"));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let import = Command::new(env!("CARGO_BIN_EXE_qredge"))
+        .args(["import", "--team", &team, csv.to_str().unwrap()])
+        .env("QREDGE_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{import:?}");
+
+    let mut starting = Launch::new(&data).spawn();
+    let store_open = || {
+        std::fs::read_dir(format!("/proc/{}/fd", starting.id()))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| to.ends_with("store.redb")))
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !store_open() {
+        assert!(Instant::now() < deadline, "qredge never opened its store");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Past the store's opening, into the loading of the routes.
+    std::thread::sleep(Duration::from_millis(50));
+    let pid = starting.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = starting.wait().unwrap();
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}; log:\n{log}");
+    let stops = log
+        .lines()
+        .filter(|l| l.trim_end().ends_with(" stopped"))
+        .count();
+    assert_eq!(stops, 2, "the first start's stop and this one's: {log}");
+
+    let repaired = Arc::new(AtomicBool::new(false));
+    let mut builder = redb::Database::builder();
+    let seen = Arc::clone(&repaired);
+    builder.set_repair_callback(move |_| seen.store(true, Ordering::SeqCst));
+    drop(builder.open(data.join("store.redb")).unwrap());
+    assert!(
+        !repaired.load(Ordering::SeqCst),
+        "the store was left open: it needed a repair"
+    );
+    let server = Server::start(&data);
+    server.assert_served(&format!("s{}", CODES - 1));
 }

@@ -110,6 +110,14 @@ impl Launch {
         (status, std::fs::read_to_string(&log).unwrap_or_default())
     }
 
+    /// Starts the process and returns at once, without waiting for it to become ready (its
+    /// stdout discarded, its log in the usual file).
+    pub fn spawn(self) -> Child {
+        let mut command = self.command();
+        command.stdout(Stdio::null());
+        command.spawn().expect("the qredge binary starts")
+    }
+
     /// The command with its config file, environment and log file (stderr).
     fn command(&self) -> Command {
         let mut command = match self.open_files {
