@@ -24,12 +24,13 @@ use serde::Serialize;
 
 use crate::model::{Qr, RouteRecord, Team};
 
-pub use bootstrap::{hash_secret, Bootstrap};
+pub use bootstrap::{add_sign_in_url, hash_secret, Bootstrap};
 pub use edit::{edit, Edit};
 pub use error::StoreError;
 pub use feed::{Change, ChangeFeed, FeedRead};
 pub use list::{ListOrder, ListPosition, PageStart, QrListPage, QrListQuery};
 pub use qrs::Created;
+pub use sessions::{Session, SignInToken};
 
 // Records are JSON: readable in a dump, and tolerant of added fields.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -108,6 +109,8 @@ impl EmbeddedStore {
         txn.open_table(DOMAINS)?;
         txn.open_table(TEAM_QRS)?;
         txn.open_table(templates::TEMPLATES)?;
+        txn.open_table(sessions::SESSIONS)?;
+        txn.open_table(sessions::SIGN_IN_TOKENS)?;
         txn.commit()?;
         fill_routes(&db)?;
         list::fill_list_index(&db)?;
@@ -165,7 +168,8 @@ macro_rules! on_backend {
     };
 }
 
-// After the macro, which it uses.
+// After the macro, which they use.
+mod sessions;
 mod templates;
 
 impl Store {

@@ -24,6 +24,8 @@
 //!   whose route changed) and `p` (one released), or `t` (a team whose settings changed),
 //!   trimmed to about `changes_kept` entries
 //! - `{prefix}initialized`: set once the first organization exists
+//! - `{prefix}session:{hash}`, `sign-in:{hash}`: the dashboard's sessions and one-time sign-in
+//!   tokens under the SHA-256 of their token, each with its TTL (`redis/sessions.rs`)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +52,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 mod feed;
 mod image_secret;
 mod list;
+mod sessions;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
 /// enough to keep Redis busy while the client builds the next ones.
 const PIPELINE_CODES: usize = 1_000;
