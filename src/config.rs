@@ -311,6 +311,9 @@ pub struct DashboardConfig {
     pub session_hours: u64,
     /// How long a one-time sign-in link stays usable, in minutes.
     pub sign_in_link_minutes: u64,
+    /// Password sign-ins one email may try per minute; past it they are refused (429) without
+    /// a password hash computed. Counted like the API's rate limits.
+    pub sign_in_tries_per_minute: u64,
 }
 
 impl Default for DashboardConfig {
@@ -318,6 +321,7 @@ impl Default for DashboardConfig {
         Self {
             session_hours: 12,
             sign_in_link_minutes: 15,
+            sign_in_tries_per_minute: 10,
         }
     }
 }

@@ -11,6 +11,7 @@ use super::error::PageError;
 use super::form::FormData;
 use super::session::{self, Signed};
 use super::{csrf, layout, password, DashState};
+use crate::clock::now_ms;
 use crate::model::Member;
 
 const REFUSED: &str = "wrong email or password";
@@ -87,12 +88,35 @@ pub async fn with_password(
     if given.is_empty() || given.chars().count() > password::MAX_LEN {
         return Ok(sign_in_page(&state, &headers, &email, Some(REFUSED)));
     }
+    if let Some(refusal) = too_many_tries(&state, &email).await? {
+        return Ok(refusal);
+    }
     match verified(&state, &email, given.to_owned()).await? {
         Some(member) if member.is_active_anywhere() => {
             session::start(&state, &headers, &member, "/codes").await
         }
         _ => Ok(sign_in_page(&state, &headers, &email, Some(REFUSED))),
     }
+}
+
+/// Counts a password try for `email` this minute: past `sign_in_tries_per_minute`, the refusal
+/// (429), before any hash is computed, so that guessing gains nothing and costs the server
+/// nothing.
+async fn too_many_tries(state: &DashState, email: &str) -> Result<Option<Response>, PageError> {
+    let window = now_ms().div_euclid(60_000);
+    let tries = state
+        .app
+        .store
+        .count_request(&format!("sign-in:{email}"), window)
+        .await?;
+    if tries <= state.config.sign_in_tries_per_minute {
+        return Ok(None);
+    }
+    let refused = PageError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many sign-in tries for this email: wait a minute and try again",
+    );
+    Ok(Some(refused.into_response()))
 }
 
 pub async fn sign_out(

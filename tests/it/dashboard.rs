@@ -340,3 +340,58 @@ fn every_page_carries_a_strict_policy_and_the_api_is_unchanged() {
     let (status, _) = server.call(Method::GET, "/api/qrs-api", None);
     assert_eq!(status, 200, "the API answers beside the dashboard");
 }
+
+/// One password try of `email` through the sign-in form, as a browser sends it (the form's
+/// CSRF cookie and field); its status.
+fn password_try(server: &Server, email: &str, password: &str) -> u16 {
+    let page = server
+        .client
+        .get(format!("{}/sign-in", server.api))
+        .send()
+        .unwrap();
+    let cookie = page.headers()["set-cookie"].to_str().unwrap();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let token = pair.split_once('=').unwrap().1.to_owned();
+    let body = format!("csrf={token}&email={email}&password={password}");
+    let answer = server
+        .client
+        .post(format!("{}/sign-in", server.api))
+        .header("cookie", pair)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap();
+    answer.status().as_u16()
+}
+
+/// `api.dashboard.sign_in_tries_per_minute` (10): the eleventh try of an email within a minute
+/// is refused without being checked; another email is not held back by it.
+fn password_guessing_is_held_back(server: &Server) {
+    // Tries are counted per clock minute: start early in one, so that all eleven fall in it.
+    let second_of_minute = || {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.unwrap().as_secs() % 60
+    };
+    while second_of_minute() > 30 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let statuses: Vec<u16> = (0..11)
+        .map(|i| password_try(server, "owner%40localhost", &format!("guess-{i}")))
+        .collect();
+    let mut expected = vec![401; 10];
+    expected.push(429);
+    assert_eq!(statuses, expected);
+    assert_eq!(password_try(server, "someone%40example.com", "guess"), 401);
+}
+
+#[test]
+fn password_guessing_is_held_back_embedded() {
+    let (_tmp, dir) = crate::support::data_dir();
+    password_guessing_is_held_back(&Server::start(&dir));
+}
+
+#[test]
+fn password_guessing_is_held_back_on_redis() {
+    let topology = Topology::new();
+    password_guessing_is_held_back(&topology.start("api", "api"));
+}
