@@ -13,12 +13,16 @@
 #      (Debian's python3 + python3-venv are apt-installed if that is unavailable)
 #      and reused while it imports the pinned confluent-kafka; likewise a second
 #      venv with schemathesis (PyPI, pinned) for tests/it/openapi.rs, which runs it
-#      against the real binary with the API's /openapi.json.
+#      against the real binary with the API's /openapi.json; and the dashboard's browser:
+#      Debian's chromium and chromium-driver (apt) with a third venv holding selenium
+#      (PyPI, pinned), which tests/it/dashboard.rs drives (tests/it/browser/*.py).
 #   4. starts a throw-away redis-server and tansu broker on free loopback ports,
 #      everything (data, logs) inside one `mktemp -d` directory
 #   5. waits until both answer (redis PING; tansu TCP connect + a topic create)
 #   6. exports QREDGE_TEST_REDIS_URL / QREDGE_TEST_KAFKA_BROKERS /
-#      QREDGE_TEST_PYTHON (the venv's python) / QREDGE_TEST_SCHEMATHESIS and runs
+#      QREDGE_TEST_PYTHON (the venv's python) / QREDGE_TEST_SCHEMATHESIS /
+#      QREDGE_TEST_BROWSER_PYTHON (selenium's venv) / QREDGE_TEST_CHROMIUM /
+#      QREDGE_TEST_CHROMEDRIVER and runs
 #      `cargo test --release "$@"` (extra script args go to cargo test, e.g.
 #      `scripts/test.sh -- --nocapture` or `scripts/test.sh some_test_name`)
 #   7. on exit (success, failure or signal) stops both services and deletes the
@@ -39,6 +43,8 @@
 #                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/venv).
 #   QREDGE_SCHEMATHESIS_VENV=DIR  where the schemathesis venv lives (default
 #                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/schemathesis-venv).
+#   QREDGE_SELENIUM_VENV=DIR  where the selenium venv lives (default
+#                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/selenium-venv).
 #   QREDGE_TANSU_STORAGE=URL  override tansu's --storage-engine (default: a sqlite
 #                             file in the temp dir). Used to test the failure path.
 #                             NB: tansu resolves sqlite URLs relative to its working
@@ -48,6 +54,7 @@ set -euo pipefail
 TANSU_VERSION=0.6.0
 CONFLUENT_KAFKA_VERSION=2.16.1
 SCHEMATHESIS_VERSION=4.32.5
+SELENIUM_VERSION=4.50.0
 SERVICE_TIMEOUT="${QREDGE_SERVICE_TIMEOUT:-60}"
 HARNESS_ONLY="${QREDGE_HARNESS_ONLY:-0}"
 
@@ -237,6 +244,20 @@ ST_VENV="${QREDGE_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test
 ensure_venv "$ST_VENV" schemathesis schemathesis "$SCHEMATHESIS_VERSION"
 log "using schemathesis $SCHEMATHESIS_VERSION ($ST_VENV)"
 
+# The dashboard's browser tests (tests/it/dashboard.rs): a real headless Chromium and its
+# WebDriver from Debian, driven by selenium from a venv of its own.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing chromium and chromium-driver (apt)"
+    apt_install chromium chromium-driver
+fi
+CHROMIUM="$(command -v chromium || true)"
+CHROMEDRIVER="$(command -v chromedriver || true)"
+[[ -n "$CHROMIUM" && -n "$CHROMEDRIVER" ]] || { err "chromium or chromedriver is missing after installing them"; exit 1; }
+log "using $("$CHROMIUM" --version 2>/dev/null | head -n1) and $("$CHROMEDRIVER" --version | head -n1 | cut -d' ' -f1-2)"
+SEL_VENV="${QREDGE_SELENIUM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/selenium-venv}"
+ensure_venv "$SEL_VENV" selenium selenium "$SELENIUM_VERSION"
+log "using selenium $SELENIUM_VERSION ($SEL_VENV)"
+
 # --------------------------------------------------------------------------
 # 4. start services
 # --------------------------------------------------------------------------
@@ -351,6 +372,9 @@ export QREDGE_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
 export QREDGE_TEST_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 export QREDGE_TEST_PYTHON="$PY_VENV/bin/python"
 export QREDGE_TEST_SCHEMATHESIS="$ST_VENV/bin/schemathesis"
+export QREDGE_TEST_BROWSER_PYTHON="$SEL_VENV/bin/python"
+export QREDGE_TEST_CHROMIUM="$CHROMIUM"
+export QREDGE_TEST_CHROMEDRIVER="$CHROMEDRIVER"
 log "redis on 127.0.0.1:$REDIS_PORT, kafka (tansu) on 127.0.0.1:$KAFKA_PORT, files in $WORKDIR"
 
 # --------------------------------------------------------------------------
@@ -361,6 +385,9 @@ if [[ "$HARNESS_ONLY" == 1 ]]; then
     echo "export QREDGE_TEST_KAFKA_BROKERS=$QREDGE_TEST_KAFKA_BROKERS"
     echo "export QREDGE_TEST_PYTHON=$QREDGE_TEST_PYTHON"
     echo "export QREDGE_TEST_SCHEMATHESIS=$QREDGE_TEST_SCHEMATHESIS"
+    echo "export QREDGE_TEST_BROWSER_PYTHON=$QREDGE_TEST_BROWSER_PYTHON"
+    echo "export QREDGE_TEST_CHROMIUM=$QREDGE_TEST_CHROMIUM"
+    echo "export QREDGE_TEST_CHROMEDRIVER=$QREDGE_TEST_CHROMEDRIVER"
     log "redis-cli -u $QREDGE_TEST_REDIS_URL ping: $(redis-cli -u "$QREDGE_TEST_REDIS_URL" ping)"
     log "tansu topic list: $(tansu topic list --broker "tcp://$QREDGE_TEST_KAFKA_BROKERS" </dev/null 2>&1 | tr '\n' ' ')"
     if [[ "${QREDGE_HARNESS_HOLD:-0}" == 1 ]]; then

@@ -298,6 +298,32 @@ pub struct ApiConfig {
     /// Proxies in front of the API whose `Forwarded` / `X-Forwarded-For` name the client of a
     /// public image request (as `edge.trusted_proxies` for scans); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The dashboard served at `/` of this listener.
+    pub dashboard: DashboardConfig,
+}
+
+/// The dashboard's sign-in (`[api.dashboard]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// How long a signed-in session lasts, in hours (it ends sooner at sign-out, or when its
+    /// member is removed or paused).
+    pub session_hours: u64,
+    /// How long a one-time sign-in link stays usable, in minutes.
+    pub sign_in_link_minutes: u64,
+    /// Password sign-ins one email may try per minute; past it they are refused (429) without
+    /// a password hash computed. Counted like the API's rate limits.
+    pub sign_in_tries_per_minute: u64,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            session_hours: 12,
+            sign_in_link_minutes: 15,
+            sign_in_tries_per_minute: 10,
+        }
+    }
 }
 
 /// A number for each plan, with its defaults (a section of its own type, so that a section
@@ -471,6 +497,7 @@ impl Default for ApiConfig {
             teams_per_org: PlanTeamLimits::default(),
             image_requests_per_minute: 600,
             trusted_proxies: Vec::new(),
+            dashboard: DashboardConfig::default(),
         }
     }
 }

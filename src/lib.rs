@@ -31,6 +31,7 @@ pub mod api;
 pub mod backoff;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod data_dir;
 pub mod edge;
 pub mod file_watch;

@@ -36,6 +36,17 @@ enum Command {
     /// Create codes in bulk from a CSV file, in the configured store (see docs/import.md).
     #[command(after_help = IMPORT_HELP)]
     Import(ImportArgs),
+    /// Print a one-time link that signs a member in to the dashboard (an operator's way in).
+    SignInLink(SignInLinkArgs),
+}
+
+#[derive(clap::Args)]
+struct SignInLinkArgs {
+    /// The member's email.
+    #[arg(long, value_name = "EMAIL")]
+    email: String,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 const IMPORT_HELP: &str = "\
@@ -96,6 +107,7 @@ async fn main() -> ExitCode {
     };
     let (args, roles) = match cli.command {
         Command::Import(args) => return import(args).await,
+        Command::SignInLink(args) => return sign_in_link(args).await,
         Command::Serve(args) => (args, Roles::ALL),
         Command::Api(args) => (args, only(true, false, false)),
         Command::Edge(args) => (args, only(false, true, false)),
@@ -111,6 +123,23 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("qredge: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn sign_in_link(args: SignInLinkArgs) -> ExitCode {
+    let link = match Config::load(args.config.config.as_deref()) {
+        Ok(config) => qredge::dashboard::sign_in_link_for_email(&config, &args.email).await,
+        Err(e) => Err(e.to_string()),
+    };
+    match link {
+        Ok(link) => {
+            println!("{link}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("qredge sign-in-link: {message}");
             ExitCode::FAILURE
         }
     }

@@ -21,7 +21,7 @@ use crate::model::Qr;
 use crate::qr_image::{Design, DEFAULT_SIZE, SIZES};
 
 /// What an image request may ask for.
-pub(super) struct ImageQuery {
+pub(crate) struct ImageQuery {
     pub size: u32,
     pub error_correction: Option<ErrorCorrection>,
 }
@@ -73,13 +73,13 @@ pub(super) struct ImageParams {
 
 /// An image's file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Format {
+pub(crate) enum Format {
     Svg,
     Png,
 }
 
 /// The image of the URL `qr` encodes (its custom domain's, if it has one), in its template.
-pub(super) async fn drawn(
+pub(crate) async fn drawn(
     state: &AppState,
     qr: &Qr,
     query: &ImageQuery,

@@ -102,6 +102,7 @@ async fn give_roles(
                     created_at: now_ms(),
                     paused_teams: Default::default(),
                     invited_at: Some(now_ms()),
+                    password_hash: None,
                 };
                 state.store.insert_member(&member).await.map(|()| member)
             }

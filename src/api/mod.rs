@@ -2,29 +2,29 @@
 //! team-scoped credentials in `x-request-*` headers, codes and analytics.
 
 mod analytics;
-mod auth;
+pub(crate) mod auth;
 mod body;
 mod bulk_events;
-mod error;
-mod image;
+pub(crate) mod error;
+pub(crate) mod image;
 mod image_url;
 mod keys;
 mod members;
 mod openapi;
 mod paging;
-mod precondition;
+pub(crate) mod precondition;
 mod public_image;
 mod qr_bulk;
 mod qr_edits;
-mod qr_list;
-mod qrs;
+pub(crate) mod qr_list;
+pub(crate) mod qrs;
 mod rate_limit;
 mod rejection;
 mod rollups;
 mod routes;
 mod team_domains;
 mod teams;
-mod templates;
+pub(crate) mod templates;
 mod updated_after;
 mod view;
 

@@ -76,7 +76,10 @@ pub async fn list(
 
 /// The list's query, checked: limit 1..=100 (10), page >= 1 (1) or a cursor, search, sortBy
 /// (updatedAt), sortOrder (desc).
-fn list_query(params: &HashMap<String, String>, team_id: &str) -> Result<QrListQuery, ApiError> {
+pub(crate) fn list_query(
+    params: &HashMap<String, String>,
+    team_id: &str,
+) -> Result<QrListQuery, ApiError> {
     // The reference's folder filter: refused rather than ignored, which would list every code.
     let folder = ["folderId", "folderIds"]
         .into_iter()

@@ -23,7 +23,7 @@ use crate::store::{self, Store, StoreError};
 const DISPLAY_ID_ATTEMPTS: usize = 5;
 
 /// The code `id` if it belongs to `team_id`; codes of other teams are as unknown as missing ones.
-pub(super) async fn team_qr(store: &Store, team_id: &str, id: &str) -> Result<Qr, ApiError> {
+pub(crate) async fn team_qr(store: &Store, team_id: &str, id: &str) -> Result<Qr, ApiError> {
     match store.qr(id).await? {
         Some(qr) if qr.team_id == team_id => Ok(qr),
         _ => Err(ApiError::not_found(format!("QR code {id:?} not found"))),
@@ -48,21 +48,31 @@ pub async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<QrInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require_code_writer()?;
-    let platform_host = state.platform_host();
-    let templates = team_template_ids(&state, &caller.team.id).await?;
-    let ctx = write_context(&caller, &platform_host, &templates);
-    let chosen = input.display_id.is_some();
-    let limit = code_limit(&state, &caller);
-    let qr = store_new_qr(&state.store, chosen, limit, |id, display_id| {
-        new_qr(input.clone(), id, display_id, &ctx)
-    })
-    .await?;
+    let qr = create_qr(&state, &caller, input).await?;
     Ok((
         StatusCode::CREATED,
         Tag(qr.version),
         ok(qr_view(qr, &state)),
     ))
+}
+
+/// A new code of the caller's team from a create request, validated and stored (the API's and
+/// the dashboard's create).
+pub(crate) async fn create_qr(
+    state: &AppState,
+    caller: &Caller,
+    input: QrInput,
+) -> Result<Qr, ApiError> {
+    caller.require_code_writer()?;
+    let platform_host = state.platform_host();
+    let templates = team_template_ids(state, &caller.team.id).await?;
+    let ctx = write_context(caller, &platform_host, &templates);
+    let chosen = input.display_id.is_some();
+    let limit = code_limit(state, caller);
+    store_new_qr(&state.store, chosen, limit, |id, display_id| {
+        new_qr(input.clone(), id, display_id, &ctx)
+    })
+    .await
 }
 
 /// Who writes, in which team, now.
@@ -156,8 +166,9 @@ pub async fn update(
     Ok(tagged(qr.version, ok(qr_view(qr, &state))))
 }
 
-/// Applies an update request to the caller's live code `id`, as the store holds it at the write.
-pub(super) async fn apply_update(
+/// Applies an update request to the caller's live code `id`, as the store holds it at the write
+/// (the caller's role is checked by the caller of this).
+pub(crate) async fn apply_update(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -270,9 +281,20 @@ pub async fn delete(
     Path(id): Path<String>,
     precondition: Precondition,
 ) -> Result<impl IntoResponse, ApiError> {
+    let qr = delete_qr(&state, &caller, &id, precondition).await?;
+    Ok(tagged(qr.version, ok(qr_view(qr, &state))))
+}
+
+/// Soft-deletes the caller's code `id` (the API's and the dashboard's delete).
+pub(crate) async fn delete_qr(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    precondition: Precondition,
+) -> Result<Qr, ApiError> {
     caller.require_code_writer()?;
     let (member_id, now) = (caller.member.id.clone(), now_ms());
-    let qr = change_team_qr(&state, &caller, &id, precondition, move |qr| {
+    change_team_qr(state, caller, id, precondition, move |qr| {
         if !qr.deleted {
             qr.deleted = true;
             qr.updated_at = now;
@@ -280,6 +302,5 @@ pub async fn delete(
         }
         Ok(())
     })
-    .await?;
-    Ok(tagged(qr.version, ok(qr_view(qr, &state))))
+    .await
 }

@@ -93,7 +93,7 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// The ids of the team's own templates, which its codes may name (besides the built-ins).
-pub(super) async fn team_template_ids(
+pub(crate) async fn team_template_ids(
     state: &AppState,
     team_id: &str,
 ) -> Result<Vec<String>, ApiError> {

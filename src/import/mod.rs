@@ -162,8 +162,9 @@ pub async fn run(
 }
 
 /// The store the configuration names, as the other roles open it; the embedded one must exist
-/// already (an import into a store no team exists in would only fail).
-async fn open_store(config: &Config) -> Result<Store, ImportError> {
+/// already (an import into a store no team exists in would only fail). `qredge sign-in-link`
+/// opens it the same way.
+pub async fn open_store(config: &Config) -> Result<Store, ImportError> {
     if !config.redis.url.is_empty() {
         let redis = RedisStore::connect(&config.redis.url, &config.redis.key_prefix).await?;
         return Ok(Store::from(

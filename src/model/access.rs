@@ -41,6 +41,10 @@ pub struct Member {
     /// When an admin added them as a new member (none: the first start's owner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invited_at: Option<i64>,
+    /// The argon2 hash (PHC string) of their dashboard password, once they set one. Never
+    /// shown: the API answers with its own views of a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
     /// Counts the writes of the record (the store sets it; 0: stored before versions existed).
     #[serde(default)]
     pub version: u64,
@@ -255,6 +259,7 @@ mod tests {
             created_at: 0,
             paused_teams: Default::default(),
             invited_at: None,
+            password_hash: None,
         }
     }
 

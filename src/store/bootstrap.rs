@@ -20,6 +20,9 @@ pub struct Bootstrap {
     pub team_id: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The owner, whom the first dashboard sign-in link is for (not written to the file).
+    #[serde(skip)]
+    pub member_id: String,
 }
 
 /// Hex SHA-256 of a client secret, as credentials store it.
@@ -72,6 +75,7 @@ impl FirstOwner {
             created_at: now,
             paused_teams: Default::default(),
             invited_at: None,
+            password_hash: None,
         };
         let secret = new_secret();
         let credential = Credential {
@@ -90,6 +94,7 @@ impl FirstOwner {
             team_id: team.id.clone(),
             client_id: credential.client_id.clone(),
             client_secret: secret,
+            member_id: member.id.clone(),
         };
         Self {
             org,
@@ -134,6 +139,21 @@ impl EmbeddedStore {
         committed?;
         Ok(Some(first.bootstrap))
     }
+}
+
+/// Adds the owner's one-time dashboard sign-in link to this start's `bootstrap.json` as
+/// `signInUrl` (it is made once the owner is stored, after the file was written): the file is
+/// written anew beside it and renamed over it, still readable by the owner only.
+pub fn add_sign_in_url(data_dir: &Path, url: &str) -> Result<(), StoreError> {
+    let path = data_dir.join(BOOTSTRAP_FILE);
+    let text = fs_err::read(&path).map_err(StoreError::Io)?;
+    let mut saved: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&text).map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+    saved.insert("signInUrl".into(), url.into());
+    let fresh = path.with_extension("json.new");
+    let _ = std::fs::remove_file(&fresh);
+    write_private_json(&fresh, &saved)?;
+    fs_err::rename(&fresh, &path).map_err(StoreError::Io)
 }
 
 /// Writes `value` to `path` readable by the owner only, atomically (a temporary file, then a

@@ -8,7 +8,10 @@
 
 use std::path::Path;
 
-use super::{Bootstrap, Check, Created, Edit, ListPosition, QrListPage, QrListQuery, StoreError};
+use super::{
+    Bootstrap, Check, Created, Edit, ListPosition, QrListPage, QrListQuery, Session, SignInToken,
+    StoreError,
+};
 use crate::model::template::Template;
 use crate::model::{Credential, Member, Org, Qr, Role, Team};
 
@@ -167,6 +170,27 @@ pub trait RecordStore: Send + Sync + 'static {
         id: &str,
         check: Check<Template>,
     ) -> Result<bool, StoreError>;
+
+    // --- Dashboard sign-in (kept under the SHA-256 of their token, until they expire) ---
+
+    /// Stores a session under the hash of its token until its `expires_at`.
+    async fn create_session(&self, key: &str, session: &Session) -> Result<(), StoreError>;
+
+    /// The live session under the hash of its token (an expired one is None).
+    async fn session(&self, key: &str) -> Result<Option<Session>, StoreError>;
+
+    /// Ends a session (nothing when there is none).
+    async fn delete_session(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Stores a one-time sign-in token under its hash until its `expires_at`.
+    async fn create_sign_in_token(&self, key: &str, token: &SignInToken) -> Result<(), StoreError>;
+
+    /// The live sign-in token under its hash, removed in the same step: it signs in once, however
+    /// many requests race for it.
+    async fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError>;
+
+    /// The members with this email (lower case), across organizations.
+    async fn members_with_email(&self, email: &str) -> Result<Vec<Member>, StoreError>;
 
     // --- The platform ---
 

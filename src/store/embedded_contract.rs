@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{
     Bootstrap, Check, Created, Edit, EmbeddedStore, ListPosition, QrListPage, QrListQuery,
-    RecordStore, StoreError,
+    RecordStore, Session, SignInToken, StoreError,
 };
 use crate::model::template::Template;
 use crate::model::{Credential, Member, Org, Qr, Role, Team};
@@ -198,6 +198,38 @@ impl RecordStore for EmbeddedStore {
         let (team_id, id) = (team_id.to_owned(), id.to_owned());
         self.blocking(move |s| s.delete_template(&team_id, &id, &check))
             .await
+    }
+
+    async fn create_session(&self, key: &str, session: &Session) -> Result<(), StoreError> {
+        let (key, session) = (key.to_owned(), session.clone());
+        self.blocking(move |s| s.create_session(&key, &session))
+            .await
+    }
+
+    async fn session(&self, key: &str) -> Result<Option<Session>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |s| s.session(&key)).await
+    }
+
+    async fn delete_session(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |s| s.delete_session(&key)).await
+    }
+
+    async fn create_sign_in_token(&self, key: &str, token: &SignInToken) -> Result<(), StoreError> {
+        let (key, token) = (key.to_owned(), token.clone());
+        self.blocking(move |s| s.create_sign_in_token(&key, &token))
+            .await
+    }
+
+    async fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |s| s.take_sign_in_token(&key)).await
+    }
+
+    async fn members_with_email(&self, email: &str) -> Result<Vec<Member>, StoreError> {
+        let email = email.to_owned();
+        self.blocking(move |s| s.members_with_email(&email)).await
     }
 
     /// In memory, without the blocking pool: one process serves the embedded store.

@@ -18,6 +18,7 @@ mod list;
 mod platform_claims;
 mod qrs;
 pub mod redis;
+mod sessions;
 mod templates;
 
 use std::path::Path;
@@ -29,13 +30,14 @@ use serde::Serialize;
 
 use crate::model::{Qr, RouteRecord};
 
-pub use bootstrap::{hash_secret, Bootstrap};
+pub use bootstrap::{add_sign_in_url, hash_secret, Bootstrap};
 pub use contract::RecordStore;
 pub use edit::{check, edit, unchecked, Check, Edit};
 pub use error::StoreError;
 pub use feed::{Change, ChangeFeed, FeedRead};
 pub use list::{ListOrder, ListPosition, PageStart, QrListPage, QrListQuery};
 pub use qrs::Created;
+pub use sessions::{Session, SignInToken};
 
 // Records are JSON: readable in a dump, and tolerant of added fields.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -114,6 +116,8 @@ impl EmbeddedStore {
         txn.open_table(DOMAINS)?;
         txn.open_table(TEAM_QRS)?;
         txn.open_table(templates::TEMPLATES)?;
+        txn.open_table(sessions::SESSIONS)?;
+        txn.open_table(sessions::SIGN_IN_TOKENS)?;
         txn.commit()?;
         fill_routes(&db)?;
         list::fill_list_index(&db)?;

@@ -26,6 +26,8 @@
 //!   whose route changed) and `p` (one released), or `t` (a team whose settings changed), each
 //!   numbered `n` from `{prefix}changes-count`, trimmed to about `changes_kept` entries
 //! - `{prefix}initialized`: set once the first organization exists
+//! - `{prefix}session:{hash}`, `sign-in:{hash}`: the dashboard's sessions and one-time sign-in
+//!   tokens under the SHA-256 of their token, each with its TTL (`redis/sessions.rs`)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,6 +56,7 @@ mod feed;
 mod image_secret;
 pub use feed::StreamCursor;
 mod list;
+mod sessions;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
 /// enough to keep Redis busy while the client builds the next ones.
 const PIPELINE_CODES: usize = 1_000;

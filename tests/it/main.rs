@@ -13,6 +13,7 @@ mod change_feed;
 mod client_address;
 mod code_operations;
 mod damaged_data;
+mod dashboard;
 mod delete_races;
 mod domains;
 mod durability;

@@ -12,7 +12,7 @@ use qredge::model::{Credential, DomainSettings, Member, Qr, Role, Team};
 use qredge::store::redis::RedisStore;
 use qredge::store::{
     check, edit, unchecked, Bootstrap, Change, ChangeFeed, Created, EmbeddedStore, FeedRead,
-    ListOrder, ListPosition, PageStart, QrListQuery, Store, StoreError,
+    ListOrder, ListPosition, PageStart, QrListQuery, Session, SignInToken, Store, StoreError,
 };
 
 use crate::support::topology::shared_redis;
@@ -78,6 +78,7 @@ on_both_stores!(
     a_member_deleted_during_role_changes_and_new_keys_stays_deleted,
     credentials_insert_and_delete_by_check,
     templates_are_the_teams_own_and_deleted_by_check,
+    sessions_end_and_a_sign_in_token_is_taken_once,
     the_feed_lists_each_write_in_commit_order,
     a_feed_trimmed_past_a_cursor_reads_lagged,
 );
@@ -180,6 +181,7 @@ fn member(org_id: &str, email: &str, teams: &[(&str, Role)]) -> Member {
         paused_teams: Default::default(),
         invited_at: Some(1_000),
         version: 0,
+        password_hash: None,
     }
 }
 
@@ -994,6 +996,65 @@ async fn templates_are_the_teams_own_and_deleted_by_check(store: Store, _: impl 
 // --- The change feed ---
 
 /// Every entry after `cursor` (waiting briefly for the first).
+async fn sessions_end_and_a_sign_in_token_is_taken_once(store: Store, _: impl ChangeFeed) {
+    let setup = set_up(&store).await;
+    let now = qredge::clock::now_ms();
+    let session = |expires_at| Session {
+        member_id: setup.owner.id.clone(),
+        team_id: setup.team.id.clone(),
+        csrf_token: "csrf".into(),
+        expires_at,
+    };
+    store
+        .create_session("live", &session(now + 60_000))
+        .await
+        .unwrap();
+    store
+        .create_session("ended", &session(now + 300))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session("live").await.unwrap(),
+        Some(session(now + 60_000))
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(store.session("ended").await.unwrap(), None, "past its end");
+    store.delete_session("live").await.unwrap();
+    assert_eq!(store.session("live").await.unwrap(), None, "signed out");
+    store.delete_session("live").await.unwrap();
+
+    let token = SignInToken {
+        member_id: setup.owner.id.clone(),
+        expires_at: now + 60_000,
+    };
+    store.create_sign_in_token("link", &token).await.unwrap();
+    let takers = (0..WRITERS).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.take_sign_in_token("link").await.unwrap() })
+    });
+    let mut taken = Vec::new();
+    for taker in takers {
+        taken.extend(taker.await.unwrap());
+    }
+    assert_eq!(
+        taken,
+        vec![token],
+        "one of {WRITERS} racing takers signs in"
+    );
+    assert_eq!(store.take_sign_in_token("never-made").await.unwrap(), None);
+
+    let owners = store.members_with_email(&setup.owner.email).await.unwrap();
+    assert_eq!(
+        owners.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        [&setup.owner.id]
+    );
+    assert!(store
+        .members_with_email("nobody@example.com")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 async fn entries_after<F: ChangeFeed>(feed: &F, cursor: &F::Cursor) -> Vec<Change> {
     match feed
         .changes_after(cursor, Duration::from_millis(200), 1_000)

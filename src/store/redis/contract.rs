@@ -7,7 +7,8 @@ use super::RedisStore;
 use crate::model::template::Template;
 use crate::model::{Credential, Member, Org, Qr, Role, Team};
 use crate::store::{
-    Bootstrap, Check, Created, Edit, ListPosition, QrListPage, QrListQuery, RecordStore, StoreError,
+    Bootstrap, Check, Created, Edit, ListPosition, QrListPage, QrListQuery, RecordStore, Session,
+    SignInToken, StoreError,
 };
 
 #[async_trait::async_trait]
@@ -157,6 +158,30 @@ impl RecordStore for RedisStore {
         default_domain: &str,
     ) -> Result<Option<Bootstrap>, StoreError> {
         RedisStore::bootstrap_if_empty(self, data_dir, default_domain).await
+    }
+
+    async fn create_session(&self, key: &str, session: &Session) -> Result<(), StoreError> {
+        RedisStore::create_session(self, key, session).await
+    }
+
+    async fn session(&self, key: &str) -> Result<Option<Session>, StoreError> {
+        RedisStore::session(self, key).await
+    }
+
+    async fn delete_session(&self, key: &str) -> Result<(), StoreError> {
+        RedisStore::delete_session(self, key).await
+    }
+
+    async fn create_sign_in_token(&self, key: &str, token: &SignInToken) -> Result<(), StoreError> {
+        RedisStore::create_sign_in_token(self, key, token).await
+    }
+
+    async fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError> {
+        RedisStore::take_sign_in_token(self, key).await
+    }
+
+    async fn members_with_email(&self, email: &str) -> Result<Vec<Member>, StoreError> {
+        RedisStore::members_with_email(self, email).await
     }
 
     async fn count_request(&self, bucket: &str, window: i64) -> Result<u64, StoreError> {

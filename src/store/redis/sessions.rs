@@ -1,0 +1,79 @@
+//! The dashboard's sessions and one-time sign-in tokens on Redis (see `store/sessions.rs`):
+//! `{prefix}session:{hash}` and `{prefix}sign-in:{hash}`, JSON with the record's own TTL, so
+//! that Redis forgets them when they end. A sign-in token is taken with GETDEL: one use.
+
+use futures::TryStreamExt;
+use redis::AsyncCommands;
+use serde::Serialize;
+
+use super::{decode_at, json, RedisStore};
+use crate::model::Member;
+use crate::store::sessions::{Expiring, Session, SignInToken};
+use crate::store::StoreError;
+
+impl RedisStore {
+    async fn set_expiring(
+        &self,
+        key: String,
+        value: &(impl Serialize + Expiring),
+    ) -> Result<(), StoreError> {
+        // One that has already ended is not stored at all.
+        let Some(ttl) = value.ttl_ms() else {
+            return Ok(());
+        };
+        let mut conn = self.conn.clone();
+        let _: () = conn.pset_ex(key, json(value), ttl).await?;
+        Ok(())
+    }
+
+    pub async fn create_session(&self, key: &str, session: &Session) -> Result<(), StoreError> {
+        self.set_expiring(self.key(&format!("session:{key}")), session)
+            .await
+    }
+
+    pub async fn session(&self, key: &str) -> Result<Option<Session>, StoreError> {
+        self.get_json(self.key(&format!("session:{key}"))).await
+    }
+
+    pub async fn delete_session(&self, key: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: () = conn.del(self.key(&format!("session:{key}"))).await?;
+        Ok(())
+    }
+
+    pub async fn create_sign_in_token(
+        &self,
+        key: &str,
+        token: &SignInToken,
+    ) -> Result<(), StoreError> {
+        self.set_expiring(self.key(&format!("sign-in:{key}")), token)
+            .await
+    }
+
+    pub async fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&format!("sign-in:{key}"));
+        let text: Option<String> = conn.get_del(&key).await?;
+        text.map(|t| decode_at(&key, &t)).transpose()
+    }
+
+    /// The members with this email: looked up in each organization's email hash, found by
+    /// SCAN (organizations are made only at the first start, so there is one or a few; a
+    /// sign-in pays a walk of the keyspace, which is rare next to the requests it then makes).
+    pub async fn members_with_email(&self, email: &str) -> Result<Vec<Member>, StoreError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}org-emails:*", super::list::glob_escape(&self.prefix));
+        let hashes: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
+        let mut out = Vec::new();
+        for hash in hashes {
+            let id: Option<String> = conn.hget(&hash, email).await?;
+            if let Some(member) = match id {
+                Some(id) => self.member(&id).await?,
+                None => None,
+            } {
+                out.push(member);
+            }
+        }
+        Ok(out)
+    }
+}
