@@ -25,6 +25,21 @@ pub fn edit<T>(
 /// this bounds only a record written by more than this many writers at once.
 pub(super) const ATTEMPTS: usize = 100;
 
+/// Runs `attempt` (a Redis read, then its version-checked script) until it writes: `Ok(None)`
+/// means another write got in between, so it runs again, at most [`ATTEMPTS`] times, then
+/// `Contended`.
+pub(super) async fn until_written<R, A>(mut attempt: impl FnMut() -> A) -> Result<R, StoreError>
+where
+    A: std::future::Future<Output = Result<Option<R>, StoreError>>,
+{
+    for _ in 0..ATTEMPTS {
+        if let Some(written) = attempt().await? {
+            return Ok(written);
+        }
+    }
+    Err(StoreError::Contended)
+}
+
 /// The record `edit` makes of `current`, with the next version; None when it changed nothing
 /// (nothing is written then, and the version stays).
 pub(super) fn apply<T: Clone + PartialEq + Versioned>(

@@ -44,7 +44,7 @@ mod contract;
 mod templates;
 
 use super::bootstrap::FirstOwner;
-use super::edit::{apply, as_new, Check, Edit};
+use super::edit::{apply, as_new, until_written, Check, Edit};
 use super::{Bootstrap, Created, Release, StoreError};
 use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 
@@ -537,7 +537,7 @@ impl RedisStore {
         id: &str,
         check: &Check<Member>,
     ) -> Result<Member, StoreError> {
-        for _ in 0..super::edit::ATTEMPTS {
+        until_written(|| async move {
             let member = self.member(id).await?.ok_or(StoreError::NotFound)?;
             check(&member)?;
             let mut conn = self.conn.clone();
@@ -552,12 +552,12 @@ impl RedisStore {
                 .invoke_async(&mut conn)
                 .await?;
             match outcome.as_str() {
-                "ok" => return Ok(member),
-                "missing" => return Err(StoreError::NotFound),
-                _ => continue,
+                "ok" => Ok(Some(member)),
+                "missing" => Err(StoreError::NotFound),
+                _ => Ok(None),
             }
-        }
-        Err(StoreError::Contended)
+        })
+        .await
     }
 
     /// Counts one API request in `bucket` for minute `window`, shared by every API process
@@ -608,9 +608,9 @@ impl RedisStore {
         client_id: &str,
         check: &Check<Credential>,
     ) -> Result<bool, StoreError> {
-        for _ in 0..super::edit::ATTEMPTS {
+        until_written(|| async move {
             let Some(credential) = self.credential(client_id).await? else {
-                return Ok(false);
+                return Ok(Some(false));
             };
             check(&credential)?;
             let mut conn = self.conn.clone();
@@ -621,13 +621,9 @@ impl RedisStore {
                 .arg(credential.version)
                 .invoke_async(&mut conn)
                 .await?;
-            match outcome.as_str() {
-                "ok" => return Ok(true),
-                "missing" => return Ok(false),
-                _ => continue,
-            }
-        }
-        Err(StoreError::Contended)
+            Ok(deleted(&outcome))
+        })
+        .await
     }
 
     pub async fn qr(&self, id: &str) -> Result<Option<Qr>, StoreError> {
@@ -928,4 +924,14 @@ fn decode_at<T: DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError
         key: key.to_owned(),
         source,
     })
+}
+
+/// What a version-checked delete script's answer means: deleted (`Some(true)`), nothing there
+/// (`Some(false)`), or written meanwhile (`None`: read and check again).
+fn deleted(outcome: &str) -> Option<bool> {
+    match outcome {
+        "ok" => Some(true),
+        "missing" => Some(false),
+        _ => None,
+    }
 }

@@ -3,9 +3,9 @@
 
 use redis::{AsyncCommands, Script};
 
-use super::{decode_at, json, RedisStore};
+use super::{decode_at, deleted, json, RedisStore};
 use crate::model::template::Template;
-use crate::store::edit::{as_new, Check, ATTEMPTS};
+use crate::store::edit::{as_new, until_written, Check};
 use crate::store::StoreError;
 
 /// KEYS: the team's templates hash. ARGV: template id, the version read. 'missing' when gone,
@@ -68,9 +68,9 @@ impl RedisStore {
         id: &str,
         check: &Check<Template>,
     ) -> Result<bool, StoreError> {
-        for _ in 0..ATTEMPTS {
+        until_written(|| async move {
             let Some(stored) = self.team_template(team_id, id).await? else {
-                return Ok(false);
+                return Ok(Some(false));
             };
             check(&stored)?;
             let mut conn = self.conn.clone();
@@ -80,12 +80,8 @@ impl RedisStore {
                 .arg(stored.version)
                 .invoke_async(&mut conn)
                 .await?;
-            match outcome.as_str() {
-                "ok" => return Ok(true),
-                "missing" => return Ok(false),
-                _ => continue,
-            }
-        }
-        Err(StoreError::Contended)
+            Ok(deleted(&outcome))
+        })
+        .await
     }
 }
