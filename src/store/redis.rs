@@ -492,23 +492,23 @@ impl RedisStore {
     /// and writes the result with a script that refuses when the stored version is no longer the
     /// one read (then the edit runs again).
     pub async fn update_member(&self, id: &str, edit: &Edit<Member>) -> Result<Member, StoreError> {
-        for _ in 0..super::edit::ATTEMPTS {
+        until_written(|| async move {
             let old = self.member(id).await?.ok_or(StoreError::NotFound)?;
             let Some(member) = apply(&old, edit)? else {
-                return Ok(old);
+                return Ok(Some(old));
             };
             match self
                 .write_member(&member, Some(old.version))
                 .await?
                 .as_str()
             {
-                "ok" => return Ok(member),
-                "stale" => continue,
-                "missing" => return Err(StoreError::NotFound),
-                _ => return Err(StoreError::EmailTaken(member.email.clone())),
+                "ok" => Ok(Some(member)),
+                "stale" => Ok(None),
+                "missing" => Err(StoreError::NotFound),
+                _ => Err(StoreError::EmailTaken(member.email.clone())),
             }
-        }
-        Err(StoreError::Contended)
+        })
+        .await
     }
 
     /// Runs SAVE_MEMBER: a new member (`read` None) or one still at version `read`.
@@ -765,16 +765,14 @@ impl RedisStore {
     /// with a script that refuses when the stored version is no longer the one read; then the
     /// edit runs again on the newer code.
     pub async fn update_qr(&self, id: &str, edit: &Edit<Qr>) -> Result<Qr, StoreError> {
-        for _ in 0..super::edit::ATTEMPTS {
+        until_written(|| async move {
             let old: Qr = self.qr(id).await?.ok_or(StoreError::NotFound)?;
             let Some(qr) = apply(&old, edit)? else {
-                return Ok(old);
+                return Ok(Some(old));
             };
-            if self.write_qr_over(&qr, old.version).await? {
-                return Ok(qr);
-            }
-        }
-        Err(StoreError::Contended)
+            Ok(self.write_qr_over(&qr, old.version).await?.then_some(qr))
+        })
+        .await
     }
 
     /// Writes `qr` over the stored code if that is still at version `read`; whether it was.
@@ -833,10 +831,10 @@ impl RedisStore {
         edit: &Edit<Team>,
         release: Release,
     ) -> Result<Team, StoreError> {
-        for _ in 0..super::edit::ATTEMPTS {
+        until_written(|| async move {
             let old = self.team(id).await?.ok_or(StoreError::NotFound)?;
             let Some(team) = apply(&old, edit)? else {
-                return Ok(old);
+                return Ok(Some(old));
             };
             super::platform_claims::check_claims(&team)?;
             let mut conn = self.conn.clone();
@@ -857,13 +855,13 @@ impl RedisStore {
                 .invoke_async(&mut conn)
                 .await?;
             match outcome.as_str() {
-                "ok" => return Ok(team),
-                "stale" => continue,
-                "missing" => return Err(StoreError::NotFound),
-                other => return Err(team_refusal(other)),
+                "ok" => Ok(Some(team)),
+                "stale" => Ok(None),
+                "missing" => Err(StoreError::NotFound),
+                other => Err(team_refusal(other)),
             }
-        }
-        Err(StoreError::Contended)
+        })
+        .await
     }
 
     /// Every custom domain with the team that has it.
