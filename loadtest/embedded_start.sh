@@ -11,6 +11,10 @@
 #      it took so far (user + system: on a busy machine the wall time measures the neighbours
 #      too), its VmRSS and VmHWM. With DROP_CACHES=1 (root) the page cache is dropped before the
 #      first start, which then reads the store from the disk.
+#   4. With CHANGES=N: after the first start serves, N updates of N codes' targets through the
+#      API (4 connections), then 200 more one at a time, each timed until the edge serves it
+#      (the propagation p50/p99/max); then the CPU time, VmRSS and VmHWM again. What the edge's
+#      change follower costs a big table: its folds of changes into the packed routes.
 #   With WORKDIR=DIR (a work dir an earlier run kept, KEEP_WORKDIR=1) steps 1 and 2 are skipped:
 #   the starts of another build on the same store (CODES must be what it was imported with).
 #
@@ -18,7 +22,8 @@
 #   loadtest/embedded_start.sh                        # 10M codes, 3 starts
 #   CODES=1000000 REPEAT=1 loadtest/embedded_start.sh
 #   WORKDIR=/tmp/qredge-embedded-start.AbC123 QREDGE=/tmp/qredge-old loadtest/embedded_start.sh
-#   Knobs (defaults): CODES=10000000 REPEAT=3 SERVER_CPU=0 DROP_CACHES=0 READY_TIMEOUT=600
+#   CODES=10000000 REPEAT=1 CHANGES=3000 loadtest/embedded_start.sh
+#   Knobs (defaults): CODES=10000000 REPEAT=3 CHANGES=0 SERVER_CPU=0 DROP_CACHES=0 READY_TIMEOUT=600
 #   KEEP_WORKDIR=0 WORKDIR= QREDGE (default target/release/qredge, built if missing).
 #   Disk: ~740 bytes per code (7.4 GB for 10M).
 
@@ -26,6 +31,7 @@ set -Eeuo pipefail
 
 CODES=${CODES:-10000000}
 REPEAT=${REPEAT:-3}
+CHANGES=${CHANGES:-0}
 SERVER_CPU=${SERVER_CPU:-0}
 DROP_CACHES=${DROP_CACHES:-0}
 READY_TIMEOUT=${READY_TIMEOUT:-600}
@@ -63,16 +69,18 @@ s=[socket.socket() for _ in range(2)]
 print(*[x.getsockname()[1] for x in s])')
 EDGE_PORT=${PORTS% *}
 API_PORT=${PORTS#* }
+# The per-team rate limit is lifted for CHANGES: the client writes as fast as it can.
+printf '[api.requests_per_minute]\nbusiness_plus = 1000000000\n' >"$WORK/serve.toml"
 serve() { # pinned qredge serve on the work dir; sets QPID
     QREDGE_DATA_DIR=$WORK/data QREDGE_EDGE_LISTEN=127.0.0.1:$EDGE_PORT \
         QREDGE_API_LISTEN=127.0.0.1:$API_PORT taskset -c "$SERVER_CPU" "$QREDGE" serve \
-        >>"$WORK/serve.log" 2>&1 &
+        --config "$WORK/serve.toml" >>"$WORK/serve.log" 2>&1 &
     QPID=$!
 }
 stop() { kill "$QPID"; wait "$QPID" || true; QPID=""; }
-answers() { # displayId: 0 when it answers 302 to its own URL
+answers() { # displayId: 0 when it answers 302 to its own URL (or, after CHANGES, one below it)
     [[ $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$EDGE_PORT/$1") \
-        == "302 https://example.com/$1" ]]
+        == "302 https://example.com/$1"?(/*) ]]
 }
 
 log "work dir: $WORK"
@@ -98,6 +106,16 @@ PY
     rm -f "$WORK/codes.csv"
     echo "import: $(tail -n 1 "$WORK/import.out") in $(python3 -c "print(f'{$t1 - $t0:.1f}')") s;" \
         "store.redb $(du -h "$WORK/data/store.redb" | cut -f1)"
+}
+changes() { # CHANGES updates, then 200 timed ones; the process's CPU and memory after them
+    local api=http://127.0.0.1:$API_PORT edge=http://127.0.0.1:$EDGE_PORT
+    local writes=$REPO/loadtest/writes.py boot=$WORK/data/bootstrap.json
+    python3 "$writes" ids "$api" "$boot" "$CHANGES" "$WORK/ids.tsv" >/dev/null || die "listing codes failed"
+    python3 "$writes" updates "$api" "$boot" "$WORK/ids.tsv" "$CHANGES" 4 || die "updates failed"
+    python3 "$writes" propagation "$api" "$edge" "$boot" "$WORK/ids.tsv" 200 || true
+    echo "after $CHANGES changes: CPU $(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$QPID/stat") s;" \
+        "VmRSS $(awk '$1 == "VmRSS:" { print $2 }' "/proc/$QPID/status") kB," \
+        "VmHWM $(awk '$1 == "VmHWM:" { print $2 }' "/proc/$QPID/status") kB"
 }
 if [[ -z $WORKDIR ]]; then populate; fi
 FIRST=$(printf 'c%08d' 1)
@@ -125,5 +143,6 @@ for ((n = 1; n <= REPEAT; n++)); do
     echo "start $n$([[ $DROP_CACHES == 1 && $n == 1 ]] && echo ' (page cache dropped)'):" \
         "serving after $(python3 -c "print(f'{$t1 - $t0:.2f}')") s (CPU ${cpu} s);" \
         "VmRSS ${rss} kB, VmHWM ${hwm} kB"
+    if [[ $CHANGES -gt 0 && $n == 1 ]]; then changes; fi
     stop
 done

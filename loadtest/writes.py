@@ -4,6 +4,8 @@
   writes.py updates API BOOTSTRAP IDS N WORKERS     N updates of the target spread over the codes
   writes.py propagation API EDGE BOOTSTRAP IDS N    N updates, one at a time: how long until the
                                                     edge serves each new target
+  writes.py ids API BOOTSTRAP N IDS                 the first N of the team's codes (an imported
+                                                    store's), written to IDS as creates does
 
 Every line it prints starts with the measurement's name; the figures are for the run only.
 """
@@ -39,10 +41,19 @@ class Api:
         self.local = threading.local()
 
     def call(self, method, path, body):
+        try:
+            return self.once(method, path, body)
+        except (ConnectionError, http.client.RemoteDisconnected):
+            # The server closed the kept-alive connection between two requests: once more on
+            # a new one.
+            self.local.conn = None
+            return self.once(method, path, body)
+
+    def once(self, method, path, body):
         conn = getattr(self.local, "conn", None)
         if conn is None:
             conn = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        conn.request(method, path, json.dumps(body), self.headers)
+        conn.request(method, path, None if body is None else json.dumps(body), self.headers)
         r = conn.getresponse()
         return r.status, r.read()
 
@@ -88,6 +99,27 @@ def creates(api_url, bootstrap, n, workers, out_ids):
         for d, qr_id in sorted(ids.items()):
             f.write("%s\t%s\n" % (d, qr_id))
     return report("creates", len(ids), took, failures)
+
+
+def ids(api_url, bootstrap, n, out_ids):
+    """Pages through the team's list (100 a page, by cursor) until N codes are known."""
+    api, found, cursor = Api(api_url, bootstrap), [], None
+    while len(found) < int(n):
+        path = "/api/qrs-api?limit=100" + ("&cursor=" + cursor if cursor else "")
+        status, data = api.call("GET", path, None)
+        if status != 200:
+            print("ids FAILED: the list answered %d %r" % (status, data[:200]))
+            return 1
+        page = json.loads(data)
+        found += [(q["displayId"], q["id"]) for q in page["data"]["qrs"]]
+        cursor = page.get("nextCursor")
+        if not cursor:
+            break
+    with open(out_ids, "w") as f:
+        for d, qr_id in found[: int(n)]:
+            f.write("%s\t%s\n" % (d, qr_id))
+    print("ids %d" % min(len(found), int(n)))
+    return 0
 
 
 def read_ids(path):
@@ -143,4 +175,4 @@ def propagation(api_url, edge_url, bootstrap, ids_file, n):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    sys.exit({"creates": creates, "updates": updates, "propagation": propagation}[command](*args))
+    sys.exit({"creates": creates, "updates": updates, "propagation": propagation, "ids": ids}[command](*args))

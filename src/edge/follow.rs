@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use super::domains::DomainTable;
-use super::packed_routes::PackedRoutesBuilder;
+use super::route_shards::RouteShardsBuilder;
 use super::snapshot::Snapshots;
 use super::{Route, RouteTable, RouteUpdate};
 use crate::backoff::Backoff;
@@ -70,7 +70,7 @@ impl Colours {
 /// (applying one twice is harmless).
 async fn load<F: ChangeFeed>(feed: &F) -> Result<(RouteTable, Colours, F::Cursor), StoreError> {
     let cursor = feed.cursor().await?;
-    let routes = PackedRoutesBuilder::with_capacity(feed.route_count().await? as usize);
+    let routes = RouteShardsBuilder::with_capacity(feed.route_count().await? as usize);
     // Each route is packed as it is read (the table never exists twice in memory); hosted pages
     // wait for their team's colour.
     let (routes, hosted) = feed
@@ -95,7 +95,7 @@ async fn load<F: ChangeFeed>(feed: &F) -> Result<(RouteTable, Colours, F::Cursor
                 routes.push(&key, route);
             }
         }
-        let table = RouteTable::from_packed(routes.finish()).with_domains(domains);
+        let table = RouteTable::from_shards(routes.finish()).with_domains(domains);
         (table, colours)
     })
     .await

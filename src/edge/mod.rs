@@ -13,6 +13,7 @@ pub mod pages;
 pub mod password_attempts;
 pub mod request_target;
 pub mod route;
+pub mod route_shards;
 pub mod route_table;
 pub mod rules;
 pub mod server;

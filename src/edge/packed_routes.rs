@@ -167,18 +167,25 @@ impl PackedRoutes {
 
     #[inline]
     pub fn get(&self, key: &str) -> Option<Route> {
-        let slot = self.find(key)?;
+        self.get_hashed(self.hasher.hash_one(key.as_bytes()), key)
+    }
+
+    /// The route at `key`, whose hash by this table's hasher is `hash` (already computed by the
+    /// caller, which shares the hasher: see `route_shards`).
+    #[inline]
+    pub fn get_hashed(&self, hash: u64, key: &str) -> Option<Route> {
+        let slot = self.find(hash, key)?;
         Some(self.route_of(slot))
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_some()
+        self.find(self.hasher.hash_one(key.as_bytes()), key)
+            .is_some()
     }
 
     #[inline]
-    fn find(&self, key: &str) -> Option<Slot> {
+    fn find(&self, hash: u64, key: &str) -> Option<Slot> {
         let key = key.as_bytes();
-        let hash = self.hasher.hash_one(key);
         self.index
             .find(hash, |slot| self.key_of(*slot) == key)
             .copied()
@@ -271,9 +278,15 @@ impl PackedRoutesBuilder {
     /// A builder for about `routes` routes: their entries and index are reserved (capacity never
     /// written costs no resident memory).
     pub fn with_capacity(routes: usize) -> Self {
+        Self::with_hasher(DefaultHashBuilder::default(), routes)
+    }
+
+    /// The same, hashing keys with `hasher` (shards of one table share theirs).
+    pub fn with_hasher(hasher: DefaultHashBuilder, routes: usize) -> Self {
         Self {
             packed: Vec::with_capacity(routes),
             index: HashTable::with_capacity(routes),
+            hasher,
             ..Self::default()
         }
     }
@@ -415,7 +428,12 @@ impl PackedRoutesBuilder {
         let chunks = self
             .chunks
             .into_iter()
-            .map(|chunk| {
+            .map(|mut chunk| {
+                // The first chunk grows by doubling (a shard's text often stays in it): give
+                // back what it did not use. Full-size chunks are left alone, never copied.
+                if chunk.capacity() < CHUNK {
+                    chunk.shrink_to_fit();
+                }
                 ByteString::try_from(Bytes::from(chunk))
                     .expect("the packed text is made of strings")
             })

@@ -2,23 +2,17 @@
 //! a custom domain) -> everything a response needs, precomputed when the table is built so that
 //! a request does one hash lookup; and the custom domains.
 //!
-//! The base is packed (see `packed_routes`). Changes land in a small overlay on top of the
-//! shared base, so a write costs a copy of the overlay, not of the whole table; the overlay is
-//! folded into a new base once it grows.
+//! The routes are sharded packed bases with small overlays of newer changes (see
+//! `route_shards`): a write costs a copy of one shard's overlay, not of the whole table.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use hashbrown::HashMap;
-
 use super::domains::{Domain, DomainTable};
-use super::packed_routes::{PackedRoutes, PackedRoutesBuilder};
 use super::request_target::{normalised_host, RequestTarget, KEY_CAPACITY};
 use super::route::Route;
+use super::route_shards::{RouteShards, RouteShardsBuilder};
 use crate::model::Qr;
-
-/// Overlay entries beyond which the next change folds the overlay into a new base.
-pub const FOLD_THRESHOLD: usize = 512;
 
 /// One change to the table: the route now at `key`, or None to remove it.
 #[derive(Debug, Clone)]
@@ -29,9 +23,7 @@ pub struct RouteUpdate {
 
 #[derive(Debug, Default, Clone)]
 pub struct RouteTable {
-    base: Arc<PackedRoutes>,
-    /// Newer than `base`: Some(route) replaces, None removes.
-    overlay: HashMap<Box<str>, Option<Route>>,
+    routes: RouteShards,
     domains: Arc<DomainTable>,
     generation: u64,
 }
@@ -39,24 +31,19 @@ pub struct RouteTable {
 impl RouteTable {
     /// The table of `qrs` with no custom domains and no team colours (tests, benchmarks).
     pub fn from_qrs(qrs: impl IntoIterator<Item = Qr>) -> Self {
-        Self::from_routes(qrs.into_iter().filter_map(|qr| {
-            let route = Route::for_qr(&qr, None)?;
-            Some((qr.route_key().into_boxed_str(), route))
-        }))
-    }
-
-    pub fn from_routes(routes: impl IntoIterator<Item = (Box<str>, Route)>) -> Self {
-        let mut builder = PackedRoutesBuilder::default();
-        for (key, route) in routes {
-            builder.push(&key, route);
+        let qrs: Vec<Qr> = qrs.into_iter().collect();
+        let mut builder = RouteShardsBuilder::with_capacity(qrs.len());
+        for qr in qrs {
+            if let Some(route) = Route::for_qr(&qr, None) {
+                builder.push(&qr.route_key(), route);
+            }
         }
-        Self::from_packed(builder.finish())
+        Self::from_shards(builder.finish())
     }
 
-    pub fn from_packed(routes: PackedRoutes) -> Self {
+    pub fn from_shards(routes: RouteShards) -> Self {
         RouteTable {
-            base: Arc::new(routes),
-            overlay: HashMap::new(),
+            routes,
             domains: Arc::default(),
             generation: 1,
         }
@@ -65,8 +52,7 @@ impl RouteTable {
     /// This table with `domains` as its custom domains.
     pub fn with_domains(&self, domains: DomainTable) -> RouteTable {
         RouteTable {
-            base: Arc::clone(&self.base),
-            overlay: self.overlay.clone(),
+            routes: self.routes.clone(),
             domains: Arc::new(domains),
             generation: self.generation + 1,
         }
@@ -82,16 +68,10 @@ impl RouteTable {
         self
     }
 
-    /// The route at `key`: borrowed from the overlay, or made from the packed base (reference
-    /// counts, no allocation).
+    /// The route at `key` (reference counts, no allocation).
     #[inline]
     pub fn lookup(&self, key: &str) -> Option<Cow<'_, Route>> {
-        if !self.overlay.is_empty() {
-            if let Some(entry) = self.overlay.get(key) {
-                return entry.as_ref().map(Cow::Borrowed);
-            }
-        }
-        self.base.get(key).map(Cow::Owned)
+        self.routes.lookup(key)
     }
 
     /// The custom domain a request's host is (None: the platform's own), and the route its
@@ -117,15 +97,7 @@ impl RouteTable {
 
     /// Live routes in the table.
     pub fn len(&self) -> usize {
-        let mut len = self.base.len();
-        for (key, entry) in &self.overlay {
-            match (self.base.contains_key(key), entry.is_some()) {
-                (false, true) => len += 1,
-                (true, false) => len -= 1,
-                _ => {}
-            }
-        }
-        len
+        self.routes.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -134,31 +106,13 @@ impl RouteTable {
 
     /// Every live route, in no particular order.
     pub fn routes(&self) -> impl Iterator<Item = (&str, Cow<'_, Route>)> {
-        let base = self
-            .base
-            .iter()
-            .filter(|(key, _)| !self.overlay.contains_key(*key))
-            .map(|(key, route)| (key, Cow::Owned(route)));
-        let overlay = self
-            .overlay
-            .iter()
-            .filter_map(|(key, entry)| Some((key.as_ref(), Cow::Borrowed(entry.as_ref()?))));
-        base.chain(overlay)
+        self.routes.routes()
     }
 
     /// The live routes that are more than a plain redirect (rules, limits, pages...): a walk of
     /// those alone, not of every code.
     pub fn whole_routes(&self) -> impl Iterator<Item = (&str, &Route)> {
-        let base = self
-            .base
-            .whole_routes()
-            .filter(|(key, _)| !self.overlay.contains_key(*key));
-        let overlay = self
-            .overlay
-            .iter()
-            .filter_map(|(key, entry)| Some((key.as_ref(), entry.as_ref()?)))
-            .filter(|(_, route)| route.plain_location().is_none());
-        base.chain(overlay)
+        self.routes.whole_routes()
     }
 
     /// Bumped by every change: tells whether a table is newer than another.
@@ -166,46 +120,25 @@ impl RouteTable {
         self.generation
     }
 
-    /// A new table with `updates` applied in order, sharing the base with `self` unless the
-    /// overlay has grown past [`FOLD_THRESHOLD`].
+    /// A new table with `updates` applied in order, sharing with `self` every shard they do not
+    /// touch.
     pub fn with_updates(&self, updates: impl IntoIterator<Item = RouteUpdate>) -> RouteTable {
-        let mut overlay = self.overlay.clone();
-        let mut applied = 0;
-        for update in updates {
-            overlay.insert(update.key, update.route);
-            applied += 1;
-        }
-        let mut table = RouteTable {
-            base: Arc::clone(&self.base),
-            overlay,
+        let updates: Vec<(Box<str>, Option<Route>)> = updates
+            .into_iter()
+            .map(|update| (update.key, update.route))
+            .collect();
+        RouteTable {
+            generation: self.generation + updates.len() as u64,
+            routes: self.routes.with_updates(updates),
             domains: Arc::clone(&self.domains),
-            generation: self.generation + applied,
-        };
-        if table.overlay.len() > FOLD_THRESHOLD {
-            table.fold();
         }
-        table
-    }
-
-    fn fold(&mut self) {
-        let mut builder = PackedRoutesBuilder::with_capacity(self.base.len() + self.overlay.len());
-        for (key, route) in self.base.iter() {
-            if !self.overlay.contains_key(key) {
-                builder.push(key, route);
-            }
-        }
-        for (key, entry) in self.overlay.drain() {
-            if let Some(route) = entry {
-                builder.push(&key, route);
-            }
-        }
-        self.base = Arc::new(builder.finish());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::edge::route_shards::FOLD_THRESHOLD;
 
     fn qr(id: &str, display_id: &str, url: &str) -> Qr {
         Qr::web(id, "team_1", display_id, url)
@@ -275,7 +208,7 @@ mod tests {
             );
             table = table.with_updates(c);
         }
-        assert!(table.overlay.len() <= FOLD_THRESHOLD);
+        assert!(table.routes.overlay_len() <= FOLD_THRESHOLD);
         assert_eq!(table.len(), FOLD_THRESHOLD + 10);
         assert!(table.lookup("d0").is_some());
         assert!(table.lookup(&format!("d{}", FOLD_THRESHOLD + 9)).is_some());

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use serde::{Deserialize, Serialize};
 
 use super::domains::DomainTable;
-use super::packed_routes::PackedRoutesBuilder;
+use super::route_shards::RouteShardsBuilder;
 use super::{Route, RouteTable};
 use crate::model::{RouteRecord, Team};
 
@@ -74,7 +74,7 @@ pub fn load(path: &Path) -> io::Result<(RouteTable, String)> {
             header.format
         )));
     }
-    let mut routes = PackedRoutesBuilder::with_capacity(header.routes);
+    let mut routes = RouteShardsBuilder::with_capacity(header.routes);
     let mut count = 0;
     for line in lines {
         let (key, record): (String, RouteRecord) = serde_json::from_str(&line?)?;
@@ -90,7 +90,7 @@ pub fn load(path: &Path) -> io::Result<(RouteTable, String)> {
         )));
     }
     let table =
-        RouteTable::from_packed(routes.finish()).with_domains(DomainTable::new(header.domains));
+        RouteTable::from_shards(routes.finish()).with_domains(DomainTable::new(header.domains));
     Ok((table, header.after))
 }
 
