@@ -56,6 +56,7 @@ mod feed;
 mod image_secret;
 pub use feed::StreamCursor;
 mod list;
+pub(crate) use list::glob_escape;
 mod sessions;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
 /// enough to keep Redis busy while the client builds the next ones.
