@@ -179,9 +179,12 @@ const SCOPES: [&[&str]; 6] = [
 /// The Kiritimati team (qr_a and qr_b), the UTC team (qr_c) and one without scans.
 const TEAMS: [&str; 3] = ["team_k", "team_utc", "team_none"];
 
+/// The days, buckets and breakdowns read of one scope.
+type ScopeAnswers<'a> = (&'a [DayCounts], &'a [(i64, u64)], &'a [Vec<(String, u64)>]);
+
 impl Answers {
     /// Every read of scope `i` (an index into `SCOPES`, then `TEAMS`).
-    fn scope(&self, i: usize) -> (&[DayCounts], &[(i64, u64)], &[Vec<(String, u64)>]) {
+    fn scope(&self, i: usize) -> ScopeAnswers<'_> {
         let dims = Dimension::ALL.len();
         (
             &self.days[i],

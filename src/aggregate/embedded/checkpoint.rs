@@ -30,6 +30,9 @@ pub enum Saved<T, Previous, First> {
     First(First),
 }
 
+/// A usable checkpoint: the position it covers and what it holds.
+pub type Loaded<T, Previous, First> = (Position, Saved<T, Previous, First>);
+
 #[derive(Serialize)]
 struct Written<'a, T> {
     version: u32,
@@ -97,7 +100,7 @@ pub fn save_first<T: Serialize>(path: &Path, covers: Position, state: &T) -> io:
 /// Err when the file exists but cannot be read.
 pub fn load<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeOwned>(
     path: &Path,
-) -> io::Result<Option<(Position, Saved<T, Previous, First>)>> {
+) -> io::Result<Option<Loaded<T, Previous, First>>> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -118,7 +121,7 @@ pub fn load<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeO
 /// A checkpoint's body in this version's layout or an earlier one's, as its version says.
 fn decode<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeOwned>(
     body: &[u8],
-) -> Option<(Position, Saved<T, Previous, First>)> {
+) -> Option<Loaded<T, Previous, First>> {
     let (version, _) = postcard::take_from_bytes::<u32>(body).ok()?;
     match version {
         VERSION => {
