@@ -18,6 +18,15 @@ pub type Answer<'a, T> = BoxFuture<'a, Result<T, AnalyticsError>>;
 /// The analytics the API reads, whichever store keeps them.
 pub type AnalyticsReader = Arc<dyn ScanAnalytics>;
 
+/// Whose counts a rollup read sums: some codes, or a whole team (its own rollups, kept per scan:
+/// one read whatever the team's size, and a deleted code's scans stay in it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codes<'a> {
+    These(&'a [String]),
+    /// Every scan of the team's codes (its orphan scans apart, as they are no code's).
+    Team(&'a str),
+}
+
 /// One day of several codes together.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DayCounts {
@@ -46,24 +55,20 @@ pub trait ScanAnalytics: Send + Sync {
         limit: usize,
     ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>>;
 
-    /// Scans and unique visitors of the codes `ids` together on every day `first..=last`
-    /// (oldest first, days without scans as zeros). Visitors are counted once across the codes.
-    fn days<'a>(&'a self, ids: &'a [String], first: i64, last: i64) -> Answer<'a, Vec<DayCounts>>;
+    /// Scans and unique visitors of the codes together on every day `first..=last` (oldest
+    /// first, days without scans as zeros). Visitors are counted once across the codes.
+    fn days<'a>(&'a self, codes: Codes<'a>, first: i64, last: i64) -> Answer<'a, Vec<DayCounts>>;
 
-    /// The non-empty 5-minute buckets `(start, scans)` of the codes `ids` together that overlap
+    /// The non-empty 5-minute buckets `(start, scans)` of the codes together that overlap
     /// `[start, end]`, oldest first. Buckets are kept for the last two days at least.
-    fn buckets<'a>(
-        &'a self,
-        ids: &'a [String],
-        start: i64,
-        end: i64,
-    ) -> Answer<'a, Vec<(i64, u64)>>;
+    fn buckets<'a>(&'a self, codes: Codes<'a>, start: i64, end: i64)
+        -> Answer<'a, Vec<(i64, u64)>>;
 
-    /// All-time scans of the codes `ids` together per value of `dimension`, most first (ties by
+    /// All-time scans of the codes together per value of `dimension`, most first (ties by
     /// value); unknown values count under "".
     fn breakdown<'a>(
         &'a self,
-        ids: &'a [String],
+        codes: Codes<'a>,
         dimension: Dimension,
     ) -> Answer<'a, Vec<(String, u64)>>;
 }

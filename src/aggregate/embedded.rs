@@ -1,6 +1,7 @@
 //! The embedded aggregator's storage, in `DATA_DIR`: every event appended to a log
-//! (`events/`), the counts and a per-code index of the events kept in memory and checkpointed
-//! (`analytics.checkpoint`), so that opening replays only the log written since.
+//! (`events/`), the counts (per code and per team) and a per-code index of the events kept in
+//! memory and checkpointed (`analytics.checkpoint`), so that opening replays only the log written
+//! since.
 //!
 //! A batch is one append and one fsync; an event whose id is already stored is a replay and is
 //! neither stored nor counted again. Records the log cannot read are skipped and counted
@@ -16,6 +17,7 @@ mod framing;
 mod reads;
 mod rollups;
 mod seen_events;
+mod team_rollups;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,8 +32,10 @@ use self::checkpoint::Saved;
 use self::code_stats::{CodeStats, PreviousCodeStats};
 pub use self::event_log::Skipped;
 use self::event_log::{EventLog, LogReader, Position};
+use self::rollups::Rollups;
 use self::seen_events::SeenEvents;
-use super::contract::DayCounts;
+use self::team_rollups::TeamRollups;
+use super::contract::{Codes, DayCounts};
 use super::rollup::{day_number, local_date, Dimension, Overview};
 use super::team_zones::TeamZones;
 use super::visitors::VisitorSketch;
@@ -69,6 +73,8 @@ pub enum AnalyticsError {
     },
     #[error("the analytics (Redis) are unavailable: {0}")]
     Redis(#[from] super::redis::RedisAnalyticsError),
+    #[error("the teams of the codes could not be read from the store: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 from_redb_errors!(AnalyticsError);
@@ -79,22 +85,46 @@ struct State {
     /// By rollup id: a code's id, or a team's orphan scans' (`ScanEvent::rollup_id`).
     codes: HashMap<Box<str>, CodeStats, hashbrown::DefaultHashBuilder>,
     seen: SeenEvents,
+    /// Every team's codes' scans together, counted with them.
+    teams: TeamRollups,
+}
+
+/// What version 2 of the checkpoint held: no team rollups.
+#[derive(Deserialize)]
+struct PreviousState {
+    codes: HashMap<Box<str>, CodeStats, hashbrown::DefaultHashBuilder>,
+    seen: SeenEvents,
 }
 
 /// What version 1 of the checkpoint held.
 #[derive(Deserialize)]
-struct PreviousState {
+struct FirstState {
     codes: HashMap<Box<str>, PreviousCodeStats, hashbrown::DefaultHashBuilder>,
     seen: SeenEvents,
 }
 
 impl State {
-    /// The state of a previous version's checkpoint that covers the log up to `covers`: its
-    /// totals and replay protection, which hold events the log may no longer have (removed by
-    /// retention), and the rollups and positions rebuilt from the events before `covers` that
-    /// the log still holds.
-    fn upgrade(
+    /// The state of version 2's checkpoint with the team rollups merged from its codes' (the
+    /// store says which team each code is in), so team-wide answers stay what they were.
+    fn with_team_rollups(
         previous: PreviousState,
+        zones: &dyn TeamZones,
+    ) -> Result<Self, AnalyticsError> {
+        let codes = previous.codes.iter().map(|(id, s)| (&**id, s.rollups()));
+        let teams = TeamRollups::build(codes, zones)?;
+        Ok(State {
+            codes: previous.codes,
+            seen: previous.seen,
+            teams,
+        })
+    }
+
+    /// The state of version 1's checkpoint that covers the log up to `covers`: its totals and
+    /// replay protection, which hold events the log may no longer have (removed by retention),
+    /// and the rollups (the teams' too) and positions rebuilt from the events before `covers`
+    /// that the log still holds.
+    fn upgrade(
+        previous: FirstState,
         reader: &LogReader,
         covers: Position,
         zones: &dyn TeamZones,
@@ -116,19 +146,30 @@ impl State {
     fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) {
         self.seen.insert(&event.event_id);
         let id = event.rollup_id();
-        match self.codes.get_mut(id.as_ref()) {
+        let counted_on = match self.codes.get_mut(id.as_ref()) {
             Some(stats) => stats.add(event, at, zone),
             None => self
                 .codes
                 .entry(id.into())
                 .or_default()
                 .add(event, at, zone),
+        };
+        // Orphan scans are no code's: they stay out of the team's codes' totals.
+        if let (Some(day), false) = (counted_on, event.orphan) {
+            self.teams.add(event, day);
         }
     }
 
-    /// The stats of those of `ids` that were scanned.
-    fn of<'a>(&'a self, ids: &'a [String]) -> impl Iterator<Item = &'a CodeStats> + 'a {
-        ids.iter().filter_map(|id| self.codes.get(id.as_str()))
+    /// The rollups to sum for `codes`: those of the codes that were scanned, or the team's.
+    fn rollups_of<'a>(&'a self, codes: Codes<'a>) -> Vec<&'a Rollups> {
+        match codes {
+            Codes::These(ids) => ids
+                .iter()
+                .filter_map(|id| self.codes.get(id.as_str()))
+                .map(CodeStats::rollups)
+                .collect(),
+            Codes::Team(team_id) => self.teams.of(team_id).into_iter().collect(),
+        }
     }
 
     /// Forgets where the events of the segments `gone` were; their counts stay.
@@ -186,7 +227,7 @@ impl Analytics {
     ) -> Result<Self, AnalyticsError> {
         create_private_dir(dir)?;
         let checkpoint_path = dir.join(CHECKPOINT_FILE);
-        let saved = checkpoint::load::<State, PreviousState>(&checkpoint_path)?;
+        let saved = checkpoint::load::<State, PreviousState, FirstState>(&checkpoint_path)?;
         let had_checkpoint = saved.is_some();
         let covers = saved
             .as_ref()
@@ -196,7 +237,8 @@ impl Analytics {
         let mut state = match saved {
             None => State::default(),
             Some((_, Saved::Current(state))) => state,
-            Some((_, Saved::Previous(old))) => State::upgrade(old, &reader, covers, &*zones)?,
+            Some((_, Saved::Previous(old))) => State::with_team_rollups(old, &*zones)?,
+            Some((_, Saved::First(old))) => State::upgrade(old, &reader, covers, &*zones)?,
         };
         let (replayed, skipped) = replay(&reader, covers, None, &mut state, &*zones)?;
         forget_missing_segments(&reader, &mut state, had_checkpoint)?;
@@ -327,9 +369,9 @@ impl Analytics {
         }
     }
 
-    /// Scans and unique visitors of the codes `ids` together on each day `first..=last` (at
-    /// least one day, oldest first).
-    pub fn days(&self, ids: &[String], first: i64, last: i64) -> Vec<DayCounts> {
+    /// Scans and unique visitors of the codes together on each day `first..=last` (at least one
+    /// day, oldest first).
+    pub fn days(&self, codes: Codes<'_>, first: i64, last: i64) -> Vec<DayCounts> {
         let len = usize::try_from(last - first + 1).unwrap_or(0);
         let mut days: Vec<DayCounts> = (0..len as i64)
             .map(|i| DayCounts {
@@ -339,8 +381,8 @@ impl Analytics {
             .collect();
         let mut visitors = vec![VisitorSketch::default(); len];
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        for stats in state.of(ids) {
-            stats.rollups().add_days(&mut days, &mut visitors);
+        for rollups in state.rollups_of(codes) {
+            rollups.add_days(&mut days, &mut visitors);
         }
         drop(state);
         for (day, sketch) in days.iter_mut().zip(&visitors) {
@@ -349,26 +391,27 @@ impl Analytics {
         days
     }
 
-    /// The non-empty 5-minute buckets of the codes `ids` together that overlap `[start, end]`.
-    pub fn buckets(&self, ids: &[String], start: i64, end: i64) -> Vec<(i64, u64)> {
+    /// The non-empty 5-minute buckets of the codes together that overlap `[start, end]`.
+    pub fn buckets(&self, codes: Codes<'_>, start: i64, end: i64) -> Vec<(i64, u64)> {
         let start = super::rollup::bucket_start(start);
         let mut sums: std::collections::BTreeMap<i64, u64> = Default::default();
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        for stats in state.of(ids) {
-            for (bucket, n) in stats.rollups().buckets(start, end) {
+        for rollups in state.rollups_of(codes) {
+            for (bucket, n) in rollups.buckets(start, end) {
                 *sums.entry(bucket).or_default() += n;
             }
         }
         sums.into_iter().collect()
     }
 
-    /// All-time scans of the codes `ids` together per value of `dimension`, most first.
-    pub fn breakdown(&self, ids: &[String], dimension: Dimension) -> Vec<(String, u64)> {
+    /// All-time scans of the codes together per value of `dimension`, most first.
+    pub fn breakdown(&self, codes: Codes<'_>, dimension: Dimension) -> Vec<(String, u64)> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         super::contract::ranked(
             state
-                .of(ids)
-                .flat_map(|stats| stats.rollups().breakdown(dimension)),
+                .rollups_of(codes)
+                .into_iter()
+                .flat_map(|rollups| rollups.breakdown(dimension)),
         )
     }
 
@@ -640,7 +683,7 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_of_the_previous_version_keeps_its_counts_and_gets_the_rollups() {
+    fn a_checkpoint_of_the_first_version_keeps_its_counts_and_gets_the_rollups() {
         #[derive(Serialize)]
         struct Previous<'a> {
             codes: HashMap<&'a str, PreviousCodeStats>,
@@ -667,7 +710,7 @@ mod tests {
                 codes: HashMap::from([("qr_a", totals)]),
                 seen: &state.seen,
             };
-            checkpoint::save_previous(&analytics.checkpoint_path, covers, &previous).unwrap();
+            checkpoint::save_first(&analytics.checkpoint_path, covers, &previous).unwrap();
         }
         drop(analytics);
         let after: Vec<_> = (10..12)
@@ -680,8 +723,113 @@ mod tests {
         let o = upgraded.overview("qr_a", now, Tz::UTC);
         assert_eq!((o.total_scans, o.bot_scans, o.today_scans), (27, 2, 12));
         let ids = ["qr_a".to_owned()];
-        assert_eq!(upgraded.days(&ids, 20_000, 20_000)[0].unique_visitors, 1);
+        assert_eq!(
+            upgraded.days(Codes::These(&ids), 20_000, 20_000)[0].unique_visitors,
+            1
+        );
+        let team = upgraded.days(Codes::Team("t"), 20_000, 20_000)[0];
+        assert_eq!((team.scans, team.unique_visitors), (12, 1));
         assert_eq!(upgraded.events("qr_a", 0, i64::MAX, 100).unwrap().len(), 12);
+    }
+
+    /// Teams as a store knows them: each code's, in UTC.
+    struct KnownCodes(HashMap<&'static str, &'static str>);
+
+    impl TeamZones for KnownCodes {
+        fn zone(&self, _team_id: &str) -> Tz {
+            Tz::UTC
+        }
+
+        fn teams_of(
+            &self,
+            codes: &[&str],
+        ) -> Result<HashMap<String, String>, crate::store::StoreError> {
+            let known = codes
+                .iter()
+                .filter_map(|c| Some((c.to_string(), self.0.get(c)?)));
+            Ok(known.map(|(code, team)| (code, team.to_string())).collect())
+        }
+    }
+
+    /// Every team-wide read of `codes`, at `now`.
+    fn read_all(a: &Analytics, codes: Codes<'_>, now: i64) -> impl PartialEq + std::fmt::Debug {
+        let today = now / MS_PER_DAY;
+        let breakdowns: Vec<_> = Dimension::ALL
+            .iter()
+            .map(|d| a.breakdown(codes, *d))
+            .collect();
+        (
+            a.days(codes, today - 2, today),
+            a.buckets(codes, now - MS_PER_DAY, now + MS_PER_DAY),
+            breakdowns,
+        )
+    }
+
+    #[test]
+    fn a_checkpoint_without_team_rollups_gets_them_from_its_codes() {
+        #[derive(Serialize)]
+        struct Previous<'a> {
+            codes: &'a HashMap<Box<str>, CodeStats, hashbrown::DefaultHashBuilder>,
+            seen: &'a SeenEvents,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let now = 20_000 * MS_PER_DAY + 3_600_000;
+        let scan = |n: u128, qr: &str, team: &str, time: i64| ScanEvent {
+            team_id: team.into(),
+            ip_address: format!("10.0.0.{}", n % 3).into(),
+            country: ["DE", "FR"][n as usize % 2].into(),
+            ..event(&format!("{:032x}", (1u128 << 64) | n), qr, time, false)
+        };
+        let mut batch: Vec<_> = (0..6)
+            .map(|n| {
+                scan(
+                    n,
+                    ["qr_a", "qr_b"][n as usize % 2],
+                    "t",
+                    now - n as i64 * 3_600_000,
+                )
+            })
+            .chain([
+                scan(6, "qr_c", "u", now),
+                scan(7, "qr_c", "u", now - MS_PER_DAY),
+            ])
+            .collect();
+        batch.push(ScanEvent {
+            orphan: true,
+            ..scan(8, "", "t", now)
+        });
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
+        analytics.apply(&batch).unwrap();
+        let codes_of_t = ["qr_a".to_owned(), "qr_b".to_owned()];
+        let codes_of_u = ["qr_c".to_owned()];
+        let t = read_all(&analytics, Codes::These(&codes_of_t), now);
+        let u = read_all(&analytics, Codes::These(&codes_of_u), now);
+        // What version 2 wrote: the per-code rollups alone.
+        let covers = analytics.writer.lock().unwrap().log.end();
+        {
+            let state = analytics.state.read().unwrap();
+            let previous = Previous {
+                codes: &state.codes,
+                seen: &state.seen,
+            };
+            checkpoint::save_previous(&analytics.checkpoint_path, covers, &previous).unwrap();
+        }
+        drop(analytics);
+
+        let store = KnownCodes(HashMap::from([("qr_a", "t"), ("qr_b", "t"), ("qr_c", "u")]));
+        let upgraded = Analytics::open(dir.path(), 0, Arc::new(store)).unwrap();
+        assert_eq!(read_all(&upgraded, Codes::Team("t"), now), t);
+        assert_eq!(read_all(&upgraded, Codes::Team("u"), now), u);
+        let t_days = upgraded.days(Codes::Team("t"), now / MS_PER_DAY, now / MS_PER_DAY);
+        assert_eq!((t_days[0].scans, t_days[0].unique_visitors), (2, 2));
+        // Counted on from there, and written in this version's checkpoint.
+        upgraded.apply(&[scan(9, "qr_b", "t", now)]).unwrap();
+        upgraded.checkpoint().unwrap();
+        drop(upgraded);
+        let reopened = Analytics::open(dir.path(), 0, utc()).unwrap();
+        let days = reopened.days(Codes::Team("t"), now / MS_PER_DAY, now / MS_PER_DAY);
+        assert_eq!(days[0].scans, 3);
+        assert_eq!(read_all(&reopened, Codes::Team("u"), now), u);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod ownership;
 pub mod redis;
 mod redis_reads;
+mod redis_team_build;
 pub mod referrer;
 pub mod rollup;
 pub mod team_zones;

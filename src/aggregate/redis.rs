@@ -24,6 +24,13 @@
 //! - `{p}qr:{qrId}:uniq:{localDate}` HyperLogLog of visitor keys (a hash of IP + user agent); expires a retention after the date ends.
 //! - `{p}qr:{qrId}:events` sorted set: event id scored by scan time. It is also the dedupe set: an id found in it was applied.
 //! - `{p}qr:{qrId}:events:json` hash: event id → the event as JSON.
+//! - `{p}team:{teamId}:counts` hash, `{p}team:{teamId}:5m:{utcDate}` hash and
+//!   `{p}team:{teamId}:uniq:{localDate}` HyperLogLog: the team's own rollups, the `day:`,
+//!   dimension and bucket counts and the visitors of all its codes' headline scans together
+//!   (orphan scans apart), moved by the same script call as its codes', expiring alike. A
+//!   team-wide read is then one key whatever the team's size.
+//! - `{p}team-totals-built`: set once the team rollups of the codes counted before they existed
+//!   were built (`redis_team_build`).
 //!
 //! Retention: a batch removes from both event keys of a code the events older than
 //! `retention_days` (hourly per code, or at once when the batch brings an event that old), at
@@ -65,7 +72,7 @@ use chrono_tz::Tz;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 
-use super::contract::{ranked, DayCounts};
+use super::contract::{ranked, Codes, DayCounts};
 use super::rollup::{
     bucket_start, day_date, day_number, local_date, visitor_key, Dimension, Overview,
 };
@@ -73,9 +80,9 @@ use crate::clock::{now_ms, utc_day, MS_PER_DAY};
 use crate::model::ScanEvent;
 
 /// Values passed to the script per event: partition, offset, eventId, qrId, scanTime, bot (1/0),
-/// JSON, local day number, visitor key, then one value per `Dimension::ALL`. Bots carry empty
-/// strings after the JSON: they are stored, not counted.
-const FIELDS_PER_EVENT: usize = 9 + Dimension::ALL.len();
+/// JSON, local day number, visitor key, team id (empty for an orphan scan), then one value per
+/// `Dimension::ALL`. Bots carry empty strings after the JSON: they are stored, not counted.
+const FIELDS_PER_EVENT: usize = 10 + Dimension::ALL.len();
 
 /// The batch script: see the file for what it does per code and why.
 const APPLY_LUA: &str = include_str!("redis_apply.lua");
@@ -161,12 +168,23 @@ impl RedisAnalytics {
         (self.conn.clone(), &self.prefix)
     }
 
-    fn retention_ms(&self) -> i64 {
+    pub(super) fn retention_ms(&self) -> i64 {
         i64::from(self.retention_days) * MS_PER_DAY
     }
 
     fn qr_key(&self, qr_id: &str, suffix: &str) -> String {
         format!("{}qr:{qr_id}:{suffix}", self.prefix)
+    }
+
+    /// The start of the rollup keys to sum for `codes`: each code's, or the team's own.
+    fn rollup_keys(&self, codes: Codes<'_>) -> Vec<String> {
+        match codes {
+            Codes::These(ids) => ids
+                .iter()
+                .map(|id| format!("{}qr:{id}", self.prefix))
+                .collect(),
+            Codes::Team(team_id) => vec![format!("{}team:{team_id}", self.prefix)],
+        }
     }
 
     fn offsets_key(&self, topic: &str, group: &str) -> String {
@@ -267,8 +285,11 @@ impl RedisAnalytics {
                 call.arg(&[""; FIELDS_PER_EVENT - 7][..]);
                 continue;
             };
+            // An orphan scan is no code's: it stays out of the team's codes' rollups.
+            let team = if event.orphan { "" } else { &*event.team_id };
             call.arg(day)
-                .arg(&visitor_key(&event.ip_address, &event.user_agent)[..]);
+                .arg(&visitor_key(&event.ip_address, &event.user_agent)[..])
+                .arg(team);
             for dimension in Dimension::ALL {
                 call.arg(dimension.value(event).as_ref());
             }
@@ -386,14 +407,15 @@ impl RedisAnalytics {
     }
 
     /// Scans and unique visitors (HyperLogLog, about 0.8% standard error; the union across the
-    /// codes) of the codes `ids` together on each date `first..=last` in their team's zone.
-    /// Visitors of a date out of retention are 0.
+    /// codes) of the codes together on each date `first..=last` in their team's zone. Visitors
+    /// of a date out of retention are 0.
     pub async fn days(
         &self,
-        ids: &[String],
+        codes: Codes<'_>,
         first: i64,
         last: i64,
     ) -> Result<Vec<DayCounts>, RedisAnalyticsError> {
+        let ids = self.rollup_keys(codes);
         let mut days: Vec<DayCounts> = (first..=last)
             .map(|day| DayCounts {
                 day,
@@ -405,15 +427,12 @@ impl RedisAnalytics {
         }
         let dates: Vec<NaiveDate> = (first..=last).map(day_date).collect();
         let mut pipe = redis::pipe();
-        for id in ids {
+        for id in &ids {
             let fields: Vec<String> = dates.iter().map(|d| format!("day:{d}")).collect();
-            pipe.cmd("HMGET").arg(self.qr_key(id, "counts")).arg(fields);
+            pipe.cmd("HMGET").arg(format!("{id}:counts")).arg(fields);
         }
         for date in &dates {
-            let keys: Vec<String> = ids
-                .iter()
-                .map(|id| self.qr_key(id, &format!("uniq:{date}")))
-                .collect();
+            let keys: Vec<String> = ids.iter().map(|id| format!("{id}:uniq:{date}")).collect();
             pipe.cmd("PFCOUNT").arg(keys);
         }
         let mut conn = self.conn.clone();
@@ -433,14 +452,15 @@ impl RedisAnalytics {
         Ok(days)
     }
 
-    /// Non-empty 5-minute buckets `(bucket start, headline scans)` of the codes `ids` together
-    /// that overlap `[start, end]`, oldest first. Only buckets within retention exist.
+    /// Non-empty 5-minute buckets `(bucket start, headline scans)` of the codes together that
+    /// overlap `[start, end]`, oldest first. Only buckets within retention exist.
     pub async fn buckets(
         &self,
-        ids: &[String],
+        codes: Codes<'_>,
         start: i64,
         end: i64,
     ) -> Result<Vec<(i64, u64)>, RedisAnalyticsError> {
+        let ids = self.rollup_keys(codes);
         // Clamp to where buckets can exist, so a huge range does not read thousands of keys.
         let now = now_ms();
         let start = bucket_start(start).max(now - self.retention_ms() - 2 * MS_PER_DAY);
@@ -449,9 +469,9 @@ impl RedisAnalytics {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for id in ids {
+        for id in &ids {
             for day in utc_day(start)..=utc_day(end) {
-                pipe.hgetall(self.qr_key(id, &format!("5m:{}", day_date(day))));
+                pipe.hgetall(format!("{id}:5m:{}", day_date(day)));
             }
         }
         let mut conn = self.conn.clone();
@@ -465,19 +485,20 @@ impl RedisAnalytics {
         Ok(sums.into_iter().collect())
     }
 
-    /// All-time headline scans of the codes `ids` together per value of `dimension`, most first
+    /// All-time headline scans of the codes together per value of `dimension`, most first
     /// (ties by value). Unknown values are counted under "".
     pub async fn breakdown(
         &self,
-        ids: &[String],
+        codes: Codes<'_>,
         dimension: Dimension,
     ) -> Result<Vec<(String, u64)>, RedisAnalyticsError> {
+        let ids = self.rollup_keys(codes);
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.hgetall(self.qr_key(id, "counts"));
+        for id in &ids {
+            pipe.hgetall(format!("{id}:counts"));
         }
         let mut conn = self.conn.clone();
         let codes: Vec<Vec<(String, String)>> = pipe.query_async(&mut conn).await?;

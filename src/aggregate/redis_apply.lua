@@ -5,13 +5,14 @@
 -- KEYS[1]  the offsets hash of (topic, group)
 -- ARGV     prefix, now, cutoff, retention (ms), D, N, then D pairs (day number, 'YYYY-MM-DD'),
 --          then N events of EVENT_FIELDS values: partition, offset, eventId, qrId, scanTime,
---          kind ('0' counted, '1' bot, 'h' HEAD), JSON, local day number, visitor key, then one value per DIMS.
+--          kind ('0' counted, '1' bot, 'h' HEAD), JSON, local day number, visitor key, team id
+--          ('' for an orphan scan: in no team's rollups), then one value per DIMS.
 --
 -- Redis calls dominate the cost (a few microseconds each, far more than the Lua around them),
 -- so the script makes a handful per code touched and none per event: ids are checked with one
 -- ZMSCORE, all counters of a code are one hash read with HMGET and written back with one HSET,
 -- and key expiries are set only when they change (remembered in the counts hash).
-local EVENT_FIELDS = 15
+local EVENT_FIELDS = 16
 local CHUNK = 1000 -- even, so that field/value pairs are never split
 local DIMS = {'country', 'city', 'device', 'browser', 'os', 'referrer'}
 local BUCKET = 300000
@@ -98,7 +99,19 @@ local function fresh_events(events_key, candidates)
   return fresh
 end
 
--- Pass 2: per code, store the new events and move its counters.
+-- The teams' own rollups, summed over the batch and written after the codes' (pass 3).
+local teams, team_order = {}, {}
+local function team_rollup(team)
+  local t = teams[team]
+  if t == nil then
+    t = {inc = {}, uniq = {}, buckets = {}}
+    teams[team] = t
+    team_order[#team_order + 1] = team
+  end
+  return t
+end
+
+-- Pass 2: per code, store the new events and move its counters (and its team's).
 local new = 0
 for _, qr in ipairs(order) do
   local k = prefix .. 'qr:' .. qr
@@ -133,18 +146,31 @@ for _, qr in ipairs(order) do
       else
         add('total')
         local day = tonumber(ARGV[b + 8])
-        add('day:' .. dates[day])
-        for j, d in ipairs(DIMS) do add(d .. ':' .. ARGV[b + 9 + j]) end
+        local team = ARGV[b + 10] ~= '' and team_rollup(ARGV[b + 10]) or nil
+        local function count(field)
+          add(field)
+          if team then team.inc[field] = (team.inc[field] or 0) + 1 end
+        end
+        count('day:' .. dates[day])
+        for j, d in ipairs(DIMS) do count(d .. ':' .. ARGV[b + 10 + j]) end
         -- Keys already out of retention are not written (they would have no expiry).
         if day * DAY + LOCAL_DAY_END + retention > now then
           uniq[day] = uniq[day] or {}
           table.insert(uniq[day], ARGV[b + 9])
+          if team then
+            team.uniq[day] = team.uniq[day] or {}
+            table.insert(team.uniq[day], ARGV[b + 9])
+          end
         end
         local bucket = time - time % BUCKET
         local bucket_day = math.floor(bucket / DAY)
         if (bucket_day + 1) * DAY + retention > now then
           buckets[bucket_day] = buckets[bucket_day] or {}
           buckets[bucket_day][bucket] = (buckets[bucket_day][bucket] or 0) + 1
+          if team then
+            team.buckets[bucket_day] = team.buckets[bucket_day] or {}
+            team.buckets[bucket_day][bucket] = (team.buckets[bucket_day][bucket] or 0) + 1
+          end
         end
       end
     end
@@ -218,6 +244,25 @@ for _, qr in ipairs(order) do
       out[#out + 1] = trimmed and '0' or expiry
     end
     chunked('HSET', counts_key, out)
+  end
+end
+
+-- Pass 3: the teams' rollups, the same counts as their codes' (one more set of writes per team
+-- and batch). Their day keys' expiries are set with every write, not remembered as a code's are:
+-- one more call per key and batch.
+for _, team in ipairs(team_order) do
+  local t = teams[team]
+  local k = prefix .. 'team:' .. team
+  for field, count in pairs(t.inc) do redis.call('HINCRBY', k .. ':counts', field, count) end
+  for day, visitors in pairs(t.uniq) do
+    local key = k .. ':uniq:' .. dates[day]
+    chunked('PFADD', key, visitors)
+    redis.call('PEXPIREAT', key, int(day * DAY + LOCAL_DAY_END + retention))
+  end
+  for day, counts in pairs(t.buckets) do
+    local key = k .. ':5m:' .. dates[day]
+    for bucket, count in pairs(counts) do redis.call('HINCRBY', key, int(bucket), count) end
+    redis.call('PEXPIREAT', key, int((day + 1) * DAY + retention))
   end
 end
 

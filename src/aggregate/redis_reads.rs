@@ -2,7 +2,7 @@
 
 use chrono_tz::Tz;
 
-use super::contract::{Answer, DayCounts, EventPosition, EventTie, ScanAnalytics};
+use super::contract::{Answer, Codes, DayCounts, EventPosition, EventTie, ScanAnalytics};
 use super::{Dimension, Overview, RedisAnalytics};
 use crate::model::ScanEvent;
 
@@ -36,24 +36,24 @@ impl ScanAnalytics for RedisAnalytics {
         })
     }
 
-    fn days<'a>(&'a self, ids: &'a [String], first: i64, last: i64) -> Answer<'a, Vec<DayCounts>> {
-        Box::pin(async move { Ok(RedisAnalytics::days(self, ids, first, last).await?) })
+    fn days<'a>(&'a self, codes: Codes<'a>, first: i64, last: i64) -> Answer<'a, Vec<DayCounts>> {
+        Box::pin(async move { Ok(RedisAnalytics::days(self, codes, first, last).await?) })
     }
 
     fn buckets<'a>(
         &'a self,
-        ids: &'a [String],
+        codes: Codes<'a>,
         start: i64,
         end: i64,
     ) -> Answer<'a, Vec<(i64, u64)>> {
-        Box::pin(async move { Ok(RedisAnalytics::buckets(self, ids, start, end).await?) })
+        Box::pin(async move { Ok(RedisAnalytics::buckets(self, codes, start, end).await?) })
     }
 
     fn breakdown<'a>(
         &'a self,
-        ids: &'a [String],
+        codes: Codes<'a>,
         dimension: Dimension,
     ) -> Answer<'a, Vec<(String, u64)>> {
-        Box::pin(async move { Ok(RedisAnalytics::breakdown(self, ids, dimension).await?) })
+        Box::pin(async move { Ok(RedisAnalytics::breakdown(self, codes, dimension).await?) })
     }
 }

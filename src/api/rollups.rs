@@ -1,6 +1,7 @@
 //! The rollup endpoints: scans and unique visitors per day, today's 5-minute buckets and the
 //! breakdowns, for some of the team's codes or the whole team, read from the rollups (never by
-//! reading events). Days are dates in the team's time zone; every count is of headline scans
+//! reading events): the named codes' summed, or the team's own (one read however many codes it
+//! has; a deleted code's scans stay in it). Days are dates in the team's time zone; every count is of headline scans
 //! (bots and HEAD requests apart: a code's bot scans are in its overview).
 
 use axum::extract::State;
@@ -16,6 +17,7 @@ use super::error::ErrorBody;
 use super::qrs::team_qr;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
+use crate::aggregate::contract::Codes;
 use crate::aggregate::rollup::{day_date, day_number, local_date, BUCKET_MS};
 use crate::aggregate::Dimension;
 use crate::clock::now_ms;
@@ -35,28 +37,33 @@ pub struct ScopeRequest {
     qr_ids: Option<Vec<String>>,
 }
 
-/// The ids of the codes a request names, each checked to be the team's, or all the team's.
-async fn scope(
-    state: &AppState,
-    caller: &Caller,
+/// The codes a request names, each checked to be the team's; left out, the caller's team.
+struct Scope {
     qr_ids: Option<Vec<String>>,
-) -> Result<Vec<String>, ApiError> {
-    let team_id = &caller.team.id;
-    match qr_ids {
-        Some(ids) => {
-            check_qr_ids(&ids)?;
-            for id in &ids {
-                team_qr(&state.store, team_id, id).await?;
+    team_id: String,
+}
+
+impl Scope {
+    async fn checked(
+        state: &AppState,
+        caller: &Caller,
+        qr_ids: Option<Vec<String>>,
+    ) -> Result<Self, ApiError> {
+        let team_id = caller.team.id.clone();
+        if let Some(ids) = &qr_ids {
+            check_qr_ids(ids)?;
+            for id in ids {
+                team_qr(&state.store, &team_id, id).await?;
             }
-            Ok(ids)
         }
-        None => Ok(state
-            .store
-            .team_qrs(team_id)
-            .await?
-            .into_iter()
-            .map(|qr| qr.id)
-            .collect()),
+        Ok(Scope { qr_ids, team_id })
+    }
+
+    fn codes(&self) -> Codes<'_> {
+        match &self.qr_ids {
+            Some(ids) => Codes::These(ids),
+            None => Codes::Team(&self.team_id),
+        }
     }
 }
 
@@ -117,8 +124,8 @@ pub async fn daily(
 ) -> Result<Json<Envelope<DailyView>>, ApiError> {
     let zone = caller.team.zone();
     let (first, last) = day_range(&request, zone)?;
-    let ids = scope(&state, &caller, request.qr_ids).await?;
-    let days = state.analytics.days(&ids, first, last).await?;
+    let scope = Scope::checked(&state, &caller, request.qr_ids).await?;
+    let days = state.analytics.days(scope.codes(), first, last).await?;
     Ok(ok(DailyView {
         time_zone: zone.name().to_owned(),
         days: days
@@ -212,12 +219,12 @@ pub async fn buckets(
             "date must be today or yesterday in the team's time zone",
         ));
     }
-    let ids = scope(&state, &caller, request.qr_ids).await?;
+    let scope = Scope::checked(&state, &caller, request.qr_ids).await?;
     let (start, end) = (
         day_start(date, zone),
         day_start(date + TimeDelta::days(1), zone) - 1,
     );
-    let buckets = state.analytics.buckets(&ids, start, end).await?;
+    let buckets = state.analytics.buckets(scope.codes(), start, end).await?;
     Ok(ok(BucketsView {
         time_zone: zone.name().to_owned(),
         date: date.to_string(),
@@ -280,24 +287,25 @@ pub async fn breakdowns(
     caller: Caller,
     ApiJson(request): ApiJson<ScopeRequest>,
 ) -> Result<Json<Envelope<BreakdownsView>>, ApiError> {
-    let ids = scope(&state, &caller, request.qr_ids).await?;
+    let scope = Scope::checked(&state, &caller, request.qr_ids).await?;
+    let codes = scope.codes();
     Ok(ok(BreakdownsView {
-        country: values(&state, &ids, Dimension::Country).await?,
-        city: values(&state, &ids, Dimension::City).await?,
-        device: values(&state, &ids, Dimension::Device).await?,
-        browser: values(&state, &ids, Dimension::Browser).await?,
-        os: values(&state, &ids, Dimension::Os).await?,
-        referrer: values(&state, &ids, Dimension::Referrer).await?,
+        country: values(&state, codes, Dimension::Country).await?,
+        city: values(&state, codes, Dimension::City).await?,
+        device: values(&state, codes, Dimension::Device).await?,
+        browser: values(&state, codes, Dimension::Browser).await?,
+        os: values(&state, codes, Dimension::Os).await?,
+        referrer: values(&state, codes, Dimension::Referrer).await?,
     }))
 }
 
 /// One breakdown's most scanned values.
 async fn values(
     state: &AppState,
-    ids: &[String],
+    codes: Codes<'_>,
     dimension: Dimension,
 ) -> Result<Vec<ValueView>, ApiError> {
-    let counts = state.analytics.breakdown(ids, dimension).await?;
+    let counts = state.analytics.breakdown(codes, dimension).await?;
     Ok(counts
         .into_iter()
         .take(MAX_VALUES)

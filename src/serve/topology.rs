@@ -81,6 +81,9 @@ impl Topology {
                 config.aggregator.retention_days,
             )
             .await?;
+            if let Some(store) = store_of(&codes) {
+                rollups.build_team_rollups_once(&store).await?;
+            }
             Counting::Redis(Some(rollups))
         } else {
             Counting::Redis(None)

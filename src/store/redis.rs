@@ -8,6 +8,9 @@
 //! - `{prefix}org:{id}`, `team:{id}`, `member:{id}`, `cred:{clientId}`, `qr:{id}`: JSON records
 //! - `{prefix}org-teams:{orgId}`, `org-members:{orgId}`: sets of ids; `org-emails:{orgId}`: hash
 //!   email → member id (one person per email); `member-creds:{memberId}`: set of client ids.
+//!   `email-members:{email}`: set of the ids of the members with that email across
+//!   organizations (what a password sign-in looks up), kept by the member scripts and filled
+//!   once for a store written before it (`email_index.rs`).
 //!   Saving a member rewrites their bound credentials in the same script, which builds the
 //!   `cred:` keys from the set's ids (the shared prefix keeps them in the script's slot)
 //! - `{prefix}display`: hash route key (`displayId`, or `domain/displayId` on a custom domain) →
@@ -55,7 +58,9 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 mod feed;
 mod image_secret;
 pub use feed::StreamCursor;
+mod email_index;
 mod list;
+pub(crate) use list::glob_escape;
 mod sessions;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
 /// enough to keep Redis busy while the client builds the next ones.
@@ -216,8 +221,8 @@ return 'ok'
 );
 
 /// KEYS: initialized, org, team, member, cred, the member's credential set, the org's member
-/// set, team set and email hash. ARGV: the four JSON records, the client id, the member id, the
-/// team id, the email. 0 when another process bootstrapped first.
+/// set, team set and email hash, the email's member set. ARGV: the four JSON records, the client
+/// id, the member id, the team id, the email. 0 when another process bootstrapped first.
 const BOOTSTRAP: &str = r#"
 if redis.call('SET', KEYS[1], '1', 'NX') == false then return 0 end
 for i = 2, 5 do redis.call('SET', KEYS[i], ARGV[i - 1]) end
@@ -225,6 +230,7 @@ redis.call('SADD', KEYS[6], ARGV[5])
 redis.call('SADD', KEYS[7], ARGV[6])
 redis.call('SADD', KEYS[8], ARGV[7])
 redis.call('HSET', KEYS[9], ARGV[8], ARGV[6])
+redis.call('SADD', KEYS[10], ARGV[6])
 return 1
 "#;
 
@@ -250,7 +256,7 @@ end
 
 /// KEYS: the member, the org's member set, the org's email hash, the member's credential set.
 /// ARGV: member id, email, JSON, the prefix of credential keys (`…cred:`), the version the record
-/// was made from ("" for a new member). 'taken' when another member has the email (or a new
+/// was made from ("" for a new member), the prefix of email member sets (`…email-members:`). 'taken' when another member has the email (or a new
 /// member's id is in use), 'missing' when the member is gone, 'stale' when no longer at that
 /// version. Their bound keys follow in the same call: narrowed to the teams the member is still
 /// in (a write of the key: its version moves), deleted with the last.
@@ -269,6 +275,10 @@ if current and current['email'] ~= ARGV[2] and redis.call('HGET', KEYS[3], curre
   redis.call('HDEL', KEYS[3], current['email'])
 end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
+if current and current['email'] ~= ARGV[2] then
+  redis.call('SREM', ARGV[6] .. current['email'], ARGV[1])
+end
+redis.call('SADD', ARGV[6] .. ARGV[2], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[1])
 local teams = cjson.decode(ARGV[3])['teams']
@@ -309,7 +319,8 @@ return 'ok'
 "#;
 
 /// KEYS: the member, the org's member set, the org's email hash, the member's credential set.
-/// ARGV: member id, the version read, the prefix of credential keys (`…cred:`). 'missing' when
+/// ARGV: member id, the version read, the prefix of credential keys (`…cred:`), the prefix of
+/// email member sets (`…email-members:`). 'missing' when
 /// the member is gone, 'stale' when written since the read, else 'ok': the member, their email's
 /// claim and every credential of theirs deleted.
 const DELETE_MEMBER: &str = r#"
@@ -322,6 +333,7 @@ redis.call('SREM', KEYS[2], ARGV[1])
 if redis.call('HGET', KEYS[3], current['email']) == ARGV[1] then
   redis.call('HDEL', KEYS[3], current['email'])
 end
+redis.call('SREM', ARGV[4] .. current['email'], ARGV[1])
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do redis.call('DEL', ARGV[3] .. id) end
 redis.call('DEL', KEYS[4])
 return 'ok'
@@ -380,6 +392,7 @@ impl RedisStore {
             changes_kept: super::DEFAULT_CHANGES_KEPT,
         };
         store.fill_list_index().await?;
+        store.fill_email_index().await?;
         Ok(store)
     }
 
@@ -524,6 +537,7 @@ impl RedisStore {
             .arg(json(member))
             .arg(self.key("cred:"))
             .arg(read.map(|v| v.to_string()).unwrap_or_default())
+            .arg(self.key("email-members:"))
             .invoke_async(&mut conn)
             .await?;
         Ok(outcome)
@@ -549,6 +563,7 @@ impl RedisStore {
                 .arg(id)
                 .arg(member.version)
                 .arg(self.key("cred:"))
+                .arg(self.key("email-members:"))
                 .invoke_async(&mut conn)
                 .await?;
             match outcome.as_str() {
@@ -652,6 +667,7 @@ impl RedisStore {
             .key(self.key(&format!("org-members:{}", first.org.id)))
             .key(self.key(&format!("org-teams:{}", first.org.id)))
             .key(self.key(&format!("org-emails:{}", first.org.id)))
+            .key(self.key(&format!("email-members:{}", first.member.email)))
             .arg(json(&first.org))
             .arg(json(&first.team))
             .arg(json(&first.member))

@@ -1,13 +1,15 @@
 //! The analytics contract (`ScanAnalytics`) on both of its implementations: the same scans,
 //! counted by the embedded analytics and by the Redis rollups (a real redis-server, from
 //! scripts/test.sh), give the same answer to every read, with days in the team's zone on both
-//! sides of its midnight; and the embedded rollups come back the same after a restart.
+//! sides of its midnight; a team's own rollups answer what its codes' do summed (its orphan
+//! scans and other teams' scans apart); and the embedded rollups come back the same after a
+//! restart.
 
 use std::sync::Arc;
 
 use chrono::TimeZone;
 use chrono_tz::Tz;
-use qredge::aggregate::contract::DayCounts;
+use qredge::aggregate::contract::{Codes, DayCounts};
 use qredge::aggregate::rollup::{day_number, local_date};
 use qredge::aggregate::{Analytics, Dimension, RedisAnalytics, ScanAnalytics};
 use qredge::clock::{now_ms, MS_PER_DAY};
@@ -57,7 +59,8 @@ fn scan(n: usize, qr: &str, team: &str, time: i64) -> ScanEvent {
 }
 
 /// Scans on both sides of the team's midnight (the last millisecond of the day before and the
-/// first of the day), a bot and a HEAD request, a crowd on one code, and a code of a UTC team.
+/// first of the day), a bot and a HEAD request, a crowd on one code, a code of a UTC team, and
+/// an orphan scan (of no code) of the Kiritimati team.
 fn script(midnight: i64) -> Vec<ScanEvent> {
     let mut events = Vec::new();
     let mut n = 0;
@@ -80,8 +83,10 @@ fn script(midnight: i64) -> Vec<ScanEvent> {
     }
     let bot = add("qr_a", "team_k", midnight + 5);
     let head = add("qr_a", "team_k", midnight + 6);
+    let orphan = add("unknown", "team_k", midnight + 7);
     events[bot - 1].bot = true;
     events[head - 1].head = true;
+    events[orphan - 1].orphan = true;
     events
 }
 
@@ -117,15 +122,14 @@ struct Answers {
 async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
     let now = midnight + 10 * 60_000;
     let today = day_number(local_date(midnight, KIRITIMATI));
-    let scopes: Vec<Vec<String>> = [
-        &["qr_a"][..],
-        &["qr_b"],
-        &["qr_a", "qr_b", "qr_c"],
-        &["none"],
-    ]
-    .iter()
-    .map(|ids| ids.iter().map(|id| id.to_string()).collect())
-    .collect();
+    let lists: Vec<Vec<String>> = SCOPES
+        .iter()
+        .map(|ids| ids.iter().map(|id| id.to_string()).collect())
+        .collect();
+    let scopes = lists
+        .iter()
+        .map(|ids| Codes::These(ids))
+        .chain(TEAMS.iter().map(|team| Codes::Team(team)));
     let mut out = Answers {
         overviews: Vec::new(),
         events: Vec::new(),
@@ -149,18 +153,59 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
         let page = page.await.unwrap();
         out.events.push(page.into_iter().map(|(_, e)| e).collect());
     }
-    for ids in &scopes {
+    for codes in scopes {
         out.days
-            .push(analytics.days(ids, today - 3, today + 1).await.unwrap());
+            .push(analytics.days(codes, today - 3, today + 1).await.unwrap());
         let hour = 3_600_000;
-        let buckets = analytics.buckets(ids, midnight - hour, midnight + 4 * hour);
+        let buckets = analytics.buckets(codes, midnight - 2 * MS_PER_DAY, midnight + 4 * hour);
         out.buckets.push(buckets.await.unwrap());
         for dimension in Dimension::ALL {
             out.breakdowns
-                .push(analytics.breakdown(ids, dimension).await.unwrap());
+                .push(analytics.breakdown(codes, dimension).await.unwrap());
         }
     }
     out
+}
+
+/// The lists of codes read together; then the teams (`TEAMS`) read as a whole.
+const SCOPES: [&[&str]; 6] = [
+    &["qr_a"],
+    &["qr_b"],
+    &["qr_a", "qr_b", "qr_c"],
+    &["none"],
+    &["qr_a", "qr_b"],
+    &["qr_c"],
+];
+/// The Kiritimati team (qr_a and qr_b), the UTC team (qr_c) and one without scans.
+const TEAMS: [&str; 3] = ["team_k", "team_utc", "team_none"];
+
+/// The days, buckets and breakdowns read of one scope.
+type ScopeAnswers<'a> = (&'a [DayCounts], &'a [(i64, u64)], &'a [Vec<(String, u64)>]);
+
+impl Answers {
+    /// Every read of scope `i` (an index into `SCOPES`, then `TEAMS`).
+    fn scope(&self, i: usize) -> ScopeAnswers<'_> {
+        let dims = Dimension::ALL.len();
+        (
+            &self.days[i],
+            &self.buckets[i],
+            &self.breakdowns[i * dims..(i + 1) * dims],
+        )
+    }
+}
+
+/// A team's own rollups say what its codes' say summed: the Kiritimati team's codes' on both
+/// sides of its midnight (not its orphan scan, nor the UTC team's code), the UTC team's code's,
+/// and nothing for a team without scans.
+fn assert_teams_are_their_codes_summed(answers: &Answers) {
+    let team = |i: usize| answers.scope(SCOPES.len() + i);
+    assert_eq!(team(0), answers.scope(4), "team_k is qr_a and qr_b");
+    assert_eq!(team(1), answers.scope(5), "team_utc is qr_c");
+    assert_eq!(team(2), answers.scope(3), "a team without scans");
+    let scans: Vec<u64> = team(0).0.iter().map(|d| d.scans).collect();
+    assert_eq!(scans, [0, 0, 3, 2 + CROWD as u64, 0]);
+    assert!(!team(0).1.is_empty(), "today's buckets are read");
+    assert_eq!(team(1).0.iter().map(|d| d.scans).sum::<u64>(), 4);
 }
 
 #[tokio::test]
@@ -175,6 +220,7 @@ async fn both_implementations_answer_alike_across_the_teams_midnight() {
     let from_redis = answers(&redis, midnight).await;
     let from_embedded = answers(&embedded, midnight).await;
     assert_eq!(from_embedded, from_redis);
+    assert_teams_are_their_codes_summed(&from_redis);
 
     // What both said, spelled out: qr_a's three scans of the day before and two of the day.
     let (total, today, yesterday, bots, _, day) = from_redis.overviews[0];

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, TimeZone};
 use chrono_tz::Tz;
+use qredge::aggregate::contract::Codes;
 use qredge::aggregate::rollup::{bucket_start, day_number, local_date, BUCKET_MS};
 use qredge::aggregate::{Dimension, RedisAnalytics};
 use qredge::clock::{format_day, now_ms, utc_day, MS_PER_DAY};
-use qredge::model::ScanEvent;
+use qredge::model::{Qr, ScanEvent};
 
 const TOPIC: &str = "scans";
 const GROUP: &str = "aggregator";
@@ -49,7 +50,7 @@ fn ids(id: &str) -> Vec<String> {
 /// The unique visitors of one code on one date.
 async fn unique_visitors(a: &RedisAnalytics, id: &str, date: chrono::NaiveDate) -> u64 {
     let day = day_number(date);
-    a.days(&ids(id), day, day).await.unwrap()[0].unique_visitors
+    a.days(Codes::These(&ids(id)), day, day).await.unwrap()[0].unique_visitors
 }
 
 fn utc(_team: &str) -> Tz {
@@ -294,11 +295,15 @@ async fn bots_are_kept_in_the_events_but_out_of_the_counts() {
     assert_eq!(events.len(), 3);
     assert!(events[0].bot && events[0].event_id == "bot");
     assert_eq!(
-        a.breakdown(&ids("qr_a"), Dimension::Device).await.unwrap(),
+        a.breakdown(Codes::These(&ids("qr_a")), Dimension::Device)
+            .await
+            .unwrap(),
         vec![("mobile".to_string(), 2)]
     );
     assert_eq!(
-        a.buckets(&ids("qr_a"), t - HOUR, t + HOUR).await.unwrap(),
+        a.buckets(Codes::These(&ids("qr_a")), t - HOUR, t + HOUR)
+            .await
+            .unwrap(),
         vec![(bucket_start(t), 2)]
     );
     assert_eq!(
@@ -325,16 +330,20 @@ async fn five_minute_buckets_and_unique_visitors() {
     );
     a.apply(TOPIC, GROUP, &batch, &utc).await.unwrap();
     assert_eq!(
-        a.buckets(&ids("qr_a"), b - HOUR, b + HOUR).await.unwrap(),
+        a.buckets(Codes::These(&ids("qr_a")), b - HOUR, b + HOUR)
+            .await
+            .unwrap(),
         vec![(b, 2), (b + BUCKET_MS, 1)]
     );
     // A range starting inside a bucket includes it; the end is inclusive.
     assert_eq!(
-        a.buckets(&ids("qr_a"), b + 1, b + BUCKET_MS).await.unwrap(),
+        a.buckets(Codes::These(&ids("qr_a")), b + 1, b + BUCKET_MS)
+            .await
+            .unwrap(),
         vec![(b, 2), (b + BUCKET_MS, 1)]
     );
     assert_eq!(
-        a.buckets(&ids("qr_a"), b + BUCKET_MS, b + HOUR)
+        a.buckets(Codes::These(&ids("qr_a")), b + BUCKET_MS, b + HOUR)
             .await
             .unwrap(),
         vec![(b + BUCKET_MS, 1)]
@@ -350,7 +359,10 @@ async fn five_minute_buckets_and_unique_visitors() {
         .await
         .unwrap();
     assert_eq!(unique_visitors(&a, "qr_a", day).await, 2);
-    assert_eq!(a.buckets(&ids("qr_a"), b, b).await.unwrap(), vec![(b, 3)]);
+    assert_eq!(
+        a.buckets(Codes::These(&ids("qr_a")), b, b).await.unwrap(),
+        vec![(b, 3)]
+    );
 }
 
 #[tokio::test]
@@ -384,11 +396,13 @@ async fn breakdowns_come_most_first() {
         v.iter().map(|(k, n)| (k.to_string(), *n)).collect()
     };
     assert_eq!(
-        a.breakdown(&ids("qr_a"), Dimension::Country).await.unwrap(),
+        a.breakdown(Codes::These(&ids("qr_a")), Dimension::Country)
+            .await
+            .unwrap(),
         owned(&[("DE", 3), ("", 1), ("US", 1)])
     );
     assert_eq!(
-        a.breakdown(&ids("qr_a"), Dimension::Referrer)
+        a.breakdown(Codes::These(&ids("qr_a")), Dimension::Referrer)
             .await
             .unwrap(),
         owned(&[
@@ -405,12 +419,14 @@ async fn breakdowns_come_most_first() {
         (Dimension::Os, "iOS"),
     ] {
         assert_eq!(
-            a.breakdown(&ids("qr_a"), dimension).await.unwrap(),
+            a.breakdown(Codes::These(&ids("qr_a")), dimension)
+                .await
+                .unwrap(),
             owned(&[(value, 5)])
         );
     }
     assert!(a
-        .breakdown(&ids("qr_none"), Dimension::Os)
+        .breakdown(Codes::These(&ids("qr_none")), Dimension::Os)
         .await
         .unwrap()
         .is_empty());
@@ -503,7 +519,7 @@ async fn retention_drops_old_events_but_keeps_the_counts() {
         "the late event's day is out of retention: no uniques"
     );
     assert!(short
-        .buckets(&ids("qr_a"), now - 6 * MS_PER_DAY, now)
+        .buckets(Codes::These(&ids("qr_a")), now - 6 * MS_PER_DAY, now)
         .await
         .unwrap()
         .iter()
@@ -663,4 +679,98 @@ async fn apply_100k(a: &RedisAnalytics, codes: i64) -> (f64, Duration) {
         assert_eq!(o.total_scans, expected, "{id}");
     }
     (total as f64 / elapsed.as_secs_f64(), elapsed)
+}
+
+/// Removes every team rollup key under `prefix`: what a Redis counted into before team rollups
+/// existed holds (the codes' keys are the same then and now).
+fn remove_team_rollups(prefix: &str) {
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}team:*"))
+        .query(&mut redis)
+        .unwrap();
+    assert!(!keys.is_empty(), "the batch wrote team rollups");
+    let _: () = redis::cmd("DEL").arg(keys).query(&mut redis).unwrap();
+}
+
+/// The days, today's buckets and the breakdowns of `codes`.
+async fn team_wide_reads(
+    a: &RedisAnalytics,
+    codes: Codes<'_>,
+    now: i64,
+) -> (
+    Vec<(i64, u64, u64)>,
+    Vec<(i64, u64)>,
+    Vec<Vec<(String, u64)>>,
+) {
+    let today = utc_day(now);
+    let days = a.days(codes, today - 2, today).await.unwrap();
+    let buckets = a.buckets(codes, now - 2 * MS_PER_DAY, now).await.unwrap();
+    let mut breakdowns = Vec::new();
+    for dimension in Dimension::ALL {
+        breakdowns.push(a.breakdown(codes, dimension).await.unwrap());
+    }
+    let days = days.iter().map(|d| (d.day, d.scans, d.unique_visitors));
+    (days.collect(), buckets, breakdowns)
+}
+
+#[tokio::test]
+async fn team_rollups_of_codes_counted_before_them_are_built_once_at_start() {
+    let prefix = fresh_prefix();
+    let a = connect(&prefix, 30).await;
+    let now = now_ms();
+    let scan = |n: usize, qr: &str, team: &str| ScanEvent {
+        team_id: team.into(),
+        ip_address: format!("192.0.2.{}", n % 3).into(),
+        country: ["DE", "FR", ""][n % 3].into(),
+        ..event(&format!("e{n}"), qr, now - (n as i64 % 4) * 10 * HOUR)
+    };
+    let mut events: Vec<ScanEvent> = (0..12)
+        .map(|n| {
+            scan(
+                n,
+                ["qr_a", "qr_b", "qr_c"][n % 3],
+                ["t1", "t1", "t2"][n % 3],
+            )
+        })
+        .collect();
+    events.push(ScanEvent {
+        orphan: true,
+        ..scan(12, "", "t1")
+    });
+    a.apply(TOPIC, GROUP, &on_partition(0, 0, events), &utc)
+        .await
+        .unwrap();
+    let (t1_codes, t2_codes) = (["qr_a".to_owned(), "qr_b".to_owned()], ids("qr_c"));
+    let t1 = team_wide_reads(&a, Codes::These(&t1_codes), now).await;
+    let t2 = team_wide_reads(&a, Codes::These(&t2_codes), now).await;
+    assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, t1);
+    assert_eq!(t1.0.iter().map(|d| d.1).sum::<u64>(), 8);
+    remove_team_rollups(&prefix);
+    let empty = team_wide_reads(&a, Codes::These(&ids("qr_none")), now).await;
+    assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, empty);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = qredge::store::EmbeddedStore::open(dir.path()).unwrap();
+    for (id, team) in [("qr_a", "t1"), ("qr_b", "t1"), ("qr_c", "t2")] {
+        let url = format!("https://{id}.example.com/");
+        store.create_qr(&Qr::web(id, team, id, &url)).unwrap();
+    }
+    let store = qredge::store::Store::from(store);
+    a.build_team_rollups_once(&store).await.unwrap();
+    assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, t1);
+    assert_eq!(team_wide_reads(&a, Codes::Team("t2"), now).await, t2);
+    // Counted on from there.
+    let more = on_partition(0, 13, vec![scan(13, "qr_c", "t2")]);
+    a.apply(TOPIC, GROUP, &more, &utc).await.unwrap();
+    let after = team_wide_reads(&a, Codes::Team("t2"), now).await;
+    assert_eq!(after.0.iter().map(|d| d.1).sum::<u64>(), 5);
+
+    // Built once: a later start finds the marker and builds nothing.
+    remove_team_rollups(&prefix);
+    a.build_team_rollups_once(&store).await.unwrap();
+    assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, empty);
 }

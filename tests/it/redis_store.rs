@@ -229,3 +229,98 @@ fn serve_on_redis_answers_the_api_at_once_while_the_edge_follows() {
         );
     }
 }
+
+/// A member of organization `org` with `email`, in no team.
+fn person(org: &str, email: &str) -> qredge::model::Member {
+    qredge::model::Member {
+        id: qredge::ids::new_id("mem"),
+        org_id: org.to_owned(),
+        name: email.to_owned(),
+        email: email.to_owned(),
+        teams: Default::default(),
+        paused: false,
+        created_at: 1_000,
+        paused_teams: Default::default(),
+        invited_at: Some(1_000),
+        version: 0,
+        password_hash: None,
+    }
+}
+
+async fn ids_with_email(store: &RedisStore, email: &str) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .members_with_email(email)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn members_are_found_by_email_across_organizations_through_changes_and_after_a_refill() {
+    let prefix = prefix();
+    let store = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
+    let (ann_1, ann_2, bob) = (
+        person("org_1", "ann@example.com"),
+        person("org_2", "ann@example.com"),
+        person("org_1", "bob@example.com"),
+    );
+    for member in [&ann_1, &ann_2, &bob] {
+        store.insert_member(member).await.unwrap();
+    }
+    let mut both = vec![ann_1.id.clone(), ann_2.id.clone()];
+    both.sort();
+    assert_eq!(ids_with_email(&store, "ann@example.com").await, both);
+    assert_eq!(
+        ids_with_email(&store, "bob@example.com").await,
+        vec![bob.id.clone()]
+    );
+
+    // Ann of org 2 changes her email; Bob leaves.
+    let new_email = qredge::store::edit(|m: &mut qredge::model::Member| {
+        m.email = "ann@new.example".into();
+        Ok(())
+    });
+    store.update_member(&ann_2.id, &new_email).await.unwrap();
+    store
+        .delete_member(&bob.id, &qredge::store::unchecked())
+        .await
+        .unwrap();
+    assert_eq!(
+        ids_with_email(&store, "ann@example.com").await,
+        vec![ann_1.id.clone()]
+    );
+    assert_eq!(
+        ids_with_email(&store, "ann@new.example").await,
+        vec![ann_2.id.clone()]
+    );
+    assert!(ids_with_email(&store, "bob@example.com").await.is_empty());
+
+    // A store written before the index: filled once when a process connects.
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let index: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}email-*"))
+        .query(&mut redis)
+        .unwrap();
+    assert!(index.len() >= 3, "{index:?}");
+    let _: () = redis::cmd("DEL").arg(&index).query(&mut redis).unwrap();
+    assert!(ids_with_email(&store, "ann@example.com").await.is_empty());
+    let reconnected = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
+    assert_eq!(
+        ids_with_email(&reconnected, "ann@example.com").await,
+        vec![ann_1.id.clone()]
+    );
+    assert_eq!(
+        ids_with_email(&reconnected, "ann@new.example").await,
+        [ann_2.id]
+    );
+    assert!(ids_with_email(&reconnected, "bob@example.com")
+        .await
+        .is_empty());
+}

@@ -1,6 +1,6 @@
 //! A checkpoint of the embedded analytics' in-memory state and the log position it covers, so
-//! that opening replays only the log written after it. One of the previous version is read to
-//! be upgraded (`Saved::Previous`); one that is missing, of another version or damaged is not
+//! that opening replays only the log written after it. One of the two previous versions is read
+//! to be upgraded (`Saved::Previous`, `Saved::First`); one that is missing, of another version or damaged is not
 //! used and the whole log is replayed (a damaged one is kept beside it as `*.unusable`); one
 //! that exists but cannot be read stops the start, since a replay could then only write a
 //! checkpoint with fewer counts over it once events were removed.
@@ -16,16 +16,22 @@ use serde::{Deserialize, Serialize};
 
 use super::event_log::Position;
 
-/// Changes whenever the layout of what is checkpointed changes. Version 1 kept the two newest
-/// UTC days of each code instead of its rollups; it is read to be upgraded (`Saved::Previous`).
-const VERSION: u32 = 2;
-const PREVIOUS_VERSION: u32 = 1;
+/// Changes whenever the layout of what is checkpointed changes. Version 2 had no team rollups
+/// (`Saved::Previous`); version 1 kept the two newest UTC days of each code instead of its
+/// rollups (`Saved::First`); both are read to be upgraded.
+const VERSION: u32 = 3;
+const PREVIOUS_VERSION: u32 = 2;
+const FIRST_VERSION: u32 = 1;
 
-/// What a usable checkpoint holds: the state in this version's layout, or in the previous one's.
-pub enum Saved<T, Old> {
+/// What a usable checkpoint holds: the state in this version's layout, or in an earlier one's.
+pub enum Saved<T, Previous, First> {
     Current(T),
-    Previous(Old),
+    Previous(Previous),
+    First(First),
 }
+
+/// A usable checkpoint: the position it covers and what it holds.
+pub type Loaded<T, Previous, First> = (Position, Saved<T, Previous, First>);
 
 #[derive(Serialize)]
 struct Written<'a, T> {
@@ -84,11 +90,17 @@ pub fn save_previous<T: Serialize>(path: &Path, covers: Position, state: &T) -> 
     save_version(path, PREVIOUS_VERSION, covers, state)
 }
 
+/// Writes a checkpoint in the first version's layout, as that version did.
+#[cfg(test)]
+pub fn save_first<T: Serialize>(path: &Path, covers: Position, state: &T) -> io::Result<()> {
+    save_version(path, FIRST_VERSION, covers, state)
+}
+
 /// The state saved at `path` and the position it covers, or None when there is no usable one.
 /// Err when the file exists but cannot be read.
-pub fn load<T: DeserializeOwned, Old: DeserializeOwned>(
+pub fn load<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeOwned>(
     path: &Path,
-) -> io::Result<Option<(Position, Saved<T, Old>)>> {
+) -> io::Result<Option<Loaded<T, Previous, First>>> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -97,7 +109,7 @@ pub fn load<T: DeserializeOwned, Old: DeserializeOwned>(
     let read = bytes
         .split_last_chunk::<4>()
         .filter(|(body, crc)| crc32fast::hash(body) == u32::from_le_bytes(**crc))
-        .and_then(|(body, _)| decode::<T, Old>(body));
+        .and_then(|(body, _)| decode::<T, Previous, First>(body));
     if read.is_none() {
         let aside = path.with_extension("checkpoint.unusable");
         tracing::warn!(file = %path.display(), kept_as = %aside.display(), "the analytics checkpoint is unusable (damaged, or of another version); replaying the event log");
@@ -106,10 +118,10 @@ pub fn load<T: DeserializeOwned, Old: DeserializeOwned>(
     Ok(read)
 }
 
-/// A checkpoint's body in this version's layout or the previous one's, as its version says.
-fn decode<T: DeserializeOwned, Old: DeserializeOwned>(
+/// A checkpoint's body in this version's layout or an earlier one's, as its version says.
+fn decode<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeOwned>(
     body: &[u8],
-) -> Option<(Position, Saved<T, Old>)> {
+) -> Option<Loaded<T, Previous, First>> {
     let (version, _) = postcard::take_from_bytes::<u32>(body).ok()?;
     match version {
         VERSION => {
@@ -117,8 +129,12 @@ fn decode<T: DeserializeOwned, Old: DeserializeOwned>(
             Some((read.covers, Saved::Current(read.state)))
         }
         PREVIOUS_VERSION => {
-            let read = postcard::from_bytes::<Read<Old>>(body).ok()?;
+            let read = postcard::from_bytes::<Read<Previous>>(body).ok()?;
             Some((read.covers, Saved::Previous(read.state)))
+        }
+        FIRST_VERSION => {
+            let read = postcard::from_bytes::<Read<First>>(body).ok()?;
+            Some((read.covers, Saved::First(read.state)))
         }
         _ => None,
     }
@@ -133,11 +149,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.checkpoint");
         let read = |path: &Path| {
-            load::<Vec<u64>, ()>(path)
+            load::<Vec<u64>, (), ()>(path)
                 .unwrap()
                 .map(|(at, saved)| match saved {
                     Saved::Current(state) => (at, state),
-                    Saved::Previous(()) => panic!("saved as the current version"),
+                    Saved::Previous(()) | Saved::First(()) => {
+                        panic!("saved as the current version")
+                    }
                 })
         };
         assert!(read(&path).is_none());

@@ -41,7 +41,8 @@ impl CodeStats {
     }
 
     /// Counts an event that is new, stored at `at`; its day is its date in `zone` (its team's).
-    pub fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) {
+    /// The day it counted on in the rollups, None for a bot or a HEAD request (not rolled up).
+    pub fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) -> Option<i64> {
         let place = self
             .events
             .partition_point(|(time, _)| *time <= event.scan_time);
@@ -49,16 +50,17 @@ impl CodeStats {
         // A HEAD request is kept with the events but counted nowhere (link checkers, and our
         // own tests' probes), as in the Redis rollups.
         if event.head {
-            return;
+            return None;
         }
         self.last_scan_time = self.last_scan_time.max(event.scan_time);
         if !event.is_headline() {
             self.bot_scans += 1;
-            return;
+            return None;
         }
         self.scans += 1;
         let day = day_number(local_date(event.scan_time, zone));
         self.rollups.add(event, day);
+        Some(day)
     }
 
     pub fn rollups(&self) -> &Rollups {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 
 use super::{Analytics, AnalyticsError};
-use crate::aggregate::contract::{Answer, DayCounts, EventPosition, EventTie, ScanAnalytics};
+use crate::aggregate::contract::{
+    Answer, Codes, DayCounts, EventPosition, EventTie, ScanAnalytics,
+};
 use crate::aggregate::{Dimension, Overview};
 use crate::model::ScanEvent;
 
@@ -42,28 +44,58 @@ impl ScanAnalytics for Arc<Analytics> {
         })
     }
 
-    fn days<'a>(&'a self, ids: &'a [String], first: i64, last: i64) -> Answer<'a, Vec<DayCounts>> {
-        let (analytics, ids) = (Arc::clone(self), ids.to_vec());
-        blocking(move || Ok(Analytics::days(&analytics, &ids, first, last)))
+    fn days<'a>(&'a self, codes: Codes<'a>, first: i64, last: i64) -> Answer<'a, Vec<DayCounts>> {
+        let (analytics, codes) = (Arc::clone(self), OwnedCodes::from(codes));
+        blocking(move || Ok(Analytics::days(&analytics, codes.as_codes(), first, last)))
     }
 
     fn buckets<'a>(
         &'a self,
-        ids: &'a [String],
+        codes: Codes<'a>,
         start: i64,
         end: i64,
     ) -> Answer<'a, Vec<(i64, u64)>> {
-        let (analytics, ids) = (Arc::clone(self), ids.to_vec());
-        blocking(move || Ok(Analytics::buckets(&analytics, &ids, start, end)))
+        let (analytics, codes) = (Arc::clone(self), OwnedCodes::from(codes));
+        blocking(move || Ok(Analytics::buckets(&analytics, codes.as_codes(), start, end)))
     }
 
     fn breakdown<'a>(
         &'a self,
-        ids: &'a [String],
+        codes: Codes<'a>,
         dimension: Dimension,
     ) -> Answer<'a, Vec<(String, u64)>> {
-        let (analytics, ids) = (Arc::clone(self), ids.to_vec());
-        blocking(move || Ok(Analytics::breakdown(&analytics, &ids, dimension)))
+        let (analytics, codes) = (Arc::clone(self), OwnedCodes::from(codes));
+        blocking(move || {
+            Ok(Analytics::breakdown(
+                &analytics,
+                codes.as_codes(),
+                dimension,
+            ))
+        })
+    }
+}
+
+/// A scope the blocking thread owns.
+enum OwnedCodes {
+    These(Vec<String>),
+    Team(String),
+}
+
+impl From<Codes<'_>> for OwnedCodes {
+    fn from(codes: Codes<'_>) -> Self {
+        match codes {
+            Codes::These(ids) => OwnedCodes::These(ids.to_vec()),
+            Codes::Team(team_id) => OwnedCodes::Team(team_id.to_owned()),
+        }
+    }
+}
+
+impl OwnedCodes {
+    fn as_codes(&self) -> Codes<'_> {
+        match self {
+            OwnedCodes::These(ids) => Codes::These(ids),
+            OwnedCodes::Team(team_id) => Codes::Team(team_id),
+        }
     }
 }
 

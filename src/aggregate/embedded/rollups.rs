@@ -1,6 +1,6 @@
-//! The rollups the embedded analytics keep per code, moved as each scan is counted (the same
-//! ones the Redis rollups keep, see `aggregate::redis`): headline scans per day in the team's
-//! zone, unique visitors per day, 5-minute buckets of the last days, and all-time breakdowns.
+//! The rollups the embedded analytics keep per code and per team, moved as each scan is counted
+//! (the same ones the Redis rollups keep, see `aggregate::redis`): headline scans per day in the
+//! team's zone, unique visitors per day, 5-minute buckets of the last days, and all-time breakdowns.
 //! Sorted vectors rather than maps: most codes are scanned on few days, and a map per code would
 //! cost more than its entries.
 
@@ -53,6 +53,31 @@ impl Rollups {
                 None => {
                     counts.insert(value.into(), 1);
                 }
+            }
+        }
+    }
+
+    /// Adds `other`'s counts into these (a team's rollups built from its codes' once): the same
+    /// as if its scans had been added here, buckets past the kept window dropped alike.
+    pub fn merge(&mut self, other: &Rollups) {
+        for &(day, scans) in &other.days {
+            *entry(&mut self.days, day) += scans;
+        }
+        for (day, sketch) in &other.visitors {
+            entry(&mut self.visitors, *day).merge(sketch);
+        }
+        for &(bucket, scans) in &other.buckets {
+            *entry(&mut self.buckets, bucket) += scans;
+        }
+        if let Some(&(newest, _)) = self.buckets.last() {
+            let old = self
+                .buckets
+                .partition_point(|(b, _)| *b <= newest - BUCKETS_KEPT_MS);
+            self.buckets.drain(..old);
+        }
+        for (counts, others) in self.breakdowns.iter_mut().zip(&other.breakdowns) {
+            for (value, n) in others {
+                *counts.entry(value.clone()).or_default() += n;
             }
         }
     }

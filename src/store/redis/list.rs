@@ -321,7 +321,7 @@ impl RedisStore {
 }
 
 /// `text` matched literally by a Redis glob pattern.
-pub(super) fn glob_escape(text: &str) -> String {
+pub(crate) fn glob_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {

@@ -2,7 +2,6 @@
 //! `{prefix}session:{hash}` and `{prefix}sign-in:{hash}`, JSON with the record's own TTL, so
 //! that Redis forgets them when they end. A sign-in token is taken with GETDEL: one use.
 
-use futures::TryStreamExt;
 use redis::AsyncCommands;
 use serde::Serialize;
 
@@ -57,21 +56,18 @@ impl RedisStore {
         text.map(|t| decode_at(&key, &t)).transpose()
     }
 
-    /// The members with this email: looked up in each organization's email hash, found by
-    /// SCAN (organizations are made only at the first start, so there is one or a few; a
-    /// sign-in pays a walk of the keyspace, which is rare next to the requests it then makes).
+    /// The members with this email, from its member set (`email_index.rs`); an id left there
+    /// by a member changed meanwhile is passed over.
     pub async fn members_with_email(&self, email: &str) -> Result<Vec<Member>, StoreError> {
         let mut conn = self.conn.clone();
-        let pattern = format!("{}org-emails:*", super::list::glob_escape(&self.prefix));
-        let hashes: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
+        let ids: Vec<String> = conn
+            .smembers(self.key(&format!("email-members:{email}")))
+            .await?;
         let mut out = Vec::new();
-        for hash in hashes {
-            let id: Option<String> = conn.hget(&hash, email).await?;
-            if let Some(member) = match id {
-                Some(id) => self.member(&id).await?,
-                None => None,
-            } {
-                out.push(member);
+        for id in ids {
+            match self.member(&id).await? {
+                Some(member) if member.email == email => out.push(member),
+                _ => {}
             }
         }
         Ok(out)
