@@ -34,8 +34,13 @@ const CHUNK_BITS: u32 = 26;
 #[cfg(test)]
 const CHUNK_BITS: u32 = 8;
 const CHUNK: usize = 1 << CHUNK_BITS;
-/// The first chunk's capacity: it grows to `CHUNK` as a `Vec` does.
+/// The first chunk's capacity at least: it grows to `CHUNK` as a `Vec` does.
 const FIRST_CHUNK: usize = if CHUNK < 1 << 16 { CHUNK } else { 1 << 16 };
+/// Text a route is expected to take at most (key, code id and target are ~60 bytes for most):
+/// the first chunk is reserved for this much of the routes a builder is sized for, so that it
+/// rarely grows (each doubling copies it and leaves the old block to the allocator). Reserved
+/// and never written, it costs no resident memory.
+const TEXT_PER_ROUTE: usize = 256;
 
 /// A packed route's expiry follows its redirect target as 16 hex digits.
 const EXPIRY_DIGITS: usize = 16;
@@ -272,6 +277,8 @@ pub struct PackedRoutesBuilder {
     team_numbers: hashbrown::HashMap<ByteString, u32>,
     index: HashTable<Slot>,
     hasher: DefaultHashBuilder,
+    /// The first chunk's capacity (0: `FIRST_CHUNK`).
+    first_chunk: usize,
 }
 
 impl PackedRoutesBuilder {
@@ -283,7 +290,11 @@ impl PackedRoutesBuilder {
 
     /// The same, hashing keys with `hasher` (shards of one table share theirs).
     pub fn with_hasher(hasher: DefaultHashBuilder, routes: usize) -> Self {
+        let first_chunk = routes
+            .saturating_mul(TEXT_PER_ROUTE)
+            .clamp(FIRST_CHUNK, CHUNK);
         Self {
+            first_chunk,
             packed: Vec::with_capacity(routes),
             index: HashTable::with_capacity(routes),
             hasher,
@@ -388,7 +399,7 @@ impl PackedRoutesBuilder {
             .is_none_or(|chunk| chunk.len() + len > CHUNK);
         if full {
             let capacity = if self.chunks.is_empty() {
-                FIRST_CHUNK
+                self.first_chunk.max(FIRST_CHUNK)
             } else {
                 CHUNK
             };
@@ -428,12 +439,7 @@ impl PackedRoutesBuilder {
         let chunks = self
             .chunks
             .into_iter()
-            .map(|mut chunk| {
-                // The first chunk grows by doubling (a shard's text often stays in it): give
-                // back what it did not use. Full-size chunks are left alone, never copied.
-                if chunk.capacity() < CHUNK {
-                    chunk.shrink_to_fit();
-                }
+            .map(|chunk| {
                 ByteString::try_from(Bytes::from(chunk))
                     .expect("the packed text is made of strings")
             })

@@ -226,8 +226,11 @@ impl RouteShardsBuilder {
     pub fn with_capacity(routes: usize) -> Self {
         let count = shard_count(routes);
         let hasher = DefaultHashBuilder::default();
+        // Keys spread over the shards unevenly by a few hundred at most: a sixteenth more
+        // spares most shards a doubling of their index while the table is built.
+        let each = routes / count + routes / count / 16;
         let shards = (0..count)
-            .map(|_| PackedRoutesBuilder::with_hasher(hasher.clone(), routes / count))
+            .map(|_| PackedRoutesBuilder::with_hasher(hasher.clone(), each))
             .collect();
         Self { shards, hasher }
     }
