@@ -155,8 +155,9 @@ fn bots(count: u64) -> Markup {
     html! {
         h2 { "Bots and link previews" }
         p.card #bots {
-            span #bot-scans { (count) }
-            " requests from crawlers and link-preview fetchers, answered but kept out of every count above."
+            "Requests from crawlers and link-preview fetchers: "
+            strong #bot-scans { (count) }
+            ". They are answered, but kept out of every count above."
         }
     }
 }

@@ -6,8 +6,8 @@ use maud::{html, Markup};
 use super::axis::{label_axis, ticks, value_axis, y_of};
 use super::{Chart, HEIGHT, LEFT, RIGHT, WIDTH};
 
-/// Labels that fit under the line (every few hours of a day).
-const LABEL_ROOM: usize = 5;
+/// Labels under the line: of a day's 288 buckets, every 6 hours.
+const LABEL_ROOM: usize = 4;
 
 pub fn line_chart(chart: &Chart) -> Markup {
     let last = chart.points.len().saturating_sub(1).max(1);

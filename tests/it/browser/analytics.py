@@ -8,11 +8,12 @@ width and a desktop's."""
 
 import time
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from common import (IPHONE_SAFARI, arguments, axe_check, browser, check, follow, http, report,
-                    screenshot, session_get, submit, text_of, visit, wait_for_text)
+                    screenshot, session_get, submit, text_of, visit)
 
 MAC_SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
               "(KHTML, like Gecko) Version/17.0 Safari/605.1.15")
@@ -50,7 +51,9 @@ def breakdowns(driver):
 
 
 def wait_until(driver, condition, seconds=20):
-    WebDriverWait(driver, seconds).until(lambda d: condition())
+    """Waits for `condition`; an element the live fragment replaced meanwhile is read again."""
+    WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: condition())
 
 
 def take_screenshots(driver, url, name):
@@ -82,8 +85,8 @@ def main():
         scan_from(args, args["phoneAddress"], IPHONE_SAFARI)
         scan_from(args, args["desktopAddress"], MAC_SAFARI)
         scan_from(args, args["phoneAddress"], GOOGLEBOT)
-        wait_for_text(driver, "total-scans", "2")
-        wait_for_text(driver, "bot-scans", "1")
+        wait_until(driver, lambda: text_of(driver, "total-scans") == "2")
+        wait_until(driver, lambda: text_of(driver, "bot-scans") == "1")
         wait_until(driver, lambda: len(rows(driver, "#scans tbody tr")) == 3)
         wait_until(driver, lambda: len(breakdowns(driver)["country"]) == 2)
         not_reloaded = driver.execute_script("return window.notReloaded === true")
@@ -96,7 +99,9 @@ def main():
             "todayTotal": driver.find_element(By.ID, "today-chart").get_attribute("data-total"),
             "dailyBars": len(rows(driver, "#daily-chart .bars rect")),
             "breakdowns": breakdowns(driver),
-            "scanKinds": [td.text for td in rows(driver, "#scans tbody td.kind")],
+            # textContent: at a phone's width the column may be scrolled out of view.
+            "scanKinds": [td.get_attribute("textContent")
+                          for td in rows(driver, "#scans tbody td.kind")],
         }
         axe_check(driver, "a code's analytics, with scans")
 
