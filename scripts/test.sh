@@ -15,14 +15,17 @@
 #      venv with schemathesis (PyPI, pinned) for tests/it/openapi.rs, which runs it
 #      against the real binary with the API's /openapi.json; and the dashboard's browser:
 #      Debian's chromium and chromium-driver (apt) with a third venv holding selenium
-#      (PyPI, pinned), which tests/it/dashboard.rs drives (tests/it/browser/*.py).
+#      (PyPI, pinned), which tests/it/dashboard.rs drives (tests/it/browser/*.py);
+#      and axe-core (npm, pinned: `npm pack`, unpacked once into
+#      ${XDG_CACHE_HOME:-~/.cache}/qredge-test/axe-core-VERSION), the accessibility
+#      checker the browser scripts inject into every page they check.
 #   4. starts a throw-away redis-server and tansu broker on free loopback ports,
 #      everything (data, logs) inside one `mktemp -d` directory
 #   5. waits until both answer (redis PING; tansu TCP connect + a topic create)
 #   6. exports QREDGE_TEST_REDIS_URL / QREDGE_TEST_KAFKA_BROKERS /
 #      QREDGE_TEST_PYTHON (the venv's python) / QREDGE_TEST_SCHEMATHESIS /
 #      QREDGE_TEST_BROWSER_PYTHON (selenium's venv) / QREDGE_TEST_CHROMIUM /
-#      QREDGE_TEST_CHROMEDRIVER and runs
+#      QREDGE_TEST_CHROMEDRIVER / QREDGE_TEST_AXE_JS (axe.min.js) and runs
 #      `cargo test --release "$@"` (extra script args go to cargo test, e.g.
 #      `scripts/test.sh -- --nocapture` or `scripts/test.sh some_test_name`)
 #   7. on exit (success, failure or signal) stops both services and deletes the
@@ -45,6 +48,8 @@
 #                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/schemathesis-venv).
 #   QREDGE_SELENIUM_VENV=DIR  where the selenium venv lives (default
 #                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/selenium-venv).
+#   QREDGE_AXE_DIR=DIR        where axe-core's axe.min.js is unpacked (default
+#                             ${XDG_CACHE_HOME:-~/.cache}/qredge-test/axe-core-VERSION).
 #   QREDGE_TANSU_STORAGE=URL  override tansu's --storage-engine (default: a sqlite
 #                             file in the temp dir). Used to test the failure path.
 #                             NB: tansu resolves sqlite URLs relative to its working
@@ -55,6 +60,7 @@ TANSU_VERSION=0.6.0
 CONFLUENT_KAFKA_VERSION=2.16.1
 SCHEMATHESIS_VERSION=4.32.5
 SELENIUM_VERSION=4.50.0
+AXE_CORE_VERSION=4.14.1
 SERVICE_TIMEOUT="${QREDGE_SERVICE_TIMEOUT:-60}"
 HARNESS_ONLY="${QREDGE_HARNESS_ONLY:-0}"
 
@@ -258,6 +264,34 @@ SEL_VENV="${QREDGE_SELENIUM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/se
 ensure_venv "$SEL_VENV" selenium selenium "$SELENIUM_VERSION"
 log "using selenium $SELENIUM_VERSION ($SEL_VENV)"
 
+# axe-core for the browser scripts' accessibility checks (common.py's axe_check): the pinned
+# package from the npm registry (`npm pack` checks its integrity), only axe.min.js kept.
+AXE_DIR="${QREDGE_AXE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qredge-test/axe-core-$AXE_CORE_VERSION}"
+ensure_axe() {
+    local lock unpack
+    [[ -s "$AXE_DIR/axe.min.js" ]] && return 0
+    command -v npm >/dev/null || apt_install npm
+    mkdir -p "$(dirname "$AXE_DIR")"
+    # One install at a time: a second harness waits for the first, then reuses it.
+    exec {lock}>"$AXE_DIR.lock"
+    flock "$lock"
+    if [[ ! -s "$AXE_DIR/axe.min.js" ]]; then
+        log "installing axe-core $AXE_CORE_VERSION (npm pack)"
+        unpack="$(mktemp -d "$AXE_DIR.XXXXXX")"
+        (cd "$unpack" && npm pack --silent "axe-core@$AXE_CORE_VERSION" </dev/null >/dev/null) ||
+            { err "npm pack axe-core@$AXE_CORE_VERSION failed"; exit 1; }
+        tar -xzf "$unpack/axe-core-$AXE_CORE_VERSION.tgz" -C "$unpack" package/axe.min.js ||
+            { err "axe-core's package has no axe.min.js"; exit 1; }
+        mkdir -p "$AXE_DIR"
+        mv "$unpack/package/axe.min.js" "$AXE_DIR/axe.min.js"
+        rm -rf -- "$unpack"
+    fi
+    exec {lock}>&-
+}
+ensure_axe
+[[ -s "$AXE_DIR/axe.min.js" ]] || { err "axe.min.js is missing after installing axe-core"; exit 1; }
+log "using axe-core $AXE_CORE_VERSION ($AXE_DIR)"
+
 # --------------------------------------------------------------------------
 # 4. start services
 # --------------------------------------------------------------------------
@@ -375,6 +409,7 @@ export QREDGE_TEST_SCHEMATHESIS="$ST_VENV/bin/schemathesis"
 export QREDGE_TEST_BROWSER_PYTHON="$SEL_VENV/bin/python"
 export QREDGE_TEST_CHROMIUM="$CHROMIUM"
 export QREDGE_TEST_CHROMEDRIVER="$CHROMEDRIVER"
+export QREDGE_TEST_AXE_JS="$AXE_DIR/axe.min.js"
 log "redis on 127.0.0.1:$REDIS_PORT, kafka (tansu) on 127.0.0.1:$KAFKA_PORT, files in $WORKDIR"
 
 # --------------------------------------------------------------------------
@@ -388,6 +423,7 @@ if [[ "$HARNESS_ONLY" == 1 ]]; then
     echo "export QREDGE_TEST_BROWSER_PYTHON=$QREDGE_TEST_BROWSER_PYTHON"
     echo "export QREDGE_TEST_CHROMIUM=$QREDGE_TEST_CHROMIUM"
     echo "export QREDGE_TEST_CHROMEDRIVER=$QREDGE_TEST_CHROMEDRIVER"
+    echo "export QREDGE_TEST_AXE_JS=$QREDGE_TEST_AXE_JS"
     log "redis-cli -u $QREDGE_TEST_REDIS_URL ping: $(redis-cli -u "$QREDGE_TEST_REDIS_URL" ping)"
     log "tansu topic list: $(tansu topic list --broker "tcp://$QREDGE_TEST_KAFKA_BROKERS" </dev/null 2>&1 | tr '\n' ' ')"
     if [[ "${QREDGE_HARNESS_HOLD:-0}" == 1 ]]; then

@@ -48,7 +48,7 @@ fn optional_number(params: &HashMap<String, String>, name: &str) -> Result<Optio
 }
 
 /// A page of one code's events: its time range, size and start.
-struct EventsPage {
+pub(crate) struct EventsPage {
     start: i64,
     end: i64,
     limit: usize,
@@ -56,7 +56,7 @@ struct EventsPage {
 }
 
 impl EventsPage {
-    fn of(
+    pub(crate) fn of(
         params: Result<Query<HashMap<String, String>>, QueryRejection>,
     ) -> Result<Self, ApiError> {
         let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -75,7 +75,7 @@ impl EventsPage {
     }
 
     /// The page of the events of `id` (a code, or a team's orphans), and the cursor past it.
-    async fn read(
+    pub(crate) async fn read(
         &self,
         state: &AppState,
         id: &str,

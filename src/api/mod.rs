@@ -1,7 +1,7 @@
 //! The management REST API (axum), modelled on the QRTRAC reference: `{success, data}` envelopes,
 //! team-scoped credentials in `x-request-*` headers, codes and analytics.
 
-mod analytics;
+pub(crate) mod analytics;
 pub(crate) mod auth;
 mod body;
 mod bulk_events;
@@ -11,7 +11,7 @@ mod image_url;
 mod keys;
 mod members;
 mod openapi;
-mod paging;
+pub(crate) mod paging;
 pub(crate) mod precondition;
 mod public_image;
 mod qr_bulk;
@@ -20,7 +20,7 @@ pub(crate) mod qr_list;
 pub(crate) mod qrs;
 mod rate_limit;
 mod rejection;
-mod rollups;
+pub(crate) mod rollups;
 mod routes;
 mod team_domains;
 mod teams;

@@ -77,13 +77,13 @@ fn parse_date(name: &str, text: &str) -> Result<NaiveDate, ApiError> {
 pub struct DailyRequest {
     /// 1 to 100 of the team's codes; left out: every code of the team.
     #[schema(min_items = 1, max_items = 100)]
-    qr_ids: Option<Vec<String>>,
+    pub(crate) qr_ids: Option<Vec<String>>,
     /// The first day (YYYY-MM-DD, in the team's zone); default: 29 days before `to`.
     #[schema(format = Date)]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// The last day (YYYY-MM-DD, in the team's zone); default: today. At most 366 days in all.
     #[schema(format = Date)]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -140,7 +140,7 @@ pub async fn daily(
 }
 
 /// The first and last day a daily request asks for, checked.
-fn day_range(request: &DailyRequest, zone: Tz) -> Result<(i64, i64), ApiError> {
+pub(crate) fn day_range(request: &DailyRequest, zone: Tz) -> Result<(i64, i64), ApiError> {
     let last = match &request.to {
         Some(text) => day_number(parse_date("to", text)?),
         None => day_number(local_date(now_ms(), zone)),
@@ -238,7 +238,7 @@ pub async fn buckets(
 
 /// The epoch ms a date begins at in `zone`: its midnight, or the first hour that exists where a
 /// clock change skips midnight.
-fn day_start(date: NaiveDate, zone: Tz) -> i64 {
+pub(crate) fn day_start(date: NaiveDate, zone: Tz) -> i64 {
     (0..3)
         .find_map(|hour| {
             let time = NaiveTime::from_hms_opt(hour, 0, 0)?;

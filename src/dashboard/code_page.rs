@@ -65,6 +65,7 @@ pub async fn show(
                     }
                 }
                 h2 { "Scans" }
+                p { a #code-analytics href={ "/codes/" (qr.id) "/analytics" } { "Analytics: charts, breakdowns and every scan" } }
                 dl.counts #counts data-live-url={ "/codes/" (qr.id) "/counts" } aria-live="polite" {
                     div { dt { "Total" } dd #total-scans data-count="totalScans" { (counts.total_scans) } }
                     div { dt { "Today" } dd #today-scans data-count="todayScans" { (counts.today_scans) } }

@@ -22,7 +22,10 @@ pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                 header.top {
                     a.brand href="/codes" { "qredge" }
                     @if let Some(signed) = signed {
-                        nav aria-label="Main" { a href="/codes" { "Codes" } }
+                        nav aria-label="Main" {
+                            a href="/codes" { "Codes" }
+                            a #nav-analytics href="/analytics" { "Analytics" }
+                        }
                         span.muted { (signed.caller.team.name) }
                         a href="/account/password" { (signed.caller.member.email) }
                         form method="post" action="/sign-out" {

@@ -11,7 +11,9 @@
 //! `Caller`, so roles, team isolation and validation are the API's.
 
 mod account;
+mod analytics;
 mod assets;
+mod charts;
 mod code_form;
 mod code_page;
 mod codes;
@@ -71,6 +73,7 @@ pub fn router(state: DashState) -> Router {
         .route("/codes/{id}/delete", post(code_form::delete))
         .route("/codes/{id}/image.svg", get(code_page::image))
         .route("/codes/{id}/counts", get(code_page::counts))
+        .merge(analytics::routes())
         .route("/assets/dashboard.css", get(assets::css))
         .route("/assets/live.js", get(assets::live_js))
         .route("/assets/favicon.svg", get(assets::favicon))

@@ -2,7 +2,8 @@
 //! `chromium-driver`) driven by Python's selenium (the scripts in tests/it/browser/, each a
 //! journey that fails at its first broken check and reports what it saw), against the real
 //! binary on both stores. Needs what scripts/test.sh provides: QREDGE_TEST_BROWSER_PYTHON,
-//! QREDGE_TEST_CHROMIUM and QREDGE_TEST_CHROMEDRIVER (and the Redis and Kafka services).
+//! QREDGE_TEST_CHROMIUM, QREDGE_TEST_CHROMEDRIVER and QREDGE_TEST_AXE_JS (and the Redis and Kafka
+//! services).
 
 use std::path::Path;
 use std::process::Command;
@@ -28,7 +29,7 @@ fn harness_var(name: &str) -> String {
 }
 
 /// Runs `tests/it/browser/SCRIPT` with `args`; what it reports seeing.
-fn browse(script: &str, args: &Value) -> Value {
+pub(crate) fn browse(script: &str, args: &Value) -> Value {
     let file = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
     std::fs::write(file.path(), args.to_string()).unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/browser");
@@ -40,6 +41,7 @@ fn browse(script: &str, args: &Value) -> Value {
             "QREDGE_TEST_CHROMEDRIVER",
             harness_var("QREDGE_TEST_CHROMEDRIVER"),
         )
+        .env("QREDGE_TEST_AXE_JS", harness_var("QREDGE_TEST_AXE_JS"))
         .output()
         .expect("the browser's Python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -59,13 +61,13 @@ fn browse(script: &str, args: &Value) -> Value {
 /// The same link on `server`'s API address: test servers listen on port 0, so a link made by
 /// an earlier start, or by the CLI (which knows only the configured address), names another
 /// port. The token is what the link carries.
-fn on(server: &Server, link: &str) -> String {
+pub(crate) fn on(server: &Server, link: &str) -> String {
     let path = link.find("/sign-in/link?").map(|at| &link[at..]);
     format!("{}{}", server.api, path.expect("a sign-in link"))
 }
 
 /// The first start's sign-in link, from bootstrap.json, as printed.
-fn bootstrap_link(server: &Server) -> String {
+pub(crate) fn bootstrap_link(server: &Server) -> String {
     let text = std::fs::read_to_string(server.data_dir.join("bootstrap.json")).unwrap();
     let saved: Value = serde_json::from_str(&text).unwrap();
     let link = saved["signInUrl"]
@@ -103,7 +105,7 @@ fn cli_link(data_dir: &Path, config: Option<&Path>, email: &str) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-fn api_args(server: &Server) -> Value {
+pub(crate) fn api_args(server: &Server) -> Value {
     json!({
         "api": server.api,
         "edge": server.edge,

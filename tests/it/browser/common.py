@@ -190,3 +190,36 @@ def screenshot(driver, name):
 
 def report(**seen):
     print(json.dumps(seen))
+
+
+# The impacts axe_check fails on; "minor" and "moderate" findings are reported by axe but
+# not failed on here.
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+
+def axe_check(driver, page_name):
+    """Runs axe-core (QREDGE_TEST_AXE_JS, installed by scripts/test.sh) on the page as it is
+    now, and fails on any violation of impact serious or critical, naming the rule, its help
+    text and the elements it found. WebDriver injects the file, so the page's CSP is not
+    loosened for it."""
+    with open(os.environ["QREDGE_TEST_AXE_JS"]) as f:
+        driver.execute_script(f.read())
+    driver.set_script_timeout(60)
+    violations = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ["violations"] })
+          .then(result => done(result.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")) }))))
+          .catch(error => done([{ id: "axe-error", impact: "critical", help: String(error), nodes: [] }]));
+    """)
+    failing = [v for v in violations if v["impact"] in AXE_FAILING_IMPACTS]
+    check(not failing, f"axe-core on {page_name} ({driver.current_url}): {failing}")
+    check_console(driver)
+
+
+def session_get(driver, path, headers=None):
+    """A GET with the browser's cookies but not through its page: (status, headers, body)."""
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+    origin = "/".join(driver.current_url.split("/", 3)[:3])
+    return http("GET", origin + path, {"cookie": cookies, **(headers or {})})

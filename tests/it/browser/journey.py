@@ -6,24 +6,27 @@ edge serves the new one. Every page: no console error, no CSP violation."""
 
 from selenium.webdriver.common.by import By
 
-from common import (api, arguments, browser, check, check_console, fill, follow, report, scan,
-                    scan_until, screenshot, submit, text_of, visit, wait_for_text)
+from common import (api, arguments, axe_check, browser, check, check_console, fill, follow, report,
+                    scan, scan_until, screenshot, submit, text_of, visit, wait_for_text)
 
 PASSWORD = "a long enough password"
 
 
 def take_screenshots(driver, dashboard):
-    """The main pages at a phone's width and a desktop's."""
+    """The main pages at a phone's width and a desktop's, each checked by axe-core."""
     code_page = driver.find_element(By.CSS_SELECTOR, "#codes tbody a").get_attribute("href")
     for device, width in (("phone", 390), ("desktop", 1280)):
         driver.set_window_size(width, 844)
         visit(driver, dashboard + "/codes")
+        axe_check(driver, f"codes at {width} px")
         screenshot(driver, f"codes-{device}")
         driver.set_window_size(width, 844)
         visit(driver, code_page)
+        axe_check(driver, f"code at {width} px")
         screenshot(driver, f"code-{device}")
         driver.set_window_size(width, 844)
         visit(driver, dashboard + "/codes/new")
+        axe_check(driver, f"new-code at {width} px")
         screenshot(driver, f"new-code-{device}")
 
 
@@ -34,8 +37,10 @@ def main():
         dashboard = args["api"]
         # The link signs in once, and asks for a password.
         visit(driver, args["signInUrl"])
+        axe_check(driver, "the sign-in link's page")
         submit(driver, button_id="continue")
         check(driver.current_url == dashboard + "/account/password", f"after the link: {driver.current_url}")
+        axe_check(driver, "the password form")
         fill(driver, "password", PASSWORD)
         fill(driver, "confirmation", PASSWORD)
         submit(driver, button_id="save-password")
@@ -50,6 +55,7 @@ def main():
         submit(driver, button_id="continue", expected_status=400)
         link_spent = "used already" in driver.page_source
         visit(driver, dashboard + "/sign-in")
+        axe_check(driver, "the sign-in form")
         fill(driver, "email", args["email"])
         fill(driver, "password", PASSWORD + "!")
         submit(driver, form_id="sign-in-form", expected_status=401)
@@ -64,6 +70,7 @@ def main():
         fill(driver, "qrRedirectUrl", "javascript:alert(1)")
         submit(driver, button_id="save-code", expected_status=400)
         url_error = text_of(driver, "qrRedirectUrl-error")
+        axe_check(driver, "the code form with an error")
         _, listed = api(args, "GET", "/api/qrs-api")
         codes_after_refusal = listed["data"]["totalCount"]
 

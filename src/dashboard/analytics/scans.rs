@@ -1,0 +1,96 @@
+//! A code's scans as a table, newest first, a page at a time: the API's detailed events, with
+//! its cursor in the "Older scans" link. Bots and HEAD requests are listed too, marked.
+
+use std::collections::HashMap;
+
+use axum::extract::Query;
+use chrono::DateTime;
+use chrono_tz::Tz;
+use maud::{html, Markup};
+
+use crate::api::analytics::EventsPage;
+use crate::api::{ApiError, AppState};
+use crate::model::ScanEvent;
+
+/// Scans a page of the table lists.
+const PAGE_SIZE: usize = 25;
+
+/// One page of a code's scans and the cursor of the next (older) one.
+pub struct ScansPage {
+    pub events: Vec<ScanEvent>,
+    pub next: Option<String>,
+    /// Whether this is a later page (a cursor was given).
+    pub older: bool,
+}
+
+impl ScansPage {
+    /// The page after `cursor` (None: the newest scans). A cursor the API did not give is 400.
+    pub async fn read(app: &AppState, qr_id: &str, cursor: Option<&str>) -> Result<Self, ApiError> {
+        let mut params = HashMap::from([("limit".to_owned(), PAGE_SIZE.to_string())]);
+        if let Some(cursor) = cursor {
+            params.insert("cursor".to_owned(), cursor.to_owned());
+        }
+        let (events, next) = EventsPage::of(Ok(Query(params)))?.read(app, qr_id).await?;
+        Ok(Self {
+            events,
+            next: next.map(|c| c.encode()),
+            older: cursor.is_some(),
+        })
+    }
+
+    /// The table, and the links to the newest and the older scans (`base`: the page's URL with
+    /// its range query, to which the cursor is added).
+    pub fn render(&self, zone: Tz, base: &str) -> Markup {
+        let joiner = if base.contains('?') { '&' } else { '?' };
+        html! {
+            h2 #scans-heading { "Scans" }
+            @if self.events.is_empty() {
+                p.card #no-scans { "No scans yet." }
+            } @else {
+                // Focusable, so that keyboards can scroll it on a phone.
+                div.table-scroll tabindex="0" role="region" aria-labelledby="scans-heading" {
+                    table #scans aria-labelledby="scans-heading" {
+                        thead { tr {
+                            th scope="col" { "Time" } th scope="col" { "Country" } th scope="col" { "City" }
+                            th scope="col" { "Device" } th scope="col" { "Browser" } th scope="col" { "OS" }
+                            th scope="col" { "Referrer" } th scope="col" { "Kind" }
+                        } }
+                        tbody { @for event in &self.events { (row(event, zone)) } }
+                    }
+                }
+            }
+            nav.pager aria-label="Scan pages" {
+                @if self.older { a #newest-scans href=(base) { "Newest scans" } }
+                @if let Some(next) = &self.next {
+                    a #older-scans rel="next" href={ (base) (joiner) "cursor=" (next) } { "Older scans" }
+                }
+            }
+        }
+    }
+}
+
+fn row(event: &ScanEvent, zone: Tz) -> Markup {
+    let time = DateTime::from_timestamp_millis(event.scan_time)
+        .unwrap_or_default()
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M:%S");
+    let kind = if event.bot {
+        "Bot"
+    } else if event.head {
+        "Check (HEAD)"
+    } else {
+        "Scan"
+    };
+    html! {
+        tr.scan-row {
+            td { (time.to_string()) }
+            td { (&*event.country) }
+            td { (&*event.city) }
+            td { (&*event.device) }
+            td { (&*event.browser) }
+            td { (&*event.os) }
+            td { (&*event.referrer) }
+            td.kind { (kind) }
+        }
+    }
+}
