@@ -22,3 +22,10 @@ impl FormData {
             .map(str::to_owned)
     }
 }
+
+impl FormData {
+    /// Every field given, by name.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
