@@ -23,7 +23,6 @@ pub enum Kind {
     Date,
     /// `HH:MM`, sent as text.
     Time,
-    Color,
     /// One of (value, label); the blank choice leaves the field out.
     Choice(&'static [(&'static str, &'static str)]),
     /// Yes or no, sent as a boolean; the blank choice leaves it out.
