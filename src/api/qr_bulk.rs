@@ -155,8 +155,8 @@ fn first_reasons<'a>(mut reasons: impl ExactSizeIterator<Item = (String, &'a Str
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RefusedRow {
-    line: u64,
-    message: String,
+    pub line: u64,
+    pub message: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -164,8 +164,8 @@ pub struct RefusedRow {
 pub struct ImportResult {
     /// Every imported code carries it (`batchId`).
     batch_id: String,
-    imported: usize,
-    refused: Vec<RefusedRow>,
+    pub imported: usize,
+    pub refused: Vec<RefusedRow>,
 }
 
 /// `POST /api/qrs-api/import` with a `text/csv` body: the columns of `qredge import`
@@ -193,11 +193,35 @@ pub async fn import(
     caller: Caller,
     CsvBody(body): CsvBody,
 ) -> Result<Response, ApiError> {
+    let result = import_csv(&state, &caller, &body).await?;
+    if result.imported == 0 {
+        let message = nothing_imported(&result);
+        return Ok((StatusCode::BAD_REQUEST, refused(message, result)).into_response());
+    }
+    Ok((StatusCode::CREATED, ok(result)).into_response())
+}
+
+/// Why nothing was imported: the first refused line, and how many more were.
+pub(crate) fn nothing_imported(result: &ImportResult) -> String {
+    let reasons = result
+        .refused
+        .iter()
+        .map(|r| (format!("line {}", r.line), &r.message));
+    format!("no row was imported: {}", first_reasons(reasons))
+}
+
+/// Creates the valid rows of a CSV file (the API's and the dashboard's import); the others are
+/// reported by line. Err: a file that cannot be read, or a caller who may not write codes.
+pub(crate) async fn import_csv(
+    state: &AppState,
+    caller: &Caller,
+    body: &[u8],
+) -> Result<ImportResult, ApiError> {
     caller.require_code_writer()?;
-    let rows = CsvRows::new(&body[..]).map_err(ApiError::bad_request)?;
+    let rows = CsvRows::new(body).map_err(ApiError::bad_request)?;
     let platform_host = state.platform_host();
-    let templates = team_template_ids(&state, &caller.team.id).await?;
-    let ctx = write_context(&caller, &platform_host, &templates);
+    let templates = team_template_ids(state, &caller.team.id).await?;
+    let ctx = write_context(caller, &platform_host, &templates);
     let batch_id = new_id("batch");
     let mut result = ImportResult {
         batch_id: batch_id.clone(),
@@ -217,7 +241,7 @@ pub async fn import(
         .iter()
         .map(|qr| (qr.display_id.clone(), qr.domain.clone()))
         .collect();
-    let limit = code_limit(&state, &caller);
+    let limit = code_limit(state, caller);
     let created = if qrs.is_empty() {
         Vec::new()
     } else {
@@ -239,13 +263,5 @@ pub async fn import(
         });
     }
     result.refused.sort_by_key(|r| r.line);
-    if result.imported == 0 {
-        let reasons = result
-            .refused
-            .iter()
-            .map(|r| (format!("line {}", r.line), &r.message));
-        let message = format!("no row was imported: {}", first_reasons(reasons));
-        return Ok((StatusCode::BAD_REQUEST, refused(message, result)).into_response());
-    }
-    Ok((StatusCode::CREATED, ok(result)).into_response())
+    Ok(result)
 }

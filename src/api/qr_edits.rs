@@ -15,6 +15,7 @@ use super::view::{ok, qr_view, Envelope, QrView};
 use super::{ApiError, AppState};
 use crate::model::qr_input::{duplicated_qr, refuse_folders, QrInput};
 use crate::model::text;
+use crate::model::Qr;
 
 /// The optional body of a duplicate: only the folder a client of the reference may name for the
 /// copy, which is refused (folders are not supported).
@@ -55,20 +56,30 @@ pub async fn duplicate(
         refuse_folders(body.folder_id.as_deref(), body.folder_ids.as_deref())
             .map_err(ApiError::bad_request)?;
     }
-    let original = live_team_qr(&state, &caller, &id, "duplicate").await?;
-    let platform_host = state.platform_host();
-    // A copy keeps its original's templateId, checked when that was written.
-    let ctx = write_context(&caller, &platform_host, &[]);
-    let limit = code_limit(&state, &caller);
-    let copy = store_new_qr(&state.store, false, limit, |id, display_id| {
-        duplicated_qr(&original, id, display_id, &ctx)
-    })
-    .await?;
+    let copy = duplicate_qr(&state, &caller, &id).await?;
     Ok((
         StatusCode::CREATED,
         Tag(copy.version),
         ok(qr_view(copy, &state)),
     ))
+}
+
+/// A copy of the caller's live code `id`, stored (the API's and the dashboard's duplicate).
+pub(crate) async fn duplicate_qr(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Qr, ApiError> {
+    caller.require_code_writer()?;
+    let original = live_team_qr(state, caller, id, "duplicate").await?;
+    let platform_host = state.platform_host();
+    // A copy keeps its original's templateId, checked when that was written.
+    let ctx = write_context(caller, &platform_host, &[]);
+    let limit = code_limit(state, caller);
+    store_new_qr(&state.store, false, limit, |id, display_id| {
+        duplicated_qr(&original, id, display_id, &ctx)
+    })
+    .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -1,151 +1,310 @@
-//! Creating, editing and deleting a code in a form. The form posts what an API request would
-//! send, and the API's own functions validate and store it: a refusal shows the API's message
-//! next to the field it names.
+//! Creating, editing, duplicating and deleting a code in a form, for every type. `/codes/new`
+//! offers the twelve types and shows the chosen one's form (`?type=`, WEB by default): its own
+//! fields (`code_fields.rs`), the redirect settings every type takes, tags, template and expiry.
+//! The form posts what an API request would send (`form_json.rs` turns the texts into the
+//! request body) and the API's own functions validate and store it: a refusal shows the API's
+//! message next to the field it names, the texts as entered kept.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
 use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
 
+use super::code_fields::{top_level, type_settings, BEHAVIOUR};
 use super::error::PageError;
 use super::form::FormData;
+use super::form_fields::{self, Shown, ADD_ROW};
+use super::form_json::{from_json, to_json, Values};
 use super::session::Signed;
-use super::{csrf, layout, DashState};
+use super::{code_import, csrf, layout, DashState};
 use crate::api::precondition::Precondition;
+use crate::api::qr_edits::duplicate_qr;
 use crate::api::qrs::{apply_update, create_qr, delete_qr, team_qr};
 use crate::api::ApiError;
 use crate::model::qr_input::QrInput;
-use crate::model::Qr;
+use crate::model::template::builtins;
+use crate::model::{Qr, QrType};
 
-/// The fields of the form, named as the API's request fields are.
-const FIELDS: [&str; 3] = ["name", "qrRedirectUrl", "displayId"];
+/// The checkbox that removes a code's password (an empty password field keeps it).
+const CLEAR_PASSWORD: &str = "clearPassword";
+/// The template select's field, named as the request's.
+const TEMPLATE: &str = "templateId";
 
-/// What the form shows: the values entered and the refusal to show, if any.
-#[derive(Default)]
-struct Entered {
-    name: String,
-    url: String,
-    display_id: String,
-    error: Option<ApiError>,
+/// The code pages' routes: the forms and the CSV import.
+pub fn routes() -> Router<DashState> {
+    Router::new()
+        .route("/codes/new", get(new).post(create))
+        .route("/codes/{id}/edit", get(edit).post(update))
+        .route("/codes/{id}/duplicate", post(duplicate))
+        .route("/codes/{id}/delete", post(delete))
+        .merge(code_import::routes())
 }
 
-impl Entered {
-    fn of(form: &FormData) -> Self {
-        Self {
-            name: form.get("name").to_owned(),
-            url: form.get("qrRedirectUrl").to_owned(),
-            display_id: form.get("displayId").to_owned(),
-            error: None,
+/// What a form shows: its type, the code edited (None: a new one), the texts, the refusal.
+struct Form<'a> {
+    qr_type: QrType,
+    code: Option<&'a Qr>,
+    values: Values,
+    error: Option<ApiError>,
+    /// The list whose "Add" button was pressed, if any.
+    grown: String,
+    /// The templates the team may choose: (id, name).
+    templates: Vec<(String, String)>,
+}
+
+impl Form<'_> {
+    fn redirect(&self) -> bool {
+        self.qr_type.is_redirect()
+    }
+
+    fn new_code(&self) -> bool {
+        self.code.is_none()
+    }
+}
+
+/// The twelve types as links to their forms, the chosen one marked.
+fn type_chooser(chosen: QrType) -> Markup {
+    html! {
+        nav.types aria-label="Type of code" {
+            @for t in QrType::ALL {
+                a id={ "type-" (t.as_str()) } href={ "/codes/new?type=" (t.as_str()) }
+                    aria-current=[(t == chosen).then_some("page")] { (t.as_str()) }
+            }
+        }
+        p.muted { "Many codes at once: " a #import-link href="/codes/import" { "import a CSV file" } "." }
+    }
+}
+
+fn template_select(form: &Form) -> Markup {
+    let chosen = form.values.get(TEMPLATE).map_or("", String::as_str);
+    html! {
+        label for=(TEMPLATE) { "Design template" }
+        select id=(TEMPLATE) name=(TEMPLATE) {
+            option value="" { "Default" }
+            @for (id, name) in &form.templates {
+                option value=(id) selected[chosen == id] { (name) }
+            }
         }
     }
-
-    /// The message for `field`: the API names the field it refuses first in its message.
-    fn error_for(&self, field: &str) -> Option<&str> {
-        let message = self.error.as_ref()?.message.as_str();
-        let named = FIELDS.iter().find(|f| message.starts_with(**f));
-        (named == Some(&field)).then_some(message)
-    }
-
-    /// A refusal that names none of the form's fields, shown above it.
-    fn general_error(&self) -> Option<&str> {
-        let message = self.error.as_ref()?.message.as_str();
-        (!FIELDS.iter().any(|f| message.starts_with(f))).then_some(message)
-    }
 }
 
-/// One labelled input with its error beneath it, tied to it for screen readers.
-fn field(
-    entered: &Entered,
-    name: &str,
-    label: &str,
-    kind: &str,
-    value: &str,
-    hint: &str,
-) -> Markup {
-    let error = entered.error_for(name);
-    let error_id = format!("{name}-error");
+fn password_note(form: &Form) -> Markup {
+    let protected = form
+        .code
+        .is_some_and(|qr| qr.settings.contains_key("passwordHash"));
     html! {
-        label for=(name) { (label) }
-        input id=(name) type=(kind) name=(name) value=(value)
-            aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())];
-        @if !hint.is_empty() { p.muted { (hint) } }
-        @if let Some(error) = error { p.field-error id=(error_id) { (error) } }
+        @if protected {
+            p.muted { "This code has a password." }
+            label.check { input id=(CLEAR_PASSWORD) type="checkbox" name=(CLEAR_PASSWORD) value="on"; " Remove the password" }
+        }
     }
 }
 
-/// The form of a WEB code: new (`code` None) or an edit of `code`.
-fn form_page(signed: &Signed, code: Option<&Qr>, entered: &Entered) -> Response {
-    let (title, action) = match code {
-        None => ("New code".to_owned(), "/codes/new".to_owned()),
+fn form_page(signed: &Signed, form: &Form) -> Response {
+    let (title, action) = match form.code {
+        None => (
+            format!("New {} code", form.qr_type.as_str()),
+            format!("/codes/new?type={}", form.qr_type.as_str()),
+        ),
         Some(qr) => (
             format!("Edit {}", qr.name),
             format!("/codes/{}/edit", qr.id),
         ),
     };
+    let message = form.error.as_ref().map(|e| e.message.as_str());
+    let shown = Shown::new(&form.values, message, &form.grown);
+    let fields = html! {
+        (form_fields::section(&top_level(form.redirect(), form.new_code()), "", &shown))
+        (template_select(form))
+        fieldset.group { legend { "Content" } (form_fields::section(&type_settings(form.qr_type), "settings.", &shown)) }
+        fieldset.group {
+            legend { "Redirect settings" }
+            (password_note(form))
+            (form_fields::section(&BEHAVIOUR, "settings.", &shown))
+        }
+    };
     let body = html! {
         h1 { (title) }
+        @if form.new_code() { (type_chooser(form.qr_type)) }
         form.card #code-form method="post" action=(action) novalidate {
             (csrf::hidden(&signed.csrf))
-            @if let Some(error) = entered.general_error() { p.form-error role="alert" { (error) } }
-            (field(entered, "name", "Name", "text", &entered.name, ""))
-            (field(entered, "qrRedirectUrl", "Where it leads (http or https URL)", "url", &entered.url, ""))
-            @if code.is_none() {
-                (field(entered, "displayId", "Short link path (optional)", "text", &entered.display_id,
-                    "Letters, digits and - _ . ~; left empty, one is made up."))
-            }
+            @if let (Some(message), false) = (message, shown.placed()) { p.form-error #form-error role="alert" { (message) } }
+            (fields)
             div.actions {
                 button #save-code type="submit" { "Save" }
-                a.button.secondary href=(code.map_or("/codes".to_owned(), |qr| format!("/codes/{}", qr.id))) { "Cancel" }
+                a.button.secondary href=(form.code.map_or("/codes".to_owned(), |qr| format!("/codes/{}", qr.id))) { "Cancel" }
+            }
+        }
+        @if let Some(qr) = form.code {
+            form method="post" action={ "/codes/" (qr.id) "/duplicate" } {
+                (csrf::hidden(&signed.csrf))
+                button.secondary #duplicate-code type="submit" { "Duplicate this code" }
             }
         }
     };
-    let status = entered.error.as_ref().map_or(StatusCode::OK, |e| e.status);
+    let status = form.error.as_ref().map_or(StatusCode::OK, |e| e.status);
     (status, layout::page(&title, Some(signed), body)).into_response()
 }
 
-/// What a refusal becomes: the form again with the message for a validation or a conflict; a
-/// page of its own for anything else (no access, no such code).
-fn refused(
-    signed: &Signed,
-    code: Option<&Qr>,
-    form: &FormData,
-    error: ApiError,
-) -> Result<Response, PageError> {
-    match error.status {
-        StatusCode::BAD_REQUEST | StatusCode::CONFLICT => {
-            let entered = Entered {
-                error: Some(error),
-                ..Entered::of(form)
-            };
-            Ok(form_page(signed, code, &entered))
-        }
-        _ => Err(error.into()),
-    }
+/// The texts of a submitted form, as it shows them again: blank rows dropped, lists
+/// renumbered, passwords not shown.
+fn shown_again(qr_type: QrType, new: bool, raw: &Values) -> Values {
+    let request = request_body(qr_type, new, raw);
+    texts_of(qr_type, new, &request)
 }
 
-pub async fn new(signed: Signed) -> Result<Response, PageError> {
+/// The texts the form shows for a request body (or a stored code as one).
+fn texts_of(qr_type: QrType, new: bool, body: &Map<String, Value>) -> Values {
+    let mut values = Values::new();
+    from_json(
+        &top_level(qr_type.is_redirect(), new),
+        "",
+        body,
+        &mut values,
+    );
+    let settings = body.get("settings").and_then(Value::as_object);
+    if let Some(settings) = settings {
+        from_json(&type_settings(qr_type), "settings.", settings, &mut values);
+        from_json(&BEHAVIOUR, "settings.", settings, &mut values);
+    }
+    if let Some(Value::String(template)) = body.get(TEMPLATE) {
+        values.insert(TEMPLATE.into(), template.clone());
+    }
+    values
+}
+
+/// The form's texts (trimmed, blank ones left out).
+fn raw_values(form: &FormData) -> Values {
+    form.entries()
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+/// The API request the form's texts make: a create names the type; an update names every field
+/// the form shows, so that one emptied is cleared rather than kept.
+fn request_body(qr_type: QrType, new: bool, values: &Values) -> Map<String, Value> {
+    let mut body = to_json(&top_level(qr_type.is_redirect(), new), "", values);
+    let mut settings = to_json(&type_settings(qr_type), "settings.", values);
+    settings.extend(to_json(&BEHAVIOUR, "settings.", values));
+    if values.contains_key(CLEAR_PASSWORD) {
+        settings.insert("password".into(), json!(""));
+    }
+    if let Some(template) = values.get(TEMPLATE) {
+        body.insert(TEMPLATE.into(), json!(template));
+    }
+    if new {
+        body.insert("qrType".into(), json!(qr_type.as_str()));
+    } else {
+        body.entry("name").or_insert(json!(""));
+        body.entry("tags").or_insert(json!([]));
+        if qr_type.is_redirect() {
+            body.entry("qrRedirectUrl").or_insert(json!(""));
+        }
+    }
+    body.insert("settings".into(), Value::Object(settings));
+    body
+}
+
+fn input_of(body: Map<String, Value>) -> Result<QrInput, ApiError> {
+    serde_json::from_value(Value::Object(body)).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// The built-in templates and the team's own, by name.
+async fn templates(state: &DashState, signed: &Signed) -> Result<Vec<(String, String)>, PageError> {
+    let own = state
+        .app
+        .store
+        .team_templates(&signed.caller.team.id)
+        .await?;
+    let all = builtins().into_iter().chain(own);
+    Ok(all.map(|t| (t.id, t.name)).collect())
+}
+
+#[derive(Deserialize)]
+pub struct Chosen {
+    #[serde(rename = "type")]
+    qr_type: Option<String>,
+}
+
+fn chosen_type(chosen: &Chosen) -> Result<QrType, PageError> {
+    let name = chosen.qr_type.as_deref().unwrap_or("WEB");
+    QrType::parse(name).ok_or_else(|| {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            format!("there is no code type {name:?}"),
+        )
+    })
+}
+
+pub async fn new(
+    State(state): State<DashState>,
+    signed: Signed,
+    Query(chosen): Query<Chosen>,
+) -> Result<Response, PageError> {
     signed.caller.require_code_writer()?;
-    Ok(form_page(&signed, None, &Entered::default()))
+    let form = Form {
+        qr_type: chosen_type(&chosen)?,
+        code: None,
+        values: Values::new(),
+        error: None,
+        grown: String::new(),
+        templates: templates(&state, &signed).await?,
+    };
+    Ok(form_page(&signed, &form))
+}
+
+/// A form posted back: shown again with a row added (its "Add" button) or with the refusal.
+async fn again(
+    state: &DashState,
+    signed: &Signed,
+    qr_type: QrType,
+    code: Option<&Qr>,
+    raw: &Values,
+    error: Option<ApiError>,
+) -> Result<Response, PageError> {
+    if let Some(error) = &error {
+        if !matches!(error.status, StatusCode::BAD_REQUEST | StatusCode::CONFLICT) {
+            return Err(PageError::new(error.status, error.message.clone()));
+        }
+    }
+    let form = Form {
+        qr_type,
+        code,
+        values: shown_again(qr_type, code.is_none(), raw),
+        error,
+        grown: raw.get(ADD_ROW).cloned().unwrap_or_default(),
+        templates: templates(state, signed).await?,
+    };
+    Ok(form_page(signed, &form))
 }
 
 pub async fn create(
     State(state): State<DashState>,
     signed: Signed,
+    Query(chosen): Query<Chosen>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = FormData::parse(&body);
     csrf::check(&form, &signed.csrf)?;
-    let input = QrInput {
-        name: form.optional("name"),
-        qr_type: Some("WEB".into()),
-        qr_redirect_url: form.optional("qrRedirectUrl"),
-        display_id: form.optional("displayId"),
-        ..QrInput::default()
+    signed.caller.require_code_writer()?;
+    let qr_type = chosen_type(&chosen)?;
+    let raw = raw_values(&form);
+    if raw.contains_key(ADD_ROW) {
+        return again(&state, &signed, qr_type, None, &raw, None).await;
+    }
+    let created = match input_of(request_body(qr_type, true, &raw)) {
+        Ok(input) => create_qr(&state.app, &signed.caller, input).await,
+        Err(error) => Err(error),
     };
-    match create_qr(&state.app, &signed.caller, input).await {
+    match created {
         Ok(qr) => Ok(Redirect::to(&format!("/codes/{}", qr.id)).into_response()),
-        Err(error) => refused(&signed, None, &form, error),
+        Err(error) => again(&state, &signed, qr_type, None, &raw, Some(error)).await,
     }
 }
 
@@ -156,16 +315,19 @@ async fn editable(state: &DashState, signed: &Signed, id: &str) -> Result<Qr, Pa
     if qr.deleted {
         return Err(ApiError::conflict("cannot update a deleted QR code").into());
     }
-    if !qr.qr_type.is_redirect() {
-        return Err(PageError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!(
-                "{} codes are edited through the API for now (PUT /api/qrs-api/{{id}})",
-                qr.qr_type.as_str()
-            ),
-        ));
-    }
     Ok(qr)
+}
+
+/// A stored code as the request body that would make it (what its form shows).
+fn stored_body(qr: &Qr) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("name".into(), json!(qr.name));
+    body.insert("qrRedirectUrl".into(), json!(qr.qr_redirect_url));
+    body.insert("tags".into(), json!(qr.tags));
+    body.insert("expiryDate".into(), json!(qr.expiry_date));
+    body.insert(TEMPLATE.into(), json!(qr.template_id));
+    body.insert("settings".into(), Value::Object(qr.settings.clone()));
+    body
 }
 
 pub async fn edit(
@@ -174,12 +336,15 @@ pub async fn edit(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let qr = editable(&state, &signed, &id).await?;
-    let entered = Entered {
-        name: qr.name.clone(),
-        url: qr.qr_redirect_url.clone().unwrap_or_default(),
-        ..Entered::default()
+    let form = Form {
+        qr_type: qr.qr_type,
+        code: Some(&qr),
+        values: texts_of(qr.qr_type, false, &stored_body(&qr)),
+        error: None,
+        grown: String::new(),
+        templates: templates(&state, &signed).await?,
     };
-    Ok(form_page(&signed, Some(&qr), &entered))
+    Ok(form_page(&signed, &form))
 }
 
 pub async fn update(
@@ -191,23 +356,33 @@ pub async fn update(
     let form = FormData::parse(&body);
     csrf::check(&form, &signed.csrf)?;
     let qr = editable(&state, &signed, &id).await?;
-    let input = QrInput {
-        name: Some(form.get("name").trim().to_owned()),
-        qr_redirect_url: Some(form.get("qrRedirectUrl").trim().to_owned()),
-        ..QrInput::default()
-    };
-    match apply_update(
-        &state.app,
-        &signed.caller,
-        &id,
-        Precondition::default(),
-        input,
-    )
-    .await
-    {
-        Ok(qr) => Ok(Redirect::to(&format!("/codes/{}", qr.id)).into_response()),
-        Err(error) => refused(&signed, Some(&qr), &form, error),
+    let raw = raw_values(&form);
+    if raw.contains_key(ADD_ROW) {
+        return again(&state, &signed, qr.qr_type, Some(&qr), &raw, None).await;
     }
+    let updated = match input_of(request_body(qr.qr_type, false, &raw)) {
+        Ok(input) => {
+            let precondition = Precondition::default();
+            apply_update(&state.app, &signed.caller, &id, precondition, input).await
+        }
+        Err(error) => Err(error),
+    };
+    match updated {
+        Ok(qr) => Ok(Redirect::to(&format!("/codes/{}", qr.id)).into_response()),
+        Err(error) => again(&state, &signed, qr.qr_type, Some(&qr), &raw, Some(error)).await,
+    }
+}
+
+/// A copy of the code (the API's duplicate): its page.
+pub async fn duplicate(
+    State(state): State<DashState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    csrf::check(&FormData::parse(&body), &signed.csrf)?;
+    let copy = duplicate_qr(&state.app, &signed.caller, &id).await?;
+    Ok(Redirect::to(&format!("/codes/{}", copy.id)).into_response())
 }
 
 pub async fn delete(

@@ -14,12 +14,16 @@ mod account;
 mod analytics;
 mod assets;
 mod charts;
+mod code_fields;
 mod code_form;
+mod code_import;
 mod code_page;
 mod codes;
 mod csrf;
 mod error;
 mod form;
+mod form_fields;
+mod form_json;
 mod layout;
 mod password;
 mod security_headers;
@@ -64,13 +68,8 @@ pub fn router(state: DashState) -> Router {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/account/password", get(account::form).post(account::save))
         .route("/codes", get(codes::list))
-        .route("/codes/new", get(code_form::new).post(code_form::create))
+        .merge(code_form::routes())
         .route("/codes/{id}", get(code_page::show))
-        .route(
-            "/codes/{id}/edit",
-            get(code_form::edit).post(code_form::update),
-        )
-        .route("/codes/{id}/delete", post(code_form::delete))
         .route("/codes/{id}/image.svg", get(code_page::image))
         .route("/codes/{id}/counts", get(code_page::counts))
         .merge(analytics::routes())

@@ -15,6 +15,7 @@ mod code_operations;
 mod damaged_data;
 mod dashboard;
 mod dashboard_analytics;
+mod dashboard_forms;
 mod delete_races;
 mod domains;
 mod durability;
