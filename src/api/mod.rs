@@ -1,17 +1,17 @@
 //! The management REST API (axum), modelled on the QRTRAC reference: `{success, data}` envelopes,
 //! team-scoped credentials in `x-request-*` headers, codes and analytics.
 
-mod analytics;
+pub(crate) mod analytics;
 pub(crate) mod auth;
 mod body;
 mod bulk_events;
 pub(crate) mod error;
 pub(crate) mod image;
 mod image_url;
-mod keys;
-mod members;
+pub(crate) mod keys;
+pub(crate) mod members;
 mod openapi;
-mod paging;
+pub(crate) mod paging;
 pub(crate) mod precondition;
 mod public_image;
 mod qr_bulk;
@@ -23,7 +23,7 @@ mod rejection;
 mod rollups;
 mod routes;
 mod team_domains;
-mod teams;
+pub(crate) mod teams;
 pub(crate) mod templates;
 mod updated_after;
 mod view;

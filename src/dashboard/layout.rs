@@ -22,7 +22,7 @@ pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                 header.top {
                     a.brand href="/codes" { "qredge" }
                     @if let Some(signed) = signed {
-                        nav aria-label="Main" { a href="/codes" { "Codes" } }
+                        nav aria-label="Main" { a href="/codes" { "Codes" } a href="/team" { "Team" } }
                         span.muted { (signed.caller.team.name) }
                         a href="/account/password" { (signed.caller.member.email) }
                         form method="post" action="/sign-out" {

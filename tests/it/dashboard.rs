@@ -28,7 +28,7 @@ fn harness_var(name: &str) -> String {
 }
 
 /// Runs `tests/it/browser/SCRIPT` with `args`; what it reports seeing.
-fn browse(script: &str, args: &Value) -> Value {
+pub(crate) fn browse(script: &str, args: &Value) -> Value {
     let file = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
     std::fs::write(file.path(), args.to_string()).unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/browser");
@@ -59,13 +59,13 @@ fn browse(script: &str, args: &Value) -> Value {
 /// The same link on `server`'s API address: test servers listen on port 0, so a link made by
 /// an earlier start, or by the CLI (which knows only the configured address), names another
 /// port. The token is what the link carries.
-fn on(server: &Server, link: &str) -> String {
+pub(crate) fn on(server: &Server, link: &str) -> String {
     let path = link.find("/sign-in/link?").map(|at| &link[at..]);
     format!("{}{}", server.api, path.expect("a sign-in link"))
 }
 
 /// The first start's sign-in link, from bootstrap.json, as printed.
-fn bootstrap_link(server: &Server) -> String {
+pub(crate) fn bootstrap_link(server: &Server) -> String {
     let text = std::fs::read_to_string(server.data_dir.join("bootstrap.json")).unwrap();
     let saved: Value = serde_json::from_str(&text).unwrap();
     let link = saved["signInUrl"]
@@ -86,7 +86,7 @@ fn bootstrap_link(server: &Server) -> String {
 
 /// `qredge sign-in-link --email EMAIL` for the store of a server started in `data_dir` with
 /// `config` (None: the embedded defaults).
-fn cli_link(data_dir: &Path, config: Option<&Path>, email: &str) -> String {
+pub(crate) fn cli_link(data_dir: &Path, config: Option<&Path>, email: &str) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_qredge"));
     command
         .args(["sign-in-link", "--email", email])
@@ -103,7 +103,7 @@ fn cli_link(data_dir: &Path, config: Option<&Path>, email: &str) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-fn api_args(server: &Server) -> Value {
+pub(crate) fn api_args(server: &Server) -> Value {
     json!({
         "api": server.api,
         "edge": server.edge,

@@ -14,6 +14,7 @@ mod client_address;
 mod code_operations;
 mod damaged_data;
 mod dashboard;
+mod dashboard_team;
 mod delete_races;
 mod domains;
 mod durability;
