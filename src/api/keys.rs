@@ -151,7 +151,7 @@ pub(crate) async fn create_key(
         )));
     }
     let (holder, binding) = match &body.member_email {
-        None => (account.member.id.clone(), own_binding(&account)),
+        None => (account.member.id.clone(), own_binding(account)),
         Some(email) => key_holder(state, account, email).await?,
     };
     let secret = new_secret();

@@ -254,7 +254,7 @@ pub(crate) async fn delete_template(
     precondition: Precondition,
 ) -> Result<Template, ApiError> {
     require_template_writer(caller)?;
-    if builtin_template(&id).is_some() {
+    if builtin_template(id).is_some() {
         return Err(ApiError::forbidden(format!(
             "template {id:?} is built in and cannot be deleted"
         )));
