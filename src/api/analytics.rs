@@ -128,12 +128,12 @@ pub async fn detailed(
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrphansView {
-    total_scans: u64,
-    today_scans: u64,
-    yesterday_scans: u64,
-    bot_scans: u64,
+    pub(crate) total_scans: u64,
+    pub(crate) today_scans: u64,
+    pub(crate) yesterday_scans: u64,
+    pub(crate) bot_scans: u64,
     today_date: String,
-    events: Vec<ScanEvent>,
+    pub(crate) events: Vec<ScanEvent>,
 }
 
 #[utoipa::path(
@@ -158,13 +158,24 @@ pub async fn orphans(
     uri: Uri,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let (view, next) = orphan_scans(&state, &caller, params).await?;
+    Ok(paged_get(&state, &uri, view, next))
+}
+
+/// The team's orphan scans as `orphans` answers them (its query: `startTime`, `endTime`,
+/// `limit`, `cursor`), with the cursor of the next page if one follows.
+pub(crate) async fn orphan_scans(
+    state: &AppState,
+    caller: &Caller,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<(OrphansView, Option<Cursor>), ApiError> {
     let page = EventsPage::of(params)?;
     let id = crate::model::scan::orphans_id(&caller.team.id);
     let o = state
         .analytics
         .overview(&id, now_ms(), caller.team.zone())
         .await?;
-    let (events, next) = page.read(&state, &id).await?;
+    let (events, next) = page.read(state, &id).await?;
     let view = OrphansView {
         total_scans: o.total_scans,
         today_scans: o.today_scans,
@@ -173,7 +184,7 @@ pub async fn orphans(
         today_date: format_day(o.today),
         events,
     };
-    Ok(paged_get(&state, &uri, view, next))
+    Ok((view, next))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

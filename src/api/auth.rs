@@ -74,6 +74,30 @@ pub struct Account {
     pub plan: Plan,
 }
 
+impl Account {
+    /// The member with their own, unscoped rights in all their teams, as their own first
+    /// credential has: what a signed-in dashboard session acts as (it presents no key). The
+    /// credential is a stand-in, never stored.
+    pub fn signed_in(member: Member, plan: Plan) -> Self {
+        let credential = Credential {
+            version: 0,
+            client_id: String::new(),
+            secret_sha256: String::new(),
+            member_id: member.id.clone(),
+            created_at: 0,
+            name: String::new(),
+            scopes: None,
+            made_by: None,
+            binding: None,
+        };
+        Self {
+            member,
+            credential,
+            plan,
+        }
+    }
+}
+
 /// The client id and secret a request presents: `Authorization: Bearer CLIENT_ID.SECRET`, or
 /// the reference's two headers.
 fn presented(parts: &Parts) -> Result<(&str, &str), ApiError> {

@@ -51,8 +51,8 @@ pub struct NewKey {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyView {
-    client_id: String,
-    name: String,
+    pub(crate) client_id: String,
+    pub(crate) name: String,
     /// null: everything the member's role allows (the first start's credential).
     scopes: Option<Vec<Scope>>,
     created_at: i64,
@@ -78,10 +78,10 @@ impl From<Credential> for KeyView {
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
     #[serde(flatten)]
-    key: KeyView,
+    pub(crate) key: KeyView,
     client_secret: String,
     /// For `Authorization: Bearer …`.
-    token: String,
+    pub(crate) token: String,
 }
 
 /// `POST /api/keys-api`: a new key for the caller (or, with `memberEmail`, for a member of a team
@@ -105,6 +105,27 @@ pub async fn create(
     account: Account,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let created = create_key(&state, &account, body).await?;
+    Ok((StatusCode::CREATED, Tag(FIRST_VERSION), ok(created)))
+}
+
+impl NewKey {
+    /// A key named `name` with `scopes`, for the caller (`member_email` None) or that member.
+    pub(crate) fn new(name: String, scopes: Vec<Scope>, member_email: Option<String>) -> Self {
+        Self {
+            name,
+            scopes,
+            member_email,
+        }
+    }
+}
+
+/// Makes the key `body` asks for (see `create`): the only time its secret is known.
+pub(crate) async fn create_key(
+    state: &AppState,
+    account: &Account,
+    body: NewKey,
+) -> Result<CreatedKey, ApiError> {
     let name =
         text::required_line("name", &body.name, MAX_NAME_LEN).map_err(ApiError::bad_request)?;
     let mut scopes: Vec<Scope> = Vec::new();
@@ -130,8 +151,8 @@ pub async fn create(
         )));
     }
     let (holder, binding) = match &body.member_email {
-        None => (account.member.id.clone(), own_binding(&account)),
-        Some(email) => key_holder(&state, &account, email).await?,
+        None => (account.member.id.clone(), own_binding(account)),
+        Some(email) => key_holder(state, account, email).await?,
     };
     let secret = new_secret();
     let credential = Credential {
@@ -155,15 +176,11 @@ pub async fn create(
         other => other?,
     }
     let token = format!("{}.{secret}", credential.client_id);
-    Ok((
-        StatusCode::CREATED,
-        Tag(FIRST_VERSION),
-        ok(CreatedKey {
-            key: credential.into(),
-            client_secret: secret,
-            token,
-        }),
-    ))
+    Ok(CreatedKey {
+        key: credential.into(),
+        client_secret: secret,
+        token,
+    })
 }
 
 /// The binding of a key the caller makes for themselves: none with their own key; with a bound
@@ -240,8 +257,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let page = RecordPage::of(&params, DEFAULT_KEYS, MAX_KEYS, Cursor::in_keys)?;
-    let mut keys = state.store.member_credentials(&account.member.id).await?;
-    keys.retain(|key| account.credential.sees(key));
+    let keys = account_keys(&state, &account).await?;
     let (keys, next) = page.take(
         keys,
         |key| (key.created_at, key.client_id.as_str()),
@@ -249,6 +265,16 @@ pub async fn list(
     );
     let views: Vec<KeyView> = keys.into_iter().map(KeyView::from).collect();
     Ok(paged_get(&state, &uri, views, next))
+}
+
+/// The caller's keys that the calling credential sees, in the store's order.
+pub(crate) async fn account_keys(
+    state: &AppState,
+    account: &Account,
+) -> Result<Vec<Credential>, ApiError> {
+    let mut keys = state.store.member_credentials(&account.member.id).await?;
+    keys.retain(|key| account.credential.sees(key));
+    Ok(keys)
 }
 
 /// `DELETE /api/keys-api/{clientId}`: revokes one of the caller's keys at once (the one in use
@@ -274,10 +300,21 @@ pub async fn revoke(
     Path(client_id): Path<String>,
     precondition: Precondition,
 ) -> Result<impl IntoResponse, ApiError> {
+    let key = revoke_key(&state, &account, &client_id, precondition).await?;
+    Ok(ok(KeyView::from(key)))
+}
+
+/// Revokes the caller's key `client_id` (see `revoke`); the key as it was.
+pub(crate) async fn revoke_key(
+    state: &AppState,
+    account: &Account,
+    client_id: &str,
+    precondition: Precondition,
+) -> Result<Credential, ApiError> {
     let not_found = || ApiError::not_found(format!("API key {client_id:?} not found"));
     let key = state
         .store
-        .credential(&client_id)
+        .credential(client_id)
         .await?
         .filter(|key| key.member_id == account.member.id && account.credential.sees(key))
         .ok_or_else(not_found)?;
@@ -288,5 +325,5 @@ pub async fn revoke(
         Err(StoreError::Stale { current }) => return Err(stale("key", current)),
         Err(e) => return Err(e.into()),
     }
-    Ok(ok(KeyView::from(key)))
+    Ok(key)
 }

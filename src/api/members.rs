@@ -40,7 +40,7 @@ fn assignable(role: Role) -> Result<Role, ApiError> {
 }
 
 /// An address of the form `local@domain`, lower-cased (the organization's key for a person).
-fn valid_email(email: &str) -> Result<String, ApiError> {
+pub(crate) fn valid_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let well_formed = email.len() <= MAX_EMAIL_LEN
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -205,11 +205,25 @@ pub async fn add(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let caller = team_admin(caller, &id)?;
-    let role = assignable(body.role)?;
-    let (name, email) = (valid_name(&body.name)?, valid_email(&body.email)?);
-    let member = give_roles(&state, &caller.team.org_id, &name, &email, &[(id, role)]).await?;
+    let member = add_member(&state, caller, &id, &body.name, &body.email, body.role).await?;
     Ok(tagged(member.version, done()))
+}
+
+/// Adds the person with `email` to team `id` with `role` (or gives them that role there): the
+/// caller an admin or the owner of the team. The member as stored after.
+pub(crate) async fn add_member(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    name: &str,
+    email: &str,
+    role: Role,
+) -> Result<Member, ApiError> {
+    let caller = team_admin(caller, id)?;
+    let role = assignable(role)?;
+    let (name, email) = (valid_name(name)?, valid_email(email)?);
+    let roles = [(id.to_owned(), role)];
+    give_roles(state, &caller.team.org_id, &name, &email, &roles).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -319,7 +333,7 @@ async fn change_member(
     email: Result<String, ApiError>,
     precondition: Precondition,
     change: impl Fn(&mut Member) -> Result<(), ApiError> + Send + Sync + 'static,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Member, ApiError> {
     let caller = team_admin(caller, id)?;
     let email = email?;
     let member = team_member(state, &caller, &email).await?;
@@ -340,7 +354,59 @@ async fn change_member(
         Err(StoreError::Stale { current }) => return Err(stale("member", current)),
         other => other?,
     };
-    Ok(tagged(member.version, done()))
+    Ok(member)
+}
+
+/// What an admin changes about a member of their team.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change {
+    /// The member can no longer act in the team (never the owner, never oneself).
+    Pause,
+    /// A paused member acts in the team again.
+    Activate,
+    /// Another role (never to or from owner).
+    Role(Role),
+    /// Out of the team; their other teams stay (never the owner).
+    Remove,
+}
+
+/// Applies `change` to the member of team `id` with `email` (see `change_member`); the member
+/// as stored after.
+pub(crate) async fn change_in_team(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    email: Result<String, ApiError>,
+    precondition: Precondition,
+    change: Change,
+) -> Result<Member, ApiError> {
+    let (me, team) = (caller.member.id.clone(), id.to_owned());
+    change_member(state, caller, id, email, precondition, move |member| {
+        let id = team.clone();
+        match change {
+            Change::Pause => {
+                refuse_owner(member, &id, "paused")?;
+                if member.id == me {
+                    return Err(ApiError::bad_request("you cannot pause yourself"));
+                }
+                member.paused_teams.insert(id);
+            }
+            Change::Activate => {
+                member.paused_teams.remove(&id);
+            }
+            Change::Role(role) => {
+                refuse_owner(member, &id, "given another role")?;
+                member.teams.insert(id, assignable(role)?);
+            }
+            Change::Remove => {
+                refuse_owner(member, &id, "removed from a team")?;
+                member.teams.remove(&id);
+                member.paused_teams.remove(&id);
+            }
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `PUT /api/teams-api/{id}/members/pause`: the member can no longer act in this team.
@@ -366,23 +432,8 @@ pub async fn pause(
     body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
-    let me = caller.member.id.clone();
-    change_member(
-        &state,
-        caller,
-        &id.clone(),
-        email,
-        precondition,
-        move |member| {
-            refuse_owner(member, &id, "paused")?;
-            if member.id == me {
-                return Err(ApiError::bad_request("you cannot pause yourself"));
-            }
-            member.paused_teams.insert(id.clone());
-            Ok(())
-        },
-    )
-    .await
+    let member = change_in_team(&state, caller, &id, email, precondition, Change::Pause).await?;
+    Ok(tagged(member.version, done()))
 }
 
 /// `PUT /api/teams-api/{id}/members/activate`: a paused member acts in this team again.
@@ -408,18 +459,8 @@ pub async fn activate(
     body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
-    change_member(
-        &state,
-        caller,
-        &id.clone(),
-        email,
-        precondition,
-        move |member| {
-            member.paused_teams.remove(&id);
-            Ok(())
-        },
-    )
-    .await
+    let member = change_in_team(&state, caller, &id, email, precondition, Change::Activate).await?;
+    Ok(tagged(member.version, done()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -456,19 +497,9 @@ pub async fn role(
 ) -> Result<impl IntoResponse, ApiError> {
     let role = assignable(body.role)?;
     let email = named_email(query, body.email.as_ref());
-    change_member(
-        &state,
-        caller,
-        &id.clone(),
-        email,
-        precondition,
-        move |member| {
-            refuse_owner(member, &id, "given another role")?;
-            member.teams.insert(id.clone(), role);
-            Ok(())
-        },
-    )
-    .await
+    let member =
+        change_in_team(&state, caller, &id, email, precondition, Change::Role(role)).await?;
+    Ok(tagged(member.version, done()))
 }
 
 /// `DELETE /api/teams-api/{id}/members`: out of this team; their other teams stay.
@@ -494,20 +525,8 @@ pub async fn remove(
     body: Option<ApiJson<ByEmail>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = named_email(query, body.as_ref().and_then(|b| b.0.email.as_ref()));
-    change_member(
-        &state,
-        caller,
-        &id.clone(),
-        email,
-        precondition,
-        move |member| {
-            refuse_owner(member, &id, "removed from a team")?;
-            member.teams.remove(&id);
-            member.paused_teams.remove(&id);
-            Ok(())
-        },
-    )
-    .await
+    let member = change_in_team(&state, caller, &id, email, precondition, Change::Remove).await?;
+    Ok(tagged(member.version, done()))
 }
 
 /// `DELETE /api/teams-api/{id}/members/permanent`: out of the organization, with every

@@ -26,6 +26,12 @@ impl Precondition {
         }
     }
 
+    /// Only while the record is still at `version`: what a form that carries the version it
+    /// showed asks for.
+    pub fn at(version: u64) -> Self {
+        Self(Some(IfMatch::OneOf(vec![version])))
+    }
+
     fn of(headers: &HeaderMap) -> Result<Self, ApiError> {
         let mut values = Vec::new();
         for value in headers.get_all(IF_MATCH) {

@@ -45,12 +45,12 @@ const MAX_TEAMS: usize = 500;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TeamSettings {
     #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// An IANA name (e.g. "Europe/Berlin", "UTC").
-    time_zone: Option<String>,
+    pub(crate) time_zone: Option<String>,
     /// `#rrggbb`, or "" to go back to the default.
     #[schema(pattern = "^(#[0-9a-fA-F]{6})?$")]
-    primary_color: Option<String>,
+    pub(crate) primary_color: Option<String>,
 }
 
 /// The body of `PUT /api/teams-api/{teamId}/domains`.
@@ -58,15 +58,15 @@ pub struct TeamSettings {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DomainsInput {
     /// The platform's host or one of `domains`.
-    default_domain: String,
+    pub(crate) default_domain: String,
     /// DNS names, kept in one form: lower case, IDNA as punycode, no trailing dot, a port
     /// ignored. The platform's host may be listed too; its other hosts (the API's, localhost, IP
     /// literals) may not.
     #[schema(max_items = 50)]
-    domains: Vec<String>,
+    pub(crate) domains: Vec<String>,
     /// Per custom domain (a key of it must be one of `domains`).
     #[serde(default)]
-    domain_settings: BTreeMap<String, DomainSettings>,
+    pub(crate) domain_settings: BTreeMap<String, DomainSettings>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -198,7 +198,20 @@ pub async fn update(
     precondition: Precondition,
     ApiJson(settings): ApiJson<TeamSettings>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let caller = own_team(caller, &id)?;
+    let team = update_settings(&state, caller, &id, precondition, settings).await?;
+    // Edges hear of the change on the store's feed, and render the team's hosted pages anew.
+    Ok(tagged(team.version, ok(team_view(&state, team).await?)))
+}
+
+/// Changes the settings of team `id` (see `update`); the team as stored after.
+pub(crate) async fn update_settings(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    precondition: Precondition,
+    settings: TeamSettings,
+) -> Result<Team, ApiError> {
+    let caller = own_team(caller, id)?;
     caller.require_admin("change the team's settings")?;
     let colour = match settings.primary_color {
         None => None,
@@ -225,7 +238,7 @@ pub async fn update(
         }
     }
     let (zone, member_id, now) = (settings.time_zone, caller.member.id.clone(), now_ms());
-    let team = change_team(&state, &id, precondition, move |team| {
+    change_team(state, id, precondition, move |team| {
         if let Some(colour) = &colour {
             team.primary_color = colour.clone();
         }
@@ -239,9 +252,7 @@ pub async fn update(
         team.updated_by = member_id.clone();
         Ok(())
     })
-    .await?;
-    // Edges hear of the change on the store's feed, and render the team's hosted pages anew.
-    Ok(tagged(team.version, ok(team_view(&state, team).await?)))
+    .await
 }
 
 /// Applies `change` to the team `id` as the store holds it at the write; 412 when the team is
@@ -288,16 +299,28 @@ pub async fn update_domains(
     precondition: Precondition,
     ApiJson(input): ApiJson<DomainsInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let caller = own_team(caller, &id)?;
+    let team = set_domains(&state, caller, &id, precondition, input).await?;
+    Ok(tagged(team.version, ok(team_view(&state, team).await?)))
+}
+
+/// Sets the domains of team `id` (see `update_domains`); the team as stored after.
+pub(crate) async fn set_domains(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    precondition: Precondition,
+    input: DomainsInput,
+) -> Result<Team, ApiError> {
+    let caller = own_team(caller, id)?;
     caller.require_admin("change the team's settings")?;
     if input.domains.len() > MAX_DOMAINS {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_DOMAINS} domains"
         )));
     }
-    let mut domains = ListedDomains::parse(&state, &input.domains)?;
+    let mut domains = ListedDomains::parse(state, &input.domains)?;
     domains.set_settings(input.domain_settings)?;
-    let default_domain = domains.default_domain(&state, &input.default_domain)?;
+    let default_domain = domains.default_domain(state, &input.default_domain)?;
     let ListedDomains { listed, custom } = domains;
     let team = caller.team;
     let removed: Vec<&String> = team
@@ -324,7 +347,7 @@ pub async fn update_domains(
     // added since would be released unchecked: refused, to be tried again.
     let checked: Vec<String> = team.domain_settings.keys().cloned().collect();
     let (member_id, now) = (caller.member.id, now_ms());
-    let team = change_team(&state, &id, precondition, move |team| {
+    change_team(state, id, precondition, move |team| {
         let unchecked = team
             .domain_settings
             .keys()
@@ -341,8 +364,7 @@ pub async fn update_domains(
         team.updated_by = member_id.clone();
         Ok(())
     })
-    .await?;
-    Ok(tagged(team.version, ok(team_view(&state, team).await?)))
+    .await
 }
 
 /// `GET /api/teams-api`: the teams of the organization the caller acts in (belongs to, is not

@@ -126,12 +126,21 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut all = builtins();
-    all.extend(state.store.team_templates(&caller.team.id).await?);
+    let all = usable_templates(&state, &caller).await?;
     Ok(ok(all
         .into_iter()
         .map(|t| view(t, &state))
         .collect::<Vec<_>>()))
+}
+
+/// The templates the team may use: the built-ins (the default first), then its own, oldest first.
+pub(crate) async fn usable_templates(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<Template>, ApiError> {
+    let mut all = builtins();
+    all.extend(state.store.team_templates(&caller.team.id).await?);
+    Ok(all)
 }
 
 /// `GET /api/qr-templates-api/{id}`.
@@ -175,7 +184,22 @@ pub async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<TemplateInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    require_template_writer(&caller)?;
+    let template = create_template(&state, &caller, input).await?;
+    let version = crate::model::FIRST_VERSION;
+    Ok((
+        StatusCode::CREATED,
+        Tag(version),
+        ok(view(template, &state)),
+    ))
+}
+
+/// Makes the team's template `input` describes (see `create`).
+pub(crate) async fn create_template(
+    state: &AppState,
+    caller: &Caller,
+    input: TemplateInput,
+) -> Result<Template, ApiError> {
+    require_template_writer(caller)?;
     let owner = TemplateOwner {
         team_id: &caller.team.id,
         member_id: &caller.member.id,
@@ -190,12 +214,7 @@ pub async fn create(
         )));
     }
     state.store.insert_template(&template).await?;
-    let version = crate::model::FIRST_VERSION;
-    Ok((
-        StatusCode::CREATED,
-        Tag(version),
-        ok(view(template, &state)),
-    ))
+    Ok(template)
 }
 
 /// `DELETE /api/qr-templates-api/{id}` → the deleted template. The team's codes that name it
@@ -223,29 +242,40 @@ pub async fn delete(
     Path(id): Path<String>,
     precondition: Precondition,
 ) -> Result<impl IntoResponse, ApiError> {
-    require_template_writer(&caller)?;
-    if builtin_template(&id).is_some() {
+    let template = delete_template(&state, &caller, &id, precondition).await?;
+    Ok(ok(view(template, &state)))
+}
+
+/// Deletes the team's template `id` (see `delete`); the template as it was.
+pub(crate) async fn delete_template(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    precondition: Precondition,
+) -> Result<Template, ApiError> {
+    require_template_writer(caller)?;
+    if builtin_template(id).is_some() {
         return Err(ApiError::forbidden(format!(
             "template {id:?} is built in and cannot be deleted"
         )));
     }
     let template = state
         .store
-        .team_template(&caller.team.id, &id)
+        .team_template(&caller.team.id, id)
         .await?
-        .ok_or_else(|| not_found(&id))?;
+        .ok_or_else(|| not_found(id))?;
     let check = store::check(move |stored: &Template| precondition.check(stored.version));
     match state
         .store
-        .delete_template(&caller.team.id, &id, check)
+        .delete_template(&caller.team.id, id, check)
         .await
     {
         Ok(true) => {}
-        Ok(false) => return Err(not_found(&id)),
+        Ok(false) => return Err(not_found(id)),
         Err(StoreError::Stale { current }) => return Err(stale("template", current)),
         Err(e) => return Err(e.into()),
     }
-    Ok(ok(view(template, &state)))
+    Ok(template)
 }
 
 /// `GET /api/qr-templates-api/{id}/preview.png?size=&errorCorrection=`: the template drawn on

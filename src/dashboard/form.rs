@@ -14,9 +14,14 @@ impl FormData {
     pub fn get(&self, name: &str) -> &str {
         self.0.get(name).map_or("", String::as_str)
     }
-}
 
-impl FormData {
+    /// The field's value trimmed, None when absent or blank: what an API request would leave out.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        Some(self.get(name).trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
     /// Every field given, by name.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))

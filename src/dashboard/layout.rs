@@ -25,6 +25,7 @@ pub fn page(title: &str, signed: Option<&Signed>, body: Markup) -> Markup {
                         nav aria-label="Main" {
                             a href="/codes" { "Codes" }
                             a #nav-analytics href="/analytics" { "Analytics" }
+                            a href="/team" { "Team" }
                         }
                         span.muted { (signed.caller.team.name) }
                         a href="/account/password" { (signed.caller.member.email) }

@@ -30,6 +30,7 @@ mod security_headers;
 mod session;
 mod sign_in;
 mod sign_in_link;
+mod team;
 
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ pub fn router(state: DashState) -> Router {
         .route("/codes/{id}/image.svg", get(code_page::image))
         .route("/codes/{id}/counts", get(code_page::counts))
         .merge(analytics::routes())
+        .merge(team::routes())
         .route("/assets/dashboard.css", get(assets::css))
         .route("/assets/live.js", get(assets::live_js))
         .route("/assets/favicon.svg", get(assets::favicon))

@@ -59,15 +59,19 @@ pub fn is_https(state: &DashState, headers: &HeaderMap) -> bool {
             .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
-/// The team a new session shows: the member's oldest team they may act in.
-async fn first_team(state: &DashState, member: &Member) -> Result<Option<Team>, PageError> {
+/// The teams the member may act in, oldest first: those a session may show.
+pub async fn active_teams(state: &DashState, member: &Member) -> Result<Vec<Team>, PageError> {
     let mut teams = Vec::new();
     for id in member.teams.keys().filter(|id| member.is_active_in(id)) {
         teams.extend(state.app.store.team(id).await?);
     }
-    Ok(teams
-        .into_iter()
-        .min_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id))))
+    teams.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(teams)
+}
+
+/// The team a new session shows: the member's oldest team they may act in.
+async fn first_team(state: &DashState, member: &Member) -> Result<Option<Team>, PageError> {
+    Ok(active_teams(state, member).await?.into_iter().next())
 }
 
 /// Starts a session for `member` and answers with a redirect to `to` that sets its cookie.
@@ -80,6 +84,39 @@ pub async fn start(
     let team = first_team(state, member).await?.ok_or_else(|| {
         PageError::new(StatusCode::FORBIDDEN, "you may act in none of your teams")
     })?;
+    start_in(state, headers, member, team, to).await
+}
+
+/// Ends the session `key` and starts one of `member` in team `team_id`, answering with a
+/// redirect to `to` that sets its cookie: the team switcher. Only a team the member may act in
+/// now; any other id is as unknown (404) as a missing team.
+pub async fn switch_team(
+    state: &DashState,
+    headers: &HeaderMap,
+    signed: &Signed,
+    team_id: &str,
+    to: &str,
+) -> Result<Response, PageError> {
+    let member = &signed.caller.member;
+    let unknown = || PageError::new(StatusCode::NOT_FOUND, "no such team of yours");
+    if !member.is_active_in(team_id) {
+        return Err(unknown());
+    }
+    let team = state.app.store.team(team_id).await?.ok_or_else(unknown)?;
+    let answer = start_in(state, headers, member, team, to).await?;
+    state.app.store.delete_session(&signed.key).await?;
+    Ok(answer)
+}
+
+/// Starts a session of `member` in `team` (one they may act in) and answers with a redirect to
+/// `to` that sets its cookie.
+async fn start_in(
+    state: &DashState,
+    headers: &HeaderMap,
+    member: &Member,
+    team: Team,
+    to: &str,
+) -> Result<Response, PageError> {
     let token = crate::ids::random_alphanumeric(43);
     let lifetime_seconds = state.config.session_hours.saturating_mul(3600);
     let session = Session {

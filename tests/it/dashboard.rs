@@ -88,7 +88,7 @@ pub(crate) fn bootstrap_link(server: &Server) -> String {
 
 /// `qredge sign-in-link --email EMAIL` for the store of a server started in `data_dir` with
 /// `config` (None: the embedded defaults).
-fn cli_link(data_dir: &Path, config: Option<&Path>, email: &str) -> String {
+pub(crate) fn cli_link(data_dir: &Path, config: Option<&Path>, email: &str) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_qredge"));
     command
         .args(["sign-in-link", "--email", email])

@@ -44,7 +44,8 @@ async fn live_part(
         totals,
         zone,
         &days,
-    ).await?;
+    )
+    .await?;
     let scans = ScansPage::read(app, &qr.id, cursor).await?;
     let base = page_url(&qr.id, "", range);
     Ok(live_figures(&figures, scans.render(zone, &base)))

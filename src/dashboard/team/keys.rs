@@ -1,0 +1,145 @@
+//! `/team/keys`: the signed-in member's API keys (the API's keys are a member's, acting in
+//! their teams with their role). A new key's secret is shown once, on the page that answers its
+//! creation, and never again: the store keeps only its hash. A revoked key is refused from the
+//! next request on. The session acts as the member's own unscoped credential
+//! (`Account::signed_in`), so a key may have any scope.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+
+use super::page;
+use crate::api::auth::Account;
+use crate::api::keys::{account_keys, create_key, revoke_key, CreatedKey, NewKey};
+use crate::api::precondition::Precondition;
+use crate::api::ApiError;
+use crate::dashboard::error::PageError;
+use crate::dashboard::form::FormData;
+use crate::dashboard::session::Signed;
+use crate::dashboard::{csrf, DashState};
+use crate::model::{Credential, Scope};
+
+const PATH: &str = "/team/keys";
+
+fn account(signed: &Signed) -> Account {
+    Account::signed_in(signed.caller.member.clone(), signed.caller.plan)
+}
+
+pub async fn list(State(state): State<DashState>, signed: Signed) -> Result<Response, PageError> {
+    keys_page(&state, &signed, None, None).await
+}
+
+async fn keys_page(
+    state: &DashState,
+    signed: &Signed,
+    created: Option<&CreatedKey>,
+    refusal: Option<&ApiError>,
+) -> Result<Response, PageError> {
+    let keys = account_keys(&state.app, &account(signed)).await?;
+    let body = html! {
+        @if let Some(created) = created { (secret_once(created)) }
+        p.muted { "Your own keys, for scripts: a key acts in your teams with your role, within its scopes." }
+        @if keys.is_empty() {
+            p.card #no-keys { "You have no API keys." }
+        } @else {
+            table #keys {
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Client id" }
+                    th scope="col" { "Scopes" } th scope="col" { "Revoke" } } }
+                tbody { @for key in &keys { (row(signed, key)) } }
+            }
+        }
+        (create_form(signed))
+    };
+    Ok(page(signed, PATH, "API keys", refusal, body))
+}
+
+/// The new key's token, this once, with the warning that it will not be shown again.
+fn secret_once(created: &CreatedKey) -> Markup {
+    html! {
+        div.notice #new-key role="status" {
+            p { strong { "Copy the token of " (created.key.name) " now: it is shown only this once." }
+                " qredge keeps only its hash, so it cannot show it again; if it is lost, revoke the key and make another." }
+            p { "Use it as " code { "Authorization: Bearer TOKEN" } ":" }
+            input #new-key-token type="text" readonly value=(created.token) aria-label="The new key's token";
+        }
+    }
+}
+
+fn row(signed: &Signed, key: &Credential) -> Markup {
+    let scopes = key.scopes.as_ref().map_or_else(
+        || "everything your role allows".to_owned(),
+        |scopes| {
+            scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    html! {
+        tr data-client-id=(key.client_id) {
+            td { (key.name) }
+            td { code { (key.client_id) } }
+            td { (scopes) }
+            td {
+                form.inline method="post" action={ (PATH) "/" (key.client_id) "/revoke" } {
+                    (csrf::hidden(&signed.csrf))
+                    button.danger type="submit" { "Revoke" }
+                }
+            }
+        }
+    }
+}
+
+fn create_form(signed: &Signed) -> Markup {
+    html! {
+        form.card #create-key method="post" action=(PATH) {
+            (csrf::hidden(&signed.csrf))
+            h2 { "New key" }
+            label for="key-name" { "Name" }
+            input #key-name type="text" name="name" required;
+            fieldset {
+                legend { "Scopes" }
+                @for scope in Scope::ALL {
+                    label.check {
+                        input type="checkbox" name={ "scope:" (scope.as_str()) } value="on";
+                        " " (scope.as_str())
+                    }
+                }
+            }
+            div.actions { button #create-key-button type="submit" { "Create key" } }
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<DashState>,
+    signed: Signed,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormData::parse(&body);
+    csrf::check(&form, &signed.csrf)?;
+    let scopes: Vec<Scope> = Scope::ALL
+        .into_iter()
+        .filter(|scope| form.get(&format!("scope:{}", scope.as_str())) == "on")
+        .collect();
+    let asked = NewKey::new(form.get("name").to_owned(), scopes, None);
+    match create_key(&state.app, &account(&signed), asked).await {
+        Ok(created) => keys_page(&state, &signed, Some(&created), None).await,
+        Err(refusal) => keys_page(&state, &signed, None, Some(&refusal)).await,
+    }
+}
+
+pub async fn revoke(
+    State(state): State<DashState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    csrf::check(&FormData::parse(&body), &signed.csrf)?;
+    match revoke_key(&state.app, &account(&signed), &id, Precondition::default()).await {
+        Ok(_) => Ok(Redirect::to(PATH).into_response()),
+        Err(refusal) => keys_page(&state, &signed, None, Some(&refusal)).await,
+    }
+}
