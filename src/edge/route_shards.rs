@@ -5,8 +5,8 @@
 //! [`FOLD_THRESHOLD`] is folded into a new base for that shard alone. Folding one packed table of
 //! every route instead cost, with 10M codes, ~16 s of CPU every 512 changes (changes waiting
 //! meanwhile) and a second copy of the whole table while it was built (peak RSS 0.97 -> 1.84 GB).
-//! A shard holds about [`SHARD_ROUTES`] routes, so a fold copies that many and briefly holds
-//! that much twice.
+//! A shard holds at most [`SHARD_ROUTES`] routes when built, so a fold copies that many and
+//! briefly holds that much twice.
 //!
 //! One hasher serves every shard: a lookup hashes its key once, picks the shard from bits of the
 //! hash the shard's own index does not use, and finds the key in that shard with the same hash.
@@ -29,9 +29,12 @@ pub const FOLD_THRESHOLD: usize = 512;
 #[cfg(test)]
 pub const FOLD_THRESHOLD: usize = 8;
 
-/// About how many routes a shard holds when a table is built: what a fold copies.
+/// At most this many routes a shard holds when a table is built (at least half as many, but in
+/// a table of fewer): what a fold copies. Each shard costs memory of its own (~2 MB resident at
+/// 10M codes: 256 shards of 2^16 routes started at 1.51 GB, 16 of 2^20 at 1.03 GB, one table at
+/// 0.98 GB), so shards are few and large: a fold at 10M copies 625 000 routes (~1 s of CPU).
 #[cfg(not(test))]
-pub const SHARD_ROUTES: usize = 1 << 16;
+pub const SHARD_ROUTES: usize = 1 << 20;
 #[cfg(test)]
 pub const SHARD_ROUTES: usize = 64;
 
@@ -123,28 +126,25 @@ impl RouteShards {
     }
 
     /// These routes with `updates` applied in order; shards no update touches are shared with
-    /// `self`, and a touched shard whose overlay grew past [`FOLD_THRESHOLD`] is folded.
+    /// `self`. If an overlay has grown past [`FOLD_THRESHOLD`], the fullest is folded: one fold
+    /// a call, so that a change waits for one shard's fold at most and only one shard is held
+    /// twice at a time (changes spread evenly bring every shard to its threshold together).
     pub fn with_updates(
         &self,
         updates: impl IntoIterator<Item = (Box<str>, Option<Route>)>,
     ) -> Self {
         let mut next = self.clone();
-        let mut touched = Vec::new();
         for (key, route) in updates {
             let n = shard_of(next.hash(&key), next.shards.len());
             Arc::make_mut(&mut next.shards[n].overlay).insert(key, route);
-            touched.push(n);
         }
-        touched.sort_unstable();
-        touched.dedup();
-        for n in touched {
-            if next.shards[n].overlay.len() > FOLD_THRESHOLD {
-                if next.shards[n].base.len() > 4 * SHARD_ROUTES && next.shards.len() < MAX_SHARDS {
-                    // Grown by creates far past its size: split every shard once.
-                    return next.rebuilt();
-                }
-                next.fold(n);
+        let fullest = (0..next.shards.len()).max_by_key(|n| next.shards[*n].overlay.len());
+        if let Some(n) = fullest.filter(|n| next.shards[*n].overlay.len() > FOLD_THRESHOLD) {
+            if next.shards[n].base.len() > 4 * SHARD_ROUTES && next.shards.len() < MAX_SHARDS {
+                // Grown by creates far past its size: split every shard once.
+                return next.rebuilt();
             }
+            next.fold(n);
         }
         next
     }
