@@ -1,13 +1,12 @@
 //! A signed-in member's password for the dashboard.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::error::PageError;
-use super::form::FormData;
+use super::posted::Posted;
 use super::session::Signed;
 use super::{csrf, layout, password, DashState};
 use crate::api::ApiError;
@@ -46,11 +45,8 @@ pub async fn form(signed: Signed) -> Response {
 
 pub async fn save(
     State(state): State<DashState>,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let (given, confirmation) = (form.get("password"), form.get("confirmation"));
     if let Some(refusal) = password::refusal(given, confirmation) {
         return Ok(password_page(&signed, Some(&refusal)));

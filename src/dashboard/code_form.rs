@@ -5,7 +5,6 @@
 //! request body) and the API's own functions validate and store it: a refusal shows the API's
 //! message next to the field it names, the texts as entered kept.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,6 +19,7 @@ use super::error::PageError;
 use super::form::FormData;
 use super::form_fields::{self, Shown, ADD_ROW};
 use super::form_json::{from_json, to_json, Values};
+use super::posted::Posted;
 use super::session::Signed;
 use super::{code_import, csrf, layout, DashState};
 use crate::api::precondition::Precondition;
@@ -286,12 +286,9 @@ async fn again(
 
 pub async fn create(
     State(state): State<DashState>,
-    signed: Signed,
     Query(chosen): Query<Chosen>,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     signed.caller.require_code_writer()?;
     let qr_type = chosen_type(&chosen)?;
     let raw = raw_values(&form);
@@ -349,12 +346,9 @@ pub async fn edit(
 
 pub async fn update(
     State(state): State<DashState>,
-    signed: Signed,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let qr = editable(&state, &signed, &id).await?;
     let raw = raw_values(&form);
     if raw.contains_key(ADD_ROW) {
@@ -376,22 +370,18 @@ pub async fn update(
 /// A copy of the code (the API's duplicate): its page.
 pub async fn duplicate(
     State(state): State<DashState>,
-    signed: Signed,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { signed, .. }: Posted,
 ) -> Result<Response, PageError> {
-    csrf::check(&FormData::parse(&body), &signed.csrf)?;
     let copy = duplicate_qr(&state.app, &signed.caller, &id).await?;
     Ok(Redirect::to(&format!("/codes/{}", copy.id)).into_response())
 }
 
 pub async fn delete(
     State(state): State<DashState>,
-    signed: Signed,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { signed, .. }: Posted,
 ) -> Result<Response, PageError> {
-    csrf::check(&FormData::parse(&body), &signed.csrf)?;
     delete_qr(&state.app, &signed.caller, &id, Precondition::default()).await?;
     Ok(Redirect::to("/codes").into_response())
 }

@@ -26,6 +26,7 @@ mod form_fields;
 mod form_json;
 mod layout;
 mod password;
+mod posted;
 mod security_headers;
 mod session;
 mod sign_in;

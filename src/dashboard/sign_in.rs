@@ -9,7 +9,8 @@ use maud::html;
 
 use super::error::PageError;
 use super::form::FormData;
-use super::session::{self, Signed};
+use super::posted::Posted;
+use super::session::{self};
 use super::{csrf, layout, password, DashState};
 use crate::clock::now_ms;
 use crate::model::Member;
@@ -121,10 +122,8 @@ async fn too_many_tries(state: &DashState, email: &str) -> Result<Option<Respons
 
 pub async fn sign_out(
     State(state): State<DashState>,
-    signed: Signed,
     headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, .. }: Posted,
 ) -> Result<Response, PageError> {
-    csrf::check(&FormData::parse(&body), &signed.csrf)?;
     session::end(&state, &headers, &signed.key).await
 }

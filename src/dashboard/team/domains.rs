@@ -3,7 +3,6 @@
 //! through the API's domains update, which refuses a domain another team has and the removal
 //! of one that still has live codes (its message is shown).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -13,7 +12,7 @@ use crate::api::precondition::Precondition;
 use crate::api::teams::{set_domains, DomainsInput};
 use crate::api::ApiError;
 use crate::dashboard::error::PageError;
-use crate::dashboard::form::FormData;
+use crate::dashboard::posted::Posted;
 use crate::dashboard::session::Signed;
 use crate::dashboard::{csrf, DashState};
 use crate::model::Team;
@@ -87,11 +86,8 @@ fn domains_of(team: &Team, change: impl FnOnce(&mut Vec<String>)) -> DomainsInpu
 
 pub async fn add(
     State(state): State<DashState>,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let added = form.get("domain").trim().to_owned();
     let input = domains_of(&signed.caller.team, |domains| domains.push(added));
     save(&state, &signed, input).await
@@ -99,11 +95,8 @@ pub async fn add(
 
 pub async fn remove(
     State(state): State<DashState>,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let removed = form.get("domain").to_owned();
     let team = &signed.caller.team;
     let mut input = domains_of(team, |domains| domains.retain(|d| *d != removed));

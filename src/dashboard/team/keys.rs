@@ -4,7 +4,6 @@
 //! next request on. The session acts as the member's own unscoped credential
 //! (`Account::signed_in`), so a key may have any scope.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -15,7 +14,7 @@ use crate::api::keys::{account_keys, create_key, revoke_key, CreatedKey, NewKey}
 use crate::api::precondition::Precondition;
 use crate::api::ApiError;
 use crate::dashboard::error::PageError;
-use crate::dashboard::form::FormData;
+use crate::dashboard::posted::Posted;
 use crate::dashboard::session::Signed;
 use crate::dashboard::{csrf, DashState};
 use crate::model::{Credential, Scope};
@@ -115,11 +114,8 @@ fn create_form(signed: &Signed) -> Markup {
 
 pub async fn create(
     State(state): State<DashState>,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let scopes: Vec<Scope> = Scope::ALL
         .into_iter()
         .filter(|scope| form.get(&format!("scope:{}", scope.as_str())) == "on")
@@ -133,11 +129,9 @@ pub async fn create(
 
 pub async fn revoke(
     State(state): State<DashState>,
-    signed: Signed,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { signed, .. }: Posted,
 ) -> Result<Response, PageError> {
-    csrf::check(&FormData::parse(&body), &signed.csrf)?;
     match revoke_key(&state.app, &account(&signed), &id, Precondition::default()).await {
         Ok(_) => Ok(Redirect::to(PATH).into_response()),
         Err(refusal) => keys_page(&state, &signed, None, Some(&refusal)).await,

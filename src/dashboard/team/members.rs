@@ -3,7 +3,6 @@
 //! and removes them from the team (whose sessions in it end at their next request). The
 //! changes are the API's member endpoints' own.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -13,7 +12,7 @@ use crate::api::members::{add_member, change_in_team, valid_email, Change};
 use crate::api::precondition::Precondition;
 use crate::api::ApiError;
 use crate::dashboard::error::PageError;
-use crate::dashboard::form::FormData;
+use crate::dashboard::posted::Posted;
 use crate::dashboard::session::Signed;
 use crate::dashboard::{csrf, DashState};
 use crate::model::{Member, Role};
@@ -158,11 +157,8 @@ fn add_form(signed: &Signed) -> Markup {
 
 pub async fn add(
     State(state): State<DashState>,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let caller = signed.caller.clone();
     let team_id = caller.team.id.clone();
     let added = match role_of(form.get("role")) {
@@ -184,11 +180,8 @@ pub async fn add(
 
 pub async fn change(
     State(state): State<DashState>,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let change = match form.get("change") {
         "pause" => Ok(Change::Pause),
         "activate" => Ok(Change::Activate),

@@ -2,7 +2,6 @@
 //! the version the form showed (a save over someone else's newer change is refused, not lost),
 //! and the switcher between the member's teams.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,6 +13,7 @@ use crate::api::teams::{update_settings, TeamSettings};
 use crate::api::ApiError;
 use crate::dashboard::error::PageError;
 use crate::dashboard::form::FormData;
+use crate::dashboard::posted::Posted;
 use crate::dashboard::session::{active_teams, switch_team, Signed};
 use crate::dashboard::{csrf, DashState};
 use crate::model::Team;
@@ -103,11 +103,8 @@ fn switcher(signed: &Signed, teams: &[Team]) -> Markup {
 
 pub async fn save(
     State(state): State<DashState>,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let version = form.get("version").parse::<u64>().map_err(|_| {
         PageError::new(
             StatusCode::BAD_REQUEST,
@@ -158,10 +155,7 @@ fn entered(form: &FormData, version: u64) -> Shown {
 pub async fn switch(
     State(state): State<DashState>,
     headers: HeaderMap,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     switch_team(&state, &headers, &signed, form.get("team"), PATH).await
 }

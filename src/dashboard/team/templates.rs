@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -16,7 +15,7 @@ use crate::api::templates::{
 };
 use crate::api::ApiError;
 use crate::dashboard::error::PageError;
-use crate::dashboard::form::FormData;
+use crate::dashboard::posted::Posted;
 use crate::dashboard::session::Signed;
 use crate::dashboard::{csrf, DashState};
 use crate::model::template::{Template, TemplateInput};
@@ -88,11 +87,8 @@ fn create_form(signed: &Signed) -> Markup {
 
 pub async fn create(
     State(state): State<DashState>,
-    signed: Signed,
-    body: Bytes,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let form = FormData::parse(&body);
-    csrf::check(&form, &signed.csrf)?;
     let input = TemplateInput {
         name: Some(form.get("name").to_owned()),
         description: form.optional("description"),
@@ -110,11 +106,9 @@ pub async fn create(
 
 pub async fn delete(
     State(state): State<DashState>,
-    signed: Signed,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { signed, .. }: Posted,
 ) -> Result<Response, PageError> {
-    csrf::check(&FormData::parse(&body), &signed.csrf)?;
     match delete_template(&state.app, &signed.caller, &id, Precondition::default()).await {
         Ok(_) => Ok(Redirect::to(PATH).into_response()),
         Err(refusal) => templates_page(&state, &signed, Some(&refusal)).await,
