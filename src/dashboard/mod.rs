@@ -6,7 +6,8 @@
 //!
 //! Members sign in with a one-time link (`sign_in_link.rs`) or their email and password
 //! (`sign_in.rs`); a session is a random token in a cookie, kept hashed in the store
-//! (`session.rs`), and every form carries the session's CSRF token (`csrf.rs`). What a member
+//! (`session.rs`), and every form carries the session's CSRF token (`csrf.rs`), checked before
+//! a handler reads it (`posted.rs`). What a member
 //! may do is what the API lets them do: the pages call the API's own functions with the same
 //! `Caller`, so roles, team isolation and validation are the API's.
 
