@@ -2,8 +2,8 @@
 
 use maud::{html, Markup};
 
-use super::axis::{label_axis, ticks, value_axis, y_of};
-use super::{Chart, HEIGHT, LEFT, RIGHT, WIDTH};
+use super::axis::y_of;
+use super::{Chart, LEFT, RIGHT, WIDTH};
 
 /// Labels that fit under the bars side by side.
 const LABEL_ROOM: usize = 7;
@@ -12,24 +12,18 @@ pub fn bar_chart(chart: &Chart) -> Markup {
     let n = chart.points.len().max(1);
     let slot = (WIDTH - LEFT - RIGHT) / n as f64;
     let x_of = |i: usize| LEFT + slot * (i as f64 + 0.5);
-    let ticks = ticks(chart.points.iter().map(|p| p.value).max().unwrap_or(0));
+    let ticks = chart.ticks();
     let top = ticks.last().copied().unwrap_or(1);
     let floor = y_of(0, top);
-    html! {
-        svg.chart #(chart.id) role="img" viewBox={ "0 0 " (WIDTH) " " (HEIGHT) }
-            aria-labelledby={ (chart.id) "-title " (chart.id) "-desc" } data-total=(chart.total()) {
-            title #{ (chart.id) "-title" } { (chart.title) }
-            desc #{ (chart.id) "-desc" } { (chart.description()) }
-            (value_axis(&ticks))
-            g.bars {
-                @for (i, point) in chart.points.iter().enumerate() {
-                    @let y = y_of(point.value, top);
-                    rect x=(x_of(i) - slot * 0.4) y=(y) width=(slot * 0.8) height=(floor - y) {
-                        title { (point.tip) }
-                    }
+    let bars = html! {
+        g.bars {
+            @for (i, point) in chart.points.iter().enumerate() {
+                @let y = y_of(point.value, top);
+                rect x=(x_of(i) - slot * 0.4) y=(y) width=(slot * 0.8) height=(floor - y) {
+                    title { (point.tip) }
                 }
             }
-            (label_axis(chart.points, LABEL_ROOM, x_of))
         }
-    }
+    };
+    chart.framed(&ticks, bars, LABEL_ROOM, x_of)
 }

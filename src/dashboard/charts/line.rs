@@ -3,8 +3,8 @@
 
 use maud::{html, Markup};
 
-use super::axis::{label_axis, ticks, value_axis, y_of};
-use super::{Chart, HEIGHT, LEFT, RIGHT, WIDTH};
+use super::axis::y_of;
+use super::{Chart, LEFT, RIGHT, WIDTH};
 
 /// Labels under the line: of a day's 288 buckets, every 6 hours.
 const LABEL_ROOM: usize = 4;
@@ -12,7 +12,7 @@ const LABEL_ROOM: usize = 4;
 pub fn line_chart(chart: &Chart) -> Markup {
     let last = chart.points.len().saturating_sub(1).max(1);
     let x_of = |i: usize| LEFT + (WIDTH - LEFT - RIGHT) * i as f64 / last as f64;
-    let ticks = ticks(chart.points.iter().map(|p| p.value).max().unwrap_or(0));
+    let ticks = chart.ticks();
     let top = ticks.last().copied().unwrap_or(1);
     let path: Vec<String> = chart
         .points
@@ -20,19 +20,13 @@ pub fn line_chart(chart: &Chart) -> Markup {
         .enumerate()
         .map(|(i, p)| format!("{:.1},{:.1}", x_of(i), y_of(p.value, top)))
         .collect();
-    html! {
-        svg.chart #(chart.id) role="img" viewBox={ "0 0 " (WIDTH) " " (HEIGHT) }
-            aria-labelledby={ (chart.id) "-title " (chart.id) "-desc" } data-total=(chart.total()) {
-            title #{ (chart.id) "-title" } { (chart.title) }
-            desc #{ (chart.id) "-desc" } { (chart.description()) }
-            (value_axis(&ticks))
-            polyline.line points=(path.join(" ")) {}
-            g.dots {
-                @for (i, point) in chart.points.iter().enumerate().filter(|(_, p)| p.value > 0) {
-                    circle cx=(x_of(i)) cy=(y_of(point.value, top)) r="3" { title { (point.tip) } }
-                }
+    let line = html! {
+        polyline.line points=(path.join(" ")) {}
+        g.dots {
+            @for (i, point) in chart.points.iter().enumerate().filter(|(_, p)| p.value > 0) {
+                circle cx=(x_of(i)) cy=(y_of(point.value, top)) r="3" { title { (point.tip) } }
             }
-            (label_axis(chart.points, LABEL_ROOM, x_of))
         }
-    }
+    };
+    chart.framed(&ticks, line, LABEL_ROOM, x_of)
 }

@@ -8,6 +8,8 @@ mod axis;
 mod bars;
 mod line;
 
+use maud::{html, Markup};
+
 pub use bars::bar_chart;
 pub use line::line_chart;
 
@@ -31,6 +33,32 @@ pub struct Chart<'a> {
 impl Chart<'_> {
     pub fn total(&self) -> u64 {
         self.points.iter().map(|p| p.value).sum()
+    }
+
+    /// The value axis's round ticks, from zero to at least the highest point.
+    fn ticks(&self) -> Vec<u64> {
+        axis::ticks(self.points.iter().map(|p| p.value).max().unwrap_or(0))
+    }
+
+    /// The svg every chart is: its title and description, the value axis of `ticks`, `marks`
+    /// (the bars or the line) and, at `x_of`, the labels that fit `room`.
+    fn framed(
+        &self,
+        ticks: &[u64],
+        marks: Markup,
+        room: usize,
+        x_of: impl Fn(usize) -> f64,
+    ) -> Markup {
+        html! {
+            svg.chart #(self.id) role="img" viewBox={ "0 0 " (WIDTH) " " (HEIGHT) }
+                aria-labelledby={ (self.id) "-title " (self.id) "-desc" } data-total=(self.total()) {
+                title #{ (self.id) "-title" } { (self.title) }
+                desc #{ (self.id) "-desc" } { (self.description()) }
+                (axis::value_axis(ticks))
+                (marks)
+                (axis::label_axis(self.points, room, x_of))
+            }
+        }
     }
 
     /// The text alternative: the sum, and the busiest point (the first of equals).
