@@ -186,24 +186,14 @@ fn guard_setup(server: &Server) -> Value {
     assert_eq!(status, 200, "{body}");
     let own =
         server.create_qr(json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/own"}));
-    let (status, body) = server.call(
-        Method::POST,
-        "/api/teams-api",
-        Some(json!({"name": "Other"})),
-    );
-    assert_eq!(status, 201, "{body}");
-    let other_team = body["data"]["id"].as_str().unwrap().to_owned();
-    let (status, other) = server.call_as(
-        &server.credentials,
+    let other_team = server.create_team("Other");
+    let other = server.create_qr_in(
         &other_team,
-        Method::POST,
-        "/api/qrs-api",
-        Some(json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/other"})),
+        json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/other"}),
     );
-    assert_eq!(status, 201, "{other}");
     let mut args = api_args(server);
     args["ownCodeId"] = own["id"].clone();
-    args["otherTeamCodeId"] = other["data"]["id"].clone();
+    args["otherTeamCodeId"] = other["id"].clone();
     args["viewerEmail"] = VIEWER_EMAIL.into();
     args
 }

@@ -44,23 +44,13 @@ fn codes(server: &Server) -> (String, String) {
         "qrType": "WEB", "name": "Summer fair", "displayId": DISPLAY_ID,
         "qrRedirectUrl": "https://example.com/fair"
     }));
-    let (status, body) = server.call(
-        Method::POST,
-        "/api/teams-api",
-        Some(json!({"name": "Other"})),
-    );
-    assert_eq!(status, 201, "{body}");
-    let other_team = body["data"]["id"].as_str().unwrap().to_owned();
-    let (status, other) = server.call_as(
-        &server.credentials,
+    let other_team = server.create_team("Other");
+    let other = server.create_qr_in(
         &other_team,
-        Method::POST,
-        "/api/qrs-api",
-        Some(json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/other"})),
+        json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/other"}),
     );
-    assert_eq!(status, 201, "{other}");
     let own = own["id"].as_str().unwrap().to_owned();
-    (own, other["data"]["id"].as_str().unwrap().to_owned())
+    (own, other["id"].as_str().unwrap().to_owned())
 }
 
 fn analytics_journey(server: &Server) {

@@ -519,13 +519,7 @@ fn templates_and_images(server: &Server) {
     );
 
     // Another team's templates are not this team's: not listed, not readable, not usable.
-    let (status, body) = server.call(
-        Method::POST,
-        "/api/teams-api",
-        Some(json!({"name": "Other"})),
-    );
-    assert_eq!(status, 201, "{body}");
-    let other = body["data"]["id"].as_str().unwrap().to_owned();
+    let other = server.create_team("Other");
     let (status, body) = call(
         server,
         &Who::Owner,

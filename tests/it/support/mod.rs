@@ -286,6 +286,30 @@ impl Server {
         json["data"].clone()
     }
 
+    /// Creates a team beside the first one (the bootstrap credential acts in it too); its id.
+    pub fn create_team(&self, name: &str) -> String {
+        let (status, body) = self.call(
+            Method::POST,
+            "/api/teams-api",
+            Some(serde_json::json!({ "name": name })),
+        );
+        assert_eq!(status, 201, "team create failed: {body}");
+        body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a code in `team_id` with the bootstrap credential; its JSON object.
+    pub fn create_qr_in(&self, team_id: &str, body: Value) -> Value {
+        let (status, json) = self.call_as(
+            &self.credentials,
+            team_id,
+            Method::POST,
+            "/api/qrs-api",
+            Some(body),
+        );
+        assert_eq!(status, 201, "create failed: {json}");
+        json["data"].clone()
+    }
+
     /// A GET of the edge as a phone would make it (no redirect following).
     pub fn scan(&self, display_id: &str, user_agent: &str) -> Response {
         self.client
