@@ -282,13 +282,9 @@ pub struct PackedRoutesBuilder {
 }
 
 impl PackedRoutesBuilder {
-    /// A builder for about `routes` routes: their entries and index are reserved (capacity never
-    /// written costs no resident memory).
-    pub fn with_capacity(routes: usize) -> Self {
-        Self::with_hasher(DefaultHashBuilder::default(), routes)
-    }
-
-    /// The same, hashing keys with `hasher` (shards of one table share theirs).
+    /// A builder for about `routes` routes, hashing keys with `hasher` (the shards of one table
+    /// share theirs): their entries and index are reserved (capacity never written costs no
+    /// resident memory).
     pub fn with_hasher(hasher: DefaultHashBuilder, routes: usize) -> Self {
         let first_chunk = routes
             .saturating_mul(TEXT_PER_ROUTE)
@@ -587,7 +583,7 @@ mod tests {
                 (key, route)
             })
             .collect();
-        let mut builder = PackedRoutesBuilder::with_capacity(10);
+        let mut builder = PackedRoutesBuilder::with_hasher(DefaultHashBuilder::default(), 10);
         for (key, route) in &routes {
             builder.push(key, route.clone());
         }
