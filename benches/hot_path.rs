@@ -22,6 +22,11 @@ use qredge::pipeline::geoip::GeoIp;
 use qredge::pipeline::user_agent;
 use qredge::pipeline::{Enricher, ScanSink, Spool};
 
+/// The binary's allocator, so that what depends on it (its free lists, its use of huge pages)
+/// is measured as the edge runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/it/support/mmdb.rs"]
 mod mmdb;
 
