@@ -266,7 +266,10 @@ impl PackedRoutes {
 }
 
 /// Packs routes one by one, so a table of millions never exists twice in memory: each route's
-/// text is appended to the last chunk and its key indexed as it comes.
+/// text is appended to the last chunk as it comes. Keys are indexed when the table is finished:
+/// the routes of one table's shards come interleaved, and indexing each as it came touched every
+/// shard's index at random (a third of a 10M-code start); indexed a shard at a time, its index
+/// stays in the CPU's cache.
 #[derive(Default)]
 pub struct PackedRoutesBuilder {
     /// Each allocated at `CHUNK` bytes and never grown past it (so never moved).
@@ -275,7 +278,9 @@ pub struct PackedRoutesBuilder {
     whole: Vec<(Box<str>, Route)>,
     teams: Vec<ByteString>,
     team_numbers: hashbrown::HashMap<ByteString, u32>,
-    index: HashTable<Slot>,
+    /// For each whole route, how many packed ones were pushed before it: with it `finish` indexes
+    /// the routes in the order they came, so a later route under a key replaces an earlier one.
+    whole_after: Vec<u32>,
     hasher: DefaultHashBuilder,
     /// The first chunk's capacity (0: `FIRST_CHUNK`).
     first_chunk: usize,
@@ -283,8 +288,8 @@ pub struct PackedRoutesBuilder {
 
 impl PackedRoutesBuilder {
     /// A builder for about `routes` routes, hashing keys with `hasher` (the shards of one table
-    /// share theirs): their entries and index are reserved (capacity never written costs no
-    /// resident memory).
+    /// share theirs): their entries are reserved (capacity never written costs no resident
+    /// memory).
     pub fn with_hasher(hasher: DefaultHashBuilder, routes: usize) -> Self {
         let first_chunk = routes
             .saturating_mul(TEXT_PER_ROUTE)
@@ -292,7 +297,6 @@ impl PackedRoutesBuilder {
         Self {
             first_chunk,
             packed: Vec::with_capacity(routes),
-            index: HashTable::with_capacity(routes),
             hasher,
             ..Self::default()
         }
@@ -328,9 +332,8 @@ impl PackedRoutesBuilder {
             .and_then(|location| std::str::from_utf8(location.as_bytes()).ok())
             .filter(|location| fits(key, &route.qr_id, location));
         let Some(location) = location else {
-            let slot = Slot::whole(self.whole.len());
             self.whole.push((key.into(), route));
-            self.index_slot(slot);
+            self.whole_after.push(self.packed.len() as u32);
             return;
         };
         let team = self.team_number(&route.team_id);
@@ -345,6 +348,11 @@ impl PackedRoutesBuilder {
     }
 
     fn team_number(&mut self, team_id: &str) -> u32 {
+        // Most tables are one team's, or come team by team (an import): the newest team is
+        // checked before the map's hashing.
+        if self.teams.last().is_some_and(|newest| &**newest == team_id) {
+            return self.teams.len() as u32 - 1;
+        }
         if let Some(n) = self.team_numbers.get(team_id) {
             return *n;
         }
@@ -355,8 +363,8 @@ impl PackedRoutesBuilder {
         n
     }
 
-    /// Appends a packed route: its key, code id and location (and expiry) to the text, its entry,
-    /// and its key to the index.
+    /// Appends a packed route: its key, code id and location (and expiry) to the text, and its
+    /// entry.
     fn push_packed(
         &mut self,
         key: &str,
@@ -373,7 +381,6 @@ impl PackedRoutesBuilder {
         for text in texts {
             chunk.extend_from_slice(text.as_bytes());
         }
-        let slot = Slot::packed(self.packed.len());
         self.packed.push(Packed {
             start_low: start as u32,
             start_high: (start >> 32) as u8,
@@ -383,7 +390,6 @@ impl PackedRoutesBuilder {
             qr_id_len: qr_id.len() as u8,
             status,
         });
-        self.index_slot(slot);
     }
 
     /// Where `len` more bytes of text go: at the end of the last chunk, or at the start of a new
@@ -405,32 +411,37 @@ impl PackedRoutesBuilder {
         ((chunk as u64) << CHUNK_BITS) + self.chunks[chunk].len() as u64
     }
 
-    /// Indexes the route in `slot` under its key: a later route under a key replaces the earlier
-    /// one.
-    fn index_slot(&mut self, slot: Slot) {
-        let Self {
-            chunks,
-            packed,
-            whole,
-            index,
-            hasher,
-            ..
-        } = self;
-        let key = |slot: Slot| key_of(slot, chunks, packed, whole);
-        let entry = index.entry(
-            hasher.hash_one(key(slot)),
-            |other| key(*other) == key(slot),
-            |other| hasher.hash_one(key(*other)),
-        );
-        match entry {
-            Entry::Occupied(mut entry) => *entry.get_mut() = slot,
-            Entry::Vacant(entry) => {
-                entry.insert(slot);
+    /// Every route's key indexed, in the order they were pushed: a later route under a key
+    /// replaces the earlier one.
+    fn index(&self) -> HashTable<Slot> {
+        let mut index = HashTable::with_capacity(self.packed.len() + self.whole.len());
+        let key = |slot: Slot| key_of(slot, &self.chunks, &self.packed, &self.whole);
+        let mut insert = |slot: Slot| {
+            let entry = index.entry(
+                self.hasher.hash_one(key(slot)),
+                |other| key(*other) == key(slot),
+                |other| self.hasher.hash_one(key(*other)),
+            );
+            match entry {
+                Entry::Occupied(mut entry) => *entry.get_mut() = slot,
+                Entry::Vacant(entry) => {
+                    entry.insert(slot);
+                }
             }
+        };
+        let mut whole = self.whole_after.iter().enumerate().peekable();
+        for n in 0..self.packed.len() {
+            while let Some((w, _)) = whole.next_if(|(_, after)| **after as usize <= n) {
+                insert(Slot::whole(w));
+            }
+            insert(Slot::packed(n));
         }
+        whole.for_each(|(w, _)| insert(Slot::whole(w)));
+        index
     }
 
     pub fn finish(self) -> PackedRoutes {
+        let index = self.index();
         // Only whole `&str`s were appended: every chunk is UTF-8.
         let chunks = self
             .chunks
@@ -445,7 +456,7 @@ impl PackedRoutesBuilder {
             packed: self.packed,
             whole: self.whole,
             teams: self.teams,
-            index: self.index,
+            index,
             hasher: self.hasher,
         }
     }
@@ -546,14 +557,21 @@ mod tests {
         let limited = Route::for_qr(&limited, None).unwrap();
         assert!(limited.extras.is_some());
         let mut builder = PackedRoutesBuilder::default();
-        builder.push("l", limited);
+        builder.push("l", limited.clone());
         builder.push("a", plain("qr_old", "team_1", "a", "https://old.example/"));
         builder.push("a", plain("qr_new", "team_1", "a", "https://new.example/"));
+        // Across the two kinds too, the later push is the one kept.
+        builder.push("b", limited.clone());
+        builder.push("b", plain("qr_b", "team_1", "b", "https://b.example/"));
+        builder.push("c", plain("qr_c", "team_1", "c", "https://c.example/"));
+        builder.push("c", limited.clone());
         let routes = builder.finish();
-        assert_eq!(routes.len(), 2);
+        assert_eq!(routes.len(), 4);
         assert_eq!(&*routes.get("a").unwrap().qr_id, "qr_new");
-        let whole: Vec<_> = routes.whole_routes().map(|(key, _)| key).collect();
-        assert_eq!(whole, ["l"]);
+        assert_eq!(&*routes.get("b").unwrap().qr_id, "qr_b");
+        let mut whole: Vec<_> = routes.whole_routes().map(|(key, _)| key).collect();
+        whole.sort();
+        assert_eq!(whole, ["c", "l"]);
         let l = routes.get("l").unwrap();
         assert_eq!(l.extras.as_ref().and_then(|e| e.max_scans), Some(5));
     }
