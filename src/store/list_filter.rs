@@ -19,10 +19,12 @@ use super::list::{
 use super::{decode_record, StoreError, META, QRS};
 use crate::model::Qr;
 
-/// (team id, filter, updatedAt, qr id) -> (createdAt, name key, displayId lowercased): the
-/// team's live codes that have the filter's type or tag, by last change.
-const BY_FILTER: TableDefinition<(&str, &str, u64, &str), (u64, &str, &str)> =
-    TableDefinition::new("list_by_filter");
+/// (team id, filter, updatedAt, qr id): a live code under a filter (its type, or one of its tags).
+type FilterKey = (&'static str, &'static str, u64, &'static str);
+/// (createdAt, name key, displayId lowercased): what a search matches and the other orders sort by.
+type FilterEntry = (u64, &'static str, &'static str);
+/// The team's live codes under each filter, by last change.
+const BY_FILTER: TableDefinition<FilterKey, FilterEntry> = TableDefinition::new("list_by_filter");
 /// (team id, filter) -> how many live codes it has.
 const FILTER_COUNTS: TableDefinition<(&str, &str), u64> =
     TableDefinition::new("list_filter_counts");
@@ -66,11 +68,7 @@ impl QrListQuery {
 
 /// The filter index, open in a write transaction (with the other list indexes).
 pub(super) struct FilterIndex<'txn> {
-    by_filter: redb::Table<
-        'txn,
-        (&'static str, &'static str, u64, &'static str),
-        (u64, &'static str, &'static str),
-    >,
+    by_filter: redb::Table<'txn, FilterKey, FilterEntry>,
     counts: redb::Table<'txn, (&'static str, &'static str), u64>,
 }
 
@@ -177,10 +175,7 @@ pub(super) fn filtered_page(
     Ok((query.page_of(hits), total))
 }
 
-type FilterTable = redb::ReadOnlyTable<
-    (&'static str, &'static str, u64, &'static str),
-    (u64, &'static str, &'static str),
->;
+type FilterTable = redb::ReadOnlyTable<FilterKey, FilterEntry>;
 
 /// The codes of the team under `driving` that are under each of `others` too and match the
 /// query's search, from the index alone.
@@ -229,7 +224,7 @@ fn range_page(
     // Every entry of the filter sorts before the first of "filter NUL" (filters have no NUL).
     let after_filter = format!("{filter}\0");
     let (first, end) = ((team, filter, 0, ""), (team, after_filter.as_str(), 0, ""));
-    let position = |entry: IndexEntry<(&str, &str, u64, &str), (u64, &str, &str)>| {
+    let position = |entry: IndexEntry<FilterKey, FilterEntry>| {
         entry.map(|(key, _)| {
             let (_, _, time, id) = key.value();
             ListPosition::Time(time, id.to_owned())
