@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# loadtest/list.sh: how long GET /api/qrs-api takes on a team of CODES (1M) codes, on the
-# embedded store and on Redis; and, with QREDGE_BEFORE, the same queries on another binary in
-# the same run (the machine drifts: compare within a run, as a ratio).
+# loadtest/list.sh: how long GET /api/qrs-api and the dashboard's codes page take on a team of
+# CODES (1M) codes, unfiltered and filtered by type and tag, on the embedded store and on Redis;
+# and, with QREDGE_BEFORE, the same queries on another binary in the same run (the machine
+# drifts: compare within a run, as a ratio).
 #
 # WHAT IT DOES, per store (STORES="embedded redis"):
 #   1. A first `qredge api` bootstraps the store (team and credential), then `qredge import` loads
-#      CODES codes c0000001.. with names "Code <n mod 1000> <n>" (timed).
-#   2. For each binary (QREDGE, then QREDGE_BEFORE if set): `qredge api` on that store, each query
+#      CODES codes c0000001.. with names "Code <n mod 1000> <n>" (timed): every 12th a SHORT_LINK
+#      (the others WEB), every 1000th (n mod 1000 = 12) tagged "rare".
+#   2. `qredge sign-in-link --email owner@localhost` makes a one-time link to the dashboard.
+#   3. For each binary (QREDGE, then QREDGE_BEFORE if set): `qredge api` on that store, each query
 #      below sent REPS times over loopback with curl; the median of its time_total is printed, with
-#      the page's totalCount (both binaries must agree).
+#      the page's totalCount (both binaries must agree). Then the dashboard: signed in once with
+#      the link (curl keeps the session cookie), each PAGES entry GET REPS times, with the count
+#      the page shows. (A binary without the dashboard or the filters shows errors there.)
 #
 # USAGE
 #   loadtest/list.sh                                   # 1M codes, both stores
@@ -37,6 +42,22 @@ QUERIES=(
     "search name (1,000 hits), by updatedAt|search=code%20999%20&limit=10"
     "search, no hit|search=nothing-like-it"
     "updated-after, nothing new (a sync poll)|/updated-after?fromTime=4102444800000"
+    "type (1 in 12), by updatedAt|qrType=SHORT_LINK&limit=10"
+    "type (1 in 12), middle page by updatedAt|qrType=SHORT_LINK&limit=100&page=$((CODES / 2400))"
+    "type (1 in 12), by createdAt|qrType=SHORT_LINK&sortBy=createdAt&limit=10"
+    "type (1 in 12), by name|qrType=SHORT_LINK&sortBy=name&sortOrder=asc&limit=10"
+    "type (1 in 12) and a search none of them matches|qrType=SHORT_LINK&search=code%20999%20&limit=10"
+    "tag (1 in 1000), by updatedAt|tag=rare&limit=10"
+    "tag (1 in 1000), by name|tag=rare&sortBy=name&sortOrder=asc&limit=10"
+    "type and tag|qrType=SHORT_LINK&tag=rare&limit=10"
+)
+# Label and path of each measured dashboard page (signed in).
+PAGES=(
+    "dashboard: codes, first page|codes"
+    "dashboard: codes, type (1 in 12)|codes?qrType=SHORT_LINK"
+    "dashboard: codes, tag (1 in 1000)|codes?tag=rare"
+    "dashboard: codes, type by name|codes?qrType=SHORT_LINK&sortBy=name&sortOrder=asc"
+    "dashboard: codes, type and tag, page 5|codes?qrType=SHORT_LINK&tag=rare&page=5"
 )
 
 make_workdir list
@@ -48,9 +69,11 @@ python3 - "$CODES" "$WORK/codes.csv" <<'EOF'
 import sys
 n, path = int(sys.argv[1]), sys.argv[2]
 with open(path, "w") as f:
-    f.write("displayId,url,type,name\n")
+    f.write("displayId,url,type,name,tags\n")
     for i in range(1, n + 1):
-        f.write(f"c{i:07d},https://example.com/c{i:07d},WEB,Code {i % 1000} {i}\n")
+        kind = "SHORT_LINK" if i % 12 == 0 else "WEB"
+        tags = "rare" if i % 1000 == 12 else ""
+        f.write(f"c{i:07d},https://example.com/c{i:07d},{kind},Code {i % 1000} {i},{tags}\n")
 EOF
 
 api_url() { # name: the api= URL of its ready line
@@ -93,6 +116,38 @@ measure() { # store label-of-binary bootstrap.json
     done
 }
 
+# Signs in to the dashboard with the one-time link $1 (made for another address: its token is
+# what counts), keeping the session in the cookie jar $WORK/cookies.
+dashboard_sign_in() { # link
+    local token=${1#*token=} csrf
+    rm -f "$WORK/cookies"
+    curl -sS -c "$WORK/cookies" -b "$WORK/cookies" -o "$WORK/sign-in.html" \
+        "${API}sign-in/link?token=$token" || die "the sign-in page failed"
+    csrf=$(python3 -c 'import re,sys; print(re.search(r"name=\"csrf\" value=\"([^\"]*)\"", open(sys.argv[1]).read()).group(1))' "$WORK/sign-in.html") ||
+        die "no csrf field on the sign-in page"
+    curl -sS -c "$WORK/cookies" -b "$WORK/cookies" -o /dev/null \
+        --data-urlencode "csrf=$csrf" --data-urlencode "token=$token" "${API}sign-in/link" ||
+        die "signing in failed"
+}
+
+measure_pages() { # store label-of-binary
+    local store=$1 which=$2 entry label path i t
+    for entry in "${PAGES[@]}"; do
+        label=${entry%%|*}
+        path=${entry#*|}
+        local times=() shown=""
+        for ((i = 0; i < REPS; i++)); do
+            t=$(curl -sS -b "$WORK/cookies" -o "$WORK/page.html" -w '%{time_total}' \
+                --max-time "$CURL_TIMEOUT" "${API}$path") || die "$label: curl failed"
+            # The count the page shows ("N codes"), or what it shows instead.
+            shown=$(python3 -c 'import re,sys; t=open(sys.argv[1]).read(); m=re.search(r"<caption[^>]*>(\d+) codes", t); print(m.group(1) if m else "ERROR " + (re.sub(r"<[^>]+>", " ", t)[:60]).strip())' "$WORK/page.html")
+            times+=("$t")
+        done
+        median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] * 1000 }')
+        printf '%s\t%s\t%s\t%s\t%s\n' "$store" "$which" "$label" "$median" "$shown" | tee -a "$WORK/results.tsv"
+    done
+}
+
 jq_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[2]))[sys.argv[1]])' "$1" "$2"; }
 
 for store in $STORES; do
@@ -124,8 +179,13 @@ for store in $STORES; do
             [[ -n $QREDGE_BEFORE ]] || continue
             binary=$QREDGE_BEFORE
         fi
+        # A one-time link per binary, made while no process holds the embedded store.
+        link=$(QREDGE_DATA_DIR=$WORK/$store "$QREDGE" sign-in-link --config "$WORK/$store.toml" \
+            --email owner@localhost) || die "sign-in-link failed"
         start_api "$store" "$binary"
         measure "$store" "$which" "$boot"
+        dashboard_sign_in "$link"
+        measure_pages "$store" "$which"
         stop_pid "$APID"
         forget_pid "$APID"
     done

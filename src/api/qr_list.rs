@@ -16,6 +16,7 @@ use super::paging::{self, paged_get, Cursor, Paged};
 use super::view::{qr_view, QrView};
 use super::{ApiError, AppState};
 use crate::model::qr_input::refuse_folders;
+use crate::model::QrType;
 use crate::store::{ListOrder, PageStart, QrListQuery};
 
 /// Codes a page carries unless `limit` says otherwise, and at most (the reference's).
@@ -45,11 +46,13 @@ pub struct Page {
         ("search" = Option<String>, Query, description = "Case-insensitive substring of the name or displayId"),
         ("sortBy" = Option<String>, Query, pattern = "^(createdAt|updatedAt|name)$", description = "createdAt, updatedAt (default) or name; ties break on id"),
         ("sortOrder" = Option<String>, Query, pattern = "^(asc|desc)$", description = "asc or desc (default)"),
+        ("qrType" = Option<String>, Query, description = "Only codes of this type (WEB, PDF, ...: the qrType values); \"\" for any"),
+        ("tag" = Option<String>, Query, description = "Only codes with this tag, exactly (case included) as the code stores it; \"\" for any"),
         ("folderId" = Option<String>, Query, description = "The reference's folder filter: folders are not supported, so any value but \"\" is refused (400)"),
     ),
     responses(
         (status = 200, description = "A page of the team's live codes; nextCursor (and a Link header) when more follow", body = Paged<Page>),
-        (status = 400, description = "A query parameter out of range, page with cursor, a cursor of another order, or a folder", body = ErrorBody),
+        (status = 400, description = "A query parameter out of range, an unknown qrType, page with cursor, a cursor of another order, or a folder", body = ErrorBody),
     )
 )]
 pub async fn list(
@@ -75,7 +78,7 @@ pub async fn list(
 }
 
 /// The list's query, checked: limit 1..=100 (10), page >= 1 (1) or a cursor, search, sortBy
-/// (updatedAt), sortOrder (desc).
+/// (updatedAt), sortOrder (desc), the qrType and tag filters (none).
 pub(crate) fn list_query(
     params: &HashMap<String, String>,
     team_id: &str,
@@ -116,7 +119,26 @@ pub(crate) fn list_query(
             .get("search")
             .map(|s| s.trim().to_lowercase())
             .filter(|s| !s.is_empty()),
+        qr_type: qr_type_filter(params)?,
+        tag: params
+            .get("tag")
+            .map(|tag| tag.trim().to_owned())
+            .filter(|tag| !tag.is_empty()),
     })
+}
+
+/// The `qrType` filter: one of the twelve types, or none when absent or "".
+fn qr_type_filter(params: &HashMap<String, String>) -> Result<Option<QrType>, ApiError> {
+    match params.get("qrType").map(|text| text.trim()) {
+        None | Some("") => Ok(None),
+        Some(text) => QrType::parse(text).map(Some).ok_or_else(|| {
+            let types: Vec<&str> = QrType::ALL.iter().map(|t| t.as_str()).collect();
+            ApiError::bad_request(format!(
+                "qrType {text:?} must be one of {}",
+                types.join(", ")
+            ))
+        }),
+    }
 }
 
 /// Where the page starts: past the cursor, or at the page's offset.

@@ -1,6 +1,7 @@
 //! The codes page: the team's live codes, searched and sorted, a page at a time, read from the
 //! store's list indexes through the API's own list query (so that its limits and checks hold
-//! here too, and the page stays fast however many codes the team has).
+//! here too, and the page stays fast however many codes the team has). The type and tag filters
+//! are the list query's too: a filtered page reads the store's filter index.
 
 use std::collections::HashMap;
 
@@ -13,13 +14,16 @@ use super::layout;
 use super::session::Signed;
 use super::DashState;
 use crate::api::qr_list::list_query;
+use crate::model::QrType;
 use crate::store::{PageStart, QrListPage};
 
 /// Codes per page.
 const PAGE_SIZE: usize = 20;
 
 /// The list's query parameters the page keeps between its links.
-const KEPT: [&str; 3] = ["search", "sortBy", "sortOrder"];
+const KEPT: [&str; 5] = ["search", "sortBy", "sortOrder", "qrType", "tag"];
+/// The filters among them, which "Clear filters" drops.
+const FILTERS: [&str; 2] = ["qrType", "tag"];
 
 pub async fn list(
     State(state): State<DashState>,
@@ -44,6 +48,7 @@ pub async fn list(
             }
         }
         (filters(&params))
+        (active_filters(&params))
         (table(&page, &state))
         (pager(&params, offset, page.total))
     };
@@ -55,10 +60,23 @@ fn filters(params: &HashMap<String, String>) -> Markup {
     let sort = value("sortBy");
     let order = value("sortOrder");
     html! {
-        form.card.filters method="get" action="/codes" role="search" {
+        form.card.filters #codes-filters method="get" action="/codes" role="search" {
             div {
                 label for="search" { "Search name or short link" }
                 input #search type="search" name="search" value=(value("search"));
+            }
+            div {
+                label for="qrType" { "Type" }
+                select #qrType name="qrType" {
+                    option value="" selected[value("qrType").is_empty()] { "All types" }
+                    @for qr_type in QrType::ALL {
+                        option value=(qr_type.as_str()) selected[value("qrType") == qr_type.as_str()] { (qr_type.as_str()) }
+                    }
+                }
+            }
+            div {
+                label for="tag" { "Tag" }
+                input #tag type="text" name="tag" value=(value("tag"));
             }
             div {
                 label for="sortBy" { "Sort by" }
@@ -76,6 +94,34 @@ fn filters(params: &HashMap<String, String>) -> Markup {
                 }
             }
             div { button type="submit" { "Apply" } }
+        }
+    }
+}
+
+/// The filters in force, if any, and a link to the same list without them.
+fn active_filters(params: &HashMap<String, String>) -> Markup {
+    let active: Vec<(&str, &String)> = FILTERS
+        .iter()
+        .filter_map(|name| params.get(*name).map(|value| (*name, value)))
+        .collect();
+    if active.is_empty() {
+        return html! {};
+    }
+    let unfiltered: HashMap<String, String> = params
+        .iter()
+        .filter(|(name, _)| !FILTERS.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    html! {
+        p #active-filters {
+            "Showing only codes with "
+            @for (i, (name, value)) in active.iter().enumerate() {
+                @if i > 0 { " and " }
+                (if *name == "qrType" { "type " } else { "tag " })
+                strong { (value) }
+            }
+            ". "
+            a #clear-filters href=(page_link(&unfiltered, 1)) { "Clear filters" }
         }
     }
 }
@@ -121,7 +167,7 @@ fn pager(params: &HashMap<String, String>, offset: usize, total: u64) -> Markup 
         nav.pager aria-label="Pages" {
             @if number > 1 { a href=(page_link(params, number - 1)) rel="prev" { "Previous" } }
             span { "Page " (number) " of " (pages) }
-            @if number < pages { a href=(page_link(params, number + 1)) rel="next" { "Next" } }
+            @if number < pages { a #next-page href=(page_link(params, number + 1)) rel="next" { "Next" } }
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Columns are `displayId, url, type` and an optional `name`, in that order; or in any order when
 //! the first row is a header naming them (it is recognised by a `displayId` column), which may
-//! also name a `templateId` column.
+//! also name a `templateId` column and a `tags` column (tags separated by `;`).
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -19,6 +19,9 @@ const URL: &[&str] = &["url", "qrRedirectUrl"];
 const TYPE: &[&str] = &["type", "qrType"];
 const NAME: &[&str] = &["name"];
 const TEMPLATE: &[&str] = &["templateId", "template_id"];
+const TAGS: &[&str] = &["tags"];
+/// Separates the tags of a `tags` field (the comma separates the fields).
+const TAG_SEPARATOR: char = ';';
 
 /// One row of the file.
 #[derive(Debug)]
@@ -38,6 +41,8 @@ struct Columns {
     name: Option<usize>,
     /// The design template (header only; an empty field: the default).
     template_id: Option<usize>,
+    /// The code's tags (header only; an empty field: none).
+    tags: Option<usize>,
     /// Fields a row must have: the header's count; None without a header (3, or 4 with a name).
     width: Option<usize>,
 }
@@ -48,6 +53,7 @@ const POSITIONAL: Columns = Columns {
     qr_type: 2,
     name: Some(3),
     template_id: None,
+    tags: None,
     width: None,
 };
 
@@ -203,6 +209,10 @@ impl<R: Read> CsvRows<R> {
                 Some(index) => Some(field(index, "templateId")?).filter(|t| !t.is_empty()),
                 None => None,
             },
+            tags: match columns.tags {
+                Some(index) => Some(tags(&field(index, "tags")?)),
+                None => None,
+            },
             ..QrInput::default()
         })
     }
@@ -234,6 +244,16 @@ impl<R: Read> Iterator for CsvRows<R> {
     }
 }
 
+/// The tags of a `tags` field: `;`-separated, blanks left out (the API checks each tag).
+fn tags(field: &str) -> Vec<String> {
+    field
+        .split(TAG_SEPARATOR)
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn named(field: &[u8], names: &[&str]) -> bool {
     names
         .iter()
@@ -247,15 +267,15 @@ fn is_header(record: &ByteRecord) -> bool {
 }
 
 fn header_columns(record: &ByteRecord) -> Result<Columns, String> {
-    let mut found: [Option<usize>; 5] = [None; 5];
+    let mut found: [Option<usize>; 6] = [None; 6];
     for (index, field) in record.iter().enumerate() {
-        let Some(column) = [DISPLAY_ID, URL, TYPE, NAME, TEMPLATE]
+        let Some(column) = [DISPLAY_ID, URL, TYPE, NAME, TEMPLATE, TAGS]
             .iter()
             .position(|names| named(field, names))
         else {
             return Err(format!(
                 "line 1: unknown column {:?} in the header; the columns are displayId, url, type \
-                 and optionally name and templateId",
+                 and optionally name, templateId and tags",
                 String::from_utf8_lossy(field)
             ));
         };
@@ -275,6 +295,7 @@ fn header_columns(record: &ByteRecord) -> Result<Columns, String> {
         qr_type: required(2, "type")?,
         name: found[3],
         template_id: found[4],
+        tags: found[5],
         width: Some(record.len()),
     })
 }
@@ -336,6 +357,22 @@ mod tests {
                 .map(|row| row.unwrap().input.unwrap().template_id)
                 .collect();
         assert_eq!(inputs, [Some("navy".to_string()), None]);
+    }
+
+    #[test]
+    fn a_header_may_name_tags() {
+        let text = "displayId,url,type,tags\na,https://a.example,WEB,Promo; spring\nb,https://b.example,WEB,\n";
+        let tags: Vec<Option<Vec<String>>> = CsvRows::new(text.as_bytes())
+            .unwrap()
+            .map(|row| row.unwrap().input.unwrap().tags)
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                Some(vec!["Promo".to_string(), "spring".to_string()]),
+                Some(vec![])
+            ]
+        );
     }
 
     #[test]

@@ -5,14 +5,16 @@
 //!
 //! A page without a search is a range of one index. A search (a substring of the name or the
 //! displayId) reads the team's name index, which holds both texts and both times, and never the
-//! codes' records: only the page's codes are read whole.
+//! codes' records: only the page's codes are read whole. A type or tag filter reads the filter
+//! index instead (`list_filter.rs`).
 
 use std::ops::Bound;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::list_filter::{filtered_page, FilterIndex};
 use super::{decode_record, EmbeddedStore, StoreError, META, QRS};
-use crate::model::Qr;
+use crate::model::{Qr, QrType};
 
 /// (team id, createdAt, qr id): the team's live codes by creation.
 const BY_CREATED: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("list_by_created");
@@ -98,6 +100,10 @@ pub struct QrListQuery {
     pub limit: usize,
     /// Lowercased; a code matches when its name or displayId contains it.
     pub search: Option<String>,
+    /// Only codes of this type.
+    pub qr_type: Option<QrType>,
+    /// Only codes with this tag (exactly as stored).
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,7 +179,7 @@ impl QrListQuery {
     }
 
     /// `cut` over a walk of index entries that may fail.
-    fn cut_walk<E>(
+    pub(super) fn cut_walk<E>(
         &self,
         walk: impl Iterator<Item = Result<ListPosition, E>>,
     ) -> Result<(Vec<ListPosition>, bool), E> {
@@ -185,7 +191,7 @@ impl QrListQuery {
     /// when descending, `offset` entries in; and whether more follow. An index is walked to the
     /// page's offset, so a page in the second half is walked to from the other end: no page is
     /// further than half the index from where it starts.
-    fn window<T, E>(
+    pub(super) fn window<T, E>(
         &self,
         offset: usize,
         entries: impl DoubleEndedIterator<Item = Result<T, E>>,
@@ -227,6 +233,7 @@ pub(super) struct ListIndex<'txn> {
         redb::Table<'txn, (&'static str, &'static str, &'static str), (&'static str, u64, u64)>,
     live_counts: redb::Table<'txn, &'static str, u64>,
     by_change: redb::Table<'txn, (&'static str, u64, &'static str), ()>,
+    filters: FilterIndex<'txn>,
 }
 
 impl<'txn> ListIndex<'txn> {
@@ -237,6 +244,7 @@ impl<'txn> ListIndex<'txn> {
             by_name: txn.open_table(BY_NAME)?,
             live_counts: txn.open_table(LIVE_COUNTS)?,
             by_change: txn.open_table(BY_CHANGE)?,
+            filters: FilterIndex::open(txn)?,
         })
     }
 
@@ -266,7 +274,7 @@ impl<'txn> ListIndex<'txn> {
         )?;
         let count = self.live_count(team)?;
         self.live_counts.insert(team, count + 1)?;
-        Ok(())
+        self.filters.add(qr)
     }
 
     /// Takes `qr`, as it was stored, off the lists.
@@ -282,7 +290,7 @@ impl<'txn> ListIndex<'txn> {
         self.by_name.remove((team, name_key(qr).as_str(), id))?;
         let count = self.live_count(team)?;
         self.live_counts.insert(team, count.saturating_sub(1))?;
-        Ok(())
+        self.filters.remove(qr)
     }
 }
 
@@ -359,7 +367,9 @@ impl EmbeddedStore {
     /// One page of the team's live codes.
     pub fn list_qrs(&self, query: &QrListQuery) -> Result<QrListPage, StoreError> {
         let txn = self.db.begin_read()?;
+        let filters = query.filters();
         let ((page, more), total) = match (&query.search, query.order) {
+            _ if !filters.is_empty() => filtered_page(&txn, query, &filters)?,
             (Some(search), _) => {
                 let hits = search_names(&txn, &query.team_id, search)?;
                 let total = hits.len() as u64;
@@ -408,7 +418,7 @@ fn search_names(
 }
 
 /// An entry of a list index, as a walk over a range of it gives it.
-type IndexEntry<'a, K, V> =
+pub(super) type IndexEntry<'a, K, V> =
     Result<(redb::AccessGuard<'a, K>, redb::AccessGuard<'a, V>), redb::StorageError>;
 
 /// A page of the team's codes by createdAt or updatedAt, and whether more follow.
@@ -503,6 +513,8 @@ mod tests {
                 start: PageStart::Offset(0),
                 limit: 100,
                 search: search.map(str::to_owned),
+                qr_type: None,
+                tag: None,
             })
             .unwrap();
         (page.qrs.into_iter().map(|qr| qr.id).collect(), page.total)

@@ -15,6 +15,7 @@ mod error;
 pub mod feed;
 mod image_secret;
 mod list;
+mod list_filter;
 mod platform_claims;
 mod qrs;
 pub mod redis;
@@ -121,6 +122,7 @@ impl EmbeddedStore {
         txn.commit()?;
         fill_routes(&db)?;
         list::fill_list_index(&db)?;
+        list_filter::fill_filter_index(&db)?;
         Ok(Self {
             db: Arc::new(db),
             feed: changes::Feed::new(),

@@ -48,6 +48,7 @@ mod templates;
 
 use super::bootstrap::FirstOwner;
 use super::edit::{apply, as_new, until_written, Check, Edit};
+use super::list_filter::filters_of;
 use super::{Bootstrap, Created, Release, StoreError};
 use crate::model::{Credential, Member, Org, Qr, Role, RouteRecord, Team};
 
@@ -60,6 +61,7 @@ mod image_secret;
 pub use feed::StreamCursor;
 mod email_index;
 mod list;
+mod list_filter;
 pub(crate) use list::glob_escape;
 mod sessions;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
@@ -84,10 +86,11 @@ end
 }
 
 /// KEYS: display, qr, team-qrs, routes, changes, then the team's five list keys (see
-/// `list.rs`), and domains. ARGV: displayId, qrId, qr JSON, route JSON or "", stream max length,
-/// then the list's createdAt, updatedAt and name member ("" for a deleted code: not listed), the
-/// limit of live codes ("": none), the code's custom domain ("": none) and its team id. 0 when
-/// the displayId is taken, -1 over the limit, -2 when the custom domain is not the team's.
+/// `list.rs`), domains and the prefix of the team's filter sets (`list_filter.rs`). ARGV:
+/// displayId, qrId, qr JSON, route JSON or "", stream max length, then the list's createdAt,
+/// updatedAt and name member ("" for a deleted code: not listed), the limit of live codes ("":
+/// none), the code's custom domain ("": none), its team id, then its filters. 0 when the
+/// displayId is taken, -1 over the limit, -2 when the custom domain is not the team's.
 const CREATE_QR: &str = concat!(
     append_change!(),
     r#"
@@ -105,6 +108,7 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[7], ARGV[7], ARGV[2])
   redis.call('ZADD', KEYS[8], 0, ARGV[8])
   redis.call('HSET', KEYS[9], ARGV[2], ARGV[8])
+  for i = 12, #ARGV do redis.call('ZADD', KEYS[12] .. ARGV[i], ARGV[7], ARGV[2]) end
 end
 redis.call('ZADD', KEYS[10], ARGV[7], ARGV[2])
 return 1
@@ -123,10 +127,11 @@ impl Created {
     }
 }
 
-/// KEYS: display, qr, routes, changes, then the team's five list keys, and domains. ARGV: qrId,
-/// route key, qr JSON, route JSON or "", max length, then the list's createdAt, updatedAt and
-/// name member ("" for a deleted code), the version the new record was made from, the code's
-/// custom domain ("": none) and its team id. -1 when the code does not exist, -2 when it is no
+/// KEYS: display, qr, routes, changes, then the team's five list keys, domains and the prefix of
+/// the team's filter sets. ARGV: qrId, route key, qr JSON, route JSON or "", max length, then the
+/// list's createdAt, updatedAt and name member ("" for a deleted code), the version the new
+/// record was made from, the code's custom domain ("": none), its team id, then its filters (the
+/// stored code's are read from its record and taken off first). -1 when the code does not exist, -2 when it is no
 /// longer at that version (written meanwhile), 0 when the new key is taken, -3 when it moves to
 /// a custom domain that is not the team's. The previous key and list member are read here, inside the script, so concurrent
 /// writes cannot race.
@@ -150,6 +155,10 @@ end
 redis.call('SET', KEYS[2], ARGV[3])
 local listed = redis.call('HGET', KEYS[8], ARGV[1])
 if listed then redis.call('ZREM', KEYS[7], listed) end
+redis.call('ZREM', KEYS[11] .. 'type:' .. record['qrType'], ARGV[1])
+if type(record['tags']) == 'table' then
+  for _, tag in ipairs(record['tags']) do redis.call('ZREM', KEYS[11] .. 'tag:' .. tag, ARGV[1]) end
+end
 if ARGV[8] == '' then
   redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('ZREM', KEYS[6], ARGV[1])
@@ -159,6 +168,7 @@ else
   redis.call('ZADD', KEYS[6], ARGV[7], ARGV[1])
   redis.call('ZADD', KEYS[7], 0, ARGV[8])
   redis.call('HSET', KEYS[8], ARGV[1], ARGV[8])
+  for i = 12, #ARGV do redis.call('ZADD', KEYS[11] .. ARGV[i], ARGV[7], ARGV[1]) end
 end
 redis.call('ZADD', KEYS[9], ARGV[7], ARGV[1])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
@@ -392,6 +402,7 @@ impl RedisStore {
             changes_kept: super::DEFAULT_CHANGES_KEPT,
         };
         store.fill_list_index().await?;
+        store.fill_filter_index().await?;
         store.fill_email_index().await?;
         Ok(store)
     }
@@ -698,6 +709,7 @@ impl RedisStore {
         ];
         keys.extend(self.list_keys(&qr.team_id));
         keys.push(self.key("domains"));
+        keys.push(self.filter_key_base(&qr.team_id));
         let mut args = vec![
             qr.route_key(),
             qr.id.clone(),
@@ -709,6 +721,7 @@ impl RedisStore {
         args.push(limit.map(|n| n.to_string()).unwrap_or_default());
         args.push(qr.domain.clone().unwrap_or_default());
         args.push(qr.team_id.clone());
+        args.extend(filters_of(qr));
         (keys, args)
     }
 
@@ -801,6 +814,7 @@ impl RedisStore {
             .key(self.key("changes"))
             .key(&self.list_keys(&qr.team_id)[..])
             .key(self.key("domains"))
+            .key(self.filter_key_base(&qr.team_id))
             .arg(&qr.id)
             .arg(qr.route_key())
             .arg(json(qr))
@@ -810,6 +824,7 @@ impl RedisStore {
             .arg(read)
             .arg(qr.domain.clone().unwrap_or_default())
             .arg(&qr.team_id)
+            .arg(&filters_of(qr)[..])
             .invoke_async(&mut conn)
             .await?;
         match updated {

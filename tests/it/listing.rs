@@ -1,6 +1,6 @@
 //! The list of a team's codes, read from the store's indexes, on either backend: every order,
 //! both directions, every page and searches give what sorting the team's codes would, after
-//! renames and deletions too.
+//! renames and deletions too; the type and tag filters list exactly the matching codes.
 
 use crate::support;
 use crate::support::topology::Topology;
@@ -277,6 +277,121 @@ fn the_list_pages_through_its_indexes_embedded() {
 fn the_list_pages_through_its_indexes_on_redis() {
     let topology = Topology::new();
     listing(&topology.start("api", "api"));
+}
+
+/// The ids of the codes the list shows for `query` (every page by cursor, 2 a page), checking
+/// that each page's totalCount is that many and that pages by number agree.
+fn filtered_ids(server: &Server, query: &str) -> Vec<String> {
+    let by_cursor = all_pages_by_cursor(server, query, 2);
+    let (by_number, totals) = all_pages(server, query, 2);
+    assert_eq!(by_number, by_cursor, "{query}");
+    let total = by_cursor.len() as u64;
+    assert!(totals.iter().all(|t| *t == total), "{query}: {totals:?}");
+    by_cursor
+}
+
+fn filtering(server: &Server) {
+    let items: Vec<Value> = (0..12)
+        .map(|n| {
+            json!({
+                "qrType": if n % 3 == 0 { "SHORT_LINK" } else { "WEB" },
+                "qrRedirectUrl": format!("https://example.com/{n}"),
+                "name": format!("Code {n:02}"),
+                "tags": match n % 4 { 0 => json!(["Promo", "all"]), 1 => json!(["promo", "all"]), _ => json!(["all"]) },
+            })
+        })
+        .collect();
+    let (status, body) = server.call(Method::POST, "/api/qrs-api/bulk", Some(json!(items)));
+    assert_eq!(status, 201, "{body}");
+    let codes: Vec<Value> = body["data"]["qrs"].as_array().unwrap().clone();
+    // Another team's code of the same type and tag stays out of this team's lists.
+    let other = server.create_team("Other");
+    let theirs = json!({"qrType": "SHORT_LINK", "qrRedirectUrl": "https://example.com/x", "tags": ["Promo"]});
+    server.create_qr_in(&other, theirs);
+
+    // The codes numbered `wanted`, by name (which is the order of their numbers).
+    let named = |wanted: &[usize]| -> Vec<String> {
+        wanted
+            .iter()
+            .map(|n| codes[*n]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_name = "sortBy=name&sortOrder=asc";
+    assert_eq!(
+        filtered_ids(server, &format!("{by_name}&qrType=SHORT_LINK")),
+        named(&[0, 3, 6, 9])
+    );
+    assert_eq!(
+        filtered_ids(server, &format!("{by_name}&tag=Promo")),
+        named(&[0, 4, 8])
+    );
+    assert_eq!(
+        filtered_ids(server, &format!("{by_name}&tag=promo")),
+        named(&[1, 5, 9])
+    );
+    assert_eq!(
+        filtered_ids(server, &format!("{by_name}&qrType=SHORT_LINK&tag=promo")),
+        named(&[9])
+    );
+    assert_eq!(
+        filtered_ids(
+            server,
+            &format!("{by_name}&qrType=WEB&tag=all&search=code%200")
+        ),
+        named(&[1, 2, 4, 5, 7, 8])
+    );
+    assert_eq!(
+        filtered_ids(server, &format!("{by_name}&qrType=&tag=")).len(),
+        12,
+        "empty: no filter"
+    );
+    // The default order (updatedAt, newest first) is the filter index's own.
+    let mut newest_first = filtered_ids(server, "qrType=WEB");
+    newest_first.sort();
+    let mut web = named(&[1, 2, 4, 5, 7, 8, 10, 11]);
+    web.sort();
+    assert_eq!(newest_first, web);
+    assert!(filtered_ids(server, "qrType=VCARD").is_empty());
+
+    // Changing a code's type and deleting one move them between the lists.
+    let first = codes[0]["id"].as_str().unwrap();
+    let (status, body) = server.call(
+        Method::PUT,
+        &format!("/api/qrs-api/{first}"),
+        Some(json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/0", "tags": ["all"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let third = codes[3]["id"].as_str().unwrap();
+    let (status, _) = server.call(Method::DELETE, &format!("/api/qrs-api/{third}"), None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        filtered_ids(server, &format!("{by_name}&qrType=SHORT_LINK")),
+        named(&[6, 9])
+    );
+    assert_eq!(
+        filtered_ids(server, &format!("{by_name}&tag=Promo")),
+        named(&[4, 8])
+    );
+
+    let (status, body) = server.call(Method::GET, "/api/qrs-api?qrType=web", None);
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(r#"qrType "web" must be one of WEB, PDF"#),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_list_filters_by_type_and_tag_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    filtering(&Server::start(dir.path()));
+}
+
+#[test]
+fn the_list_filters_by_type_and_tag_on_redis() {
+    let topology = Topology::new();
+    filtering(&topology.start("api", "api"));
 }
 
 /// A Redis store written before the list indexes existed: the indexes are built when a process

@@ -16,6 +16,7 @@ mod damaged_data;
 mod dashboard;
 mod dashboard_analytics;
 mod dashboard_forms;
+mod dashboard_list;
 mod dashboard_team;
 mod delete_races;
 mod domains;

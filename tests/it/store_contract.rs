@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use qredge::model::template::{builtin_template, Template};
-use qredge::model::{Credential, DomainSettings, Member, Qr, Role, Team};
+use qredge::model::{Credential, DomainSettings, Member, Qr, QrType, Role, Team};
 use qredge::store::redis::RedisStore;
 use qredge::store::{
     check, edit, unchecked, Bootstrap, Change, ChangeFeed, Created, EmbeddedStore, FeedRead,
@@ -68,6 +68,7 @@ on_both_stores!(
     a_deleted_code_stays_deleted_against_racing_updates,
     concurrent_edits_of_one_code_lose_none,
     list_pages_in_each_order_survive_a_concurrent_insert,
+    type_and_tag_filters_follow_every_write,
     updated_after_changes_come_oldest_first,
     teams_insert_within_limit_and_update,
     a_domain_belongs_to_one_team,
@@ -437,6 +438,8 @@ async fn list_pages_in_each_order_survive_a_concurrent_insert(store: Store, _: i
                 start: PageStart::Offset(0),
                 limit: 2,
                 search: None,
+                qr_type: None,
+                tag: None,
             };
             let first = store.list_qrs(&query).await.unwrap();
             assert_eq!(
@@ -464,6 +467,156 @@ async fn list_pages_in_each_order_survive_a_concurrent_insert(store: Store, _: i
             store.update_qr(&early.id, delete()).await.unwrap();
         }
     }
+}
+
+/// A filtered list of `team`, every page of it walked by cursor and by offset (two codes a page),
+/// in each order and direction: the ids in updatedAt-descending order, after checking that
+/// every walk lists the same codes and that each page's total is that many.
+async fn filtered(
+    store: &Store,
+    team: &str,
+    qr_type: Option<QrType>,
+    tag: Option<&str>,
+    search: Option<&str>,
+) -> Vec<String> {
+    let mut newest_first = None;
+    for order in [ListOrder::UpdatedAt, ListOrder::CreatedAt, ListOrder::Name] {
+        for descending in [true, false] {
+            let mut query = QrListQuery {
+                team_id: team.to_owned(),
+                order,
+                descending,
+                start: PageStart::Offset(0),
+                limit: 2,
+                search: search.map(str::to_owned),
+                qr_type,
+                tag: tag.map(str::to_owned),
+            };
+            let (mut by_cursor, mut by_offset) = (Vec::new(), Vec::new());
+            loop {
+                let page = store.list_qrs(&query).await.unwrap();
+                by_cursor.extend(page.qrs.iter().map(|qr| qr.id.clone()));
+                let Some(next) = page.next else { break };
+                query.start = PageStart::After(next);
+            }
+            for offset in (0..=by_cursor.len()).step_by(2) {
+                query.start = PageStart::Offset(offset);
+                let page = store.list_qrs(&query).await.unwrap();
+                assert_eq!(page.total as usize, by_cursor.len(), "{order:?} total");
+                by_offset.extend(page.qrs.into_iter().map(|qr| qr.id));
+            }
+            assert_eq!(by_offset, by_cursor, "{order:?}, descending {descending}");
+            let sorted: BTreeSet<&String> = by_cursor.iter().collect();
+            assert_eq!(sorted.len(), by_cursor.len(), "no code twice");
+            match &newest_first {
+                None => newest_first = Some(by_cursor),
+                Some(first) => {
+                    let listed: BTreeSet<&String> = first.iter().collect();
+                    assert_eq!(sorted, listed, "{order:?}: the same codes in every order");
+                }
+            }
+        }
+    }
+    newest_first.unwrap()
+}
+
+async fn type_and_tag_filters_follow_every_write(store: Store, _: impl ChangeFeed) {
+    let setup = set_up(&store).await;
+    let team = setup.team.id.clone();
+    let make = |n: i64, name: &str, qr_type: QrType, tags: &[&str]| {
+        let mut qr = code(&team, &format!("filter-{name}"));
+        (qr.name, qr.qr_type) = (name.to_owned(), qr_type);
+        qr.tags = tags.iter().map(|tag| tag.to_string()).collect();
+        (qr.created_at, qr.updated_at) = (1_000 + n, 2_000 - n);
+        qr
+    };
+    let alpha = make(1, "alpha", QrType::Web, &["Summer"]);
+    let beta = make(2, "beta", QrType::Pdf, &["summer", "x"]);
+    let gamma = make(3, "gamma", QrType::Pdf, &["Summer", "Summer"]);
+    let delta = make(4, "delta", QrType::Pdf, &[]);
+    store.create_qr(&alpha).await.unwrap();
+    store.create_qr(&beta).await.unwrap();
+    let bulk = vec![gamma.clone(), delta.clone()];
+    assert_eq!(store.create_qrs(bulk).await.unwrap(), [true, true]);
+    // Another team's code of the same type and tag is in none of this team's lists.
+    let other = second_team(&store, &setup).await;
+    let mut theirs = make(5, "theirs", QrType::Pdf, &["Summer"]);
+    theirs.team_id = other.id.clone();
+    store.create_qr(&theirs).await.unwrap();
+
+    let ids = |qrs: &[&Qr]| -> Vec<String> { qrs.iter().map(|qr| qr.id.clone()).collect() };
+    let pdf = Some(QrType::Pdf);
+    assert_eq!(
+        filtered(&store, &team, pdf, None, None).await,
+        ids(&[&beta, &gamma, &delta])
+    );
+    assert_eq!(
+        filtered(&store, &team, None, Some("Summer"), None).await,
+        ids(&[&alpha, &gamma]),
+        "a tag matches exactly, case included"
+    );
+    assert_eq!(
+        filtered(&store, &team, pdf, Some("Summer"), None).await,
+        ids(&[&gamma])
+    );
+    assert_eq!(
+        filtered(&store, &team, pdf, None, Some("ta")).await,
+        ids(&[&beta, &delta])
+    );
+    assert_eq!(
+        filtered(&store, &team, None, Some("summer"), Some("be")).await,
+        ids(&[&beta])
+    );
+    assert!(filtered(&store, &team, Some(QrType::Vcard), None, None)
+        .await
+        .is_empty());
+
+    // An update that changes the type and the tags moves the code between the lists.
+    let retyped = edit(|qr: &mut Qr| {
+        (qr.qr_type, qr.tags) = (QrType::Pdf, vec!["x".into()]);
+        qr.updated_at = 3_000;
+        Ok(())
+    });
+    let alpha = store.update_qr(&alpha.id, retyped).await.unwrap();
+    assert_eq!(
+        filtered(&store, &team, pdf, None, None).await,
+        ids(&[&alpha, &beta, &gamma, &delta])
+    );
+    assert_eq!(
+        filtered(&store, &team, None, Some("Summer"), None).await,
+        ids(&[&gamma])
+    );
+    assert_eq!(
+        filtered(&store, &team, None, Some("x"), None).await,
+        ids(&[&alpha, &beta])
+    );
+    assert!(filtered(&store, &team, Some(QrType::Web), None, None)
+        .await
+        .is_empty());
+
+    // A deleted code is in no filtered list; brought back, it is again.
+    store.update_qr(&gamma.id, delete()).await.unwrap();
+    assert!(filtered(&store, &team, None, Some("Summer"), None)
+        .await
+        .is_empty());
+    assert_eq!(
+        filtered(&store, &team, pdf, None, None).await,
+        ids(&[&alpha, &beta, &delta])
+    );
+    let back = edit(|qr: &mut Qr| {
+        qr.deleted = false;
+        qr.updated_at = 4_000;
+        Ok(())
+    });
+    let gamma = store.update_qr(&gamma.id, back).await.unwrap();
+    assert_eq!(
+        filtered(&store, &team, None, Some("Summer"), None).await,
+        ids(&[&gamma])
+    );
+    assert_eq!(
+        filtered(&store, &other.id, pdf, Some("Summer"), None).await,
+        ids(&[&theirs])
+    );
 }
 
 async fn updated_after_changes_come_oldest_first(store: Store, _: impl ChangeFeed) {

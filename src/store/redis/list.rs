@@ -28,7 +28,7 @@ fn name_member(qr: &Qr) -> String {
 }
 
 /// The name key, id and lowercased displayId of a name member.
-fn split_member(member: &str) -> Option<(&str, &str, &str)> {
+pub(super) fn split_member(member: &str) -> Option<(&str, &str, &str)> {
     let mut parts = member.splitn(3, '\0');
     Some((parts.next()?, parts.next()?, parts.next()?))
 }
@@ -109,7 +109,9 @@ impl RedisStore {
     /// One page of the team's live codes.
     pub async fn list_qrs(&self, query: &QrListQuery) -> Result<QrListPage, StoreError> {
         let [by_created, by_updated, by_name, ..] = self.list_keys(&query.team_id);
+        let filters = query.filters();
         let ((page, more), total) = match &query.search {
+            _ if !filters.is_empty() => self.filtered_page(query, &filters).await?,
             Some(search) => {
                 let hits = self.search(&by_name, search).await?;
                 let hits = self.with_times(hits, &by_created, &by_updated).await?;
@@ -133,7 +135,7 @@ impl RedisStore {
     }
 
     /// A page of a time index (members: ids, scores: times), and whether more follow.
-    async fn time_page(
+    pub(super) async fn time_page(
         &self,
         query: &QrListQuery,
         key: &str,

@@ -1,0 +1,152 @@
+//! The list's filters on Redis (see `store/list_filter.rs` for what they are): per team and
+//! filter ("type:WEB", "tag:TAG"), a sorted set of its live codes' ids scored by updatedAt, kept
+//! by the CREATE_QR and UPDATE_QR scripts with every write and built once for the codes of a
+//! store written before it existed.
+//!
+//! A filtered page by updatedAt is a range of one set (ZRANGE by rank, or past a cursor). Any
+//! other filtered page reads the ids of the filter with fewer codes, and their name members and
+//! times from the list indexes: bounded by how many codes have that type or tag.
+
+use futures::TryStreamExt;
+use redis::AsyncCommands;
+
+use super::list::{glob_escape, split_member};
+use super::RedisStore;
+use crate::store::list::{matches, Hit, ListPosition};
+use crate::store::list_filter::filters_of;
+use crate::store::{QrListQuery, StoreError};
+
+/// Ids read per command when a page reads a whole filter.
+const BATCH: isize = 10_000;
+/// Set once every stored code is in the filter sets.
+const FILLED: &str = "list-filter-filled";
+
+impl RedisStore {
+    /// The prefix of the team's filter sets (a filter's set is this plus the filter), which the
+    /// scripts extend by the code's filters.
+    pub(super) fn filter_key_base(&self, team_id: &str) -> String {
+        self.key(&format!("list-filter:{team_id}:"))
+    }
+
+    /// The page of a filtered query (`filters` not empty), whether more follow, and how many
+    /// codes match on all pages.
+    pub(super) async fn filtered_page(
+        &self,
+        query: &QrListQuery,
+        filters: &[String],
+    ) -> Result<((Vec<ListPosition>, bool), u64), StoreError> {
+        let base = self.filter_key_base(&query.team_id);
+        let mut conn = self.conn.clone();
+        let mut sized = Vec::with_capacity(filters.len());
+        for filter in filters {
+            let key = format!("{base}{filter}");
+            let count: u64 = conn.zcard(&key).await?;
+            sized.push((count, key));
+        }
+        sized.sort_unstable();
+        let (count, driving) = &sized[0];
+        if query.is_filter_range(filters) {
+            return Ok((self.time_page(query, driving, *count).await?, *count));
+        }
+        let others: Vec<&str> = sized[1..].iter().map(|(_, key)| key.as_str()).collect();
+        let hits = self.filter_hits(query, driving, &others).await?;
+        let total = hits.len() as u64;
+        Ok((query.page_of(hits), total))
+    }
+
+    /// The codes of the set `driving` that are in each of `others` too and match the query's
+    /// search, with their name keys and times from the list indexes (a code gone meanwhile is
+    /// dropped).
+    async fn filter_hits(
+        &self,
+        query: &QrListQuery,
+        driving: &str,
+        others: &[&str],
+    ) -> Result<Vec<Hit>, StoreError> {
+        let [by_created, _, _, names, _] = self.list_keys(&query.team_id);
+        let mut conn = self.conn.clone();
+        let mut hits = Vec::new();
+        let mut start = 0;
+        loop {
+            let batch: Vec<(String, f64)> = conn
+                .zrange_withscores(driving, start, start + BATCH - 1)
+                .await?;
+            let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+            if ids.is_empty() {
+                return Ok(hits);
+            }
+            let (members, created): (Vec<Option<String>>, Vec<Option<f64>>) = redis::pipe()
+                .cmd("HMGET")
+                .arg(&names)
+                .arg(&ids)
+                .cmd("ZMSCORE")
+                .arg(&by_created)
+                .arg(&ids)
+                .query_async(&mut conn)
+                .await?;
+            let mut in_others: Vec<Vec<Option<f64>>> = Vec::with_capacity(others.len());
+            for other in others {
+                in_others.push(
+                    redis::cmd("ZMSCORE")
+                        .arg(*other)
+                        .arg(&ids)
+                        .query_async(&mut conn)
+                        .await?,
+                );
+            }
+            for (i, (id, updated)) in batch.iter().enumerate() {
+                let (Some(member), Some(created)) = (&members[i], created[i]) else {
+                    continue;
+                };
+                let Some((name, _, display_id)) = split_member(member) else {
+                    continue;
+                };
+                let in_all = in_others.iter().all(|scores| scores[i].is_some());
+                let found = query
+                    .search
+                    .as_ref()
+                    .is_none_or(|s| matches(s, name, display_id));
+                if in_all && found {
+                    hits.push(Hit {
+                        id: id.clone(),
+                        name_key: name.to_owned(),
+                        created: created as u64,
+                        updated: *updated as u64,
+                    });
+                }
+            }
+            if (batch.len() as isize) < BATCH {
+                return Ok(hits);
+            }
+            start += BATCH;
+        }
+    }
+
+    /// Puts every stored live code in its filter sets, once: for a store written by a version
+    /// before them. The scripts keep them from then on.
+    pub async fn fill_filter_index(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        if conn.exists(self.key(FILLED)).await? {
+            return Ok(());
+        }
+        let pattern = format!("{}team-qrs:*", glob_escape(&self.prefix));
+        let team_keys: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
+        for team_key in team_keys {
+            let team_id = &team_key[self.key("team-qrs:").len()..];
+            let base = self.filter_key_base(team_id);
+            for chunk in self.team_qrs(team_id).await?.chunks(1_000) {
+                let mut pipe = redis::pipe();
+                for qr in chunk.iter().filter(|qr| !qr.deleted) {
+                    for filter in filters_of(qr) {
+                        let updated = crate::store::list::millis(qr.updated_at);
+                        pipe.zadd(format!("{base}{filter}"), &qr.id, updated)
+                            .ignore();
+                    }
+                }
+                pipe.query_async::<()>(&mut conn).await?;
+            }
+        }
+        conn.set::<_, _, ()>(self.key(FILLED), 1).await?;
+        Ok(())
+    }
+}
