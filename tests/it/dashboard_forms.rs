@@ -271,6 +271,8 @@ fn preview_follows_the_form_and_an_expiry_is_removed(
     assert_eq!(previewed["expiredStatus"], 410);
     assert_eq!(previewed["saved"]["expiryDate"], Value::Null, "{previewed}");
     assert_eq!(previewed["saved"]["templateId"], "navy");
+    let settings = previewed["saved"]["settings"].as_object().unwrap();
+    assert!(!settings.contains_key("maxScans"), "{settings:?}");
     assert_eq!(
         previewed["served"],
         json!([302, "https://example.com/back"]),

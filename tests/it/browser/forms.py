@@ -22,6 +22,15 @@ from common import (IPHONE_SAFARI, _stale, api, arguments, axe_check, browser, c
 
 PASSWORD = "a long enough password"
 SCREEN_WIDTHS = (("phone", 390), ("desktop", 1280))
+
+
+def photograph(driver, name):
+    """The whole page from its top, nothing focused, at each width: NAME-phone, NAME-desktop."""
+    driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+    for device, width in SCREEN_WIDTHS:
+        driver.set_window_size(width, 844)
+        screenshot(driver, f"{name}-{device}")
+    driver.set_window_size(390, 844)
 DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 # Per type: the form's fields (by id, which is the request path) and the lists to grow first.
@@ -297,11 +306,7 @@ def preview_and_expiry(driver, dashboard, args):
     set_field(driver, "templateId", "navy")
     preview_shows(driver, "navy").screenshot(args["previewNavyPng"])
     caption = text_of(driver, "qr-preview-caption")
-    for device, width in SCREEN_WIDTHS:
-        driver.set_window_size(width, 844)
-        preview_shows(driver, "navy")
-        screenshot(driver, f"edit-code-{device}")
-    driver.set_window_size(390, 844)
+    photograph(driver, "edit-code")
     set_field(driver, "expiryDate", "")
     set_field(driver, "settings.maxScans", "")
     submit(driver, button_id="save-code")
@@ -392,10 +397,7 @@ def main():
         ])
         import_result = text_of(driver, "import-result")
         axe_check(driver, "the import page with a refused line")
-        for device, width in SCREEN_WIDTHS:
-            driver.set_window_size(width, 844)
-            screenshot(driver, f"import-refused-{device}")
-        driver.set_window_size(390, 844)
+        photograph(driver, "import-refused")
         none_refused = import_csv(driver, dashboard, [
             "displayId,url,type,name",
             "csv-worse,ftp://example.com/x,WEB,Worse",
