@@ -178,8 +178,8 @@ pub(crate) async fn apply_update(
     let platform_host = state.platform_host();
     // Read only when the update names a template.
     let templates = match input.template_id {
-        Some(_) => team_template_ids(state, &caller.team.id).await?,
-        None => Vec::new(),
+        Some(Some(_)) => team_template_ids(state, &caller.team.id).await?,
+        _ => Vec::new(),
     };
     let (team, member_id, now) = (caller.team.clone(), caller.member.id.clone(), now_ms());
     change_live_qr(state, caller, id, precondition, "update", move |qr| {

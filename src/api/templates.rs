@@ -70,7 +70,11 @@ fn view(template: Template, state: &AppState) -> TemplateView {
 }
 
 /// A template the team may use: a built-in or its own; None for anything else.
-async fn usable(state: &AppState, team_id: &str, id: &str) -> Result<Option<Template>, ApiError> {
+pub(crate) async fn usable(
+    state: &AppState,
+    team_id: &str,
+    id: &str,
+) -> Result<Option<Template>, ApiError> {
     match builtin_template(id) {
         Some(template) => Ok(Some(template)),
         None => Ok(state.store.team_template(team_id, id).await?),

@@ -120,7 +120,7 @@ pub fn top_level(redirect: bool, new: bool) -> Section {
         "expiryDate",
         "Expires at (UTC, optional)",
         Kind::DateTime,
-        "After it, scans go to the expired URL below, else get a 410 page.",
+        "After it, scans go to the expired URL below, else get a 410 page; left empty, it never expires.",
     );
     match (redirect, new) {
         (true, true) => Section {

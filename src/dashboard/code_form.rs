@@ -21,7 +21,7 @@ use super::form_fields::{self, Shown, ADD_ROW};
 use super::form_json::{from_json, to_json, Values};
 use super::posted::Posted;
 use super::session::Signed;
-use super::{code_import, csrf, layout, DashState};
+use super::{code_import, code_preview, csrf, layout, DashState};
 use crate::api::precondition::Precondition;
 use crate::api::qr_edits::duplicate_qr;
 use crate::api::qrs::{apply_update, create_qr, delete_qr, team_qr};
@@ -43,6 +43,7 @@ pub fn routes() -> Router<DashState> {
         .route("/codes/{id}/duplicate", post(duplicate))
         .route("/codes/{id}/delete", post(delete))
         .merge(code_import::routes())
+        .merge(code_preview::routes())
 }
 
 /// What a form shows: its type, the code edited (None: a new one), the texts, the refusal.
@@ -80,8 +81,10 @@ fn type_chooser(chosen: QrType) -> Markup {
     }
 }
 
-fn template_select(form: &Form) -> Markup {
+/// The template select and the preview of the code's image in the template chosen.
+fn template_select(state: &DashState, signed: &Signed, form: &Form) -> Markup {
     let chosen = form.values.get(TEMPLATE).map_or("", String::as_str);
+    let display_id = form.values.get("displayId").map_or("", String::as_str);
     html! {
         label for=(TEMPLATE) { "Design template" }
         select id=(TEMPLATE) name=(TEMPLATE) {
@@ -90,6 +93,7 @@ fn template_select(form: &Form) -> Markup {
                 option value=(id) selected[chosen == id] { (name) }
             }
         }
+        (code_preview::figure(state, signed, form.code, display_id, chosen))
     }
 }
 
@@ -105,7 +109,7 @@ fn password_note(form: &Form) -> Markup {
     }
 }
 
-fn form_page(signed: &Signed, form: &Form) -> Response {
+fn form_page(state: &DashState, signed: &Signed, form: &Form) -> Response {
     let (title, action) = match form.code {
         None => (
             format!("New {} code", form.qr_type.as_str()),
@@ -120,7 +124,7 @@ fn form_page(signed: &Signed, form: &Form) -> Response {
     let shown = Shown::new(&form.values, message, &form.grown);
     let fields = html! {
         (form_fields::section(&top_level(form.redirect(), form.new_code()), "", &shown))
-        (template_select(form))
+        (template_select(state, signed, form))
         fieldset.group { legend { "Content" } (form_fields::section(&type_settings(form.qr_type), "settings.", &shown)) }
         fieldset.group {
             legend { "Redirect settings" }
@@ -203,6 +207,9 @@ fn request_body(qr_type: QrType, new: bool, values: &Values) -> Map<String, Valu
     } else {
         body.entry("name").or_insert(json!(""));
         body.entry("tags").or_insert(json!([]));
+        // Emptied (or "Default"), these two are removed: the API's update takes null for that.
+        body.entry("expiryDate").or_insert(Value::Null);
+        body.entry(TEMPLATE).or_insert(Value::Null);
         if qr_type.is_redirect() {
             body.entry("qrRedirectUrl").or_insert(json!(""));
         }
@@ -256,7 +263,7 @@ pub async fn new(
         grown: String::new(),
         templates: templates(&state, &signed).await?,
     };
-    Ok(form_page(&signed, &form))
+    Ok(form_page(&state, &signed, &form))
 }
 
 /// A form posted back: shown again with a row added (its "Add" button) or with the refusal.
@@ -281,7 +288,7 @@ async fn again(
         grown: raw.get(ADD_ROW).cloned().unwrap_or_default(),
         templates: templates(state, signed).await?,
     };
-    Ok(form_page(signed, &form))
+    Ok(form_page(state, signed, &form))
 }
 
 pub async fn create(
@@ -341,7 +348,7 @@ pub async fn edit(
         grown: String::new(),
         templates: templates(&state, &signed).await?,
     };
-    Ok(form_page(&signed, &form))
+    Ok(form_page(&state, &signed, &form))
 }
 
 pub async fn update(

@@ -19,6 +19,7 @@ mod code_fields;
 mod code_form;
 mod code_import;
 mod code_page;
+mod code_preview;
 mod codes;
 mod csrf;
 mod error;

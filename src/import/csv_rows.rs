@@ -206,7 +206,9 @@ impl<R: Read> CsvRows<R> {
                 _ => None,
             },
             template_id: match columns.template_id {
-                Some(index) => Some(field(index, "templateId")?).filter(|t| !t.is_empty()),
+                Some(index) => Some(field(index, "templateId")?)
+                    .filter(|t| !t.is_empty())
+                    .map(Some),
                 None => None,
             },
             tags: match columns.tags {
@@ -354,7 +356,7 @@ mod tests {
         let inputs: Vec<Option<String>> =
             CsvRows::new("displayId,url,type,templateId\na,https://a.example,WEB,navy\nb,https://b.example,WEB,\n".as_bytes())
                 .unwrap()
-                .map(|row| row.unwrap().input.unwrap().template_id)
+                .map(|row| row.unwrap().input.unwrap().template_id.flatten())
                 .collect();
         assert_eq!(inputs, [Some("navy".to_string()), None]);
     }
@@ -577,7 +579,7 @@ mod properties {
                     None => (want.name.clone(), None),
                 };
                 prop_assert_eq!(&input.name, &name);
-                prop_assert_eq!(&input.template_id, &template);
+                prop_assert_eq!(&input.template_id.clone().flatten(), &template);
             }
         }
     }

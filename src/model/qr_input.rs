@@ -45,12 +45,28 @@ pub struct QrInput {
     pub folder_id: Option<String>,
     /// Refused unless null or []: folders are not supported.
     pub folder_ids: Option<Vec<String>>,
-    pub template_id: Option<String>,
+    /// `null` on an update removes the code's template (it is drawn with `classic` again).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub template_id: Option<Option<String>>,
     /// A domain's root, `https://host/` (no path): the platform's host or one of the team's
     /// custom domains.
     #[schema(max_length = 300, pattern = "^https?://[^/?#]+/$")]
     pub base_url: Option<String>,
-    pub expiry_date: Option<i64>,
+    /// Epoch milliseconds; `null` on an update removes the code's expiry.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub expiry_date: Option<Option<i64>>,
+}
+
+/// A field that is present, `null` or not: absent stays `None` (through `serde(default)`), so an
+/// update tells "keep" (absent) from "remove" (`Some(None)`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Who is writing, where, and when.
@@ -115,7 +131,7 @@ pub fn new_qr(
 ) -> Result<Qr, String> {
     refuse_folders(input.folder_id.as_deref(), input.folder_ids.as_deref())?;
     let qr_type = parse_type(input.qr_type.as_deref().ok_or("qrType is required")?)?;
-    if let Some(id) = &input.template_id {
+    if let Some(Some(id)) = &input.template_id {
         check_template(id, ctx)?;
     }
     let qr = Qr {
@@ -133,10 +149,10 @@ pub fn new_qr(
         folder_id: None,
         folder_ids: Vec::new(),
         batch_id: None,
-        template_id: input.template_id,
+        template_id: input.template_id.flatten(),
         base_url: input.base_url,
         deleted: false,
-        expiry_date: input.expiry_date,
+        expiry_date: input.expiry_date.flatten(),
         created_at: ctx.now,
         created_by: ctx.member_id.to_owned(),
         updated_at: ctx.now,
@@ -157,7 +173,7 @@ pub fn new_qr(
 pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Qr, String> {
     refuse_folders(input.folder_id.as_deref(), input.folder_ids.as_deref())?;
     let mut qr = existing.clone();
-    if let Some(id) = &input.template_id {
+    if let Some(Some(id)) = &input.template_id {
         check_template(id, ctx)?;
     }
     if let Some(name) = input.qr_type {
@@ -185,7 +201,9 @@ pub fn updated_qr(existing: &Qr, input: QrInput, ctx: &WriteContext) -> Result<Q
             }
         )*};
     }
-    replace_optional!(qr_redirect_url, template_id, base_url, expiry_date);
+    replace_optional!(qr_redirect_url, base_url);
+    // These two may also be removed: a `null` (Some(None)) clears them.
+    replace!(template_id, expiry_date);
     qr.updated_at = ctx.now;
     qr.updated_by = ctx.member_id.to_owned();
     validated(
@@ -451,6 +469,28 @@ mod tests {
         qr.template_id = Some("tpl_gone".into());
         assert!(updated_qr(&qr, input(r#"{"name": "b"}"#), &ctx).is_ok());
         assert!(updated_qr(&qr, input(r#"{"templateId": "tpl_gone"}"#), &ctx).is_err());
+    }
+
+    #[test]
+    fn an_update_keeps_an_absent_expiry_and_template_and_removes_a_null_one() {
+        let team = team();
+        let ctx = context(&team, "mem_1", 42, &[]);
+        let qr = create(
+            r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example", "templateId": "navy",
+                "expiryDate": 1000}"#,
+        )
+        .unwrap();
+        let kept = updated_qr(&qr, input(r#"{"name": "b"}"#), &ctx).unwrap();
+        assert_eq!(
+            (kept.template_id.as_deref(), kept.expiry_date),
+            (Some("navy"), Some(1000))
+        );
+        let removed = input(r#"{"templateId": null, "expiryDate": null}"#);
+        let removed = updated_qr(&qr, removed, &ctx).unwrap();
+        assert_eq!((removed.template_id, removed.expiry_date), (None, None));
+        let null_on_create = r#"{"qrType": "WEB", "qrRedirectUrl": "https://a.example",
+                                "templateId": null, "expiryDate": null}"#;
+        assert_eq!(create(null_on_create).unwrap().expiry_date, None);
     }
 
     #[test]

@@ -371,3 +371,59 @@ fn folders_are_refused_on_redis() {
     let topology = Topology::new();
     folders_refused(&topology.start("api", "api"));
 }
+
+/// An update removes a code's expiry or template with `null` and keeps them when it leaves them
+/// out; an expired code whose expiry is removed is served again. A bad value changes nothing.
+fn expiry_and_template_removed(server: &Server) {
+    let code = server.create_qr(json!({
+        "qrType": "WEB", "qrRedirectUrl": "https://example.com/again", "displayId": "cleared",
+        "templateId": "navy", "expiryDate": 1_000
+    }));
+    let path = format!("/api/qrs-api/{}", code["id"].as_str().unwrap());
+    let expired = server.edge_within_a_second("cleared", |r| r.status() == 410);
+    assert_eq!(expired.status(), 410, "expired");
+
+    let (status, kept) = server.call(Method::PUT, &path, Some(json!({"name": "Kept"})));
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(
+        (&kept["data"]["expiryDate"], &kept["data"]["templateId"]),
+        (&json!(1_000), &json!("navy")),
+        "left out: kept"
+    );
+    assert_bad(
+        server,
+        Method::PUT,
+        &path,
+        json!({"expiryDate": "never"}),
+        "invalid JSON body",
+    );
+    let (_, unchanged) = server.call(Method::GET, &path, None);
+    assert_eq!(
+        unchanged["data"]["expiryDate"], 1_000,
+        "a refusal changes nothing"
+    );
+
+    let removed = json!({"expiryDate": null, "templateId": null});
+    let (status, body) = server.call(Method::PUT, &path, Some(removed));
+    assert_eq!(status, 200, "{body}");
+    let (_, read) = server.call(Method::GET, &path, None);
+    assert_eq!(
+        (&read["data"]["expiryDate"], &read["data"]["templateId"]),
+        (&Value::Null, &Value::Null),
+        "{read}"
+    );
+    assert_eq!(read["data"]["name"], "Kept");
+    server.assert_served("cleared");
+}
+
+#[test]
+fn an_expiry_and_a_template_are_removed_with_null_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    expiry_and_template_removed(&Server::start(dir.path()));
+}
+
+#[test]
+fn an_expiry_and_a_template_are_removed_with_null_on_redis() {
+    let topology = Topology::new();
+    expiry_and_template_removed(&topology.start("serve", "serve"));
+}

@@ -1,14 +1,16 @@
 //! The dashboard's code forms (src/dashboard/code_form.rs) in a real browser, on both stores:
 //! each of the twelve types made through its form, read back through the API (the fields stored
 //! as entered) and scanned on the edge; the API's refusals next to the fields they name; an edit
-//! that keeps every field; a duplicate; a CSV import. The journey is tests/it/browser/forms.py.
+//! that keeps every field; a duplicate; a CSV import; the live preview of the code's image (it
+//! scans to the code and follows the template; another team's template or code is refused); an
+//! expiry and a template removed in the form. The journey is tests/it/browser/forms.py.
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::dashboard::{api_args, bootstrap_link, browse, on};
 use crate::support::topology::Topology;
-use crate::support::Server;
+use crate::support::{zbar, Server};
 
 /// The API's own message for a create `body`.
 fn refusal(server: &Server, body: Value) -> Value {
@@ -225,14 +227,94 @@ fn edits_duplicates_and_imports(seen: &Value) {
     assert_eq!(seen["importedIds"], json!(["csv-one"]));
 }
 
+/// Another team's template and code, which the preview must not draw: their ids.
+fn other_teams_template_and_code(server: &Server) -> (String, String) {
+    let team = server.create_team("Other team");
+    let template = json!({"name": "Theirs", "foregroundColor": "#7A1F1F"});
+    let (status, made) = server.call_as(
+        &server.credentials,
+        &team,
+        Method::POST,
+        "/api/qr-templates-api",
+        Some(template),
+    );
+    assert_eq!(status, 201, "{made}");
+    let code = server.create_qr_in(
+        &team,
+        json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/theirs"}),
+    );
+    (
+        made["data"]["id"].as_str().unwrap().to_owned(),
+        code["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The preview scans to the code in both templates and is not the same image; the expiry
+/// emptied in the form is gone and the code served again; "Default" removes the template.
+fn preview_follows_the_form_and_an_expiry_is_removed(
+    server: &Server,
+    seen: &Value,
+    previews: [&std::path::Path; 2],
+) {
+    let short_url = format!("{}/forms-expired", server.edge);
+    let [forest, navy] = previews.map(|path| std::fs::read(path).unwrap());
+    for png in [&forest, &navy] {
+        assert_eq!(
+            zbar::decode(png),
+            short_url,
+            "the preview scans to the code"
+        );
+    }
+    assert_ne!(forest, navy, "the preview follows the template chosen");
+    let previewed = &seen["previewed"];
+    assert_eq!(previewed["caption"], format!("Encodes {short_url}"));
+    assert_eq!(previewed["expiredStatus"], 410);
+    assert_eq!(previewed["saved"]["expiryDate"], Value::Null, "{previewed}");
+    assert_eq!(previewed["saved"]["templateId"], "navy");
+    let settings = previewed["saved"]["settings"].as_object().unwrap();
+    assert!(!settings.contains_key("maxScans"), "{settings:?}");
+    assert_eq!(
+        previewed["served"],
+        json!([302, "https://example.com/back"]),
+        "served again"
+    );
+    assert_eq!(previewed["defaultTemplate"], Value::Null);
+    let new_code = &seen["newPreview"];
+    assert_eq!(new_code["before"], format!("{}/xxxxxxx", server.edge));
+    assert_eq!(new_code["after"], format!("{}/typed-path", server.edge));
+}
+
+fn preview_refuses_what_is_not_the_teams(seen: &Value) {
+    let refused = &seen["previewRefused"];
+    assert_eq!(refused["own"], json!([200, "image/svg+xml"]));
+    for (asked, status) in [
+        ("otherTemplate", 404),
+        ("otherCode", 404),
+        ("longTemplate", 400),
+        ("badPath", 400),
+        ("unknownField", 400),
+    ] {
+        assert_eq!(refused[asked][0], status, "{asked}: {refused}");
+    }
+}
+
 fn every_qr_type_and_setting(server: &Server) {
     let mut args = api_args(server);
     args["signInUrl"] = on(server, &bootstrap_link(server)).into();
+    let (other_template, other_code) = other_teams_template_and_code(server);
+    args["otherTemplateId"] = other_template.into();
+    args["otherCodeId"] = other_code.into();
+    let png = || tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    let (forest, navy) = (png(), png());
+    args["previewPng"] = forest.path().to_str().unwrap().into();
+    args["previewNavyPng"] = navy.path().to_str().unwrap().into();
     let seen = browse("forms.py", &args);
     refusals_are_the_apis(server, &seen);
     redirect_codes_are_stored_and_served(&seen);
     hosted_codes_are_stored_and_served(&seen);
     edits_duplicates_and_imports(&seen);
+    preview_follows_the_form_and_an_expiry_is_removed(server, &seen, [forest.path(), navy.path()]);
+    preview_refuses_what_is_not_the_teams(&seen);
 }
 
 #[test]

@@ -3,8 +3,11 @@ start's link; create a code of each of the twelve types in its form (lists grown
 "Add a row" buttons, no script of ours needed), each read back through the API and scanned on
 the edge; bad input refused with the API's message next to the field (a `javascript:` URL in a
 list row, a missing required field); an edit keeps every field; a duplicate; a CSV import with
-one bad line, and one of which nothing can be imported. Every page: no console error, no CSP
-violation."""
+one bad line, and one of which nothing can be imported. The live preview of the code's image
+follows the template chosen; an expiry emptied in the form is removed (the code is served
+again) and "Default" removes a template; the preview route refuses another team's template or
+code and bad input. axe-core checks the forms and the import page, which are photographed at a
+phone's and a desktop's width. Every page: no console error, no CSP violation."""
 
 import os
 import tempfile
@@ -13,10 +16,21 @@ import time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from common import (IPHONE_SAFARI, _stale, api, arguments, browser, check, check_console, fill,
-                    follow, http, report, submit, text_of, visit)
+from common import (IPHONE_SAFARI, _stale, api, arguments, axe_check, browser, check, check_console,
+                    fill, follow, http, report, screenshot, session_get, submit,
+                    text_of, visit)
 
 PASSWORD = "a long enough password"
+SCREEN_WIDTHS = (("phone", 390), ("desktop", 1280))
+
+
+def photograph(driver, name):
+    """The whole page from its top, nothing focused, at each width: NAME-phone, NAME-desktop."""
+    driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+    for device, width in SCREEN_WIDTHS:
+        driver.set_window_size(width, 844)
+        screenshot(driver, f"{name}-{device}")
+    driver.set_window_size(390, 844)
 DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 # Per type: the form's fields (by id, which is the request path) and the lists to grow first.
@@ -189,6 +203,16 @@ def edge_answer(args, display_id, headers):
         time.sleep(0.1)
 
 
+def edge_answer_until(args, display_id, status):
+    """The edge's answer once it is `status` (an edit reaching it), or the last after 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        answer = edge_answer(args, display_id, {})
+        if answer[0] == status or time.monotonic() > deadline:
+            return answer[:2]
+        time.sleep(0.1)
+
+
 def refusals(driver, dashboard):
     """Bad input: each refusal's text beside its field, and no code made."""
     seen = {}
@@ -257,6 +281,83 @@ def import_csv(driver, dashboard, lines, expected_status=None):
     return rows
 
 
+def preview_shows(driver, template_id):
+    """Waits until the preview image is the one of `template_id` and has loaded; the image."""
+    image = driver.find_element(By.ID, "qr-preview-image")
+    WebDriverWait(driver, 15).until(lambda d: driver.execute_script(
+        "const i = arguments[0]; return i.complete && i.naturalWidth > 0 && "
+        "new URL(i.src).searchParams.get('templateId') === arguments[1]", image, template_id))
+    check_console(driver)
+    return image
+
+
+def preview_and_expiry(driver, dashboard, args):
+    """An expired code's edit form: its preview (saved as a PNG for zbar), then the template
+    changed to navy (the preview follows, saved again) and the expiry emptied; saved, the API
+    shows no expiry (nor the max scans emptied too) and the edge serves it again. A second edit picks "Default": no template."""
+    _, made = api(args, "POST", "/api/qrs-api", {
+        "qrType": "WEB", "qrRedirectUrl": "https://example.com/back", "displayId": "forms-expired",
+        "templateId": "forest", "expiryDate": 1000, "settings": {"maxScans": 5}})
+    code = made["data"]["id"]
+    expired_status = edge_answer(args, "forms-expired", {})[0]
+    visit(driver, f"{dashboard}/codes/{code}/edit")
+    axe_check(driver, "an edit form")
+    preview_shows(driver, "forest").screenshot(args["previewPng"])
+    set_field(driver, "templateId", "navy")
+    preview_shows(driver, "navy").screenshot(args["previewNavyPng"])
+    caption = text_of(driver, "qr-preview-caption")
+    photograph(driver, "edit-code")
+    set_field(driver, "expiryDate", "")
+    set_field(driver, "settings.maxScans", "")
+    submit(driver, button_id="save-code")
+    _, saved = api(args, "GET", f"/api/qrs-api/{code}")
+    served = edge_answer_until(args, "forms-expired", 302)
+
+    visit(driver, f"{dashboard}/codes/{code}/edit")
+    set_field(driver, "templateId", "")
+    submit(driver, button_id="save-code")
+    _, default = api(args, "GET", f"/api/qrs-api/{code}")
+    return {"expiredStatus": expired_status, "caption": caption,
+            "saved": saved["data"], "served": served,
+            "defaultTemplate": default["data"]["templateId"]}
+
+
+def preview_refusals(driver, args):
+    """The preview route as a forged or careless request would use it: (status, type) each."""
+    answers = {}
+    asked = {
+        "own": "?templateId=navy&displayId=forms-own",
+        "otherTemplate": f"?templateId={args['otherTemplateId']}",
+        "otherCode": f"?code={args['otherCodeId']}",
+        "longTemplate": "?templateId=" + "t" * 65,
+        "badPath": "?displayId=a%20b",
+        "unknownField": "?size=4096",
+    }
+    for name, query in asked.items():
+        status, headers, _ = session_get(driver, "/codes/preview.svg" + query)
+        answers[name] = [status, headers.get("content-type", "").split(";")[0]]
+    return answers
+
+
+def accessible_forms(driver, dashboard):
+    """axe-core on the new-code form of several types (one with nested lists)."""
+    for qr_type in ("WEB", "VCARD", "LINK_LIST", "RESTAURANT_MENU"):
+        visit(driver, f"{dashboard}/codes/new?type={qr_type}")
+        axe_check(driver, f"the new {qr_type} form")
+
+
+def new_form_preview(driver, dashboard):
+    """A new code's preview follows its short link path as typed: the caption's URL."""
+    visit(driver, dashboard + "/codes/new?type=WEB")
+    before = text_of(driver, "qr-preview-url")
+    fill(driver, "displayId", "typed-path")
+    WebDriverWait(driver, 15).until(lambda d: driver.execute_script(
+        "const i = document.getElementById('qr-preview-image'); return i.complete && "
+        "i.naturalWidth > 0 && new URL(i.src).searchParams.get('displayId') === 'typed-path'"))
+    check_console(driver)
+    return {"before": before, "after": text_of(driver, "qr-preview-url")}
+
+
 def main():
     args = arguments()
     driver = browser()
@@ -284,12 +385,19 @@ def main():
         edited = edit_keeps_fields(driver, dashboard, args, codes)
         copy = duplicate(driver, dashboard, args, codes)
 
+        previewed = preview_and_expiry(driver, dashboard, args)
+        preview_refused = preview_refusals(driver, args)
+        new_preview = new_form_preview(driver, dashboard)
+        accessible_forms(driver, dashboard)
+
         imported_refused = import_csv(driver, dashboard, [
             "displayId,url,type,name",
             "csv-one,https://example.com/one,WEB,One",
             "csv-bad,javascript:alert(1),WEB,Bad",
         ])
         import_result = text_of(driver, "import-result")
+        axe_check(driver, "the import page with a refused line")
+        photograph(driver, "import-refused")
         none_refused = import_csv(driver, dashboard, [
             "displayId,url,type,name",
             "csv-worse,ftp://example.com/x,WEB,Worse",
@@ -300,7 +408,8 @@ def main():
         report(refused=refused, codesAfterRefusals=codes_after_refusals, codes=codes, edge=edge,
                edited=edited, copy=copy, importResult=import_result,
                importRefused=imported_refused, importError=import_error,
-               noneRefused=none_refused,
+               noneRefused=none_refused, previewed=previewed, previewRefused=preview_refused,
+               newPreview=new_preview,
                importedIds=sorted(q["displayId"] for q in imported["data"]["qrs"]))
     finally:
         driver.quit()
