@@ -10,6 +10,7 @@ mod keys;
 mod members;
 mod orphans;
 mod settings;
+mod stale;
 mod templates;
 
 use axum::http::StatusCode;
