@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 
-use super::{page, stale};
+use super::{page, scrolling, stale};
 use crate::api::auth::Account;
 use crate::api::keys::{account_keys, create_key, revoke_key, NewKey};
 use crate::api::ApiError;
@@ -60,11 +60,13 @@ async fn keys_page(
         @if keys.is_empty() {
             p.card #no-keys { "You have no API keys." }
         } @else {
-            table #keys {
-                thead { tr { th scope="col" { "Name" } th scope="col" { "Client id" }
-                    th scope="col" { "Scopes" } th scope="col" { "Revoke" } } }
-                tbody { @for key in &keys { (row(signed, key)) } }
-            }
+            (scrolling("API keys", html! {
+                table #keys {
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Client id" }
+                        th scope="col" { "Scopes" } th scope="col" { "Revoke" } } }
+                    tbody { @for key in &keys { (row(signed, key)) } }
+                }
+            }))
         }
         (create_form(signed))
     };

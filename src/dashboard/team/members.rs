@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 
-use super::{manages, page, stale};
+use super::{manages, page, scrolling, stale};
 use crate::api::members::{add_member, change_in_team, valid_email, Change};
 use crate::api::ApiError;
 use crate::dashboard::error::PageError;
@@ -65,14 +65,16 @@ async fn members_page(
     members.retain(|m| m.teams.contains_key(team_id));
     members.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     let body = html! {
-        table #members {
-            thead { tr {
-                th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" }
-                th scope="col" { "Status" }
-                @if manages(signed) { th scope="col" { "Change" } }
-            } }
-            tbody { @for member in &members { (row(signed, member)) } }
-        }
+        (scrolling("Members", html! {
+            table #members {
+                thead { tr {
+                    th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" }
+                    th scope="col" { "Status" }
+                    @if manages(signed) { th scope="col" { "Change" } }
+                } }
+                tbody { @for member in &members { (row(signed, member)) } }
+            }
+        }))
         @if manages(signed) { (add_form(signed)) }
     };
     Ok(page(signed, PATH, "Members", refusal, body))

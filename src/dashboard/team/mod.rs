@@ -80,6 +80,12 @@ fn page(
     (status, layout::page(title, Some(signed), body)).into_response()
 }
 
+/// A table that scrolls sideways on a narrow screen rather than break its words; focusable and
+/// named, so that a keyboard can scroll it and a screen reader names it.
+fn scrolling(label: &str, table: Markup) -> Markup {
+    html! { div.team-table tabindex="0" role="region" aria-label=(label) { (table) } }
+}
+
 /// Whether the member manages the team (an admin or the owner): who sees its edit controls.
 fn manages(signed: &Signed) -> bool {
     signed.caller.require_admin("").is_ok()
