@@ -73,17 +73,30 @@ pub async fn bulk(
     for id in &request.qr_ids {
         team_qr(&state.store, &caller.team.id, id).await?;
     }
-    let mut qr_ids = request.qr_ids;
+    let range = (request.start_time, request.end_time);
+    let (events, next) = merged_page(&state, request.qr_ids, range, after.as_ref(), limit).await?;
+    Ok(paged(events, next))
+}
+
+/// A page of the events of the codes `qr_ids` with a scan time in `range` (inclusive), in the
+/// order above, past `after` (a bulk cursor's position): at most `limit`, and the cursor past
+/// them when more follow. The caller has checked that the codes are its team's.
+pub(crate) async fn merged_page(
+    state: &AppState,
+    mut qr_ids: Vec<String>,
+    range: (i64, i64),
+    after: Option<&(EventPosition, String)>,
+    limit: usize,
+) -> Result<(Vec<ScanEvent>, Option<Cursor>), ApiError> {
     qr_ids.sort_unstable();
     qr_ids.dedup();
-    let range = (request.start_time, request.end_time);
     let mut sources: Vec<Source> = qr_ids
         .into_iter()
-        .map(|qr_id| Source::new(qr_id, range, after.as_ref(), (limit + 1).min(CHUNK)))
+        .map(|qr_id| Source::new(qr_id, range, after, (limit + 1).min(CHUNK)))
         .collect();
     let mut events = Vec::with_capacity(limit + 1);
     while events.len() <= limit {
-        match next_event(&state, &mut sources).await? {
+        match next_event(state, &mut sources).await? {
             Some(event) => events.push(event),
             None => break,
         }
@@ -92,8 +105,10 @@ pub async fn bulk(
         at: at.clone(),
         qr: qr.clone(),
     });
-    let events: Vec<ScanEvent> = events.into_iter().map(|(_, _, event)| event).collect();
-    Ok(paged(events, next))
+    Ok((
+        events.into_iter().map(|(_, _, event)| event).collect(),
+        next,
+    ))
 }
 
 /// The newest event not taken yet of all the codes', with its position and code.

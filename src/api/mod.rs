@@ -4,7 +4,7 @@
 pub(crate) mod analytics;
 pub(crate) mod auth;
 mod body;
-mod bulk_events;
+pub(crate) mod bulk_events;
 pub(crate) mod error;
 pub(crate) mod image;
 mod image_url;

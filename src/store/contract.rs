@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use super::{
-    Bootstrap, Check, Created, Edit, ListPosition, QrListPage, QrListQuery, Session, SignInToken,
-    StoreError,
+    Bootstrap, Check, Created, Edit, ListPosition, Notice, QrListPage, QrListQuery, Session,
+    SignInToken, StoreError,
 };
 use crate::model::template::Template;
 use crate::model::{Credential, Member, Org, Qr, Role, Team};
@@ -188,6 +188,12 @@ pub trait RecordStore: Send + Sync + 'static {
     /// The live sign-in token under its hash, removed in the same step: it signs in once, however
     /// many requests race for it.
     async fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError>;
+
+    /// Stores a notice for one session's next page under `key` until its `expires_at`.
+    async fn create_notice(&self, key: &str, notice: &Notice) -> Result<(), StoreError>;
+
+    /// The live notice under `key`, removed in the same step: it is shown once.
+    async fn take_notice(&self, key: &str) -> Result<Option<Notice>, StoreError>;
 
     /// The members with this email (lower case), across organizations.
     async fn members_with_email(&self, email: &str) -> Result<Vec<Member>, StoreError>;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{
-    Bootstrap, Check, Created, Edit, EmbeddedStore, ListPosition, QrListPage, QrListQuery,
+    Bootstrap, Check, Created, Edit, EmbeddedStore, ListPosition, Notice, QrListPage, QrListQuery,
     RecordStore, Session, SignInToken, StoreError,
 };
 use crate::model::template::Template;
@@ -225,6 +225,16 @@ impl RecordStore for EmbeddedStore {
     async fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError> {
         let key = key.to_owned();
         self.blocking(move |s| s.take_sign_in_token(&key)).await
+    }
+
+    async fn create_notice(&self, key: &str, notice: &Notice) -> Result<(), StoreError> {
+        let (key, notice) = (key.to_owned(), notice.clone());
+        self.blocking(move |s| s.create_notice(&key, &notice)).await
+    }
+
+    async fn take_notice(&self, key: &str) -> Result<Option<Notice>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |s| s.take_notice(&key)).await
     }
 
     async fn members_with_email(&self, email: &str) -> Result<Vec<Member>, StoreError> {

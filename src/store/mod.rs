@@ -38,7 +38,7 @@ pub use error::StoreError;
 pub use feed::{Change, ChangeFeed, FeedRead};
 pub use list::{ListOrder, ListPosition, PageStart, QrListPage, QrListQuery};
 pub use qrs::Created;
-pub use sessions::{Session, SignInToken};
+pub use sessions::{Notice, Session, SignInToken};
 
 // Records are JSON: readable in a dump, and tolerant of added fields.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -119,6 +119,7 @@ impl EmbeddedStore {
         txn.open_table(templates::TEMPLATES)?;
         txn.open_table(sessions::SESSIONS)?;
         txn.open_table(sessions::SIGN_IN_TOKENS)?;
+        txn.open_table(sessions::NOTICES)?;
         txn.commit()?;
         fill_routes(&db)?;
         list::fill_list_index(&db)?;

@@ -1,6 +1,8 @@
-//! The dashboard's sign-in state: sessions and one-time sign-in links. Both are kept under the
-//! SHA-256 of their token (`hash_secret`), never the token itself, with the time they end: a
-//! store that leaks keeps no usable session. On Redis each is a key with that TTL; here a record
+//! The dashboard's sign-in state: sessions, one-time sign-in links and one-time notices. Sessions
+//! and links are kept under the SHA-256 of their token (`hash_secret`), never the token itself,
+//! with the time they end: a store that leaks keeps no usable session. A notice (a new API key's
+//! token, shown on the page its creation redirects to) is kept under its session's key for a
+//! minute at most and taken when it is shown. On Redis each is a key with that TTL; here a record
 //! past its end is treated as gone (and removed when it is next read).
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -15,6 +17,8 @@ pub(super) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 /// Hashed sign-in token -> `SignInToken` as JSON.
 pub(super) const SIGN_IN_TOKENS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("sign_in_tokens");
+/// Session key and purpose -> `Notice` as JSON.
+pub(super) const NOTICES: TableDefinition<&str, &[u8]> = TableDefinition::new("notices");
 
 /// A signed-in member's session in the dashboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +41,14 @@ pub struct SignInToken {
     pub expires_at: i64,
 }
 
+/// A text for one session's next page only (post-redirect-get): taken on its first read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    pub text: String,
+    pub expires_at: i64,
+}
+
 /// Records that end, on either backend.
 pub(super) trait Expiring {
     fn expires_at(&self) -> i64;
@@ -56,6 +68,12 @@ impl Expiring for Session {
 }
 
 impl Expiring for SignInToken {
+    fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+}
+
+impl Expiring for Notice {
     fn expires_at(&self) -> i64 {
         self.expires_at
     }
@@ -130,6 +148,14 @@ impl EmbeddedStore {
 
     pub fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError> {
         self.get_expiring(SIGN_IN_TOKENS, key, true)
+    }
+
+    pub fn create_notice(&self, key: &str, notice: &Notice) -> Result<(), StoreError> {
+        self.put_expiring(NOTICES, key, notice)
+    }
+
+    pub fn take_notice(&self, key: &str) -> Result<Option<Notice>, StoreError> {
+        self.get_expiring(NOTICES, key, true)
     }
 
     /// The members with this (lower-case) email: one per organization at most. Members are few

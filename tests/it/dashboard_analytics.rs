@@ -1,7 +1,8 @@
 //! The analytics pages (src/dashboard/analytics/) in a real browser, on both stores: scans made
 //! at the edge (a phone and a desktop from two countries, a bot) reach a code's analytics page
 //! and the team's without a reload; the charts, the breakdowns, the bots and the scans table
-//! show them; the range form and the live fragment's ETag work; another team's code is 404;
+//! show them; the range form and the live fragment's ETag work; the team's page counts the
+//! team's scans from its rollups and lists them, a page at a time; another team's code is 404;
 //! axe-core finds nothing serious. Needs what scripts/test.sh provides (see dashboard.rs).
 
 use reqwest::Method;
@@ -95,8 +96,24 @@ fn analytics_journey(server: &Server) {
     assert_eq!(kinds, ["Bot", "Scan", "Scan"], "the table lists every scan");
     assert_eq!(seen["liveStatus"], 200);
     assert_eq!(seen["unchangedStatus"], 304, "an idle poll is a 304");
-    assert_eq!(seen["teamTotal"], "2", "the team's page sums its codes");
+    assert_eq!(seen["teamTotal"], "2", "the team's rollups count its scans");
     assert_eq!(seen["topCodes"], json!(["Summer fair"]));
+    assert_eq!(
+        seen["teamScans"],
+        json!([
+            format!("{DISPLAY_ID} Bot"),
+            format!("{DISPLAY_ID} Scan"),
+            format!("{DISPLAY_ID} Scan")
+        ]),
+        "the team's table lists the scans made on the edge, each with its code"
+    );
+    assert_eq!(seen["teamFirstPage"], 25, "25 scans a page");
+    assert_eq!(
+        seen["teamOlderCountries"],
+        json!(["DE", "US"]),
+        "the next page has the two oldest scans"
+    );
+    assert_eq!(seen["teamNewestAgain"], 25);
     assert_eq!(seen["otherPage"], "Not Found", "another team's code");
     assert_eq!(seen["otherLive"], 404);
     let (_, overview) = server.call(
@@ -106,8 +123,8 @@ fn analytics_journey(server: &Server) {
     );
     assert_eq!(
         overview["data"].as_array().unwrap().len(),
-        3,
-        "the API has the same scans"
+        27,
+        "the API has the same scans (the first 3 and the 24 of the paging)"
     );
 }
 

@@ -1,10 +1,12 @@
 //! The dashboard's team pages (src/dashboard/team/) in a real browser, on both stores
 //! (`tests/it/browser/team.py`): the owner changes the team's settings (and a stale save is
-//! refused), switches teams, adds a member and changes their role, makes an API key whose
-//! token works once shown and stops working once revoked, adds a custom domain and sees its
-//! CNAME and an orphan scan on it, makes a template whose preview scans; a viewer sees no edit
-//! control and their forged posts change nothing, and is signed out once removed on the page;
-//! another team's admin reaches none of it.
+//! refused), switches teams, adds a member and changes their role (a change drawn before one
+//! made through the API is refused and changes nothing), makes an API key whose token works
+//! once shown, is shown on no reload (which makes no second key), and stops working once
+//! revoked (a stale revoke is refused), adds a custom domain and sees its CNAME and an orphan
+//! scan on it, makes a template whose preview scans; a viewer sees no edit control and their
+//! forged posts change nothing, and is signed out once removed on the page; another team's admin
+//! reaches none of it. Every team page passes axe-core.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -84,6 +86,21 @@ fn team_pages(server: &Server, mut args: Value, links: [&str; 3]) {
     assert_eq!(seen["changedRole"], "admin");
     assert_eq!(seen["pausedStatus"], "paused");
     assert_eq!(seen["activatedStatus"], "invited");
+    let stale = seen["staleMemberMessage"].as_str().unwrap();
+    assert!(stale.contains("changed since you opened it"), "{stale}");
+    assert_eq!(
+        seen["staleMemberRole"],
+        json!(["editor"]),
+        "the stale change changed nothing"
+    );
+    assert_eq!(
+        seen["staleMemberShown"], "editor",
+        "the page shows her as she is"
+    );
+    assert_eq!(
+        seen["redrawnRole"], "admin",
+        "a change from the redrawn page works"
+    );
     let (status, team) = server.call(
         Method::GET,
         &format!("/api/teams-api/{}", server.credentials.team_id),
@@ -111,7 +128,19 @@ fn team_pages(server: &Server, mut args: Value, links: [&str; 3]) {
 
     // Keys: the token once, working until revoked.
     assert_eq!(seen["tokenWorks"], 200);
+    assert_eq!(
+        seen["afterCreate"],
+        format!("{}/team/keys", server.api).as_str(),
+        "the creation redirects to the list"
+    );
+    assert_eq!(seen["shownOnReload"], false, "a reload does not show it");
+    assert_eq!(seen["keysAfterReload"], 1, "a reload makes no second key");
     assert_eq!(seen["tokenShownAgain"], false, "never shown again");
+    assert_eq!(seen["staleRevoke"], 412);
+    assert_eq!(
+        seen["worksAfterStaleRevoke"], 200,
+        "a stale revoke revokes nothing"
+    );
     assert_eq!(seen["tokenAfterRevoke"], 401);
 
     // Domains and orphans.

@@ -12,7 +12,8 @@ use qredge::model::{Credential, DomainSettings, Member, Qr, QrType, Role, Team};
 use qredge::store::redis::RedisStore;
 use qredge::store::{
     check, edit, unchecked, Bootstrap, Change, ChangeFeed, Created, EmbeddedStore, FeedRead,
-    ListOrder, ListPosition, PageStart, QrListQuery, Session, SignInToken, Store, StoreError,
+    ListOrder, ListPosition, Notice, PageStart, QrListQuery, Session, SignInToken, Store,
+    StoreError,
 };
 
 use crate::support::topology::shared_redis;
@@ -80,6 +81,7 @@ on_both_stores!(
     credentials_insert_and_delete_by_check,
     templates_are_the_teams_own_and_deleted_by_check,
     sessions_end_and_a_sign_in_token_is_taken_once,
+    a_notice_is_taken_once_and_ends,
     the_feed_lists_each_write_in_commit_order,
     a_feed_trimmed_past_a_cursor_reads_lagged,
 );
@@ -1144,6 +1146,40 @@ async fn templates_are_the_teams_own_and_deleted_by_check(store: Store, _: impl 
         store.insert_template(&no_team).await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// A session's notice (a new key's token on the page after its creation) is read once, by one
+/// of several racing readers, and not at all past its end.
+async fn a_notice_is_taken_once_and_ends(store: Store, _: impl ChangeFeed) {
+    let now = qredge::clock::now_ms();
+    let notice = |expires_at| Notice {
+        text: "cli_1.secret".into(),
+        expires_at,
+    };
+    store
+        .create_notice("s:key", &notice(now + 60_000))
+        .await
+        .unwrap();
+    let takers = (0..WRITERS).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.take_notice("s:key").await.unwrap() })
+    });
+    let mut taken = Vec::new();
+    for taker in takers {
+        taken.extend(taker.await.unwrap());
+    }
+    assert_eq!(taken, vec![notice(now + 60_000)], "shown once");
+    store
+        .create_notice("s:old", &notice(now + 300))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        store.take_notice("s:old").await.unwrap(),
+        None,
+        "past its end"
+    );
+    assert_eq!(store.take_notice("never-made").await.unwrap(), None);
 }
 
 // --- The change feed ---

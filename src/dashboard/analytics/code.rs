@@ -5,13 +5,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
-use serde::Deserialize;
 
 use super::figures::{totals_of, Figures};
 use super::frame::{page as frame_page, Frame};
 use super::live::fragment;
 use super::range::RangeQuery;
-use super::scans::ScansPage;
+use super::scans::{with_cursor, ScansPage, ScansQuery};
 use super::sections::live_figures;
 use crate::aggregate::contract::Codes;
 use crate::api::qrs::team_qr;
@@ -19,12 +18,6 @@ use crate::dashboard::error::PageError;
 use crate::dashboard::session::Signed;
 use crate::dashboard::DashState;
 use crate::model::Qr;
-
-/// Which page of the scans table: after this cursor (None: the newest).
-#[derive(Deserialize, Default)]
-pub struct ScansQuery {
-    cursor: Option<String>,
-}
 
 /// The code's moving parts: its figures, then its scans table.
 async fn live_part(
@@ -68,11 +61,7 @@ pub async fn page(
     let qr = team_qr(&state.app.store, &signed.caller.team.id, &id).await?;
     let cursor = scans.cursor.as_deref();
     let live = live_part(&state, &signed, &qr, &range, cursor).await?;
-    let mut live_url = page_url(&qr.id, "/live", &range);
-    if let Some(cursor) = cursor {
-        let joiner = if live_url.contains('?') { '&' } else { '?' };
-        live_url = format!("{live_url}{joiner}cursor={}", urlencoding(cursor));
-    }
+    let live_url = with_cursor(page_url(&qr.id, "/live", &range), cursor);
     let title = format!("Analytics of {}", qr.name);
     let path = format!("/codes/{}/analytics", qr.id);
     let intro = html! {
@@ -100,8 +89,4 @@ pub async fn live(
     let qr = team_qr(&state.app.store, &signed.caller.team.id, &id).await?;
     let live = live_part(&state, &signed, &qr, &range, scans.cursor.as_deref()).await?;
     Ok(fragment(&headers, live))
-}
-
-fn urlencoding(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -17,7 +17,7 @@ use crate::clock::now_ms;
 /// Values each breakdown table lists (the most scanned).
 const BREAKDOWN_ROWS: usize = 10;
 
-/// The headline counts (bots apart), of one code or summed over the team's.
+/// The headline counts (bots apart), of one code or of the team.
 #[derive(Default, Clone, Copy)]
 pub struct Totals {
     pub total: u64,
@@ -34,13 +34,6 @@ impl Totals {
             yesterday: overview.yesterday_scans,
             bots: overview.bot_scans,
         }
-    }
-
-    pub fn add(&mut self, other: Totals) {
-        self.total += other.total;
-        self.today += other.today;
-        self.yesterday += other.yesterday;
-        self.bots += other.bots;
     }
 }
 
@@ -104,4 +97,27 @@ impl Figures {
 pub async fn totals_of(app: &AppState, id: &str, zone: Tz) -> Result<Totals, ApiError> {
     let overview = app.analytics.overview(id, now_ms(), zone).await?;
     Ok(Totals::of(&overview))
+}
+
+/// The team's headline counts from its own rollups (one read whatever its size; a deleted
+/// code's scans stay in them), with `bots`: the team rollups count headline scans only.
+pub async fn team_totals(
+    app: &AppState,
+    team_id: &str,
+    zone: Tz,
+    bots: u64,
+) -> Result<Totals, ApiError> {
+    let team = Codes::Team(team_id);
+    let today = day_number(local_date(now_ms(), zone));
+    let days = app.analytics.days(team, today - 1, today).await?;
+    let on = |day: i64| days.iter().find(|d| d.day == day).map_or(0, |d| d.scans);
+    // Every headline scan counts under one value of each dimension ("" when unknown), so the
+    // sum of one all-time breakdown is the all-time total.
+    let devices = app.analytics.breakdown(team, Dimension::Device).await?;
+    Ok(Totals {
+        total: devices.iter().map(|(_, scans)| scans).sum(),
+        today: on(today),
+        yesterday: on(today - 1),
+        bots,
+    })
 }

@@ -1,9 +1,10 @@
 //! The analytics pages: a code's (`/codes/{id}/analytics`) and the team's (`/analytics`). Each
 //! shows the headline counts, unique visitors, scans per day over a chosen range and today's
 //! 5-minute curve as server-drawn SVG charts (`../charts/`), the breakdowns as tables, the bots
-//! apart and (a code's) its scans a page at a time. Everything is read from the rollups through
-//! the API's own analytics reads. `assets/analytics.js` polls the page's live fragment (an ETag
-//! keeps idle polls at 304) and swaps the moving parts in without a reload.
+//! apart and the scans a page at a time (the team's table names each scan's code). The figures
+//! are read from the rollups (the team's from its own, `Codes::Team`) through the API's own
+//! analytics reads. `assets/analytics.js` polls the page's live fragment (an ETag keeps idle
+//! polls at 304) and swaps the moving parts in without a reload.
 
 mod code;
 mod figures;

@@ -1,5 +1,7 @@
-//! A code's scans as a table, newest first, a page at a time: the API's detailed events, with
-//! its cursor in the "Older scans" link. Bots and HEAD requests are listed too, marked.
+//! Scans as a table, newest first, a page at a time: a code's (the API's detailed events) or the
+//! whole team's (its codes' events merged as the API's bulk events merge them, each row naming
+//! its code), with the API's cursor in the "Older scans" link. Bots and HEAD requests are listed
+//! too, marked.
 
 use std::collections::HashMap;
 
@@ -7,20 +9,41 @@ use axum::extract::Query;
 use chrono::DateTime;
 use chrono_tz::Tz;
 use maud::{html, Markup};
+use serde::Deserialize;
 
 use crate::api::analytics::EventsPage;
+use crate::api::bulk_events::merged_page;
+use crate::api::paging::Cursor;
 use crate::api::{ApiError, AppState};
 use crate::model::ScanEvent;
 
 /// Scans a page of the table lists.
 const PAGE_SIZE: usize = 25;
 
-/// One page of a code's scans and the cursor of the next (older) one.
+/// Which page of the scans table: after this cursor (None: the newest).
+#[derive(Deserialize, Default)]
+pub struct ScansQuery {
+    pub cursor: Option<String>,
+}
+
+/// `url` (which may have a query already) asking for the scans after `cursor`, if any.
+pub fn with_cursor(url: String, cursor: Option<&str>) -> String {
+    let Some(cursor) = cursor else {
+        return url;
+    };
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    let cursor: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+    format!("{url}{joiner}cursor={cursor}")
+}
+
+/// One page of scans and the cursor of the next (older) one.
 pub struct ScansPage {
     pub events: Vec<ScanEvent>,
     pub next: Option<String>,
     /// Whether this is a later page (a cursor was given).
     pub older: bool,
+    /// Whether the rows name their code (the team's table).
+    pub by_code: bool,
 }
 
 impl ScansPage {
@@ -35,6 +58,28 @@ impl ScansPage {
             events,
             next: next.map(|c| c.encode()),
             older: cursor.is_some(),
+            by_code: false,
+        })
+    }
+
+    /// The page of the scans of all the codes `qr_ids` (the team's) after `cursor`: each code's
+    /// events read a chunk at a time and merged, as the API's bulk events.
+    pub async fn read_team(
+        app: &AppState,
+        qr_ids: Vec<String>,
+        cursor: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let after = cursor
+            .map(|text| Cursor::parse(text)?.in_bulk_events())
+            .transpose()?;
+        let everything = (i64::MIN, i64::MAX);
+        let (events, next) =
+            merged_page(app, qr_ids, everything, after.as_ref(), PAGE_SIZE).await?;
+        Ok(Self {
+            events,
+            next: next.map(|c| c.encode()),
+            older: cursor.is_some(),
+            by_code: true,
         })
     }
 
@@ -51,11 +96,13 @@ impl ScansPage {
                 div.table-scroll tabindex="0" role="region" aria-labelledby="scans-heading" {
                     table #scans aria-labelledby="scans-heading" {
                         thead { tr {
-                            th scope="col" { "Time" } th scope="col" { "Country" } th scope="col" { "City" }
+                            th scope="col" { "Time" }
+                            @if self.by_code { th scope="col" { "Short link" } }
+                            th scope="col" { "Country" } th scope="col" { "City" }
                             th scope="col" { "Device" } th scope="col" { "Browser" } th scope="col" { "OS" }
                             th scope="col" { "Referrer" } th scope="col" { "Kind" }
                         } }
-                        tbody { @for event in &self.events { (row(event, zone)) } }
+                        tbody { @for event in &self.events { (row(event, zone, self.by_code)) } }
                     }
                 }
             }
@@ -69,7 +116,7 @@ impl ScansPage {
     }
 }
 
-fn row(event: &ScanEvent, zone: Tz) -> Markup {
+fn row(event: &ScanEvent, zone: Tz, by_code: bool) -> Markup {
     let time = DateTime::from_timestamp_millis(event.scan_time)
         .unwrap_or_default()
         .with_timezone(&zone)
@@ -84,6 +131,7 @@ fn row(event: &ScanEvent, zone: Tz) -> Markup {
     html! {
         tr.scan-row {
             td { (time.to_string()) }
+            @if by_code { td.code { (&*event.display_id) } }
             td { (&*event.country) }
             td { (&*event.city) }
             td { (&*event.device) }

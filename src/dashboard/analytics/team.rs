@@ -1,16 +1,17 @@
 //! The team's analytics page (`/analytics`) and its live fragment: the figures of all the
-//! team's codes together (the rollup reads without qrIds name every code of the team, as the
-//! API's do) and the most scanned codes.
+//! team's codes together, read from the team's own rollups (`Codes::Team`), the most scanned
+//! codes and the team's scans table (its codes' events merged, a page at a time).
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::figures::{totals_of, Figures, Totals};
+use super::figures::{team_totals, totals_of, Figures, Totals};
 use super::frame::{page as frame_page, Frame};
 use super::live::fragment;
 use super::range::RangeQuery;
+use super::scans::{with_cursor, ScansPage, ScansQuery};
 use super::sections::live_figures;
 use crate::aggregate::contract::Codes;
 use crate::dashboard::error::PageError;
@@ -27,30 +28,34 @@ struct Ranked {
     totals: Totals,
 }
 
-/// The team's moving parts: the figures of all its codes, then its most scanned codes. The
-/// team's headline counts are the sum of its codes' overviews.
+/// The team's moving parts: the figures of all its codes, its most scanned codes, then its
+/// scans after `cursor`. The headline counts are the team rollups'; its bots (which those do not
+/// count) are its codes' summed.
 async fn live_part(
     state: &DashState,
     signed: &Signed,
     range: &RangeQuery,
+    cursor: Option<&str>,
 ) -> Result<Markup, PageError> {
     let app = &state.app;
+    let team_id = &signed.caller.team.id;
     let zone = signed.caller.team.zone();
     let days = range.days(zone)?;
-    let qrs = app.store.team_qrs(&signed.caller.team.id).await?;
+    let qrs = app.store.team_qrs(team_id).await?;
     let mut ranked = Vec::with_capacity(qrs.len());
-    let mut sum = Totals::default();
     for qr in qrs {
         let totals = totals_of(app, &qr.id, zone).await?;
-        sum.add(totals);
         ranked.push(Ranked {
             id: qr.id,
             name: qr.name,
             totals,
         });
     }
-    let team = Codes::Team(&signed.caller.team.id);
-    let figures = Figures::read(app, team, sum, zone, &days).await?;
+    let bots = ranked.iter().map(|code| code.totals.bots).sum();
+    let totals = team_totals(app, team_id, zone, bots).await?;
+    let figures = Figures::read(app, Codes::Team(team_id), totals, zone, &days).await?;
+    let qr_ids = ranked.iter().map(|code| code.id.clone()).collect();
+    let scans = ScansPage::read_team(app, qr_ids, cursor).await?;
     ranked.sort_by(|a, b| {
         b.totals
             .total
@@ -58,7 +63,9 @@ async fn live_part(
             .then(a.name.cmp(&b.name))
     });
     ranked.truncate(TOP_CODES);
-    Ok(live_figures(&figures, top_codes(&ranked)))
+    let base = page_url("", range);
+    let extra = html! { (top_codes(&ranked)) (scans.render(zone, &base)) };
+    Ok(live_figures(&figures, extra))
 }
 
 fn top_codes(ranked: &[Ranked]) -> Markup {
@@ -83,25 +90,28 @@ fn top_codes(ranked: &[Ranked]) -> Markup {
     }
 }
 
-fn live_url(range: &RangeQuery) -> String {
+/// `/analytics{tail}` with the range's query.
+fn page_url(tail: &str, range: &RangeQuery) -> String {
     let query = range.as_query();
     let mark = if query.is_empty() { "" } else { "?" };
-    format!("/analytics/live{mark}{query}")
+    format!("/analytics{tail}{mark}{query}")
 }
 
 pub async fn page(
     State(state): State<DashState>,
     signed: Signed,
     Query(range): Query<RangeQuery>,
+    Query(scans): Query<ScansQuery>,
 ) -> Result<Response, PageError> {
-    let live = live_part(&state, &signed, &range).await?;
+    let cursor = scans.cursor.as_deref();
+    let live = live_part(&state, &signed, &range, cursor).await?;
     let title = format!("Analytics of {}", signed.caller.team.name);
     let frame = Frame {
         title: &title,
         intro: html! { p.muted { "Every code of the team together." } },
         path: "/analytics",
         range: &range,
-        live_url: &live_url(&range),
+        live_url: &with_cursor(page_url("/live", &range), cursor),
         live,
     };
     Ok(frame_page(&signed, frame).into_response())
@@ -111,8 +121,9 @@ pub async fn live(
     State(state): State<DashState>,
     signed: Signed,
     Query(range): Query<RangeQuery>,
+    Query(scans): Query<ScansQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let live = live_part(&state, &signed, &range).await?;
+    let live = live_part(&state, &signed, &range, scans.cursor.as_deref()).await?;
     Ok(fragment(&headers, live))
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 
-use super::{manages, page};
+use super::{manages, page, scrolling};
 use crate::api::precondition::Precondition;
 use crate::api::teams::{set_domains, DomainsInput};
 use crate::api::ApiError;
@@ -32,19 +32,21 @@ fn domains_page(state: &DashState, signed: &Signed, refusal: Option<&ApiError>) 
         @if team.domain_settings.is_empty() {
             p.card #no-domains { "The team has no custom domains." }
         } @else {
-            table #domains {
-                thead { tr { th scope="col" { "Domain" } th scope="col" { "DNS record to create" }
-                    @if manages(signed) { th scope="col" { "Remove" } } } }
-                tbody {
-                    @for domain in team.domain_settings.keys() {
-                        tr data-domain=(domain) {
-                            td { (domain) }
-                            td { code.dns-record { (domain) ". CNAME " (edge_host) "." } }
-                            @if manages(signed) { td { (remove_form(signed, domain)) } }
+            (scrolling("Domains", html! {
+                table #domains {
+                    thead { tr { th scope="col" { "Domain" } th scope="col" { "DNS record to create" }
+                        @if manages(signed) { th scope="col" { "Remove" } } } }
+                    tbody {
+                        @for domain in team.domain_settings.keys() {
+                            tr data-domain=(domain) {
+                                td { (domain) }
+                                td { code.dns-record { (domain) ". CNAME " (edge_host) "." } }
+                                @if manages(signed) { td { (remove_form(signed, domain)) } }
+                            }
                         }
                     }
                 }
-            }
+            }))
         }
         @if manages(signed) { (add_form(signed)) }
     };

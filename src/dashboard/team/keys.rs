@@ -1,52 +1,72 @@
 //! `/team/keys`: the signed-in member's API keys (the API's keys are a member's, acting in
-//! their teams with their role). A new key's secret is shown once, on the page that answers its
-//! creation, and never again: the store keeps only its hash. A revoked key is refused from the
-//! next request on. The session acts as the member's own unscoped credential
-//! (`Account::signed_in`), so a key may have any scope.
+//! their teams with their role). A new key's creation redirects to the list (post-redirect-get:
+//! a reload asks for the list, it does not make another key), and the list shows the new key's
+//! secret once: it is held for the session as a one-time notice for a minute at most, taken
+//! when shown, and never shown again: the store keeps only the key's hash. Revoke forms carry
+//! the key's version (`stale.rs`). A revoked key is refused from the next request on. The
+//! session acts as the member's own unscoped credential (`Account::signed_in`), so a key may
+//! have any scope.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 
-use super::page;
+use super::{page, scrolling, stale};
 use crate::api::auth::Account;
-use crate::api::keys::{account_keys, create_key, revoke_key, CreatedKey, NewKey};
-use crate::api::precondition::Precondition;
+use crate::api::keys::{account_keys, create_key, revoke_key, NewKey};
 use crate::api::ApiError;
+use crate::clock::now_ms;
 use crate::dashboard::error::PageError;
 use crate::dashboard::posted::Posted;
 use crate::dashboard::session::Signed;
 use crate::dashboard::{csrf, DashState};
 use crate::model::{Credential, Scope};
+use crate::store::Notice;
 
 const PATH: &str = "/team/keys";
+/// How long a new key's token waits for the page that shows it.
+const NEW_TOKEN_MS: i64 = 60_000;
 
 fn account(signed: &Signed) -> Account {
     Account::signed_in(signed.caller.member.clone(), signed.caller.plan)
 }
 
+/// Where the session's new token waits: under the session's own key.
+fn new_token_key(signed: &Signed) -> String {
+    format!("{}:new-key-token", signed.key)
+}
+
+/// The list, with the token of the key just made (the first time it is asked for after).
 pub async fn list(State(state): State<DashState>, signed: Signed) -> Result<Response, PageError> {
-    keys_page(&state, &signed, None, None).await
+    let new_token = state.app.store.take_notice(&new_token_key(&signed)).await?;
+    keys_page(&state, &signed, new_token.map(|n| n.text).as_deref(), None).await
 }
 
 async fn keys_page(
     state: &DashState,
     signed: &Signed,
-    created: Option<&CreatedKey>,
+    new_token: Option<&str>,
     refusal: Option<&ApiError>,
 ) -> Result<Response, PageError> {
     let keys = account_keys(&state.app, &account(signed)).await?;
+    let new_key = new_token.and_then(|token| {
+        let client_id = token.split('.').next()?;
+        let key = keys.iter().find(|key| key.client_id == client_id)?;
+        Some((key, token))
+    });
     let body = html! {
-        @if let Some(created) = created { (secret_once(created)) }
+        @if let Some((key, token)) = new_key { (secret_once(key, token)) }
         p.muted { "Your own keys, for scripts: a key acts in your teams with your role, within its scopes." }
         @if keys.is_empty() {
             p.card #no-keys { "You have no API keys." }
         } @else {
-            table #keys {
-                thead { tr { th scope="col" { "Name" } th scope="col" { "Client id" }
-                    th scope="col" { "Scopes" } th scope="col" { "Revoke" } } }
-                tbody { @for key in &keys { (row(signed, key)) } }
-            }
+            (scrolling("API keys", html! {
+                table #keys {
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Client id" }
+                        th scope="col" { "Scopes" } th scope="col" { "Revoke" } } }
+                    tbody { @for key in &keys { (row(signed, key)) } }
+                }
+            }))
         }
         (create_form(signed))
     };
@@ -54,13 +74,13 @@ async fn keys_page(
 }
 
 /// The new key's token, this once, with the warning that it will not be shown again.
-fn secret_once(created: &CreatedKey) -> Markup {
+fn secret_once(key: &Credential, token: &str) -> Markup {
     html! {
         div.notice #new-key role="status" {
-            p { strong { "Copy the token of " (created.key.name) " now: it is shown only this once." }
+            p { strong { "Copy the token of " (key.name) " now: it is shown only this once." }
                 " qredge keeps only its hash, so it cannot show it again; if it is lost, revoke the key and make another." }
             p { "Use it as " code { "Authorization: Bearer TOKEN" } ":" }
-            input #new-key-token type="text" readonly value=(created.token) aria-label="The new key's token";
+            input #new-key-token type="text" readonly value=(token) aria-label="The new key's token";
         }
     }
 }
@@ -84,6 +104,7 @@ fn row(signed: &Signed, key: &Credential) -> Markup {
             td {
                 form.inline method="post" action={ (PATH) "/" (key.client_id) "/revoke" } {
                     (csrf::hidden(&signed.csrf))
+                    (stale::hidden(key.version))
                     button.danger type="submit" { "Revoke" }
                 }
             }
@@ -122,7 +143,17 @@ pub async fn create(
         .collect();
     let asked = NewKey::new(form.get("name").to_owned(), scopes, None);
     match create_key(&state.app, &account(&signed), asked).await {
-        Ok(created) => keys_page(&state, &signed, Some(&created), None).await,
+        Ok(created) => {
+            let notice = Notice {
+                text: created.token,
+                expires_at: now_ms() + NEW_TOKEN_MS,
+            };
+            let store = &state.app.store;
+            store
+                .create_notice(&new_token_key(&signed), &notice)
+                .await?;
+            Ok(Redirect::to(PATH).into_response())
+        }
         Err(refusal) => keys_page(&state, &signed, None, Some(&refusal)).await,
     }
 }
@@ -130,10 +161,14 @@ pub async fn create(
 pub async fn revoke(
     State(state): State<DashState>,
     Path(id): Path<String>,
-    Posted { signed, .. }: Posted,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    match revoke_key(&state.app, &account(&signed), &id, Precondition::default()).await {
+    let drawn_at = stale::precondition(&form)?;
+    match revoke_key(&state.app, &account(&signed), &id, drawn_at).await {
         Ok(_) => Ok(Redirect::to(PATH).into_response()),
-        Err(refusal) => keys_page(&state, &signed, None, Some(&refusal)).await,
+        Err(refusal) => {
+            let refusal = stale::worded(refusal, "The key");
+            keys_page(&state, &signed, None, Some(&refusal)).await
+        }
     }
 }

@@ -1,15 +1,15 @@
 //! `/team/members`: the team's members with their roles and status; an admin (or the owner)
 //! adds a person by email with a role, changes a member's role, pauses and reactivates them,
 //! and removes them from the team (whose sessions in it end at their next request). The
-//! changes are the API's member endpoints' own.
+//! changes are the API's member endpoints' own; each form carries the version of the member it
+//! was drawn from, so a change over someone else's newer one is refused (`stale.rs`).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 
-use super::{manages, page};
+use super::{manages, page, scrolling, stale};
 use crate::api::members::{add_member, change_in_team, valid_email, Change};
-use crate::api::precondition::Precondition;
 use crate::api::ApiError;
 use crate::dashboard::error::PageError;
 use crate::dashboard::posted::Posted;
@@ -65,14 +65,16 @@ async fn members_page(
     members.retain(|m| m.teams.contains_key(team_id));
     members.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     let body = html! {
-        table #members {
-            thead { tr {
-                th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" }
-                th scope="col" { "Status" }
-                @if manages(signed) { th scope="col" { "Change" } }
-            } }
-            tbody { @for member in &members { (row(signed, member)) } }
-        }
+        (scrolling("Members", html! {
+            table #members {
+                thead { tr {
+                    th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" }
+                    th scope="col" { "Status" }
+                    @if manages(signed) { th scope="col" { "Change" } }
+                } }
+                tbody { @for member in &members { (row(signed, member)) } }
+            }
+        }))
         @if manages(signed) { (add_form(signed)) }
     };
     Ok(page(signed, PATH, "Members", refusal, body))
@@ -112,6 +114,7 @@ fn controls(signed: &Signed, member: &Member, role: Role) -> Markup {
         html! {
             form.inline method="post" action="/team/members/change" {
                 (csrf::hidden(&signed.csrf))
+                (stale::hidden(member.version))
                 input type="hidden" name="email" value=(member.email);
                 button class=(class) type="submit" name="change" value=(name) { (label) }
             }
@@ -120,6 +123,7 @@ fn controls(signed: &Signed, member: &Member, role: Role) -> Markup {
     html! {
         form.inline method="post" action="/team/members/change" {
             (csrf::hidden(&signed.csrf))
+            (stale::hidden(member.version))
             input type="hidden" name="email" value=(member.email);
             label.visually-hidden for={ "role-" (member.id) } { "Role of " (member.email) }
             select id={ "role-" (member.id) } name="role" {
@@ -189,24 +193,20 @@ pub async fn change(
         "role" => role_of(form.get("role")).map(Change::Role),
         other => Err(ApiError::bad_request(format!("no such change {other:?}"))),
     };
+    let drawn_at = stale::precondition(&form)?;
     let done = match change {
         Ok(change) => {
             let team_id = signed.caller.team.id.clone();
             let email = valid_email(form.get("email"));
             let caller = signed.caller.clone();
-            change_in_team(
-                &state.app,
-                caller,
-                &team_id,
-                email,
-                Precondition::default(),
-                change,
-            )
-            .await
-            .map(|_| ())
+            change_in_team(&state.app, caller, &team_id, email, drawn_at, change)
+                .await
+                .map(|_| ())
         }
         Err(refusal) => Err(refusal),
     };
+    let member = format!("The member {}", form.get("email"));
+    let done = done.map_err(|refusal| stale::worded(refusal, &member));
     answer(&state, &signed, done).await
 }
 

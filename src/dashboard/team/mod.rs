@@ -10,6 +10,7 @@ mod keys;
 mod members;
 mod orphans;
 mod settings;
+mod stale;
 mod templates;
 
 use axum::http::StatusCode;
@@ -77,6 +78,12 @@ fn page(
     };
     let status = refusal.map_or(StatusCode::OK, |r| r.status);
     (status, layout::page(title, Some(signed), body)).into_response()
+}
+
+/// A table that scrolls sideways on a narrow screen rather than break its words; focusable and
+/// named, so that a keyboard can scroll it and a screen reader names it.
+fn scrolling(label: &str, table: Markup) -> Markup {
+    html! { div.team-table tabindex="0" role="region" aria-label=(label) { (table) } }
 }
 
 /// Whether the member manages the team (an admin or the owner): who sees its edit controls.

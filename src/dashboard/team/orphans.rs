@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::{html, Markup};
 
-use super::page;
+use super::{page, scrolling};
 use crate::api::analytics::orphan_scans;
 use crate::api::paging::Cursor;
 use crate::dashboard::error::PageError;
@@ -49,21 +49,23 @@ fn table(events: &[ScanEvent]) -> Markup {
         @if events.is_empty() {
             p.card #no-orphans { "No scans of unknown codes." }
         } @else {
-            table #orphans {
-                thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Short link path" }
-                    th scope="col" { "Device" } th scope="col" { "Country" } th scope="col" { "Referrer" } } }
-                tbody {
-                    @for event in events {
-                        tr {
-                            td { (when(event.scan_time)) }
-                            td { (&*event.display_id) }
-                            td { (&*event.device) }
-                            td { (&*event.country) }
-                            td { (&*event.referrer) }
+            (scrolling("Orphan scans", html! {
+                table #orphans {
+                    thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Short link path" }
+                        th scope="col" { "Device" } th scope="col" { "Country" } th scope="col" { "Referrer" } } }
+                    tbody {
+                        @for event in events {
+                            tr {
+                                td { (when(event.scan_time)) }
+                                td { (&*event.display_id) }
+                                td { (&*event.device) }
+                                td { (&*event.country) }
+                                td { (&*event.referrer) }
+                            }
                         }
                     }
                 }
-            }
+            }))
         }
     }
 }

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 
-use super::{manages, page};
+use super::{manages, page, stale};
 use crate::api::precondition::Precondition;
 use crate::api::teams::{update_settings, TeamSettings};
 use crate::api::ApiError;
@@ -62,7 +62,7 @@ fn form(signed: &Signed, shown: &Shown) -> Markup {
     html! {
         form.card #team-settings method="post" action=(PATH) {
             (csrf::hidden(&signed.csrf))
-            input type="hidden" name="version" value=(shown.version);
+            (stale::hidden(shown.version))
             label for="team-name" { "Name" }
             input #team-name type="text" name="name" value=(shown.name) required;
             label for="time-zone" { "Time zone (IANA, e.g. Europe/Berlin)" }
@@ -105,12 +105,7 @@ pub async fn save(
     State(state): State<DashState>,
     Posted { signed, form }: Posted,
 ) -> Result<Response, PageError> {
-    let version = form.get("version").parse::<u64>().map_err(|_| {
-        PageError::new(
-            StatusCode::BAD_REQUEST,
-            "the form's version is missing: reload the page",
-        )
-    })?;
+    let version = stale::version(&form)?;
     let settings = TeamSettings {
         name: Some(form.get("name").to_owned()),
         time_zone: Some(form.get("timeZone").trim().to_owned()),
@@ -127,11 +122,9 @@ pub async fn save(
     .await;
     match saved {
         Ok(_) => Ok(Redirect::to(PATH).into_response()),
-        Err(mut refusal) => {
+        Err(refusal) => {
             if refusal.status == StatusCode::PRECONDITION_FAILED {
-                refusal.message = "The team was changed since you opened it: nothing was saved. \
-                                   The form now shows the team as it is; make your change again."
-                    .into();
+                let refusal = stale::worded(refusal, "The team");
                 let current = state.app.store.team(&team_id).await?;
                 let shown = current
                     .as_ref()

@@ -7,8 +7,8 @@ use super::RedisStore;
 use crate::model::template::Template;
 use crate::model::{Credential, Member, Org, Qr, Role, Team};
 use crate::store::{
-    Bootstrap, Check, Created, Edit, ListPosition, QrListPage, QrListQuery, RecordStore, Session,
-    SignInToken, StoreError,
+    Bootstrap, Check, Created, Edit, ListPosition, Notice, QrListPage, QrListQuery, RecordStore,
+    Session, SignInToken, StoreError,
 };
 
 #[async_trait::async_trait]
@@ -178,6 +178,14 @@ impl RecordStore for RedisStore {
 
     async fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError> {
         RedisStore::take_sign_in_token(self, key).await
+    }
+
+    async fn create_notice(&self, key: &str, notice: &Notice) -> Result<(), StoreError> {
+        RedisStore::create_notice(self, key, notice).await
+    }
+
+    async fn take_notice(&self, key: &str) -> Result<Option<Notice>, StoreError> {
+        RedisStore::take_notice(self, key).await
     }
 
     async fn members_with_email(&self, email: &str) -> Result<Vec<Member>, StoreError> {

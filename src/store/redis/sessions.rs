@@ -1,13 +1,14 @@
-//! The dashboard's sessions and one-time sign-in tokens on Redis (see `store/sessions.rs`):
-//! `{prefix}session:{hash}` and `{prefix}sign-in:{hash}`, JSON with the record's own TTL, so
-//! that Redis forgets them when they end. A sign-in token is taken with GETDEL: one use.
+//! The dashboard's sessions, one-time sign-in tokens and notices on Redis (see
+//! `store/sessions.rs`): `{prefix}session:{hash}`, `{prefix}sign-in:{hash}` and
+//! `{prefix}notice:{key}`, JSON with the record's own TTL, so that Redis forgets them when they
+//! end. A sign-in token and a notice are taken with GETDEL: one use.
 
 use redis::AsyncCommands;
 use serde::Serialize;
 
 use super::{decode_at, json, RedisStore};
 use crate::model::Member;
-use crate::store::sessions::{Expiring, Session, SignInToken};
+use crate::store::sessions::{Expiring, Notice, Session, SignInToken};
 use crate::store::StoreError;
 
 impl RedisStore {
@@ -52,6 +53,18 @@ impl RedisStore {
     pub async fn take_sign_in_token(&self, key: &str) -> Result<Option<SignInToken>, StoreError> {
         let mut conn = self.conn.clone();
         let key = self.key(&format!("sign-in:{key}"));
+        let text: Option<String> = conn.get_del(&key).await?;
+        text.map(|t| decode_at(&key, &t)).transpose()
+    }
+
+    pub async fn create_notice(&self, key: &str, notice: &Notice) -> Result<(), StoreError> {
+        self.set_expiring(self.key(&format!("notice:{key}")), notice)
+            .await
+    }
+
+    pub async fn take_notice(&self, key: &str) -> Result<Option<Notice>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&format!("notice:{key}"));
         let text: Option<String> = conn.get_del(&key).await?;
         text.map(|t| decode_at(&key, &t)).transpose()
     }

@@ -3,8 +3,8 @@ page to its analytics (0 scans); a phone and a desktop (two countries, through t
 trusted proxy header) and a bot scan it at the edge, and the page moves by itself: counts,
 charts, breakdowns, bots apart, the scans table, the polite announcement. The live fragment
 answers 304 while nothing changes; the range form redraws the daily chart; the team's page
-sums the codes; another team's code is 404. axe-core on every page; screenshots at a phone's
-width and a desktop's."""
+counts the team's scans and lists them in its scans table, 25 a page; another team's code is
+404. axe-core on every page; screenshots at a phone's width and a desktop's."""
 
 import time
 
@@ -62,6 +62,24 @@ def take_screenshots(driver, url, name):
         visit(driver, url)
         axe_check(driver, f"{name} at {width} px")
         screenshot(driver, f"{name}-{device}")
+
+
+def team_scan_pages(driver, args):
+    """24 more scans make 27 in the team's table: 25 on its first page, the 2 oldest on the
+    next (the phone's first scan among them), and a link back to the newest."""
+    for _ in range(24):
+        scan_from(args, args["desktopAddress"], MAC_SAFARI)
+    visit(driver, f"{args['api']}/analytics")
+    wait_until(driver, lambda: text_of(driver, "total-scans") == "26")
+    wait_until(driver, lambda: len(rows(driver, "#scans tbody tr")) == 25)
+    first_page = len(rows(driver, "#scans tbody tr"))
+    follow(driver, "older-scans", "newest-scans")
+    axe_check(driver, "the team's analytics, older scans")
+    older = [td.get_attribute("textContent") for td in rows(driver, "#scans tbody td:nth-child(3)")]
+    driver.find_element(By.ID, "newest-scans").click()
+    wait_until(driver, lambda: len(rows(driver, "#scans tbody tr")) == 25)
+    return dict(teamFirstPage=first_page, teamOlderCountries=sorted(older),
+                teamNewestAgain=len(rows(driver, "#scans tbody tr")))
 
 
 def main():
@@ -125,6 +143,10 @@ def main():
         follow(driver, "nav-analytics", "analytics-live")
         seen["teamTotal"] = text_of(driver, "total-scans")
         seen["topCodes"] = [a.text for a in rows(driver, "#top-codes tbody a")]
+        seen["teamScans"] = sorted(
+            " ".join(td.get_attribute("textContent") for td in row.find_elements(
+                By.CSS_SELECTOR, "td.code, td.kind"))
+            for row in rows(driver, "#scans tbody tr"))
         take_screenshots(driver, f"{dashboard}/analytics", "team-analytics")
 
         # Another team's code: not found, page and fragment.
@@ -132,6 +154,7 @@ def main():
         visit(driver, dashboard + other, expected_status=404)
         seen["otherPage"] = driver.find_element(By.TAG_NAME, "h1").text
         seen["otherLive"] = session_get(driver, other + "/live")[0]
+        seen.update(team_scan_pages(driver, args))
         report(**seen)
     finally:
         driver.quit()

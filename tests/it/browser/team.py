@@ -1,11 +1,14 @@
 """The team pages in a real browser: the owner saves the team's settings (a save over someone
 else's newer change is refused and changes nothing) and switches teams; adds a member, changes
-their role, pauses and reactivates them; makes an API key whose token works once shown (and is
-not shown again), then revokes it; adds a custom domain and sees its CNAME and an orphan scan
+their role, pauses and reactivates them (a change
+drawn before someone else's is refused and changes nothing); makes an API key whose token works once shown (and is
+not shown again, not even on a reload, which makes no second key), then revokes it (a revoke
+of a stale version is refused); adds a custom domain and sees its CNAME and an orphan scan
 on it (and its removal refused while a code uses it); makes a template whose preview loads,
 then deletes it. Forms without their token are refused. A viewer sees no edit control and their
 forged posts are refused; another team's admin reaches none of the first team's data. Every
-page: no console error, no CSP violation."""
+page: no console error, no CSP violation; every team page passes axe-core, and the members and
+domains pages are saved as screenshots at a phone's width and a desktop's."""
 
 import time
 import urllib.request
@@ -13,8 +16,8 @@ import urllib.request
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from common import (_stale, api, arguments, browser, check, check_console, csrf_of, fill, http,
-                    report, session_post, submit, text_of, visit)
+from common import (_stale, api, arguments, axe_check, browser, check, check_console, csrf_of,
+                    fill, http, report, screenshot, session_post, submit, text_of, visit)
 
 
 def get_with_cookies(driver, path):
@@ -41,6 +44,7 @@ def row(driver, email):
 def settings_part(driver, args):
     dashboard = args["api"]
     visit(driver, dashboard + "/team")
+    axe_check(driver, "the team settings")
     fill(driver, "team-name", "Team <i>One</i>")
     fill(driver, "time-zone", "Europe/Berlin")
     fill(driver, "primary-color", "#1F6FEB")
@@ -95,14 +99,51 @@ def members_part(driver, args):
     click(driver, row(driver, "ada@example.com").find_element(
         By.CSS_SELECTOR, "button[value=activate]"))
     activated = row(driver, "ada@example.com").find_element(By.CLASS_NAME, "status").text
+    stale = stale_member_change(driver, args)
     # Bad input: the API's message, nothing added.
     before = len(members(args))
     fill(driver, "member-name", "Bad")
     fill(driver, "member-email", "not-an-email")
     click(driver, driver.find_element(By.ID, "add-member-button"), expected_status=400)
     bad_email = [400 if len(members(args)) == before else "added", text_of(driver, "refusal")]
+    axe_check(driver, "the members page")
+    take_screenshots(driver, dashboard + "/team/members", "team-members")
     return dict(addedRole=added_role, changedRole=changed_role, pausedStatus=paused,
-                activatedStatus=activated, badEmail=bad_email)
+                activatedStatus=activated, badEmail=bad_email, **stale)
+
+
+def stale_member_change(driver, args):
+    """Ada's role is changed through the API while the page is open: the page's change (drawn
+    before it) is refused and changes nothing; the page then shows her as she is, and a change
+    from it works."""
+    visit(driver, args["api"] + "/team/members")
+    status, _ = api(args, "PUT", f"/api/teams-api/{args['teamId']}/members/role",
+                    {"email": "ada@example.com", "role": "editor"})
+    check(status == 200, f"the API's role change answered {status}")
+    ada = row(driver, "ada@example.com")
+    Select(ada.find_element(By.TAG_NAME, "select")).select_by_value("viewer")
+    click(driver, ada.find_element(By.CSS_SELECTOR, "button[value=role]"), expected_status=412)
+    refused = text_of(driver, "refusal")
+    role_after = [m["role"] for m in members(args) if m["email"] == "ada@example.com"]
+    shown_after = row(driver, "ada@example.com").find_element(By.CLASS_NAME, "role").text
+    ada = row(driver, "ada@example.com")
+    Select(ada.find_element(By.TAG_NAME, "select")).select_by_value("admin")
+    click(driver, ada.find_element(By.CSS_SELECTOR, "button[value=role]"))
+    redrawn = row(driver, "ada@example.com").find_element(By.CLASS_NAME, "role").text
+    return dict(staleMemberMessage=refused, staleMemberRole=role_after,
+                staleMemberShown=shown_after, redrawnRole=redrawn)
+
+
+def take_screenshots(driver, url, name):
+    """The page at a phone's width and a desktop's, each checked by axe-core, then the window
+    as it was."""
+    size = driver.get_window_size()
+    for device, width in (("phone", 390), ("desktop", 1280)):
+        driver.set_window_size(width, 844)
+        visit(driver, url)
+        axe_check(driver, f"{name} at {width} px")
+        screenshot(driver, f"{name}-{device}")
+    driver.set_window_size(size["width"], size["height"])
 
 
 def click(driver, button, expected_status=None):
@@ -121,20 +162,34 @@ def with_token(args, token, path):
 def keys_part(driver, args):
     dashboard = args["api"]
     visit(driver, dashboard + "/team/keys")
+    axe_check(driver, "the keys page")
     fill(driver, "key-name", "deploy script")
     driver.find_element(By.CSS_SELECTOR, "input[name='scope:codes:read']").click()
     submit(driver, "create-key")
+    after_create = driver.current_url
     token = driver.find_element(By.ID, "new-key-token").get_attribute("value")
     check("." in token, f"a token: {token!r}")
+    axe_check(driver, "the keys page with a new token")
     works = with_token(args, token, "/api/qrs-api")
     secret = token.split(".", 1)[1]
+    # A reload asks for the list again: no second key, and the token is gone.
+    driver.refresh()
+    check_console(driver)
+    reloaded = dict(
+        shownOnReload=bool(driver.find_elements(By.ID, "new-key")) or secret in driver.page_source,
+        keysAfterReload=len(driver.find_elements(By.XPATH, "//*[@id='keys']//td[1][text()='deploy script']")))
     visit(driver, dashboard + "/team/keys")
     shown_again = bool(driver.find_elements(By.ID, "new-key")) or secret in driver.page_source
     client_id = token.split(".", 1)[0]
+    # A revoke of a version the key is not at is refused, and the key still works.
+    stale_revoke = session_post(driver, f"/team/keys/{client_id}/revoke",
+                                {"csrf": csrf_of(driver), "version": "999"})[0]
+    works_after_stale = with_token(args, token, "/api/qrs-api")
     click(driver, driver.find_element(
         By.CSS_SELECTOR, f"#keys tr[data-client-id='{client_id}'] button"))
-    return dict(tokenWorks=works, tokenShownAgain=shown_again,
-                tokenAfterRevoke=with_token(args, token, "/api/qrs-api"))
+    return dict(tokenWorks=works, tokenShownAgain=shown_again, afterCreate=after_create,
+                staleRevoke=stale_revoke, worksAfterStaleRevoke=works_after_stale,
+                tokenAfterRevoke=with_token(args, token, "/api/qrs-api"), **reloaded)
 
 
 def domains_part(driver, args):
@@ -145,6 +200,8 @@ def domains_part(driver, args):
     submit(driver, "add-domain")
     record = driver.find_element(
         By.CSS_SELECTOR, f"#domains tr[data-domain='{domain}'] .dns-record").text
+    axe_check(driver, "the domains page")
+    take_screenshots(driver, dashboard + "/team/domains", "team-domains")
     # A scan of an unknown code on it is an orphan scan, on the orphans page.
     status, _, _ = http("GET", f"{args['edge']}/typo", {"host": domain})
     check(status in (302, 404), f"the orphan scan answered {status}")
@@ -156,6 +213,7 @@ def domains_part(driver, args):
         if orphan_total == "1":
             break
         time.sleep(0.5)
+    axe_check(driver, "the orphan scans page")
     # A live code on the domain: its removal is refused with the API's message.
     status, _ = api(args, "POST", "/api/qrs-api", {
         "qrType": "WEB", "qrRedirectUrl": "https://example.com/on-domain",
@@ -174,6 +232,7 @@ def templates_part(driver, args):
     fill(driver, "template-name", "Brand <b>blue</b>")
     fill(driver, "foreground", "#123456")
     submit(driver, "create-template")
+    axe_check(driver, "the templates page")
     card = driver.find_element(By.XPATH, "//li[h2[text()='Brand <b>blue</b>']]")
     template_id = card.get_attribute("data-template")
     image = card.find_element(By.TAG_NAME, "img")
@@ -228,7 +287,8 @@ def viewer_part(driver, args):
         "add": session_post(driver, "/team/members/add", {
             "csrf": token, "name": "Forged", "email": "forged@example.com", "role": "admin"})[0],
         "role": session_post(driver, "/team/members/change", {
-            "csrf": token, "email": "ada@example.com", "change": "role", "role": "viewer"})[0],
+            "csrf": token, "version": "1", "email": "ada@example.com",
+            "change": "role", "role": "viewer"})[0],
         "domain": session_post(driver, "/team/domains/add", {
             "csrf": token, "domain": "forged.example.test"})[0],
         "template": session_post(driver, "/team/templates", {
@@ -261,7 +321,8 @@ def other_team_part(driver, args, template_id):
         otherSwitch=session_post(driver, "/team/switch",
                                  {"csrf": token, "team": args["teamId"]})[0],
         otherChange=session_post(driver, "/team/members/change", {
-            "csrf": token, "email": "ada@example.com", "change": "remove"})[0])
+            "csrf": token, "version": "1", "email": "ada@example.com",
+            "change": "remove"})[0])
 
 
 def removal_part(owner, viewer, args):
