@@ -1,7 +1,8 @@
 //! The dashboard: the web app where a team's members make their codes and watch their scans,
 //! served at `/` of the API listener (the edge never sees it). Pages are rendered on the server
-//! (maud, which escapes every value it is given) and work without JavaScript; one small script
-//! file (`assets/live.js`) moves the scan counts without a reload. Every asset is built into the
+//! (maud, which escapes every value it is given) and work without JavaScript; small script files
+//! add conveniences (`assets/live.js` and `analytics.js` move the counts and charts without a
+//! reload, `code_preview.js` redraws a form's QR preview). Every asset is built into the
 //! binary, and every answer carries a strict Content-Security-Policy (`security_headers.rs`).
 //!
 //! Members sign in with a one-time link (`sign_in_link.rs`) or their email and password
