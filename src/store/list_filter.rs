@@ -133,6 +133,10 @@ pub(super) fn fill_filter_index(db: &redb::Database) -> Result<(), StoreError> {
         if meta.get(FILTER_INDEX_FILLED)?.is_some() {
             return Ok(());
         }
+        // Every code's whole record is read: with 10M codes ~2 minutes before the store opens.
+        tracing::info!(
+            "filling the codes list's filter index (once, for a store of an earlier version)"
+        );
         let qrs = txn.open_table(QRS)?;
         for entry in qrs.iter()? {
             let (id, bytes) = entry?;
@@ -142,6 +146,7 @@ pub(super) fn fill_filter_index(db: &redb::Database) -> Result<(), StoreError> {
             }
         }
         meta.insert(FILTER_INDEX_FILLED, b"1".as_slice())?;
+        tracing::info!("the codes list's filter index is filled");
     }
     txn.commit()?;
     Ok(())
