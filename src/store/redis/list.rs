@@ -289,35 +289,52 @@ impl RedisStore {
     }
 
     /// Puts every stored code in the list indexes, once: for a store written by a version
-    /// before them. The scripts keep them from then on (a code written while this runs is
-    /// indexed by its script either way).
+    /// before them.
     pub async fn fill_list_index(&self) -> Result<(), StoreError> {
+        let list_keys = |team_id: &str| self.list_keys(team_id);
+        self.fill_from_every_code(FILLED, list_keys, |pipe, keys, qr| {
+            let [by_created, by_updated, by_name, names, changes] = keys;
+            let [created, updated, member] = script_args(qr);
+            pipe.zadd(changes, &qr.id, &updated).ignore();
+            if !qr.deleted {
+                pipe.zadd(by_created, &qr.id, created).ignore();
+                pipe.zadd(by_updated, &qr.id, updated).ignore();
+                pipe.zadd(by_name, &member, 0).ignore();
+                pipe.hset(names, &qr.id, &member).ignore();
+            }
+        })
+        .await
+    }
+
+    /// Fills an index from every stored code (deleted ones too) of every team, once, for a store
+    /// written by a version before it: `add` puts a code in it, given what `team_keys` named for
+    /// the code's team, 1 000 codes a round trip; then the flag `filled` is set. The scripts
+    /// keep the index from then on (a code written while this runs is indexed by its script
+    /// either way).
+    pub(super) async fn fill_from_every_code<K: Send>(
+        &self,
+        filled: &str,
+        team_keys: impl Fn(&str) -> K + Send + Sync,
+        add: impl Fn(&mut redis::Pipeline, &K, &Qr) + Send + Sync,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        if conn.exists(self.key(FILLED)).await? {
+        if conn.exists(self.key(filled)).await? {
             return Ok(());
         }
         let pattern = format!("{}team-qrs:*", glob_escape(&self.prefix));
-        let team_keys: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
-        for team_key in team_keys {
-            let team_id = &team_key[self.key("team-qrs:").len()..];
-            let [by_created, by_updated, by_name, names, changes] = self.list_keys(team_id);
+        let team_sets: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
+        for team_set in team_sets {
+            let team_id = &team_set[self.key("team-qrs:").len()..];
+            let keys = team_keys(team_id);
             for chunk in self.team_qrs(team_id).await?.chunks(1_000) {
                 let mut pipe = redis::pipe();
                 for qr in chunk {
-                    let [created, updated, member] = script_args(qr);
-                    pipe.zadd(&changes, &qr.id, &updated).ignore();
-                    if qr.deleted {
-                        continue;
-                    }
-                    pipe.zadd(&by_created, &qr.id, created).ignore();
-                    pipe.zadd(&by_updated, &qr.id, updated).ignore();
-                    pipe.zadd(&by_name, &member, 0).ignore();
-                    pipe.hset(&names, &qr.id, &member).ignore();
+                    add(&mut pipe, &keys, qr);
                 }
                 pipe.query_async::<()>(&mut conn).await?;
             }
         }
-        conn.set::<_, _, ()>(self.key(FILLED), 1).await?;
+        conn.set::<_, _, ()>(self.key(filled), 1).await?;
         Ok(())
     }
 }

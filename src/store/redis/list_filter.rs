@@ -7,10 +7,9 @@
 //! other filtered page reads the ids of the filter with fewer codes, and their name members and
 //! times from the list indexes: bounded by how many codes have that type or tag.
 
-use futures::TryStreamExt;
 use redis::AsyncCommands;
 
-use super::list::{glob_escape, split_member};
+use super::list::split_member;
 use super::RedisStore;
 use crate::store::list::{matches, Hit, ListPosition};
 use crate::store::list_filter::filters_of;
@@ -123,30 +122,19 @@ impl RedisStore {
     }
 
     /// Puts every stored live code in its filter sets, once: for a store written by a version
-    /// before them. The scripts keep them from then on.
+    /// before them.
     pub async fn fill_filter_index(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        if conn.exists(self.key(FILLED)).await? {
-            return Ok(());
-        }
-        let pattern = format!("{}team-qrs:*", glob_escape(&self.prefix));
-        let team_keys: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
-        for team_key in team_keys {
-            let team_id = &team_key[self.key("team-qrs:").len()..];
-            let base = self.filter_key_base(team_id);
-            for chunk in self.team_qrs(team_id).await?.chunks(1_000) {
-                let mut pipe = redis::pipe();
-                for qr in chunk.iter().filter(|qr| !qr.deleted) {
-                    for filter in filters_of(qr) {
-                        let updated = crate::store::list::millis(qr.updated_at);
-                        pipe.zadd(format!("{base}{filter}"), &qr.id, updated)
-                            .ignore();
-                    }
-                }
-                pipe.query_async::<()>(&mut conn).await?;
+        let filter_keys = |team_id: &str| self.filter_key_base(team_id);
+        self.fill_from_every_code(FILLED, filter_keys, |pipe, base, qr| {
+            if qr.deleted {
+                return;
             }
-        }
-        conn.set::<_, _, ()>(self.key(FILLED), 1).await?;
-        Ok(())
+            let updated = crate::store::list::millis(qr.updated_at);
+            for filter in filters_of(qr) {
+                pipe.zadd(format!("{base}{filter}"), &qr.id, updated)
+                    .ignore();
+            }
+        })
+        .await
     }
 }
