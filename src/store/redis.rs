@@ -62,6 +62,7 @@ pub use feed::StreamCursor;
 mod email_index;
 mod list;
 mod list_filter;
+mod list_walk;
 pub(crate) use list::glob_escape;
 mod sessions;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:

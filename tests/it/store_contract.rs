@@ -70,6 +70,7 @@ on_both_stores!(
     concurrent_edits_of_one_code_lose_none,
     list_pages_in_each_order_survive_a_concurrent_insert,
     type_and_tag_filters_follow_every_write,
+    a_common_filter_pages_in_the_order_asked,
     updated_after_changes_come_oldest_first,
     teams_insert_within_limit_and_update,
     a_domain_belongs_to_one_team,
@@ -619,6 +620,83 @@ async fn type_and_tag_filters_follow_every_write(store: Store, _: impl ChangeFee
         filtered(&store, &other.id, pdf, Some("Summer"), None).await,
         ids(&[&theirs])
     );
+}
+
+/// Every page of `query` walked by cursor, then by offset: the ids listed each way.
+async fn pages_both_ways(store: &Store, mut query: QrListQuery) -> (Vec<String>, Vec<String>) {
+    let (mut by_cursor, mut by_offset) = (Vec::new(), Vec::new());
+    loop {
+        let page = store.list_qrs(&query).await.unwrap();
+        by_cursor.extend(page.qrs.iter().map(|qr| qr.id.clone()));
+        let Some(next) = page.next else { break };
+        query.start = PageStart::After(next);
+    }
+    for offset in (0..by_cursor.len() + query.limit).step_by(query.limit) {
+        query.start = PageStart::Offset(offset);
+        let page = store.list_qrs(&query).await.unwrap();
+        by_offset.extend(page.qrs.into_iter().map(|qr| qr.id));
+    }
+    (by_cursor, by_offset)
+}
+
+/// A filter that holds most of the team's codes (what a store may read through the order's own
+/// index rather than through the filter) pages in the order asked, by name and by createdAt,
+/// either way, with two filters as with one.
+async fn a_common_filter_pages_in_the_order_asked(store: Store, _: impl ChangeFeed) {
+    let setup = set_up(&store).await;
+    let team = setup.team.id.clone();
+    let mut codes = Vec::new();
+    for n in 0..60i64 {
+        let mut qr = code(&team, &format!("common-{n:02}"));
+        // Names and creation times in orders of their own, neither the ids' nor each other's.
+        qr.name = format!("name {:02}", (n * 37) % 60);
+        (qr.created_at, qr.updated_at) = (10_000 + (n * 23) % 60, 20_000 + n);
+        if n % 4 == 3 {
+            qr.qr_type = QrType::Pdf;
+        }
+        if n % 3 != 0 {
+            qr.tags = vec!["common".into()];
+        }
+        store.create_qr(&qr).await.unwrap();
+        codes.push(qr);
+    }
+    for (tag, kept) in [(None, 45), (Some("common"), 30)] {
+        let wanted: Vec<&Qr> = codes
+            .iter()
+            .filter(|qr| qr.qr_type == QrType::Web)
+            .filter(|qr| tag.is_none_or(|tag| qr.tags.iter().any(|t| t == tag)))
+            .collect();
+        assert_eq!(wanted.len(), kept);
+        for order in [ListOrder::Name, ListOrder::CreatedAt] {
+            let mut expected = wanted.clone();
+            match order {
+                ListOrder::Name => expected.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id))),
+                _ => expected.sort_by_key(|qr| (qr.created_at, qr.id.clone())),
+            }
+            let mut expected: Vec<String> = expected.iter().map(|qr| qr.id.clone()).collect();
+            for descending in [false, true] {
+                if descending {
+                    expected.reverse();
+                }
+                let query = QrListQuery {
+                    team_id: team.clone(),
+                    order,
+                    descending,
+                    start: PageStart::Offset(0),
+                    limit: 4,
+                    search: None,
+                    qr_type: Some(QrType::Web),
+                    tag: tag.map(str::to_owned),
+                };
+                let total = store.list_qrs(&query).await.unwrap().total;
+                assert_eq!(total as usize, kept, "{order:?} {tag:?}: the total");
+                let (by_cursor, by_offset) = pages_both_ways(&store, query).await;
+                let case = format!("{order:?}, descending {descending}, tag {tag:?}");
+                assert_eq!(by_cursor, expected, "{case}: by cursor");
+                assert_eq!(by_offset, expected, "{case}: by offset");
+            }
+        }
+    }
 }
 
 async fn updated_after_changes_come_oldest_first(store: Store, _: impl ChangeFeed) {

@@ -3,13 +3,15 @@
 //! by the CREATE_QR and UPDATE_QR scripts with every write and built once for the codes of a
 //! store written before it existed.
 //!
-//! A filtered page by updatedAt is a range of one set (ZRANGE by rank, or past a cursor). Any
-//! other filtered page reads the ids of the filter with fewer codes, and their name members and
-//! times from the list indexes: bounded by how many codes have that type or tag.
+//! A filtered page by updatedAt is a range of one set (ZRANGE by rank, or past a cursor). A page
+//! by name or createdAt without a search walks that order's index when that reads less
+//! (`list_walk`). Any other reads the ids of the filter with fewer codes, and their name members
+//! and times from the list indexes: bounded by how many codes have that type or tag.
 
 use redis::AsyncCommands;
 
 use super::list::split_member;
+use super::list_walk::walk_is_cheaper;
 use super::RedisStore;
 use crate::store::list::{matches, Hit, ListPosition};
 use crate::store::list_filter::filters_of;
@@ -47,8 +49,23 @@ impl RedisStore {
         if query.is_filter_range(filters) {
             return Ok((self.time_page(query, driving, *count).await?, *count));
         }
-        let others: Vec<&str> = sized[1..].iter().map(|(_, key)| key.as_str()).collect();
-        let hits = self.filter_hits(query, driving, &others).await?;
+        let keys: Vec<&str> = sized.iter().map(|(_, key)| key.as_str()).collect();
+        if query.search.is_none() {
+            let matching = match keys.len() {
+                1 => *count,
+                _ => self.in_all_count(&keys).await?,
+            };
+            if matching == 0 {
+                return Ok(((Vec::new(), false), 0));
+            }
+            let indexed = self.live_qr_count(&query.team_id).await?;
+            if walk_is_cheaper(query, (*count, matching, indexed)) {
+                let density = matching as f64 / indexed.max(1) as f64;
+                return Ok((self.walked_page(query, &keys, density).await?, matching));
+            }
+        }
+        let others = &keys[1..];
+        let hits = self.filter_hits(query, driving, others).await?;
         let total = hits.len() as u64;
         Ok((query.page_of(hits), total))
     }
