@@ -30,7 +30,8 @@
 //!   (orphan scans apart), moved by the same script call as its codes', expiring alike. A
 //!   team-wide read is then one key whatever the team's size.
 //! - `{p}team-totals-built`: set once the team rollups of the codes counted before they existed
-//!   were built (`redis_team_build`).
+//!   were built (`redis_team_build`); `{p}team-totals-building`, held by the one process
+//!   building them meanwhile.
 //!
 //! Retention: a batch removes from both event keys of a code the events older than
 //! `retention_days` (hourly per code, or at once when the batch brings an event that old), at

@@ -5,11 +5,15 @@
 //! Safe alongside batches and in several processes at once: each team is built by one atomic
 //! call that writes its keys over from its codes' counts, which already hold every batch applied
 //! before it. The codes are the ones with counts (found by SCAN, once), their teams the store's.
+//! One process builds at a time (a lock key): a second one starting meanwhile waits, then finds
+//! the marker. Otherwise its build, from codes found before the first builder's aggregator
+//! counted a new code, would write that code's team over without the new code's scans.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use futures::TryStreamExt;
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, ExistenceCheck, Script, SetExpiry, SetOptions};
 
 use super::rollup::day_date;
 use super::{AnalyticsError, RedisAnalytics};
@@ -19,6 +23,11 @@ use crate::store::Store;
 
 /// Set (to the time it was done) once every team's rollups were built.
 const BUILT_MARKER: &str = "team-totals-built";
+/// Held by the process building; it expires if that process dies, and another builds.
+const BUILD_LOCK: &str = "team-totals-building";
+const LOCK_MS: u64 = 60_000;
+/// How often a process waiting for another's build looks again.
+const WAIT_STEP: Duration = Duration::from_millis(100);
 const BUILD_LUA: &str = include_str!("redis_team_build.lua");
 /// Codes whose teams are asked of the store together.
 const CODES_PER_READ: usize = 1000;
@@ -29,10 +38,37 @@ impl RedisAnalytics {
     pub async fn build_team_rollups_once(&self, store: &Store) -> Result<(), AnalyticsError> {
         let (mut conn, prefix) = self.link();
         let marker = format!("{prefix}{BUILT_MARKER}");
-        let built: bool = conn.exists(&marker).await.map_err(redis_error)?;
-        if built {
-            return Ok(());
+        let lock = format!("{prefix}{BUILD_LOCK}");
+        loop {
+            let built: bool = conn.exists(&marker).await.map_err(redis_error)?;
+            if built {
+                return Ok(());
+            }
+            let options = SetOptions::default()
+                .conditional_set(ExistenceCheck::NX)
+                .with_expiration(SetExpiry::PX(LOCK_MS));
+            let locked: Option<String> = conn
+                .set_options(&lock, 1, options)
+                .await
+                .map_err(redis_error)?;
+            if locked.is_some() {
+                break;
+            }
+            tokio::time::sleep(WAIT_STEP).await;
         }
+        // Looked at again under the lock: a build may have ended in between.
+        if !conn.exists(&marker).await.map_err(redis_error)? {
+            self.build_team_rollups(store).await?;
+            let _: () = conn.set(&marker, now_ms()).await.map_err(redis_error)?;
+        }
+        let _: () = conn.del(&lock).await.map_err(redis_error)?;
+        Ok(())
+    }
+
+    /// Writes every team's rollups over from its codes', under the build lock (kept alive).
+    async fn build_team_rollups(&self, store: &Store) -> Result<(), AnalyticsError> {
+        let (mut conn, prefix) = self.link();
+        let lock = format!("{prefix}{BUILD_LOCK}");
         let mut teams: HashMap<String, Vec<String>> = HashMap::new();
         let codes = self.counted_codes().await?;
         for chunk in codes.chunks(CODES_PER_READ) {
@@ -54,8 +90,11 @@ impl RedisAnalytics {
             }
             call.arg(codes);
             let _: i64 = call.invoke_async(&mut conn).await.map_err(redis_error)?;
+            let _: () = conn
+                .pexpire(&lock, LOCK_MS as i64)
+                .await
+                .map_err(redis_error)?;
         }
-        let _: () = conn.set(&marker, now_ms()).await.map_err(redis_error)?;
         tracing::info!(
             teams = teams.len(),
             codes = codes.len(),

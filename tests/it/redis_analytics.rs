@@ -773,4 +773,35 @@ async fn team_rollups_of_codes_counted_before_them_are_built_once_at_start() {
     remove_team_rollups(&prefix);
     a.build_team_rollups_once(&store).await.unwrap();
     assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, empty);
+
+    // A start while another process builds waits for it, and builds nothing after it: its build
+    // from the codes it found would write over what the other's aggregator counted meanwhile.
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let (lock, marker) = (
+        format!("{prefix}team-totals-building"),
+        format!("{prefix}team-totals-built"),
+    );
+    let _: () = redis::cmd("DEL").arg(&marker).query(&mut redis).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&lock)
+        .arg(1)
+        .query(&mut redis)
+        .unwrap();
+    let waiting = {
+        let (a, store) = (a.clone(), store.clone());
+        tokio::spawn(async move { a.build_team_rollups_once(&store).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "waits while another builds");
+    let _: () = redis::cmd("SET")
+        .arg(&marker)
+        .arg(1)
+        .query(&mut redis)
+        .unwrap();
+    let _: () = redis::cmd("DEL").arg(&lock).query(&mut redis).unwrap();
+    waiting.await.unwrap().unwrap();
+    assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, empty);
 }
