@@ -106,6 +106,8 @@ fn listing(server: &Server) {
         "Gamma poster",
         "delta sign",
         "Ünïcode card",
+        // Glob characters, which a search matches literally.
+        "Sale [50%] *now*? \\o/",
     ];
     let mut codes = Vec::new();
     for batch in 0..2 {
@@ -165,8 +167,18 @@ fn listing(server: &Server) {
                 let by_cursor = all_pages_by_cursor(server, &query, limit);
                 assert_eq!(by_cursor, ids, "{query} limit {limit}, by cursor");
             }
-            for search in ["GAMMA", "list-01", "ünï", "zulu", "nothing-like-it"] {
-                let query = format!("{query}&search={search}");
+            let searches = [
+                ("GAMMA", "GAMMA"),
+                ("list-01", "list-01"),
+                ("ünï", "ünï"),
+                ("zulu", "zulu"),
+                ("nothing-like-it", "nothing-like-it"),
+                ("[50%] *now*? \\o", "%5B50%25%5D%20%2Anow%2A%3F%20%5Co"),
+                ("[5", "%5B5"),
+                ("*", "%2A"),
+            ];
+            for (search, in_query) in searches {
+                let query = format!("{query}&search={in_query}");
                 let want = expected(&codes, sort_by, descending, search);
                 let (ids, totals) = all_pages(server, &query, 4);
                 assert_eq!(ids, want, "{query}");
