@@ -2,8 +2,6 @@
 //! UPDATE_QR scripts with every write, read here a page at a time (ZRANGE by rank), and built
 //! once for the codes of a store written before they existed.
 
-use std::collections::HashSet;
-
 use futures::TryStreamExt;
 use redis::AsyncCommands;
 
@@ -13,9 +11,8 @@ use crate::redis_page::page_after;
 use crate::store::list::{matches, millis, name_key, Hit, ListPosition, PageStart};
 use crate::store::{ListOrder, QrListPage, QrListQuery, StoreError};
 
-/// Members of the name index looked at per ZSCAN when a search runs through it (and hits whose
-/// times are read per round trip).
-const SEARCH_BATCH: usize = 10_000;
+/// Members of the name index read per ZRANGE when a search runs through it.
+const SEARCH_BATCH: isize = 10_000;
 /// Set once every stored code is in the list indexes.
 const FILLED: &str = "list-index-filled";
 
@@ -227,45 +224,32 @@ impl RedisStore {
         })
     }
 
-    /// The codes of the name index `by_name` whose name or displayId contains `search`. Redis
-    /// matches the members itself (ZSCAN with a glob of the search anywhere in a member), so
-    /// only the hits travel: reading every member to match them here cost ~1 s at 1M codes.
-    /// `matches` then drops a member that matched only in its id; one that ZSCAN returned twice
-    /// (it may, while the set grows) is kept once.
+    /// The codes of the name index `by_name` whose name or displayId contains `search`, read in
+    /// batches so that no single command holds Redis for long.
     async fn search(&self, by_name: &str, search: &str) -> Result<Vec<Hit>, StoreError> {
         let mut conn = self.conn.clone();
-        let pattern = format!("*{}*", glob_escape(search));
-        let mut seen = HashSet::new();
         let mut hits = Vec::new();
-        let mut cursor = 0u64;
+        let mut start = 0;
         loop {
-            let (next, entries): (u64, Vec<String>) = redis::cmd("ZSCAN")
-                .arg(by_name)
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(SEARCH_BATCH)
-                .query_async(&mut conn)
+            let members: Vec<String> = conn
+                .zrange(by_name, start, start + SEARCH_BATCH - 1)
                 .await?;
-            // Member, score, member, score...
-            for member in entries.iter().step_by(2) {
-                let Some((name, id, display_id)) = split_member(member) else {
-                    continue;
-                };
-                if matches(search, name, display_id) && seen.insert(id.to_owned()) {
-                    hits.push(Hit {
-                        id: id.to_owned(),
-                        name_key: name.to_owned(),
-                        created: 0,
-                        updated: 0,
-                    });
+            for member in &members {
+                if let Some((name, id, display_id)) = split_member(member) {
+                    if matches(search, name, display_id) {
+                        hits.push(Hit {
+                            id: id.to_owned(),
+                            name_key: name.to_owned(),
+                            created: 0,
+                            updated: 0,
+                        });
+                    }
                 }
             }
-            if next == 0 {
+            if (members.len() as isize) < SEARCH_BATCH {
                 return Ok(hits);
             }
-            cursor = next;
+            start += SEARCH_BATCH;
         }
     }
 
@@ -279,7 +263,7 @@ impl RedisStore {
     ) -> Result<Vec<Hit>, StoreError> {
         let mut conn = self.conn.clone();
         let mut out = Vec::with_capacity(hits.len());
-        for chunk in hits.chunks(SEARCH_BATCH) {
+        for chunk in hits.chunks(SEARCH_BATCH as usize) {
             let ids: Vec<&str> = chunk.iter().map(|hit| hit.id.as_str()).collect();
             let (created, updated): (Vec<Option<f64>>, Vec<Option<f64>>) = redis::pipe()
                 .cmd("ZMSCORE")
