@@ -131,7 +131,9 @@ fn preview_src(code: Option<&Qr>, display_id: &str, template_id: &str) -> String
 }
 
 /// The preview beside the template select: the image as the form stands, and the URL it
-/// encodes in words. `data-` attributes tell the script what to ask for.
+/// encodes in words. `data-` attributes tell the script what to ask for, and which short link
+/// paths are reserved (the script asks for no path the route would refuse: a refused image is
+/// an error in the browser's console).
 pub fn figure(
     state: &DashState,
     signed: &Signed,
@@ -160,7 +162,8 @@ pub fn figure(
         script src="/assets/code_preview.js" defer {}
         figure.qr-preview #qr-preview data-preview-url=(PREVIEW_PATH)
             data-code=[code.map(|qr| &qr.id)] data-base=[(!base.is_empty()).then_some(&base)]
-            data-placeholder=(PLACEHOLDER_PATH) {
+            data-placeholder=(PLACEHOLDER_PATH)
+            data-reserved=(validate::RESERVED_DISPLAY_IDS.join(" ")) {
             img #qr-preview-image src=(preview_src(code, display_id, template_id))
                 alt="Preview of the QR code in the chosen template" width="160" height="160";
             figcaption #qr-preview-caption aria-live="polite" {
