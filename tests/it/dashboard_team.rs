@@ -128,10 +128,15 @@ fn team_pages(server: &Server, mut args: Value, links: [&str; 3]) {
 
     // Keys: the token once, working until revoked.
     assert_eq!(seen["tokenWorks"], 200);
+    let after_create = seen["afterCreate"].as_str().unwrap();
+    assert!(
+        after_create.starts_with(&format!("{}/team/keys?created=cli_", server.api)),
+        "the creation redirects to the list: {after_create}"
+    );
     assert_eq!(
-        seen["afterCreate"],
-        format!("{}/team/keys", server.api).as_str(),
-        "the creation redirects to the list"
+        seen["twoTabs"],
+        json!([["tab one", 200], ["tab two", 200]]),
+        "keys made at once in two tabs each show their own token"
     );
     assert_eq!(seen["shownOnReload"], false, "a reload does not show it");
     assert_eq!(seen["keysAfterReload"], 1, "a reload makes no second key");

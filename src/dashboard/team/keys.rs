@@ -2,14 +2,16 @@
 //! their teams with their role). A new key's creation redirects to the list (post-redirect-get:
 //! a reload asks for the list, it does not make another key), and the list shows the new key's
 //! secret once: it is held for the session as a one-time notice for a minute at most, taken
-//! when shown, and never shown again: the store keeps only the key's hash. Revoke forms carry
+//! when shown, and never shown again: the store keeps only the key's hash. The notice is the
+//! key's own (the redirect names the key): two keys made at once in two tabs each show theirs. Revoke forms carry
 //! the key's version (`stale.rs`). A revoked key is refused from the next request on. The
 //! session acts as the member's own unscoped credential (`Account::signed_in`), so a key may
 //! have any scope.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
+use serde::Deserialize;
 
 use super::{page, scrolling, stale};
 use crate::api::auth::Account;
@@ -31,15 +33,39 @@ fn account(signed: &Signed) -> Account {
     Account::signed_in(signed.caller.member.clone(), signed.caller.plan)
 }
 
-/// Where the session's new token waits: under the session's own key.
-fn new_token_key(signed: &Signed) -> String {
-    format!("{}:new-key-token", signed.key)
+/// Where a new key's token waits: under the session's own key and the key's client id.
+fn new_token_key(signed: &Signed, client_id: &str) -> String {
+    format!("{}:new-key-token:{client_id}", signed.key)
+}
+
+/// The list's query: the key just made, whose token to show.
+#[derive(Deserialize)]
+pub struct Shown {
+    created: Option<String>,
 }
 
 /// The list, with the token of the key just made (the first time it is asked for after).
-pub async fn list(State(state): State<DashState>, signed: Signed) -> Result<Response, PageError> {
-    let new_token = state.app.store.take_notice(&new_token_key(&signed)).await?;
+pub async fn list(
+    State(state): State<DashState>,
+    signed: Signed,
+    Query(shown): Query<Shown>,
+) -> Result<Response, PageError> {
+    let new_token = match shown.created.filter(|id| client_id_shaped(id)) {
+        Some(id) => {
+            state
+                .app
+                .store
+                .take_notice(&new_token_key(&signed, &id))
+                .await?
+        }
+        None => None,
+    };
     keys_page(&state, &signed, new_token.map(|n| n.text).as_deref(), None).await
+}
+
+/// What a client id looks like (anything else names no notice).
+fn client_id_shaped(id: &str) -> bool {
+    id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 async fn keys_page(
@@ -148,11 +174,10 @@ pub async fn create(
                 text: created.token,
                 expires_at: now_ms() + NEW_TOKEN_MS,
             };
-            let store = &state.app.store;
-            store
-                .create_notice(&new_token_key(&signed), &notice)
-                .await?;
-            Ok(Redirect::to(PATH).into_response())
+            let client_id = &created.key.client_id;
+            let key = new_token_key(&signed, client_id);
+            state.app.store.create_notice(&key, &notice).await?;
+            Ok(Redirect::to(&format!("{PATH}?created={client_id}")).into_response())
         }
         Err(refusal) => keys_page(&state, &signed, None, Some(&refusal)).await,
     }

@@ -189,7 +189,29 @@ def keys_part(driver, args):
         By.CSS_SELECTOR, f"#keys tr[data-client-id='{client_id}'] button"))
     return dict(tokenWorks=works, tokenShownAgain=shown_again, afterCreate=after_create,
                 staleRevoke=stale_revoke, worksAfterStaleRevoke=works_after_stale,
-                tokenAfterRevoke=with_token(args, token, "/api/qrs-api"), **reloaded)
+                tokenAfterRevoke=with_token(args, token, "/api/qrs-api"),
+                twoTabs=keys_made_at_once(driver, args), **reloaded)
+
+
+def keys_made_at_once(driver, args):
+    """Two keys made in two tabs before either tab follows its redirect: each redirect then
+    shows its own key's token, which works. [(name on the token's row, status with it)] each."""
+    visit(driver, args["api"] + "/team/keys")
+    csrf = csrf_of(driver)
+    redirects = []
+    for name in ("tab one", "tab two"):
+        status, headers, _ = session_post(driver, "/team/keys",
+                                          {"csrf": csrf, "name": name, "scope:codes:read": "on"})
+        check(status == 303, f"the creation redirects: {status}")
+        redirects.append(headers["location"])
+    shown = []
+    for location in redirects:
+        visit(driver, args["api"] + location)
+        token = driver.find_element(By.ID, "new-key-token").get_attribute("value")
+        row = driver.find_element(
+            By.CSS_SELECTOR, f"#keys tr[data-client-id='{token.split('.', 1)[0]}'] td")
+        shown.append([row.text, with_token(args, token, "/api/qrs-api")])
+    return shown
 
 
 def domains_part(driver, args):
