@@ -155,8 +155,8 @@ impl State {
                 .add(event, at, zone),
         };
         // Orphan scans are no code's: they stay out of the team's codes' totals.
-        if let (Some(day), false) = (counted_on, event.orphan) {
-            self.teams.add(event, day);
+        if let (Some(counted), false) = (counted_on, event.orphan) {
+            self.teams.add(&event.team_id, &counted);
         }
     }
 

@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::event_log::Position;
-use super::rollups::Rollups;
+use super::rollups::{Counted, Rollups};
 use crate::aggregate::rollup::{day_number, local_date, Overview};
 use crate::model::ScanEvent;
 
@@ -41,8 +41,8 @@ impl CodeStats {
     }
 
     /// Counts an event that is new, stored at `at`; its day is its date in `zone` (its team's).
-    /// The day it counted on in the rollups, None for a bot or a HEAD request (not rolled up).
-    pub fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) -> Option<i64> {
+    /// What it added to the rollups, None for a bot or a HEAD request (not rolled up).
+    pub fn add<'e>(&mut self, event: &'e ScanEvent, at: Position, zone: Tz) -> Option<Counted<'e>> {
         let place = self
             .events
             .partition_point(|(time, _)| *time <= event.scan_time);
@@ -58,9 +58,9 @@ impl CodeStats {
             return None;
         }
         self.scans += 1;
-        let day = day_number(local_date(event.scan_time, zone));
-        self.rollups.add(event, day);
-        Some(day)
+        let counted = Counted::of(event, day_number(local_date(event.scan_time, zone)));
+        self.rollups.add(&counted);
+        Some(counted)
     }
 
     pub fn rollups(&self) -> &Rollups {

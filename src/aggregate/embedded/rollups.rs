@@ -4,6 +4,7 @@
 //! Sorted vectors rather than maps: most codes are scanned on few days, and a map per code would
 //! cost more than its entries.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -27,17 +28,38 @@ pub struct Rollups {
     /// (bucket start, headline scans), by start.
     buckets: Vec<(i64, u64)>,
     /// Per dimension (in `Dimension::ALL`'s order): value -> headline scans. A map per
-    /// dimension, so that a value already counted is found by `&str`, without allocating.
-    breakdowns: [HashMap<Box<str>, u64>; Dimension::ALL.len()],
+    /// dimension, so that a value already counted is found by `&str`, without allocating; with
+    /// hashbrown's hasher (std's SipHash was a visible share of a loaded edge's core).
+    breakdowns: [HashMap<Box<str>, u64, hashbrown::DefaultHashBuilder>; Dimension::ALL.len()],
+}
+
+/// What a headline scan adds to rollups, worked out once for both that it is added to (its
+/// code's and its team's): the visitor key is a SHA-256, and a referrer's host is parsed.
+pub struct Counted<'a> {
+    day: i64,
+    visitor: [u8; 16],
+    bucket: i64,
+    values: [Cow<'a, str>; Dimension::ALL.len()],
+}
+
+impl<'a> Counted<'a> {
+    /// `event`, a headline scan on `day` (a date in its team's zone).
+    pub fn of(event: &'a ScanEvent, day: i64) -> Self {
+        Counted {
+            day,
+            visitor: visitor_key(&event.ip_address, &event.user_agent),
+            bucket: bucket_start(event.scan_time),
+            values: Dimension::ALL.map(|dimension| dimension.value(event)),
+        }
+    }
 }
 
 impl Rollups {
-    /// Counts a headline scan on `day` (a date in its team's zone).
-    pub fn add(&mut self, event: &ScanEvent, day: i64) {
-        *entry(&mut self.days, day) += 1;
-        let visitor = visitor_key(&event.ip_address, &event.user_agent);
-        entry(&mut self.visitors, day).add(&visitor);
-        let bucket = bucket_start(event.scan_time);
+    /// Counts a headline scan.
+    pub fn add(&mut self, scan: &Counted) {
+        *entry(&mut self.days, scan.day) += 1;
+        entry(&mut self.visitors, scan.day).add(&scan.visitor);
+        let bucket = scan.bucket;
         let newest = self.buckets.last().map_or(bucket, |(b, _)| bucket.max(*b));
         if bucket > newest - BUCKETS_KEPT_MS {
             *entry(&mut self.buckets, bucket) += 1;
@@ -46,12 +68,11 @@ impl Rollups {
                 .partition_point(|(b, _)| *b <= newest - BUCKETS_KEPT_MS);
             self.buckets.drain(..old);
         }
-        for (counts, dimension) in self.breakdowns.iter_mut().zip(Dimension::ALL) {
-            let value = dimension.value(event);
-            match counts.get_mut(&*value) {
+        for (counts, value) in self.breakdowns.iter_mut().zip(&scan.values) {
+            match counts.get_mut(&**value) {
                 Some(count) => *count += 1,
                 None => {
-                    counts.insert(value.into(), 1);
+                    counts.insert((**value).into(), 1);
                 }
             }
         }
@@ -165,10 +186,10 @@ mod tests {
     fn days_visitors_buckets_and_breakdowns_move_with_each_scan() {
         let mut r = Rollups::default();
         let t = 20_000 * MS_PER_DAY;
-        r.add(&scan(t, "1.1.1.1", "DE"), 20_000);
-        r.add(&scan(t + 1, "1.1.1.1", "DE"), 20_000);
-        r.add(&scan(t + BUCKET_MS, "2.2.2.2", "FR"), 20_000);
-        r.add(&scan(t - MS_PER_DAY, "2.2.2.2", "FR"), 19_999);
+        r.add(&Counted::of(&scan(t, "1.1.1.1", "DE"), 20_000));
+        r.add(&Counted::of(&scan(t + 1, "1.1.1.1", "DE"), 20_000));
+        r.add(&Counted::of(&scan(t + BUCKET_MS, "2.2.2.2", "FR"), 20_000));
+        r.add(&Counted::of(&scan(t - MS_PER_DAY, "2.2.2.2", "FR"), 19_999));
         let mut days = vec![DayCounts::default(); 3];
         (0..3).for_each(|i| days[i].day = 19_999 + i as i64);
         let mut visitors = vec![VisitorSketch::default(); 3];
@@ -182,7 +203,10 @@ mod tests {
             buckets,
             vec![(t - MS_PER_DAY, 1), (t, 2), (t + BUCKET_MS, 1)]
         );
-        r.add(&scan(t - 4 * MS_PER_DAY, "3.3.3.3", "DE"), 19_996);
+        r.add(&Counted::of(
+            &scan(t - 4 * MS_PER_DAY, "3.3.3.3", "DE"),
+            19_996,
+        ));
         assert_eq!(r.buckets(i64::MIN, i64::MAX).count(), 3);
         let mut countries: Vec<_> = r.breakdown(Dimension::Country).collect();
         countries.sort();

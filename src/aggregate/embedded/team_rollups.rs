@@ -7,9 +7,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::rollups::Rollups;
+use super::rollups::{Counted, Rollups};
 use crate::aggregate::team_zones::TeamZones;
-use crate::model::ScanEvent;
 use crate::store::StoreError;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -19,15 +18,11 @@ pub struct TeamRollups {
 }
 
 impl TeamRollups {
-    /// Counts a headline scan of one of the team's codes on `day` (its date in the team's zone).
-    pub fn add(&mut self, event: &ScanEvent, day: i64) {
-        match self.teams.get_mut(&*event.team_id) {
-            Some(rollups) => rollups.add(event, day),
-            None => self
-                .teams
-                .entry(Box::from(&*event.team_id))
-                .or_default()
-                .add(event, day),
+    /// Counts a headline scan of one of `team_id`'s codes.
+    pub fn add(&mut self, team_id: &str, scan: &Counted) {
+        match self.teams.get_mut(team_id) {
+            Some(rollups) => rollups.add(scan),
+            None => self.teams.entry(team_id.into()).or_default().add(scan),
         }
     }
 
