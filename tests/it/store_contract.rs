@@ -485,7 +485,7 @@ async fn filtered(
     let mut newest_first = None;
     for order in [ListOrder::UpdatedAt, ListOrder::CreatedAt, ListOrder::Name] {
         for descending in [true, false] {
-            let mut query = QrListQuery {
+            let query = QrListQuery {
                 team_id: team.to_owned(),
                 order,
                 descending,
@@ -495,19 +495,7 @@ async fn filtered(
                 qr_type,
                 tag: tag.map(str::to_owned),
             };
-            let (mut by_cursor, mut by_offset) = (Vec::new(), Vec::new());
-            loop {
-                let page = store.list_qrs(&query).await.unwrap();
-                by_cursor.extend(page.qrs.iter().map(|qr| qr.id.clone()));
-                let Some(next) = page.next else { break };
-                query.start = PageStart::After(next);
-            }
-            for offset in (0..=by_cursor.len()).step_by(2) {
-                query.start = PageStart::Offset(offset);
-                let page = store.list_qrs(&query).await.unwrap();
-                assert_eq!(page.total as usize, by_cursor.len(), "{order:?} total");
-                by_offset.extend(page.qrs.into_iter().map(|qr| qr.id));
-            }
+            let (by_cursor, by_offset) = pages_both_ways(store, query).await;
             assert_eq!(by_offset, by_cursor, "{order:?}, descending {descending}");
             let sorted: BTreeSet<&String> = by_cursor.iter().collect();
             assert_eq!(sorted.len(), by_cursor.len(), "no code twice");
@@ -622,7 +610,8 @@ async fn type_and_tag_filters_follow_every_write(store: Store, _: impl ChangeFee
     );
 }
 
-/// Every page of `query` walked by cursor, then by offset: the ids listed each way.
+/// Every page of `query` walked by cursor, then by offset (one page past the last too), after
+/// checking that each offset page's total is what the cursor walk listed: the ids listed each way.
 async fn pages_both_ways(store: &Store, mut query: QrListQuery) -> (Vec<String>, Vec<String>) {
     let (mut by_cursor, mut by_offset) = (Vec::new(), Vec::new());
     loop {
@@ -631,9 +620,15 @@ async fn pages_both_ways(store: &Store, mut query: QrListQuery) -> (Vec<String>,
         let Some(next) = page.next else { break };
         query.start = PageStart::After(next);
     }
-    for offset in (0..by_cursor.len() + query.limit).step_by(query.limit) {
+    for offset in (0..=by_cursor.len()).step_by(query.limit) {
         query.start = PageStart::Offset(offset);
         let page = store.list_qrs(&query).await.unwrap();
+        assert_eq!(
+            page.total as usize,
+            by_cursor.len(),
+            "{:?} total",
+            query.order
+        );
         by_offset.extend(page.qrs.into_iter().map(|qr| qr.id));
     }
     (by_cursor, by_offset)
