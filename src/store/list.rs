@@ -8,6 +8,8 @@
 //! codes' records: only the page's codes are read whole. A type or tag filter reads the filter
 //! index instead (`list_filter.rs`).
 
+use std::collections::HashMap;
+
 use std::ops::Bound;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -234,6 +236,9 @@ pub(super) struct ListIndex<'txn> {
     live_counts: redb::Table<'txn, &'static str, u64>,
     by_change: redb::Table<'txn, (&'static str, u64, &'static str), ()>,
     filters: FilterIndex<'txn>,
+    /// Changes of the teams' live counts not written yet: written once a transaction (`flush`),
+    /// as the filters' counts are.
+    pending_live: HashMap<String, i64>,
 }
 
 impl<'txn> ListIndex<'txn> {
@@ -245,15 +250,44 @@ impl<'txn> ListIndex<'txn> {
             live_counts: txn.open_table(LIVE_COUNTS)?,
             by_change: txn.open_table(BY_CHANGE)?,
             filters: FilterIndex::open(txn)?,
+            pending_live: HashMap::new(),
         })
     }
 
+    /// The team's live codes, this transaction's changes included.
     pub(super) fn live_count(&self, team_id: &str) -> Result<u64, StoreError> {
+        let pending = self.pending_live.get(team_id).copied().unwrap_or(0);
+        Ok(self
+            .stored_live_count(team_id)?
+            .saturating_add_signed(pending))
+    }
+
+    fn stored_live_count(&self, team_id: &str) -> Result<u64, StoreError> {
         Ok(self
             .live_counts
             .get(team_id)?
             .map(|n| n.value())
             .unwrap_or(0))
+    }
+
+    fn count_live(&mut self, team_id: &str, by: i64) {
+        match self.pending_live.get_mut(team_id) {
+            Some(pending) => *pending += by,
+            None => {
+                self.pending_live.insert(team_id.to_owned(), by);
+            }
+        }
+    }
+
+    /// Writes the counts' changes. Every transaction that changed the lists calls it before it
+    /// commits: until then the stored counts are those of before it.
+    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        let pending = std::mem::take(&mut self.pending_live);
+        for (team, by) in pending {
+            let count = self.stored_live_count(&team)?.saturating_add_signed(by);
+            self.live_counts.insert(team.as_str(), count)?;
+        }
+        self.filters.flush()
     }
 
     /// Lists `qr` (only among the changes when it is deleted).
@@ -272,8 +306,7 @@ impl<'txn> ListIndex<'txn> {
             (team, name_key(qr).as_str(), id),
             (display_id.as_str(), created, updated),
         )?;
-        let count = self.live_count(team)?;
-        self.live_counts.insert(team, count + 1)?;
+        self.count_live(team, 1);
         self.filters.add(qr)
     }
 
@@ -288,8 +321,7 @@ impl<'txn> ListIndex<'txn> {
         self.by_created.remove((team, millis(qr.created_at), id))?;
         self.by_updated.remove((team, millis(qr.updated_at), id))?;
         self.by_name.remove((team, name_key(qr).as_str(), id))?;
-        let count = self.live_count(team)?;
-        self.live_counts.insert(team, count.saturating_sub(1))?;
+        self.count_live(team, -1);
         self.filters.remove(qr)
     }
 }
@@ -308,6 +340,7 @@ pub(super) fn fill_list_index(db: &redb::Database) -> Result<(), StoreError> {
             let (id, bytes) = entry?;
             index.add(&decode_record(QRS, id.value(), bytes.value())?)?;
         }
+        index.flush()?;
         meta.insert(LIST_INDEX_FILLED, b"1".as_slice())?;
     }
     txn.commit()?;

@@ -9,6 +9,8 @@
 //! the index entries of the filter with fewer codes (never the codes' records) and sorts them:
 //! bounded by how many codes have that type or tag, not by the team.
 
+use std::collections::HashMap;
+
 use std::ops::Bound;
 
 use redb::{ReadableTable, TableDefinition};
@@ -70,6 +72,10 @@ impl QrListQuery {
 pub(super) struct FilterIndex<'txn> {
     by_filter: redb::Table<'txn, FilterKey, FilterEntry>,
     counts: redb::Table<'txn, (&'static str, &'static str), u64>,
+    /// Changes of the counts not written yet, by (team, filter): each count is written once a
+    /// transaction (`flush`), not once a code (a bulk import read and wrote one filter's count
+    /// for each of its 10 000 codes a batch).
+    pending: HashMap<(String, String), i64>,
 }
 
 impl<'txn> FilterIndex<'txn> {
@@ -77,6 +83,7 @@ impl<'txn> FilterIndex<'txn> {
         Ok(Self {
             by_filter: txn.open_table(BY_FILTER)?,
             counts: txn.open_table(FILTER_COUNTS)?,
+            pending: HashMap::new(),
         })
     }
 
@@ -115,11 +122,23 @@ impl<'txn> FilterIndex<'txn> {
     }
 
     fn count(&mut self, team: &str, filter: &str, by: i64) -> Result<(), StoreError> {
-        let count = self.counts.get((team, filter))?.map_or(0, |n| n.value());
-        match count.saturating_add_signed(by) {
-            0 => self.counts.remove((team, filter))?,
-            n => self.counts.insert((team, filter), n)?,
-        };
+        *self
+            .pending
+            .entry((team.to_owned(), filter.to_owned()))
+            .or_default() += by;
+        Ok(())
+    }
+
+    /// Writes the counts' changes: before the transaction commits.
+    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        for ((team, filter), by) in self.pending.drain() {
+            let key = (team.as_str(), filter.as_str());
+            let count = self.counts.get(key)?.map_or(0, |n| n.value());
+            match count.saturating_add_signed(by) {
+                0 => self.counts.remove(key)?,
+                n => self.counts.insert(key, n)?,
+            };
+        }
         Ok(())
     }
 }
@@ -145,6 +164,7 @@ pub(super) fn fill_filter_index(db: &redb::Database) -> Result<(), StoreError> {
                 index.add(&qr)?;
             }
         }
+        index.flush()?;
         meta.insert(FILTER_INDEX_FILLED, b"1".as_slice())?;
         tracing::info!("the codes list's filter index is filled");
     }

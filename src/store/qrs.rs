@@ -100,8 +100,9 @@ impl EmbeddedStore {
     /// live codes.
     pub fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        match NewQrTables::open(&txn, &self.feed)?.insert(qr, limit)? {
-            Created::Stored => {}
+        let mut tables = NewQrTables::open(&txn, &self.feed)?;
+        match tables.insert(qr, limit)? {
+            Created::Stored => tables.list.flush()?,
             Created::DisplayIdTaken => {
                 return Err(StoreError::DisplayIdTaken(qr.display_id.clone()))
             }
@@ -112,6 +113,7 @@ impl EmbeddedStore {
                 ))
             }
         }
+        drop(tables);
         txn.commit()?;
         self.feed.wake();
         Ok(())
@@ -134,6 +136,7 @@ impl EmbeddedStore {
             for qr in qrs {
                 created.push(tables.insert(qr, limit)?);
             }
+            tables.list.flush()?;
         }
         txn.commit()?;
         self.feed.wake();
@@ -170,6 +173,7 @@ impl EmbeddedStore {
             let mut list = ListIndex::open(&txn)?;
             list.remove(&old)?;
             list.add(&qr)?;
+            list.flush()?;
             let mut routes = txn.open_table(ROUTES)?;
             routes.remove(old_key.as_str())?;
             put_route(&mut routes, &key, &qr)?;
