@@ -95,24 +95,42 @@ start_api() { # store binary
     [[ -n $API ]] || die "no api= in the ready line of $store"
 }
 
+# Times REPS GETs of URL with curl's further arguments, each answer saved to FILE, and records
+# the median (ms) with what COUNT (a command given FILE) says the answer holds.
+time_get() { # store label-of-binary label url file count [curl args...]
+    local store=$1 which=$2 label=$3 url=$4 file=$5 count=$6 i t median shown=""
+    shift 6
+    local times=()
+    for ((i = 0; i < REPS; i++)); do
+        t=$(curl -sS -o "$file" -w '%{time_total}' --max-time "$CURL_TIMEOUT" "$@" "$url") ||
+            die "$label: curl failed"
+        shown=$("$count" "$file")
+        times+=("$t")
+    done
+    median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] * 1000 }')
+    printf '%s\t%s\t%s\t%s\t%s\n' "$store" "$which" "$label" "$median" "$shown" | tee -a "$WORK/results.tsv"
+}
+
+# The totalCount of an API answer (a list's length for the updated-after feed), or its error.
+api_count() {
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); data=d.get("data"); print(("ERROR " + d.get("message", "")) if not d.get("success") else len(data) if isinstance(data, list) else data["totalCount"])' "$1"
+}
+
+# The count a dashboard page shows ("N codes"), or what it shows instead.
+page_count() {
+    python3 -c 'import re,sys; t=open(sys.argv[1]).read(); m=re.search(r"<caption[^>]*>(\d+) codes", t); print(m.group(1) if m else "ERROR " + (re.sub(r"<[^>]+>", " ", t)[:60]).strip())' "$1"
+}
+
 measure() { # store label-of-binary bootstrap.json
-    local store=$1 which=$2 boot=$3 entry label query i t
+    local store=$1 which=$2 boot=$3 entry query
     local h=(-H "x-request-team-id: $(jq_field teamId "$boot")"
         -H "x-request-client-id: $(jq_field clientId "$boot")"
         -H "x-request-client-secret: $(jq_field clientSecret "$boot")")
     for entry in "${QUERIES[@]}"; do
-        label=${entry%%|*}
         query=${entry#*|}
         [[ $query == /* ]] || query="?$query"
-        local times=() total=""
-        for ((i = 0; i < REPS; i++)); do
-            t=$(curl -sS -o "$WORK/page.json" -w '%{time_total}' --max-time "$CURL_TIMEOUT" \
-                "${h[@]}" "${API}api/qrs-api$query") || die "$label: curl failed"
-            total=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); data=d.get("data"); print(("ERROR " + d.get("message", "")) if not d.get("success") else len(data) if isinstance(data, list) else data["totalCount"])' "$WORK/page.json")
-            times+=("$t")
-        done
-        median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] * 1000 }')
-        printf '%s\t%s\t%s\t%s\t%s\n' "$store" "$which" "$label" "$median" "$total" | tee -a "$WORK/results.tsv"
+        time_get "$store" "$which" "${entry%%|*}" "${API}api/qrs-api$query" "$WORK/page.json" \
+            api_count "${h[@]}"
     done
 }
 
@@ -131,20 +149,10 @@ dashboard_sign_in() { # link
 }
 
 measure_pages() { # store label-of-binary
-    local store=$1 which=$2 entry label path i t
+    local entry
     for entry in "${PAGES[@]}"; do
-        label=${entry%%|*}
-        path=${entry#*|}
-        local times=() shown=""
-        for ((i = 0; i < REPS; i++)); do
-            t=$(curl -sS -b "$WORK/cookies" -o "$WORK/page.html" -w '%{time_total}' \
-                --max-time "$CURL_TIMEOUT" "${API}$path") || die "$label: curl failed"
-            # The count the page shows ("N codes"), or what it shows instead.
-            shown=$(python3 -c 'import re,sys; t=open(sys.argv[1]).read(); m=re.search(r"<caption[^>]*>(\d+) codes", t); print(m.group(1) if m else "ERROR " + (re.sub(r"<[^>]+>", " ", t)[:60]).strip())' "$WORK/page.html")
-            times+=("$t")
-        done
-        median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] * 1000 }')
-        printf '%s\t%s\t%s\t%s\t%s\n' "$store" "$which" "$label" "$median" "$shown" | tee -a "$WORK/results.tsv"
+        time_get "$1" "$2" "${entry%%|*}" "${API}${entry#*|}" "$WORK/page.html" page_count \
+            -b "$WORK/cookies"
     done
 }
 
