@@ -328,22 +328,42 @@ impl<'txn> ListIndex<'txn> {
 
 /// Fills the list indexes from the codes of a store written before they existed (once).
 pub(super) fn fill_list_index(db: &redb::Database) -> Result<(), StoreError> {
+    fill_once(db, LIST_INDEX_FILLED, |txn| {
+        let mut index = ListIndex::open(txn)?;
+        for_each_code(txn, |qr| index.add(&qr))?;
+        index.flush()
+    })
+}
+
+/// Runs `fill` in one write transaction unless META holds `flag`, which is set in the same
+/// transaction: an index added to the store is filled from the codes written before it, once.
+pub(super) fn fill_once(
+    db: &redb::Database,
+    flag: &str,
+    fill: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
     {
         let mut meta = txn.open_table(META)?;
-        let mut index = ListIndex::open(&txn)?;
-        if meta.get(LIST_INDEX_FILLED)?.is_some() {
+        if meta.get(flag)?.is_some() {
             return Ok(());
         }
-        let qrs = txn.open_table(QRS)?;
-        for entry in qrs.iter()? {
-            let (id, bytes) = entry?;
-            index.add(&decode_record(QRS, id.value(), bytes.value())?)?;
-        }
-        index.flush()?;
-        meta.insert(LIST_INDEX_FILLED, b"1".as_slice())?;
+        fill(&txn)?;
+        meta.insert(flag, b"1".as_slice())?;
     }
     txn.commit()?;
+    Ok(())
+}
+
+/// Calls `each` with every stored code, deleted ones too.
+pub(super) fn for_each_code(
+    txn: &redb::WriteTransaction,
+    mut each: impl FnMut(Qr) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for entry in txn.open_table(QRS)?.iter()? {
+        let (id, bytes) = entry?;
+        each(decode_record(QRS, id.value(), bytes.value())?)?;
+    }
     Ok(())
 }
 

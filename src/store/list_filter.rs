@@ -16,9 +16,10 @@ use std::ops::Bound;
 use redb::{ReadableTable, TableDefinition};
 
 use super::list::{
-    matches, millis, name_key, Hit, IndexEntry, ListOrder, ListPosition, PageStart, QrListQuery,
+    fill_once, for_each_code, matches, millis, name_key, Hit, IndexEntry, ListOrder, ListPosition,
+    PageStart, QrListQuery,
 };
-use super::{decode_record, StoreError, META, QRS};
+use super::StoreError;
 use crate::model::Qr;
 
 /// (team id, filter, updatedAt, qr id): a live code under a filter (its type, or one of its tags).
@@ -145,31 +146,20 @@ impl<'txn> FilterIndex<'txn> {
 
 /// Fills the filter index from the codes of a store written before it existed (once).
 pub(super) fn fill_filter_index(db: &redb::Database) -> Result<(), StoreError> {
-    let txn = db.begin_write()?;
-    {
-        let mut meta = txn.open_table(META)?;
-        let mut index = FilterIndex::open(&txn)?;
-        if meta.get(FILTER_INDEX_FILLED)?.is_some() {
-            return Ok(());
-        }
+    fill_once(db, FILTER_INDEX_FILLED, |txn| {
         // Every code's whole record is read: with 10M codes ~2 minutes before the store opens.
         tracing::info!(
             "filling the codes list's filter index (once, for a store of an earlier version)"
         );
-        let qrs = txn.open_table(QRS)?;
-        for entry in qrs.iter()? {
-            let (id, bytes) = entry?;
-            let qr: Qr = decode_record(QRS, id.value(), bytes.value())?;
-            if !qr.deleted {
-                index.add(&qr)?;
-            }
-        }
+        let mut index = FilterIndex::open(txn)?;
+        for_each_code(txn, |qr| match qr.deleted {
+            true => Ok(()),
+            false => index.add(&qr),
+        })?;
         index.flush()?;
-        meta.insert(FILTER_INDEX_FILLED, b"1".as_slice())?;
         tracing::info!("the codes list's filter index is filled");
-    }
-    txn.commit()?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The page of a filtered query (`filters` not empty), whether more follow, and how many codes
