@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono_tz::Tz;
+use compact_str::CompactString;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -79,11 +80,15 @@ pub enum AnalyticsError {
 
 from_redb_errors!(AnalyticsError);
 
+/// Stats by rollup id (a code's id, or a team's orphan scans'), looked up once a scan: an id fits
+/// inline in the key.
+type ByRollupId<V> = HashMap<CompactString, V, hashbrown::DefaultHashBuilder>;
+
 /// What is kept in memory, and checkpointed.
 #[derive(Default, Serialize, Deserialize)]
 struct State {
     /// By rollup id: a code's id, or a team's orphan scans' (`ScanEvent::rollup_id`).
-    codes: HashMap<Box<str>, CodeStats, hashbrown::DefaultHashBuilder>,
+    codes: ByRollupId<CodeStats>,
     seen: SeenEvents,
     /// Every team's codes' scans together, counted with them.
     teams: TeamRollups,
@@ -92,14 +97,14 @@ struct State {
 /// What version 2 of the checkpoint held: no team rollups.
 #[derive(Deserialize)]
 struct PreviousState {
-    codes: HashMap<Box<str>, CodeStats, hashbrown::DefaultHashBuilder>,
+    codes: ByRollupId<CodeStats>,
     seen: SeenEvents,
 }
 
 /// What version 1 of the checkpoint held.
 #[derive(Deserialize)]
 struct FirstState {
-    codes: HashMap<Box<str>, PreviousCodeStats, hashbrown::DefaultHashBuilder>,
+    codes: ByRollupId<PreviousCodeStats>,
     seen: SeenEvents,
 }
 
@@ -769,7 +774,7 @@ mod tests {
     fn a_checkpoint_without_team_rollups_gets_them_from_its_codes() {
         #[derive(Serialize)]
         struct Previous<'a> {
-            codes: &'a HashMap<Box<str>, CodeStats, hashbrown::DefaultHashBuilder>,
+            codes: &'a ByRollupId<CodeStats>,
             seen: &'a SeenEvents,
         }
         let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::contract::DayCounts;
@@ -29,8 +30,9 @@ pub struct Rollups {
     buckets: Vec<(i64, u64)>,
     /// Per dimension (in `Dimension::ALL`'s order): value -> headline scans. A map per
     /// dimension, so that a value already counted is found by `&str`, without allocating; with
-    /// hashbrown's hasher (std's SipHash was a visible share of a loaded edge's core).
-    breakdowns: [HashMap<Box<str>, u64, hashbrown::DefaultHashBuilder>; Dimension::ALL.len()],
+    /// hashbrown's hasher (std's SipHash was a visible share of a loaded edge's core), and short
+    /// values kept inline in the map.
+    breakdowns: [HashMap<CompactString, u64, hashbrown::DefaultHashBuilder>; Dimension::ALL.len()],
 }
 
 /// What a headline scan adds to rollups, worked out once for both that it is added to (its
