@@ -9,7 +9,6 @@
 //! index instead (`list_filter.rs`).
 
 use std::collections::HashMap;
-
 use std::ops::Bound;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -227,7 +226,8 @@ impl QrListQuery {
     }
 }
 
-/// The list indexes, open in a write transaction: every write of a code goes through here.
+/// The list indexes, open in a write transaction: every write of a code goes through here
+/// (`ListIndex::write`).
 pub(super) struct ListIndex<'txn> {
     by_created: redb::Table<'txn, (&'static str, u64, &'static str), ()>,
     by_updated: redb::Table<'txn, (&'static str, u64, &'static str), ()>,
@@ -236,13 +236,25 @@ pub(super) struct ListIndex<'txn> {
     live_counts: redb::Table<'txn, &'static str, u64>,
     by_change: redb::Table<'txn, (&'static str, u64, &'static str), ()>,
     filters: FilterIndex<'txn>,
-    /// Changes of the teams' live counts not written yet: written once a transaction (`flush`),
-    /// as the filters' counts are.
+    /// Changes of the teams' live counts not written yet: written once a write (`flush`), as the
+    /// filters' counts are.
     pending_live: HashMap<String, i64>,
 }
 
 impl<'txn> ListIndex<'txn> {
-    pub(super) fn open(txn: &'txn redb::WriteTransaction) -> Result<Self, StoreError> {
+    /// Runs `change` on the list indexes of `txn`, then writes the counts it moved: the only way
+    /// to open them for writing, so that no write leaves the counts behind its entries.
+    pub(super) fn write<T>(
+        txn: &'txn redb::WriteTransaction,
+        change: impl FnOnce(&mut ListIndex<'txn>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut index = Self::open(txn)?;
+        let done = change(&mut index)?;
+        index.flush()?;
+        Ok(done)
+    }
+
+    fn open(txn: &'txn redb::WriteTransaction) -> Result<Self, StoreError> {
         Ok(Self {
             by_created: txn.open_table(BY_CREATED)?,
             by_updated: txn.open_table(BY_UPDATED)?,
@@ -279,9 +291,8 @@ impl<'txn> ListIndex<'txn> {
         }
     }
 
-    /// Writes the counts' changes. Every transaction that changed the lists calls it before it
-    /// commits: until then the stored counts are those of before it.
-    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+    /// Writes the counts' changes: until then the stored counts are those of before the write.
+    fn flush(&mut self) -> Result<(), StoreError> {
         let pending = std::mem::take(&mut self.pending_live);
         for (team, by) in pending {
             let count = self.stored_live_count(&team)?.saturating_add_signed(by);
@@ -329,9 +340,7 @@ impl<'txn> ListIndex<'txn> {
 /// Fills the list indexes from the codes of a store written before they existed (once).
 pub(super) fn fill_list_index(db: &redb::Database) -> Result<(), StoreError> {
     fill_once(db, LIST_INDEX_FILLED, |txn| {
-        let mut index = ListIndex::open(txn)?;
-        for_each_code(txn, |qr| index.add(&qr))?;
-        index.flush()
+        ListIndex::write(txn, |index| for_each_code(txn, |qr| index.add(&qr)))
     })
 }
 

@@ -10,7 +10,6 @@
 //! bounded by how many codes have that type or tag, not by the team.
 
 use std::collections::HashMap;
-
 use std::ops::Bound;
 
 use redb::{ReadableTable, TableDefinition};
@@ -101,7 +100,7 @@ impl<'txn> FilterIndex<'txn> {
                 .insert(key, (created, entry.0, entry.1))?
                 .is_none()
             {
-                self.count(team, &filter, 1)?;
+                self.count(team, &filter, 1);
             }
         }
         Ok(())
@@ -116,21 +115,20 @@ impl<'txn> FilterIndex<'txn> {
                 .remove((team, filter.as_str(), updated, id))?
                 .is_some()
             {
-                self.count(team, &filter, -1)?;
+                self.count(team, &filter, -1);
             }
         }
         Ok(())
     }
 
-    fn count(&mut self, team: &str, filter: &str, by: i64) -> Result<(), StoreError> {
+    fn count(&mut self, team: &str, filter: &str, by: i64) {
         *self
             .pending
             .entry((team.to_owned(), filter.to_owned()))
             .or_default() += by;
-        Ok(())
     }
 
-    /// Writes the counts' changes: before the transaction commits.
+    /// Writes the counts' changes (`ListIndex::write` does, after each write; the fill below).
     pub(super) fn flush(&mut self) -> Result<(), StoreError> {
         for ((team, filter), by) in self.pending.drain() {
             let key = (team.as_str(), filter.as_str());

@@ -24,14 +24,14 @@ pub enum Created {
     DomainNotTeams,
 }
 
-/// The tables a new code is written to, open in one write transaction.
+/// The tables a new code is written to, open in one write transaction (with the list indexes,
+/// which `ListIndex::write` opens).
 struct NewQrTables<'txn> {
     display_ids: redb::Table<'txn, &'static str, &'static str>,
     domains: redb::Table<'txn, &'static str, &'static str>,
     qrs: redb::Table<'txn, &'static str, &'static [u8]>,
     team_qrs: redb::Table<'txn, (&'static str, &'static str), ()>,
     routes: redb::Table<'txn, &'static str, &'static [u8]>,
-    list: ListIndex<'txn>,
     feed: FeedWriter<'txn>,
 }
 
@@ -43,7 +43,6 @@ impl<'txn> NewQrTables<'txn> {
             qrs: txn.open_table(QRS)?,
             team_qrs: txn.open_table(TEAM_QRS)?,
             routes: txn.open_table(ROUTES)?,
-            list: ListIndex::open(txn)?,
             feed: feed.writer(txn)?,
         })
     }
@@ -51,13 +50,18 @@ impl<'txn> NewQrTables<'txn> {
     /// The one place a new code is written, for `create_qr` and `create_qrs` alike: its displayId
     /// taken, the record, and its team's indexes; unless the displayId is already taken, the
     /// team has `limit` live codes, or the code is on a custom domain the team does not have.
-    fn insert(&mut self, qr: &Qr, limit: Option<u64>) -> Result<Created, StoreError> {
+    fn insert(
+        &mut self,
+        list: &mut ListIndex,
+        qr: &Qr,
+        limit: Option<u64>,
+    ) -> Result<Created, StoreError> {
         if !team_has_domain(&self.domains, qr)? {
             return Ok(Created::DomainNotTeams);
         }
         let key = qr.route_key();
         if let Some(limit) = limit.filter(|_| !qr.deleted) {
-            if self.list.live_count(&qr.team_id)? >= limit {
+            if list.live_count(&qr.team_id)? >= limit {
                 return Ok(Created::OverLimit);
             }
         }
@@ -70,7 +74,7 @@ impl<'txn> NewQrTables<'txn> {
         self.team_qrs
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
         put_route(&mut self.routes, &key, qr)?;
-        self.list.add(qr)?;
+        list.add(qr)?;
         self.feed.append(&Change::route(key, None))?;
         Ok(Created::Stored)
     }
@@ -100,9 +104,11 @@ impl EmbeddedStore {
     /// live codes.
     pub fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        let mut tables = NewQrTables::open(&txn, &self.feed)?;
-        match tables.insert(qr, limit)? {
-            Created::Stored => tables.list.flush()?,
+        let created = ListIndex::write(&txn, |list| {
+            NewQrTables::open(&txn, &self.feed)?.insert(list, qr, limit)
+        })?;
+        match created {
+            Created::Stored => {}
             Created::DisplayIdTaken => {
                 return Err(StoreError::DisplayIdTaken(qr.display_id.clone()))
             }
@@ -113,7 +119,6 @@ impl EmbeddedStore {
                 ))
             }
         }
-        drop(tables);
         txn.commit()?;
         self.feed.wake();
         Ok(())
@@ -130,14 +135,12 @@ impl EmbeddedStore {
         limit: Option<u64>,
     ) -> Result<Vec<Created>, StoreError> {
         let txn = self.db.begin_write()?;
-        let mut created = Vec::with_capacity(qrs.len());
-        {
+        let created = ListIndex::write(&txn, |list| {
             let mut tables = NewQrTables::open(&txn, &self.feed)?;
-            for qr in qrs {
-                created.push(tables.insert(qr, limit)?);
-            }
-            tables.list.flush()?;
-        }
+            qrs.iter()
+                .map(|qr| tables.insert(list, qr, limit))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         txn.commit()?;
         self.feed.wake();
         Ok(created)
@@ -170,10 +173,10 @@ impl EmbeddedStore {
                 display_ids.insert(key.as_str(), qr.id.as_str())?;
             }
             qrs.insert(qr.id.as_str(), encode(&qr).as_slice())?;
-            let mut list = ListIndex::open(&txn)?;
-            list.remove(&old)?;
-            list.add(&qr)?;
-            list.flush()?;
+            ListIndex::write(&txn, |list| {
+                list.remove(&old)?;
+                list.add(&qr)
+            })?;
             let mut routes = txn.open_table(ROUTES)?;
             routes.remove(old_key.as_str())?;
             put_route(&mut routes, &key, &qr)?;

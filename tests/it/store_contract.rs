@@ -610,8 +610,9 @@ async fn type_and_tag_filters_follow_every_write(store: Store, _: impl ChangeFee
     );
 }
 
-/// Every page of `query` walked by cursor, then by offset (one page past the last too), after
-/// checking that each offset page's total is what the cursor walk listed: the ids listed each way.
+/// Every page of `query` walked by cursor, then by offset (with the empty page after a full last
+/// one), checking that each offset page's total is what the cursor walk listed: the ids listed
+/// each way.
 async fn pages_both_ways(store: &Store, mut query: QrListQuery) -> (Vec<String>, Vec<String>) {
     let (mut by_cursor, mut by_offset) = (Vec::new(), Vec::new());
     loop {

@@ -3,10 +3,10 @@
 //! a reload asks for the list, it does not make another key), and the list shows the new key's
 //! secret once: it is held for the session as a one-time notice for a minute at most, taken
 //! when shown, and never shown again: the store keeps only the key's hash. The notice is the
-//! key's own (the redirect names the key): two keys made at once in two tabs each show theirs. Revoke forms carry
-//! the key's version (`stale.rs`). A revoked key is refused from the next request on. The
-//! session acts as the member's own unscoped credential (`Account::signed_in`), so a key may
-//! have any scope.
+//! key's own (the redirect names the key): two keys made at once in two tabs each show theirs.
+//! Revoke forms carry the key's version (`stale.rs`). A revoked key is refused from the next
+//! request on. The session acts as the member's own unscoped credential
+//! (`Account::signed_in`), so a key may have any scope.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
