@@ -9,6 +9,7 @@
 //! log, so a damaged or shortened log never lowers the counts. With `event_log.retention_days`
 //! set, closed segments older than that are removed once a checkpoint covers them.
 
+mod breakdowns;
 mod checkpoint;
 mod code_stats;
 mod event_log;
@@ -29,6 +30,7 @@ use compact_str::CompactString;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use self::breakdowns::Interner;
 use self::checkpoint::Saved;
 use self::code_stats::{CodeStats, PreviousCodeStats};
 pub use self::event_log::Skipped;
@@ -92,6 +94,8 @@ struct State {
     seen: SeenEvents,
     /// Every team's codes' scans together, counted with them.
     teams: TeamRollups,
+    #[serde(skip)]
+    interner: Interner,
 }
 
 /// What version 2 of the checkpoint held: no team rollups.
@@ -121,6 +125,7 @@ impl State {
             codes: previous.codes,
             seen: previous.seen,
             teams,
+            interner: Interner::default(),
         })
     }
 
@@ -152,12 +157,13 @@ impl State {
         self.seen.insert(&event.event_id);
         let id = event.rollup_id();
         let counted_on = match self.codes.get_mut(id.as_ref()) {
-            Some(stats) => stats.add(event, at, zone),
-            None => self
-                .codes
-                .entry(id.into())
-                .or_default()
-                .add(event, at, zone),
+            Some(stats) => stats.add(event, at, zone, &mut self.interner),
+            None => {
+                self.codes
+                    .entry(id.into())
+                    .or_default()
+                    .add(event, at, zone, &mut self.interner)
+            }
         };
         // Orphan scans are no code's: they stay out of the team's codes' totals.
         if let (Some(counted), false) = (counted_on, event.orphan) {

@@ -4,6 +4,7 @@
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::breakdowns::Interner;
 use super::event_log::Position;
 use super::rollups::{Counted, Rollups};
 use crate::aggregate::rollup::{day_number, local_date, Overview};
@@ -42,7 +43,13 @@ impl CodeStats {
 
     /// Counts an event that is new, stored at `at`; its day is its date in `zone` (its team's).
     /// What it added to the rollups, None for a bot or a HEAD request (not rolled up).
-    pub fn add<'e>(&mut self, event: &'e ScanEvent, at: Position, zone: Tz) -> Option<Counted<'e>> {
+    pub fn add(
+        &mut self,
+        event: &ScanEvent,
+        at: Position,
+        zone: Tz,
+        interner: &mut Interner,
+    ) -> Option<Counted> {
         self.note_event(event.scan_time, at);
         // A HEAD request is kept with the events but counted nowhere (link checkers, and our
         // own tests' probes), as in the Redis rollups.
@@ -55,7 +62,8 @@ impl CodeStats {
             return None;
         }
         self.scans += 1;
-        let counted = Counted::of(event, day_number(local_date(event.scan_time, zone)));
+        let day = day_number(local_date(event.scan_time, zone));
+        let counted = Counted::of(event, day, interner);
         self.rollups.add(&counted);
         Some(counted)
     }
@@ -139,13 +147,23 @@ mod tests {
             day - 3 * MS_PER_DAY,
             day - 1,
         ] {
-            stats.add(&scan(time), Position::START, Tz::UTC);
+            stats.add(
+                &scan(time),
+                Position::START,
+                Tz::UTC,
+                &mut Interner::default(),
+            );
         }
         let o = stats.overview(day + 100, Tz::UTC);
         assert_eq!((o.total_scans, o.today_scans, o.yesterday_scans), (5, 2, 2));
         assert_eq!(o.last_scan_time, Some(day + 7));
         // The next day's first scan makes today yesterday.
-        stats.add(&scan(day + MS_PER_DAY), Position::START, Tz::UTC);
+        stats.add(
+            &scan(day + MS_PER_DAY),
+            Position::START,
+            Tz::UTC,
+            &mut Interner::default(),
+        );
         let o = stats.overview(day + MS_PER_DAY, Tz::UTC);
         assert_eq!((o.total_scans, o.today_scans, o.yesterday_scans), (6, 1, 2));
     }
@@ -157,7 +175,12 @@ mod tests {
         let kiritimati = chrono_tz::Pacific::Kiritimati;
         let mut stats = CodeStats::default();
         for time in [midnight - 1, midnight - 1, midnight] {
-            stats.add(&scan(time), Position::START, kiritimati);
+            stats.add(
+                &scan(time),
+                Position::START,
+                kiritimati,
+                &mut Interner::default(),
+            );
         }
         let o = stats.overview(midnight + 5, kiritimati);
         assert_eq!(crate::clock::format_day(o.today), "12/4/2026");
@@ -175,7 +198,7 @@ mod tests {
                 segment: 1,
                 offset: i as u32,
             };
-            stats.add(&scan(time), at, Tz::UTC);
+            stats.add(&scan(time), at, Tz::UTC, &mut Interner::default());
         }
         let offsets = |start, end, before, limit| {
             let found = stats.events_before(start, end, before, limit);

@@ -4,12 +4,10 @@
 //! Sorted vectors rather than maps: most codes are scanned on few days, and a map per code would
 //! cost more than its entries.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
-
-use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use ustr::Ustr;
 
+use super::breakdowns::{Breakdowns, Interner};
 use crate::aggregate::contract::DayCounts;
 use crate::aggregate::rollup::{bucket_start, visitor_key, Dimension};
 use crate::aggregate::visitors::VisitorSketch;
@@ -28,30 +26,28 @@ pub struct Rollups {
     visitors: Vec<(i64, VisitorSketch)>,
     /// (bucket start, headline scans), by start.
     buckets: Vec<(i64, u64)>,
-    /// Per dimension (in `Dimension::ALL`'s order): value -> headline scans. A map per
-    /// dimension, so that a value already counted is found by `&str`, without allocating; with
-    /// hashbrown's hasher (std's SipHash was a visible share of a loaded edge's core), and short
-    /// values kept inline in the map.
-    breakdowns: [HashMap<CompactString, u64, hashbrown::DefaultHashBuilder>; Dimension::ALL.len()],
+    /// Per dimension: value -> headline scans.
+    breakdowns: Breakdowns,
 }
 
 /// What a headline scan adds to rollups, worked out once for both that it is added to (its
-/// code's and its team's): the visitor key is a SHA-256, and a referrer's host is parsed.
-pub struct Counted<'a> {
+/// code's and its team's): the visitor key is a SHA-256, a referrer's host is parsed, and each
+/// value is interned.
+pub struct Counted {
     day: i64,
     visitor: [u8; 16],
     bucket: i64,
-    values: [Cow<'a, str>; Dimension::ALL.len()],
+    values: [Ustr; Dimension::ALL.len()],
 }
 
-impl<'a> Counted<'a> {
+impl Counted {
     /// `event`, a headline scan on `day` (a date in its team's zone).
-    pub fn of(event: &'a ScanEvent, day: i64) -> Self {
+    pub fn of(event: &ScanEvent, day: i64, interner: &mut Interner) -> Self {
         Counted {
             day,
             visitor: visitor_key(&event.ip_address, &event.user_agent),
             bucket: bucket_start(event.scan_time),
-            values: Dimension::ALL.map(|dimension| dimension.value(event)),
+            values: Dimension::ALL.map(|dimension| interner.intern(&dimension.value(event))),
         }
     }
 }
@@ -70,14 +66,7 @@ impl Rollups {
                 .partition_point(|(b, _)| *b <= newest - BUCKETS_KEPT_MS);
             self.buckets.drain(..old);
         }
-        for (counts, value) in self.breakdowns.iter_mut().zip(&scan.values) {
-            match counts.get_mut(&**value) {
-                Some(count) => *count += 1,
-                None => {
-                    counts.insert((**value).into(), 1);
-                }
-            }
-        }
+        self.breakdowns.add_all(&scan.values);
     }
 
     /// Adds `other`'s counts into these (a team's rollups built from its codes' once): the same
@@ -98,11 +87,7 @@ impl Rollups {
                 .partition_point(|(b, _)| *b <= newest - BUCKETS_KEPT_MS);
             self.buckets.drain(..old);
         }
-        for (counts, others) in self.breakdowns.iter_mut().zip(&other.breakdowns) {
-            for (value, n) in others {
-                *counts.entry(value.clone()).or_default() += n;
-            }
-        }
+        self.breakdowns.merge(&other.breakdowns);
     }
 
     /// Headline scans on `day`.
@@ -142,9 +127,9 @@ impl Rollups {
             .iter()
             .position(|d| *d == dimension)
             .expect("every dimension is in Dimension::ALL");
-        self.breakdowns[index]
-            .iter()
-            .map(|(value, n)| (value.to_string(), *n))
+        self.breakdowns
+            .of(index)
+            .map(|(value, n)| (value.to_string(), n))
     }
 }
 
@@ -172,6 +157,7 @@ fn find<V>(sorted: &[(i64, V)], key: i64) -> Option<&V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::embedded::breakdowns::Interner;
     use crate::aggregate::rollup::BUCKET_MS;
 
     fn scan(time: i64, ip: &str, country: &str) -> ScanEvent {
@@ -188,10 +174,26 @@ mod tests {
     fn days_visitors_buckets_and_breakdowns_move_with_each_scan() {
         let mut r = Rollups::default();
         let t = 20_000 * MS_PER_DAY;
-        r.add(&Counted::of(&scan(t, "1.1.1.1", "DE"), 20_000));
-        r.add(&Counted::of(&scan(t + 1, "1.1.1.1", "DE"), 20_000));
-        r.add(&Counted::of(&scan(t + BUCKET_MS, "2.2.2.2", "FR"), 20_000));
-        r.add(&Counted::of(&scan(t - MS_PER_DAY, "2.2.2.2", "FR"), 19_999));
+        r.add(&Counted::of(
+            &scan(t, "1.1.1.1", "DE"),
+            20_000,
+            &mut Interner::default(),
+        ));
+        r.add(&Counted::of(
+            &scan(t + 1, "1.1.1.1", "DE"),
+            20_000,
+            &mut Interner::default(),
+        ));
+        r.add(&Counted::of(
+            &scan(t + BUCKET_MS, "2.2.2.2", "FR"),
+            20_000,
+            &mut Interner::default(),
+        ));
+        r.add(&Counted::of(
+            &scan(t - MS_PER_DAY, "2.2.2.2", "FR"),
+            19_999,
+            &mut Interner::default(),
+        ));
         let mut days = vec![DayCounts::default(); 3];
         (0..3).for_each(|i| days[i].day = 19_999 + i as i64);
         let mut visitors = vec![VisitorSketch::default(); 3];
@@ -208,6 +210,7 @@ mod tests {
         r.add(&Counted::of(
             &scan(t - 4 * MS_PER_DAY, "3.3.3.3", "DE"),
             19_996,
+            &mut Interner::default(),
         ));
         assert_eq!(r.buckets(i64::MIN, i64::MAX).count(), 3);
         let mut countries: Vec<_> = r.breakdown(Dimension::Country).collect();
