@@ -39,31 +39,6 @@ fn hash(dimension: u8, value: Ustr) -> u64 {
     value.precomputed_hash() ^ u64::from(dimension).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-/// Past this many, the values interned so far are forgotten: cities and referrer hosts have no
-/// bound, and most scans' values are among a few hundred (countries, devices, browsers).
-const CACHED_VALUES: usize = 1 << 16;
-
-/// The values interned so far, found without the process-wide interner's lock and its table's
-/// cold slots (both a visible share of a loaded edge's core).
-#[derive(Default)]
-pub struct Interner {
-    cached: HashMap<CompactString, Ustr, hashbrown::DefaultHashBuilder>,
-}
-
-impl Interner {
-    pub fn intern(&mut self, value: &str) -> Ustr {
-        if let Some(interned) = self.cached.get(value) {
-            return *interned;
-        }
-        if self.cached.len() >= CACHED_VALUES {
-            self.cached.clear();
-        }
-        let interned = Ustr::from(value);
-        self.cached.insert(value.into(), interned);
-        interned
-    }
-}
-
 impl Count {
     fn hash(&self) -> u64 {
         hash(self.dimension, self.value)
@@ -107,6 +82,32 @@ impl Breakdowns {
             .iter()
             .filter(move |c| usize::from(c.dimension) == dimension)
             .map(|c| (c.value, c.scans))
+    }
+}
+
+/// Past this many, the values interned so far are forgotten: cities and referrer hosts have no
+/// bound, and most scans' values are among a few hundred (countries, devices, browsers).
+const CACHED_VALUES: usize = 1 << 16;
+
+/// The values interned so far, found without the process-wide interner's lock and its table's
+/// cold slots (both a visible share of a loaded edge's core).
+#[derive(Default)]
+pub struct Interner {
+    cached: HashMap<CompactString, Ustr, hashbrown::DefaultHashBuilder>,
+}
+
+impl Interner {
+    /// The process-wide interned `value`, looked up here first.
+    pub fn intern(&mut self, value: &str) -> Ustr {
+        if let Some(interned) = self.cached.get(value) {
+            return *interned;
+        }
+        if self.cached.len() >= CACHED_VALUES {
+            self.cached.clear();
+        }
+        let interned = Ustr::from(value);
+        self.cached.insert(value.into(), interned);
+        interned
     }
 }
 
@@ -191,6 +192,17 @@ mod tests {
         assert_eq!(of(0), vec![("DE".into(), 7)]);
         assert_eq!(of(1), vec![("Berlin".into(), 2), ("DE".into(), 1)]);
         assert_eq!(of(5), vec![("".into(), 2)]);
+    }
+
+    #[test]
+    fn the_cache_gives_the_process_wide_values_and_stays_bounded() {
+        let mut interner = Interner::default();
+        assert_eq!(interner.intern("Firefox"), Ustr::from("Firefox"));
+        for i in 0..=CACHED_VALUES {
+            interner.intern(&format!("host-{i}.example"));
+        }
+        assert!(interner.cached.len() <= CACHED_VALUES);
+        assert_eq!(interner.intern("Firefox").as_str(), "Firefox");
     }
 
     #[test]
