@@ -125,7 +125,7 @@ impl State {
             codes: previous.codes,
             seen: previous.seen,
             teams,
-            interner: Interner::default(),
+            ..State::default()
         })
     }
 

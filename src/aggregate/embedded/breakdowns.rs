@@ -12,10 +12,10 @@ use std::fmt;
 
 use compact_str::CompactString;
 use hashbrown::HashTable;
-use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
-use ustr::{Ustr, UstrMap};
+use ustr::Ustr;
 
 use crate::aggregate::rollup::Dimension;
 
@@ -157,14 +157,44 @@ impl<'de> Visitor<'de> for SixMaps {
     fn visit_seq<A: SeqAccess<'de>>(self, mut maps: A) -> Result<Breakdowns, A::Error> {
         let mut breakdowns = Breakdowns::default();
         for dimension in 0..DIMENSIONS {
-            let map: UstrMap<u64> = maps
-                .next_element()?
+            let into = SavedMap {
+                into: &mut breakdowns,
+                dimension,
+            };
+            maps.next_element_seed(into)?
                 .ok_or_else(|| serde::de::Error::invalid_length(dimension, &self))?;
-            for (value, scans) in map {
-                breakdowns.add(dimension, value, scans);
-            }
         }
         Ok(breakdowns)
+    }
+}
+
+/// One dimension's saved map, each value added to the table as it is read (no map of its own
+/// in between).
+struct SavedMap<'a> {
+    into: &'a mut Breakdowns,
+    dimension: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for SavedMap<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SavedMap<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of value to scans")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some((value, scans)) = map.next_entry::<Ustr, u64>()? {
+            self.into.add(self.dimension, value, scans);
+        }
+        Ok(())
     }
 }
 
