@@ -39,6 +39,7 @@ use self::rollups::Rollups;
 use self::seen_events::SeenEvents;
 use self::team_rollups::TeamRollups;
 use super::contract::{Codes, DayCounts};
+use super::local_days::LocalDays;
 use super::rollup::{day_number, local_date, Dimension, Overview};
 use super::team_zones::TeamZones;
 use super::visitors::VisitorSketch;
@@ -96,6 +97,8 @@ struct State {
     teams: TeamRollups,
     #[serde(skip)]
     interner: Interner,
+    #[serde(skip)]
+    days: LocalDays,
 }
 
 /// What version 2 of the checkpoint held: no team rollups.
@@ -156,13 +159,14 @@ impl State {
     fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) {
         self.seen.insert(&event.event_id);
         let id = event.rollup_id();
+        let day = self.days.of(event.scan_time, zone);
         let counted_on = match self.codes.get_mut(id.as_ref()) {
-            Some(stats) => stats.add(event, at, zone, &mut self.interner),
+            Some(stats) => stats.add(event, at, day, &mut self.interner),
             None => {
                 self.codes
                     .entry(id.into())
                     .or_default()
-                    .add(event, at, zone, &mut self.interner)
+                    .add(event, at, day, &mut self.interner)
             }
         };
         // Orphan scans are no code's: they stay out of the team's codes' totals.

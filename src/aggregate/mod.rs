@@ -8,6 +8,7 @@
 pub mod consumer;
 pub mod contract;
 pub mod embedded;
+mod local_days;
 pub mod ownership;
 pub mod redis;
 mod redis_reads;

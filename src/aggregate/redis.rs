@@ -74,6 +74,7 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 
 use super::contract::{ranked, Codes, DayCounts};
+use super::local_days::LocalDays;
 use super::rollup::{
     bucket_start, day_date, day_number, local_date, visitor_key, Dimension, Overview,
 };
@@ -244,6 +245,7 @@ impl RedisAnalytics {
         let mut zone_of_team: HashMap<&str, Tz> = HashMap::new();
         let mut dates: BTreeMap<i64, String> = BTreeMap::new();
         let mut local_days = Vec::with_capacity(batch.len());
+        let mut days_in_zones = LocalDays::default();
         for (_, _, event) in batch {
             if !event.is_headline() {
                 local_days.push(None);
@@ -253,7 +255,7 @@ impl RedisAnalytics {
                 .entry(&*event.team_id)
                 .or_insert_with(|| zones(&event.team_id));
             let time = script_time(event.scan_time);
-            let day = day_number(local_date(time, zone));
+            let day = days_in_zones.of(time, zone);
             for d in [day, utc_day(time)] {
                 dates.entry(d).or_insert_with(|| day_date(d).to_string());
             }

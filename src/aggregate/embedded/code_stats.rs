@@ -41,13 +41,13 @@ impl CodeStats {
         self.last_scan_time = previous.last_scan_time;
     }
 
-    /// Counts an event that is new, stored at `at`; its day is its date in `zone` (its team's).
+    /// Counts an event that is new, stored at `at`, on `day` (its date in its team's zone).
     /// What it added to the rollups, None for a bot or a HEAD request (not rolled up).
     pub fn add(
         &mut self,
         event: &ScanEvent,
         at: Position,
-        zone: Tz,
+        day: i64,
         interner: &mut Interner,
     ) -> Option<Counted> {
         self.note_event(event.scan_time, at);
@@ -62,7 +62,6 @@ impl CodeStats {
             return None;
         }
         self.scans += 1;
-        let day = day_number(local_date(event.scan_time, zone));
         let counted = Counted::of(event, day, interner);
         self.rollups.add(&counted);
         Some(counted)
@@ -132,6 +131,12 @@ mod tests {
     use super::*;
     use crate::clock::MS_PER_DAY;
 
+    /// Counts `event` as the aggregator does: on its date in `zone`.
+    fn count(stats: &mut CodeStats, event: &ScanEvent, at: Position, zone: Tz) {
+        let day = day_number(local_date(event.scan_time, zone));
+        stats.add(event, at, day, &mut Interner::default());
+    }
+
     fn scan(time: i64) -> ScanEvent {
         ScanEvent::test_scan("qr", time)
     }
@@ -147,22 +152,17 @@ mod tests {
             day - 3 * MS_PER_DAY,
             day - 1,
         ] {
-            stats.add(
-                &scan(time),
-                Position::START,
-                Tz::UTC,
-                &mut Interner::default(),
-            );
+            count(&mut stats, &scan(time), Position::START, Tz::UTC);
         }
         let o = stats.overview(day + 100, Tz::UTC);
         assert_eq!((o.total_scans, o.today_scans, o.yesterday_scans), (5, 2, 2));
         assert_eq!(o.last_scan_time, Some(day + 7));
         // The next day's first scan makes today yesterday.
-        stats.add(
+        count(
+            &mut stats,
             &scan(day + MS_PER_DAY),
             Position::START,
             Tz::UTC,
-            &mut Interner::default(),
         );
         let o = stats.overview(day + MS_PER_DAY, Tz::UTC);
         assert_eq!((o.total_scans, o.today_scans, o.yesterday_scans), (6, 1, 2));
@@ -175,12 +175,7 @@ mod tests {
         let kiritimati = chrono_tz::Pacific::Kiritimati;
         let mut stats = CodeStats::default();
         for time in [midnight - 1, midnight - 1, midnight] {
-            stats.add(
-                &scan(time),
-                Position::START,
-                kiritimati,
-                &mut Interner::default(),
-            );
+            count(&mut stats, &scan(time), Position::START, kiritimati);
         }
         let o = stats.overview(midnight + 5, kiritimati);
         assert_eq!(crate::clock::format_day(o.today), "12/4/2026");
@@ -198,7 +193,7 @@ mod tests {
                 segment: 1,
                 offset: i as u32,
             };
-            stats.add(&scan(time), at, Tz::UTC, &mut Interner::default());
+            count(&mut stats, &scan(time), at, Tz::UTC);
         }
         let offsets = |start, end, before, limit| {
             let found = stats.events_before(start, end, before, limit);
