@@ -42,6 +42,11 @@ pub trait ScanAnalytics: Send + Sync {
     /// "yesterday" are the dates in `zone` then.
     fn overview<'a>(&'a self, id: &'a str, now_ms: i64, zone: Tz) -> Answer<'a, Overview>;
 
+    /// Headline counts of all the team's codes together as of `now_ms` (its orphan scans apart,
+    /// a deleted code's scans in), "today" and "yesterday" being the dates in `zone` then.
+    fn team_overview<'a>(&'a self, team_id: &'a str, now_ms: i64, zone: Tz)
+        -> Answer<'a, Overview>;
+
     /// A page of the events of `id` with `start <= scanTime <= end`, newest first, past `after`,
     /// at most `limit`; each with its position. A position of the other store's kind (a cursor
     /// kept across a move between stores) starts the page at its millisecond: those events come

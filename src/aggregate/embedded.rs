@@ -15,6 +15,7 @@ mod code_stats;
 mod event_log;
 mod event_record;
 mod framing;
+mod headline_counts;
 mod reads;
 mod rollups;
 mod seen_events;
@@ -37,7 +38,7 @@ pub use self::event_log::Skipped;
 use self::event_log::{EventLog, LogReader, Position};
 use self::rollups::Rollups;
 use self::seen_events::SeenEvents;
-use self::team_rollups::TeamRollups;
+use self::team_rollups::{RollupsAlone, TeamRollups};
 use super::contract::{Codes, DayCounts};
 use super::local_days::LocalDays;
 use super::rollup::{day_number, local_date, Dimension, Overview};
@@ -101,28 +102,46 @@ struct State {
     days: LocalDays,
 }
 
+/// What version 3 of the checkpoint held: no headline counts per team.
+#[derive(Deserialize)]
+struct StateV3 {
+    codes: ByRollupId<CodeStats>,
+    seen: SeenEvents,
+    teams: RollupsAlone,
+}
+
 /// What version 2 of the checkpoint held: no team rollups.
 #[derive(Deserialize)]
-struct PreviousState {
+struct StateV2 {
     codes: ByRollupId<CodeStats>,
     seen: SeenEvents,
 }
 
 /// What version 1 of the checkpoint held.
 #[derive(Deserialize)]
-struct FirstState {
+struct StateV1 {
     codes: ByRollupId<PreviousCodeStats>,
     seen: SeenEvents,
 }
 
 impl State {
+    /// The state of version 3's checkpoint with the headline counts of each team added from its
+    /// rollups and its codes' (the store says which team each code is in).
+    fn with_team_counts(previous: StateV3, zones: &dyn TeamZones) -> Result<Self, AnalyticsError> {
+        let codes = previous.codes.iter().map(|(id, s)| (&**id, s));
+        let teams = TeamRollups::with_counts(previous.teams, codes, zones)?;
+        Ok(State {
+            codes: previous.codes,
+            seen: previous.seen,
+            teams,
+            ..State::default()
+        })
+    }
+
     /// The state of version 2's checkpoint with the team rollups merged from its codes' (the
     /// store says which team each code is in), so team-wide answers stay what they were.
-    fn with_team_rollups(
-        previous: PreviousState,
-        zones: &dyn TeamZones,
-    ) -> Result<Self, AnalyticsError> {
-        let codes = previous.codes.iter().map(|(id, s)| (&**id, s.rollups()));
+    fn with_team_rollups(previous: StateV2, zones: &dyn TeamZones) -> Result<Self, AnalyticsError> {
+        let codes = previous.codes.iter().map(|(id, s)| (&**id, s));
         let teams = TeamRollups::build(codes, zones)?;
         Ok(State {
             codes: previous.codes,
@@ -137,7 +156,7 @@ impl State {
     /// and the rollups (the teams' too) and positions rebuilt from the events before `covers`
     /// that the log still holds.
     fn upgrade(
-        previous: FirstState,
+        previous: StateV1,
         reader: &LogReader,
         covers: Position,
         zones: &dyn TeamZones,
@@ -170,8 +189,8 @@ impl State {
             }
         };
         // Orphan scans are no code's: they stay out of the team's codes' totals.
-        if let (Some(counted), false) = (counted_on, event.orphan) {
-            self.teams.add(&event.team_id, &counted);
+        if !event.orphan {
+            self.teams.add(&event.team_id, event, counted_on.as_ref());
         }
     }
 
@@ -242,7 +261,7 @@ impl Analytics {
     ) -> Result<Self, AnalyticsError> {
         create_private_dir(dir)?;
         let checkpoint_path = dir.join(CHECKPOINT_FILE);
-        let saved = checkpoint::load::<State, PreviousState, FirstState>(&checkpoint_path)?;
+        let saved = checkpoint::load::<State, StateV3, StateV2, StateV1>(&checkpoint_path)?;
         let had_checkpoint = saved.is_some();
         let covers = saved
             .as_ref()
@@ -252,8 +271,9 @@ impl Analytics {
         let mut state = match saved {
             None => State::default(),
             Some((_, Saved::Current(state))) => state,
-            Some((_, Saved::Previous(old))) => State::with_team_rollups(old, &*zones)?,
-            Some((_, Saved::First(old))) => State::upgrade(old, &reader, covers, &*zones)?,
+            Some((_, Saved::Version3(old))) => State::with_team_counts(old, &*zones)?,
+            Some((_, Saved::Version2(old))) => State::with_team_rollups(old, &*zones)?,
+            Some((_, Saved::Version1(old))) => State::upgrade(old, &reader, covers, &*zones)?,
         };
         let (replayed, skipped) = replay(&reader, covers, None, &mut state, &*zones)?;
         forget_missing_segments(&reader, &mut state, had_checkpoint)?;
@@ -370,6 +390,13 @@ impl Analytics {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         state.forget_segments(|segment| expired.binary_search(&segment).is_ok());
         Ok(())
+    }
+
+    /// Headline counts of all a team's codes together as of `now_ms`, "today" being the date in
+    /// `zone` then.
+    pub fn team_overview(&self, team_id: &str, now_ms: i64, zone: Tz) -> Overview {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.teams.overview(team_id, now_ms, zone)
     }
 
     /// Headline counts of a code as of `now_ms`, "today" being the date in `zone` then.
@@ -725,7 +752,7 @@ mod tests {
                 codes: HashMap::from([("qr_a", totals)]),
                 seen: &state.seen,
             };
-            checkpoint::save_first(&analytics.checkpoint_path, covers, &previous).unwrap();
+            checkpoint::save_earlier(&analytics.checkpoint_path, 1, covers, &previous).unwrap();
         }
         drop(analytics);
         let after: Vec<_> = (10..12)
@@ -827,7 +854,7 @@ mod tests {
                 codes: &state.codes,
                 seen: &state.seen,
             };
-            checkpoint::save_previous(&analytics.checkpoint_path, covers, &previous).unwrap();
+            checkpoint::save_earlier(&analytics.checkpoint_path, 2, covers, &previous).unwrap();
         }
         drop(analytics);
 
@@ -837,6 +864,8 @@ mod tests {
         assert_eq!(read_all(&upgraded, Codes::Team("u"), now), u);
         let t_days = upgraded.days(Codes::Team("t"), now / MS_PER_DAY, now / MS_PER_DAY);
         assert_eq!((t_days[0].scans, t_days[0].unique_visitors), (2, 2));
+        let t_overview = upgraded.team_overview("t", now, Tz::UTC);
+        assert_eq!((t_overview.total_scans, t_overview.today_scans), (6, 2));
         // Counted on from there, and written in this version's checkpoint.
         upgraded.apply(&[scan(9, "qr_b", "t", now)]).unwrap();
         upgraded.checkpoint().unwrap();
@@ -845,6 +874,73 @@ mod tests {
         let days = reopened.days(Codes::Team("t"), now / MS_PER_DAY, now / MS_PER_DAY);
         assert_eq!(days[0].scans, 3);
         assert_eq!(read_all(&reopened, Codes::Team("u"), now), u);
+    }
+
+    #[test]
+    fn a_checkpoint_without_team_headline_counts_gets_them_from_its_rollups_and_codes() {
+        #[derive(Serialize)]
+        struct Teams<'a> {
+            teams: HashMap<&'a str, &'a Rollups>,
+        }
+        #[derive(Serialize)]
+        struct Third<'a> {
+            codes: &'a ByRollupId<CodeStats>,
+            seen: &'a SeenEvents,
+            teams: Teams<'a>,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let now = 20_000 * MS_PER_DAY + 3_600_000;
+        let scan = |n: u128, qr: &str, team: &str, bot: bool| ScanEvent {
+            team_id: team.into(),
+            ..event(
+                &format!("{:032x}", (1u128 << 64) | n),
+                qr,
+                now - n as i64,
+                bot,
+            )
+        };
+        // qr_gone's code was deleted: its scans stay in its team's rollups.
+        let batch = [
+            scan(1, "qr_a", "t", false),
+            scan(2, "qr_a", "t", true),
+            scan(3, "qr_b", "t", false),
+            scan(4, "qr_gone", "t", false),
+            scan(5, "qr_c", "u", true),
+        ];
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
+        analytics.apply(&batch).unwrap();
+        let (t, u) = (
+            analytics.team_overview("t", now, Tz::UTC),
+            analytics.team_overview("u", now, Tz::UTC),
+        );
+        assert_eq!((t.total_scans, t.bot_scans), (3, 1));
+        assert_eq!((u.total_scans, u.bot_scans), (0, 1));
+        // What version 3 wrote: the team rollups without their headline counts.
+        let covers = analytics.writer.lock().unwrap().log.end();
+        {
+            let state = analytics.state.read().unwrap();
+            // Team u had no headline scan: version 3 kept no rollups for it.
+            let third = Third {
+                codes: &state.codes,
+                seen: &state.seen,
+                teams: Teams {
+                    teams: HashMap::from([("t", state.teams.of("t").unwrap())]),
+                },
+            };
+            checkpoint::save_earlier(&analytics.checkpoint_path, 3, covers, &third).unwrap();
+        }
+        drop(analytics);
+
+        let store = KnownCodes(HashMap::from([("qr_a", "t"), ("qr_b", "t"), ("qr_c", "u")]));
+        let upgraded = Analytics::open(dir.path(), 0, Arc::new(store)).unwrap();
+        assert_eq!(upgraded.team_overview("t", now, Tz::UTC), t);
+        assert_eq!(upgraded.team_overview("u", now, Tz::UTC), u);
+        upgraded.apply(&[scan(6, "qr_b", "t", true)]).unwrap();
+        upgraded.checkpoint().unwrap();
+        drop(upgraded);
+        let reopened = Analytics::open(dir.path(), 0, utc()).unwrap();
+        let o = reopened.team_overview("t", now, Tz::UTC);
+        assert_eq!((o.total_scans, o.bot_scans), (3, 2));
     }
 
     #[test]

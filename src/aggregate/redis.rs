@@ -25,13 +25,14 @@
 //! - `{p}qr:{qrId}:events` sorted set: event id scored by scan time. It is also the dedupe set: an id found in it was applied.
 //! - `{p}qr:{qrId}:events:json` hash: event id → the event as JSON.
 //! - `{p}team:{teamId}:counts` hash, `{p}team:{teamId}:5m:{utcDate}` hash and
-//!   `{p}team:{teamId}:uniq:{localDate}` HyperLogLog: the team's own rollups, the `day:`,
-//!   dimension and bucket counts and the visitors of all its codes' headline scans together
-//!   (orphan scans apart), moved by the same script call as its codes', expiring alike. A
-//!   team-wide read is then one key whatever the team's size.
-//! - `{p}team-totals-built`: set once the team rollups of the codes counted before they existed
-//!   were built (`redis_team_build`); `{p}team-totals-building`, held by the one process
-//!   building them meanwhile.
+//!   `{p}team:{teamId}:uniq:{localDate}` HyperLogLog: the team's own rollups, the `total`,
+//!   `bots`, `last`, `day:`, dimension and bucket counts and the visitors of all its codes'
+//!   scans together (orphan scans apart), moved by the same script call as its codes', expiring
+//!   alike. A team-wide read is then one key whatever the team's size.
+//! - `{p}team-totals-built`, `{p}team-counts-built`: set once the team rollups, then the
+//!   teams' `total`, `bots` and `last`, of the codes counted before they existed were built
+//!   (`redis_team_build`); `{p}team-totals-building` and `{p}team-counts-building`, held by the
+//!   one process building them meanwhile.
 //!
 //! Retention: a batch removes from both event keys of a code the events older than
 //! `retention_days` (hourly per code, or at once when the batch brings an event that old), at
@@ -81,9 +82,10 @@ use super::rollup::{
 use crate::clock::{now_ms, utc_day, MS_PER_DAY};
 use crate::model::ScanEvent;
 
-/// Values passed to the script per event: partition, offset, eventId, qrId, scanTime, bot (1/0),
+/// Values passed to the script per event: partition, offset, eventId, qrId, scanTime, kind,
 /// JSON, local day number, visitor key, team id (empty for an orphan scan), then one value per
-/// `Dimension::ALL`. Bots carry empty strings after the JSON: they are stored, not counted.
+/// `Dimension::ALL`. Bots and HEAD requests carry empty strings after the JSON but their team:
+/// they are stored and move the headline counts, not the rollups.
 const FIELDS_PER_EVENT: usize = 10 + Dimension::ALL.len();
 
 /// The batch script: see the file for what it does per code and why.
@@ -284,12 +286,14 @@ impl RedisAnalytics {
                     (false, false) => "0",
                 })
                 .arg(serde_json::to_string(event)?);
-            let Some(day) = local_day else {
-                call.arg(&[""; FIELDS_PER_EVENT - 7][..]);
-                continue;
-            };
             // An orphan scan is no code's: it stays out of the team's codes' rollups.
             let team = if event.orphan { "" } else { &*event.team_id };
+            let Some(day) = local_day else {
+                // A bot or a HEAD request: its team's counts are moved, no rollup.
+                call.arg("").arg("").arg(team);
+                call.arg(&[""; FIELDS_PER_EVENT - 10][..]);
+                continue;
+            };
             call.arg(day)
                 .arg(&visitor_key(&event.ip_address, &event.user_agent)[..])
                 .arg(team);
@@ -319,11 +323,33 @@ impl RedisAnalytics {
         now_ms: i64,
         zone: Tz,
     ) -> Result<Overview, RedisAnalyticsError> {
+        self.overview_in(self.qr_key(qr_id, "counts"), now_ms, zone)
+            .await
+    }
+
+    /// Headline counts of all the team's codes together, as `overview` has a code's.
+    pub async fn team_overview(
+        &self,
+        team_id: &str,
+        now_ms: i64,
+        zone: Tz,
+    ) -> Result<Overview, RedisAnalyticsError> {
+        let key = format!("{}team:{team_id}:counts", self.prefix);
+        self.overview_in(key, now_ms, zone).await
+    }
+
+    /// The overview the counts hash `key` holds (a code's or a team's: the same fields).
+    async fn overview_in(
+        &self,
+        key: String,
+        now_ms: i64,
+        zone: Tz,
+    ) -> Result<Overview, RedisAnalyticsError> {
         let today = local_date(now_ms, zone);
         let yesterday = today.pred_opt().unwrap_or(today);
         let mut conn = self.conn.clone();
         let (total, bots, last, today_scans, yesterday_scans): OverviewFields = redis::cmd("HMGET")
-            .arg(self.qr_key(qr_id, "counts"))
+            .arg(key)
             .arg("total")
             .arg("bots")
             .arg("last")

@@ -6,7 +6,8 @@
 -- ARGV     prefix, now, cutoff, retention (ms), D, N, then D pairs (day number, 'YYYY-MM-DD'),
 --          then N events of EVENT_FIELDS values: partition, offset, eventId, qrId, scanTime,
 --          kind ('0' counted, '1' bot, 'h' HEAD), JSON, local day number, visitor key, team id
---          ('' for an orphan scan: in no team's rollups), then one value per DIMS.
+--          ('' for an orphan scan: in no team's rollups), then one value per DIMS; a bot's or a
+--          HEAD request's day, visitor and values are ''.
 --
 -- Redis calls dominate the cost (a few microseconds each, far more than the Lua around them),
 -- so the script makes a handful per code touched and none per event: ids are checked with one
@@ -99,7 +100,8 @@ local function fresh_events(events_key, candidates)
   return fresh
 end
 
--- The teams' own rollups, summed over the batch and written after the codes' (pass 3).
+-- The teams' own rollups and headline counts, summed over the batch and written after the
+-- codes' (pass 3).
 local teams, team_order = {}, {}
 local function team_rollup(team)
   local t = teams[team]
@@ -139,18 +141,21 @@ for _, qr in ipairs(order) do
       if oldest == nil or time < oldest then oldest = time end
       json[#json + 1] = ARGV[b + 3]
       json[#json + 1] = ARGV[b + 7]
+      local team = ARGV[b + 10] ~= '' and team_rollup(ARGV[b + 10]) or nil
+      local function count(field)
+        add(field)
+        if team then team.inc[field] = (team.inc[field] or 0) + 1 end
+      end
+      if ARGV[b + 6] ~= 'h' and team and (team.last == nil or time > team.last) then
+        team.last, team.last_s = time, ARGV[b + 5]
+      end
       if ARGV[b + 6] == 'h' then
         -- A HEAD request: kept with the events, counted nowhere.
       elseif ARGV[b + 6] == '1' then
-        add('bots')
+        count('bots')
       else
-        add('total')
+        count('total')
         local day = tonumber(ARGV[b + 8])
-        local team = ARGV[b + 10] ~= '' and team_rollup(ARGV[b + 10]) or nil
-        local function count(field)
-          add(field)
-          if team then team.inc[field] = (team.inc[field] or 0) + 1 end
-        end
         count('day:' .. dates[day])
         for j, d in ipairs(DIMS) do count(d .. ':' .. ARGV[b + 10 + j]) end
         -- Keys already out of retention are not written (they would have no expiry).
@@ -254,6 +259,10 @@ for _, team in ipairs(team_order) do
   local t = teams[team]
   local k = prefix .. 'team:' .. team
   for field, count in pairs(t.inc) do redis.call('HINCRBY', k .. ':counts', field, count) end
+  if t.last then
+    local last = tonumber(redis.call('HGET', k .. ':counts', 'last'))
+    if last == nil or t.last > last then redis.call('HSET', k .. ':counts', 'last', t.last_s) end
+  end
   for day, visitors in pairs(t.uniq) do
     local key = k .. ':uniq:' .. dates[day]
     chunked('PFADD', key, visitors)

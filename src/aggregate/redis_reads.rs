@@ -11,6 +11,15 @@ impl ScanAnalytics for RedisAnalytics {
         Box::pin(async move { Ok(RedisAnalytics::overview(self, id, now_ms, zone).await?) })
     }
 
+    fn team_overview<'a>(
+        &'a self,
+        team_id: &'a str,
+        now_ms: i64,
+        zone: Tz,
+    ) -> Answer<'a, Overview> {
+        Box::pin(async move { Ok(self.team_overview(team_id, now_ms, zone).await?) })
+    }
+
     fn events_after<'a>(
         &'a self,
         id: &'a str,

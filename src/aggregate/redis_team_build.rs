@@ -1,6 +1,8 @@
 //! The Redis team rollups of the codes counted before there were team rollups, built once: each
 //! team's from its codes' (`redis_team_build.lua`), so that team-wide answers stay what they were
-//! (the sum over the team's codes) for the data already kept. A marker key says it was done.
+//! (the sum over the team's codes) for the data already kept. A marker key says it was done. The
+//! teams' headline counts, which came later, are built the same way after them
+//! (`redis_team_counts.lua`), with a marker of their own.
 //!
 //! Safe alongside batches and in several processes at once: each team is built by one atomic
 //! call that writes its keys over from its codes' counts, which already hold every batch applied
@@ -22,23 +24,44 @@ use crate::store::redis::glob_escape;
 use crate::store::Store;
 
 /// Set (to the time it was done) once every team's rollups were built.
-const BUILT_MARKER: &str = "team-totals-built";
-/// Held by the process building; it expires if that process dies, and another builds.
-const BUILD_LOCK: &str = "team-totals-building";
+const ROLLUPS_BUILT: &str = "team-totals-built";
+/// Held by the process building them; it expires if that process dies, and another builds.
+const ROLLUPS_LOCK: &str = "team-totals-building";
+/// The same for the teams' headline counts, built after their rollups.
+const COUNTS_BUILT: &str = "team-counts-built";
+const COUNTS_LOCK: &str = "team-counts-building";
 const LOCK_MS: u64 = 60_000;
 /// How often a process waiting for another's build looks again.
 const WAIT_STEP: Duration = Duration::from_millis(100);
-const BUILD_LUA: &str = include_str!("redis_team_build.lua");
+const ROLLUPS_LUA: &str = include_str!("redis_team_build.lua");
+const COUNTS_LUA: &str = include_str!("redis_team_counts.lua");
 /// Codes whose teams are asked of the store together.
 const CODES_PER_READ: usize = 1000;
 
 impl RedisAnalytics {
-    /// Builds every team's rollups from its codes' unless that was done before on this Redis.
-    /// Run at start by the processes that read or write the rollups, before they do.
+    /// Builds every team's rollups from its codes', then its headline counts (`total`, `bots`,
+    /// `last`), each unless that was done before on this Redis. Run at start by the processes
+    /// that read or write the rollups, before they do.
     pub async fn build_team_rollups_once(&self, store: &Store) -> Result<(), AnalyticsError> {
+        let rollups = Build {
+            script: ROLLUPS_LUA,
+            lock: ROLLUPS_LOCK,
+            with_days: true,
+        };
+        self.once(ROLLUPS_BUILT, &rollups, store).await?;
+        let counts = Build {
+            script: COUNTS_LUA,
+            lock: COUNTS_LOCK,
+            with_days: false,
+        };
+        self.once(COUNTS_BUILT, &counts, store).await
+    }
+
+    /// Runs `build` unless `marker` says it was done, one process at a time (its lock).
+    async fn once(&self, marker: &str, build: &Build, store: &Store) -> Result<(), AnalyticsError> {
         let (mut conn, prefix) = self.link();
-        let marker = format!("{prefix}{BUILT_MARKER}");
-        let lock = format!("{prefix}{BUILD_LOCK}");
+        let marker = format!("{prefix}{marker}");
+        let lock = format!("{prefix}{}", build.lock);
         loop {
             let built: bool = conn.exists(&marker).await.map_err(redis_error)?;
             if built {
@@ -58,17 +81,18 @@ impl RedisAnalytics {
         }
         // Looked at again under the lock: a build may have ended in between.
         if !conn.exists(&marker).await.map_err(redis_error)? {
-            self.build_team_rollups(store).await?;
+            self.build(build, store).await?;
             let _: () = conn.set(&marker, now_ms()).await.map_err(redis_error)?;
         }
         let _: () = conn.del(&lock).await.map_err(redis_error)?;
         Ok(())
     }
 
-    /// Writes every team's rollups over from its codes', under the build lock (kept alive).
-    async fn build_team_rollups(&self, store: &Store) -> Result<(), AnalyticsError> {
+    /// Runs the build's script once per team with the team's codes, under its lock (kept
+    /// alive).
+    async fn build(&self, build: &Build, store: &Store) -> Result<(), AnalyticsError> {
         let (mut conn, prefix) = self.link();
-        let lock = format!("{prefix}{BUILD_LOCK}");
+        let lock = format!("{prefix}{}", build.lock);
         let mut teams: HashMap<String, Vec<String>> = HashMap::new();
         let codes = self.counted_codes().await?;
         for chunk in codes.chunks(CODES_PER_READ) {
@@ -78,15 +102,15 @@ impl RedisAnalytics {
             }
         }
         let days = self.days_with_keys();
-        let script = Script::new(BUILD_LUA);
+        let script = Script::new(build.script);
         for (team, codes) in &teams {
             let mut call = script.prepare_invoke();
-            call.arg(prefix)
-                .arg(team)
-                .arg(self.retention_ms())
-                .arg(days.len());
-            for (day, date) in &days {
-                call.arg(day).arg(date);
+            call.arg(prefix).arg(team);
+            if build.with_days {
+                call.arg(self.retention_ms()).arg(days.len());
+                for (day, date) in &days {
+                    call.arg(day).arg(date);
+                }
             }
             call.arg(codes);
             let _: i64 = call.invoke_async(&mut conn).await.map_err(redis_error)?;
@@ -98,7 +122,8 @@ impl RedisAnalytics {
         tracing::info!(
             teams = teams.len(),
             codes = codes.len(),
-            "team rollups built from the rollups of the codes counted before they existed"
+            build = build.lock,
+            "team rollups built from those of the codes counted before they had them"
         );
         Ok(())
     }
@@ -131,6 +156,14 @@ impl RedisAnalytics {
             .map(|day| (day, day_date(day).to_string()))
             .collect()
     }
+}
+
+/// One of the builds: its script (called per team with the prefix, the team id, the days when
+/// `with_days`, then the team's codes) and the lock its builder holds.
+struct Build {
+    script: &'static str,
+    lock: &'static str,
+    with_days: bool,
 }
 
 fn redis_error(e: redis::RedisError) -> AnalyticsError {

@@ -1,8 +1,8 @@
 //! The analytics contract (`ScanAnalytics`) on both of its implementations: the same scans,
 //! counted by the embedded analytics and by the Redis rollups (a real redis-server, from
 //! scripts/test.sh), give the same answer to every read, with days in the team's zone on both
-//! sides of its midnight; a team's own rollups answer what its codes' do summed (its orphan
-//! scans and other teams' scans apart); and the embedded rollups come back the same after a
+//! sides of its midnight; a team's own rollups and headline counts answer what its codes' do
+//! summed (its orphan scans and other teams' scans apart); and the embedded rollups come back the same after a
 //! restart.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use chrono::TimeZone;
 use chrono_tz::Tz;
 use qredge::aggregate::contract::{Codes, DayCounts};
 use qredge::aggregate::rollup::{day_number, local_date};
-use qredge::aggregate::{Analytics, Dimension, RedisAnalytics, ScanAnalytics};
+use qredge::aggregate::{Analytics, Dimension, Overview, RedisAnalytics, ScanAnalytics};
 use qredge::clock::{now_ms, MS_PER_DAY};
 use qredge::model::ScanEvent;
 
@@ -109,10 +109,28 @@ fn embedded_in(dir: &std::path::Path) -> Arc<Analytics> {
     Arc::new(Analytics::open(dir, 0, Arc::new(zones)).unwrap())
 }
 
+/// An overview's (total, today, yesterday, bots, last scan, today's day number).
+type OverviewFigures = (u64, u64, u64, u64, Option<i64>, i64);
+
+fn figures(o: Overview) -> OverviewFigures {
+    let counts = (o.total_scans, o.today_scans, o.yesterday_scans, o.bot_scans);
+    (
+        counts.0,
+        counts.1,
+        counts.2,
+        counts.3,
+        o.last_scan_time,
+        o.today,
+    )
+}
+
 /// Every read of the contract, for the codes the script scanned.
 #[derive(Debug, PartialEq)]
 struct Answers {
-    overviews: Vec<(u64, u64, u64, u64, Option<i64>, i64)>,
+    /// qr_a, qr_b, qr_c, none.
+    overviews: Vec<OverviewFigures>,
+    /// `TEAMS`'.
+    team_overviews: Vec<OverviewFigures>,
     events: Vec<Vec<ScanEvent>>,
     days: Vec<Vec<DayCounts>>,
     buckets: Vec<Vec<(i64, u64)>>,
@@ -132,6 +150,7 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
         .chain(TEAMS.iter().map(|team| Codes::Team(team)));
     let mut out = Answers {
         overviews: Vec::new(),
+        team_overviews: Vec::new(),
         events: Vec::new(),
         days: Vec::new(),
         buckets: Vec::new(),
@@ -139,19 +158,17 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
     };
     for id in ["qr_a", "qr_b", "qr_c", "none"] {
         let o = analytics.overview(id, now, zones(if id == "qr_c" { "u" } else { "team_k" }));
-        let o = o.await.unwrap();
-        let counts = (o.total_scans, o.today_scans, o.yesterday_scans, o.bot_scans);
-        out.overviews.push((
-            counts.0,
-            counts.1,
-            counts.2,
-            counts.3,
-            o.last_scan_time,
-            o.today,
-        ));
+        out.overviews.push(figures(o.await.unwrap()));
         let page = analytics.events_after(id, i64::MIN, i64::MAX, None, 10);
         let page = page.await.unwrap();
         out.events.push(page.into_iter().map(|(_, e)| e).collect());
+    }
+    for team in TEAMS {
+        let o = analytics
+            .team_overview(team, now, zones(team))
+            .await
+            .unwrap();
+        out.team_overviews.push(figures(o));
     }
     for codes in scopes {
         out.days
@@ -206,6 +223,23 @@ fn assert_teams_are_their_codes_summed(answers: &Answers) {
     assert_eq!(scans, [0, 0, 3, 2 + CROWD as u64, 0]);
     assert!(!team(0).1.is_empty(), "today's buckets are read");
     assert_eq!(team(1).0.iter().map(|d| d.scans).sum::<u64>(), 4);
+
+    // The headline counts alike: qr_a's and qr_b's added (bots too), the newest of their scans.
+    let [a, b, c, _] = answers.overviews[..] else {
+        panic!("four overviews")
+    };
+    let summed = (
+        a.0 + b.0,
+        a.1 + b.1,
+        a.2 + b.2,
+        a.3 + b.3,
+        a.4.max(b.4),
+        a.5,
+    );
+    assert_eq!(answers.team_overviews[..2], [summed, c]);
+    assert_eq!((summed.0, summed.3), (5 + CROWD as u64, 1));
+    let (total, today, yesterday, bots, last, _) = answers.team_overviews[2];
+    assert_eq!((total, today, yesterday, bots, last), (0, 0, 0, 0, None));
 }
 
 #[tokio::test]

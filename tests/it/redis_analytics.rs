@@ -805,3 +805,109 @@ async fn team_rollups_of_codes_counted_before_them_are_built_once_at_start() {
     waiting.await.unwrap().unwrap();
     assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, empty);
 }
+
+#[tokio::test]
+async fn team_headline_counts_of_scans_counted_before_them_are_built_once_at_start() {
+    let prefix = fresh_prefix();
+    let a = connect(&prefix, 30).await;
+    let now = now_ms();
+    let scan = |n: usize, qr: &str, team: &str| ScanEvent {
+        team_id: team.into(),
+        bot: n % 4 == 3,
+        ..event(&format!("e{n}"), qr, now - n as i64 * HOUR)
+    };
+    let events: Vec<ScanEvent> = (0..12)
+        .map(|n| {
+            scan(
+                n,
+                ["qr_a", "qr_b", "qr_c"][n % 3],
+                ["t1", "t1", "t2"][n % 3],
+            )
+        })
+        .collect();
+    a.apply(TOPIC, GROUP, &on_partition(0, 0, events), &utc)
+        .await
+        .unwrap();
+    let team_overview = |team: &'static str| {
+        let a = a.clone();
+        async move { a.team_overview(team, now, Tz::UTC).await.unwrap() }
+    };
+    let code_overview = |qr: &'static str| {
+        let a = a.clone();
+        async move { a.overview(qr, now, Tz::UTC).await.unwrap() }
+    };
+    let (qr_a, qr_b) = (code_overview("qr_a").await, code_overview("qr_b").await);
+    let t1 = team_overview("t1").await;
+    assert_eq!(
+        (
+            t1.total_scans,
+            t1.bot_scans,
+            t1.today_scans,
+            t1.last_scan_time
+        ),
+        (
+            qr_a.total_scans + qr_b.total_scans,
+            qr_a.bot_scans + qr_b.bot_scans,
+            qr_a.today_scans + qr_b.today_scans,
+            qr_a.last_scan_time.max(qr_b.last_scan_time),
+        )
+    );
+    assert_eq!(
+        (t1.total_scans, t1.bot_scans),
+        (6, 2),
+        "counted as scans come"
+    );
+    let t2 = team_overview("t2").await;
+
+    // What the previous version's Redis holds: team rollups without these three fields.
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for team in ["t1", "t2"] {
+        let key = format!("{prefix}team:{team}:counts");
+        let _: () = redis::cmd("HDEL")
+            .arg(key)
+            .arg(&["total", "bots", "last"][..])
+            .query(&mut redis)
+            .unwrap();
+    }
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}team-totals-built"))
+        .arg(1)
+        .query(&mut redis)
+        .unwrap();
+    let bare = team_overview("t1").await;
+    assert_eq!(
+        (bare.total_scans, bare.bot_scans, bare.last_scan_time),
+        (0, 0, None)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = qredge::store::EmbeddedStore::open(dir.path()).unwrap();
+    for (id, team) in [("qr_a", "t1"), ("qr_b", "t1"), ("qr_c", "t2")] {
+        let url = format!("https://{id}.example.com/");
+        store.create_qr(&Qr::web(id, team, id, &url)).unwrap();
+    }
+    let store = qredge::store::Store::from(store);
+    a.build_team_rollups_once(&store).await.unwrap();
+    assert_eq!(team_overview("t1").await, t1);
+    assert_eq!(team_overview("t2").await, t2);
+    // Counted on from there; and built once: a later start writes nothing over it.
+    let more = on_partition(0, 12, vec![scan(15, "qr_c", "t2"), scan(16, "qr_c", "t2")]);
+    a.apply(TOPIC, GROUP, &more, &utc).await.unwrap();
+    let after = team_overview("t2").await;
+    assert_eq!(
+        (after.total_scans, after.bot_scans),
+        (t2.total_scans + 1, t2.bot_scans + 1)
+    );
+    let key = format!("{prefix}team:t2:counts");
+    let _: () = redis::cmd("HSET")
+        .arg(key)
+        .arg("bots")
+        .arg(99)
+        .query(&mut redis)
+        .unwrap();
+    a.build_team_rollups_once(&store).await.unwrap();
+    assert_eq!(team_overview("t2").await.bot_scans, 99);
+}

@@ -1,9 +1,9 @@
 //! A checkpoint of the embedded analytics' in-memory state and the log position it covers, so
-//! that opening replays only the log written after it. One of the two previous versions is read
-//! to be upgraded (`Saved::Previous`, `Saved::First`); one that is missing, of another version or damaged is not
-//! used and the whole log is replayed (a damaged one is kept beside it as `*.unusable`); one
-//! that exists but cannot be read stops the start, since a replay could then only write a
-//! checkpoint with fewer counts over it once events were removed.
+//! that opening replays only the log written after it. One of the three previous versions is
+//! read to be upgraded (`Saved::Version3` and down); one that is missing, of another version or
+//! damaged is not used and the whole log is replayed (a damaged one is kept beside it as
+//! `*.unusable`); one that exists but cannot be read stops the start, since a replay could then
+//! only write a checkpoint with fewer counts over it once events were removed.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -16,22 +16,21 @@ use serde::{Deserialize, Serialize};
 
 use super::event_log::Position;
 
-/// Changes whenever the layout of what is checkpointed changes. Version 2 had no team rollups
-/// (`Saved::Previous`); version 1 kept the two newest UTC days of each code instead of its
-/// rollups (`Saved::First`); both are read to be upgraded.
-const VERSION: u32 = 3;
-const PREVIOUS_VERSION: u32 = 2;
-const FIRST_VERSION: u32 = 1;
+/// Changes whenever the layout of what is checkpointed changes. Version 3 had no headline
+/// counts per team; version 2 no team rollups; version 1 kept the two newest UTC days of each
+/// code instead of its rollups. All three are read to be upgraded.
+const VERSION: u32 = 4;
 
 /// What a usable checkpoint holds: the state in this version's layout, or in an earlier one's.
-pub enum Saved<T, Previous, First> {
+pub enum Saved<T, V3, V2, V1> {
     Current(T),
-    Previous(Previous),
-    First(First),
+    Version3(V3),
+    Version2(V2),
+    Version1(V1),
 }
 
 /// A usable checkpoint: the position it covers and what it holds.
-pub type Loaded<T, Previous, First> = (Position, Saved<T, Previous, First>);
+pub type Loaded<T, V3, V2, V1> = (Position, Saved<T, V3, V2, V1>);
 
 #[derive(Serialize)]
 struct Written<'a, T> {
@@ -84,23 +83,27 @@ fn save_version<T: Serialize>(
     Ok(())
 }
 
-/// Writes a checkpoint in the previous version's layout, as that version did.
+/// Writes a checkpoint of an earlier version, as that version did (`state` in its layout).
 #[cfg(test)]
-pub fn save_previous<T: Serialize>(path: &Path, covers: Position, state: &T) -> io::Result<()> {
-    save_version(path, PREVIOUS_VERSION, covers, state)
-}
-
-/// Writes a checkpoint in the first version's layout, as that version did.
-#[cfg(test)]
-pub fn save_first<T: Serialize>(path: &Path, covers: Position, state: &T) -> io::Result<()> {
-    save_version(path, FIRST_VERSION, covers, state)
+pub fn save_earlier<T: Serialize>(
+    path: &Path,
+    version: u32,
+    covers: Position,
+    state: &T,
+) -> io::Result<()> {
+    assert!(version < VERSION);
+    save_version(path, version, covers, state)
 }
 
 /// The state saved at `path` and the position it covers, or None when there is no usable one.
 /// Err when the file exists but cannot be read.
-pub fn load<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeOwned>(
-    path: &Path,
-) -> io::Result<Option<Loaded<T, Previous, First>>> {
+pub fn load<T, V3, V2, V1>(path: &Path) -> io::Result<Option<Loaded<T, V3, V2, V1>>>
+where
+    T: DeserializeOwned,
+    V3: DeserializeOwned,
+    V2: DeserializeOwned,
+    V1: DeserializeOwned,
+{
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -109,7 +112,7 @@ pub fn load<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeO
     let read = bytes
         .split_last_chunk::<4>()
         .filter(|(body, crc)| crc32fast::hash(body) == u32::from_le_bytes(**crc))
-        .and_then(|(body, _)| decode::<T, Previous, First>(body));
+        .and_then(|(body, _)| decode(body));
     if read.is_none() {
         let aside = path.with_extension("checkpoint.unusable");
         tracing::warn!(file = %path.display(), kept_as = %aside.display(), "the analytics checkpoint is unusable (damaged, or of another version); replaying the event log");
@@ -119,23 +122,23 @@ pub fn load<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeO
 }
 
 /// A checkpoint's body in this version's layout or an earlier one's, as its version says.
-fn decode<T: DeserializeOwned, Previous: DeserializeOwned, First: DeserializeOwned>(
-    body: &[u8],
-) -> Option<Loaded<T, Previous, First>> {
+fn decode<T, V3, V2, V1>(body: &[u8]) -> Option<Loaded<T, V3, V2, V1>>
+where
+    T: DeserializeOwned,
+    V3: DeserializeOwned,
+    V2: DeserializeOwned,
+    V1: DeserializeOwned,
+{
     let (version, _) = postcard::take_from_bytes::<u32>(body).ok()?;
+    fn read<S: DeserializeOwned>(body: &[u8]) -> Option<(Position, S)> {
+        let read = postcard::from_bytes::<Read<S>>(body).ok()?;
+        Some((read.covers, read.state))
+    }
     match version {
-        VERSION => {
-            let read = postcard::from_bytes::<Read<T>>(body).ok()?;
-            Some((read.covers, Saved::Current(read.state)))
-        }
-        PREVIOUS_VERSION => {
-            let read = postcard::from_bytes::<Read<Previous>>(body).ok()?;
-            Some((read.covers, Saved::Previous(read.state)))
-        }
-        FIRST_VERSION => {
-            let read = postcard::from_bytes::<Read<First>>(body).ok()?;
-            Some((read.covers, Saved::First(read.state)))
-        }
+        VERSION => read(body).map(|(at, state)| (at, Saved::Current(state))),
+        3 => read(body).map(|(at, state)| (at, Saved::Version3(state))),
+        2 => read(body).map(|(at, state)| (at, Saved::Version2(state))),
+        1 => read(body).map(|(at, state)| (at, Saved::Version1(state))),
         _ => None,
     }
 }
@@ -149,11 +152,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.checkpoint");
         let read = |path: &Path| {
-            load::<Vec<u64>, (), ()>(path)
+            load::<Vec<u64>, (), (), ()>(path)
                 .unwrap()
                 .map(|(at, saved)| match saved {
                     Saved::Current(state) => (at, state),
-                    Saved::Previous(()) | Saved::First(()) => {
+                    Saved::Version3(()) | Saved::Version2(()) | Saved::Version1(()) => {
                         panic!("saved as the current version")
                     }
                 })

@@ -6,15 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use super::breakdowns::Interner;
 use super::event_log::Position;
+use super::headline_counts::HeadlineCounts;
 use super::rollups::{Counted, Rollups};
-use crate::aggregate::rollup::{day_number, local_date, Overview};
+use crate::aggregate::rollup::Overview;
 use crate::model::ScanEvent;
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct CodeStats {
-    scans: u64,
-    bot_scans: u64,
-    last_scan_time: i64,
+    counts: HeadlineCounts,
     /// Headline scans per day in the team's zone, and the rest the rollup endpoints read.
     rollups: Rollups,
     /// Sorted by scan time (events mostly arrive in that order; a replay is put in its place).
@@ -36,9 +35,11 @@ impl CodeStats {
     /// Takes the totals of a previous version's checkpoint, which count events the log may no
     /// longer hold (removed by retention) as well.
     pub fn take_totals(&mut self, previous: &PreviousCodeStats) {
-        self.scans = previous.scans;
-        self.bot_scans = previous.bot_scans;
-        self.last_scan_time = previous.last_scan_time;
+        self.counts = HeadlineCounts {
+            scans: previous.scans,
+            bot_scans: previous.bot_scans,
+            last_scan_time: previous.last_scan_time,
+        };
     }
 
     /// Counts an event that is new, stored at `at`, on `day` (its date in its team's zone).
@@ -51,17 +52,9 @@ impl CodeStats {
         interner: &mut Interner,
     ) -> Option<Counted> {
         self.note_event(event.scan_time, at);
-        // A HEAD request is kept with the events but counted nowhere (link checkers, and our
-        // own tests' probes), as in the Redis rollups.
-        if event.head {
+        if !self.counts.count(event) {
             return None;
         }
-        self.last_scan_time = self.last_scan_time.max(event.scan_time);
-        if !event.is_headline() {
-            self.bot_scans += 1;
-            return None;
-        }
-        self.scans += 1;
         let counted = Counted::of(event, day, interner);
         self.rollups.add(&counted);
         Some(counted)
@@ -83,17 +76,13 @@ impl CodeStats {
         &self.rollups
     }
 
+    pub fn counts(&self) -> &HeadlineCounts {
+        &self.counts
+    }
+
     /// Headline counts as of `now_ms`, "today" being the date in `zone` then.
     pub fn overview(&self, now_ms: i64, zone: Tz) -> Overview {
-        let today = day_number(local_date(now_ms, zone));
-        Overview {
-            total_scans: self.scans,
-            today_scans: self.rollups.on(today),
-            yesterday_scans: self.rollups.on(today - 1),
-            bot_scans: self.bot_scans,
-            last_scan_time: (self.scans + self.bot_scans > 0).then_some(self.last_scan_time),
-            today,
-        }
+        self.counts.overview(&self.rollups, now_ms, zone)
     }
 
     /// Forgets where the events in the segments `gone` were (removed by retention, or lost);
@@ -129,6 +118,7 @@ impl CodeStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::rollup::{day_number, local_date};
     use crate::clock::MS_PER_DAY;
 
     /// Counts `event` as the aggregator does: on its date in `zone`.

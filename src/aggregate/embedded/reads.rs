@@ -19,6 +19,16 @@ impl ScanAnalytics for Arc<Analytics> {
         blocking(move || Ok(Analytics::overview(&analytics, &id, now_ms, zone)))
     }
 
+    fn team_overview<'a>(
+        &'a self,
+        team_id: &'a str,
+        now_ms: i64,
+        zone: Tz,
+    ) -> Answer<'a, Overview> {
+        let (analytics, team_id) = (Arc::clone(self), team_id.to_owned());
+        blocking(move || Ok(Analytics::team_overview(&analytics, &team_id, now_ms, zone)))
+    }
+
     fn events_after<'a>(
         &'a self,
         id: &'a str,

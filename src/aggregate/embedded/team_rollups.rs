@@ -1,58 +1,152 @@
-//! The rollups of each team's scans together (its codes' scans, orphan scans apart), moved with
-//! every scan its code's rollups move with: a team-wide read is one lookup whatever the number of
-//! codes, and a deleted code's scans stay in its team's. Analytics kept before there were team
-//! rollups get theirs once, merged from the per-code rollups of each code's team (`build`).
+//! Each team's scans together (its codes' scans, orphan scans apart): its headline counts and
+//! rollups, moved with every scan its code's move with. A team-wide read is one lookup whatever
+//! the number of codes, and a deleted code's scans stay in its team's. Analytics kept before
+//! there were team rollups get theirs once, merged from the per-code ones of each code's team
+//! (`build`); those kept before the teams had headline counts get those once (`with_counts`).
 
 use std::collections::HashMap;
 
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::code_stats::CodeStats;
+use super::headline_counts::HeadlineCounts;
 use super::rollups::{Counted, Rollups};
+use crate::aggregate::rollup::{day_number, local_date, Dimension, Overview};
 use crate::aggregate::team_zones::TeamZones;
+use crate::model::ScanEvent;
 use crate::store::StoreError;
+
+type ByTeamId<V> = HashMap<Box<str>, V, hashbrown::DefaultHashBuilder>;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct TeamRollups {
-    /// By team id.
-    teams: HashMap<Box<str>, Rollups, hashbrown::DefaultHashBuilder>,
+    teams: ByTeamId<TeamStats>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct TeamStats {
+    counts: HeadlineCounts,
+    rollups: Rollups,
+}
+
+/// What version 3 of the checkpoint kept per team: the rollups alone.
+#[derive(Debug, Default, Deserialize)]
+pub struct RollupsAlone {
+    teams: ByTeamId<Rollups>,
 }
 
 impl TeamRollups {
-    /// Counts a headline scan of one of `team_id`'s codes.
-    pub fn add(&mut self, team_id: &str, scan: &Counted) {
-        match self.teams.get_mut(team_id) {
-            Some(rollups) => rollups.add(scan),
-            None => self.teams.entry(team_id.into()).or_default().add(scan),
+    /// Counts a new event of one of `team_id`'s codes; `counted` is what it added to its code's
+    /// rollups (None for a bot or a HEAD request).
+    pub fn add(&mut self, team_id: &str, event: &ScanEvent, counted: Option<&Counted>) {
+        let team = match self.teams.get_mut(team_id) {
+            Some(team) => team,
+            None => self.teams.entry(team_id.into()).or_default(),
+        };
+        team.counts.count(event);
+        if let Some(counted) = counted {
+            team.rollups.add(counted);
         }
     }
 
     /// The team's rollups; None before its first counted scan.
     pub fn of(&self, team_id: &str) -> Option<&Rollups> {
-        self.teams.get(team_id)
+        self.teams.get(team_id).map(|team| &team.rollups)
     }
 
-    /// The team rollups of the per-code rollups `codes` (by rollup id), each code in the team the
+    /// The headline counts of the team's codes together as of `now_ms`, "today" being the date in
+    /// `zone` then.
+    pub fn overview(&self, team_id: &str, now_ms: i64, zone: Tz) -> Overview {
+        match self.teams.get(team_id) {
+            Some(team) => team.counts.overview(&team.rollups, now_ms, zone),
+            None => Overview {
+                today: day_number(local_date(now_ms, zone)),
+                ..Overview::default()
+            },
+        }
+    }
+
+    /// The team rollups and counts of the codes `codes` (by rollup id), each code in the team the
     /// store says it is in; rollup ids the store does not know as codes (a team's orphan scans)
     /// are in no team, as they were in no team-wide answer before.
     pub fn build<'a>(
-        codes: impl ExactSizeIterator<Item = (&'a str, &'a Rollups)>,
+        codes: impl ExactSizeIterator<Item = (&'a str, &'a CodeStats)>,
         zones: &dyn TeamZones,
     ) -> Result<Self, StoreError> {
-        let codes: Vec<(&str, &Rollups)> = codes.collect();
-        let ids: Vec<&str> = codes.iter().map(|(id, _)| *id).collect();
-        let team_of = zones.teams_of(&ids)?;
         let mut built = TeamRollups::default();
-        for (id, rollups) in codes {
-            if let Some(team) = team_of.get(id) {
-                let team = built.teams.entry(team.as_str().into()).or_default();
-                team.merge(rollups);
-            }
-        }
+        let count = built.by_team(codes, zones, |team, stats| {
+            team.rollups.merge(stats.rollups());
+            team.counts.merge(stats.counts());
+        })?;
         tracing::info!(
             teams = built.teams.len(),
-            codes = ids.len(),
+            codes = count,
             "team rollups built from the per-code rollups of an earlier version's checkpoint"
         );
         Ok(built)
+    }
+
+    /// The team rollups of version 3's checkpoint, with the headline counts they did not keep:
+    /// the bots and newest scan of the team's codes (as the store says), and the headline scans
+    /// the rollups hold (all-time devices, where every headline scan counts once), a deleted
+    /// code's among them.
+    pub fn with_counts<'a>(
+        alone: RollupsAlone,
+        codes: impl ExactSizeIterator<Item = (&'a str, &'a CodeStats)>,
+        zones: &dyn TeamZones,
+    ) -> Result<Self, StoreError> {
+        let mut teams = TeamRollups {
+            teams: alone
+                .teams
+                .into_iter()
+                .map(|(id, rollups)| (id, TeamStats::of_rollups(rollups)))
+                .collect(),
+        };
+        let count = teams.by_team(codes, zones, |team, stats| {
+            let code = stats.counts();
+            team.counts.bot_scans += code.bot_scans;
+            team.counts.last_scan_time = team.counts.last_scan_time.max(code.last_scan_time);
+        })?;
+        tracing::info!(
+            teams = teams.teams.len(),
+            codes = count,
+            "team headline counts added from the codes of an earlier version's checkpoint"
+        );
+        Ok(teams)
+    }
+
+    /// Calls `add` with each code's stats and its team's (made when missing), the code's team
+    /// being the store's. How many codes there were.
+    fn by_team<'a>(
+        &mut self,
+        codes: impl ExactSizeIterator<Item = (&'a str, &'a CodeStats)>,
+        zones: &dyn TeamZones,
+        add: impl Fn(&mut TeamStats, &CodeStats),
+    ) -> Result<usize, StoreError> {
+        let codes: Vec<(&str, &CodeStats)> = codes.collect();
+        let ids: Vec<&str> = codes.iter().map(|(id, _)| *id).collect();
+        let team_of = zones.teams_of(&ids)?;
+        for (id, stats) in &codes {
+            if let Some(team) = team_of.get(*id) {
+                add(self.teams.entry(team.as_str().into()).or_default(), stats);
+            }
+        }
+        Ok(codes.len())
+    }
+}
+
+impl TeamStats {
+    /// A team's stats from its rollups alone: its headline scans are those of its all-time
+    /// breakdowns (each headline scan counts under one device, "" when unknown).
+    fn of_rollups(rollups: Rollups) -> Self {
+        let scans = rollups.breakdown(Dimension::Device).map(|(_, n)| n).sum();
+        TeamStats {
+            counts: HeadlineCounts {
+                scans,
+                ..HeadlineCounts::default()
+            },
+            rollups,
+        }
     }
 }

@@ -100,24 +100,8 @@ pub async fn totals_of(app: &AppState, id: &str, zone: Tz) -> Result<Totals, Api
 }
 
 /// The team's headline counts from its own rollups (one read whatever its size; a deleted
-/// code's scans stay in them), with `bots`: the team rollups count headline scans only.
-pub async fn team_totals(
-    app: &AppState,
-    team_id: &str,
-    zone: Tz,
-    bots: u64,
-) -> Result<Totals, ApiError> {
-    let team = Codes::Team(team_id);
-    let today = day_number(local_date(now_ms(), zone));
-    let days = app.analytics.days(team, today - 1, today).await?;
-    let on = |day: i64| days.iter().find(|d| d.day == day).map_or(0, |d| d.scans);
-    // Every headline scan counts under one value of each dimension ("" when unknown), so the
-    // sum of one all-time breakdown is the all-time total.
-    let devices = app.analytics.breakdown(team, Dimension::Device).await?;
-    Ok(Totals {
-        total: devices.iter().map(|(_, scans)| scans).sum(),
-        today: on(today),
-        yesterday: on(today - 1),
-        bots,
-    })
+/// code's scans stay in them).
+pub async fn team_totals(app: &AppState, team_id: &str, zone: Tz) -> Result<Totals, ApiError> {
+    let overview = app.analytics.team_overview(team_id, now_ms(), zone).await?;
+    Ok(Totals::of(&overview))
 }

@@ -28,9 +28,8 @@ struct Ranked {
     totals: Totals,
 }
 
-/// The team's moving parts: the figures of all its codes, its most scanned codes, then its
-/// scans after `cursor`. The headline counts are the team rollups'; its bots (which those do not
-/// count) are its codes' summed.
+/// The team's moving parts: the figures of all its codes (from the team's own counts and
+/// rollups), its most scanned codes, then its scans after `cursor`.
 async fn live_part(
     state: &DashState,
     signed: &Signed,
@@ -51,8 +50,7 @@ async fn live_part(
             totals,
         });
     }
-    let bots = ranked.iter().map(|code| code.totals.bots).sum();
-    let totals = team_totals(app, team_id, zone, bots).await?;
+    let totals = team_totals(app, team_id, zone).await?;
     let figures = Figures::read(app, Codes::Team(team_id), totals, zone, &days).await?;
     let qr_ids = ranked.iter().map(|code| code.id.clone()).collect();
     let scans = ScansPage::read_team(app, qr_ids, cursor).await?;
