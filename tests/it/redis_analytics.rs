@@ -696,6 +696,16 @@ fn remove_team_rollups(prefix: &str) {
     let _: () = redis::cmd("DEL").arg(keys).query(&mut redis).unwrap();
 }
 
+/// A store in `dir` that knows qr_a and qr_b as team t1's codes and qr_c as t2's.
+fn store_of_two_teams(dir: &std::path::Path) -> qredge::store::Store {
+    let store = qredge::store::EmbeddedStore::open(dir).unwrap();
+    for (id, team) in [("qr_a", "t1"), ("qr_b", "t1"), ("qr_c", "t2")] {
+        let url = format!("https://{id}.example.com/");
+        store.create_qr(&Qr::web(id, team, id, &url)).unwrap();
+    }
+    qredge::store::Store::from(store)
+}
+
 /// The days, today's buckets and the breakdowns of `codes`.
 async fn team_wide_reads(
     a: &RedisAnalytics,
@@ -754,12 +764,7 @@ async fn team_rollups_of_codes_counted_before_them_are_built_once_at_start() {
     assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, empty);
 
     let dir = tempfile::tempdir().unwrap();
-    let store = qredge::store::EmbeddedStore::open(dir.path()).unwrap();
-    for (id, team) in [("qr_a", "t1"), ("qr_b", "t1"), ("qr_c", "t2")] {
-        let url = format!("https://{id}.example.com/");
-        store.create_qr(&Qr::web(id, team, id, &url)).unwrap();
-    }
-    let store = qredge::store::Store::from(store);
+    let store = store_of_two_teams(dir.path());
     a.build_team_rollups_once(&store).await.unwrap();
     assert_eq!(team_wide_reads(&a, Codes::Team("t1"), now).await, t1);
     assert_eq!(team_wide_reads(&a, Codes::Team("t2"), now).await, t2);
@@ -884,12 +889,7 @@ async fn team_headline_counts_of_scans_counted_before_them_are_built_once_at_sta
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let store = qredge::store::EmbeddedStore::open(dir.path()).unwrap();
-    for (id, team) in [("qr_a", "t1"), ("qr_b", "t1"), ("qr_c", "t2")] {
-        let url = format!("https://{id}.example.com/");
-        store.create_qr(&Qr::web(id, team, id, &url)).unwrap();
-    }
-    let store = qredge::store::Store::from(store);
+    let store = store_of_two_teams(dir.path());
     a.build_team_rollups_once(&store).await.unwrap();
     assert_eq!(team_overview("t1").await, t1);
     assert_eq!(team_overview("t2").await, t2);
