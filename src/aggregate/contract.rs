@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::{AnalyticsError, Dimension, Overview};
 use crate::model::ScanEvent;
 
+/// How many of a team's most scanned codes are kept, and read at most (`top_codes`).
+pub const TOP_CODES_KEPT: usize = 10;
+
 /// What a read resolves to.
 pub type Answer<'a, T> = BoxFuture<'a, Result<T, AnalyticsError>>;
 
@@ -46,6 +49,10 @@ pub trait ScanAnalytics: Send + Sync {
     /// a deleted code's scans in), "today" and "yesterday" being the dates in `zone` then.
     fn team_overview<'a>(&'a self, team_id: &'a str, now_ms: i64, zone: Tz)
         -> Answer<'a, Overview>;
+
+    /// The team's most scanned codes (all-time headline scans; a deleted code's among them, its
+    /// orphan scans apart), most first, ties by id: at most `limit`, up to `TOP_CODES_KEPT`.
+    fn top_codes<'a>(&'a self, team_id: &'a str, limit: usize) -> Answer<'a, Vec<(String, u64)>>;
 
     /// A page of the events of `id` with `start <= scanTime <= end`, newest first, past `after`,
     /// at most `limit`; each with its position. A position of the other store's kind (a cursor

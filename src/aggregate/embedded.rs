@@ -20,6 +20,7 @@ mod reads;
 mod rollups;
 mod seen_events;
 mod team_rollups;
+mod top_codes;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -179,18 +180,16 @@ impl State {
         self.seen.insert(&event.event_id);
         let id = event.rollup_id();
         let day = self.days.of(event.scan_time, zone);
-        let counted_on = match self.codes.get_mut(id.as_ref()) {
-            Some(stats) => stats.add(event, at, day, &mut self.interner),
-            None => {
-                self.codes
-                    .entry(id.into())
-                    .or_default()
-                    .add(event, at, day, &mut self.interner)
-            }
+        let stats = match self.codes.get_mut(id.as_ref()) {
+            Some(stats) => stats,
+            None => self.codes.entry(id.as_ref().into()).or_default(),
         };
+        let counted_on = stats.add(event, at, day, &mut self.interner);
         // Orphan scans are no code's: they stay out of the team's codes' totals.
         if !event.orphan {
-            self.teams.add(&event.team_id, event, counted_on.as_ref());
+            let code = (id.as_ref(), stats.counts().scans);
+            self.teams
+                .add(&event.team_id, event, counted_on.as_ref(), code);
         }
     }
 
@@ -390,6 +389,13 @@ impl Analytics {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         state.forget_segments(|segment| expired.binary_search(&segment).is_ok());
         Ok(())
+    }
+
+    /// The team's most scanned codes, most first, at most `limit`.
+    pub fn top_codes(&self, team_id: &str, limit: usize) -> Vec<(String, u64)> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let ranked = state.teams.top_codes(team_id).take(limit);
+        ranked.map(|(id, scans)| (id.to_owned(), scans)).collect()
     }
 
     /// Headline counts of all a team's codes together as of `now_ms`, "today" being the date in
@@ -878,6 +884,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_without_team_headline_counts_gets_them_from_its_rollups_and_codes() {
+        // (And the ranking of its codes.)
         #[derive(Serialize)]
         struct Teams<'a> {
             teams: HashMap<&'a str, &'a Rollups>,
@@ -915,6 +922,8 @@ mod tests {
         );
         assert_eq!((t.total_scans, t.bot_scans), (3, 1));
         assert_eq!((u.total_scans, u.bot_scans), (0, 1));
+        let live_ranking = analytics.top_codes("t", 10);
+        assert_eq!(live_ranking.len(), 3, "qr_gone too: {live_ranking:?}");
         // What version 3 wrote: the team rollups without their headline counts.
         let covers = analytics.writer.lock().unwrap().log.end();
         {
@@ -935,6 +944,12 @@ mod tests {
         let upgraded = Analytics::open(dir.path(), 0, Arc::new(store)).unwrap();
         assert_eq!(upgraded.team_overview("t", now, Tz::UTC), t);
         assert_eq!(upgraded.team_overview("u", now, Tz::UTC), u);
+        // The ranking is rebuilt from the codes the store knows: qr_gone is not among them.
+        let top = |a: &Analytics| a.top_codes("t", 10);
+        let ranked = |ids: &[&str]| -> Vec<(String, u64)> {
+            ids.iter().map(|id| (id.to_string(), 1)).collect()
+        };
+        assert_eq!(top(&upgraded), ranked(&["qr_a", "qr_b"]));
         upgraded.apply(&[scan(6, "qr_b", "t", true)]).unwrap();
         upgraded.checkpoint().unwrap();
         drop(upgraded);

@@ -29,10 +29,12 @@
 //!   `bots`, `last`, `day:`, dimension and bucket counts and the visitors of all its codes'
 //!   scans together (orphan scans apart), moved by the same script call as its codes', expiring
 //!   alike. A team-wide read is then one key whatever the team's size.
+//! - `{p}team:{teamId}:codes` sorted set: the team's codes, each scored by minus its `total`
+//!   (the most scanned first, ties by id), moved with the code's counts.
 //! - `{p}team-totals-built`, `{p}team-counts-built`: set once the team rollups, then the
-//!   teams' `total`, `bots` and `last`, of the codes counted before they existed were built
-//!   (`redis_team_build`); `{p}team-totals-building` and `{p}team-counts-building`, held by the
-//!   one process building them meanwhile.
+//!   teams' `total`, `bots`, `last` and ranking of codes, of the codes counted before they
+//!   existed were built (`redis_team_build`); `{p}team-totals-building` and
+//!   `{p}team-counts-building`, held by the one process building them meanwhile.
 //!
 //! Retention: a batch removes from both event keys of a code the events older than
 //! `retention_days` (hourly per code, or at once when the batch brings an event that old), at
@@ -74,7 +76,7 @@ use chrono_tz::Tz;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 
-use super::contract::{ranked, Codes, DayCounts};
+use super::contract::{ranked, Codes, DayCounts, TOP_CODES_KEPT};
 use super::local_days::LocalDays;
 use super::rollup::{
     bucket_start, day_date, day_number, local_date, visitor_key, Dimension, Overview,
@@ -336,6 +338,26 @@ impl RedisAnalytics {
     ) -> Result<Overview, RedisAnalyticsError> {
         let key = format!("{}team:{team_id}:counts", self.prefix);
         self.overview_in(key, now_ms, zone).await
+    }
+
+    /// The team's most scanned codes and their headline scans, most first, at most `limit` (up
+    /// to `TOP_CODES_KEPT`, as the embedded analytics keep).
+    pub async fn top_codes(
+        &self,
+        team_id: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, RedisAnalyticsError> {
+        let limit = limit.min(TOP_CODES_KEPT);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let key = format!("{}team:{team_id}:codes", self.prefix);
+        let mut conn = self.conn.clone();
+        let ranked: Vec<(String, f64)> = conn.zrange_withscores(key, 0, limit as isize - 1).await?;
+        Ok(ranked
+            .into_iter()
+            .map(|(id, minus_scans)| (id, -minus_scans as u64))
+            .collect())
     }
 
     /// The overview the counts hash `key` holds (a code's or a team's: the same fields).

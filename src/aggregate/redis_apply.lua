@@ -132,7 +132,7 @@ for _, qr in ipairs(order) do
       inc[field] = inc[field] + 1
     end
     local json, uniq, buckets = {}, {}, {}
-    local last, last_s, oldest, latest
+    local last, last_s, oldest, latest, code_team
     for _, b in ipairs(fresh) do
       local time = tonumber(ARGV[b + 5])
       -- 'last' is the newest counted or bot scan; a HEAD only keeps its event alive.
@@ -141,7 +141,8 @@ for _, qr in ipairs(order) do
       if oldest == nil or time < oldest then oldest = time end
       json[#json + 1] = ARGV[b + 3]
       json[#json + 1] = ARGV[b + 7]
-      local team = ARGV[b + 10] ~= '' and team_rollup(ARGV[b + 10]) or nil
+      if ARGV[b + 10] ~= '' then code_team = ARGV[b + 10] end
+      local team = code_team and team_rollup(code_team) or nil
       local function count(field)
         add(field)
         if team then team.inc[field] = (team.inc[field] or 0) + 1 end
@@ -191,10 +192,16 @@ for _, qr in ipairs(order) do
     for i = 1, 5 do
       if old[i] then meta[fields[i]] = tonumber(old[i]) end
     end
-    local out = {}
+    local out, total = {}, nil
     for i = 6, #fields do
       out[#out + 1] = fields[i]
       out[#out + 1] = int((tonumber(old[i]) or 0) + inc[fields[i]])
+      if fields[i] == 'total' then total = out[#out] end
+    end
+    -- The team's ranking of its codes: scored by minus the total, so that ZRANGE gives the most
+    -- scanned first and, of as many, the smaller id.
+    if total and code_team then
+      redis.call('ZADD', prefix .. 'team:' .. code_team .. ':codes', '-' .. total, qr)
     end
     if last ~= nil and (meta['last'] == nil or last > meta['last']) then
       out[#out + 1] = 'last'

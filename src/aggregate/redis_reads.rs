@@ -20,6 +20,10 @@ impl ScanAnalytics for RedisAnalytics {
         Box::pin(async move { Ok(self.team_overview(team_id, now_ms, zone).await?) })
     }
 
+    fn top_codes<'a>(&'a self, team_id: &'a str, limit: usize) -> Answer<'a, Vec<(String, u64)>> {
+        Box::pin(async move { Ok(RedisAnalytics::top_codes(self, team_id, limit).await?) })
+    }
+
     fn events_after<'a>(
         &'a self,
         id: &'a str,

@@ -131,6 +131,8 @@ struct Answers {
     overviews: Vec<OverviewFigures>,
     /// `TEAMS`'.
     team_overviews: Vec<OverviewFigures>,
+    /// `TEAMS`' most scanned codes; then the first of `TEAMS[0]`'s alone.
+    top_codes: Vec<Vec<(String, u64)>>,
     events: Vec<Vec<ScanEvent>>,
     days: Vec<Vec<DayCounts>>,
     buckets: Vec<Vec<(i64, u64)>>,
@@ -151,6 +153,7 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
     let mut out = Answers {
         overviews: Vec::new(),
         team_overviews: Vec::new(),
+        top_codes: Vec::new(),
         events: Vec::new(),
         days: Vec::new(),
         buckets: Vec::new(),
@@ -169,7 +172,11 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
             .await
             .unwrap();
         out.team_overviews.push(figures(o));
+        out.top_codes
+            .push(analytics.top_codes(team, 10).await.unwrap());
     }
+    out.top_codes
+        .push(analytics.top_codes(TEAMS[0], 1).await.unwrap());
     for codes in scopes {
         out.days
             .push(analytics.days(codes, today - 3, today + 1).await.unwrap());
@@ -240,6 +247,20 @@ fn assert_teams_are_their_codes_summed(answers: &Answers) {
     assert_eq!((summed.0, summed.3), (5 + CROWD as u64, 1));
     let (total, today, yesterday, bots, last, _) = answers.team_overviews[2];
     assert_eq!((total, today, yesterday, bots, last), (0, 0, 0, 0, None));
+
+    // The most scanned codes, by their headline scans.
+    let top = |codes: &[(&str, u64)]| -> Vec<(String, u64)> {
+        codes.iter().map(|(id, n)| (id.to_string(), *n)).collect()
+    };
+    assert_eq!(
+        answers.top_codes,
+        [
+            top(&[("qr_b", CROWD as u64), ("qr_a", 5)]),
+            top(&[("qr_c", 4)]),
+            top(&[]),
+            top(&[("qr_b", CROWD as u64)]),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -812,7 +812,7 @@ async fn team_rollups_of_codes_counted_before_them_are_built_once_at_start() {
 }
 
 #[tokio::test]
-async fn team_headline_counts_of_scans_counted_before_them_are_built_once_at_start() {
+async fn team_headline_counts_and_rankings_of_scans_counted_before_them_are_built_once_at_start() {
     let prefix = fresh_prefix();
     let a = connect(&prefix, 30).await;
     let now = now_ms();
@@ -869,6 +869,8 @@ async fn team_headline_counts_of_scans_counted_before_them_are_built_once_at_sta
         .unwrap()
         .get_connection()
         .unwrap();
+    let top_before = a.top_codes("t1", 10).await.unwrap();
+    assert_eq!(top_before, [("qr_a".to_owned(), 3), ("qr_b".to_owned(), 3)]);
     for team in ["t1", "t2"] {
         let key = format!("{prefix}team:{team}:counts");
         let _: () = redis::cmd("HDEL")
@@ -876,12 +878,15 @@ async fn team_headline_counts_of_scans_counted_before_them_are_built_once_at_sta
             .arg(&["total", "bots", "last"][..])
             .query(&mut redis)
             .unwrap();
+        let ranking = format!("{prefix}team:{team}:codes");
+        let _: () = redis::cmd("DEL").arg(ranking).query(&mut redis).unwrap();
     }
     let _: () = redis::cmd("SET")
         .arg(format!("{prefix}team-totals-built"))
         .arg(1)
         .query(&mut redis)
         .unwrap();
+    assert!(a.top_codes("t1", 10).await.unwrap().is_empty());
     let bare = team_overview("t1").await;
     assert_eq!(
         (bare.total_scans, bare.bot_scans, bare.last_scan_time),
@@ -893,6 +898,7 @@ async fn team_headline_counts_of_scans_counted_before_them_are_built_once_at_sta
     a.build_team_rollups_once(&store).await.unwrap();
     assert_eq!(team_overview("t1").await, t1);
     assert_eq!(team_overview("t2").await, t2);
+    assert_eq!(a.top_codes("t1", 10).await.unwrap(), top_before);
     // Counted on from there; and built once: a later start writes nothing over it.
     let more = on_partition(0, 12, vec![scan(15, "qr_c", "t2"), scan(16, "qr_c", "t2")]);
     a.apply(TOPIC, GROUP, &more, &utc).await.unwrap();

@@ -29,6 +29,11 @@ impl ScanAnalytics for Arc<Analytics> {
         blocking(move || Ok(Analytics::team_overview(&analytics, &team_id, now_ms, zone)))
     }
 
+    fn top_codes<'a>(&'a self, team_id: &'a str, limit: usize) -> Answer<'a, Vec<(String, u64)>> {
+        let (analytics, team_id) = (Arc::clone(self), team_id.to_owned());
+        blocking(move || Ok(Analytics::top_codes(&analytics, &team_id, limit)))
+    }
+
     fn events_after<'a>(
         &'a self,
         id: &'a str,

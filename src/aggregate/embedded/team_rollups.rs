@@ -1,5 +1,5 @@
-//! Each team's scans together (its codes' scans, orphan scans apart): its headline counts and
-//! rollups, moved with every scan its code's move with. A team-wide read is one lookup whatever
+//! Each team's scans together (its codes' scans, orphan scans apart): its headline counts,
+//! rollups and most scanned codes, moved with every scan its code's move with. A team-wide read is one lookup whatever
 //! the number of codes, and a deleted code's scans stay in its team's. Analytics kept before
 //! there were team rollups get theirs once, merged from the per-code ones of each code's team
 //! (`build`); those kept before the teams had headline counts get those once (`with_counts`).
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::code_stats::CodeStats;
 use super::headline_counts::HeadlineCounts;
 use super::rollups::{Counted, Rollups};
+use super::top_codes::TopCodes;
 use crate::aggregate::rollup::{day_number, local_date, Dimension, Overview};
 use crate::aggregate::team_zones::TeamZones;
 use crate::model::ScanEvent;
@@ -28,6 +29,7 @@ pub struct TeamRollups {
 struct TeamStats {
     counts: HeadlineCounts,
     rollups: Rollups,
+    top: TopCodes,
 }
 
 /// What version 3 of the checkpoint kept per team: the rollups alone.
@@ -38,8 +40,14 @@ pub struct RollupsAlone {
 
 impl TeamRollups {
     /// Counts a new event of one of `team_id`'s codes; `counted` is what it added to its code's
-    /// rollups (None for a bot or a HEAD request).
-    pub fn add(&mut self, team_id: &str, event: &ScanEvent, counted: Option<&Counted>) {
+    /// rollups (None for a bot or a HEAD request), `code` the code's id and headline scans now.
+    pub fn add(
+        &mut self,
+        team_id: &str,
+        event: &ScanEvent,
+        counted: Option<&Counted>,
+        code: (&str, u64),
+    ) {
         let team = match self.teams.get_mut(team_id) {
             Some(team) => team,
             None => self.teams.entry(team_id.into()).or_default(),
@@ -47,12 +55,21 @@ impl TeamRollups {
         team.counts.count(event);
         if let Some(counted) = counted {
             team.rollups.add(counted);
+            team.top.offer(code.0, code.1);
         }
     }
 
     /// The team's rollups; None before its first counted scan.
     pub fn of(&self, team_id: &str) -> Option<&Rollups> {
         self.teams.get(team_id).map(|team| &team.rollups)
+    }
+
+    /// The team's most scanned codes and their headline scans, most first.
+    pub fn top_codes(&self, team_id: &str) -> impl Iterator<Item = (&str, u64)> {
+        self.teams
+            .get(team_id)
+            .into_iter()
+            .flat_map(|team| team.top.ranked())
     }
 
     /// The headline counts of the team's codes together as of `now_ms`, "today" being the date in
@@ -75,9 +92,10 @@ impl TeamRollups {
         zones: &dyn TeamZones,
     ) -> Result<Self, StoreError> {
         let mut built = TeamRollups::default();
-        let count = built.by_team(codes, zones, |team, stats| {
+        let count = built.by_team(codes, zones, |team, id, stats| {
             team.rollups.merge(stats.rollups());
             team.counts.merge(stats.counts());
+            team.top.offer(id, stats.counts().scans);
         })?;
         tracing::info!(
             teams = built.teams.len(),
@@ -87,10 +105,10 @@ impl TeamRollups {
         Ok(built)
     }
 
-    /// The team rollups of version 3's checkpoint, with the headline counts they did not keep:
-    /// the bots and newest scan of the team's codes (as the store says), and the headline scans
-    /// the rollups hold (all-time devices, where every headline scan counts once), a deleted
-    /// code's among them.
+    /// The team rollups of version 3's checkpoint, with the headline counts and top codes they
+    /// did not keep: the bots, newest scan and ranking of the team's codes (as the store says),
+    /// and the headline scans the rollups hold (all-time devices, where every headline scan
+    /// counts once), a deleted code's among them.
     pub fn with_counts<'a>(
         alone: RollupsAlone,
         codes: impl ExactSizeIterator<Item = (&'a str, &'a CodeStats)>,
@@ -103,10 +121,11 @@ impl TeamRollups {
                 .map(|(id, rollups)| (id, TeamStats::of_rollups(rollups)))
                 .collect(),
         };
-        let count = teams.by_team(codes, zones, |team, stats| {
+        let count = teams.by_team(codes, zones, |team, id, stats| {
             let code = stats.counts();
             team.counts.bot_scans += code.bot_scans;
             team.counts.last_scan_time = team.counts.last_scan_time.max(code.last_scan_time);
+            team.top.offer(id, code.scans);
         })?;
         tracing::info!(
             teams = teams.teams.len(),
@@ -116,20 +135,24 @@ impl TeamRollups {
         Ok(teams)
     }
 
-    /// Calls `add` with each code's stats and its team's (made when missing), the code's team
-    /// being the store's. How many codes there were.
+    /// Calls `add` with each code's team's stats (made when missing), its id and its stats, the
+    /// code's team being the store's. How many codes there were.
     fn by_team<'a>(
         &mut self,
         codes: impl ExactSizeIterator<Item = (&'a str, &'a CodeStats)>,
         zones: &dyn TeamZones,
-        add: impl Fn(&mut TeamStats, &CodeStats),
+        add: impl Fn(&mut TeamStats, &str, &CodeStats),
     ) -> Result<usize, StoreError> {
         let codes: Vec<(&str, &CodeStats)> = codes.collect();
         let ids: Vec<&str> = codes.iter().map(|(id, _)| *id).collect();
         let team_of = zones.teams_of(&ids)?;
         for (id, stats) in &codes {
             if let Some(team) = team_of.get(*id) {
-                add(self.teams.entry(team.as_str().into()).or_default(), stats);
+                add(
+                    self.teams.entry(team.as_str().into()).or_default(),
+                    id,
+                    stats,
+                );
             }
         }
         Ok(codes.len())
@@ -147,6 +170,7 @@ impl TeamStats {
                 ..HeadlineCounts::default()
             },
             rollups,
+            top: TopCodes::default(),
         }
     }
 }

@@ -2,9 +2,12 @@
 //! team's codes together, read from the team's own rollups (`Codes::Team`), the most scanned
 //! codes and the team's scans table (its codes' events merged, a page at a time).
 
+use std::collections::HashMap;
+
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use super::figures::{team_totals, totals_of, Figures, Totals};
@@ -14,6 +17,7 @@ use super::range::RangeQuery;
 use super::scans::{with_cursor, ScansPage, ScansQuery};
 use super::sections::live_figures;
 use crate::aggregate::contract::Codes;
+use crate::api::{ApiError, AppState};
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::Signed;
 use crate::dashboard::DashState;
@@ -21,10 +25,11 @@ use crate::dashboard::DashState;
 /// Codes the top list shows.
 const TOP_CODES: usize = 10;
 
-/// A code of the team with its headline counts.
+/// One of the team's most scanned codes with its headline counts; no name when it was deleted
+/// (its scans stay in the team's).
 struct Ranked {
     id: String,
-    name: String,
+    name: Option<String>,
     totals: Totals,
 }
 
@@ -40,44 +45,53 @@ async fn live_part(
     let team_id = &signed.caller.team.id;
     let zone = signed.caller.team.zone();
     let days = range.days(zone)?;
-    let qrs = app.store.team_qrs(team_id).await?;
-    let mut ranked = Vec::with_capacity(qrs.len());
-    for qr in qrs {
-        let totals = totals_of(app, &qr.id, zone).await?;
-        ranked.push(Ranked {
-            id: qr.id,
-            name: qr.name,
-            totals,
-        });
-    }
     let totals = team_totals(app, team_id, zone).await?;
     let figures = Figures::read(app, Codes::Team(team_id), totals, zone, &days).await?;
-    let qr_ids = ranked.iter().map(|code| code.id.clone()).collect();
+    let ranked = most_scanned(app, team_id, zone).await?;
+    let qr_ids = app.store.team_qrs(team_id).await?;
+    let qr_ids = qr_ids.into_iter().map(|qr| qr.id).collect();
     let scans = ScansPage::read_team(app, qr_ids, cursor).await?;
-    ranked.sort_by(|a, b| {
-        b.totals
-            .total
-            .cmp(&a.totals.total)
-            .then(a.name.cmp(&b.name))
-    });
-    ranked.truncate(TOP_CODES);
     let base = page_url("", range);
     let extra = html! { (top_codes(&ranked)) (scans.render(zone, &base)) };
     Ok(live_figures(&figures, extra))
+}
+
+/// The team's `TOP_CODES` most scanned codes (the team's own ranking: a read whatever the number
+/// of its codes), with their names and headline counts.
+async fn most_scanned(app: &AppState, team_id: &str, zone: Tz) -> Result<Vec<Ranked>, PageError> {
+    let top = app.analytics.top_codes(team_id, TOP_CODES).await;
+    let top = top.map_err(ApiError::from)?;
+    let ids: Vec<&str> = top.iter().map(|(id, _)| id.as_str()).collect();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for qr in app.store.qrs_by_id(&ids).await? {
+        names.insert(qr.id, qr.name);
+    }
+    let mut ranked = Vec::with_capacity(top.len());
+    for (id, _) in top {
+        let totals = totals_of(app, &id, zone).await?;
+        let name = names.remove(&id);
+        ranked.push(Ranked { id, name, totals });
+    }
+    Ok(ranked)
 }
 
 fn top_codes(ranked: &[Ranked]) -> Markup {
     html! {
         h2 #top-codes-heading { "Top codes" }
         @if ranked.is_empty() {
-            p.card { "The team has no codes yet." }
+            p.card { "No code of the team was scanned yet." }
         } @else {
             table #top-codes aria-labelledby="top-codes-heading" {
                 thead { tr { th scope="col" { "Code" } th scope="col" { "Total" } th scope="col" { "Today" } } }
                 tbody {
                     @for code in ranked {
                         tr {
-                            td { a href={ "/codes/" (code.id) "/analytics" } { (code.name) } }
+                            td {
+                                @match &code.name {
+                                    Some(name) => a href={ "/codes/" (code.id) "/analytics" } { (name) },
+                                    None => span.muted { (code.id) " (deleted)" },
+                                }
+                            }
                             td { (code.totals.total) }
                             td { (code.totals.today) }
                         }
