@@ -37,12 +37,13 @@ use self::checkpoint::Saved;
 use self::code_stats::{CodeStats, PreviousCodeStats};
 pub use self::event_log::Skipped;
 use self::event_log::{EventLog, LogReader, Position};
+use self::headline_counts::HeadlineCounts;
 use self::rollups::Rollups;
 use self::seen_events::SeenEvents;
 use self::team_rollups::{RollupsAlone, TeamRollups};
 use super::contract::{Codes, DayCounts};
 use super::local_days::LocalDays;
-use super::rollup::{day_number, local_date, Dimension, Overview};
+use super::rollup::{Dimension, Overview};
 use super::team_zones::TeamZones;
 use super::visitors::VisitorSketch;
 use crate::data_dir::create_private_dir;
@@ -410,10 +411,7 @@ impl Analytics {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         match state.codes.get(qr_id) {
             Some(stats) => stats.overview(now_ms, zone),
-            None => Overview {
-                today: day_number(local_date(now_ms, zone)),
-                ..Overview::default()
-            },
+            None => HeadlineCounts::none_yet(now_ms, zone),
         }
     }
 

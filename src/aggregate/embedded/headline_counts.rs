@@ -41,6 +41,14 @@ impl HeadlineCounts {
         self.last_scan_time = self.last_scan_time.max(other.last_scan_time);
     }
 
+    /// The overview of what nothing was counted for yet, as of `now_ms` in `zone`.
+    pub fn none_yet(now_ms: i64, zone: Tz) -> Overview {
+        Overview {
+            today: day_number(local_date(now_ms, zone)),
+            ..Overview::default()
+        }
+    }
+
     /// The overview as of `now_ms` with the days of `rollups`, "today" being the date in `zone`.
     pub fn overview(&self, rollups: &Rollups, now_ms: i64, zone: Tz) -> Overview {
         let today = day_number(local_date(now_ms, zone));

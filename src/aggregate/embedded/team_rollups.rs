@@ -13,7 +13,7 @@ use super::code_stats::CodeStats;
 use super::headline_counts::HeadlineCounts;
 use super::rollups::{Counted, Rollups};
 use super::top_codes::TopCodes;
-use crate::aggregate::rollup::{day_number, local_date, Dimension, Overview};
+use crate::aggregate::rollup::{Dimension, Overview};
 use crate::aggregate::team_zones::TeamZones;
 use crate::model::ScanEvent;
 use crate::store::StoreError;
@@ -77,10 +77,7 @@ impl TeamRollups {
     pub fn overview(&self, team_id: &str, now_ms: i64, zone: Tz) -> Overview {
         match self.teams.get(team_id) {
             Some(team) => team.counts.overview(&team.rollups, now_ms, zone),
-            None => Overview {
-                today: day_number(local_date(now_ms, zone)),
-                ..Overview::default()
-            },
+            None => HeadlineCounts::none_yet(now_ms, zone),
         }
     }
 
