@@ -67,6 +67,19 @@ pub trait ScanAnalytics: Send + Sync {
         limit: usize,
     ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>>;
 
+    /// A page of the events of all the team's codes (bots and HEAD requests too, its orphan scans
+    /// apart, a deleted code's in), in the order and with the range and positions of
+    /// `events_after`: one list kept per team, read whatever the number of its codes. A position
+    /// is one of this list's, not of a code's.
+    fn team_events_after<'a>(
+        &'a self,
+        team_id: &'a str,
+        start: i64,
+        end: i64,
+        after: Option<&'a EventPosition>,
+        limit: usize,
+    ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>>;
+
     /// Scans and unique visitors of the codes together on every day `first..=last` (oldest
     /// first, days without scans as zeros). Visitors are counted once across the codes.
     fn days<'a>(&'a self, codes: Codes<'a>, first: i64, last: i64) -> Answer<'a, Vec<DayCounts>>;
@@ -85,8 +98,9 @@ pub trait ScanAnalytics: Send + Sync {
     ) -> Answer<'a, Vec<(String, u64)>>;
 }
 
-/// Where an event is among a code's events (which come newest first): its scan time and, among
-/// the events of one millisecond, its place in the embedded log or its id in the Redis rollups.
+/// Where an event is among a code's or a team's events (which come newest first): its scan time
+/// and, among the events of one millisecond, its place in the embedded log or its id in the Redis
+/// rollups (in a team's list, its id and its code's).
 /// A page of events ends at one; the next starts just past it, whatever arrived meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EventPosition {

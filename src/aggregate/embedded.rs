@@ -13,6 +13,7 @@ mod breakdowns;
 mod checkpoint;
 mod code_stats;
 mod event_log;
+mod event_places;
 mod event_record;
 mod framing;
 mod headline_counts;
@@ -40,7 +41,7 @@ use self::event_log::{EventLog, LogReader, Position};
 use self::headline_counts::HeadlineCounts;
 use self::rollups::Rollups;
 use self::seen_events::SeenEvents;
-use self::team_rollups::{RollupsAlone, TeamRollups};
+use self::team_rollups::{RollupsAlone, TeamRollups, WithoutEvents};
 use super::contract::{Codes, DayCounts};
 use super::local_days::LocalDays;
 use super::rollup::{Dimension, Overview};
@@ -104,6 +105,14 @@ struct State {
     days: LocalDays,
 }
 
+/// What version 4 of the checkpoint held: no index of each team's events.
+#[derive(Deserialize)]
+struct StateV4 {
+    codes: ByRollupId<CodeStats>,
+    seen: SeenEvents,
+    teams: WithoutEvents,
+}
+
 /// What version 3 of the checkpoint held: no headline counts per team.
 #[derive(Deserialize)]
 struct StateV3 {
@@ -127,6 +136,19 @@ struct StateV1 {
 }
 
 impl State {
+    /// The state of version 4's checkpoint with each team's event index merged from its codes'
+    /// (the store says which team each code is in).
+    fn with_team_events(previous: StateV4, zones: &dyn TeamZones) -> Result<Self, AnalyticsError> {
+        let codes = previous.codes.iter().map(|(id, s)| (&**id, s));
+        let teams = TeamRollups::with_events(previous.teams, codes, zones)?;
+        Ok(State {
+            codes: previous.codes,
+            seen: previous.seen,
+            teams,
+            ..State::default()
+        })
+    }
+
     /// The state of version 3's checkpoint with the headline counts of each team added from its
     /// rollups and its codes' (the store says which team each code is in).
     fn with_team_counts(previous: StateV3, zones: &dyn TeamZones) -> Result<Self, AnalyticsError> {
@@ -190,7 +212,7 @@ impl State {
         if !event.orphan {
             let code = (id.as_ref(), stats.counts().scans);
             self.teams
-                .add(&event.team_id, event, counted_on.as_ref(), code);
+                .add(&event.team_id, event, at, counted_on.as_ref(), code);
         }
     }
 
@@ -209,8 +231,9 @@ impl State {
     /// Forgets where the events of the segments `gone` were; their counts stay.
     fn forget_segments(&mut self, gone: impl Fn(u32) -> bool) {
         for stats in self.codes.values_mut() {
-            stats.forget_events_in(&gone);
+            stats.events_mut().forget_in(&gone);
         }
+        self.teams.forget_events_in(&gone);
     }
 }
 
@@ -261,7 +284,8 @@ impl Analytics {
     ) -> Result<Self, AnalyticsError> {
         create_private_dir(dir)?;
         let checkpoint_path = dir.join(CHECKPOINT_FILE);
-        let saved = checkpoint::load::<State, StateV3, StateV2, StateV1>(&checkpoint_path)?;
+        let saved =
+            checkpoint::load::<State, StateV4, StateV3, StateV2, StateV1>(&checkpoint_path)?;
         let had_checkpoint = saved.is_some();
         let covers = saved
             .as_ref()
@@ -271,6 +295,7 @@ impl Analytics {
         let mut state = match saved {
             None => State::default(),
             Some((_, Saved::Current(state))) => state,
+            Some((_, Saved::Version4(old))) => State::with_team_events(old, &*zones)?,
             Some((_, Saved::Version3(old))) => State::with_team_counts(old, &*zones)?,
             Some((_, Saved::Version2(old))) => State::with_team_rollups(old, &*zones)?,
             Some((_, Saved::Version1(old))) => State::upgrade(old, &reader, covers, &*zones)?,
@@ -488,10 +513,40 @@ impl Analytics {
         let places = {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());
             match state.codes.get(qr_id) {
-                Some(stats) => stats.events_before(start, end, before, limit),
+                Some(stats) => stats.events().before(start, end, before, limit),
                 None => return Ok(Vec::new()),
             }
         };
+        self.read_events(places)
+    }
+
+    /// A page of the events of the team's codes (bots and HEAD requests too, orphan scans
+    /// apart, a deleted code's in), as `events_before` pages a code's: one list whatever the
+    /// number of codes.
+    pub fn team_events_before(
+        &self,
+        team_id: &str,
+        start: i64,
+        end: i64,
+        before: Option<EventPlace>,
+        limit: usize,
+    ) -> Result<Vec<(EventPlace, ScanEvent)>, AnalyticsError> {
+        let before = before.map(|(time, (segment, offset))| (time, Position { segment, offset }));
+        let places = {
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            match state.teams.events_of(team_id) {
+                Some(events) => events.before(start, end, before, limit),
+                None => return Ok(Vec::new()),
+            }
+        };
+        self.read_events(places)
+    }
+
+    /// The events at `places`, read from the log; one that cannot be read is left out.
+    fn read_events(
+        &self,
+        places: Vec<(i64, Position)>,
+    ) -> Result<Vec<(EventPlace, ScanEvent)>, AnalyticsError> {
         let positions: Vec<Position> = places.iter().map(|(_, at)| *at).collect();
         let records = self.reader.read_at(&positions)?;
         Ok(places
@@ -608,6 +663,7 @@ fn forget_missing_segments(
 
 #[cfg(test)]
 mod tests {
+    use super::top_codes::TopCodes;
     use super::*;
     use crate::clock::MS_PER_DAY;
 
@@ -954,6 +1010,85 @@ mod tests {
         let reopened = Analytics::open(dir.path(), 0, utc()).unwrap();
         let o = reopened.team_overview("t", now, Tz::UTC);
         assert_eq!((o.total_scans, o.bot_scans), (3, 2));
+    }
+
+    /// The ids of the team's events, newest first.
+    fn team_event_ids(a: &Analytics, team: &str) -> Vec<String> {
+        let page = a
+            .team_events_before(team, i64::MIN, i64::MAX, None, 100)
+            .unwrap();
+        page.into_iter()
+            .map(|(_, e)| e.event_id.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_checkpoint_without_team_event_lists_gets_them_from_its_codes() {
+        #[derive(Serialize)]
+        struct Teams<'a> {
+            teams: HashMap<&'a str, (&'a HeadlineCounts, &'a Rollups, &'a TopCodes)>,
+        }
+        #[derive(Serialize)]
+        struct Fourth<'a> {
+            codes: &'a ByRollupId<CodeStats>,
+            seen: &'a SeenEvents,
+            teams: Teams<'a>,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let now = 20_000 * MS_PER_DAY;
+        let scan = |n: u128, qr: &str, team: &str| ScanEvent {
+            team_id: team.into(),
+            ..event(&format!("{n:032x}"), qr, now - n as i64 % 3, n == 2)
+        };
+        // qr_gone's code was deleted; the last is an orphan scan of team t.
+        let mut batch: Vec<ScanEvent> = [(1, "qr_a", "t"), (2, "qr_a", "t"), (3, "qr_b", "t")]
+            .into_iter()
+            .chain([(4, "qr_gone", "t"), (5, "qr_c", "u"), (6, "qr_b", "t")])
+            .map(|(n, qr, team)| scan(n, qr, team))
+            .collect();
+        batch.push(ScanEvent {
+            orphan: true,
+            ..scan(7, "", "t")
+        });
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
+        analytics.apply(&batch).unwrap();
+        let ids = |ns: &[u128]| -> Vec<String> { ns.iter().map(|n| format!("{n:032x}")).collect() };
+        // Newest first (now, now - 1, now - 2), in log order within one millisecond.
+        assert_eq!(team_event_ids(&analytics, "t"), ids(&[6, 3, 4, 1, 2]));
+        // What version 4 wrote: the teams without their lists of events.
+        let covers = analytics.writer.lock().unwrap().log.end();
+        {
+            let state = analytics.state.read().unwrap();
+            let fourth = Fourth {
+                codes: &state.codes,
+                seen: &state.seen,
+                teams: Teams {
+                    teams: team_rollups::as_version_4(&state.teams),
+                },
+            };
+            checkpoint::save_earlier(&analytics.checkpoint_path, 4, covers, &fourth).unwrap();
+        }
+        drop(analytics);
+
+        let store = KnownCodes(HashMap::from([("qr_a", "t"), ("qr_b", "t"), ("qr_c", "u")]));
+        let upgraded = Analytics::open(dir.path(), 0, Arc::new(store)).unwrap();
+        // Built from the codes the store knows, each in its team: qr_gone is not among them.
+        assert_eq!(team_event_ids(&upgraded, "t"), ids(&[6, 3, 1, 2]));
+        assert_eq!(team_event_ids(&upgraded, "u"), ids(&[5]));
+        let o = upgraded.team_overview("t", now, Tz::UTC);
+        assert_eq!(
+            (o.total_scans, o.bot_scans),
+            (4, 1),
+            "the counts as they were"
+        );
+        upgraded.apply(&[scan(8, "qr_a", "t")]).unwrap();
+        upgraded.checkpoint().unwrap();
+        drop(upgraded);
+        let reopened = Analytics::open(dir.path(), 0, utc()).unwrap();
+        assert_eq!(team_event_ids(&reopened, "t"), ids(&[6, 3, 1, 8, 2]));
+        // Segments removed by retention take their events out of the team's list too.
+        reopened.state.write().unwrap().forget_segments(|_| true);
+        assert!(team_event_ids(&reopened, "t").is_empty());
     }
 
     #[test]

@@ -29,12 +29,17 @@
 //!   `bots`, `last`, `day:`, dimension and bucket counts and the visitors of all its codes'
 //!   scans together (orphan scans apart), moved by the same script call as its codes', expiring
 //!   alike. A team-wide read is then one key whatever the team's size.
+//! - `{p}team:{teamId}:events` sorted set: `{qrId} {eventId}` of every event of the team's codes
+//!   (bots and HEAD requests too, orphan scans apart) scored by scan time, trimmed and expiring
+//!   as a code's events: the team's scans table reads a page of it, then each event's JSON from
+//!   its code's hash.
 //! - `{p}team:{teamId}:codes` sorted set: the team's codes, each scored by minus its `total`
 //!   (the most scanned first, ties by id), moved with the code's counts.
-//! - `{p}team-totals-built`, `{p}team-counts-built`: set once the team rollups, then the
-//!   teams' `total`, `bots`, `last` and ranking of codes, of the codes counted before they
-//!   existed were built (`redis_team_build`); `{p}team-totals-building` and
-//!   `{p}team-counts-building`, held by the one process building them meanwhile.
+//! - `{p}team-totals-built`, `{p}team-counts-built`, `{p}team-events-built`: set once the team
+//!   rollups, then the teams' `total`, `bots`, `last` and ranking of codes, then their lists of
+//!   events, of the codes counted before they existed were built (`redis_team_build`);
+//!   `{p}team-totals-building`, `{p}team-counts-building` and `{p}team-events-building`, held by
+//!   the one process building them meanwhile.
 //!
 //! Retention: a batch removes from both event keys of a code the events older than
 //! `retention_days` (hourly per code, or at once when the batch brings an event that old), at
@@ -412,15 +417,72 @@ impl RedisAnalytics {
         before: Option<(i64, &str)>,
         limit: usize,
     ) -> Result<Vec<((i64, String), ScanEvent)>, RedisAnalyticsError> {
+        let key = self.qr_key(qr_id, "events");
+        let ids = self.page_of(&key, (start, end), before, limit).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let json = self
+            .json_of(qr_id, ids.iter().map(|(id, _)| id.as_str()))
+            .await?;
+        ids.into_iter()
+            .zip(json)
+            .filter_map(|((id, time), json)| Some(((time, id), json?)))
+            .map(|(place, json)| Ok((place, serde_json::from_str(&json)?)))
+            .collect()
+    }
+
+    /// A page of the events of the team's codes, as `events_before` pages a code's; each with
+    /// its scan time and its member of the team's list (`{qrId} {eventId}`).
+    pub async fn team_events_before(
+        &self,
+        team_id: &str,
+        start: i64,
+        end: i64,
+        before: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<((i64, String), ScanEvent)>, RedisAnalyticsError> {
+        let key = format!("{}team:{team_id}:events", self.prefix);
+        let members = self.page_of(&key, (start, end), before, limit).await?;
+        let mut ids_by_code: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (member, _) in &members {
+            if let Some((qr, id)) = member.rsplit_once(' ') {
+                ids_by_code.entry(qr).or_default().push(id);
+            }
+        }
+        let mut json_by_member: HashMap<String, String> = HashMap::new();
+        for (qr, ids) in ids_by_code {
+            for (id, json) in ids.iter().zip(self.json_of(qr, ids.iter().copied()).await?) {
+                json_by_member.extend(json.map(|json| (format!("{qr} {id}"), json)));
+            }
+        }
+        members
+            .into_iter()
+            .filter_map(|(member, time)| {
+                let json = json_by_member.remove(&member)?;
+                Some(((time, member), json))
+            })
+            .map(|(place, json)| Ok((place, serde_json::from_str(&json)?)))
+            .collect()
+    }
+
+    /// Up to `limit` members of the sorted set `key` scored by scan time within `start..=end`,
+    /// newest first, past `before`; with their scores.
+    async fn page_of(
+        &self,
+        key: &str,
+        (start, end): (i64, i64),
+        before: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, RedisAnalyticsError> {
         if start > end || limit == 0 {
             return Ok(Vec::new());
         }
         let mut conn = self.conn.clone();
-        let key = self.qr_key(qr_id, "events");
-        let ids: Vec<(String, i64)> = match before {
+        Ok(match before {
             None => {
                 let page: Vec<(String, f64)> = redis::cmd("ZRANGE")
-                    .arg(&key)
+                    .arg(key)
                     .arg(end)
                     .arg(start)
                     .arg("BYSCORE")
@@ -436,25 +498,26 @@ impl RedisAnalytics {
                     .collect()
             }
             Some(before) => {
-                let page = crate::redis_page::page_after(&mut conn, &key, before, limit, true);
+                let page = crate::redis_page::page_after(&mut conn, key, before, limit, true);
                 let page = page.await?.into_iter();
                 page.take_while(|(_, time)| *time >= start).collect()
             }
-        };
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Two steps, so an event trimmed in between is simply missing (None), never an error.
-        let json: Vec<Option<String>> = redis::cmd("HMGET")
+        })
+    }
+
+    /// The JSON of the code's events `ids`, in their order. Read after the page, so an event
+    /// trimmed in between is simply missing (None), never an error.
+    async fn json_of(
+        &self,
+        qr_id: &str,
+        ids: impl Iterator<Item = &str>,
+    ) -> Result<Vec<Option<String>>, RedisAnalyticsError> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("HMGET")
             .arg(self.qr_key(qr_id, "events:json"))
-            .arg(ids.iter().map(|(id, _)| id).collect::<Vec<_>>())
+            .arg(ids.collect::<Vec<_>>())
             .query_async(&mut conn)
-            .await?;
-        ids.into_iter()
-            .zip(json)
-            .filter_map(|((id, time), json)| Some(((time, id), json?)))
-            .map(|(place, json)| Ok((place, serde_json::from_str(&json)?)))
-            .collect()
+            .await?)
     }
 
     /// Scans and unique visitors (HyperLogLog, about 0.8% standard error; the union across the

@@ -106,7 +106,7 @@ local teams, team_order = {}, {}
 local function team_rollup(team)
   local t = teams[team]
   if t == nil then
-    t = {inc = {}, uniq = {}, buckets = {}}
+    t = {inc = {}, uniq = {}, buckets = {}, events = {}}
     teams[team] = t
     team_order[#team_order + 1] = team
   end
@@ -143,6 +143,11 @@ for _, qr in ipairs(order) do
       json[#json + 1] = ARGV[b + 7]
       if ARGV[b + 10] ~= '' then code_team = ARGV[b + 10] end
       local team = code_team and team_rollup(code_team) or nil
+      if team then
+        -- The team's list of its codes' events: 'qrId eventId' scored by scan time.
+        team.events[#team.events + 1] = ARGV[b + 5]
+        team.events[#team.events + 1] = qr .. ' ' .. ARGV[b + 3]
+      end
       local function count(field)
         add(field)
         if team then team.inc[field] = (team.inc[field] or 0) + 1 end
@@ -259,8 +264,8 @@ for _, qr in ipairs(order) do
   end
 end
 
--- Pass 3: the teams' rollups, the same counts as their codes' (one more set of writes per team
--- and batch). Their day keys' expiries are set with every write, not remembered as a code's are:
+-- Pass 3: the teams' rollups, the same counts as their codes', and their lists of events (one
+-- more set of writes per team and batch). Their day keys' expiries are set with every write, not remembered as a code's are:
 -- one more call per key and batch.
 for _, team in ipairs(team_order) do
   local t = teams[team]
@@ -279,6 +284,15 @@ for _, team in ipairs(team_order) do
     local key = k .. ':5m:' .. dates[day]
     for bucket, count in pairs(counts) do redis.call('HINCRBY', key, int(bucket), count) end
     redis.call('PEXPIREAT', key, int((day + 1) * DAY + retention))
+  end
+  if #t.events > 0 then
+    local key = k .. ':events'
+    chunked('ZADD', key, t.events)
+    -- Retention as a code's events (at most CHUNK a call), and an expiry a retention (and a day)
+    -- after the team's last batch.
+    local old = redis.call('ZCOUNT', key, '-inf', '(' .. int(cutoff))
+    if old > 0 then redis.call('ZREMRANGEBYRANK', key, 0, math.min(old, CHUNK) - 1) end
+    redis.call('PEXPIREAT', key, int(now + retention + DAY))
   end
 end
 

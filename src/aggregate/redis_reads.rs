@@ -32,20 +32,23 @@ impl ScanAnalytics for RedisAnalytics {
         after: Option<&'a EventPosition>,
         limit: usize,
     ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
-        let before = after.map(|p| match &p.tie {
-            EventTie::Id(id) => (p.time, id.as_str()),
-            // Before every id of that millisecond ("~" sorts after hex digits).
-            EventTie::Log(..) => (p.time, "~"),
-        });
         Box::pin(async move {
-            let page = self.events_before(id, start, end, before, limit).await?;
-            Ok(page
-                .into_iter()
-                .map(|((time, id), event)| {
-                    let tie = EventTie::Id(id);
-                    (EventPosition { time, tie }, event)
-                })
-                .collect())
+            let page = self.events_before(id, start, end, place_of(after), limit);
+            Ok(positioned(page.await?))
+        })
+    }
+
+    fn team_events_after<'a>(
+        &'a self,
+        team_id: &'a str,
+        start: i64,
+        end: i64,
+        after: Option<&'a EventPosition>,
+        limit: usize,
+    ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
+        Box::pin(async move {
+            let page = self.team_events_before(team_id, start, end, place_of(after), limit);
+            Ok(positioned(page.await?))
         })
     }
 
@@ -69,4 +72,23 @@ impl ScanAnalytics for RedisAnalytics {
     ) -> Answer<'a, Vec<(String, u64)>> {
         Box::pin(async move { Ok(RedisAnalytics::breakdown(self, codes, dimension).await?) })
     }
+}
+
+/// Where a page ends in a sorted set of events: a position of the embedded log's kind starts
+/// the page at its millisecond.
+fn place_of(after: Option<&EventPosition>) -> Option<(i64, &str)> {
+    after.map(|p| match &p.tie {
+        EventTie::Id(id) => (p.time, id.as_str()),
+        // Before every member of that millisecond ("~" sorts after ids and code ids).
+        EventTie::Log(..) => (p.time, "~"),
+    })
+}
+
+fn positioned(page: Vec<((i64, String), ScanEvent)>) -> Vec<(EventPosition, ScanEvent)> {
+    page.into_iter()
+        .map(|((time, id), event)| {
+            let tie = EventTie::Id(id);
+            (EventPosition { time, tie }, event)
+        })
+        .collect()
 }

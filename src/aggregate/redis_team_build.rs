@@ -2,7 +2,8 @@
 //! team's from its codes' (`redis_team_build.lua`), so that team-wide answers stay what they were
 //! (the sum over the team's codes) for the data already kept. A marker key says it was done. The
 //! teams' headline counts, which came later, are built the same way after them
-//! (`redis_team_counts.lua`), with a marker of their own.
+//! (`redis_team_counts.lua`), and then their lists of events (`redis_team_events.lua`), each with
+//! a marker of its own.
 //!
 //! Safe alongside batches and in several processes at once: each team is built by one atomic
 //! call that writes its keys over from its codes' counts, which already hold every batch applied
@@ -30,17 +31,21 @@ const ROLLUPS_LOCK: &str = "team-totals-building";
 /// The same for the teams' headline counts, built after their rollups.
 const COUNTS_BUILT: &str = "team-counts-built";
 const COUNTS_LOCK: &str = "team-counts-building";
+/// The same for the teams' lists of events, built after their counts.
+const EVENTS_BUILT: &str = "team-events-built";
+const EVENTS_LOCK: &str = "team-events-building";
 const LOCK_MS: u64 = 60_000;
 /// How often a process waiting for another's build looks again.
 const WAIT_STEP: Duration = Duration::from_millis(100);
 const ROLLUPS_LUA: &str = include_str!("redis_team_build.lua");
 const COUNTS_LUA: &str = include_str!("redis_team_counts.lua");
+const EVENTS_LUA: &str = include_str!("redis_team_events.lua");
 /// Codes whose teams are asked of the store together.
 const CODES_PER_READ: usize = 1000;
 
 impl RedisAnalytics {
     /// Builds every team's rollups from its codes', then its headline counts (`total`, `bots`,
-    /// `last`), each unless that was done before on this Redis. Run at start by the processes
+    /// `last`), then its list of events, each unless that was done before on this Redis. Run at start by the processes
     /// that read or write the rollups, before they do.
     pub async fn build_team_rollups_once(&self, store: &Store) -> Result<(), AnalyticsError> {
         let rollups = Build {
@@ -54,7 +59,13 @@ impl RedisAnalytics {
             lock: COUNTS_LOCK,
             with_days: false,
         };
-        self.once(COUNTS_BUILT, &counts, store).await
+        self.once(COUNTS_BUILT, &counts, store).await?;
+        let events = Build {
+            script: EVENTS_LUA,
+            lock: EVENTS_LOCK,
+            with_days: true,
+        };
+        self.once(EVENTS_BUILT, &events, store).await
     }
 
     /// Runs `build` unless `marker` says it was done, one process at a time (its lock).
@@ -158,8 +169,8 @@ impl RedisAnalytics {
     }
 }
 
-/// One of the builds: its script (called per team with the prefix, the team id, the days when
-/// `with_days`, then the team's codes) and the lock its builder holds.
+/// One of the builds: its script (called per team with the prefix, the team id, the retention
+/// and days when `with_days`, then the team's codes) and the lock its builder holds.
 struct Build {
     script: &'static str,
     lock: &'static str,

@@ -81,7 +81,7 @@ pub async fn bulk(
 /// A page of the events of the codes `qr_ids` with a scan time in `range` (inclusive), in the
 /// order above, past `after` (a bulk cursor's position): at most `limit`, and the cursor past
 /// them when more follow. The caller has checked that the codes are its team's.
-pub(crate) async fn merged_page(
+async fn merged_page(
     state: &AppState,
     mut qr_ids: Vec<String>,
     range: (i64, i64),

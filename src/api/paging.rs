@@ -42,7 +42,7 @@ pub enum Cursor {
         t: u64,
         id: String,
     },
-    /// One code's events (detailed, orphans).
+    /// One code's events (detailed, orphans), or one team's (the dashboard's scans table).
     Events {
         at: EventPosition,
     },

@@ -2,8 +2,8 @@
 //! counted by the embedded analytics and by the Redis rollups (a real redis-server, from
 //! scripts/test.sh), give the same answer to every read, with days in the team's zone on both
 //! sides of its midnight; a team's own rollups and headline counts answer what its codes' do
-//! summed (its orphan scans and other teams' scans apart); and the embedded rollups come back the same after a
-//! restart.
+//! summed (its orphan scans and other teams' scans apart), and its own list of events pages
+//! through its codes' events; and the embedded rollups come back the same after a restart.
 
 use std::sync::Arc;
 
@@ -134,6 +134,8 @@ struct Answers {
     /// `TEAMS`' most scanned codes; then the first of `TEAMS[0]`'s alone.
     top_codes: Vec<Vec<(String, u64)>>,
     events: Vec<Vec<ScanEvent>>,
+    /// The event ids of `TEAMS`' own lists, read a page of `TEAM_PAGE` at a time.
+    team_events: Vec<Vec<String>>,
     days: Vec<Vec<DayCounts>>,
     buckets: Vec<Vec<(i64, u64)>>,
     breakdowns: Vec<Vec<(String, u64)>>,
@@ -155,6 +157,7 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
         team_overviews: Vec::new(),
         top_codes: Vec::new(),
         events: Vec::new(),
+        team_events: Vec::new(),
         days: Vec::new(),
         buckets: Vec::new(),
         breakdowns: Vec::new(),
@@ -174,6 +177,7 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
         out.team_overviews.push(figures(o));
         out.top_codes
             .push(analytics.top_codes(team, 10).await.unwrap());
+        out.team_events.push(team_event_ids(analytics, team).await);
     }
     out.top_codes
         .push(analytics.top_codes(TEAMS[0], 1).await.unwrap());
@@ -189,6 +193,25 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
         }
     }
     out
+}
+
+/// Events a page of a team's list holds here: one page ends between two of qr_a's three scans
+/// of one millisecond, the oldest of team_k's.
+const TEAM_PAGE: usize = 1001;
+
+/// The ids of the team's events, newest first, read a page at a time to the end.
+async fn team_event_ids(analytics: &dyn ScanAnalytics, team: &str) -> Vec<String> {
+    let (mut ids, mut after) = (Vec::new(), None);
+    loop {
+        let page = analytics.team_events_after(team, i64::MIN, i64::MAX, after.as_ref(), TEAM_PAGE);
+        let page = page.await.unwrap();
+        let full = page.len() == TEAM_PAGE;
+        after = page.last().map(|(at, _)| at.clone());
+        ids.extend(page.into_iter().map(|(_, e)| e.event_id.to_string()));
+        if !full {
+            return ids;
+        }
+    }
 }
 
 /// The lists of codes read together; then the teams (`TEAMS`) read as a whole.
@@ -263,6 +286,26 @@ fn assert_teams_are_their_codes_summed(answers: &Answers) {
     );
 }
 
+/// A team's list holds the events of its codes (bots and HEAD requests too, its orphan scan and
+/// other teams' scans apart), newest first, each once.
+fn assert_team_lists_are_their_codes_events(answers: &Answers, events: &[ScanEvent]) {
+    let of_team = |team: &str| {
+        let mut theirs: Vec<&ScanEvent> = events
+            .iter()
+            .filter(|e| &*e.team_id == team && !e.orphan)
+            .collect();
+        // Newest first; in one millisecond, the later (greater) id first.
+        theirs.sort_by(|a, b| (b.scan_time, &b.event_id).cmp(&(a.scan_time, &a.event_id)));
+        theirs
+            .iter()
+            .map(|e| e.event_id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let expected: Vec<Vec<String>> = TEAMS.iter().map(|team| of_team(team)).collect();
+    assert_eq!(expected[0].len(), 7 + CROWD);
+    assert_eq!(answers.team_events, expected);
+}
+
 #[tokio::test]
 async fn both_implementations_answer_alike_across_the_teams_midnight() {
     let midnight = last_midnight();
@@ -276,6 +319,7 @@ async fn both_implementations_answer_alike_across_the_teams_midnight() {
     let from_embedded = answers(&embedded, midnight).await;
     assert_eq!(from_embedded, from_redis);
     assert_teams_are_their_codes_summed(&from_redis);
+    assert_team_lists_are_their_codes_events(&from_redis, &events);
 
     // What both said, spelled out: qr_a's three scans of the day before and two of the day.
     let (total, today, yesterday, bots, _, day) = from_redis.overviews[0];

@@ -504,6 +504,18 @@ async fn retention_drops_old_events_but_keeps_the_counts() {
         .map(|e| e.event_id.to_string())
         .collect();
     assert_eq!(kept, vec!["recent"]);
+    let team_kept = short.team_events_before("team_utc", 0, i64::MAX, None, 10);
+    let team_kept: Vec<String> = team_kept
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.event_id.to_string())
+        .collect();
+    assert_eq!(
+        team_kept,
+        vec!["recent"],
+        "the team's list is trimmed alike"
+    );
     assert_eq!(
         short
             .overview("qr_a", now, chrono_tz::UTC)
@@ -916,4 +928,86 @@ async fn team_headline_counts_and_rankings_of_scans_counted_before_them_are_buil
         .unwrap();
     a.build_team_rollups_once(&store).await.unwrap();
     assert_eq!(team_overview("t2").await.bot_scans, 99);
+}
+
+/// The ids of a team's list of events, newest first.
+async fn team_event_ids(a: &RedisAnalytics, team: &str) -> Vec<String> {
+    let page = a.team_events_before(team, i64::MIN, i64::MAX, None, 100);
+    let page = page.await.unwrap();
+    page.into_iter()
+        .map(|(_, e)| e.event_id.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn team_event_lists_of_scans_counted_before_them_are_built_once_at_start() {
+    let prefix = fresh_prefix();
+    let a = connect(&prefix, 30).await;
+    let now = now_ms();
+    let scan = |n: usize, qr: &str, team: &str| ScanEvent {
+        team_id: team.into(),
+        bot: n == 4,
+        head: n == 5,
+        ..event(&format!("e{n}"), qr, now - n as i64 * HOUR)
+    };
+    // qr_gone is a code the store no longer knows (deleted).
+    let codes = [
+        ("qr_a", "t1"),
+        ("qr_b", "t1"),
+        ("qr_c", "t2"),
+        ("qr_gone", "t1"),
+    ];
+    let events: Vec<ScanEvent> = (1..=8)
+        .map(|n| scan(n, codes[n % 4].0, codes[n % 4].1))
+        .collect();
+    a.apply(TOPIC, GROUP, &on_partition(0, 0, events), &utc)
+        .await
+        .unwrap();
+    let ids = |ns: &[usize]| -> Vec<String> { ns.iter().map(|n| format!("e{n}")).collect() };
+    // Newest first, bots and HEAD requests in, as scans come.
+    assert_eq!(team_event_ids(&a, "t1").await, ids(&[1, 3, 4, 5, 7, 8]));
+
+    // What the previous version's Redis holds: team rollups and counts, no lists of events.
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for key in ["team:t1:events", "team:t2:events"] {
+        let _: () = redis::cmd("DEL")
+            .arg(format!("{prefix}{key}"))
+            .query(&mut redis)
+            .unwrap();
+    }
+    for marker in ["team-totals-built", "team-counts-built"] {
+        let _: () = redis::cmd("SET")
+            .arg(format!("{prefix}{marker}"))
+            .arg(1)
+            .query(&mut redis)
+            .unwrap();
+    }
+    assert!(team_event_ids(&a, "t1").await.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of_two_teams(dir.path());
+    a.build_team_rollups_once(&store).await.unwrap();
+    // From the codes the store knows, each in its team; and expiring as a batch's list does.
+    assert_eq!(team_event_ids(&a, "t1").await, ids(&[1, 4, 5, 8]));
+    assert_eq!(team_event_ids(&a, "t2").await, ids(&[2, 6]));
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{prefix}team:t1:events"))
+        .query(&mut redis)
+        .unwrap();
+    assert!(ttl > 30 * MS_PER_DAY, "{ttl}");
+
+    // Counted on from there; and built once: a later start writes nothing over it.
+    let more = on_partition(0, 8, vec![scan(0, "qr_b", "t1")]);
+    a.apply(TOPIC, GROUP, &more, &utc).await.unwrap();
+    assert_eq!(team_event_ids(&a, "t1").await, ids(&[0, 1, 4, 5, 8]));
+    let _: () = redis::cmd("ZREM")
+        .arg(format!("{prefix}team:t1:events"))
+        .arg("qr_a e4")
+        .query(&mut redis)
+        .unwrap();
+    a.build_team_rollups_once(&store).await.unwrap();
+    assert_eq!(team_event_ids(&a, "t1").await, ids(&[0, 1, 5, 8]));
 }

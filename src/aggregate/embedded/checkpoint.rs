@@ -1,6 +1,6 @@
 //! A checkpoint of the embedded analytics' in-memory state and the log position it covers, so
-//! that opening replays only the log written after it. One of the three previous versions is
-//! read to be upgraded (`Saved::Version3` and down); one that is missing, of another version or
+//! that opening replays only the log written after it. One of the four previous versions is
+//! read to be upgraded (`Saved::Version4` and down); one that is missing, of another version or
 //! damaged is not used and the whole log is replayed (a damaged one is kept beside it as
 //! `*.unusable`); one that exists but cannot be read stops the start, since a replay could then
 //! only write a checkpoint with fewer counts over it once events were removed.
@@ -16,21 +16,26 @@ use serde::{Deserialize, Serialize};
 
 use super::event_log::Position;
 
-/// Changes whenever the layout of what is checkpointed changes. Version 3 had no headline
-/// counts per team; version 2 no team rollups; version 1 kept the two newest UTC days of each
-/// code instead of its rollups. All three are read to be upgraded.
-const VERSION: u32 = 4;
+/// Changes whenever the layout of what is checkpointed changes. Version 4 had no index of each
+/// team's events; version 3 no headline counts per team; version 2 no team rollups; version 1
+/// kept the two newest UTC days of each code instead of its rollups. All four are read to be
+/// upgraded.
+const VERSION: u32 = 5;
 
 /// What a usable checkpoint holds: the state in this version's layout, or in an earlier one's.
-pub enum Saved<T, V3, V2, V1> {
+pub enum Saved<T, V4, V3, V2, V1> {
     Current(T),
+    Version4(V4),
     Version3(V3),
     Version2(V2),
     Version1(V1),
 }
 
 /// A usable checkpoint: the position it covers and what it holds.
-pub type Loaded<T, V3, V2, V1> = (Position, Saved<T, V3, V2, V1>);
+pub type Loaded<T, V4, V3, V2, V1> = (Position, Saved<T, V4, V3, V2, V1>);
+
+/// What `load` finds: a usable checkpoint, or None.
+pub type Found<T, V4, V3, V2, V1> = Option<Loaded<T, V4, V3, V2, V1>>;
 
 #[derive(Serialize)]
 struct Written<'a, T> {
@@ -97,9 +102,10 @@ pub fn save_earlier<T: Serialize>(
 
 /// The state saved at `path` and the position it covers, or None when there is no usable one.
 /// Err when the file exists but cannot be read.
-pub fn load<T, V3, V2, V1>(path: &Path) -> io::Result<Option<Loaded<T, V3, V2, V1>>>
+pub fn load<T, V4, V3, V2, V1>(path: &Path) -> io::Result<Found<T, V4, V3, V2, V1>>
 where
     T: DeserializeOwned,
+    V4: DeserializeOwned,
     V3: DeserializeOwned,
     V2: DeserializeOwned,
     V1: DeserializeOwned,
@@ -122,9 +128,10 @@ where
 }
 
 /// A checkpoint's body in this version's layout or an earlier one's, as its version says.
-fn decode<T, V3, V2, V1>(body: &[u8]) -> Option<Loaded<T, V3, V2, V1>>
+fn decode<T, V4, V3, V2, V1>(body: &[u8]) -> Found<T, V4, V3, V2, V1>
 where
     T: DeserializeOwned,
+    V4: DeserializeOwned,
     V3: DeserializeOwned,
     V2: DeserializeOwned,
     V1: DeserializeOwned,
@@ -136,6 +143,7 @@ where
     }
     match version {
         VERSION => read(body).map(|(at, state)| (at, Saved::Current(state))),
+        4 => read(body).map(|(at, state)| (at, Saved::Version4(state))),
         3 => read(body).map(|(at, state)| (at, Saved::Version3(state))),
         2 => read(body).map(|(at, state)| (at, Saved::Version2(state))),
         1 => read(body).map(|(at, state)| (at, Saved::Version1(state))),
@@ -152,11 +160,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.checkpoint");
         let read = |path: &Path| {
-            load::<Vec<u64>, (), (), ()>(path)
+            load::<Vec<u64>, (), (), (), ()>(path)
                 .unwrap()
                 .map(|(at, saved)| match saved {
                     Saved::Current(state) => (at, state),
-                    Saved::Version3(()) | Saved::Version2(()) | Saved::Version1(()) => {
+                    Saved::Version4(())
+                    | Saved::Version3(())
+                    | Saved::Version2(())
+                    | Saved::Version1(()) => {
                         panic!("saved as the current version")
                     }
                 })

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::breakdowns::Interner;
 use super::event_log::Position;
+use super::event_places::EventPlaces;
 use super::headline_counts::HeadlineCounts;
 use super::rollups::{Counted, Rollups};
 use crate::aggregate::rollup::Overview;
@@ -16,8 +17,7 @@ pub struct CodeStats {
     counts: HeadlineCounts,
     /// Headline scans per day in the team's zone, and the rest the rollup endpoints read.
     rollups: Rollups,
-    /// Sorted by scan time (events mostly arrive in that order; a replay is put in its place).
-    events: Vec<(i64, Position)>,
+    events: EventPlaces,
 }
 
 /// A code's stats as version 1 of the checkpoint kept them: the two newest UTC days with scans
@@ -51,25 +51,13 @@ impl CodeStats {
         day: i64,
         interner: &mut Interner,
     ) -> Option<Counted> {
-        self.note_event(event.scan_time, at);
+        self.events.note(event.scan_time, at);
         if !self.counts.count(event) {
             return None;
         }
         let counted = Counted::of(event, day, interner);
         self.rollups.add(&counted);
         Some(counted)
-    }
-
-    /// Keeps where the event of `time` is, in time order.
-    fn note_event(&mut self, time: i64, at: Position) {
-        // Scans mostly arrive in time order: a binary search of a busy code's events misses the
-        // cache at every step, and was a visible share of a loaded edge's core.
-        if self.events.last().is_none_or(|(last, _)| *last <= time) {
-            self.events.push((time, at));
-            return;
-        }
-        let place = self.events.partition_point(|(t, _)| *t <= time);
-        self.events.insert(place, (time, at));
     }
 
     pub fn rollups(&self) -> &Rollups {
@@ -85,33 +73,13 @@ impl CodeStats {
         self.counts.overview(&self.rollups, now_ms, zone)
     }
 
-    /// Forgets where the events in the segments `gone` were (removed by retention, or lost);
-    /// the counts stay.
-    pub fn forget_events_in(&mut self, gone: &impl Fn(u32) -> bool) {
-        self.events.retain(|(_, at)| !gone(at.segment));
+    /// Where its events are in the log.
+    pub fn events(&self) -> &EventPlaces {
+        &self.events
     }
 
-    /// The times and places of the events with `start <= scanTime <= end`, newest first, older
-    /// than `before` (the time and place a page ended at: events of one millisecond are in log
-    /// order), at most `limit`.
-    pub fn events_before(
-        &self,
-        start: i64,
-        end: i64,
-        before: Option<(i64, Position)>,
-        limit: usize,
-    ) -> Vec<(i64, Position)> {
-        let from = self.events.partition_point(|(time, _)| *time < start);
-        let mut to = self.events.partition_point(|(time, _)| *time <= end);
-        if let Some(before) = before {
-            to = to.min(self.events.partition_point(|event| *event < before));
-        }
-        self.events[from..to.max(from)]
-            .iter()
-            .rev()
-            .take(limit)
-            .copied()
-            .collect()
+    pub fn events_mut(&mut self) -> &mut EventPlaces {
+        &mut self.events
     }
 }
 
@@ -173,34 +141,5 @@ mod tests {
         let o = stats.overview(midnight - 5, kiritimati);
         assert_eq!(crate::clock::format_day(o.today), "12/3/2026");
         assert_eq!((o.today_scans, o.yesterday_scans), (2, 0));
-    }
-
-    #[test]
-    fn events_are_found_by_scan_time_whatever_order_they_came_in() {
-        let mut stats = CodeStats::default();
-        for (i, time) in [30, 10, 20, 40].into_iter().enumerate() {
-            let at = Position {
-                segment: 1,
-                offset: i as u32,
-            };
-            count(&mut stats, &scan(time), at, Tz::UTC);
-        }
-        let offsets = |start, end, before, limit| {
-            let found = stats.events_before(start, end, before, limit);
-            found.iter().map(|(_, p)| p.offset).collect::<Vec<_>>()
-        };
-        assert_eq!(offsets(10, 30, None, 10), [0, 2, 1]);
-        assert_eq!(offsets(0, 100, None, 2), [3, 0]);
-        assert!(offsets(31, 39, None, 10).is_empty());
-        assert!(offsets(50, 0, None, 10).is_empty());
-        // A page starts past the time and place the previous one ended at.
-        let first_page_end = (
-            30,
-            Position {
-                segment: 1,
-                offset: 0,
-            },
-        );
-        assert_eq!(offsets(0, 100, Some(first_page_end), 10), [2, 1]);
     }
 }

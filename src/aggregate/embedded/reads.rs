@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 
-use super::{Analytics, AnalyticsError};
+use super::{Analytics, AnalyticsError, EventPlace};
 use crate::aggregate::contract::{
     Answer, Codes, DayCounts, EventPosition, EventTie, ScanAnalytics,
 };
@@ -42,20 +42,25 @@ impl ScanAnalytics for Arc<Analytics> {
         after: Option<&'a EventPosition>,
         limit: usize,
     ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
-        let (analytics, id) = (Arc::clone(self), id.to_owned());
-        let before = after.map(|p| match p.tie {
-            EventTie::Log(segment, offset) => (p.time, (segment, offset)),
-            EventTie::Id(_) => (p.time, (u32::MAX, u32::MAX)),
-        });
+        let (analytics, id, before) = (Arc::clone(self), id.to_owned(), place_of(after));
         blocking(move || {
             let page = analytics.events_before(&id, start, end, before, limit)?;
-            Ok(page
-                .into_iter()
-                .map(|((time, (segment, offset)), event)| {
-                    let tie = EventTie::Log(segment, offset);
-                    (EventPosition { time, tie }, event)
-                })
-                .collect())
+            Ok(positioned(page))
+        })
+    }
+
+    fn team_events_after<'a>(
+        &'a self,
+        team_id: &'a str,
+        start: i64,
+        end: i64,
+        after: Option<&'a EventPosition>,
+        limit: usize,
+    ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
+        let (analytics, id, before) = (Arc::clone(self), team_id.to_owned(), place_of(after));
+        blocking(move || {
+            let page = analytics.team_events_before(&id, start, end, before, limit)?;
+            Ok(positioned(page))
         })
     }
 
@@ -88,6 +93,23 @@ impl ScanAnalytics for Arc<Analytics> {
             ))
         })
     }
+}
+
+/// The log place a page ends at; a Redis position starts the page at its millisecond.
+fn place_of(after: Option<&EventPosition>) -> Option<EventPlace> {
+    after.map(|p| match p.tie {
+        EventTie::Log(segment, offset) => (p.time, (segment, offset)),
+        EventTie::Id(_) => (p.time, (u32::MAX, u32::MAX)),
+    })
+}
+
+fn positioned(page: Vec<(EventPlace, ScanEvent)>) -> Vec<(EventPosition, ScanEvent)> {
+    page.into_iter()
+        .map(|((time, (segment, offset)), event)| {
+            let tie = EventTie::Log(segment, offset);
+            (EventPosition { time, tie }, event)
+        })
+        .collect()
 }
 
 /// A scope the blocking thread owns.

@@ -1,8 +1,10 @@
 //! Each team's scans together (its codes' scans, orphan scans apart): its headline counts,
-//! rollups and most scanned codes, moved with every scan its code's move with. A team-wide read is one lookup whatever
-//! the number of codes, and a deleted code's scans stay in its team's. Analytics kept before
-//! there were team rollups get theirs once, merged from the per-code ones of each code's team
-//! (`build`); those kept before the teams had headline counts get those once (`with_counts`).
+//! rollups, most scanned codes and where its events are in the log, moved with every scan its
+//! code's move with. A team-wide read is one lookup whatever the number of codes, and a deleted
+//! code's scans stay in its team's. Analytics kept before there were team rollups get theirs
+//! once, merged from the per-code ones of each code's team (`build`); those kept before the
+//! teams had headline counts get those once (`with_counts`), and those kept before the teams had
+//! their events' index get that once (`with_events`).
 
 use std::collections::HashMap;
 
@@ -10,6 +12,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::code_stats::CodeStats;
+use super::event_log::Position;
+use super::event_places::EventPlaces;
 use super::headline_counts::HeadlineCounts;
 use super::rollups::{Counted, Rollups};
 use super::top_codes::TopCodes;
@@ -30,6 +34,21 @@ struct TeamStats {
     counts: HeadlineCounts,
     rollups: Rollups,
     top: TopCodes,
+    /// Where the events of its codes are in the log (bots and HEAD requests too), by scan time.
+    events: EventPlaces,
+}
+
+/// What version 4 of the checkpoint kept per team: no index of its events.
+#[derive(Debug, Default, Deserialize)]
+pub struct WithoutEvents {
+    teams: ByTeamId<StatsWithoutEvents>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StatsWithoutEvents {
+    counts: HeadlineCounts,
+    rollups: Rollups,
+    top: TopCodes,
 }
 
 /// What version 3 of the checkpoint kept per team: the rollups alone.
@@ -40,11 +59,13 @@ pub struct RollupsAlone {
 
 impl TeamRollups {
     /// Counts a new event of one of `team_id`'s codes; `counted` is what it added to its code's
-    /// rollups (None for a bot or a HEAD request), `code` the code's id and headline scans now.
+    /// rollups (None for a bot or a HEAD request), `code` the code's id and headline scans now,
+    /// `at` where the event is in the log.
     pub fn add(
         &mut self,
         team_id: &str,
         event: &ScanEvent,
+        at: Position,
         counted: Option<&Counted>,
         code: (&str, u64),
     ) {
@@ -52,6 +73,7 @@ impl TeamRollups {
             Some(team) => team,
             None => self.teams.entry(team_id.into()).or_default(),
         };
+        team.events.note(event.scan_time, at);
         team.counts.count(event);
         if let Some(counted) = counted {
             team.rollups.add(counted);
@@ -62,6 +84,18 @@ impl TeamRollups {
     /// The team's rollups; None before its first counted scan.
     pub fn of(&self, team_id: &str) -> Option<&Rollups> {
         self.teams.get(team_id).map(|team| &team.rollups)
+    }
+
+    /// Where the events of the team's codes are; None before the first.
+    pub fn events_of(&self, team_id: &str) -> Option<&EventPlaces> {
+        self.teams.get(team_id).map(|team| &team.events)
+    }
+
+    /// Forgets where the events in the segments `gone` were; the counts stay.
+    pub fn forget_events_in(&mut self, gone: &impl Fn(u32) -> bool) {
+        for team in self.teams.values_mut() {
+            team.events.forget_in(gone);
+        }
     }
 
     /// The team's most scanned codes and their headline scans, most first.
@@ -132,8 +166,45 @@ impl TeamRollups {
         Ok(teams)
     }
 
+    /// The team rollups of version 4's checkpoint, with the index of each team's events it did
+    /// not keep, merged from its codes' (as the store says).
+    pub fn with_events<'a>(
+        previous: WithoutEvents,
+        codes: impl ExactSizeIterator<Item = (&'a str, &'a CodeStats)>,
+        zones: &dyn TeamZones,
+    ) -> Result<Self, StoreError> {
+        let teams = previous.teams.into_iter().map(|(id, team)| {
+            let StatsWithoutEvents {
+                counts,
+                rollups,
+                top,
+            } = team;
+            let events = EventPlaces::default();
+            (
+                id,
+                TeamStats {
+                    counts,
+                    rollups,
+                    top,
+                    events,
+                },
+            )
+        });
+        let mut teams = TeamRollups {
+            teams: teams.collect(),
+        };
+        let count = teams.by_team(codes, zones, |_, _, _| {})?;
+        tracing::info!(
+            teams = teams.teams.len(),
+            codes = count,
+            "team event indexes built from the codes of an earlier version's checkpoint"
+        );
+        Ok(teams)
+    }
+
     /// Calls `add` with each code's team's stats (made when missing), its id and its stats, the
-    /// code's team being the store's. How many codes there were.
+    /// code's team being the store's, and adds the code's events to the team's. How many codes
+    /// there were.
     fn by_team<'a>(
         &mut self,
         codes: impl ExactSizeIterator<Item = (&'a str, &'a CodeStats)>,
@@ -145,15 +216,27 @@ impl TeamRollups {
         let team_of = zones.teams_of(&ids)?;
         for (id, stats) in &codes {
             if let Some(team) = team_of.get(*id) {
-                add(
-                    self.teams.entry(team.as_str().into()).or_default(),
-                    id,
-                    stats,
-                );
+                let team = self.teams.entry(team.as_str().into()).or_default();
+                team.events.append(stats.events());
+                add(team, id, stats);
             }
+        }
+        for team in self.teams.values_mut() {
+            team.events.sort();
         }
         Ok(codes.len())
     }
+}
+
+/// The teams as version 4 of the checkpoint kept them, for the upgrade's test: each team's fields
+/// but its events (a struct is written as the tuple of its fields).
+#[cfg(test)]
+pub fn as_version_4(teams: &TeamRollups) -> HashMap<&str, (&HeadlineCounts, &Rollups, &TopCodes)> {
+    teams
+        .teams
+        .iter()
+        .map(|(id, team)| (&**id, (&team.counts, &team.rollups, &team.top)))
+        .collect()
 }
 
 impl TeamStats {
@@ -168,6 +251,7 @@ impl TeamStats {
             },
             rollups,
             top: TopCodes::default(),
+            events: EventPlaces::default(),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Scans as a table, newest first, a page at a time: a code's (the API's detailed events) or the
-//! whole team's (its codes' events merged as the API's bulk events merge them, each row naming
-//! its code), with the API's cursor in the "Older scans" link. Bots and HEAD requests are listed
-//! too, marked.
+//! whole team's (the team's own list of its codes' events, each row naming its code), with the
+//! API's cursor in the "Older scans" link. Bots and HEAD requests are listed too, marked.
 
 use std::collections::HashMap;
 
@@ -12,8 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::api::analytics::EventsPage;
-use crate::api::bulk_events::merged_page;
-use crate::api::paging::Cursor;
+use crate::api::paging::{self, Cursor};
 use crate::api::{ApiError, AppState};
 use crate::model::ScanEvent;
 
@@ -62,21 +60,24 @@ impl ScansPage {
         })
     }
 
-    /// The page of the scans of all the codes `qr_ids` (the team's) after `cursor`: each code's
-    /// events read a chunk at a time and merged, as the API's bulk events.
+    /// The page of the scans of all the team's codes after `cursor`: one read of the team's
+    /// list of events, whatever the number of its codes.
     pub async fn read_team(
         app: &AppState,
-        qr_ids: Vec<String>,
+        team_id: &str,
         cursor: Option<&str>,
     ) -> Result<Self, ApiError> {
         let after = cursor
-            .map(|text| Cursor::parse(text)?.in_bulk_events())
+            .map(|text| Cursor::parse(text)?.in_events())
             .transpose()?;
-        let everything = (i64::MIN, i64::MAX);
-        let (events, next) =
-            merged_page(app, qr_ids, everything, after.as_ref(), PAGE_SIZE).await?;
+        let page = app
+            .analytics
+            .team_events_after(team_id, i64::MIN, i64::MAX, after.as_ref(), PAGE_SIZE + 1)
+            .await?;
+        let (page, next) =
+            paging::split(page, PAGE_SIZE, |(at, _)| Cursor::Events { at: at.clone() });
         Ok(Self {
-            events,
+            events: page.into_iter().map(|(_, event)| event).collect(),
             next: next.map(|c| c.encode()),
             older: cursor.is_some(),
             by_code: true,

@@ -1,6 +1,6 @@
 //! The team's analytics page (`/analytics`) and its live fragment: the figures of all the
 //! team's codes together, read from the team's own rollups (`Codes::Team`), the most scanned
-//! codes and the team's scans table (its codes' events merged, a page at a time).
+//! codes and the team's scans table (its own list of its codes' events, a page at a time).
 
 use std::collections::HashMap;
 
@@ -48,9 +48,7 @@ async fn live_part(
     let totals = team_totals(app, team_id, zone).await?;
     let figures = Figures::read(app, Codes::Team(team_id), totals, zone, &days).await?;
     let ranked = most_scanned(app, team_id, zone).await?;
-    let qr_ids = app.store.team_qrs(team_id).await?;
-    let qr_ids = qr_ids.into_iter().map(|qr| qr.id).collect();
-    let scans = ScansPage::read_team(app, qr_ids, cursor).await?;
+    let scans = ScansPage::read_team(app, team_id, cursor).await?;
     let base = page_url("", range);
     let extra = html! { (top_codes(&ranked)) (scans.render(zone, &base)) };
     Ok(live_figures(&figures, extra))

@@ -1,0 +1,110 @@
+//! Where the events of a code (or of a whole team) are in the log, by scan time: the index a
+//! page of detailed events is read by, newest first.
+
+use serde::{Deserialize, Serialize};
+
+use super::event_log::Position;
+
+/// The scan time and log position of each event, sorted by time (events mostly arrive in that
+/// order; a replay is put in its place). Checkpointed as the bare list.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventPlaces(Vec<(i64, Position)>);
+
+impl EventPlaces {
+    /// Keeps where the event of `time` is, in time order.
+    pub fn note(&mut self, time: i64, at: Position) {
+        // Scans mostly arrive in time order: a binary search of a busy code's events misses the
+        // cache at every step, and was a visible share of a loaded edge's core.
+        if self.0.last().is_none_or(|(last, _)| *last <= time) {
+            self.0.push((time, at));
+            return;
+        }
+        let place = self.0.partition_point(|(t, _)| *t <= time);
+        self.0.insert(place, (time, at));
+    }
+
+    /// Adds the places of another code's events, out of order: `sort` when all are in.
+    pub fn append(&mut self, other: &EventPlaces) {
+        self.0.extend_from_slice(&other.0);
+    }
+
+    /// Puts the places in time order (and log order within one millisecond).
+    pub fn sort(&mut self) {
+        self.0.sort_unstable();
+    }
+
+    /// Forgets where the events in the segments `gone` were (removed by retention, or lost).
+    pub fn forget_in(&mut self, gone: &impl Fn(u32) -> bool) {
+        self.0.retain(|(_, at)| !gone(at.segment));
+    }
+
+    /// The times and places of the events with `start <= scanTime <= end`, newest first, older
+    /// than `before` (the time and place a page ended at: events of one millisecond are in log
+    /// order), at most `limit`.
+    pub fn before(
+        &self,
+        start: i64,
+        end: i64,
+        before: Option<(i64, Position)>,
+        limit: usize,
+    ) -> Vec<(i64, Position)> {
+        let events = &self.0;
+        let from = events.partition_point(|(time, _)| *time < start);
+        let mut to = events.partition_point(|(time, _)| *time <= end);
+        if let Some(before) = before {
+            to = to.min(events.partition_point(|event| *event < before));
+        }
+        events[from..to.max(from)]
+            .iter()
+            .rev()
+            .take(limit)
+            .copied()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(offset: u32) -> Position {
+        Position { segment: 1, offset }
+    }
+
+    fn offsets(found: Vec<(i64, Position)>) -> Vec<u32> {
+        found.iter().map(|(_, p)| p.offset).collect()
+    }
+
+    #[test]
+    fn events_are_found_by_scan_time_whatever_order_they_came_in() {
+        let mut places = EventPlaces::default();
+        for (i, time) in [30, 10, 20, 40].into_iter().enumerate() {
+            places.note(time, at(i as u32));
+        }
+        let page = |start, end, before, limit| offsets(places.before(start, end, before, limit));
+        assert_eq!(page(10, 30, None, 10), [0, 2, 1]);
+        assert_eq!(page(0, 100, None, 2), [3, 0]);
+        assert!(page(31, 39, None, 10).is_empty());
+        assert!(page(50, 0, None, 10).is_empty());
+        // A page starts past the time and place the previous one ended at.
+        assert_eq!(page(0, 100, Some((30, at(0))), 10), [2, 1]);
+    }
+
+    #[test]
+    fn merged_places_page_as_one_list_in_time_then_log_order() {
+        let (mut a, mut b) = (EventPlaces::default(), EventPlaces::default());
+        a.note(10, at(1));
+        a.note(20, at(4));
+        b.note(20, at(2));
+        b.note(5, at(3));
+        let mut team = EventPlaces::default();
+        team.append(&a);
+        team.append(&b);
+        team.sort();
+        assert_eq!(offsets(team.before(0, 100, None, 10)), [4, 2, 1, 3]);
+        assert_eq!(offsets(team.before(0, 100, Some((20, at(2))), 10)), [1, 3]);
+        team.forget_in(&|segment| segment == 1);
+        assert!(team.before(0, 100, None, 10).is_empty());
+    }
+}
