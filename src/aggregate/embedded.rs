@@ -11,6 +11,7 @@
 
 mod breakdowns;
 mod checkpoint;
+mod chunked_places;
 mod code_stats;
 mod event_log;
 mod event_places;

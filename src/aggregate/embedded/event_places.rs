@@ -24,14 +24,36 @@ impl EventPlaces {
         self.0.insert(place, (time, at));
     }
 
-    /// Adds the places of another code's events, out of order: `sort` when all are in.
-    pub fn append(&mut self, other: &EventPlaces) {
-        self.0.extend_from_slice(&other.0);
+    /// A list already sorted by time (and log order within one millisecond).
+    pub fn from_sorted(places: Vec<(i64, Position)>) -> Self {
+        EventPlaces(places)
     }
 
-    /// Puts the places in time order (and log order within one millisecond).
-    pub fn sort(&mut self) {
-        self.0.sort_unstable();
+    /// An empty list with room for `events`.
+    pub fn with_capacity(events: usize) -> Self {
+        EventPlaces(Vec::with_capacity(events))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The oldest and the newest event's time and place.
+    pub fn first(&self) -> Option<(i64, Position)> {
+        self.0.first().copied()
+    }
+
+    pub fn last(&self) -> Option<(i64, Position)> {
+        self.0.last().copied()
+    }
+
+    /// Every event's time and place, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &(i64, Position)> {
+        self.0.iter()
     }
 
     /// Forgets where the events in the segments `gone` were (removed by retention, or lost).
@@ -92,19 +114,18 @@ mod tests {
     }
 
     #[test]
-    fn merged_places_page_as_one_list_in_time_then_log_order() {
-        let (mut a, mut b) = (EventPlaces::default(), EventPlaces::default());
-        a.note(10, at(1));
-        a.note(20, at(4));
-        b.note(20, at(2));
-        b.note(5, at(3));
-        let mut team = EventPlaces::default();
-        team.append(&a);
-        team.append(&b);
-        team.sort();
-        assert_eq!(offsets(team.before(0, 100, None, 10)), [4, 2, 1, 3]);
-        assert_eq!(offsets(team.before(0, 100, Some((20, at(2))), 10)), [1, 3]);
-        team.forget_in(&|segment| segment == 1);
-        assert!(team.before(0, 100, None, 10).is_empty());
+    fn forgotten_segments_take_their_events_out() {
+        let mut places = EventPlaces::default();
+        places.note(10, at(1));
+        places.note(
+            20,
+            Position {
+                segment: 2,
+                offset: 0,
+            },
+        );
+        places.forget_in(&|segment| segment == 1);
+        assert_eq!(offsets(places.before(0, 100, None, 10)), [0]);
+        assert_eq!(places.len(), 1);
     }
 }

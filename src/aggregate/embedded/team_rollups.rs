@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::chunked_places::ChunkedPlaces;
 use super::code_stats::CodeStats;
 use super::event_log::Position;
-use super::event_places::EventPlaces;
 use super::headline_counts::HeadlineCounts;
 use super::rollups::{Counted, Rollups};
 use super::top_codes::TopCodes;
@@ -35,7 +35,7 @@ struct TeamStats {
     rollups: Rollups,
     top: TopCodes,
     /// Where the events of its codes are in the log (bots and HEAD requests too), by scan time.
-    events: EventPlaces,
+    events: ChunkedPlaces,
 }
 
 /// What version 4 of the checkpoint kept per team: no index of its events.
@@ -87,7 +87,7 @@ impl TeamRollups {
     }
 
     /// Where the events of the team's codes are; None before the first.
-    pub fn events_of(&self, team_id: &str) -> Option<&EventPlaces> {
+    pub fn events_of(&self, team_id: &str) -> Option<&ChunkedPlaces> {
         self.teams.get(team_id).map(|team| &team.events)
     }
 
@@ -179,7 +179,7 @@ impl TeamRollups {
                 rollups,
                 top,
             } = team;
-            let events = EventPlaces::default();
+            let events = ChunkedPlaces::default();
             (
                 id,
                 TeamStats {
@@ -214,15 +214,25 @@ impl TeamRollups {
         let codes: Vec<(&str, &CodeStats)> = codes.collect();
         let ids: Vec<&str> = codes.iter().map(|(id, _)| *id).collect();
         let team_of = zones.teams_of(&ids)?;
+        let mut events: HashMap<&str, Vec<(i64, Position)>> = HashMap::new();
         for (id, stats) in &codes {
             if let Some(team) = team_of.get(*id) {
-                let team = self.teams.entry(team.as_str().into()).or_default();
-                team.events.append(stats.events());
-                add(team, id, stats);
+                add(
+                    self.teams.entry(team.as_str().into()).or_default(),
+                    id,
+                    stats,
+                );
+                events
+                    .entry(team.as_str())
+                    .or_default()
+                    .extend(stats.events().iter());
             }
         }
-        for team in self.teams.values_mut() {
-            team.events.sort();
+        for (team, mut places) in events {
+            places.sort_unstable();
+            if let Some(stats) = self.teams.get_mut(team) {
+                stats.events = ChunkedPlaces::of_sorted(places);
+            }
         }
         Ok(codes.len())
     }
@@ -251,7 +261,7 @@ impl TeamStats {
             },
             rollups,
             top: TopCodes::default(),
-            events: EventPlaces::default(),
+            events: ChunkedPlaces::default(),
         }
     }
 }
