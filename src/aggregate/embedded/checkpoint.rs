@@ -64,28 +64,55 @@ fn save_version<T: Serialize>(
     covers: Position,
     state: &T,
 ) -> io::Result<()> {
-    let mut bytes = postcard::to_stdvec(&Written {
-        version,
-        covers,
-        state,
-    })
-    .map_err(io::Error::other)?;
-    let crc = crc32fast::hash(&bytes);
-    bytes.extend_from_slice(&crc.to_le_bytes());
     let temporary = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new()
+    let file = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&temporary)?;
-    file.write_all(&bytes)?;
-    file.sync_all()?;
+    // Written as it is serialized, not built in memory first: a checkpoint of millions of events
+    // grew a buffer of its whole size (copied at each doubling, its pages faulted in anew).
+    let out = io::BufWriter::with_capacity(
+        1 << 20,
+        Crc32Writer {
+            inner: file,
+            crc: crc32fast::Hasher::new(),
+        },
+    );
+    let written = Written {
+        version,
+        covers,
+        state,
+    };
+    let out = postcard::to_io(&written, out).map_err(io::Error::other)?;
+    let Crc32Writer { mut inner, crc } =
+        out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    inner.write_all(&crc.finalize().to_le_bytes())?;
+    inner.sync_all()?;
     fs::rename(&temporary, path)?;
     if let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Passes bytes on to `inner`, keeping the CRC-32 of all of them.
+struct Crc32Writer<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for Crc32Writer<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.crc.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Writes a checkpoint of an earlier version, as that version did (`state` in its layout).
