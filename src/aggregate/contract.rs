@@ -30,6 +30,17 @@ pub enum Codes<'a> {
     Team(&'a str),
 }
 
+/// Whose events a page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsOf<'a> {
+    /// A code's (or a team's orphan scans', by their rollup id).
+    Code(&'a str),
+    /// Every event of the team's codes (bots and HEAD requests too, its orphan scans apart, a
+    /// deleted code's in): one list kept per team, read whatever the number of its codes. A
+    /// position in it is not one in a code's.
+    Team(&'a str),
+}
+
 /// One day of several codes together.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DayCounts {
@@ -54,26 +65,13 @@ pub trait ScanAnalytics: Send + Sync {
     /// orphan scans apart), most first, ties by id: at most `limit`, up to `TOP_CODES_KEPT`.
     fn top_codes<'a>(&'a self, team_id: &'a str, limit: usize) -> Answer<'a, Vec<(String, u64)>>;
 
-    /// A page of the events of `id` with `start <= scanTime <= end`, newest first, past `after`,
-    /// at most `limit`; each with its position. A position of the other store's kind (a cursor
-    /// kept across a move between stores) starts the page at its millisecond: those events come
-    /// again rather than some being skipped.
+    /// A page of the events of a code or a team (`of`) with `start <= scanTime <= end`, newest
+    /// first, past `after`, at most `limit`; each with its position. A position of the other
+    /// store's kind (a cursor kept across a move between stores) starts the page at its
+    /// millisecond: those events come again rather than some being skipped.
     fn events_after<'a>(
         &'a self,
-        id: &'a str,
-        start: i64,
-        end: i64,
-        after: Option<&'a EventPosition>,
-        limit: usize,
-    ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>>;
-
-    /// A page of the events of all the team's codes (bots and HEAD requests too, its orphan scans
-    /// apart, a deleted code's in), in the order and with the range and positions of
-    /// `events_after`: one list kept per team, read whatever the number of its codes. A position
-    /// is one of this list's, not of a code's.
-    fn team_events_after<'a>(
-        &'a self,
-        team_id: &'a str,
+        of: EventsOf<'a>,
         start: i64,
         end: i64,
         after: Option<&'a EventPosition>,

@@ -43,7 +43,7 @@ use self::headline_counts::HeadlineCounts;
 use self::rollups::Rollups;
 use self::seen_events::SeenEvents;
 use self::team_rollups::{RollupsAlone, TeamRollups, WithoutEvents};
-use super::contract::{Codes, DayCounts};
+use super::contract::{Codes, DayCounts, EventsOf};
 use super::local_days::LocalDays;
 use super::rollup::{Dimension, Overview};
 use super::team_zones::TeamZones;
@@ -496,15 +496,15 @@ impl Analytics {
         end: i64,
         limit: usize,
     ) -> Result<Vec<ScanEvent>, AnalyticsError> {
-        let events = self.events_before(qr_id, start, end, None, limit)?;
+        let events = self.events_before(EventsOf::Code(qr_id), start, end, None, limit)?;
         Ok(events.into_iter().map(|(_, event)| event).collect())
     }
 
-    /// A page of a code's events with `start <= scanTime <= end`, newest first, older than
-    /// `before` (where an earlier page ended), at most `limit`; each with its place.
+    /// A page of a code's or a team's events with `start <= scanTime <= end`, newest first,
+    /// older than `before` (where an earlier page ended), at most `limit`; each with its place.
     pub fn events_before(
         &self,
-        qr_id: &str,
+        of: EventsOf<'_>,
         start: i64,
         end: i64,
         before: Option<EventPlace>,
@@ -513,34 +513,18 @@ impl Analytics {
         let before = before.map(|(time, (segment, offset))| (time, Position { segment, offset }));
         let places = {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-            match state.codes.get(qr_id) {
-                Some(stats) => stats.events().before(start, end, before, limit),
-                None => return Ok(Vec::new()),
+            match of {
+                EventsOf::Code(id) => state
+                    .codes
+                    .get(id)
+                    .map(|stats| stats.events().before(start, end, before, limit)),
+                EventsOf::Team(id) => state
+                    .teams
+                    .events_of(id)
+                    .map(|events| events.before(start, end, before, limit)),
             }
         };
-        self.read_events(places)
-    }
-
-    /// A page of the events of the team's codes (bots and HEAD requests too, orphan scans
-    /// apart, a deleted code's in), as `events_before` pages a code's: one list whatever the
-    /// number of codes.
-    pub fn team_events_before(
-        &self,
-        team_id: &str,
-        start: i64,
-        end: i64,
-        before: Option<EventPlace>,
-        limit: usize,
-    ) -> Result<Vec<(EventPlace, ScanEvent)>, AnalyticsError> {
-        let before = before.map(|(time, (segment, offset))| (time, Position { segment, offset }));
-        let places = {
-            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-            match state.teams.events_of(team_id) {
-                Some(events) => events.before(start, end, before, limit),
-                None => return Ok(Vec::new()),
-            }
-        };
-        self.read_events(places)
+        self.read_events(places.unwrap_or_default())
     }
 
     /// The events at `places`, read from the log; one that cannot be read is left out.
@@ -1016,7 +1000,7 @@ mod tests {
     /// The ids of the team's events, newest first.
     fn team_event_ids(a: &Analytics, team: &str) -> Vec<String> {
         let page = a
-            .team_events_before(team, i64::MIN, i64::MAX, None, 100)
+            .events_before(EventsOf::Team(team), i64::MIN, i64::MAX, None, 100)
             .unwrap();
         page.into_iter()
             .map(|(_, e)| e.event_id.to_string())

@@ -81,7 +81,7 @@ use chrono_tz::Tz;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script, ScriptInvocation};
 
-use super::contract::{ranked, Codes, DayCounts, TOP_CODES_KEPT};
+use super::contract::{ranked, Codes, DayCounts, EventsOf, TOP_CODES_KEPT};
 use super::local_days::LocalDays;
 use super::rollup::{
     bucket_start, day_date, day_number, local_date, visitor_key, Dimension, Overview,
@@ -402,65 +402,53 @@ impl RedisAnalytics {
         end: i64,
         limit: usize,
     ) -> Result<Vec<ScanEvent>, RedisAnalyticsError> {
-        let events = self.events_before(qr_id, start, end, None, limit).await?;
+        let events = self.events_before(EventsOf::Code(qr_id), start, end, None, limit);
+        let events = events.await?;
         Ok(events.into_iter().map(|(_, event)| event).collect())
     }
 
-    /// A page of a code's events with `start <= scanTime <= end`, newest first, older than
-    /// `before` (where an earlier page ended: a scan time and an event id, which orders the events
-    /// of one millisecond), at most `limit`; each with its scan time and id.
+    /// A page of a code's or a team's events with `start <= scanTime <= end`, newest first,
+    /// older than `before` (where an earlier page ended: a scan time and a member of the events'
+    /// sorted set, which orders the events of one millisecond: a code's event id, or
+    /// `{qrId} {eventId}` in a team's), at most `limit`; each with its scan time and member.
     pub async fn events_before(
         &self,
-        qr_id: &str,
+        of: EventsOf<'_>,
         start: i64,
         end: i64,
         before: Option<(i64, &str)>,
         limit: usize,
     ) -> Result<Vec<((i64, String), ScanEvent)>, RedisAnalyticsError> {
-        let key = self.qr_key(qr_id, "events");
-        let ids = self.page_of(&key, (start, end), before, limit).await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let json = self
-            .json_of(qr_id, ids.iter().map(|(id, _)| id.as_str()))
-            .await?;
-        ids.into_iter()
-            .zip(json)
-            .filter_map(|((id, time), json)| Some(((time, id), json?)))
-            .map(|(place, json)| Ok((place, serde_json::from_str(&json)?)))
-            .collect()
-    }
-
-    /// A page of the events of the team's codes, as `events_before` pages a code's; each with
-    /// its scan time and its member of the team's list (`{qrId} {eventId}`).
-    pub async fn team_events_before(
-        &self,
-        team_id: &str,
-        start: i64,
-        end: i64,
-        before: Option<(i64, &str)>,
-        limit: usize,
-    ) -> Result<Vec<((i64, String), ScanEvent)>, RedisAnalyticsError> {
-        let key = format!("{}team:{team_id}:events", self.prefix);
+        let key = match of {
+            EventsOf::Code(qr_id) => self.qr_key(qr_id, "events"),
+            EventsOf::Team(team_id) => format!("{}team:{team_id}:events", self.prefix),
+        };
         let members = self.page_of(&key, (start, end), before, limit).await?;
+        // Each member's code and event id.
+        let events = members.iter().filter_map(|(member, _)| match of {
+            EventsOf::Code(qr_id) => Some((qr_id, member.as_str())),
+            EventsOf::Team(_) => member.rsplit_once(' '),
+        });
         let mut ids_by_code: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (member, _) in &members {
-            if let Some((qr, id)) = member.rsplit_once(' ') {
-                ids_by_code.entry(qr).or_default().push(id);
-            }
+        for (qr, id) in events {
+            ids_by_code.entry(qr).or_default().push(id);
         }
-        let mut json_by_member: HashMap<String, String> = HashMap::new();
+        let mut json_by_event: HashMap<(&str, &str), String> = HashMap::new();
         for (qr, ids) in ids_by_code {
-            for (id, json) in ids.iter().zip(self.json_of(qr, ids.iter().copied()).await?) {
-                json_by_member.extend(json.map(|json| (format!("{qr} {id}"), json)));
+            let json = self.json_of(qr, ids.iter().copied()).await?;
+            for (id, json) in ids.into_iter().zip(json) {
+                json_by_event.extend(json.map(|json| ((qr, id), json)));
             }
         }
         members
-            .into_iter()
+            .iter()
             .filter_map(|(member, time)| {
-                let json = json_by_member.remove(&member)?;
-                Some(((time, member), json))
+                let event = match of {
+                    EventsOf::Code(qr_id) => (qr_id, member.as_str()),
+                    EventsOf::Team(_) => member.rsplit_once(' ')?,
+                };
+                let json = json_by_event.remove(&event)?;
+                Some(((*time, member.clone()), json))
             })
             .map(|(place, json)| Ok((place, serde_json::from_str(&json)?)))
             .collect()

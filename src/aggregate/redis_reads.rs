@@ -2,7 +2,7 @@
 
 use chrono_tz::Tz;
 
-use super::contract::{Answer, Codes, DayCounts, EventPosition, EventTie, ScanAnalytics};
+use super::contract::{Answer, Codes, DayCounts, EventPosition, EventTie, EventsOf, ScanAnalytics};
 use super::{Dimension, Overview, RedisAnalytics};
 use crate::model::ScanEvent;
 
@@ -26,28 +26,14 @@ impl ScanAnalytics for RedisAnalytics {
 
     fn events_after<'a>(
         &'a self,
-        id: &'a str,
+        of: EventsOf<'a>,
         start: i64,
         end: i64,
         after: Option<&'a EventPosition>,
         limit: usize,
     ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
         Box::pin(async move {
-            let page = self.events_before(id, start, end, place_of(after), limit);
-            Ok(positioned(page.await?))
-        })
-    }
-
-    fn team_events_after<'a>(
-        &'a self,
-        team_id: &'a str,
-        start: i64,
-        end: i64,
-        after: Option<&'a EventPosition>,
-        limit: usize,
-    ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
-        Box::pin(async move {
-            let page = self.team_events_before(team_id, start, end, place_of(after), limit);
+            let page = self.events_before(of, start, end, place_of(after), limit);
             Ok(positioned(page.await?))
         })
     }

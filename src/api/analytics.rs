@@ -18,7 +18,7 @@ use super::paging::{self, paged_get, Cursor, Paged};
 use super::qrs::team_qr;
 use super::view::{ok, Envelope};
 use super::{ApiError, AppState};
-use crate::aggregate::contract::EventPosition;
+use crate::aggregate::contract::{EventPosition, EventsOf};
 use crate::clock::{format_day, now_ms};
 use crate::model::ScanEvent;
 
@@ -83,7 +83,7 @@ impl EventsPage {
         let (start, end, after) = (self.start, self.end, self.after.as_ref());
         let events = state
             .analytics
-            .events_after(id, start, end, after, self.limit + 1)
+            .events_after(EventsOf::Code(id), start, end, after, self.limit + 1)
             .await?;
         let (events, next) = paging::split(events, self.limit, |(at, _)| Cursor::Events {
             at: at.clone(),

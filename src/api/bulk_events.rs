@@ -19,7 +19,7 @@ use super::error::ErrorBody;
 use super::paging::{self, paged, Cursor, Paged};
 use super::qrs::team_qr;
 use super::{ApiError, AppState};
-use crate::aggregate::contract::EventPosition;
+use crate::aggregate::contract::{EventPosition, EventsOf};
 use crate::model::ScanEvent;
 
 /// Events read from one code at a time, at most (fewer for a smaller page).
@@ -183,7 +183,7 @@ impl Source {
         let chunk = state
             .analytics
             .events_after(
-                &self.qr_id,
+                EventsOf::Code(&self.qr_id),
                 self.start,
                 self.end,
                 self.after.as_ref(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::TimeZone;
 use chrono_tz::Tz;
-use qredge::aggregate::contract::{Codes, DayCounts};
+use qredge::aggregate::contract::{Codes, DayCounts, EventsOf};
 use qredge::aggregate::rollup::{day_number, local_date};
 use qredge::aggregate::{Analytics, Dimension, Overview, RedisAnalytics, ScanAnalytics};
 use qredge::clock::{now_ms, MS_PER_DAY};
@@ -165,7 +165,7 @@ async fn answers(analytics: &dyn ScanAnalytics, midnight: i64) -> Answers {
     for id in ["qr_a", "qr_b", "qr_c", "none"] {
         let o = analytics.overview(id, now, zones(if id == "qr_c" { "u" } else { "team_k" }));
         out.overviews.push(figures(o.await.unwrap()));
-        let page = analytics.events_after(id, i64::MIN, i64::MAX, None, 10);
+        let page = analytics.events_after(EventsOf::Code(id), i64::MIN, i64::MAX, None, 10);
         let page = page.await.unwrap();
         out.events.push(page.into_iter().map(|(_, e)| e).collect());
     }
@@ -203,7 +203,13 @@ const TEAM_PAGE: usize = 1001;
 async fn team_event_ids(analytics: &dyn ScanAnalytics, team: &str) -> Vec<String> {
     let (mut ids, mut after) = (Vec::new(), None);
     loop {
-        let page = analytics.team_events_after(team, i64::MIN, i64::MAX, after.as_ref(), TEAM_PAGE);
+        let page = analytics.events_after(
+            EventsOf::Team(team),
+            i64::MIN,
+            i64::MAX,
+            after.as_ref(),
+            TEAM_PAGE,
+        );
         let page = page.await.unwrap();
         let full = page.len() == TEAM_PAGE;
         after = page.last().map(|(at, _)| at.clone());

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, TimeZone};
 use chrono_tz::Tz;
-use qredge::aggregate::contract::Codes;
+use qredge::aggregate::contract::{Codes, EventsOf};
 use qredge::aggregate::rollup::{bucket_start, day_number, local_date, BUCKET_MS};
 use qredge::aggregate::{Dimension, RedisAnalytics};
 use qredge::clock::{format_day, now_ms, utc_day, MS_PER_DAY};
@@ -504,18 +504,24 @@ async fn retention_drops_old_events_but_keeps_the_counts() {
         .map(|e| e.event_id.to_string())
         .collect();
     assert_eq!(kept, vec!["recent"]);
-    let team_kept = short.team_events_before("team_utc", 0, i64::MAX, None, 10);
+    let team_kept = short.events_before(EventsOf::Team("team_utc"), 0, i64::MAX, None, 10);
     let team_kept: Vec<String> = team_kept
         .await
         .unwrap()
         .into_iter()
         .map(|(_, e)| e.event_id.to_string())
         .collect();
-    assert_eq!(
-        team_kept,
-        vec!["recent"],
-        "the team's list is trimmed alike"
-    );
+    assert_eq!(team_kept, vec!["recent"]);
+    // Trimmed alike, not only read without the events their codes lost.
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let listed: usize = redis::cmd("ZCARD")
+        .arg(format!("{prefix}team:team_utc:events"))
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(listed, 1, "the team's list is trimmed alike");
     assert_eq!(
         short
             .overview("qr_a", now, chrono_tz::UTC)
@@ -932,7 +938,7 @@ async fn team_headline_counts_and_rankings_of_scans_counted_before_them_are_buil
 
 /// The ids of a team's list of events, newest first.
 async fn team_event_ids(a: &RedisAnalytics, team: &str) -> Vec<String> {
-    let page = a.team_events_before(team, i64::MIN, i64::MAX, None, 100);
+    let page = a.events_before(EventsOf::Team(team), i64::MIN, i64::MAX, None, 100);
     let page = page.await.unwrap();
     page.into_iter()
         .map(|(_, e)| e.event_id.to_string())

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use super::{Analytics, AnalyticsError, EventPlace};
 use crate::aggregate::contract::{
-    Answer, Codes, DayCounts, EventPosition, EventTie, ScanAnalytics,
+    Answer, Codes, DayCounts, EventPosition, EventTie, EventsOf, ScanAnalytics,
 };
 use crate::aggregate::{Dimension, Overview};
 use crate::model::ScanEvent;
@@ -36,30 +36,15 @@ impl ScanAnalytics for Arc<Analytics> {
 
     fn events_after<'a>(
         &'a self,
-        id: &'a str,
+        of: EventsOf<'a>,
         start: i64,
         end: i64,
         after: Option<&'a EventPosition>,
         limit: usize,
     ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
-        let (analytics, id, before) = (Arc::clone(self), id.to_owned(), place_of(after));
+        let (analytics, of, before) = (Arc::clone(self), OwnedEventsOf::from(of), place_of(after));
         blocking(move || {
-            let page = analytics.events_before(&id, start, end, before, limit)?;
-            Ok(positioned(page))
-        })
-    }
-
-    fn team_events_after<'a>(
-        &'a self,
-        team_id: &'a str,
-        start: i64,
-        end: i64,
-        after: Option<&'a EventPosition>,
-        limit: usize,
-    ) -> Answer<'a, Vec<(EventPosition, ScanEvent)>> {
-        let (analytics, id, before) = (Arc::clone(self), team_id.to_owned(), place_of(after));
-        blocking(move || {
-            let page = analytics.team_events_before(&id, start, end, before, limit)?;
+            let page = analytics.events_before(of.as_events_of(), start, end, before, limit)?;
             Ok(positioned(page))
         })
     }
@@ -110,6 +95,30 @@ fn positioned(page: Vec<(EventPlace, ScanEvent)>) -> Vec<(EventPosition, ScanEve
             (EventPosition { time, tie }, event)
         })
         .collect()
+}
+
+/// Whose events, owned by the blocking thread.
+enum OwnedEventsOf {
+    Code(String),
+    Team(String),
+}
+
+impl From<EventsOf<'_>> for OwnedEventsOf {
+    fn from(of: EventsOf<'_>) -> Self {
+        match of {
+            EventsOf::Code(id) => OwnedEventsOf::Code(id.to_owned()),
+            EventsOf::Team(id) => OwnedEventsOf::Team(id.to_owned()),
+        }
+    }
+}
+
+impl OwnedEventsOf {
+    fn as_events_of(&self) -> EventsOf<'_> {
+        match self {
+            OwnedEventsOf::Code(id) => EventsOf::Code(id),
+            OwnedEventsOf::Team(id) => EventsOf::Team(id),
+        }
+    }
 }
 
 /// A scope the blocking thread owns.

@@ -173,25 +173,12 @@ impl TeamRollups {
         codes: impl ExactSizeIterator<Item = (&'a str, &'a CodeStats)>,
         zones: &dyn TeamZones,
     ) -> Result<Self, StoreError> {
-        let teams = previous.teams.into_iter().map(|(id, team)| {
-            let StatsWithoutEvents {
-                counts,
-                rollups,
-                top,
-            } = team;
-            let events = ChunkedPlaces::default();
-            (
-                id,
-                TeamStats {
-                    counts,
-                    rollups,
-                    top,
-                    events,
-                },
-            )
-        });
         let mut teams = TeamRollups {
-            teams: teams.collect(),
+            teams: previous
+                .teams
+                .into_iter()
+                .map(|(id, team)| (id, team.into()))
+                .collect(),
         };
         let count = teams.by_team(codes, zones, |_, _, _| {})?;
         tracing::info!(
@@ -247,6 +234,18 @@ pub fn as_version_4(teams: &TeamRollups) -> HashMap<&str, (&HeadlineCounts, &Rol
         .iter()
         .map(|(id, team)| (&**id, (&team.counts, &team.rollups, &team.top)))
         .collect()
+}
+
+impl From<StatsWithoutEvents> for TeamStats {
+    /// A team's stats of version 4, its list of events to be built.
+    fn from(team: StatsWithoutEvents) -> Self {
+        TeamStats {
+            counts: team.counts,
+            rollups: team.rollups,
+            top: team.top,
+            events: ChunkedPlaces::default(),
+        }
+    }
 }
 
 impl TeamStats {

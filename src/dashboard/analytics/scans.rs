@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use crate::aggregate::contract::EventsOf;
 use crate::api::analytics::EventsPage;
 use crate::api::paging::{self, Cursor};
 use crate::api::{ApiError, AppState};
@@ -72,7 +73,13 @@ impl ScansPage {
             .transpose()?;
         let page = app
             .analytics
-            .team_events_after(team_id, i64::MIN, i64::MAX, after.as_ref(), PAGE_SIZE + 1)
+            .events_after(
+                EventsOf::Team(team_id),
+                i64::MIN,
+                i64::MAX,
+                after.as_ref(),
+                PAGE_SIZE + 1,
+            )
             .await?;
         let (page, next) =
             paging::split(page, PAGE_SIZE, |(at, _)| Cursor::Events { at: at.clone() });
