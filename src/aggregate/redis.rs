@@ -425,12 +425,15 @@ impl RedisAnalytics {
         };
         let members = self.page_of(&key, (start, end), before, limit).await?;
         // Each member's code and event id.
-        let events = members.iter().filter_map(|(member, _)| match of {
-            EventsOf::Code(qr_id) => Some((qr_id, member.as_str())),
-            EventsOf::Team(_) => member.rsplit_once(' '),
-        });
+        let located: Vec<Option<(&str, &str)>> = members
+            .iter()
+            .map(|(member, _)| match of {
+                EventsOf::Code(qr_id) => Some((qr_id, member.as_str())),
+                EventsOf::Team(_) => member.rsplit_once(' '),
+            })
+            .collect();
         let mut ids_by_code: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (qr, id) in events {
+        for &(qr, id) in located.iter().flatten() {
             ids_by_code.entry(qr).or_default().push(id);
         }
         let mut json_by_event: HashMap<(&str, &str), String> = HashMap::new();
@@ -442,12 +445,9 @@ impl RedisAnalytics {
         }
         members
             .iter()
-            .filter_map(|(member, time)| {
-                let event = match of {
-                    EventsOf::Code(qr_id) => (qr_id, member.as_str()),
-                    EventsOf::Team(_) => member.rsplit_once(' ')?,
-                };
-                let json = json_by_event.remove(&event)?;
+            .zip(&located)
+            .filter_map(|((member, time), event)| {
+                let json = json_by_event.remove(&(*event)?)?;
                 Some(((*time, member.clone()), json))
             })
             .map(|(place, json)| Ok((place, serde_json::from_str(&json)?)))
