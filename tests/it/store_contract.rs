@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use qredge::model::template::{builtin_template, Template};
@@ -71,6 +73,7 @@ on_both_stores!(
     list_pages_in_each_order_survive_a_concurrent_insert,
     type_and_tag_filters_follow_every_write,
     a_common_filter_pages_in_the_order_asked,
+    a_search_through_many_codes_finds_each_once_while_others_come_and_go,
     updated_after_changes_come_oldest_first,
     teams_insert_within_limit_and_update,
     a_domain_belongs_to_one_team,
@@ -693,6 +696,76 @@ async fn a_common_filter_pages_in_the_order_asked(store: Store, _: impl ChangeFe
             }
         }
     }
+}
+
+/// A search through more codes than a store reads at once (Redis: 10 000 name members a batch)
+/// finds each match once, while codes that sort before every match are created and deleted
+/// throughout (shifting every match's rank in the name index both ways).
+async fn a_search_through_many_codes_finds_each_once_while_others_come_and_go(
+    store: Store,
+    _: impl ChangeFeed,
+) {
+    let setup = set_up(&store).await;
+    let team = setup.team.id.clone();
+    let codes: Vec<Qr> = (0..25_000)
+        .map(|n| {
+            let mut qr = code(&team, &format!("many-{n}"));
+            let needle = if n % 50 == 7 { " needle" } else { "" };
+            qr.name = format!("code {n:05}{needle}");
+            qr
+        })
+        .collect();
+    let needles: BTreeSet<String> = codes
+        .iter()
+        .filter(|qr| qr.name.contains("needle"))
+        .map(|qr| qr.id.clone())
+        .collect();
+    assert!(store.create_qrs(codes).await.unwrap().iter().all(|c| *c));
+    let churning = Arc::new(AtomicBool::new(true));
+    let churn = tokio::spawn({
+        let (store, team, churning) = (store.clone(), team.clone(), churning.clone());
+        async move {
+            let mut n = 0;
+            while churning.load(Ordering::Relaxed) {
+                let batch: Vec<Qr> = (0..500)
+                    .map(|i| {
+                        let mut qr = code(&team, &format!("churn-{n}-{i}"));
+                        qr.name = format!("a churn {n} {i}");
+                        qr
+                    })
+                    .collect();
+                let ids: Vec<String> = batch.iter().map(|qr| qr.id.clone()).collect();
+                store.create_qrs(batch).await.unwrap();
+                for id in ids {
+                    store.update_qr(&id, delete()).await.unwrap();
+                }
+                n += 1;
+            }
+        }
+    });
+    let query = QrListQuery {
+        team_id: team.clone(),
+        order: ListOrder::Name,
+        descending: false,
+        start: PageStart::Offset(0),
+        limit: 1_000,
+        search: Some("needle".to_owned()),
+        qr_type: None,
+        tag: None,
+    };
+    for _ in 0..20 {
+        let page = store.list_qrs(&query).await.unwrap();
+        let found: Vec<String> = page.qrs.into_iter().map(|qr| qr.id).collect();
+        assert_eq!(
+            page.total as usize,
+            needles.len(),
+            "each match counted once"
+        );
+        assert_eq!(found.len(), needles.len(), "each match listed once");
+        assert_eq!(found.into_iter().collect::<BTreeSet<_>>(), needles);
+    }
+    churning.store(false, Ordering::Relaxed);
+    churn.await.unwrap();
 }
 
 async fn updated_after_changes_come_oldest_first(store: Store, _: impl ChangeFeed) {
