@@ -63,6 +63,7 @@ mod email_index;
 mod list;
 mod list_filter;
 mod list_walk;
+mod search;
 pub(crate) use list::glob_escape;
 mod sessions;
 /// Codes per pipeline of a bulk create, and pipelines sent before the first answer is awaited:
@@ -386,6 +387,8 @@ pub struct RedisStore {
     /// A connection of its own for blocking reads (the edge's XREAD BLOCK), opened at the first:
     /// on the shared multiplexed connection every other command would queue behind one.
     blocking: Arc<OnceCell<ConnectionManager>>,
+    /// Connections a search reads the name index on, in parts at once, opened at the first.
+    search_links: Arc<OnceCell<Vec<ConnectionManager>>>,
     url: Arc<str>,
     prefix: String,
     /// The change stream's length (MAXLEN ~): an edge further behind reads every route afresh.
@@ -398,6 +401,7 @@ impl RedisStore {
         let store = Self {
             conn,
             blocking: Arc::default(),
+            search_links: Arc::default(),
             url: url.into(),
             prefix: prefix.to_owned(),
             changes_kept: super::DEFAULT_CHANGES_KEPT,

@@ -698,8 +698,8 @@ async fn a_common_filter_pages_in_the_order_asked(store: Store, _: impl ChangeFe
     }
 }
 
-/// A search through more codes than a store reads at once (Redis: 10 000 name members a batch)
-/// finds each match once, while codes that sort before every match are created and deleted
+/// A search through more codes than a store reads at once (Redis: four parts of the name index
+/// at once, each in batches of 10 000 members) finds each match once, while codes that sort before every match are created and deleted
 /// throughout (shifting every match's rank in the name index both ways).
 async fn a_search_through_many_codes_finds_each_once_while_others_come_and_go(
     store: Store,
@@ -707,10 +707,10 @@ async fn a_search_through_many_codes_finds_each_once_while_others_come_and_go(
 ) {
     let setup = set_up(&store).await;
     let team = setup.team.id.clone();
-    let codes: Vec<Qr> = (0..25_000)
+    let codes: Vec<Qr> = (0..50_000)
         .map(|n| {
             let mut qr = code(&team, &format!("many-{n}"));
-            let needle = if n % 50 == 7 { " needle" } else { "" };
+            let needle = if n % 100 == 7 { " needle" } else { "" };
             qr.name = format!("code {n:05}{needle}");
             qr
         })

@@ -1,6 +1,7 @@
 //! The list indexes on Redis (see `store/list.rs` for what they are): kept by the CREATE_QR and
-//! UPDATE_QR scripts with every write, read here a page at a time (ZRANGE by rank), and built
-//! once for the codes of a store written before they existed.
+//! UPDATE_QR scripts with every write, read here a page at a time (ZRANGE by rank; a search
+//! reads the name index in `search.rs`), and built once for the codes of a store written before
+//! they existed.
 
 use futures::TryStreamExt;
 use redis::AsyncCommands;
@@ -8,11 +9,11 @@ use redis::AsyncCommands;
 use super::{decode_at, RedisStore};
 use crate::model::Qr;
 use crate::redis_page::page_after;
-use crate::store::list::{matches, millis, name_key, Hit, ListPosition, PageStart};
+use crate::store::list::{millis, name_key, Hit, ListPosition, PageStart};
 use crate::store::{ListOrder, QrListPage, QrListQuery, StoreError};
 
-/// Members of the name index read per ZRANGE when a search runs through it.
-const SEARCH_BATCH: usize = 10_000;
+/// Hits whose times are read per round trip.
+const TIMES_BATCH: usize = 10_000;
 /// Set once every stored code is in the list indexes.
 const FILLED: &str = "list-index-filled";
 
@@ -224,61 +225,6 @@ impl RedisStore {
         })
     }
 
-    /// The codes of the name index `by_name` whose name or displayId contains `search`, read in
-    /// batches so that no single command holds Redis for long. Each batch starts just past the
-    /// last member of the one before (by member, not by rank: codes written meanwhile neither
-    /// shift a code out of the walk nor into it twice), and is asked for before the one before
-    /// is matched, so that Redis reads it while this process matches.
-    async fn search(&self, by_name: &str, search: &str) -> Result<Vec<Hit>, StoreError> {
-        let mut hits = Vec::new();
-        let mut batch = self.name_batch(by_name, "-".to_owned()).await?;
-        loop {
-            let next = match batch.last() {
-                Some(last) if batch.len() == SEARCH_BATCH => {
-                    Some(self.name_batch(by_name, format!("({last}")))
-                }
-                _ => None,
-            };
-            let next = next.map(tokio::spawn);
-            for member in &batch {
-                if let Some((name, id, display_id)) = split_member(member) {
-                    if matches(search, name, display_id) {
-                        hits.push(Hit {
-                            id: id.to_owned(),
-                            name_key: name.to_owned(),
-                            created: 0,
-                            updated: 0,
-                        });
-                    }
-                }
-            }
-            match next {
-                Some(next) => batch = next.await.map_err(|e| StoreError::Io(e.into()))??,
-                None => return Ok(hits),
-            }
-        }
-    }
-
-    /// At most SEARCH_BATCH members of the name index `by_name` from the ZRANGE BYLEX bound
-    /// `from` on.
-    fn name_batch(
-        &self,
-        by_name: &str,
-        from: String,
-    ) -> impl std::future::Future<Output = Result<Vec<String>, StoreError>> + Send + 'static {
-        let mut conn = self.conn.clone();
-        let mut range = redis::cmd("ZRANGE");
-        range
-            .arg(by_name)
-            .arg(from)
-            .arg("+")
-            .arg("BYLEX")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(SEARCH_BATCH);
-        async move { Ok(range.query_async(&mut conn).await?) }
-    }
-
     /// Fills in the hits' createdAt and updatedAt from the time indexes (a hit whose code went
     /// meanwhile is dropped).
     async fn with_times(
@@ -289,7 +235,7 @@ impl RedisStore {
     ) -> Result<Vec<Hit>, StoreError> {
         let mut conn = self.conn.clone();
         let mut out = Vec::with_capacity(hits.len());
-        for chunk in hits.chunks(SEARCH_BATCH) {
+        for chunk in hits.chunks(TIMES_BATCH) {
             let ids: Vec<&str> = chunk.iter().map(|hit| hit.id.as_str()).collect();
             let (created, updated): (Vec<Option<f64>>, Vec<Option<f64>>) = redis::pipe()
                 .cmd("ZMSCORE")
