@@ -5,9 +5,10 @@
 //! (`redis_team_counts.lua`), and then their lists of events (`redis_team_events.lua`), each with
 //! a marker of its own.
 //!
-//! Safe alongside batches and in several processes at once: each team is built by one atomic
-//! call that writes its keys over from its codes' counts, which already hold every batch applied
-//! before it. The codes are the ones with counts (found by SCAN, once), their teams the store's.
+//! Safe alongside batches and in several processes at once: each team's rollups and counts are
+//! built by one atomic call that writes its keys over from its codes' counts, which already hold
+//! every batch applied before it; its list of events, which a call only adds to, by one call per
+//! code (pipelined), so that no call holds Redis longer than one code's events take. The codes are the ones with counts (found by SCAN, once), their teams the store's.
 //! One process builds at a time (a lock key): a second one starting meanwhile waits, then finds
 //! the marker. Otherwise its build, from codes found before the first builder's aggregator
 //! counted a new code, would write that code's team over without the new code's scans.
@@ -51,19 +52,22 @@ impl RedisAnalytics {
         let rollups = Build {
             script: ROLLUPS_LUA,
             lock: ROLLUPS_LOCK,
-            with_days: true,
+            args: Args::RetentionAndDays,
+            calls: Calls::OnePerTeam,
         };
         self.once(ROLLUPS_BUILT, &rollups, store).await?;
         let counts = Build {
             script: COUNTS_LUA,
             lock: COUNTS_LOCK,
-            with_days: false,
+            args: Args::CodesOnly,
+            calls: Calls::OnePerTeam,
         };
         self.once(COUNTS_BUILT, &counts, store).await?;
         let events = Build {
             script: EVENTS_LUA,
             lock: EVENTS_LOCK,
-            with_days: true,
+            args: Args::Retention,
+            calls: Calls::OnePerCode,
         };
         self.once(EVENTS_BUILT, &events, store).await
     }
@@ -99,8 +103,8 @@ impl RedisAnalytics {
         Ok(())
     }
 
-    /// Runs the build's script once per team with the team's codes, under its lock (kept
-    /// alive).
+    /// Runs the build's script for each team's codes (once per team or once per code), under
+    /// its lock (kept alive).
     async fn build(&self, build: &Build, store: &Store) -> Result<(), AnalyticsError> {
         let (mut conn, prefix) = self.link();
         let lock = format!("{prefix}{}", build.lock);
@@ -115,20 +119,36 @@ impl RedisAnalytics {
         let days = self.days_with_keys();
         let script = Script::new(build.script);
         for (team, codes) in &teams {
-            let mut call = script.prepare_invoke();
-            call.arg(prefix).arg(team);
-            if build.with_days {
-                call.arg(self.retention_ms()).arg(days.len());
-                for (day, date) in &days {
-                    call.arg(day).arg(date);
+            let calls: Vec<&[String]> = match build.calls {
+                Calls::OnePerTeam => vec![codes],
+                Calls::OnePerCode => codes.chunks(1).collect(),
+            };
+            for round in calls.chunks(CODES_PER_READ) {
+                // Loaded in each round, so that EVALSHA finds it even if Redis restarted.
+                let mut pipe = redis::pipe();
+                pipe.load_script(&script).ignore();
+                for codes in round {
+                    let mut call = script.prepare_invoke();
+                    call.arg(prefix).arg(team);
+                    if matches!(build.args, Args::Retention | Args::RetentionAndDays) {
+                        call.arg(self.retention_ms());
+                    }
+                    if matches!(build.args, Args::RetentionAndDays) {
+                        call.arg(days.len());
+                        for (day, date) in &days {
+                            call.arg(day).arg(date);
+                        }
+                    }
+                    pipe.invoke_script(call.arg(*codes)).ignore();
                 }
+                pipe.query_async::<()>(&mut conn)
+                    .await
+                    .map_err(redis_error)?;
+                let _: () = conn
+                    .pexpire(&lock, LOCK_MS as i64)
+                    .await
+                    .map_err(redis_error)?;
             }
-            call.arg(codes);
-            let _: i64 = call.invoke_async(&mut conn).await.map_err(redis_error)?;
-            let _: () = conn
-                .pexpire(&lock, LOCK_MS as i64)
-                .await
-                .map_err(redis_error)?;
         }
         tracing::info!(
             teams = teams.len(),
@@ -169,12 +189,30 @@ impl RedisAnalytics {
     }
 }
 
-/// One of the builds: its script (called per team with the prefix, the team id, the retention
-/// and days when `with_days`, then the team's codes) and the lock its builder holds.
+/// One of the builds: its script, what it is called with, how often, and the lock its builder
+/// holds.
 struct Build {
     script: &'static str,
     lock: &'static str,
-    with_days: bool,
+    args: Args,
+    calls: Calls,
+}
+
+/// What a build's script is called with: the prefix and the team id, then these, then codes.
+enum Args {
+    CodesOnly,
+    /// The retention (ms).
+    Retention,
+    /// The retention, then the number of days and each day's number and date.
+    RetentionAndDays,
+}
+
+/// How a team's codes are split between calls of a build's script.
+enum Calls {
+    /// All at once: the script writes the team's keys over from its codes.
+    OnePerTeam,
+    /// One code a call: the script only adds the code's part.
+    OnePerCode,
 }
 
 fn redis_error(e: redis::RedisError) -> AnalyticsError {

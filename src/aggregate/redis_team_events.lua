@@ -1,18 +1,17 @@
 #!lua
--- Builds one team's list of its codes' events (`{p}team:{id}:events`) from the codes' own event
--- sets, once for the events kept before teams had one (see src/aggregate/redis_team_build.rs):
--- every event id of each code, as `{qrId} {eventId}` scored by its scan time. A batch applied
--- before this call added its events to both; one after adds them to the list itself; adding a
--- member twice changes nothing. The list expires a retention (and a day) from now, as a batch
--- sets it.
+-- Adds codes' events to their team's list of events (`{p}team:{id}:events`), once for the events
+-- kept before teams had one (see src/aggregate/redis_team_build.rs, which calls it for one code at
+-- a time): every event id of each code, as `{qrId} {eventId}` scored by its scan time. A batch
+-- applied before this call added its events to both; one after adds them to the list itself;
+-- adding a member twice changes nothing. The list expires a retention (and a day) from now, as a
+-- batch sets it.
 --
--- ARGV  prefix, team id, retention (ms), D, then D pairs (day number, date: not used here),
---       then the team's code ids.
+-- ARGV  prefix, team id, retention (ms), then the code ids.
 local CHUNK = 1000 -- even, so that score/member pairs are never split
 local DAY = 86400000
 local prefix, team = ARGV[1], ARGV[2]
 local retention = tonumber(ARGV[3])
-local first_code = 5 + 2 * tonumber(ARGV[4])
+local first_code = 4
 local key = prefix .. 'team:' .. team .. ':events'
 
 local added = 0
