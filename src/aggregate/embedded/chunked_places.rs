@@ -23,10 +23,16 @@ impl ChunkedPlaces {
     /// Keeps where the event of `time` is, in time order: at the end, or (a late event) in the
     /// chunk that holds its time.
     pub fn note(&mut self, time: i64, at: Position) {
-        let later = self
+        // Scans mostly arrive in time order: they go in the last chunk without a search of the
+        // chunks (a cache miss at each step, as for a code's list).
+        let late = self
             .chunks
-            .partition_point(|chunk| chunk.last().is_some_and(|(last, _)| last <= time));
-        if later < self.chunks.len() {
+            .last()
+            .is_some_and(|chunk| chunk.last().is_some_and(|(last, _)| last > time));
+        if late {
+            let later = self
+                .chunks
+                .partition_point(|chunk| chunk.last().is_some_and(|(last, _)| last <= time));
             self.chunks[later].note(time, at);
             return;
         }
