@@ -46,36 +46,19 @@ const CODES_PER_READ: usize = 1000;
 
 impl RedisAnalytics {
     /// Builds every team's rollups from its codes', then its headline counts (`total`, `bots`,
-    /// `last`), then its list of events, each unless that was done before on this Redis. Run at start by the processes
-    /// that read or write the rollups, before they do.
+    /// `last`), then its list of events, each unless that was done before on this Redis. Run at
+    /// start by the processes that read or write the rollups, before they do.
     pub async fn build_team_rollups_once(&self, store: &Store) -> Result<(), AnalyticsError> {
-        let rollups = Build {
-            script: ROLLUPS_LUA,
-            lock: ROLLUPS_LOCK,
-            args: Args::RetentionAndDays,
-            calls: Calls::OnePerTeam,
-        };
-        self.once(ROLLUPS_BUILT, &rollups, store).await?;
-        let counts = Build {
-            script: COUNTS_LUA,
-            lock: COUNTS_LOCK,
-            args: Args::CodesOnly,
-            calls: Calls::OnePerTeam,
-        };
-        self.once(COUNTS_BUILT, &counts, store).await?;
-        let events = Build {
-            script: EVENTS_LUA,
-            lock: EVENTS_LOCK,
-            args: Args::Retention,
-            calls: Calls::OnePerCode,
-        };
-        self.once(EVENTS_BUILT, &events, store).await
+        for build in [&ROLLUPS, &COUNTS, &EVENTS] {
+            self.once(build, store).await?;
+        }
+        Ok(())
     }
 
-    /// Runs `build` unless `marker` says it was done, one process at a time (its lock).
-    async fn once(&self, marker: &str, build: &Build, store: &Store) -> Result<(), AnalyticsError> {
+    /// Runs `build` unless its marker says it was done, one process at a time (its lock).
+    async fn once(&self, build: &Build, store: &Store) -> Result<(), AnalyticsError> {
         let (mut conn, prefix) = self.link();
-        let marker = format!("{prefix}{marker}");
+        let marker = format!("{prefix}{}", build.marker);
         let lock = format!("{prefix}{}", build.lock);
         loop {
             let built: bool = conn.exists(&marker).await.map_err(redis_error)?;
@@ -189,14 +172,37 @@ impl RedisAnalytics {
     }
 }
 
-/// One of the builds: its script, what it is called with, how often, and the lock its builder
-/// holds.
+/// One of the builds: its script, what it is called with, how often, the lock its builder holds
+/// and the marker set once it is done.
 struct Build {
     script: &'static str,
     lock: &'static str,
+    marker: &'static str,
     args: Args,
     calls: Calls,
 }
+
+const ROLLUPS: Build = Build {
+    script: ROLLUPS_LUA,
+    lock: ROLLUPS_LOCK,
+    marker: ROLLUPS_BUILT,
+    args: Args::RetentionAndDays,
+    calls: Calls::OnePerTeam,
+};
+const COUNTS: Build = Build {
+    script: COUNTS_LUA,
+    lock: COUNTS_LOCK,
+    marker: COUNTS_BUILT,
+    args: Args::CodesOnly,
+    calls: Calls::OnePerTeam,
+};
+const EVENTS: Build = Build {
+    script: EVENTS_LUA,
+    lock: EVENTS_LOCK,
+    marker: EVENTS_BUILT,
+    args: Args::Retention,
+    calls: Calls::OnePerCode,
+};
 
 /// What a build's script is called with: the prefix and the team id, then these, then codes.
 enum Args {
