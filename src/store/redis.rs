@@ -20,7 +20,8 @@
 //!   ids by createdAt and updatedAt; `list-name:{teamId}`: sorted set (all scores 0, so ordered by
 //!   member) of `name key NUL qr id NUL displayId lowercased`; `list-names:{teamId}`: hash qr id →
 //!   its member there; `list-changes:{teamId}`: sorted set of all the team's qr ids, deleted ones
-//!   too, by updatedAt (the updated-after feeds) (see `list.rs`)
+//!   too, by updatedAt (the updated-after feeds) (see `list.rs`); `list-text:{teamId}`: hash
+//!   of buckets, each a string of its live codes' entries, which a search reads (`search.rs`)
 //! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only,
 //!   without the team's colour (edges apply it; records of earlier versions may carry one)
 //! - `{prefix}domains`: hash custom domain → the team that has it
@@ -63,6 +64,7 @@ mod email_index;
 mod list;
 mod list_filter;
 mod list_walk;
+#[macro_use]
 mod search;
 pub(crate) use list::glob_escape;
 mod sessions;
@@ -88,13 +90,15 @@ end
 }
 
 /// KEYS: display, qr, team-qrs, routes, changes, then the team's five list keys (see
-/// `list.rs`), domains and the prefix of the team's filter sets (`list_filter.rs`). ARGV:
+/// `list.rs`), domains, the prefix of the team's filter sets (`list_filter.rs`) and its search
+/// text (`search.rs`). ARGV:
 /// displayId, qrId, qr JSON, route JSON or "", stream max length, then the list's createdAt,
 /// updatedAt and name member ("" for a deleted code: not listed), the limit of live codes ("":
 /// none), the code's custom domain ("": none), its team id, then its filters. 0 when the
 /// displayId is taken, -1 over the limit, -2 when the custom domain is not the team's.
 const CREATE_QR: &str = concat!(
     append_change!(),
+    search_text!(),
     r#"
 if ARGV[10] ~= '' and redis.call('HGET', KEYS[11], ARGV[10]) ~= ARGV[11] then return -2 end
 if ARGV[8] ~= '' and ARGV[9] ~= '' and redis.call('ZCARD', KEYS[6]) >= tonumber(ARGV[9]) then
@@ -111,6 +115,7 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[8], 0, ARGV[8])
   redis.call('HSET', KEYS[9], ARGV[2], ARGV[8])
   for i = 12, #ARGV do redis.call('ZADD', KEYS[12] .. ARGV[i], ARGV[7], ARGV[2]) end
+  set_text(KEYS[13], ARGV[2], ARGV[6], ARGV[7], ARGV[8])
 end
 redis.call('ZADD', KEYS[10], ARGV[7], ARGV[2])
 return 1
@@ -129,8 +134,8 @@ impl Created {
     }
 }
 
-/// KEYS: display, qr, routes, changes, then the team's five list keys, domains and the prefix of
-/// the team's filter sets. ARGV: qrId, route key, qr JSON, route JSON or "", max length, then the
+/// KEYS: display, qr, routes, changes, then the team's five list keys, domains, the prefix of
+/// the team's filter sets and its search text. ARGV: qrId, route key, qr JSON, route JSON or "", max length, then the
 /// list's createdAt, updatedAt and name member ("" for a deleted code), the version the new
 /// record was made from, the code's custom domain ("": none), its team id, then its filters (the
 /// stored code's are read from its record and taken off first). -1 when the code does not exist, -2 when it is no
@@ -139,6 +144,7 @@ impl Created {
 /// writes cannot race.
 const UPDATE_QR: &str = concat!(
     append_change!(),
+    search_text!(),
     r#"
 local current = redis.call('GET', KEYS[2])
 if not current then return -1 end
@@ -172,6 +178,7 @@ else
   redis.call('HSET', KEYS[8], ARGV[1], ARGV[8])
   for i = 12, #ARGV do redis.call('ZADD', KEYS[11] .. ARGV[i], ARGV[7], ARGV[1]) end
 end
+set_text(KEYS[12], ARGV[1], ARGV[6], ARGV[7], ARGV[8])
 redis.call('ZADD', KEYS[9], ARGV[7], ARGV[1])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 else redis.call('HDEL', KEYS[3], ARGV[2]) end
@@ -407,6 +414,7 @@ impl RedisStore {
             changes_kept: super::DEFAULT_CHANGES_KEPT,
         };
         store.fill_list_index().await?;
+        store.fill_search_text().await?;
         store.fill_filter_index().await?;
         store.fill_email_index().await?;
         Ok(store)
@@ -715,6 +723,7 @@ impl RedisStore {
         keys.extend(self.list_keys(&qr.team_id));
         keys.push(self.key("domains"));
         keys.push(self.filter_key_base(&qr.team_id));
+        keys.push(self.text_key(&qr.team_id));
         let mut args = vec![
             qr.route_key(),
             qr.id.clone(),
@@ -820,6 +829,7 @@ impl RedisStore {
             .key(&self.list_keys(&qr.team_id)[..])
             .key(self.key("domains"))
             .key(self.filter_key_base(&qr.team_id))
+            .key(self.text_key(&qr.team_id))
             .arg(&qr.id)
             .arg(qr.route_key())
             .arg(json(qr))

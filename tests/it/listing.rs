@@ -471,4 +471,8 @@ fn the_list_indexes_are_built_for_an_older_redis_store() {
         changed, by_change,
         "the updated-after feed reads its index too"
     );
+    let (status, body) = api.call(Method::GET, "/api/qrs-api?search=OLD%201", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["totalCount"], 1, "a search reads its text too");
+    assert_eq!(body["data"]["qrs"][0]["id"], ids[1].as_str());
 }

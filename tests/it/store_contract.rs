@@ -720,7 +720,20 @@ async fn a_search_through_many_codes_finds_each_once_while_others_come_and_go(
         .filter(|qr| qr.name.contains("needle"))
         .map(|qr| qr.id.clone())
         .collect();
+    // Unnamed codes deleted among the others, whose entries were written before the needles'.
+    let unnamed: Vec<Qr> = (0..500)
+        .map(|n| {
+            let mut qr = code(&team, &format!("unnamed-{n}"));
+            qr.name = String::new();
+            qr
+        })
+        .collect();
+    let unnamed_ids: Vec<String> = unnamed.iter().map(|qr| qr.id.clone()).collect();
+    assert!(store.create_qrs(unnamed).await.unwrap().iter().all(|c| *c));
     assert!(store.create_qrs(codes).await.unwrap().iter().all(|c| *c));
+    for id in unnamed_ids {
+        store.update_qr(&id, delete()).await.unwrap();
+    }
     let churning = Arc::new(AtomicBool::new(true));
     let churn = tokio::spawn({
         let (store, team, churning) = (store.clone(), team.clone(), churning.clone());
@@ -730,7 +743,11 @@ async fn a_search_through_many_codes_finds_each_once_while_others_come_and_go(
                 let batch: Vec<Qr> = (0..500)
                     .map(|i| {
                         let mut qr = code(&team, &format!("churn-{n}-{i}"));
-                        qr.name = format!("a churn {n} {i}");
+                        // Unnamed codes too: their entries end where the next one starts.
+                        qr.name = match i % 2 {
+                            0 => String::new(),
+                            _ => format!("a churn {n} {i}"),
+                        };
                         qr
                     })
                     .collect();
@@ -766,6 +783,23 @@ async fn a_search_through_many_codes_finds_each_once_while_others_come_and_go(
     }
     churning.store(false, Ordering::Relaxed);
     churn.await.unwrap();
+    // A renamed code is found by its new name alone.
+    let renamed = needles.first().unwrap();
+    let rename = edit(|qr: &mut Qr| {
+        qr.name = "Renamed Haystack".to_owned();
+        Ok(())
+    });
+    store.update_qr(renamed, rename).await.unwrap();
+    let page = store.list_qrs(&query).await.unwrap();
+    assert_eq!(page.total as usize, needles.len() - 1);
+    assert!(page.qrs.iter().all(|qr| &qr.id != renamed));
+    let by_new_name = QrListQuery {
+        search: Some("haystack".to_owned()),
+        ..query
+    };
+    let page = store.list_qrs(&by_new_name).await.unwrap();
+    let found: Vec<&str> = page.qrs.iter().map(|qr| qr.id.as_str()).collect();
+    assert_eq!(found, [renamed.as_str()]);
 }
 
 async fn updated_after_changes_come_oldest_first(store: Store, _: impl ChangeFeed) {

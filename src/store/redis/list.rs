@@ -1,7 +1,7 @@
 //! The list indexes on Redis (see `store/list.rs` for what they are): kept by the CREATE_QR and
 //! UPDATE_QR scripts with every write, read here a page at a time (ZRANGE by rank; a search
-//! reads the name index in `search.rs`), and built once for the codes of a store written before
-//! they existed.
+//! reads the team's search text in `search.rs`), and built once for the codes of a store written
+//! before they existed.
 
 use futures::TryStreamExt;
 use redis::AsyncCommands;
@@ -9,11 +9,9 @@ use redis::AsyncCommands;
 use super::{decode_at, RedisStore};
 use crate::model::Qr;
 use crate::redis_page::page_after;
-use crate::store::list::{millis, name_key, Hit, ListPosition, PageStart};
+use crate::store::list::{millis, name_key, ListPosition, PageStart};
 use crate::store::{ListOrder, QrListPage, QrListQuery, StoreError};
 
-/// Hits whose times are read per round trip.
-const TIMES_BATCH: usize = 10_000;
 /// Set once every stored code is in the list indexes.
 const FILLED: &str = "list-index-filled";
 
@@ -114,8 +112,7 @@ impl RedisStore {
         let ((page, more), total) = match &query.search {
             _ if !filters.is_empty() => self.filtered_page(query, &filters).await?,
             Some(search) => {
-                let hits = self.search(&by_name, search).await?;
-                let hits = self.with_times(hits, &by_created, &by_updated).await?;
+                let hits = self.search(&query.team_id, search).await?;
                 let total = hits.len() as u64;
                 (query.page_of(hits), total)
             }
@@ -223,41 +220,6 @@ impl RedisStore {
             Some(more) => (positions.collect(), more),
             None => query.cut(positions),
         })
-    }
-
-    /// Fills in the hits' createdAt and updatedAt from the time indexes (a hit whose code went
-    /// meanwhile is dropped).
-    async fn with_times(
-        &self,
-        hits: Vec<Hit>,
-        by_created: &str,
-        by_updated: &str,
-    ) -> Result<Vec<Hit>, StoreError> {
-        let mut conn = self.conn.clone();
-        let mut out = Vec::with_capacity(hits.len());
-        for chunk in hits.chunks(TIMES_BATCH) {
-            let ids: Vec<&str> = chunk.iter().map(|hit| hit.id.as_str()).collect();
-            let (created, updated): (Vec<Option<f64>>, Vec<Option<f64>>) = redis::pipe()
-                .cmd("ZMSCORE")
-                .arg(by_created)
-                .arg(&ids)
-                .cmd("ZMSCORE")
-                .arg(by_updated)
-                .arg(&ids)
-                .query_async(&mut conn)
-                .await?;
-            for ((hit, created), updated) in chunk.iter().zip(created).zip(updated) {
-                if let (Some(created), Some(updated)) = (created, updated) {
-                    out.push(Hit {
-                        id: hit.id.clone(),
-                        name_key: hit.name_key.clone(),
-                        created: created as u64,
-                        updated: updated as u64,
-                    });
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Puts every stored code in the list indexes, once: for a store written by a version
