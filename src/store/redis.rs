@@ -20,8 +20,9 @@
 //!   ids by createdAt and updatedAt; `list-name:{teamId}`: sorted set (all scores 0, so ordered by
 //!   member) of `name key NUL qr id NUL displayId lowercased`; `list-names:{teamId}`: hash qr id →
 //!   its member there; `list-changes:{teamId}`: sorted set of all the team's qr ids, deleted ones
-//!   too, by updatedAt (the updated-after feeds) (see `list.rs`); `list-text:{teamId}`: hash
-//!   of buckets, each a string of its live codes' entries, which a search reads (`search.rs`)
+//!   too, by updatedAt (the updated-after feeds) (see `list.rs`); `list-text:{teamId}:{n}`:
+//!   4096 strings, each the entries of the live codes of one bucket, which a search reads
+//!   (`search.rs`)
 //! - `{prefix}routes`: hash route key → compact [`RouteRecord`] JSON, servable codes only,
 //!   without the team's colour (edges apply it; records of earlier versions may carry one)
 //! - `{prefix}domains`: hash custom domain → the team that has it
@@ -90,8 +91,8 @@ end
 }
 
 /// KEYS: display, qr, team-qrs, routes, changes, then the team's five list keys (see
-/// `list.rs`), domains, the prefix of the team's filter sets (`list_filter.rs`) and its search
-/// text (`search.rs`). ARGV:
+/// `list.rs`), domains, the prefix of the team's filter sets (`list_filter.rs`) and the
+/// code's bucket of its search text (`search.rs`). ARGV:
 /// displayId, qrId, qr JSON, route JSON or "", stream max length, then the list's createdAt,
 /// updatedAt and name member ("" for a deleted code: not listed), the limit of live codes ("":
 /// none), the code's custom domain ("": none), its team id, then its filters. 0 when the
@@ -115,7 +116,7 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[8], 0, ARGV[8])
   redis.call('HSET', KEYS[9], ARGV[2], ARGV[8])
   for i = 12, #ARGV do redis.call('ZADD', KEYS[12] .. ARGV[i], ARGV[7], ARGV[2]) end
-  set_text(KEYS[13], ARGV[2], ARGV[6], ARGV[7], ARGV[8])
+  redis.call('APPEND', KEYS[13], text_entry(ARGV[2], ARGV[6], ARGV[7], ARGV[8]))
 end
 redis.call('ZADD', KEYS[10], ARGV[7], ARGV[2])
 return 1
@@ -135,12 +136,13 @@ impl Created {
 }
 
 /// KEYS: display, qr, routes, changes, then the team's five list keys, domains, the prefix of
-/// the team's filter sets and its search text. ARGV: qrId, route key, qr JSON, route JSON or "", max length, then the
-/// list's createdAt, updatedAt and name member ("" for a deleted code), the version the new
-/// record was made from, the code's custom domain ("": none), its team id, then its filters (the
-/// stored code's are read from its record and taken off first). -1 when the code does not exist, -2 when it is no
-/// longer at that version (written meanwhile), 0 when the new key is taken, -3 when it moves to
-/// a custom domain that is not the team's. The previous key and list member are read here, inside the script, so concurrent
+/// the team's filter sets and the code's bucket of its search text. ARGV: qrId, route key, qr
+/// JSON, route JSON or "", max length, then the list's createdAt, updatedAt and name member (""
+/// for a deleted code), the version the new record was made from, the code's custom domain
+/// ("": none), its team id, then its filters (the stored code's are read from its record and taken
+/// off first). -1 when the code does not exist, -2 when it is no longer at that version (written
+/// meanwhile), 0 when the new key is taken, -3 when it moves to a custom domain that is not the
+/// team's. The previous key and list member are read here, inside the script, so concurrent
 /// writes cannot race.
 const UPDATE_QR: &str = concat!(
     append_change!(),
@@ -178,7 +180,8 @@ else
   redis.call('HSET', KEYS[8], ARGV[1], ARGV[8])
   for i = 12, #ARGV do redis.call('ZADD', KEYS[11] .. ARGV[i], ARGV[7], ARGV[1]) end
 end
-set_text(KEYS[12], ARGV[1], ARGV[6], ARGV[7], ARGV[8])
+if ARGV[8] == '' then set_text(KEYS[12], ARGV[1], '')
+else set_text(KEYS[12], ARGV[1], text_entry(ARGV[1], ARGV[6], ARGV[7], ARGV[8])) end
 redis.call('ZADD', KEYS[9], ARGV[7], ARGV[1])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 else redis.call('HDEL', KEYS[3], ARGV[2]) end
@@ -723,7 +726,7 @@ impl RedisStore {
         keys.extend(self.list_keys(&qr.team_id));
         keys.push(self.key("domains"));
         keys.push(self.filter_key_base(&qr.team_id));
-        keys.push(self.text_key(&qr.team_id));
+        keys.push(self.text_key(&qr.team_id, &qr.id));
         let mut args = vec![
             qr.route_key(),
             qr.id.clone(),
@@ -829,7 +832,7 @@ impl RedisStore {
             .key(&self.list_keys(&qr.team_id)[..])
             .key(self.key("domains"))
             .key(self.filter_key_base(&qr.team_id))
-            .key(self.text_key(&qr.team_id))
+            .key(self.text_key(&qr.team_id, &qr.id))
             .arg(&qr.id)
             .arg(qr.route_key())
             .arg(json(qr))

@@ -1,12 +1,12 @@
-//! A search of a team's codes on Redis, through the team's search text `list-text:{team}`: a
-//! hash of 4096 buckets, each one string of the entries of the live codes whose id falls in it
-//! (id, createdAt, updatedAt, displayId lowercased and name key: all a search matches and
-//! orders by). The CREATE_QR and UPDATE_QR scripts keep it with the name index, and it is built
-//! once for a store written before it.
+//! A search of a team's codes on Redis, through the team's search text: 4096 string keys
+//! `list-text:{team}:{bucket}`, each the entries of the live codes whose id hashes to that
+//! bucket (id, createdAt, updatedAt, displayId lowercased and name key: all a search matches and
+//! orders by). The CREATE_QR script appends a code's entry, UPDATE_QR rewrites the code's
+//! bucket, and the buckets are built once for a store written before them.
 //!
 //! A search reads every bucket and matches here: Redis has no substring match of its own that
 //! is faster (a Lua script and ZSCAN MATCH were both slower), and parsing one reply per code
-//! (what reading the name index meant) was most of a search's time, where a bucket of thousands
+//! (what reading the name index meant) was most of a search's time, where a bucket of hundreds
 //! of codes is one string. The buckets are read in a few parts at once, each part on a
 //! connection of its own. A code is in one bucket, and each bucket is read in one command: a
 //! code written during a search is listed once or not at all, never twice.
@@ -24,66 +24,74 @@ use super::{RedisStore, RESPONSE_TIMEOUT};
 use crate::store::list::{matches, Hit};
 use crate::store::StoreError;
 
-/// Lua: the team's search text, for the scripts that write codes (KEYS and ARGV are theirs).
-/// `set_text(key, id, created, updated, member)` puts the code's entry in its bucket in place
-/// of any it had; with `member` "" (a deleted code) it only takes it out. The bucket of an id is
-/// a hash of its bytes, here alone, so that every writer agrees.
+/// Lua: a code's entry in its bucket of the search text, for the scripts that write codes.
+/// `text_entry(id, created, updated, member)` is the entry of a code with that name member;
+/// `set_text(bucket, id, entry)` puts `entry` in the bucket in place of the code's entry ("":
+/// takes it out). A new code's entry is APPENDed, which costs the same at any bucket size.
 macro_rules! search_text {
     () => {
         r#"
-local function text_bucket(id)
-  local h = 0
-  for i = 1, #id do h = (h * 31 + string.byte(id, i)) % 4096 end
-  return h
+local function text_entry(id, created, updated, member)
+  local name, display = string.match(member, '^([^%z]*)%z[^%z]*%z(.*)$')
+  return '\0\0' .. id .. '\0' .. created .. '\0' .. updated .. '\0' .. display .. '\0' .. name
 end
-local function set_text(key, id, created, updated, member)
-  local bucket = text_bucket(id)
-  local text = redis.call('HGET', key, bucket) or ''
+local function set_text(bucket, id, entry)
+  local text = redis.call('GET', bucket) or ''
   local at = string.find(text, '\0\0' .. id .. '\0', 1, true)
   if at then
     local after = string.find(text, '%z%z[^%z]', at + 2)
     text = string.sub(text, 1, at - 1) .. (after and string.sub(text, after) or '')
   end
-  if member ~= '' then
-    local name, display = string.match(member, '^([^%z]*)%z[^%z]*%z(.*)$')
-    text = text .. '\0\0' .. id .. '\0' .. created .. '\0' .. updated .. '\0' .. display .. '\0' .. name
-  end
-  if text == '' then redis.call('HDEL', key, bucket) else redis.call('HSET', key, bucket, text) end
+  text = text .. entry
+  if text == '' then redis.call('DEL', bucket) else redis.call('SET', bucket, text) end
 end
 "#
     };
 }
 
-/// KEYS: the team's name members (`list-names`), live codes by createdAt and by updatedAt, its
-/// search text. ARGV: a code id. Puts the code's entry in the search text from what the list
-/// indexes hold now (nothing for a deleted code): the one-time build, safe beside writers.
-const TEXT_OF_CODE: &str = concat!(
+/// KEYS: the team's name members (`list-names`), live codes by createdAt and by updatedAt, one
+/// bucket of its search text. ARGV: the ids of codes of that bucket. Appends the entries of
+/// those that are live and not in it yet, from what the list indexes hold when it runs: the
+/// one-time build, safe beside writers.
+const TEXT_OF_BUCKET: &str = concat!(
     search_text!(),
     r#"
-local member = redis.call('HGET', KEYS[1], ARGV[1])
-local created = redis.call('ZSCORE', KEYS[2], ARGV[1])
-local updated = redis.call('ZSCORE', KEYS[3], ARGV[1])
-if not (member and created and updated) then return 0 end
-set_text(KEYS[4], ARGV[1], created, updated, member)
-return 1
+local present = {}
+for id in string.gmatch(redis.call('GET', KEYS[4]) or '', '%z%z([^%z]+)') do present[id] = true end
+local added = {}
+for _, id in ipairs(ARGV) do
+  local member = redis.call('HGET', KEYS[1], id)
+  local created = redis.call('ZSCORE', KEYS[2], id)
+  local updated = redis.call('ZSCORE', KEYS[3], id)
+  if member and created and updated and not present[id] then
+    added[#added + 1] = text_entry(id, created, updated, member)
+  end
+end
+if #added > 0 then redis.call('APPEND', KEYS[4], table.concat(added)) end
+return #added
 "#
 );
 
-/// Buckets of a search text (the Lua above names the same number).
+/// Buckets of a team's search text.
 const BUCKETS: usize = 4096;
-/// Buckets read per HMGET: a few MB at 1M codes, so no command holds Redis for long.
+/// Buckets read per MGET: a few MB at 1M codes, so no command holds Redis for long.
 const BUCKETS_PER_READ: usize = 256;
 /// Parts of a search read at once, each on its own connection.
 const PARTS: usize = 4;
 /// Set once every stored code is in its team's search text.
 const FILLED: &str = "list-text-filled";
-/// Codes whose entries the one-time build writes per round trip.
-const FILL_BATCH: usize = 1_000;
+/// Buckets the one-time build writes per round trip.
+const FILL_BUCKETS: usize = 64;
 
 impl RedisStore {
-    /// The team's search text.
-    pub(super) fn text_key(&self, team_id: &str) -> String {
-        self.key(&format!("list-text:{team_id}"))
+    /// The key of one bucket of the team's search text.
+    fn text_bucket(&self, team_id: &str, bucket: usize) -> String {
+        self.key(&format!("list-text:{team_id}:{bucket}"))
+    }
+
+    /// The key of the bucket of the team's search text that holds code `id`'s entry.
+    pub(super) fn text_key(&self, team_id: &str, id: &str) -> String {
+        self.text_bucket(team_id, bucket_of(id))
     }
 
     /// The team's codes whose name or displayId contains `search`.
@@ -96,10 +104,16 @@ impl RedisStore {
                 )
             })
             .await?;
-        let key = self.text_key(team_id);
         let reads = links.iter().enumerate().map(|(part, conn)| {
-            let read = search_part(conn.clone(), key.clone(), part, search.to_owned());
-            tokio::spawn(read)
+            let keys: Vec<Vec<String>> = (part..BUCKETS / BUCKETS_PER_READ)
+                .step_by(PARTS)
+                .map(|read| {
+                    let first = read * BUCKETS_PER_READ;
+                    let buckets = first..first + BUCKETS_PER_READ;
+                    buckets.map(|b| self.text_bucket(team_id, b)).collect()
+                })
+                .collect();
+            tokio::spawn(search_part(conn.clone(), keys, search.to_owned()))
         });
         let mut hits = Vec::new();
         for found in try_join_all(reads)
@@ -112,7 +126,7 @@ impl RedisStore {
     }
 
     /// Puts every live code in its team's search text, once: for a store written by a version
-    /// before it. Each code is one script call, pipelined, that reads the list indexes as they
+    /// before it. Each bucket is one script call (pipelined) that reads the list indexes as they
     /// are when it runs, so a code written meanwhile keeps its newest entry.
     pub(super) async fn fill_search_text(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
@@ -120,46 +134,59 @@ impl RedisStore {
             return Ok(());
         }
         tracing::info!("building each team's search text, once, for codes stored before it");
-        let script = redis::Script::new(TEXT_OF_CODE);
+        let started = std::time::Instant::now();
+        let script = redis::Script::new(TEXT_OF_BUCKET);
         let pattern = format!("{}team-qrs:*", super::glob_escape(&self.prefix));
         let team_sets: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
         for team_set in team_sets {
             let team_id = &team_set[self.key("team-qrs:").len()..];
             let [by_created, by_updated, _, names, _] = self.list_keys(team_id);
-            let keys = [names, by_created, by_updated, self.text_key(team_id)];
+            let mut buckets = vec![Vec::new(); BUCKETS];
             let ids: Vec<String> = conn.smembers(&team_set).await?;
-            for chunk in ids.chunks(FILL_BATCH) {
+            for id in ids {
+                buckets[bucket_of(&id)].push(id);
+            }
+            let buckets: Vec<_> = buckets.into_iter().enumerate().collect();
+            for round in buckets.chunks(FILL_BUCKETS) {
                 let mut pipe = redis::pipe();
-                pipe.cmd("SCRIPT").arg("LOAD").arg(TEXT_OF_CODE).ignore();
-                for id in chunk {
+                pipe.cmd("SCRIPT").arg("LOAD").arg(TEXT_OF_BUCKET).ignore();
+                for (bucket, ids) in round.iter().filter(|(_, ids)| !ids.is_empty()) {
+                    let keys = [
+                        &names,
+                        &by_created,
+                        &by_updated,
+                        &self.text_bucket(team_id, *bucket),
+                    ];
                     let call = pipe.cmd("EVALSHA").arg(script.get_hash()).arg(keys.len());
-                    call.arg(&keys[..]).arg(id).ignore();
+                    call.arg(&keys[..]).arg(ids).ignore();
                 }
                 pipe.query_async::<()>(&mut conn).await?;
             }
         }
         conn.set::<_, _, ()>(self.key(FILLED), 1).await?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "search text built"
+        );
         Ok(())
     }
 }
 
-/// The matches of `search` in the buckets of part `part` of the search text `key`.
+/// The bucket of the search text that holds code `id`'s entry: the same for every writer, every
+/// version (a CRC of the id).
+fn bucket_of(id: &str) -> usize {
+    crc32fast::hash(id.as_bytes()) as usize % BUCKETS
+}
+
+/// The matches of `search` in the buckets named by `keys`, read a batch at a time.
 async fn search_part(
     mut conn: ConnectionManager,
-    key: String,
-    part: usize,
+    keys: Vec<Vec<String>>,
     search: String,
 ) -> Result<Vec<Hit>, StoreError> {
     let mut hits = Vec::new();
-    let reads = BUCKETS / BUCKETS_PER_READ;
-    for read in (part..reads).step_by(PARTS) {
-        let first = read * BUCKETS_PER_READ;
-        let buckets: Vec<usize> = (first..first + BUCKETS_PER_READ).collect();
-        let texts: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(&key)
-            .arg(&buckets)
-            .query_async(&mut conn)
-            .await?;
+    for batch in keys {
+        let texts: Vec<Option<String>> = conn.mget(&batch).await?;
         for text in texts.iter().flatten() {
             hits.extend(
                 entries(text)
