@@ -324,3 +324,82 @@ async fn members_are_found_by_email_across_organizations_through_changes_and_aft
         .await
         .is_empty());
 }
+
+/// The ids of the codes of team_1 a search for `text` lists.
+async fn searched(store: &RedisStore, text: &str) -> Vec<String> {
+    let query = qredge::store::QrListQuery {
+        team_id: "team_1".into(),
+        order: qredge::store::ListOrder::Name,
+        descending: false,
+        start: qredge::store::PageStart::Offset(0),
+        limit: 100_000,
+        search: Some(text.into()),
+        qr_type: None,
+        tag: None,
+    };
+    let page = store.list_qrs(&query).await.unwrap();
+    assert_eq!(page.total as usize, page.qrs.len(), "one page holds them");
+    let mut ids: Vec<String> = page.qrs.into_iter().map(|qr| qr.id).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_search_text_of_an_older_store_is_built_once_beside_writers() {
+    let prefix = prefix();
+    let store = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
+    let mut ids: Vec<String> = (0..20_000).map(|_| qredge::ids::new_id("qr")).collect();
+    ids.sort();
+    let codes: Vec<Qr> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let mut code = qr(id, &format!("text-{n}"), "https://example.com/");
+            code.name = format!("Before {n}");
+            code
+        })
+        .collect();
+    let created = store.create_qrs_within(&codes, None).await.unwrap();
+    assert_eq!(created.len(), codes.len());
+
+    // A store written before the search text: its keys and its flag gone.
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let text: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}list-text*"))
+        .query(&mut redis)
+        .unwrap();
+    assert!(text.len() > 4000, "{}", text.len());
+    let _: () = redis::cmd("DEL").arg(&text).query(&mut redis).unwrap();
+    assert!(searched(&store, "before").await.is_empty());
+
+    // One process renames a code in ten while another starts and builds the text.
+    let renamed: Vec<String> = ids.iter().step_by(10).cloned().collect();
+    let renames = tokio::spawn({
+        let (store, renamed) = (store.clone(), renamed.clone());
+        async move {
+            for id in renamed {
+                let rename = qredge::store::edit(|qr: &mut Qr| {
+                    qr.name = qr.name.replace("Before", "After");
+                    Ok(())
+                });
+                store.update_qr(&id, &rename).await.unwrap();
+            }
+        }
+    });
+    let started = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
+    renames.await.unwrap();
+    let kept: Vec<String> = ids
+        .iter()
+        .filter(|id| !renamed.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(searched(&started, "after").await, renamed);
+    assert_eq!(searched(&started, "before").await, kept);
+    assert_eq!(
+        searched(&started, "text-19999").await,
+        [ids[19_999].clone()]
+    );
+}
