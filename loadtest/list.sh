@@ -58,6 +58,7 @@ PAGES=(
     "dashboard: codes, tag (1 in 1000)|codes?tag=rare"
     "dashboard: codes, type by name|codes?qrType=SHORT_LINK&sortBy=name&sortOrder=asc"
     "dashboard: codes, type and tag, page 5|codes?qrType=SHORT_LINK&tag=rare&page=5"
+    "dashboard: codes, a search (1,000 hits)|codes?search=code%20999%20"
 )
 
 make_workdir list
@@ -156,6 +157,16 @@ measure_pages() { # store label-of-binary
     done
 }
 
+# What Redis holds for the team's search text and its name index, and in all, in bytes.
+redis_memory() { # team
+    local cli=(redis-cli -u "$REDIS_URL") text names used
+    text=$("${cli[@]}" --scan --pattern "list:list-text:$1:*" | awk '{ print "MEMORY USAGE " $0 }' |
+        "${cli[@]}" | awk '{ s += $1 } END { print s }')
+    names=$("${cli[@]}" memory usage "list:list-name:$1" samples 0)
+    used=$("${cli[@]}" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
+    echo "search text $text B, name index $names B, used_memory $used B"
+}
+
 jq_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[2]))[sys.argv[1]])' "$1" "$2"; }
 
 for store in $STORES; do
@@ -181,6 +192,7 @@ for store in $STORES; do
         >"$WORK/$store-import.out" 2>"$WORK/$store-import.err" || { tail "$WORK/$store-import.err" >&2; die "import failed"; }
     t1=$(date +%s.%N)
     log "$store: $(tail -n 1 "$WORK/$store-import.out") in $(python3 -c "print(f'{$t1 - $t0:.1f}')") s"
+    if [[ $store == redis ]]; then log "redis: $(redis_memory "$team")"; fi
     for which in after before; do
         binary=$QREDGE
         if [[ $which == before ]]; then
