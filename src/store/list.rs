@@ -5,7 +5,8 @@
 //!
 //! A page without a search is a range of one index. A search (a substring of the name or the
 //! displayId) reads the team's name index, which holds both texts and both times, and never the
-//! codes' records: only the page's codes are read whole. A type or tag filter reads the filter
+//! codes' records: only the page's codes are read whole (Redis reads its search text instead,
+//! `redis/search.rs`). A type or tag filter reads the filter
 //! index instead (`list_filter.rs`).
 
 use std::collections::HashMap;

@@ -397,7 +397,8 @@ pub struct RedisStore {
     /// A connection of its own for blocking reads (the edge's XREAD BLOCK), opened at the first:
     /// on the shared multiplexed connection every other command would queue behind one.
     blocking: Arc<OnceCell<ConnectionManager>>,
-    /// Connections a search reads the name index on, in parts at once, opened at the first.
+    /// Connections a search reads the team's search text on, in parts at once, opened at the
+    /// first.
     search_links: Arc<OnceCell<Vec<ConnectionManager>>>,
     url: Arc<str>,
     prefix: String,
