@@ -47,6 +47,7 @@ QUERIES=(
     "type (1 in 12), by createdAt|qrType=SHORT_LINK&sortBy=createdAt&limit=10"
     "type (1 in 12), by name|qrType=SHORT_LINK&sortBy=name&sortOrder=asc&limit=10"
     "type (1 in 12) and a search none of them matches|qrType=SHORT_LINK&search=code%20999%20&limit=10"
+    "type (11 in 12) and a search (1,000 hits)|qrType=WEB&search=code%20999%20&limit=10"
     "tag (1 in 1000), by updatedAt|tag=rare&limit=10"
     "tag (1 in 1000), by name|tag=rare&sortBy=name&sortOrder=asc&limit=10"
     "type and tag|qrType=SHORT_LINK&tag=rare&limit=10"

@@ -74,6 +74,7 @@ on_both_stores!(
     type_and_tag_filters_follow_every_write,
     a_common_filter_pages_in_the_order_asked,
     a_search_through_many_codes_finds_each_once_while_others_come_and_go,
+    a_search_with_a_rare_or_a_common_filter_finds_the_codes_of_both,
     updated_after_changes_come_oldest_first,
     teams_insert_within_limit_and_update,
     a_domain_belongs_to_one_team,
@@ -800,6 +801,67 @@ async fn a_search_through_many_codes_finds_each_once_while_others_come_and_go(
     let page = store.list_qrs(&by_new_name).await.unwrap();
     let found: Vec<&str> = page.qrs.iter().map(|qr| qr.id.as_str()).collect();
     assert_eq!(found, [renamed.as_str()]);
+}
+
+/// A search with a filter of a few codes reads them; with a filter of most of the team, the
+/// store may read its search index instead: the answers are the same.
+async fn a_search_with_a_rare_or_a_common_filter_finds_the_codes_of_both(
+    store: Store,
+    _: impl ChangeFeed,
+) {
+    let setup = set_up(&store).await;
+    let team = setup.team.id.clone();
+    let codes: Vec<Qr> = (0..400)
+        .map(|n| {
+            let mut qr = code(&team, &format!("mixed-{n:03}"));
+            let word = if n % 3 == 0 { "Match" } else { "Other" };
+            qr.name = format!("{word} {n:03}");
+            if n % 40 == 0 {
+                qr.qr_type = QrType::Pdf;
+            }
+            if n % 2 == 0 {
+                qr.tags = vec!["even".into()];
+            }
+            qr
+        })
+        .collect();
+    assert!(store
+        .create_qrs(codes.clone())
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| *c));
+    let filters = [
+        (Some(QrType::Pdf), None),
+        (Some(QrType::Web), None),
+        (Some(QrType::Web), Some("even")),
+        (None, Some("even")),
+        (Some(QrType::Pdf), Some("even")),
+    ];
+    for (qr_type, tag) in filters {
+        let expected: Vec<&str> = codes
+            .iter()
+            .filter(|qr| qr.name.starts_with("Match"))
+            .filter(|qr| qr_type.is_none_or(|t| qr.qr_type == t))
+            .filter(|qr| tag.is_none_or(|t| qr.tags.iter().any(|x| x == t)))
+            .map(|qr| qr.id.as_str())
+            .collect();
+        assert!(!expected.is_empty());
+        let query = QrListQuery {
+            team_id: team.clone(),
+            order: ListOrder::Name,
+            descending: false,
+            start: PageStart::Offset(0),
+            limit: 1_000,
+            search: Some("match".to_owned()),
+            qr_type,
+            tag: tag.map(str::to_owned),
+        };
+        let page = store.list_qrs(&query).await.unwrap();
+        let found: Vec<&str> = page.qrs.iter().map(|qr| qr.id.as_str()).collect();
+        assert_eq!(found, expected, "{qr_type:?} {tag:?}");
+        assert_eq!(page.total as usize, expected.len(), "{qr_type:?} {tag:?}");
+    }
 }
 
 async fn updated_after_changes_come_oldest_first(store: Store, _: impl ChangeFeed) {
