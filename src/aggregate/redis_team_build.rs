@@ -8,7 +8,8 @@
 //! Safe alongside batches and in several processes at once: each team's rollups and counts are
 //! built by one atomic call that writes its keys over from its codes' counts, which already hold
 //! every batch applied before it; its list of events, which a call only adds to, by one call per
-//! code (pipelined), so that no call holds Redis longer than one code's events take. The codes are the ones with counts (found by SCAN, once), their teams the store's.
+//! code (pipelined), so that no call holds Redis longer than one code's events take. The codes
+//! are the ones with counts (found by SCAN, once), their teams the store's.
 //! One process builds at a time (a lock key): a second one starting meanwhile waits, then finds
 //! the marker. Otherwise its build, from codes found before the first builder's aggregator
 //! counted a new code, would write that code's team over without the new code's scans.

@@ -327,16 +327,7 @@ async fn members_are_found_by_email_across_organizations_through_changes_and_aft
 
 /// The ids of the codes of team_1 a search for `text` lists.
 async fn searched(store: &RedisStore, text: &str) -> Vec<String> {
-    let query = qredge::store::QrListQuery {
-        team_id: "team_1".into(),
-        order: qredge::store::ListOrder::Name,
-        descending: false,
-        start: qredge::store::PageStart::Offset(0),
-        limit: 100_000,
-        search: Some(text.into()),
-        qr_type: None,
-        tag: None,
-    };
+    let query = crate::store_contract::search_query("team_1", text);
     let page = store.list_qrs(&query).await.unwrap();
     assert_eq!(page.total as usize, page.qrs.len(), "one page holds them");
     let mut ids: Vec<String> = page.qrs.into_iter().map(|qr| qr.id).collect();

@@ -255,12 +255,9 @@ impl RedisStore {
         if conn.exists(self.key(filled)).await? {
             return Ok(());
         }
-        let pattern = format!("{}team-qrs:*", glob_escape(&self.prefix));
-        let team_sets: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
-        for team_set in team_sets {
-            let team_id = &team_set[self.key("team-qrs:").len()..];
-            let keys = team_keys(team_id);
-            for chunk in self.team_qrs(team_id).await?.chunks(1_000) {
+        for team_id in self.team_ids().await? {
+            let keys = team_keys(&team_id);
+            for chunk in self.team_qrs(&team_id).await?.chunks(1_000) {
                 let mut pipe = redis::pipe();
                 for qr in chunk {
                     add(&mut pipe, &keys, qr);
@@ -270,6 +267,18 @@ impl RedisStore {
         }
         conn.set::<_, _, ()>(self.key(filled), 1).await?;
         Ok(())
+    }
+
+    /// The ids of every team that has codes (deleted ones too), from the keys of their sets.
+    pub(super) async fn team_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}team-qrs:*", glob_escape(&self.prefix));
+        let team_sets: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
+        let skip = self.key("team-qrs:").len();
+        Ok(team_sets
+            .into_iter()
+            .map(|set| set[skip..].to_owned())
+            .collect())
     }
 }
 

@@ -94,28 +94,39 @@ impl RedisStore {
     }
 
     /// The hits that every set of `keys` holds.
-    async fn in_every_set(&self, hits: Vec<Hit>, keys: &[&str]) -> Result<Vec<Hit>, StoreError> {
-        let mut conn = self.conn.clone();
-        let mut kept = Vec::new();
-        let mut hits = hits.into_iter().peekable();
-        while hits.peek().is_some() {
-            let chunk: Vec<Hit> = hits.by_ref().take(BATCH as usize).collect();
+    async fn in_every_set(
+        &self,
+        mut hits: Vec<Hit>,
+        keys: &[&str],
+    ) -> Result<Vec<Hit>, StoreError> {
+        let mut held = Vec::with_capacity(hits.len());
+        for chunk in hits.chunks(BATCH as usize) {
             let ids: Vec<&str> = chunk.iter().map(|hit| hit.id.as_str()).collect();
-            let mut pipe = redis::pipe();
-            for key in keys {
-                pipe.cmd("ZMSCORE").arg(*key).arg(&ids);
-            }
-            let scores: Vec<Vec<Option<f64>>> = pipe.query_async(&mut conn).await?;
-            let in_all = |i: usize| scores.iter().all(|set| set[i].is_some());
-            kept.extend(
-                chunk
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| in_all(*i))
-                    .map(|(_, hit)| hit),
-            );
+            held.extend(self.held_by_every(keys, &ids).await?);
         }
-        Ok(kept)
+        let mut held = held.into_iter();
+        hits.retain(|_| held.next() == Some(true));
+        Ok(hits)
+    }
+
+    /// For each of `ids`, whether every set of `keys` holds it (one ZMSCORE a set, pipelined).
+    pub(super) async fn held_by_every(
+        &self,
+        keys: &[&str],
+        ids: &[&str],
+    ) -> Result<Vec<bool>, StoreError> {
+        if keys.is_empty() || ids.is_empty() {
+            return Ok(vec![true; ids.len()]);
+        }
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("ZMSCORE").arg(*key).arg(ids);
+        }
+        let mut conn = self.conn.clone();
+        let scores: Vec<Vec<Option<f64>>> = pipe.query_async(&mut conn).await?;
+        Ok((0..ids.len())
+            .map(|i| scores.iter().all(|set| set[i].is_some()))
+            .collect())
     }
 
     /// The codes of the set `driving` that are in each of `others` too and match the query's
@@ -148,16 +159,7 @@ impl RedisStore {
                 .arg(&ids)
                 .query_async(&mut conn)
                 .await?;
-            let mut in_others: Vec<Vec<Option<f64>>> = Vec::with_capacity(others.len());
-            for other in others {
-                in_others.push(
-                    redis::cmd("ZMSCORE")
-                        .arg(*other)
-                        .arg(&ids)
-                        .query_async(&mut conn)
-                        .await?,
-                );
-            }
+            let in_others = self.held_by_every(others, &ids).await?;
             for (i, (id, updated)) in batch.iter().enumerate() {
                 let (Some(member), Some(created)) = (&members[i], created[i]) else {
                     continue;
@@ -165,7 +167,7 @@ impl RedisStore {
                 let Some((name, _, display_id)) = split_member(member) else {
                     continue;
                 };
-                let in_all = in_others.iter().all(|scores| scores[i].is_some());
+                let in_all = in_others[i];
                 let found = query
                     .search
                     .as_ref()

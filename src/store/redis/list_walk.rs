@@ -155,19 +155,8 @@ impl RedisStore {
         positions: Vec<ListPosition>,
         filter_keys: &[&str],
     ) -> Result<Vec<(ListPosition, bool)>, StoreError> {
-        if positions.is_empty() {
-            return Ok(Vec::new());
-        }
         let ids: Vec<&str> = positions.iter().map(ListPosition::id).collect();
-        let mut pipe = redis::pipe();
-        for key in filter_keys {
-            pipe.cmd("ZMSCORE").arg(*key).arg(&ids);
-        }
-        let mut conn = self.conn.clone();
-        let scores: Vec<Vec<Option<f64>>> = pipe.query_async(&mut conn).await?;
-        let kept: Vec<bool> = (0..positions.len())
-            .map(|i| scores.iter().all(|set| set[i].is_some()))
-            .collect();
+        let kept = self.held_by_every(filter_keys, &ids).await?;
         Ok(positions.into_iter().zip(kept).collect())
     }
 

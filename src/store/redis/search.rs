@@ -16,7 +16,6 @@
 //! nothing else.
 
 use futures::future::try_join_all;
-use futures::TryStreamExt;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
@@ -136,13 +135,13 @@ impl RedisStore {
         tracing::info!("building each team's search text, once, for codes stored before it");
         let started = std::time::Instant::now();
         let script = redis::Script::new(TEXT_OF_BUCKET);
-        let pattern = format!("{}team-qrs:*", super::glob_escape(&self.prefix));
-        let team_sets: Vec<String> = conn.scan_match(pattern).await?.try_collect().await?;
-        for team_set in team_sets {
-            let team_id = &team_set[self.key("team-qrs:").len()..];
+        for team_id in self.team_ids().await? {
+            let team_id = team_id.as_str();
             let [by_created, by_updated, _, names, _] = self.list_keys(team_id);
             let mut buckets = vec![Vec::new(); BUCKETS];
-            let ids: Vec<String> = conn.smembers(&team_set).await?;
+            let ids: Vec<String> = conn
+                .smembers(self.key(&format!("team-qrs:{team_id}")))
+                .await?;
             for id in ids {
                 buckets[bucket_of(&id)].push(id);
             }
