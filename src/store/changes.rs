@@ -1,8 +1,10 @@
 //! The embedded store's change feed (see `feed.rs`): a table of numbered entries, each written
 //! in the write transaction of the change itself. redb runs one write transaction at a time, so
 //! the numbers are the commit order with no lock of ours, and no follower sees an entry before
-//! its change is committed. Trimmed to the newest `kept` (and up to a sixteenth more) as it is
-//! written; followers waiting for entries are woken after each commit.
+//! its change is committed. An entry holds one write's changes: one change, or a bulk create's
+//! (one B-tree entry for a batch of codes, not one a code). Trimmed to the newest `kept` entries
+//! (and up to a sixteenth more) as it is written; followers waiting for entries are woken after
+//! each commit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,7 @@ use super::feed::{Change, ChangeFeed, FeedRead};
 use super::{decode_record, encode, EmbeddedStore, StoreError, ROUTES};
 use crate::model::{RouteRecord, Team};
 
-/// Sequence number (from 1, without gaps) -> a `Change` as JSON.
+/// Sequence number (from 1, without gaps) -> a `Change` as JSON, or a JSON array of them.
 pub(super) const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
 
 /// The feed's length and its wake-ups, shared by the clones of a store.
@@ -59,7 +61,7 @@ impl Feed {
 
     /// Appends one entry within `txn`.
     pub(super) fn append(&self, txn: &WriteTransaction, change: Change) -> Result<(), StoreError> {
-        self.writer(txn)?.append(&change)
+        self.writer(txn)?.append(&[change])
     }
 
     /// Called after a commit that appended entries: wakes the followers waiting for them.
@@ -77,8 +79,14 @@ pub(super) struct FeedWriter<'txn> {
 }
 
 impl FeedWriter<'_> {
-    pub(super) fn append(&mut self, change: &Change) -> Result<(), StoreError> {
-        self.table.insert(self.next, encode(change).as_slice())?;
+    /// Appends one entry holding `changes` (none: nothing is appended).
+    pub(super) fn append(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        let entry = match changes {
+            [] => return Ok(()),
+            [change] => encode(change),
+            changes => encode(&changes),
+        };
+        self.table.insert(self.next, entry.as_slice())?;
         self.next += 1;
         // The entries beyond `kept` go from the oldest on, so that those kept never have a gap;
         // a sixteenth more are let in first, so that a bulk create trims a run of entries now and
@@ -93,6 +101,14 @@ impl FeedWriter<'_> {
     }
 }
 
+/// The changes of one entry: one change, or a JSON array of them.
+fn entry_changes(seq: u64, bytes: &[u8]) -> Result<Vec<Change>, StoreError> {
+    match bytes.first() {
+        Some(b'[') => decode_record(CHANGES, seq, bytes),
+        _ => Ok(vec![decode_record(CHANGES, seq, bytes)?]),
+    }
+}
+
 impl EmbeddedStore {
     /// The newest entry's number (0: none yet).
     fn newest_change(&self) -> Result<u64, StoreError> {
@@ -102,7 +118,8 @@ impl EmbeddedStore {
         Ok(newest)
     }
 
-    /// At most `max` entries after `cursor`; Lagged when some of them were trimmed away.
+    /// The changes of the entries after `cursor`, entry after entry until `max` changes are read
+    /// (an entry is never split); Lagged when some of them were trimmed away.
     pub(super) fn read_changes(
         &self,
         cursor: u64,
@@ -117,9 +134,12 @@ impl EmbeddedStore {
         }
         let mut changes = Vec::new();
         let mut last = cursor;
-        for entry in table.range(cursor + 1..)?.take(max) {
+        for entry in table.range(cursor + 1..)? {
+            if changes.len() >= max {
+                break;
+            }
             let (seq, bytes) = entry?;
-            changes.push(decode_record(CHANGES, seq.value(), bytes.value())?);
+            changes.extend(entry_changes(seq.value(), bytes.value())?);
             last = seq.value();
         }
         Ok(FeedRead::Changes {
@@ -254,17 +274,20 @@ mod tests {
         let bulk = [
             Qr::web("qr_b", "team_1", "b", "https://b.example/"),
             Qr::web("qr_c", "team_1", "a2", "https://c.example/"),
+            Qr::web("qr_d", "team_1", "d", "https://d.example/"),
         ];
         store.create_qrs_within(&bulk, None).unwrap();
         assert_eq!(
             read(&store, 0),
             FeedRead::Changes {
-                // The bulk's code on a taken displayId was not written, nor fed.
+                // The bulk's code on a taken displayId was not written, nor fed; the others'
+                // changes are one entry.
                 changes: vec![
                     route("a", None),
                     route("a2", Some("a")),
                     route("a2", None),
-                    route("b", None)
+                    route("b", None),
+                    route("d", None)
                 ],
                 cursor: 4
             }
@@ -272,8 +295,23 @@ mod tests {
         assert_eq!(
             read(&store, 2),
             FeedRead::Changes {
-                changes: vec![route("a2", None), route("b", None)],
+                changes: vec![route("a2", None), route("b", None), route("d", None)],
                 cursor: 4
+            }
+        );
+        // An entry is read whole, past `max`.
+        assert_eq!(
+            store.read_changes(2, 2).unwrap(),
+            FeedRead::Changes {
+                changes: vec![route("a2", None), route("b", None), route("d", None)],
+                cursor: 4
+            }
+        );
+        assert_eq!(
+            store.read_changes(2, 1).unwrap(),
+            FeedRead::Changes {
+                changes: vec![route("a2", None)],
+                cursor: 3
             }
         );
         assert_eq!(
@@ -339,8 +377,7 @@ mod tests {
         let qrs: Vec<Qr> = (0..12)
             .map(|n| Qr::web(&format!("qr_{n}"), "team_1", &format!("c{n}"), "https://a/"))
             .collect();
-        store.create_qrs_within(&qrs[..8], None).unwrap();
-        for qr in &qrs[8..] {
+        for qr in &qrs {
             store.create_qr(qr).unwrap();
         }
         // 12 entries written, the newest 5 (8..=12) kept.

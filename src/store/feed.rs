@@ -55,7 +55,8 @@ pub trait ChangeFeed: Clone + Send + Sync + 'static {
     /// it, and no change made during the load is missed.
     fn cursor(&self) -> impl Future<Output = Result<Self::Cursor, StoreError>> + Send;
 
-    /// At most `max` entries after `cursor`, waiting up to `wait` for the first.
+    /// The changes after `cursor`, waiting up to `wait` for the first: `max` or fewer, or more
+    /// where an entry holds many (an embedded bulk create's are one entry, never split).
     fn changes_after(
         &self,
         cursor: &Self::Cursor,

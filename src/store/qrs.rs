@@ -33,6 +33,8 @@ struct NewQrTables<'txn> {
     team_qrs: redb::Table<'txn, (&'static str, &'static str), ()>,
     routes: redb::Table<'txn, &'static str, &'static [u8]>,
     feed: FeedWriter<'txn>,
+    /// The feed's changes of the codes stored so far, appended as one entry by `finish`.
+    changes: Vec<Change>,
 }
 
 impl<'txn> NewQrTables<'txn> {
@@ -44,7 +46,13 @@ impl<'txn> NewQrTables<'txn> {
             team_qrs: txn.open_table(TEAM_QRS)?,
             routes: txn.open_table(ROUTES)?,
             feed: feed.writer(txn)?,
+            changes: Vec::new(),
         })
+    }
+
+    /// Appends the stored codes' changes to the feed, as one entry.
+    fn finish(mut self) -> Result<(), StoreError> {
+        self.feed.append(&self.changes)
     }
 
     /// The one place a new code is written, for `create_qr` and `create_qrs` alike: its displayId
@@ -75,7 +83,7 @@ impl<'txn> NewQrTables<'txn> {
             .insert((qr.team_id.as_str(), qr.id.as_str()), ())?;
         put_route(&mut self.routes, &key, qr)?;
         list.add(qr)?;
-        self.feed.append(&Change::route(key, None))?;
+        self.changes.push(Change::route(key, None));
         Ok(Created::Stored)
     }
 }
@@ -105,7 +113,10 @@ impl EmbeddedStore {
     pub fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         let created = ListIndex::write(&txn, |list| {
-            NewQrTables::open(&txn, &self.feed)?.insert(list, qr, limit)
+            let mut tables = NewQrTables::open(&txn, &self.feed)?;
+            let created = tables.insert(list, qr, limit)?;
+            tables.finish()?;
+            Ok(created)
         })?;
         match created {
             Created::Stored => {}
@@ -126,9 +137,9 @@ impl EmbeddedStore {
 
     /// Stores many new codes in one write transaction: one commit (one fsync) for all of them
     /// instead of one per code, which is what makes a bulk import fast. Each code is stored exactly
-    /// as `create_qr_within` stores it; one whose displayId is taken (by a stored code, or by an
-    /// earlier one of `qrs`), or whose team already has `limit` live codes, is skipped. Returns
-    /// what became of each code.
+    /// as `create_qr_within` stores it, and the changes of all of them are one entry of the feed;
+    /// one whose displayId is taken (by a stored code, or by an earlier one of `qrs`), or whose
+    /// team already has `limit` live codes, is skipped. Returns what became of each code.
     pub fn create_qrs_within(
         &self,
         qrs: &[Qr],
@@ -137,9 +148,12 @@ impl EmbeddedStore {
         let txn = self.db.begin_write()?;
         let created = ListIndex::write(&txn, |list| {
             let mut tables = NewQrTables::open(&txn, &self.feed)?;
-            qrs.iter()
+            let created = qrs
+                .iter()
                 .map(|qr| tables.insert(list, qr, limit))
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            tables.finish()?;
+            Ok(created)
         })?;
         txn.commit()?;
         self.feed.wake();

@@ -52,7 +52,10 @@ fn many_codes(server: &Server, edge: bool) {
         assert_eq!(status, 200);
     }
     if edge {
-        server.assert_served("bulk-one");
+        // Their changes reach the edge as one entry of the feed: each code is served.
+        for qr in qrs {
+            server.assert_served(qr["displayId"].as_str().unwrap());
+        }
     }
 
     // One bad item refuses the whole request.
@@ -137,6 +140,9 @@ fn many_codes(server: &Server, edge: bool) {
     let (_, found) = server.call(Method::GET, "/api/qrs-api?search=imp-1", None);
     assert_eq!(found["data"]["qrs"][0]["batchId"], batch, "{found}");
     assert_eq!(found["data"]["qrs"][0]["name"], "Imported");
+    if edge {
+        server.assert_served("imp-1");
+    }
 
     let before = code_count(server);
     let (status, body) = import(
