@@ -39,8 +39,8 @@ fn web(display_id: &str, target: &str) -> Value {
 }
 
 /// Writes a burst of codes larger than the feed keeps (bulk creates: on the embedded store each
-/// one transaction of more entries than it keeps, so the edge cannot read them in between) and
-/// renames and retargets a code; returns (displayId, target) of every code as stored.
+/// one entry of the feed, on Redis an entry a code) and renames and retargets a code; returns
+/// (displayId, target) of every code as stored.
 fn burst(api: &Server, renamed_id: &str) -> Vec<(String, String)> {
     let codes: Vec<Value> = (0..BURST)
         .map(|n| web(&format!("burst-{n}"), &format!("https://burst.example/{n}")))
@@ -76,19 +76,18 @@ fn serves_as_stored(edge: &Server, stored: &[(String, String)]) {
     assert_eq!(released.status(), 404, "the renamed code's old name");
 }
 
-/// Issue 14: an edge whose place in the feed was trimmed away reads every route afresh, instead
-/// of skipping the changes it missed. Embedded: one write of more codes than the feed keeps.
+/// Issue 14: a burst of more codes than the feed keeps reaches the edge of the embedded store:
+/// a bulk create's changes are one entry, read whole. (Its edge falls behind only when more
+/// writes than the feed keeps commit between two of its reads, which a test cannot make happen
+/// on purpose in one process: the store contract's `a_feed_trimmed_past_a_cursor_reads_lagged`
+/// checks the store's side on both stores, the Redis test below the edge's.)
 #[test]
-fn a_lagging_edge_reads_every_route_afresh_on_the_embedded_store() {
+fn a_burst_larger_than_the_feed_reaches_the_edge_of_the_embedded_store() {
     let (_tmp, data) = crate::support::data_dir();
     let server = Launch::new(&data).config(KEPT).start();
     let first = server.create_served(web("first", "https://first.example/"));
     let stored = burst(&server, first["id"].as_str().unwrap());
     serves_as_stored(&server, &stored);
-    assert!(
-        server.log().contains("fell behind"),
-        "the edge read every route afresh"
-    );
 }
 
 /// Stops `slow` (SIGSTOP) while a burst is written and the stream trimmed past its place, then
@@ -117,8 +116,9 @@ fn burst_behind(
     stored
 }
 
-/// Issue 14: as above on Redis, with an edge of its own stopped while the burst is written and
-/// the stream trimmed past it; another edge that kept up serves the same. The stream's entries
+/// Issue 14: an edge whose place in the feed was trimmed away reads every route afresh, instead
+/// of skipping the changes it missed: on Redis, an edge of its own stopped while the burst is
+/// written and the stream trimmed past it; another edge that kept up serves the same. The stream's entries
 /// are numbered, so the stopped edge sees the trim as a gap.
 #[test]
 fn a_lagging_edge_reads_every_route_afresh_on_redis() {
