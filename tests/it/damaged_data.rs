@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::topology::Topology;
+use crate::support::topology::{delete_redis_keys, Topology};
 use crate::support::{self, Launch, Server, IPHONE_SAFARI};
 
 /// A code scanned `n` times (GETs alone, so that every stored event counts in the total);
@@ -383,13 +383,8 @@ fn an_empty_redis_keyspace_beside_a_bootstrapped_data_dir_is_refused() {
     let api = topology.start("api", "api");
     api.create_qr(json!({"qrType": "WEB", "qrRedirectUrl": "https://example.com/r"}));
     assert_eq!(api.stop().code(), Some(0));
-    let mut redis = topology.redis();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", topology.key_prefix()))
-        .query(&mut redis)
-        .unwrap();
+    let keys = delete_redis_keys(&format!("{}*", topology.key_prefix()));
     assert!(!keys.is_empty());
-    let _: () = redis::cmd("DEL").arg(&keys).query(&mut redis).unwrap();
 
     let data = topology.root().join("api");
     let launch = Launch::new(&data).role("api").config(&topology.config);

@@ -3,7 +3,7 @@
 //! renames and deletions too; the type and tag filters list exactly the matching codes.
 
 use crate::support;
-use crate::support::topology::Topology;
+use crate::support::topology::{delete_redis_keys, Topology};
 use crate::support::Server;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -439,13 +439,8 @@ fn the_list_indexes_are_built_for_an_older_redis_store() {
     api.stop();
     // Take the indexes away, as a store of the earlier version would be.
     let prefix = topology.key_prefix();
-    let mut conn = topology.redis();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}list-*"))
-        .query(&mut conn)
-        .unwrap();
+    let keys = delete_redis_keys(&format!("{prefix}list-*"));
     assert!(keys.len() >= 5, "{keys:?}");
-    let _: () = redis::cmd("DEL").arg(&keys).query(&mut conn).unwrap();
 
     let mut api = topology.start("api", "api-again");
     api.credentials = support::read_bootstrap(&topology.root().join("api"));

@@ -13,6 +13,8 @@ use qredge::aggregate::{Dimension, RedisAnalytics};
 use qredge::clock::{format_day, now_ms, utc_day, MS_PER_DAY};
 use qredge::model::{Qr, ScanEvent};
 
+use crate::support::topology::delete_redis_keys;
+
 const TOPIC: &str = "scans";
 const GROUP: &str = "aggregator";
 const HOUR: i64 = 3_600_000;
@@ -702,16 +704,8 @@ async fn apply_100k(a: &RedisAnalytics, codes: i64) -> (f64, Duration) {
 /// Removes every team rollup key under `prefix`: what a Redis counted into before team rollups
 /// existed holds (the codes' keys are the same then and now).
 fn remove_team_rollups(prefix: &str) {
-    let mut redis = redis::Client::open(redis_url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}team:*"))
-        .query(&mut redis)
-        .unwrap();
+    let keys = delete_redis_keys(&format!("{prefix}team:*"));
     assert!(!keys.is_empty(), "the batch wrote team rollups");
-    let _: () = redis::cmd("DEL").arg(keys).query(&mut redis).unwrap();
 }
 
 /// A store in `dir` that knows qr_a and qr_b as team t1's codes and qr_c as t2's.

@@ -9,6 +9,8 @@ use qredge::edge::snapshot::Snapshots;
 use qredge::edge::{follow, RouteTable};
 use qredge::model::Qr;
 use qredge::store::redis::RedisStore;
+
+use crate::support::topology::delete_redis_keys;
 use qredge::store::{Edit, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -300,16 +302,8 @@ async fn members_are_found_by_email_across_organizations_through_changes_and_aft
     assert!(ids_with_email(&store, "bob@example.com").await.is_empty());
 
     // A store written before the index: filled once when a process connects.
-    let mut redis = redis::Client::open(redis_url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let index: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}email-*"))
-        .query(&mut redis)
-        .unwrap();
+    let index = delete_redis_keys(&format!("{prefix}email-*"));
     assert!(index.len() >= 3, "{index:?}");
-    let _: () = redis::cmd("DEL").arg(&index).query(&mut redis).unwrap();
     assert!(ids_with_email(&store, "ann@example.com").await.is_empty());
     let reconnected = RedisStore::connect(&redis_url(), &prefix).await.unwrap();
     assert_eq!(
@@ -354,16 +348,8 @@ async fn the_search_text_of_an_older_store_is_built_once_beside_writers() {
     assert_eq!(created.len(), codes.len());
 
     // A store written before the search text: its keys and its flag gone.
-    let mut redis = redis::Client::open(redis_url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let text: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}list-text*"))
-        .query(&mut redis)
-        .unwrap();
+    let text = delete_redis_keys(&format!("{prefix}list-text*"));
     assert!(text.len() > 4000, "{}", text.len());
-    let _: () = redis::cmd("DEL").arg(&text).query(&mut redis).unwrap();
     assert!(searched(&store, "before").await.is_empty());
 
     // One process renames a code in ten while another starts and builds the text.

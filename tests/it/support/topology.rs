@@ -14,6 +14,22 @@ pub fn shared_redis() -> String {
         .expect("QREDGE_TEST_REDIS_URL is not set: run the tests through scripts/test.sh")
 }
 
+/// Deletes the keys of the shared Redis that match `pattern` (a KEYS pattern, the test's prefix
+/// included), as a store of an earlier version would lack them; the keys it deleted.
+pub fn delete_redis_keys(pattern: &str) -> Vec<String> {
+    let mut redis = shared_connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(&mut redis).unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(&keys).query(&mut redis).unwrap();
+    }
+    keys
+}
+
+fn shared_connection() -> redis::Connection {
+    let client = redis::Client::open(shared_redis()).expect("a Redis URL");
+    client.get_connection().expect("Redis answers")
+}
+
 pub fn shared_kafka() -> String {
     std::env::var("QREDGE_TEST_KAFKA_BROKERS")
         .expect("QREDGE_TEST_KAFKA_BROKERS is not set: run the tests through scripts/test.sh")
@@ -71,8 +87,7 @@ impl Topology {
 
     /// A connection to the Redis the tests share.
     pub fn redis(&self) -> redis::Connection {
-        let client = redis::Client::open(shared_redis()).expect("a Redis URL");
-        client.get_connection().expect("Redis answers")
+        shared_connection()
     }
 
     pub fn root(&self) -> PathBuf {
