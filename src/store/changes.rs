@@ -89,8 +89,8 @@ impl FeedWriter<'_> {
         self.table.insert(self.next, entry.as_slice())?;
         self.next += 1;
         // The entries beyond `kept` go from the oldest on, so that those kept never have a gap;
-        // a sixteenth more are let in first, so that a bulk create trims a run of entries now and
-        // then instead of one entry a code (a visible share of an import's time).
+        // a sixteenth more are let in first, so that writes trim a run of entries now and then
+        // instead of one entry each.
         let excess = (self.next - self.oldest).saturating_sub(self.kept);
         if excess > self.kept / 16 {
             let oldest_kept = self.oldest + excess;

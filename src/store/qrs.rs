@@ -112,13 +112,7 @@ impl EmbeddedStore {
     /// live codes.
     pub fn create_qr_within(&self, qr: &Qr, limit: Option<u64>) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        let created = ListIndex::write(&txn, |list| {
-            let mut tables = NewQrTables::open(&txn, &self.feed)?;
-            let created = tables.insert(list, qr, limit)?;
-            tables.finish()?;
-            Ok(created)
-        })?;
-        match created {
+        match self.insert_new(&txn, std::slice::from_ref(qr), limit)?[0] {
             Created::Stored => {}
             Created::DisplayIdTaken => {
                 return Err(StoreError::DisplayIdTaken(qr.display_id.clone()))
@@ -146,18 +140,29 @@ impl EmbeddedStore {
         limit: Option<u64>,
     ) -> Result<Vec<Created>, StoreError> {
         let txn = self.db.begin_write()?;
-        let created = ListIndex::write(&txn, |list| {
-            let mut tables = NewQrTables::open(&txn, &self.feed)?;
+        let created = self.insert_new(&txn, qrs, limit)?;
+        txn.commit()?;
+        self.feed.wake();
+        Ok(created)
+    }
+
+    /// Writes the new codes `qrs` within `txn` (each as `NewQrTables::insert` decides), their
+    /// changes one entry of the feed; what became of each.
+    fn insert_new(
+        &self,
+        txn: &redb::WriteTransaction,
+        qrs: &[Qr],
+        limit: Option<u64>,
+    ) -> Result<Vec<Created>, StoreError> {
+        ListIndex::write(txn, |list| {
+            let mut tables = NewQrTables::open(txn, &self.feed)?;
             let created = qrs
                 .iter()
                 .map(|qr| tables.insert(list, qr, limit))
                 .collect::<Result<Vec<_>, _>>()?;
             tables.finish()?;
             Ok(created)
-        })?;
-        txn.commit()?;
-        self.feed.wake();
-        Ok(created)
+        })
     }
 
     /// Applies `edit` to the stored code `id` inside one write transaction; the code as stored
