@@ -201,11 +201,17 @@ fn benches(c: &mut Criterion) {
         b.iter_batched(
             || {
                 (0..2048)
-                    .map(|i| {
+                    .map(|_| {
                         next_id += 1;
+                        // A random code of 10 000, visitor, country and city (as run.sh's load).
+                        let n = (next_id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                         let mut scan = raw_scan(next_id);
-                        scan.qr_id = format!("qr_{:020}", spread(i)).into();
-                        enricher.enrich(&scan)
+                        scan.qr_id = format!("qr_{:020}", (n >> 44) % 10_000).into();
+                        scan.ip = IpAddr::V4(Ipv4Addr::from((n >> 8) as u32));
+                        let mut event = enricher.enrich(&scan);
+                        event.country = format!("C{}", (n >> 24) % 150).into();
+                        event.city = format!("city {}", (n >> 32) % 5000).into();
+                        event
                     })
                     .collect::<Vec<_>>()
             },

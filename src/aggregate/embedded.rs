@@ -40,7 +40,7 @@ use self::code_stats::{CodeStats, PreviousCodeStats};
 pub use self::event_log::Skipped;
 use self::event_log::{EventLog, LogReader, Position};
 use self::headline_counts::HeadlineCounts;
-use self::rollups::Rollups;
+use self::rollups::{Counted, Rollups};
 use self::seen_events::SeenEvents;
 use self::team_rollups::{RollupsAlone, TeamRollups, WithoutEvents};
 use super::contract::{Codes, DayCounts, EventsOf};
@@ -201,19 +201,71 @@ impl State {
     }
 
     fn add(&mut self, event: &ScanEvent, at: Position, zone: Tz) {
+        let counted = self.counted(event, zone);
+        self.count(event, at, counted.as_ref());
+    }
+
+    /// Counts new events stored at `positions`, asking for the memory of each (its code's
+    /// stats, cold for a random code) a few events before its turn.
+    fn add_all<'e>(
+        &mut self,
+        events: &[&'e ScanEvent],
+        positions: impl IntoIterator<Item = Position>,
+        zone_of: impl Fn(&'e ScanEvent) -> Tz,
+    ) {
+        let counted: Vec<Option<Counted>> = events
+            .iter()
+            .map(|event| self.counted(event, zone_of(event)))
+            .collect();
+        for (i, (event, at)) in events.iter().zip(positions).enumerate() {
+            if let Some(ahead) = events.get(i + 2 * PREFETCH_AHEAD) {
+                self.prefetch(ahead, counted[i + 2 * PREFETCH_AHEAD].as_ref());
+            }
+            if let Some(ahead) = events.get(i + PREFETCH_AHEAD) {
+                self.prefetch_behind(ahead, counted[i + PREFETCH_AHEAD].as_ref());
+            }
+            self.count(event, at, counted[i].as_ref());
+        }
+    }
+
+    /// What a headline scan adds to rollups (its day in `zone`); None for a bot or a HEAD
+    /// request, which are not rolled up.
+    fn counted(&mut self, event: &ScanEvent, zone: Tz) -> Option<Counted> {
+        event.is_headline().then(|| {
+            let day = self.days.of(event.scan_time, zone);
+            Counted::of(event, day, &mut self.interner)
+        })
+    }
+
+    /// Counts a new event stored at `at`, `counted` being what it adds to rollups.
+    fn count(&mut self, event: &ScanEvent, at: Position, counted: Option<&Counted>) {
         self.seen.insert(&event.event_id);
         let id = event.rollup_id();
-        let day = self.days.of(event.scan_time, zone);
         let stats = match self.codes.get_mut(id.as_ref()) {
             Some(stats) => stats,
             None => self.codes.entry(id.as_ref().into()).or_default(),
         };
-        let counted_on = stats.add(event, at, day, &mut self.interner);
+        stats.add(event, at, counted);
         // Orphan scans are no code's: they stay out of the team's codes' totals.
         if !event.orphan {
             let code = (id.as_ref(), stats.counts().scans);
-            self.teams
-                .add(&event.team_id, event, at, counted_on.as_ref(), code);
+            self.teams.add(&event.team_id, event, at, counted, code);
+        }
+    }
+
+    /// Starts loading what counting `event` will touch (its code's stats, cold for a random
+    /// code), so that it is in the cache when its turn comes.
+    fn prefetch(&self, event: &ScanEvent, counted: Option<&Counted>) {
+        if let Some(stats) = self.codes.get(event.rollup_id().as_ref()) {
+            stats.prefetch(counted);
+        }
+    }
+
+    /// The second step of `prefetch`, `PREFETCH_AHEAD` events later: what is behind the places
+    /// it asked for (a code's visitors of the day).
+    fn prefetch_behind(&self, event: &ScanEvent, counted: Option<&Counted>) {
+        if let Some(stats) = self.codes.get(event.rollup_id().as_ref()) {
+            stats.prefetch_behind(counted);
         }
     }
 
@@ -237,6 +289,10 @@ impl State {
         self.teams.forget_events_in(&gone);
     }
 }
+
+/// How many scans ahead of the one being counted the next ones' memory is asked for: enough for
+/// memory to answer while the scans between are counted.
+const PREFETCH_AHEAD: usize = 8;
 
 struct Writer {
     log: EventLog,
@@ -353,9 +409,7 @@ impl Analytics {
             .append(&new, |event, out| event_record::encode(event, out))?;
         {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-            for (event, at) in new.iter().zip(positions) {
-                state.add(event, at, zones[&*event.team_id]);
-            }
+            state.add_all(&new, positions, |event| zones[&*event.team_id]);
         }
         writer.unsaved_bytes += writer.log.appended() - before;
         // The events are stored: a checkpoint or a removal that fails now is only retried later.

@@ -10,6 +10,7 @@ pub mod contract;
 pub mod embedded;
 mod local_days;
 pub mod ownership;
+mod prefetch;
 pub mod redis;
 mod redis_reads;
 mod redis_team_build;

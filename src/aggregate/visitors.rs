@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::prefetch::{prefetch, prefetch_slice};
+
 const P: u32 = 14;
 const REGISTERS: usize = 1 << P;
 /// Hash bits left for the run of zeros after the register index.
@@ -35,6 +37,18 @@ impl VisitorSketch {
     pub fn add(&mut self, visitor: &[u8]) {
         let (register, value) = register_and_value(visitor);
         self.raise(register, value);
+    }
+
+    /// Starts loading what `add(visitor)` reads: the sorted list (its first lines), or the
+    /// visitor's register.
+    pub fn prefetch(&self, visitor: &[u8]) {
+        match self {
+            VisitorSketch::Sparse(set) => prefetch_slice(set),
+            VisitorSketch::Dense(registers) => {
+                let (register, _) = register_and_value(visitor);
+                prefetch(&registers[usize::from(register)]);
+            }
+        }
     }
 
     /// Sets `register` to `value` when that is higher (adding an element and merging sketches

@@ -1,8 +1,10 @@
 //! A rollup's all-time breakdowns: headline scans per value of each dimension (country, city,
 //! device, browser, OS, referrer host), in one table for all six. Counting a scan touches a
 //! code's table six times, and the codes a loaded edge counts are mostly cold in the CPU's cache:
-//! one table is one allocation to miss instead of six. Values are interned (`Ustr`), so a lookup
-//! hashes and compares pointers, never string bytes.
+//! one table is one allocation to miss instead of six, and the aggregator asks for the six slots a
+//! scan will touch a few scans ahead (`prefetch`), which needs their addresses: an open-addressing
+//! table of its own rather than a map that keeps them private. Values are interned (`Ustr`), so a
+//! lookup hashes and compares pointers, never string bytes.
 //!
 //! Saved as six maps, value -> scans, in `Dimension::ALL`'s order: the checkpoint's layout from
 //! before the table was one.
@@ -11,22 +13,28 @@ use std::collections::HashMap;
 use std::fmt;
 
 use compact_str::CompactString;
-use hashbrown::HashTable;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
 use ustr::Ustr;
 
+use crate::aggregate::prefetch::prefetch;
 use crate::aggregate::rollup::Dimension;
 
 const DIMENSIONS: usize = Dimension::ALL.len();
 
+/// The fewest slots of a table that holds anything.
+const MIN_SLOTS: usize = 8;
+
+/// Linear probing, at most three quarters full (a value is found within a line or two).
 #[derive(Debug, Default, Clone)]
 pub struct Breakdowns {
-    table: HashTable<Count>,
+    /// Empty, or a power of two long; a slot with no scans is free.
+    slots: Vec<Count>,
+    used: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Count {
     /// The dimension's index in `Dimension::ALL`.
     dimension: u8,
@@ -34,32 +42,35 @@ struct Count {
     scans: u64,
 }
 
-/// A value's precomputed hash, told apart per dimension (one value, e.g. "", is in several).
-fn hash(dimension: u8, value: Ustr) -> u64 {
-    value.precomputed_hash() ^ u64::from(dimension).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
-impl Count {
-    fn hash(&self) -> u64 {
-        hash(self.dimension, self.value)
-    }
+/// Where a value's probe starts in a table of `len` slots (a power of two): the high bits of a
+/// multiplicative hash of the value's precomputed hash, told apart per dimension (one value,
+/// e.g. "", is in several).
+fn home(dimension: u8, value: Ustr, len: usize) -> usize {
+    let hash = value.precomputed_hash() ^ u64::from(dimension);
+    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - len.trailing_zeros())) as usize
 }
 
 impl Breakdowns {
     /// Adds `scans` to `value` of the dimension at `dimension` in `Dimension::ALL`.
     pub fn add(&mut self, dimension: usize, value: Ustr, scans: u64) {
+        if scans == 0 {
+            return;
+        }
+        if 4 * (self.used + 1) > 3 * self.slots.len() {
+            self.grow();
+        }
         let dimension = dimension as u8;
-        let found = self.table.entry(
-            hash(dimension, value),
-            |c| c.dimension == dimension && c.value == value,
-            Count::hash,
-        );
-        let count = found.or_insert(Count {
-            dimension,
-            value,
-            scans: 0,
-        });
-        count.into_mut().scans += scans;
+        let slot = self.find(dimension, value);
+        let count = &mut self.slots[slot];
+        if count.scans == 0 {
+            *count = Count {
+                dimension,
+                value,
+                scans: 0,
+            };
+            self.used += 1;
+        }
+        count.scans += scans;
     }
 
     /// Adds each value's scans, dimension by dimension (in `Dimension::ALL`'s order).
@@ -69,18 +80,52 @@ impl Breakdowns {
         }
     }
 
+    /// Starts loading the slots that `add_all(values)` starts its probes at.
+    pub fn prefetch(&self, values: &[Ustr; DIMENSIONS]) {
+        if self.slots.is_empty() {
+            return;
+        }
+        for (dimension, value) in values.iter().enumerate() {
+            prefetch(&self.slots[home(dimension as u8, *value, self.slots.len())]);
+        }
+    }
+
+    /// The slot that holds `value` of `dimension`, or the free one it goes in (there is one: the
+    /// table is never full).
+    fn find(&self, dimension: u8, value: Ustr) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut slot = home(dimension, value, self.slots.len());
+        loop {
+            let count = &self.slots[slot];
+            if count.scans == 0 || (count.dimension == dimension && count.value == value) {
+                return slot;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Twice the slots (or the first ones), every count moved to its place in them.
+    fn grow(&mut self) {
+        let len = (2 * self.slots.len()).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![Count::default(); len]);
+        self.used = 0;
+        for count in old.into_iter().filter(|c| c.scans > 0) {
+            self.add(count.dimension.into(), count.value, count.scans);
+        }
+    }
+
     /// Adds `other`'s counts into these.
     pub fn merge(&mut self, other: &Breakdowns) {
-        for count in &other.table {
+        for count in &other.slots {
             self.add(count.dimension.into(), count.value, count.scans);
         }
     }
 
     /// The values of the dimension at `dimension` in `Dimension::ALL`, and their scans.
     pub fn of(&self, dimension: usize) -> impl Iterator<Item = (Ustr, u64)> + '_ {
-        self.table
+        self.slots
             .iter()
-            .filter(move |c| usize::from(c.dimension) == dimension)
+            .filter(move |c| c.scans > 0 && usize::from(c.dimension) == dimension)
             .map(|c| (c.value, c.scans))
     }
 }
@@ -89,24 +134,38 @@ impl Breakdowns {
 /// bound, and most scans' values are among a few hundred (countries, devices, browsers).
 const CACHED_VALUES: usize = 1 << 16;
 
+type Cached = HashMap<CompactString, Ustr, hashbrown::DefaultHashBuilder>;
+
 /// The values interned so far, found without the process-wide interner's lock and its table's
 /// cold slots (both a visible share of a loaded edge's core).
 #[derive(Default)]
 pub struct Interner {
-    cached: HashMap<CompactString, Ustr, hashbrown::DefaultHashBuilder>,
+    cached: Cached,
+    /// Each dimension's value in the scan before: scans in a row mostly share their device,
+    /// browser and OS (a comparison instead of a hash and a lookup).
+    last: [Ustr; DIMENSIONS],
 }
 
 impl Interner {
-    /// The process-wide interned `value`, looked up here first.
-    pub fn intern(&mut self, value: &str) -> Ustr {
-        if let Some(interned) = self.cached.get(value) {
+    /// The process-wide interned `value` of the dimension at `dimension` in `Dimension::ALL`.
+    pub fn intern_in(&mut self, dimension: usize, value: &str) -> Ustr {
+        let last = &mut self.last[dimension];
+        if last.as_str() != value {
+            *last = Self::intern(&mut self.cached, value);
+        }
+        *last
+    }
+
+    /// The process-wide interned `value`, looked up in `cached` first.
+    fn intern(cached: &mut Cached, value: &str) -> Ustr {
+        if let Some(interned) = cached.get(value) {
             return *interned;
         }
-        if self.cached.len() >= CACHED_VALUES {
-            self.cached.clear();
+        if cached.len() >= CACHED_VALUES {
+            cached.clear();
         }
         let interned = Ustr::from(value);
-        self.cached.insert(value.into(), interned);
+        cached.insert(value.into(), interned);
         interned
     }
 }
@@ -114,7 +173,7 @@ impl Interner {
 impl Serialize for Breakdowns {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut lengths = [0usize; DIMENSIONS];
-        for count in &self.table {
+        for count in self.slots.iter().filter(|c| c.scans > 0) {
             lengths[usize::from(count.dimension)] += 1;
         }
         let mut maps = serializer.serialize_tuple(DIMENSIONS)?;
@@ -225,14 +284,43 @@ mod tests {
     }
 
     #[test]
+    fn thousands_of_values_are_each_counted_as_the_table_grows() {
+        let mut b = Breakdowns::default();
+        for i in 0..3000u64 {
+            for dimension in [1, 5] {
+                b.add(dimension, Ustr::from(&format!("v{i}")), i + 1);
+            }
+        }
+        b.add(1, Ustr::from("v7"), 10);
+        b.add(1, Ustr::from("v8"), 0);
+        let cities: HashMap<String, u64> = b.of(1).map(|(v, n)| (v.to_string(), n)).collect();
+        assert_eq!(cities.len(), 3000);
+        for i in 0..3000u64 {
+            let added = if i == 7 { 10 } else { 0 };
+            assert_eq!(cities[&format!("v{i}")], i + 1 + added, "v{i}");
+        }
+        assert_eq!((b.of(5).count(), b.of(0).count()), (3000, 0));
+        let read: Breakdowns = postcard::from_bytes(&postcard::to_stdvec(&b).unwrap()).unwrap();
+        let read_cities: HashMap<String, u64> =
+            read.of(1).map(|(v, n)| (v.to_string(), n)).collect();
+        assert_eq!(read_cities, cities);
+    }
+
+    #[test]
     fn the_cache_gives_the_process_wide_values_and_stays_bounded() {
         let mut interner = Interner::default();
-        assert_eq!(interner.intern("Firefox"), Ustr::from("Firefox"));
+        assert_eq!(interner.intern_in(3, "Firefox"), Ustr::from("Firefox"));
         for i in 0..=CACHED_VALUES {
-            interner.intern(&format!("host-{i}.example"));
+            interner.intern_in(5, &format!("host-{i}.example"));
         }
         assert!(interner.cached.len() <= CACHED_VALUES);
-        assert_eq!(interner.intern("Firefox").as_str(), "Firefox");
+        assert_eq!(interner.intern_in(3, "Firefox").as_str(), "Firefox");
+        // A dimension's last value is its own: the same text in another is that text too.
+        assert_eq!(interner.intern_in(2, "").as_str(), "");
+        assert_eq!(interner.intern_in(2, "mobile").as_str(), "mobile");
+        assert_eq!(interner.intern_in(4, "Firefox").as_str(), "Firefox");
+        assert_eq!(interner.intern_in(3, "Chrome").as_str(), "Chrome");
+        assert_eq!(interner.intern_in(3, "Safari").as_str(), "Safari");
     }
 
     #[test]

@@ -4,11 +4,11 @@
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::breakdowns::Interner;
 use super::event_log::Position;
 use super::event_places::EventPlaces;
 use super::headline_counts::HeadlineCounts;
 use super::rollups::{Counted, Rollups};
+use crate::aggregate::prefetch::prefetch_lines;
 use crate::aggregate::rollup::Overview;
 use crate::model::ScanEvent;
 
@@ -42,22 +42,30 @@ impl CodeStats {
         };
     }
 
-    /// Counts an event that is new, stored at `at`, on `day` (its date in its team's zone).
-    /// What it added to the rollups, None for a bot or a HEAD request (not rolled up).
-    pub fn add(
-        &mut self,
-        event: &ScanEvent,
-        at: Position,
-        day: i64,
-        interner: &mut Interner,
-    ) -> Option<Counted> {
+    /// Counts an event that is new, stored at `at`; `counted` is what it adds to the rollups
+    /// (None for a bot or a HEAD request, which are not rolled up).
+    pub fn add(&mut self, event: &ScanEvent, at: Position, counted: Option<&Counted>) {
         self.events.note(event.scan_time, at);
-        if !self.counts.count(event) {
-            return None;
+        self.counts.count(event);
+        if let Some(counted) = counted {
+            self.rollups.add(counted);
         }
-        let counted = Counted::of(event, day, interner);
-        self.rollups.add(&counted);
-        Some(counted)
+    }
+
+    /// Starts loading what counting a scan of this code touches.
+    pub fn prefetch(&self, counted: Option<&Counted>) {
+        prefetch_lines(self);
+        self.events.prefetch();
+        if let Some(counted) = counted {
+            self.rollups.prefetch(counted);
+        }
+    }
+
+    /// The second step of `prefetch`, once what it asked for has come: the memory behind it.
+    pub fn prefetch_behind(&self, counted: Option<&Counted>) {
+        if let Some(counted) = counted {
+            self.rollups.prefetch_visitors(counted);
+        }
     }
 
     pub fn rollups(&self) -> &Rollups {
@@ -86,13 +94,17 @@ impl CodeStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::embedded::breakdowns::Interner;
     use crate::aggregate::rollup::{day_number, local_date};
     use crate::clock::MS_PER_DAY;
 
     /// Counts `event` as the aggregator does: on its date in `zone`.
     fn count(stats: &mut CodeStats, event: &ScanEvent, at: Position, zone: Tz) {
         let day = day_number(local_date(event.scan_time, zone));
-        stats.add(event, at, day, &mut Interner::default());
+        let counted = event
+            .is_headline()
+            .then(|| Counted::of(event, day, &mut Interner::default()));
+        stats.add(event, at, counted.as_ref());
     }
 
     fn scan(time: i64) -> ScanEvent {

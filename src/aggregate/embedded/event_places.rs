@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::event_log::Position;
+use crate::aggregate::prefetch::prefetch_last;
 
 /// The scan time and log position of each event, sorted by time (events mostly arrive in that
 /// order; a replay is put in its place). Checkpointed as the bare list.
@@ -22,6 +23,11 @@ impl EventPlaces {
         }
         let place = self.0.partition_point(|(t, _)| *t <= time);
         self.0.insert(place, (time, at));
+    }
+
+    /// Starts loading the place the next event is noted at.
+    pub fn prefetch(&self) {
+        prefetch_last(&self.0);
     }
 
     /// A list already sorted by time (and log order within one millisecond).

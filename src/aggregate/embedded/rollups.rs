@@ -9,6 +9,7 @@ use ustr::Ustr;
 
 use super::breakdowns::{Breakdowns, Interner};
 use crate::aggregate::contract::DayCounts;
+use crate::aggregate::prefetch::prefetch_last;
 use crate::aggregate::rollup::{bucket_start, visitor_key, Dimension};
 use crate::aggregate::visitors::VisitorSketch;
 use crate::clock::MS_PER_DAY;
@@ -47,7 +48,7 @@ impl Counted {
             day,
             visitor: visitor_key(&event.ip_address, &event.user_agent),
             bucket: bucket_start(event.scan_time),
-            values: Dimension::ALL.map(|dimension| interner.intern(&dimension.value(event))),
+            values: std::array::from_fn(|i| interner.intern_in(i, &Dimension::ALL[i].value(event))),
         }
     }
 }
@@ -67,6 +68,23 @@ impl Rollups {
             self.buckets.drain(..old);
         }
         self.breakdowns.add_all(&scan.values);
+    }
+
+    /// Starts loading what counting `scan` touches: the newest day, its visitors, the newest
+    /// bucket (scans mostly come in time order) and the slots of its breakdown values.
+    pub fn prefetch(&self, scan: &Counted) {
+        prefetch_last(&self.days);
+        prefetch_last(&self.visitors);
+        prefetch_last(&self.buckets);
+        self.breakdowns.prefetch(&scan.values);
+    }
+
+    /// Starts loading the newest day's visitors, whose place `prefetch` asked for: a step later,
+    /// as it is behind that place.
+    pub fn prefetch_visitors(&self, scan: &Counted) {
+        if let Some((_, sketch)) = self.visitors.last() {
+            sketch.prefetch(&scan.visitor);
+        }
     }
 
     /// Adds `other`'s counts into these (a team's rollups built from its codes' once): the same
