@@ -24,7 +24,7 @@ mod seen_events;
 mod team_rollups;
 mod top_codes;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -206,25 +206,30 @@ impl State {
     }
 
     /// Counts new events stored at `positions`, asking for the memory of each (its code's
-    /// stats, cold for a random code) a few events before its turn.
+    /// stats, cold for a random code) a few events before its turn: what an event adds to
+    /// rollups is worked out as it is asked for, and kept until its turn.
     fn add_all<'e>(
         &mut self,
         events: &[&'e ScanEvent],
         positions: impl IntoIterator<Item = Position>,
         zone_of: impl Fn(&'e ScanEvent) -> Tz,
     ) {
-        let counted: Vec<Option<Counted>> = events
-            .iter()
-            .map(|event| self.counted(event, zone_of(event)))
-            .collect();
+        let mut ahead = VecDeque::with_capacity(2 * PREFETCH_AHEAD + 1);
+        for event in events.iter().take(2 * PREFETCH_AHEAD) {
+            ahead.push_back(self.counted(event, zone_of(event)));
+        }
         for (i, (event, at)) in events.iter().zip(positions).enumerate() {
-            if let Some(ahead) = events.get(i + 2 * PREFETCH_AHEAD) {
-                self.prefetch(ahead, counted[i + 2 * PREFETCH_AHEAD].as_ref());
+            // `ahead` holds what events i.. add, up to i + 2 * PREFETCH_AHEAD once pushed.
+            if let Some(next) = events.get(i + 2 * PREFETCH_AHEAD) {
+                let counted = self.counted(next, zone_of(next));
+                self.prefetch(next, counted.as_ref());
+                ahead.push_back(counted);
             }
-            if let Some(ahead) = events.get(i + PREFETCH_AHEAD) {
-                self.prefetch_behind(ahead, counted[i + PREFETCH_AHEAD].as_ref());
+            if let Some(next) = events.get(i + PREFETCH_AHEAD) {
+                self.prefetch_behind(next, ahead[PREFETCH_AHEAD].as_ref());
             }
-            self.count(event, at, counted[i].as_ref());
+            let counted = ahead.pop_front().flatten();
+            self.count(event, at, counted.as_ref());
         }
     }
 
@@ -755,6 +760,33 @@ mod tests {
         assert_eq!((later.today_scans, later.yesterday_scans), (0, 1));
         let none = analytics.overview("qr_none", now, Tz::UTC);
         assert_eq!((none.total_scans, none.last_scan_time), (0, None));
+    }
+
+    #[test]
+    fn each_event_of_a_large_batch_is_rolled_up_into_its_own_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let analytics = Analytics::open(dir.path(), 0, utc()).unwrap();
+        let now = 20_000 * MS_PER_DAY;
+        // Larger than what is asked for ahead; every fifth a bot, each code's country its own.
+        let batch: Vec<ScanEvent> = (0..100)
+            .map(|i| ScanEvent {
+                country: format!("C{}", i % 7).into(),
+                ..event(
+                    &format!("e{i}"),
+                    &format!("qr_{}", i % 7),
+                    now + i,
+                    i % 5 == 0,
+                )
+            })
+            .collect();
+        assert_eq!(analytics.apply(&batch).unwrap(), 100);
+        for code in 0..7i64 {
+            let id = format!("qr_{code}");
+            let scans = (0..100).filter(|i| i % 7 == code && i % 5 != 0).count() as u64;
+            let countries =
+                analytics.breakdown(Codes::These(std::slice::from_ref(&id)), Dimension::Country);
+            assert_eq!(countries, vec![(format!("C{code}"), scans)], "{id}");
+        }
     }
 
     #[test]
