@@ -295,8 +295,8 @@ impl State {
     }
 }
 
-/// How many scans ahead of the one being counted the next ones' memory is asked for: enough for
-/// memory to answer while the scans between are counted.
+/// How many scans ahead of the one being counted the second prefetch step works (the first works
+/// twice as far ahead): enough for memory to answer while the scans between are counted.
 const PREFETCH_AHEAD: usize = 8;
 
 struct Writer {
