@@ -261,7 +261,7 @@ impl State {
     /// Starts loading what counting `event` will touch (its code's stats, cold for a random
     /// code), so that it is in the cache when its turn comes.
     fn prefetch(&self, event: &ScanEvent, counted: Option<&Counted>) {
-        if let Some(stats) = self.codes.get(event.rollup_id().as_ref()) {
+        if let Some(stats) = self.stats_of(event) {
             stats.prefetch(counted);
         }
     }
@@ -269,9 +269,14 @@ impl State {
     /// The second step of `prefetch`, `PREFETCH_AHEAD` events later: what is behind the places
     /// it asked for (a code's visitors of the day).
     fn prefetch_behind(&self, event: &ScanEvent, counted: Option<&Counted>) {
-        if let Some(stats) = self.codes.get(event.rollup_id().as_ref()) {
+        if let Some(stats) = self.stats_of(event) {
             stats.prefetch_behind(counted);
         }
+    }
+
+    /// The stats the event is counted in; None before its code's first scan.
+    fn stats_of(&self, event: &ScanEvent) -> Option<&CodeStats> {
+        self.codes.get(event.rollup_id().as_ref())
     }
 
     /// The rollups to sum for `codes`: those of the codes that were scanned, or the team's.

@@ -19,19 +19,17 @@ pub struct HeadlineCounts {
 
 impl HeadlineCounts {
     /// Counts an event that is new. A HEAD request is counted nowhere (link checkers, and our
-    /// own tests' probes), as in the Redis rollups; a bot apart. Whether it is a headline scan,
-    /// which the rollups count too.
-    pub fn count(&mut self, event: &ScanEvent) -> bool {
+    /// own tests' probes), as in the Redis rollups; a bot apart.
+    pub fn count(&mut self, event: &ScanEvent) {
         if event.head {
-            return false;
+            return;
         }
         self.last_scan_time = self.last_scan_time.max(event.scan_time);
-        if !event.is_headline() {
+        if event.is_headline() {
+            self.scans += 1;
+        } else {
             self.bot_scans += 1;
-            return false;
         }
-        self.scans += 1;
-        true
     }
 
     /// Adds `other`'s counts into these.
