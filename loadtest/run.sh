@@ -963,7 +963,7 @@ if all(r[3] for r in rounds):
     print("edge floor   %sqredge-healthz/nginx-nolog = %.2f   (qredge's redirects+counting reach %.0f%% of its /healthz rate)"
           % (what, med(lambda a, b, q, h: h / a), med(lambda a, b, q, h: q / h) * 100))
 if all(r[4] for r in rounds):
-    print("before/after per round (req/s): " + ", ".join("%.0f/%.0f = %.3f" % (r[2], r[4], r[2] / r[4]) for r in rounds))
+    print("qredge/qredge-before per round (req/s): " + ", ".join("%.0f/%.0f = %.3f" % (r[2], r[4], r[2] / r[4]) for r in rounds))
     print("ratio req/s  %sqredge/qredge-before = %.3f" % (what, statistics.median(r[2] / r[4] for r in rounds)))
 PY
     if [[ $HALF_LOAD == 1 ]]; then
