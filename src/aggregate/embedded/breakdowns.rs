@@ -128,25 +128,30 @@ impl Breakdowns {
     /// Twice the slots (or the first ones), every count moved to its place in them.
     fn grow(&mut self) {
         let len = (2 * self.slots.len()).max(MIN_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![Count::default(); len]);
-        self.used = 0;
-        for count in old.into_iter().filter(|c| !c.is_free()) {
-            self.add(count.dimension().into(), count.value, count.scans());
-        }
+        let empty = Breakdowns {
+            slots: vec![Count::default(); len],
+            used: 0,
+        };
+        let old = std::mem::replace(self, empty);
+        self.merge(&old);
+    }
+
+    /// The counts held (the slots that are not free).
+    fn counts(&self) -> impl Iterator<Item = &Count> {
+        self.slots.iter().filter(|c| !c.is_free())
     }
 
     /// Adds `other`'s counts into these.
     pub fn merge(&mut self, other: &Breakdowns) {
-        for count in &other.slots {
+        for count in other.counts() {
             self.add(count.dimension().into(), count.value, count.scans());
         }
     }
 
     /// The values of the dimension at `dimension` in `Dimension::ALL`, and their scans.
     pub fn of(&self, dimension: usize) -> impl Iterator<Item = (Ustr, u64)> + '_ {
-        self.slots
-            .iter()
-            .filter(move |c| !c.is_free() && usize::from(c.dimension()) == dimension)
+        self.counts()
+            .filter(move |c| usize::from(c.dimension()) == dimension)
             .map(|c| (c.value, c.scans()))
     }
 }
@@ -194,7 +199,7 @@ impl Interner {
 impl Serialize for Breakdowns {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut lengths = [0usize; DIMENSIONS];
-        for count in self.slots.iter().filter(|c| !c.is_free()) {
+        for count in self.counts() {
             lengths[usize::from(count.dimension())] += 1;
         }
         let mut maps = serializer.serialize_tuple(DIMENSIONS)?;
